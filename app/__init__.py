@@ -1,0 +1,1 @@
+"""Application wiring: configuration, bootstrap of the pieces, the admin command line."""

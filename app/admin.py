@@ -1,0 +1,248 @@
+"""Admin operations behind the command line (`bot.py ...`) and `@admin` transcript lines.
+
+Each function runs in one transaction and raises `AdminError` with a message that names the
+row or value and what to do; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.roles import ROLES
+from core.text import fold
+from core.unit_rows import UnitRow, header_map, to_row, validate
+from storage.models import CHANNELS, Dialogue, Invite, Member, Membership, Unit, UnitGroup
+
+Progress = Callable[[int, int], None]
+
+
+class AdminError(Exception):
+    """Bad input to an admin command; nothing was written."""
+
+
+PROBLEM_TEXT = {
+    "duplicate_code": "row {row}: unit code {value!r} appears twice in the file",
+    "unknown_parent": "row {row}: parent {value!r} is neither in the file nor in the database",
+    "parent_cycle": "row {row}: unit {value!r} would be its own ancestor (parent cycle)",
+    "missing_value": "row {row}: the column {value!r} is empty",
+}
+
+
+def read_unit_file(path: Path) -> list[UnitRow]:
+    """Rows of a `.csv` or `.xlsx` file; title rows above the header are skipped."""
+    if not path.is_file():
+        raise AdminError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        raw = path.read_bytes()
+        if not raw.strip():
+            raise AdminError(f"{path}: the file is empty")
+        text = raw.decode("utf-8-sig", errors="replace")
+        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t") if text else csv.excel
+        table = [list(r) for r in csv.reader(text.splitlines(), dialect)]
+    elif suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:
+            raise AdminError(f"{path}: not a readable .xlsx file ({exc})") from exc
+        table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    else:
+        raise AdminError(f"{path}: expected a .csv or .xlsx file, got {suffix or 'no extension'}")
+    if not any(any(str(c or "").strip() for c in r) for r in table):
+        raise AdminError(f"{path}: the file is empty")
+    for index, cells in enumerate(table[:20]):
+        columns = header_map(cells)
+        if columns:
+            rows = [
+                to_row(index + 2 + offset, list(cells), columns)
+                for offset, cells in enumerate(table[index + 1 :])
+                if any(str(c or "").strip() for c in cells)
+            ]
+            if not rows:
+                raise AdminError(f"{path}: the header is there but no unit rows follow it")
+            return rows
+    raise AdminError(
+        f"{path}: no header row with the columns code,name,kind,parent,groups "
+        "(or mã, tên, loại, đơn vị cấp trên, nhóm); code and name are required"
+    )
+
+
+@dataclass
+class ImportReport:
+    created: list[UnitRow]
+    updated: list[UnitRow]
+    unchanged: list[UnitRow]
+
+
+async def import_units(
+    session: AsyncSession, rows: list[UnitRow], progress: Progress | None = None
+) -> ImportReport:
+    """Upsert `rows` by code: running the same file twice changes nothing."""
+    existing = {u.code.upper(): u for u in (await session.exec(select(Unit))).all()}
+    by_id = {u.id: u for u in existing.values()}
+    parents = {
+        code: (by_id[u.parent_id].code.upper() if u.parent_id in by_id else None)
+        for code, u in existing.items()
+    }
+    problems = validate(rows, parents)
+    if problems:
+        raise AdminError(
+            "nothing imported:\n" + "\n".join(
+                PROBLEM_TEXT[p.code].format(row=p.row, value=p.value) for p in problems
+            )
+        )
+    groups: dict[int, set[str]] = {}
+    for group in (await session.exec(select(UnitGroup))).all():
+        groups.setdefault(group.unit_id, set()).add(group.name)
+    report = ImportReport([], [], [])
+    units: dict[str, Unit] = {}
+    for row in rows:
+        unit = existing.get(row.code.upper())
+        if unit is None:
+            unit = Unit(code=row.code, name=row.name, name_key=fold(row.name), kind=row.kind)
+            report.created.append(row)
+        elif (unit.name, unit.kind) != (row.name, row.kind) or groups.get(unit.id, set()) != set(
+            row.groups
+        ):
+            unit.name, unit.name_key, unit.kind = row.name, fold(row.name), row.kind
+            report.updated.append(row)
+        else:
+            report.unchanged.append(row)
+        session.add(unit)
+        units[row.code.upper()] = unit
+    await session.flush()
+    for done, row in enumerate(rows, start=1):
+        unit = units[row.code.upper()]
+        parent = units.get(row.parent.upper()) or existing.get(row.parent.upper())
+        new_parent = parent.id if parent else None
+        if unit.parent_id != new_parent:
+            if row in report.unchanged:
+                report.unchanged.remove(row)
+                report.updated.append(row)
+            unit.parent_id = new_parent
+        if groups.get(unit.id, set()) != set(row.groups):
+            await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id) == unit.id))
+            for name in dict.fromkeys(row.groups):
+                session.add(UnitGroup(unit_id=unit.id, name=name, key=fold(name)))
+        if progress:
+            progress(done, len(rows))
+    return report
+
+
+async def units_in_group(session: AsyncSession, group: str) -> list[Unit]:
+    key = fold(group.lstrip("@"))
+    query = (
+        select(Unit)
+        .join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
+        .where(UnitGroup.key == key)
+        .order_by(col(Unit.code))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> Unit:
+    unit = (await session.exec(select(Unit).where(func.upper(Unit.code) == code.upper()))).first()
+    if unit is None:
+        raise AdminError(f"unknown unit {code!r}: see `bot.py units list`")
+    return unit
+
+
+async def add_member(
+    session: AsyncSession,
+    name: str,
+    channel: str,
+    role: str,
+    now: datetime,
+    channel_user_id: str | None = None,
+    unit_code: str | None = None,
+    language: str = "vi",
+) -> tuple[Member, bool]:
+    """Add `name` (or give an existing member another role/unit). Returns (member, created)."""
+    if channel not in CHANNELS:
+        raise AdminError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+    if role not in ROLES:
+        raise AdminError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    user_id = channel_user_id or (name if channel == "console" else None)
+    if not user_id:
+        raise AdminError(f"--id is required for {channel} members (their {channel} user id)")
+    if role == "reporter" and not unit_code:
+        raise AdminError("a reporter needs --unit CODE")
+    unit = await unit_by_code(session, unit_code) if unit_code else None
+    member = (
+        await session.exec(
+            select(Member).where(Member.channel == channel, Member.channel_user_id == user_id)
+        )
+    ).first()
+    created = member is None
+    if member is None:
+        member = Member(display_name=name, channel=channel, channel_user_id=user_id,
+                        chat_id=user_id, language=language, created_at=now)
+        session.add(member)
+        await session.flush()
+    exists = (
+        await session.exec(
+            select(Membership).where(
+                Membership.member_id == member.id,
+                Membership.role == role,
+                Membership.unit_id == (unit.id if unit else None),
+            )
+        )
+    ).first()
+    if not exists:
+        session.add(Membership(member_id=member.id, unit_id=unit.id if unit else None, role=role))
+    return member, created
+
+
+async def find_members(session: AsyncSession, name: str) -> list[Member]:
+    members = (await session.exec(select(Member))).all()
+    return [m for m in members if fold(m.display_name) == fold(name) or m.channel_user_id == name]
+
+
+async def remove_member(session: AsyncSession, name: str) -> int:
+    found = await find_members(session, name)
+    if not found:
+        raise AdminError(f"no member called {name!r}: see `bot.py members list`")
+    for member in found:
+        await session.exec(delete(Membership).where(col(Membership.member_id) == member.id))
+        await session.exec(delete(Dialogue).where(col(Dialogue.member_id) == member.id))
+        member.channel_user_id = f"removed:{member.id}:{member.channel_user_id}"
+        member.display_name = f"{member.display_name} (removed)"
+        session.add(member)
+    return len(found)
+
+
+def new_invite_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+async def create_invites(
+    session: AsyncSession,
+    units: list[Unit],
+    role: str,
+    now: datetime,
+    expires: timedelta | None,
+    uses: int,
+) -> list[tuple[Unit, Invite]]:
+    if role not in ROLES:
+        raise AdminError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    if uses < 1:
+        raise AdminError("--uses must be at least 1")
+    result = []
+    for unit in units:
+        invite = Invite(code=new_invite_code(), unit_id=unit.id, role=role, uses_left=uses,
+                        expires_at=now + expires if expires else None, created_at=now)
+        session.add(invite)
+        result.append((unit, invite))
+    return result

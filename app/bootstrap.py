@@ -1,0 +1,40 @@
+"""Wiring in one place: the engine, migrations, file store, dispatcher and sender."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.config import Settings
+from channels.base import ChannelAdapter
+from channels.sender import Sender
+from handlers.dispatcher import Dispatcher
+from storage import db
+from storage.filestore import FileStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    files: FileStore
+    dispatcher: Dispatcher
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        engine = db.create_engine(settings.database_url)
+        if migrate:
+            await db.upgrade(engine)
+        sessions = db.session_factory(engine)
+        files = FileStore(settings.files_dir)
+        return cls(settings, engine, sessions, files, Dispatcher(settings, sessions, files))
+
+    def sender(self, adapters: Mapping[str, ChannelAdapter]) -> Sender:
+        return Sender(self.sessions, self.files, adapters)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

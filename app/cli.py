@@ -1,0 +1,433 @@
+"""The command line: `bot.py run`, `bot.py console`, and the admin commands. The same
+commands run inside `.chat` transcripts as `@admin ...` lines."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy.engine import make_url
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import admin
+from app.bootstrap import Runtime
+from app.config import ConfigError, Settings, load_settings
+from core.clock import to_local, utc_now
+from core.durations import parse_duration
+from storage import db
+from storage.models import Member, Membership, Unit, UnitGroup
+
+T = TypeVar("T")
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reporting bot: assigns tasks to units and chases their reports.")
+units_cli = typer.Typer(help="Units (schools, offices) and their groups.", no_args_is_help=True)
+members_cli = typer.Typer(help="Members: people on a channel, with roles.", no_args_is_help=True)
+invites_cli = typer.Typer(help="Invite codes that let reporters join their unit.",
+                          no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+cli.add_typer(units_cli, name="units")
+cli.add_typer(members_cli, name="members")
+cli.add_typer(invites_cli, name="invites")
+cli.add_typer(db_cli, name="db")
+
+
+@dataclass
+class Env:
+    """What a command runs with: settings, where it prints, the working directory for
+    relative paths and the current time (virtual inside transcripts)."""
+
+    settings: Settings
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    cwd: Path = field(default_factory=Path.cwd)
+    now: datetime | None = None
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else self.cwd / p
+
+    def time(self) -> datetime:
+        return self.now or utc_now()
+
+    def echo(self, text: str) -> None:
+        """Plain output (tabs kept, no markup), for lines that scripts read."""
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
+
+
+def env_of(ctx: typer.Context) -> Env:
+    return ctx.find_root().obj
+
+
+@cli.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(help="Config file (default: config.toml)")] = None,
+) -> None:
+    if ctx.obj is None:
+        try:
+            ctx.obj = Env(load_settings(config))
+        except ConfigError as exc:
+            Console(stderr=True).print(f"[red]Configuration error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+
+
+def fail(env: Env, message: str) -> typer.Exit:
+    env.echo(f"Error: {message}")
+    return typer.Exit(1)
+
+
+def run_async(env: Env, work: Callable[[Runtime], Awaitable[T]], migrate: bool = True) -> T:
+    async def runner() -> T:
+        try:
+            runtime = await Runtime.open(env.settings, migrate=migrate)
+        except db.DatabaseUnreachable as exc:
+            raise fail(env, f"cannot open the database {exc}; check database.url") from exc
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(runner())
+
+
+async def in_transaction(runtime: Runtime, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with runtime.sessions() as session, session.begin():
+        return await work(session)
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@db_cli.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the database migrations (also done on every start)."""
+    env = env_of(ctx)
+
+    async def work(runtime: Runtime) -> None:
+        env.echo("Database is up to date.")
+
+    run_async(env, work)
+
+
+@cli.command()
+def backup(ctx: typer.Context, path: str) -> None:
+    """Write a consistent copy of the SQLite database to PATH."""
+    env = env_of(ctx)
+    url = env.settings.database_url
+    if not db.is_sqlite(url):
+        raise fail(env, "for PostgreSQL use pg_dump, e.g. pg_dump -Fc DBNAME > backup.dump")
+    source = make_url(url).database
+    if not source or not Path(source).exists():
+        raise fail(env, f"the database file {source} does not exist yet")
+    target = env.path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    env.echo(f"Backup written to {target}")
+
+
+# --- units -------------------------------------------------------------------------------
+
+
+@units_cli.command("import")
+def units_import(ctx: typer.Context, file: str) -> None:
+    """Import units from a .csv or .xlsx file (columns code,name,kind,parent,groups)."""
+    env = env_of(ctx)
+    try:
+        rows = admin.read_unit_file(env.path(file))
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+
+    async def work(runtime: Runtime) -> admin.ImportReport:
+        with Progress(console=env.console, transient=True,
+                      disable=not env.console.is_terminal) as progress:
+            task = progress.add_task("Importing units", total=len(rows))
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done)
+
+            return await in_transaction(
+                runtime, lambda s: admin.import_units(s, rows, step)
+            )
+
+    try:
+        report = run_async(env, work)
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    for label, group in (("created", report.created), ("updated", report.updated)):
+        for row in group:
+            env.echo(f"row {row.row}: {label} {row.code} {row.name}")
+    env.echo(f"{len(report.created)} created, {len(report.updated)} updated, "
+             f"{len(report.unchanged)} unchanged, 0 rejected")
+
+
+@units_cli.command("list")
+def units_list(
+    ctx: typer.Context, group: Annotated[str | None, typer.Option(help="Only this group")] = None
+) -> None:
+    """List units (code, name, kind, parent, groups)."""
+    env = env_of(ctx)
+
+    async def work(runtime: Runtime) -> list[tuple[Unit, list[str], str]]:
+        async with runtime.sessions() as s:
+            units = (
+                await admin.units_in_group(s, group) if group
+                else list((await s.exec(select(Unit).order_by(col(Unit.code)))).all())
+            )
+            names: dict[int, list[str]] = {}
+            for g in (await s.exec(select(UnitGroup))).all():
+                names.setdefault(g.unit_id, []).append(g.name)
+            codes = {u.id: u.code for u in (await s.exec(select(Unit))).all()}
+            return [(u, names.get(u.id, []), codes.get(u.parent_id, "")) for u in units]
+
+    rows = run_async(env, work)
+    if not rows:
+        env.echo("No units" + (f" in group {group}" if group else "") + ".")
+    for unit, groups, parent in rows:
+        env.echo(f"{unit.code}\t{unit.name}\t{unit.kind}\t{parent}\t{';'.join(groups)}")
+
+
+# --- members -----------------------------------------------------------------------------
+
+
+@members_cli.command("add")
+def members_add(
+    ctx: typer.Context,
+    name: str,
+    channel: Annotated[str, typer.Option(help="console, telegram or zalo")] = "console",
+    role: Annotated[str, typer.Option(help="admin, staff, leader or reporter")] = "reporter",
+    id: Annotated[str | None, typer.Option("--id", help="The user's id on the channel")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit code")] = None,
+    language: Annotated[str, typer.Option(help="vi or en")] = "vi",
+) -> None:
+    """Add a member, or give an existing one another role or unit."""
+    env = env_of(ctx)
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+
+    async def work(runtime: Runtime) -> tuple[Member, bool]:
+        return await in_transaction(runtime, lambda s: admin.add_member(
+            s, name, channel, role, env.time(), id, unit, language))
+
+    try:
+        member, created = run_async(env, work)
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    where = f" of {unit}" if unit else ""
+    verb = "Added" if created else "Updated"
+    env.echo(f"{verb} {member.display_name} ({channel}) as {role}{where}")
+
+
+@members_cli.command("list")
+def members_list(ctx: typer.Context) -> None:
+    """List members with their roles and units."""
+    env = env_of(ctx)
+
+    async def work(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as s:
+            units = {u.id: u.code for u in (await s.exec(select(Unit))).all()}
+            lines = []
+            for m in (await s.exec(select(Member).order_by(col(Member.id)))).all():
+                if m.channel_user_id.startswith("removed:"):
+                    continue
+                roles = (await s.exec(select(Membership).where(
+                    Membership.member_id == m.id).order_by(col(Membership.id)))).all()
+                shown = ", ".join(
+                    r.role + (f"@{units.get(r.unit_id)}" if r.unit_id else "") for r in roles
+                )
+                lines.append(f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}")
+            return lines
+
+    lines = run_async(env, work)
+    for line in lines or ["No members."]:
+        env.echo(line)
+
+
+@members_cli.command("remove")
+def members_remove(ctx: typer.Context, name: str) -> None:
+    """Remove a member's roles so they no longer receive or do anything."""
+    env = env_of(ctx)
+    try:
+        count = run_async(env, lambda r: in_transaction(r, lambda s: admin.remove_member(s, name)))
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    env.echo(f"Removed {name} ({count} account{'s' if count > 1 else ''}).")
+
+
+# --- invites -----------------------------------------------------------------------------
+
+
+def _invite_units(env: Env, session: AsyncSession, unit: str | None, group: str | None):
+    async def pick() -> list[Unit]:
+        if bool(unit) == bool(group):
+            raise admin.AdminError("give either --unit CODE or --group G")
+        if unit:
+            return [await admin.unit_by_code(session, unit)]
+        found = await admin.units_in_group(session, group or "")
+        if not found:
+            raise admin.AdminError(f"no units in group {group!r}: see `bot.py units list`")
+        return found
+
+    return pick()
+
+
+@invites_cli.command("create")
+def invites_create(
+    ctx: typer.Context,
+    unit: Annotated[str | None, typer.Option(help="Unit code")] = None,
+    group: Annotated[str | None, typer.Option(help="Every unit of this group")] = None,
+    role: Annotated[str, typer.Option(help="Role given on joining")] = "reporter",
+    expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
+    uses: Annotated[int, typer.Option(help="How many people may join with one code")] = 5,
+) -> None:
+    """Create invite codes: one per unit."""
+    env = env_of(ctx)
+    try:
+        lifetime = parse_duration(expires)
+    except ValueError as exc:
+        raise fail(env, f"--expires: expected a duration such as 30d or 12h, got {expires!r}") \
+            from exc
+
+    async def work(session: AsyncSession):
+        units = await _invite_units(env, session, unit, group)
+        return await admin.create_invites(session, units, role, env.time(), lifetime, uses)
+
+    try:
+        created = run_async(env, lambda r: in_transaction(r, work))
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    username = env.settings.bot_username
+    for u, invite in created:
+        link = f"\thttps://t.me/{username}?start={invite.code}" if username else ""
+        env.echo(f"{u.code}\t{u.name}\t{invite.code}{link}")
+
+
+@invites_cli.command("export")
+def invites_export(
+    ctx: typer.Context,
+    file: str,
+    group: Annotated[str, typer.Option(help="Every unit of this group")],
+    expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
+) -> None:
+    """Create one invite per unit of a group and write them to an .xlsx for printing."""
+    from openpyxl import Workbook
+
+    env = env_of(ctx)
+    target = env.path(file)
+    if target.suffix.lower() != ".xlsx":
+        raise fail(env, f"{file}: expected a file name ending in .xlsx")
+    try:
+        lifetime = parse_duration(expires)
+    except ValueError as exc:
+        raise fail(env, f"--expires: expected a duration such as 30d, got {expires!r}") from exc
+
+    async def work(session: AsyncSession):
+        units = await _invite_units(env, session, None, group)
+        return await admin.create_invites(session, units, "reporter", env.time(), lifetime, 5)
+
+    try:
+        created = run_async(env, lambda r: in_transaction(r, work))
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Mã mời"
+    sheet.append(["Mã đơn vị", "Tên đơn vị", "Mã mời", "Liên kết Telegram", "Hết hạn"])
+    for u, invite in created:
+        link = f"https://t.me/{env.settings.bot_username}?start={invite.code}" \
+            if env.settings.bot_username else ""
+        expiry = to_local(invite.expires_at).strftime("%d/%m/%Y") if invite.expires_at else ""
+        sheet.append([u.code, u.name, invite.code, link, expiry])
+    sheet.freeze_panes = "A2"
+    for column, width in zip("ABCDE", (14, 40, 12, 44, 12), strict=True):
+        sheet.column_dimensions[column].width = width
+    target.parent.mkdir(parents=True, exist_ok=True)
+    book.save(target)
+    env.echo(f"{len(created)} invites written to {target}")
+
+
+# --- running the bot ---------------------------------------------------------------------
+
+
+def invoke(args: list[str], settings: Settings, cwd: Path, now: datetime) -> tuple[int, str]:
+    """Run `bot.py ARGS` in-process (for `@admin` lines); returns (exit code, output)."""
+    buffer = io.StringIO()
+    env = Env(settings, Console(file=buffer, highlight=False, width=200, soft_wrap=True), cwd,
+              now)
+    try:
+        result: Any = cli(args=args, obj=env, standalone_mode=False, prog_name="bot.py")
+        code = result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    except Exception as exc:  # click usage errors and the like
+        buffer.write(f"Error: {exc}\n")
+        code = 2
+    return code, buffer.getvalue()
+
+
+def admin_runner(settings: Settings):
+    """`@admin` lines run the real command line in a worker thread (it has its own loop)."""
+
+    async def run(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
+        return await asyncio.to_thread(invoke, args, settings, cwd, now)
+
+    return run
+
+
+@cli.command()
+def console(
+    ctx: typer.Context,
+    script: Annotated[str | None, typer.Option(help="Play a .chat transcript")] = None,
+    files: Annotated[str | None, typer.Option(help="Write files the bot sends here")] = None,
+    channel: Annotated[str, typer.Option(help="console, telegram or zalo")] = "console",
+) -> None:
+    """The console channel: a REPL, or `--script FILE.chat` to play a transcript."""
+    from channels.console import play_script, repl
+    from channels.transcripts import isolated_settings
+
+    env = env_of(ctx)
+    if channel != "console":
+        raise fail(env, f"--channel {channel} is not available yet; use --channel console")
+    if script:
+        path = env.path(script)
+        if not path.is_file():
+            raise fail(env, f"{script}: file not found")
+
+        async def play(runtime: Runtime) -> int:
+            return await play_script(runtime, path, sys.stdout, admin_runner(runtime.settings),
+                                     env.path(files) if files else None)
+
+        with isolated_settings(env.settings) as settings:
+            code = run_async(Env(settings, env.console, env.cwd), play)
+        raise typer.Exit(code)
+
+    async def interactive(runtime: Runtime) -> int:
+        return await repl(runtime, admin_runner(runtime.settings))
+
+    raise typer.Exit(run_async(env, interactive))
+
+
+@cli.command()
+def run(ctx: typer.Context) -> None:
+    """Run the configured channels; the console when no token is configured."""
+    env = env_of(ctx)
+    if not env.settings.telegram.token and not env.settings.zalo.token:
+        ctx.invoke(console, ctx=ctx)
+        return
+    raise fail(env, "Telegram and Zalo channels are not available yet; remove the tokens "
+                    "from the configuration to use the console")
+

@@ -1,0 +1,1 @@
+"""Channel adapters (console, Telegram, Zalo) and the sender that drains the outbox."""

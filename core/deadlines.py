@@ -1,0 +1,523 @@
+"""Deadlines as people type them in Vietnamese: "trước 17h ngày 15/5/2023", "thứ 6 tuần sau",
+"30/11 hàng năm", ... Parsing is pure: errors carry a code and parameters, never a sentence.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import Any, Literal
+
+from core.clock import LOCAL_TZ, to_local
+from core.text import fold
+
+RecurrenceKind = Literal["yearly", "monthly", "weekly"]
+
+_MAX_TEXT = 300  # longer texts are not deadlines; also bounds the regex work
+
+
+# --------------------------------------------------------------------------- value objects
+
+
+def _month_length(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _valid_day_month(day: int, month: int) -> bool:
+    """True when day/month exists in some year (29/02 included)."""
+    return 1 <= month <= 12 and 1 <= day <= _month_length(2000, month)
+
+
+def _local_at(day: date, at: time) -> datetime:
+    return datetime.combine(day, at.replace(tzinfo=None), tzinfo=LOCAL_TZ)
+
+
+def _clamped(year: int, month: int, day: int) -> date:
+    """date(year, month, day), with a day past the month's end moved to its last day."""
+    return date(year, month, min(day, _month_length(year, month)))
+
+
+def _add_months(year: int, month: int, count: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + count
+    return index // 12, index % 12 + 1
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A repeating deadline: every year on month/day, every month on day, or every weekday."""
+
+    kind: RecurrenceKind
+    month: int | None = None  # yearly
+    day: int | None = None  # yearly, monthly; a day past the month's end means its last day
+    weekday: int | None = None  # weekly, 0 = Monday
+    at: time = time(17, 0)  # time of day of each deadline
+
+    def __post_init__(self) -> None:
+        month, day, weekday = self.month, self.day, self.weekday
+        if self.kind == "yearly":
+            ok = (
+                _is_int(month)
+                and _is_int(day)
+                and weekday is None
+                and _valid_day_month(day, month)  # type: ignore[arg-type]
+            )
+        elif self.kind == "monthly":
+            ok = month is None and weekday is None and _is_int(day) and 1 <= day <= 31  # type: ignore[operator]
+        elif self.kind == "weekly":
+            ok = month is None and day is None and _is_int(weekday) and 0 <= weekday <= 6  # type: ignore[operator]
+        else:
+            ok = False
+        if not ok:
+            raise ValueError(f"invalid recurrence: {self!r}")
+        if not isinstance(self.at, time) or self.at.tzinfo is not None or self.at.microsecond:
+            raise ValueError(f"recurrence time must be naive, whole seconds: {self.at!r}")
+
+    def next_due(self, after: datetime) -> datetime:
+        """First deadline strictly after `after` (aware, in LOCAL_TZ; naive `after` is UTC)."""
+        after = to_local(after)
+        today = after.date()
+        candidates: list[date]
+        if self.kind == "yearly":
+            assert self.month is not None and self.day is not None
+            candidates = [_clamped(y, self.month, self.day) for y in (today.year, today.year + 1)]
+        elif self.kind == "monthly":
+            assert self.day is not None
+            candidates = [
+                _clamped(*_add_months(today.year, today.month, step), self.day) for step in (0, 1)
+            ]
+        else:
+            assert self.weekday is not None
+            first = today + timedelta(days=(self.weekday - today.weekday()) % 7)
+            candidates = [first, first + timedelta(days=7)]
+        for candidate in candidates:
+            due = _local_at(candidate, self.at)
+            if due > after:
+                return due
+        raise AssertionError("unreachable: the second candidate is always later")
+
+    def period_label(self, due: datetime) -> str:
+        """Label of the period a deadline belongs to: "2024", "11/2024" or the week's Monday
+        "11/11/2024"."""
+        due = to_local(due)
+        if self.kind == "yearly":
+            return str(due.year)
+        if self.kind == "monthly":
+            return f"{due.month:02d}/{due.year}"
+        monday = due.date() - timedelta(days=due.weekday())
+        return f"{monday.day:02d}/{monday.month:02d}/{monday.year}"
+
+    def to_rule(self) -> str:
+        """Compact storable form: "yearly:11-30@17:00", "monthly:5@17:00", "weekly:4@17:00"."""
+        at = f"{self.at.hour:02d}:{self.at.minute:02d}"
+        if self.at.second:
+            at += f":{self.at.second:02d}"
+        if self.kind == "yearly":
+            return f"yearly:{self.month:02d}-{self.day:02d}@{at}"
+        if self.kind == "monthly":
+            return f"monthly:{self.day}@{at}"
+        return f"weekly:{self.weekday}@{at}"
+
+    @classmethod
+    def from_rule(cls, rule: str) -> Recurrence:
+        """Inverse of `to_rule`; raises ValueError on a malformed rule."""
+        match = _RULE.fullmatch(rule.strip()) if isinstance(rule, str) else None
+        if match is None:
+            raise ValueError(f"malformed recurrence rule: {rule!r}")
+        kind, month, day, number, hour, minute, second = match.groups()
+        if (kind == "yearly") != (month is not None):
+            raise ValueError(f"malformed recurrence rule: {rule!r}")
+        try:
+            at = time(int(hour), int(minute), int(second or 0))
+        except ValueError as exc:
+            raise ValueError(f"bad time in recurrence rule: {rule!r}") from exc
+        if kind == "yearly":
+            return cls("yearly", month=int(month), day=int(day), at=at)
+        if kind == "monthly":
+            return cls("monthly", day=int(number), at=at)
+        return cls("weekly", weekday=int(number), at=at)
+
+
+_RULE = re.compile(
+    r"(yearly|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
+    r"@([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
+)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline moment (aware, LOCAL_TZ), possibly the current occurrence of a recurrence."""
+
+    due: datetime
+    recurrence: Recurrence | None = None
+
+    def __post_init__(self) -> None:
+        if self.due.tzinfo is None or self.due.utcoffset() is None:
+            raise ValueError("Deadline.due must be timezone-aware")
+        object.__setattr__(self, "due", self.due.astimezone(LOCAL_TZ))
+
+
+class DeadlineError(ValueError):
+    """Why a text is not a usable deadline.
+
+    Codes: "empty"; "unrecognized"; "no_such_date" (params day, month, year; month/year may be
+    None when the text did not give them); "past" (param due: the aware moment meant).
+    """
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.params}" if self.params else self.code
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DeadlineError):
+            return NotImplemented
+        return (self.code, self.params) == (other.code, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (partial(DeadlineError, self.code, **self.params), ())
+
+
+# --------------------------------------------------------------------------- patterns
+# All patterns run on folded text (lower case, no diacritics, single spaces). Each recognised
+# piece is replaced by _MARK so that what remains can be checked to be only filler words.
+
+_MARK = "\x00"
+_NEXT = r"sau|toi|ke tiep|tiep theo"
+
+_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam|thang|tuan)(?!\w)")
+_TIME = re.compile(
+    r"(?<![\w/:])(?<![0-9][.\-])(?:"
+    r"(?P<ch>[0-9]{1,2}):(?P<cm>[0-9]{2})"
+    r"|(?P<hh>[0-9]{1,2}) ?(?:h|g|gio)"
+    r"(?: ?(?P<hm>[0-9]{1,2})(?![0-9]|[/.\-][0-9]| ?thang(?!\w))(?: ?(?:phut|p))?)?"
+    r")(?![\w/:]|[.\-][0-9])(?: (?P<period>sang|trua|chieu|toi))?(?!\w)"
+)
+_DATE_NUMERIC = re.compile(
+    r"(?<![\w/:])(?<![0-9][.\-])([0-9]{1,2})([/.\-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?"
+    r"(?![0-9])(?![/.\-][0-9])"
+)
+_DATE_WORDS = re.compile(
+    r"(?<!\w)([0-9]{1,2}) thang ([0-9]{1,2})(?: nam ([0-9]{4}|[0-9]{2})|[ /]([0-9]{4}))?"
+    r"(?![0-9])"
+)
+_MONTH_END = re.compile(
+    rf"(?<!\w)cuoi thang(?: (?P<which>nay|{_NEXT})"
+    r"|(?: |/)(?P<month>[0-9]{1,2})(?:(?: nam |/)(?P<year>[0-9]{4}))?)?(?![\w/])"
+)
+_YEAR_END = re.compile(rf"(?<!\w)cuoi nam(?: (?P<which>nay|{_NEXT})| (?P<year>[0-9]{{4}}))?(?!\w)")
+_WEEK_END = re.compile(rf"(?<!\w)cuoi tuan(?: (?P<which>nay|{_NEXT}))?(?!\w)")
+_RELATIVE = re.compile(r"(?<!\w)(hom nay|ngay mai|mai|ngay kia|ngay mot)(?!\w)")
+_WEEKDAY = re.compile(
+    r"(?<!\w)(?P<day>thu (?:hai|ba|tu|nam|sau|bay)|chu nhat|thu ?[2-7]|t[2-7]|cn)"
+    rf"(?: tuan (?P<which>nay|{_NEXT}))?(?!\w)"
+)
+_NEXT_WEEK = re.compile(rf"(?<!\w)tuan (?:{_NEXT})(?!\w)")
+_DAY_OF_MONTH = re.compile(r"(?<!\w)(?:ngay|mung|mong) ([0-9]{1,2})(?![\w/:]|[.\-][0-9])")
+
+_FILLER = re.compile(
+    r"(?<!\w)(?:"
+    r"han chot|han nop(?: bao cao)?|han|truoc ngay|truoc|den het ngay|den het|den ngay|den"
+    r"|cham nhat|muon nhat|vao ngay|vao|luc|trong ngay|ngay|dinh ky|dinh ki|het|la"
+    rf"|toi(?= (?:ngay )?{_MARK})"
+    r")(?!\w)"
+)
+_LEFTOVER = re.compile(rf"[\s{_MARK},;:.!\-\u2013\u2014()]*")
+
+_PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("recurring", _RECURRING),
+    ("time", _TIME),
+    ("numeric", _DATE_NUMERIC),
+    ("words", _DATE_WORDS),
+    ("month_end", _MONTH_END),
+    ("year_end", _YEAR_END),
+    ("week_end", _WEEK_END),
+    ("relative", _RELATIVE),
+    ("weekday", _WEEKDAY),
+    ("next_week", _NEXT_WEEK),
+    ("day_of_month", _DAY_OF_MONTH),
+)
+_DATE_PIECES = (
+    "numeric",
+    "words",
+    "month_end",
+    "year_end",
+    "week_end",
+    "relative",
+    "next_week",
+    "day_of_month",
+)
+
+_WEEKDAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
+_RECURRING_KINDS: dict[str, RecurrenceKind] = {
+    "nam": "yearly",
+    "thang": "monthly",
+    "tuan": "weekly",
+}
+_RELATIVE_DAYS = {"hom nay": 0, "ngay mai": 1, "mai": 1, "ngay kia": 2, "ngay mot": 2}
+_FRIDAY = 4
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_deadline(text: str, now: datetime, default_time: time = time(17, 0)) -> Deadline:
+    """Parse a deadline typed by a person, relative to `now` (aware; naive is taken as UTC).
+
+    Raises DeadlineError (and nothing else) for any text that is not a usable deadline.
+    """
+    try:
+        return _parse(text, to_local(now), default_time.replace(tzinfo=None, microsecond=0))
+    except DeadlineError:
+        raise
+    except (ValueError, OverflowError) as exc:  # e.g. a year out of datetime's range
+        raise DeadlineError("unrecognized") from exc
+
+
+def _parse(text: str, now: datetime, default_time: time) -> Deadline:
+    folded = fold(text)
+    if not folded:
+        raise DeadlineError("empty")
+    if len(folded) > _MAX_TEXT:
+        raise DeadlineError("unrecognized")
+    rest = re.sub(r"[\x00-\x1f,;()\[\]]+", " ", folded)
+    rest = " ".join(rest.split())
+
+    found: dict[str, list[re.Match[str]]] = {}
+    for name, pattern in _PIECES:
+        matches = list(pattern.finditer(rest))
+        if matches:
+            found[name] = matches
+            rest = pattern.sub(_MARK, rest)
+    rest = _FILLER.sub(" ", rest)
+    if not _LEFTOVER.fullmatch(rest):
+        raise DeadlineError("unrecognized")
+
+    dates = [(name, m) for name in _DATE_PIECES for m in found.get(name, [])]
+    weekdays = found.get("weekday", [])
+    times = found.get("time", [])
+    recurring = found.get("recurring", [])
+    if len(dates) > 1 or len(weekdays) > 1 or len(times) > 1 or len(recurring) > 1:
+        raise DeadlineError("unrecognized")
+    if not (dates or weekdays or times):
+        raise DeadlineError("unrecognized")
+
+    at = _time_of(times[0]) if times else default_time
+    date_piece = dates[0] if dates else None
+    weekday = weekdays[0] if weekdays else None
+
+    if recurring:
+        kind = _RECURRING_KINDS[recurring[0].group(1)]
+        recurrence = _recurrence(kind, date_piece, weekday, at)
+        return Deadline(recurrence.next_due(now), recurrence)
+
+    if date_piece is None:
+        if weekday is not None:
+            return Deadline(_weekday_due(weekday, now, at))
+        return Deadline(_not_past(_local_at(now.date(), at), now))  # a time alone: today
+
+    if weekday is not None and weekday.group("which"):
+        raise DeadlineError("unrecognized")
+    due = _date_due(*date_piece, now, at)
+    if weekday is not None and due.weekday() != _weekday_number(weekday):
+        raise DeadlineError("unrecognized")  # "thứ 6 ngày 11/5/2023" but 11/5/2023 is a Thursday
+    return Deadline(due)
+
+
+def _time_of(match: re.Match[str]) -> time:
+    if match.group("ch") is not None:
+        hour, minute = int(match.group("ch")), int(match.group("cm"))
+    else:
+        hour, minute = int(match.group("hh")), int(match.group("hm") or 0)
+    period = match.group("period")
+    if period == "sang" and hour > 12:
+        raise DeadlineError("unrecognized")
+    if period in ("chieu", "toi") and hour < 12:
+        hour += 12
+    elif period == "trua" and 1 <= hour <= 5:
+        hour += 12
+    if hour > 23 or minute > 59:
+        raise DeadlineError("unrecognized")
+    return time(hour, minute)
+
+
+def _weekday_number(match: re.Match[str]) -> int:
+    name = match.group("day").replace(" ", "")
+    if name in ("chunhat", "cn"):
+        return 6
+    if name[-1].isdigit():
+        return int(name[-1]) - 2
+    return _WEEKDAY_NAMES[name[3:]]
+
+
+def _which(value: str | None) -> str | None:
+    """None (no qualifier), "this" or "next"."""
+    if value is None:
+        return None
+    return "this" if value == "nay" else "next"
+
+
+def _not_past(due: datetime, now: datetime) -> datetime:
+    if due <= now:
+        raise DeadlineError("past", due=due)
+    return due
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _weekday_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    number = _weekday_number(match)
+    today = now.date()
+    which = _which(match.group("which"))
+    if which is None:  # the next such weekday strictly after today
+        return _local_at(today + timedelta(days=(number - today.weekday() - 1) % 7 + 1), at)
+    monday = _monday(today) + timedelta(days=7 if which == "next" else 0)
+    due = _local_at(monday + timedelta(days=number), at)
+    return due if which == "next" else _not_past(due, now)
+
+
+def _checked_date(day: int, month: int, year: int | None) -> date | None:
+    """The date, or raise no_such_date; for year None only checks day/month can exist."""
+    if year is None:
+        if not _valid_day_month(day, month):
+            raise DeadlineError("no_such_date", day=day, month=month, year=None)
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise DeadlineError("no_such_date", day=day, month=month, year=year) from None
+
+
+def _day_month_year(kind: str, match: re.Match[str]) -> tuple[int, int, int | None]:
+    if kind == "numeric":
+        day, month, year_text = match.group(1), match.group(3), match.group(4)
+    else:
+        day, month, year_text = match.group(1), match.group(2), match.group(3) or match.group(4)
+    year = None
+    if year_text is not None:
+        year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+    return int(day), int(month), year
+
+
+def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:
+    for candidate in candidates:
+        due = _local_at(candidate, at)
+        if due > now:
+            return due
+    raise DeadlineError("unrecognized")
+
+
+def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datetime:
+    today = now.date()
+    if kind in ("numeric", "words"):
+        day, month, year = _day_month_year(kind, match)
+        explicit = _checked_date(day, month, year)
+        if explicit is not None:
+            return _not_past(_local_at(explicit, at), now)
+        years = range(today.year, today.year + 9)  # 29/02 may need up to 8 years
+        valid = [date(y, month, day) for y in years if day <= _month_length(y, month)]
+        return _first_ahead(valid, now, at)
+    if kind == "day_of_month":
+        day = int(match.group(1))
+        if not 1 <= day <= 31:
+            raise DeadlineError("no_such_date", day=day, month=None, year=None)
+        months = [_add_months(today.year, today.month, step) for step in range(13)]
+        valid = [date(y, m, day) for y, m in months if day <= _month_length(y, m)]
+        return _first_ahead(valid, now, at)
+    if kind == "relative":
+        due = _local_at(today + timedelta(days=_RELATIVE_DAYS[match.group(1)]), at)
+        return _not_past(due, now)
+    if kind == "next_week":
+        return _local_at(_monday(today) + timedelta(days=7 + _FRIDAY), at)
+    if kind == "week_end":
+        this_friday = _local_at(_monday(today) + timedelta(days=_FRIDAY), at)
+        return _rolling(this_friday, this_friday + timedelta(days=7), match, now)
+    if kind == "month_end":
+        return _month_end_due(match, now, at)
+    return _year_end_due(match, now, at)
+
+
+def _rolling(this: datetime, following: datetime, match: re.Match[str], now: datetime) -> datetime:
+    """For "cuối tuần/tháng/năm" [này|sau]: this period's end unless passed, or as qualified."""
+    which = _which(match.group("which"))
+    if which == "next":
+        return following
+    if which == "this":
+        return _not_past(this, now)
+    return this if this > now else following
+
+
+def _month_end(year: int, month: int, at: time) -> datetime:
+    return _local_at(date(year, month, _month_length(year, month)), at)
+
+
+def _month_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    today = now.date()
+    if match.group("month") is None:
+        this = _month_end(today.year, today.month, at)
+        return _rolling(this, _month_end(*_add_months(today.year, today.month, 1), at), match, now)
+    month = int(match.group("month"))
+    if not 1 <= month <= 12:
+        raise DeadlineError("unrecognized")
+    if match.group("year") is not None:
+        return _not_past(_month_end(int(match.group("year")), month, at), now)
+    this = _month_end(today.year, month, at)
+    return this if this > now else _month_end(today.year + 1, month, at)
+
+
+def _year_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    year = now.year
+    if match.group("year") is not None:
+        return _not_past(_local_at(date(int(match.group("year")), 12, 31), at), now)
+    this = _local_at(date(year, 12, 31), at)
+    return _rolling(this, _local_at(date(year + 1, 12, 31), at), match, now)
+
+
+def _recurrence(
+    kind: RecurrenceKind,
+    date_piece: tuple[str, re.Match[str]] | None,
+    weekday: re.Match[str] | None,
+    at: time,
+) -> Recurrence:
+    """The recurrence described by the pieces found next to "hàng năm/tháng/tuần"."""
+    piece_kind, match = date_piece if date_piece else ("", None)
+    qualified = match is not None and "which" in match.re.groupindex and match.group("which")
+    if kind == "weekly":
+        if date_piece is None and weekday is not None and not weekday.group("which"):
+            return Recurrence("weekly", weekday=_weekday_number(weekday), at=at)
+        if piece_kind == "week_end" and weekday is None and not qualified:
+            return Recurrence("weekly", weekday=_FRIDAY, at=at)
+        raise DeadlineError("unrecognized")
+    if weekday is not None or match is None:
+        raise DeadlineError("unrecognized")
+    if kind == "monthly":
+        if piece_kind == "day_of_month":
+            day = int(match.group(1))
+            if not 1 <= day <= 31:
+                raise DeadlineError("no_such_date", day=day, month=None, year=None)
+            return Recurrence("monthly", day=day, at=at)
+        if piece_kind == "month_end" and not qualified and match.group("month") is None:
+            return Recurrence("monthly", day=31, at=at)
+        raise DeadlineError("unrecognized")
+    if piece_kind in ("numeric", "words"):
+        day, month, year = _day_month_year(piece_kind, match)
+        _checked_date(day, month, year)
+        _checked_date(day, month, None)  # 29/02/2024 hàng năm is fine; the year is ignored
+        return Recurrence("yearly", month=month, day=day, at=at)
+    if piece_kind == "year_end" and not qualified and match.group("year") is None:
+        return Recurrence("yearly", month=12, day=31, at=at)
+    raise DeadlineError("unrecognized")

@@ -1,0 +1,87 @@
+"""The one-line form of `/giao`:
+
+    /giao <title> | hạn <deadline> | đơn vị <targets> [| nộp: tệp|trạng thái|cả hai]
+          [| nhắc: 7,3,1] [| chi tiết: ...]
+
+Parsing here only splits and names the parts; deadlines and units are resolved elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from core.text import fold
+
+REQUIRES = {"tep": "file", "file": "file", "trang thai": "status", "status": "status",
+            "ca hai": "both", "both": "both", "tep hoac trang thai": "any", "any": "any"}
+
+_PARTS = (
+    ("deadline", ("han chot", "han nop", "han", "deadline", "due")),
+    ("units", ("don vi", "gui", "units", "to")),
+    ("requires", ("nop", "submit")),
+    ("reminders", ("nhac", "remind", "reminders")),
+    ("details", ("chi tiet", "noi dung", "details")),
+)
+
+
+@dataclass
+class GiaoLine:
+    title: str = ""
+    deadline: str = ""
+    units: str = ""
+    requires: str | None = None  # raw text of `nộp:`
+    reminders: str | None = None  # raw text of `nhắc:`
+    details: str = ""
+    unknown: list[str] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name in ("title", "deadline", "units") if not getattr(self, name)]
+
+
+def _strip_keyword(part: str) -> tuple[str | None, str]:
+    folded = fold(part)
+    for name, keywords in _PARTS:
+        for keyword in keywords:
+            if folded == keyword or re.match(rf"{re.escape(keyword)}\b\s*:?", folded):
+                # cut the same number of words from the original text
+                words = len(keyword.split())
+                rest = part.strip().split(None, words)
+                value = rest[words] if len(rest) > words else ""
+                if not value and len(rest) == words and rest[-1].endswith(":"):
+                    value = ""
+                return name, value.lstrip(":").strip()
+    return None, part.strip()
+
+
+def parse_giao_line(text: str) -> GiaoLine:
+    parts = [p.strip() for p in text.split("|")]
+    line = GiaoLine(title=parts[0].strip())
+    for part in parts[1:]:
+        if not part:
+            continue
+        name, value = _strip_keyword(part)
+        if name is None:
+            line.unknown.append(part)
+        else:
+            setattr(line, name, value)
+    return line
+
+
+def parse_requires(value: str) -> str | None:
+    return REQUIRES.get(fold(value).strip(" ."))
+
+
+def parse_offsets(value: str) -> list[int] | None:
+    """`7,3,1` → [7, 3, 1]; `không` → []; None when it cannot be read."""
+    folded = fold(value)
+    if folded in ("khong", "none", "no", "0"):
+        return []
+    numbers = re.findall(r"\d+", folded)
+    if not numbers or re.sub(r"[\d\s,;ngayd]", "", folded):
+        return None
+    offsets = sorted({int(n) for n in numbers}, reverse=True)
+    if any(o < 1 or o > 60 for o in offsets):
+        return None
+    return offsets

@@ -1,0 +1,66 @@
+"""The channel-agnostic shapes of what users send and what the bot sends back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    name: str
+    data: bytes
+    is_photo: bool = False
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One user action on any channel, already translated by its adapter."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+    text: str = ""
+    file: IncomingFile | None = None
+    button: str | None = None  # payload of the pressed button
+    button_message_id: str | None = None  # platform id of the message carrying that button
+    reply_to: str | None = None  # platform id of the bot message this one replies to
+    is_group: bool = False
+    unsupported: str | None = None  # sticker, voice... that the bot cannot use
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """(`giao`, `rest of the line`) for a `/giao ...` text, else None."""
+        text = self.text.strip()
+        if not text.startswith("/"):
+            return None
+        head, _, rest = text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()  # "/giao@baocao_bot" in groups
+        if not name:
+            return None
+        return name, rest.strip()
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    name: str
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message for one chat, as the sender hands it to a channel adapter."""
+
+    chat_id: str
+    text: str
+    buttons: tuple[Button, ...] = ()
+    file: OutgoingFile | None = None
+    reply_to: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

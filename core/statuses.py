@@ -1,0 +1,265 @@
+"""Status replies from schools: "đã xong", "đang làm 60%", "cần hỗ trợ: ...", "xin gia hạn ...".
+
+Parsing is pure; a reply that is not essentially a status phrase gives None.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal
+
+from core.clock import LOCAL_TZ, to_local
+from core.deadlines import Deadline, DeadlineError, parse_deadline
+from core.text import fold
+
+StatusKind = Literal["done", "progress", "not_started", "help", "extension", "nil"]
+
+_MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """What a school answered about a task."""
+
+    kind: StatusKind
+    percent: int | None = None  # progress (0..99)
+    note: str = ""  # help text / extension reason as written, stripped
+    until: Deadline | None = None  # extension: requested new deadline, when given and valid
+    until_error: DeadlineError | None = None  # extension: the date given could not be used
+
+
+# --------------------------------------------------------------------------- folding with origin
+
+
+def _clusters(text: str) -> list[tuple[int, str]]:
+    """(start, characters) of each base character with the combining marks after it; NFD
+    only reorders marks within such a cluster."""
+    clusters: list[tuple[int, str]] = []
+    for index, char in enumerate(text):
+        if clusters and unicodedata.combining(unicodedata.normalize("NFD", char)[0]):
+            start, chars = clusters[-1]
+            clusters[-1] = (start, chars + char)
+        else:
+            clusters.append((index, char))
+    return clusters
+
+
+def _fold_with_origin(text: str) -> tuple[str, str, list[int]]:
+    """(source, folded, origin): `folded` equals fold(text) and folded[i] comes from
+    source[origin[i]]. `source` is `text`, or fold(text) itself should a cluster-by-cluster fold
+    ever differ from fold()."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, cluster in _clusters(text):
+        for part in unicodedata.normalize("NFD", cluster):
+            if unicodedata.category(part) == "Mn":
+                continue
+            part = {"đ": "d", "Đ": "D"}.get(part, part)
+            for out in part.casefold():
+                if out.isspace():
+                    if not chars or chars[-1] == " ":
+                        continue
+                    out = " "
+                chars.append(out)
+                origin.append(index)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        origin.pop()
+    folded = "".join(chars)
+    expected = fold(text)
+    if folded != expected:
+        return expected, expected, list(range(len(expected)))
+    return text, folded, origin
+
+
+_PLAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789%")
+
+
+def _plain(folded: str, origin: list[int]) -> tuple[str, list[int]]:
+    """Only [a-z0-9%] words separated by single spaces, with the origin of each character."""
+    chars: list[str] = []
+    where: list[int] = []
+    for char, index in zip(folded, origin, strict=True):
+        if char in _PLAIN_CHARS:
+            chars.append(char)
+            where.append(index)
+        elif chars and chars[-1] != " ":
+            chars.append(" ")
+            where.append(index)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        where.pop()
+    return "".join(chars), where
+
+
+# --------------------------------------------------------------------------- phrases (folded)
+
+_TAIL_WORD = r"(?:a|ah|ak|roi|r|nhe|nha|nhen|day|em|anh|chi|thay|co|oi|luon|ha|vay|ok)"
+_TAIL = rf"(?: {_TAIL_WORD}){{0,4}}"
+_TAIL_ONLY = re.compile(rf"(?:{_TAIL_WORD}(?: {_TAIL_WORD})*)?")
+_INTERJECTION = r"(?:(?:da|vang|da vang|ok|oke|okay|thua (?:thay|co|anh|chi)) )?"
+_SUBJECT = (
+    r"(?:(?:cho )?(?:(?:ben|truong|don vi|phong|chung) (?:em|toi|minh|ta)"
+    r"|em|toi|minh|truong|nha truong|don vi|chung toi) )?"
+)
+_OBJECT = r"(?: (?:bao cao|file|so lieu|bieu mau))?"
+
+_DONE = (
+    rf"(?:da )?(?:lam )?(?:xong|hoan thanh|hoan tat){_OBJECT}"
+    rf"|da (?:nop|gui|bao cao){_OBJECT}|(?:nop|gui|bao cao){_OBJECT} roi|done"
+)
+_PERCENT = (
+    r"(?:(?:(?:da|dang) )?(?:lam|thuc hien|hoan thanh|xong|trien khai)(?: duoc)? "
+    r"|(?:duoc|dat|tien do) )?(?P<percent>[0-9]+) ?(?:%|phan tram)"
+)
+_PROGRESS = r"dang (?:lam|thuc hien|trien khai)(?: bao cao)?|chua xong"
+_NOT_STARTED = r"chua (?:lam|bat dau|thuc hien|trien khai)(?: duoc)?(?: gi)?"
+_NIL = (
+    r"khong (?:co )?phat sinh(?: so lieu)?|khong co so lieu(?: phat sinh)?(?: de bao cao)?"
+    r"|khong co gi (?:de bao cao|phat sinh)|khong co noi dung(?: de bao cao)?|bao cao khong"
+)
+
+
+def _whole(core: str) -> re.Pattern[str]:
+    return re.compile(rf"{_INTERJECTION}{_SUBJECT}(?:{core}){_TAIL}")
+
+
+_SIMPLE: tuple[tuple[StatusKind, re.Pattern[str]], ...] = (
+    ("nil", _whole(_NIL)),
+    ("progress", _whole(_PERCENT)),
+    ("progress", _whole(_PROGRESS)),
+    ("not_started", _whole(_NOT_STARTED)),
+    ("done", _whole(_DONE)),
+)
+_HELP = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}(?:can|xin|mong|nho|de nghi)(?: duoc)? "
+    r"(?:ho tro|giup do|giup|tro giup)(?: voi)?(?= |$)"
+)
+_EXTENSION = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}"
+    r"(?:(?:xin|de nghi|kinh de nghi|mong|muon|can)(?: cho)?(?: duoc)? )?"
+    r"gia han(?: them)?(?= |$)"
+)
+
+_LEADING_SEPARATORS = re.compile(r"[\s:,.;\-\u2013\u2014]*")
+_REASON_MARKER = re.compile(
+    r"(?<!\w)(?:boi vi|tai vi|vi|do|ly do(?: la)?|because|reason)(?!\w)|(?<![0-9]):|:(?![0-9])"
+)
+_WEAK_SPLIT = re.compile(r"[,;]| - ")
+_DAYS = re.compile(r"(?:them )?([0-9]{1,3}) (ngay|hom|tuan)(?: nua)?")
+_DATE_INTENT = re.compile(r"(?:den|toi|sang|lui|keo dai|cho den|han|ngay|thu|hom|[0-9])(?!\w)")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_status(
+    text: str, now: datetime, default_time: time = time(17, 0)
+) -> StatusAnswer | None:
+    """Recognise a status reply; None when the text is not essentially a status phrase."""
+    if len(text) > _MAX_TEXT:
+        return None
+    source, folded, origin = _fold_with_origin(text)
+    plain, where = _plain(folded, origin)
+    if not plain:
+        return None
+
+    match = _EXTENSION.match(plain)
+    if match:
+        return _extension(_rest(source, where, match.end()), now, default_time)
+    match = _HELP.match(plain)
+    if match:
+        return StatusAnswer("help", note=_note(_rest(source, where, match.end())))
+
+    if text.rstrip().endswith("?"):
+        return None  # "đã nộp?" asks, it does not answer
+    for kind, pattern in _SIMPLE:
+        match = pattern.fullmatch(plain)
+        if match is None:
+            continue
+        if "percent" in match.re.groupindex:
+            percent = int(match.group("percent"))
+            if percent > 100:
+                return None
+            if percent == 100:
+                return StatusAnswer("done")
+            return StatusAnswer("progress", percent=percent)
+        return StatusAnswer(kind)
+    return None
+
+
+def _rest(source: str, where: list[int], end: int) -> str:
+    """The source text after the plain-text position `end`."""
+    return source[where[end] :] if end < len(where) else ""
+
+
+def _note(text: str) -> str:
+    """A note as written: leading separators and surrounding spaces removed; "" when it is
+    only a polite tail such as "ạ" or "nhé"."""
+    note = _LEADING_SEPARATORS.sub("", text, count=1).strip()
+    plain, _ = _plain(*_fold_with_origin(note)[1:])
+    return "" if _TAIL_ONLY.fullmatch(plain) else note
+
+
+def _strip_tail(folded: str) -> str:
+    """Remove trailing polite words and punctuation ("đến 12/5 ạ." → "đến 12/5")."""
+    words = folded.split()
+    while words:
+        bare = words[-1].strip(".,;:!-")
+        if bare and not re.fullmatch(_TAIL_WORD, bare):
+            break
+        words.pop()
+    return " ".join(words)
+
+
+def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
+    """Parse what follows "xin gia hạn": an optional date or number of days, then a reason."""
+    source, folded, origin = _fold_with_origin(rest)
+    start = _LEADING_SEPARATORS.match(folded).end()  # type: ignore[union-attr]
+    marker = _REASON_MARKER.search(folded, start)
+    if marker:
+        segment_end, reason = marker.start(), _note(_rest(source, origin, marker.end()))
+    else:
+        segment_end, reason = len(folded), ""
+    segment = _strip_tail(folded[start:segment_end])
+    if not segment:
+        return StatusAnswer("extension", note=reason)
+
+    until, error = _until(segment, now, default_time)
+    if until is None and marker is None:  # "đến 12/5, trường đang thi học kỳ"
+        for split in _WEAK_SPLIT.finditer(folded, start):
+            head = _strip_tail(folded[start : split.start()])
+            head_until = _until(head, now, default_time)[0] if head else None
+            if head_until is not None:
+                note = _note(_rest(source, origin, split.end()))
+                return StatusAnswer("extension", note=note, until=head_until)
+    if until is None and error is None:
+        # Not a date and not meant as one: the words are the reason ("xin gia hạn vì ...").
+        return StatusAnswer("extension", note=reason or _note(_rest(source, origin, start)))
+    return StatusAnswer("extension", note=reason, until=until, until_error=error)
+
+
+def _until(
+    segment: str, now: datetime, default_time: time
+) -> tuple[Deadline | None, DeadlineError | None]:
+    """(deadline, None), (None, error) when a date was meant but is unusable, or (None, None)
+    when the segment is not about a date at all."""
+    days = _DAYS.fullmatch(_plain(segment, list(range(len(segment))))[0])
+    if days:
+        count = int(days.group(1)) * (7 if days.group(2) == "tuan" else 1)
+        local_now = to_local(now)
+        moment = local_now.date() + timedelta(days=count)
+        due = datetime.combine(moment, default_time.replace(tzinfo=None), tzinfo=LOCAL_TZ)
+        if due <= local_now:
+            return None, DeadlineError("past", due=due)
+        return Deadline(due), None
+    try:
+        deadline = parse_deadline(segment, now, default_time)
+    except DeadlineError as error:
+        if error.code in ("past", "no_such_date") or _DATE_INTENT.match(segment):
+            return None, error
+        return None, None
+    return Deadline(deadline.due), None

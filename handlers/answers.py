@@ -1,0 +1,422 @@
+"""Reporters' answers: a file, a photo or a status text, by reply to a task message, by
+button, or without context (matched to their open task, or asked which)."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from core.deadlines import DeadlineError
+from core.i18n import Translator
+from core.messages import Button
+from core.statuses import StatusAnswer, parse_status
+from core.text import fold
+from handlers import extensions
+from handlers import files as file_intake
+from handlers.common import (
+    OPEN_STATES,
+    open_targets_of,
+    status_buttons,
+    task_line,
+    unit_name,
+)
+from handlers.context import Context, dialogue_data
+from handlers.giao import deadline_error_text
+from storage.models import Assignment, Dialogue, Member, Outbox, StoredFile, Submission, Target
+
+# --- /viec -------------------------------------------------------------------------------
+
+
+async def handle_viec(ctx: Context, _args: str) -> None:
+    t = ctx.t
+    if not ctx.unit_ids:
+        ctx.reply(t("Bạn không phải đầu mối báo cáo của đơn vị nào nên không có việc phải nộp. "
+                    "Gõ /tiendo để xem tiến độ."))
+        return
+    rows = await open_targets_of(ctx, ctx.unit_ids)
+    if not rows:
+        ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào phải nộp. 👍"))
+        return
+    lines = [t("Nhiệm vụ còn mở của đơn vị bạn:")]
+    for target, assignment in rows:
+        state = (t(" — đang làm {percent}%", percent=target.percent)
+                 if target.state == "in_progress" and target.percent is not None
+                 else t(" — đang làm") if target.state == "in_progress" else "")
+        lines.append(t("• {task} — hạn {deadline} ({left}){state}",
+                       task=task_line(t, assignment), deadline=t.moment(target.deadline),
+                       left=t.time_left(ctx.now, target.deadline), state=state))
+    lines.append(t("Trả lời tin nhắn giao việc kèm tệp, hoặc gõ trạng thái (đã xong, đang làm "
+                   "60%...)."))
+    ctx.reply("\n".join(lines))
+
+
+# --- finding the target of an answer -----------------------------------------------------
+
+
+async def _target_of_reply(ctx: Context) -> tuple[Target, Assignment] | None | str:
+    """The target of the bot message the user replied to; a message text if it is not one
+    of theirs; None when the message is not about a task."""
+    event = ctx.event
+    assert event is not None
+    if not event.reply_to:
+        return None
+    source = (await ctx.session.exec(select(Outbox).where(
+        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
+        Outbox.platform_message_id == event.reply_to))).first()
+    if source is None or source.target_id is None:
+        return None
+    target = await ctx.session.get(Target, source.target_id)
+    if target is None or target.unit_id not in ctx.unit_ids:
+        return ctx.t("Tin nhắn đó không phải nhiệm vụ của đơn vị bạn.")
+    assignment = await ctx.session.get(Assignment, target.assignment_id)
+    assert assignment is not None
+    return target, assignment
+
+
+def _pick_buttons(rows: list[tuple[Target, Assignment]]):
+    def render(t: Translator) -> list[Button]:
+        return [Button(t("#{number} {title}", number=a.number, title=a.title[:40]),
+                       f"p:{target.id}") for target, a in rows]
+
+    return render
+
+
+async def handle_free(ctx: Context) -> None:
+    event = ctx.event
+    assert event is not None and ctx.member is not None
+    t = ctx.t
+    if not ctx.unit_ids:
+        if await extensions.handle_staff_reply(ctx):
+            return
+        ctx.reply(t("Chưa hiểu tin nhắn này. Gõ /help để xem các lệnh."))
+        return
+    picked = await _target_of_reply(ctx)
+    if isinstance(picked, str):
+        ctx.reply(picked)
+        return
+    status = parse_status(event.text, ctx.now, ctx.settings.default_deadline_time) \
+        if event.text and not event.file else None
+    if event.file is None and status is None and picked is None:
+        if not event.text.strip():
+            return
+        rows = await open_targets_of(ctx, ctx.unit_ids)
+        if len(rows) == 1:
+            picked = rows[0]
+        else:
+            ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
+                        "xin gia hạn đến 12/5 vì ..., không có số liệu; hoặc gửi tệp báo cáo.",
+                        text=event.text.strip()[:80]))
+            return
+    if picked is None:
+        rows = await open_targets_of(ctx, ctx.unit_ids)
+        if not rows:
+            ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào đang mở, nên chưa ghi nhận gì. "
+                        "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
+            return
+        if len(rows) > 1:
+            pending = {"text": event.text, "file_id": None, "file_name": None}
+            if event.file is not None:
+                stored, problem = await file_intake.store(ctx, event.file)
+                if problem:
+                    ctx.reply(problem)
+                    return
+                pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
+            await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
+            ctx.send(ctx.member, lambda tr: tr("Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời "
+                                               "này dành cho nhiệm vụ nào?", n=len(rows)),
+                     _pick_buttons(rows))
+            return
+        picked = rows[0]
+    target, assignment = picked
+    if event.file is not None:
+        await submit_file(ctx, target, assignment, event.file.name, None)
+        return
+    if status is None:
+        _ask_back(ctx, target, assignment, event.text)
+        return
+    await apply_status(ctx, target, assignment, status)
+
+
+def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
+    assert ctx.member is not None
+    ctx.send(ctx.member, lambda t: t("Chưa hiểu «{text}» cho nhiệm vụ {task}. Hãy chọn một nút, "
+                                     "hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia "
+                                     "hạn đến 12/5 vì ..., không có số liệu.",
+                                     text=text.strip()[:80], task=task_line(t, assignment)),
+             status_buttons(target.id), target_id=target.id, assignment_id=assignment.id)  # type: ignore[arg-type]
+
+
+# --- recording ---------------------------------------------------------------------------
+
+
+def _closed_reason(ctx: Context, assignment: Assignment, target: Target) -> str | None:
+    t = ctx.t
+    if assignment.state == "cancelled":
+        return t("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp nữa.",
+                 task=task_line(t, assignment))
+    if target.state == "excused":
+        return t("Đơn vị đã được miễn nộp nhiệm vụ {task}.", task=task_line(t, assignment))
+    return None
+
+
+def _timing(ctx: Context, target: Target) -> str:
+    t = ctx.t
+    if ctx.now <= target.deadline:
+        return t("đúng hạn")
+    return t("muộn, {late}", late=t.time_left(ctx.now, target.deadline))
+
+
+async def _has(ctx: Context, target: Target, kind: str) -> bool:
+    query = select(Submission).where(Submission.target_id == target.id)
+    rows = (await ctx.session.exec(query)).all()
+    if kind == "file":
+        return any(r.file_id is not None for r in rows)
+    return any(r.kind == kind for r in rows)
+
+
+def _mark_submitted(ctx: Context, target: Target) -> bool:
+    """Returns True when this was a re-submission."""
+    again = target.state == "submitted"
+    target.state = "submitted"
+    target.submitted_at = ctx.now
+    target.on_time = ctx.now <= target.deadline
+    target.percent = 100
+    ctx.session.add(target)
+    return again
+
+
+async def submit_file(ctx: Context, target: Target, assignment: Assignment, name: str,
+                      stored: StoredFile | None) -> None:
+    """Record a report file for `target` (stored already, or from the current event)."""
+    t = ctx.t
+    assert ctx.member is not None
+    closed = _closed_reason(ctx, assignment, target)
+    if closed:
+        ctx.reply(closed)
+        return
+    if assignment.requires == "status":
+        ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không cần gửi tệp; tệp chưa được "
+                    "ghi nhận. Hãy gõ «đã xong» hoặc bấm Đã nộp.", task=task_line(t, assignment)))
+        return
+    if stored is None:
+        assert ctx.event is not None and ctx.event.file is not None
+        stored, problem = await file_intake.store(ctx, ctx.event.file)
+        if problem:
+            ctx.reply(problem)
+            return
+    assert stored is not None
+    caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
+    ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
+                               file_id=stored.id, text=caption, created_at=ctx.now))
+    unit = await unit_name(ctx, target.unit_id)
+    size = t.number(round(stored.size / 1024, 1))
+    if assignment.requires == "both" and not await _has(ctx, target, "done"):
+        ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi báo "
+                    "cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
+                    task=task_line(t, assignment)), target_id=target.id)
+        await _clear_answer_dialogue(ctx)
+        return
+    again = _mark_submitted(ctx, target)
+    ctx.audit("submit_file", target=target.id, file=stored.sha256)
+    text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
+             name=name, size=size, unit=unit, task=task_line(t, assignment),
+             timing=_timing(ctx, target))
+    if again:
+        text += "\n" + t("Đây là bản nộp lại; bản trước vẫn được lưu.")
+    ctx.reply(text, target_id=target.id)
+    await _clear_answer_dialogue(ctx)
+
+
+async def _clear_answer_dialogue(ctx: Context) -> None:
+    dialogue = await ctx.dialogue()
+    if dialogue is not None and dialogue.kind == "answer":
+        await ctx.clear_dialogue()
+
+
+async def apply_status(ctx: Context, target: Target, assignment: Assignment,
+                       status: StatusAnswer) -> None:
+    t = ctx.t
+    assert ctx.member is not None
+    closed = _closed_reason(ctx, assignment, target)
+    if closed:
+        ctx.reply(closed)
+        return
+    task = task_line(t, assignment)
+    unit = await unit_name(ctx, target.unit_id)
+
+    def record(kind: str, **extra: object) -> None:
+        ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
+                                   kind=kind, created_at=ctx.now, **extra))  # type: ignore[arg-type]
+        ctx.audit(f"status_{kind}", target=target.id)
+
+    if status.kind == "done":
+        if assignment.requires in ("file", "both") and not await _has(ctx, target, "file"):
+            await ctx.set_dialogue("answer", {"expect": "file", "target_id": target.id})
+            ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
+                        "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
+            return
+        record("done", text=status.note)
+        again = _mark_submitted(ctx, target)
+        text = t("✅ Đã ghi nhận: {unit} đã nộp nhiệm vụ {task} — {timing}.", unit=unit,
+                 task=task, timing=_timing(ctx, target))
+        if again:
+            text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
+        ctx.reply(text, target_id=target.id)
+    elif status.kind == "nil":
+        record("nil", text=status.note)
+        _mark_submitted(ctx, target)
+        target.nil_report = True
+        ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
+                    "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
+                    timing=_timing(ctx, target)), target_id=target.id)
+    elif status.kind == "progress":
+        record("progress", percent=status.percent)
+        if target.state != "submitted":
+            target.state = "in_progress"
+            target.percent = status.percent
+            ctx.session.add(target)
+        shown = t("{percent}%", percent=status.percent) if status.percent is not None else ""
+        ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task} {shown}. Bot vẫn sẽ nhắc "
+                    "đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.", unit=unit,
+                    task=task, shown=shown).replace("  ", " "), target_id=target.id)
+    elif status.kind == "not_started":
+        record("not_started")
+        ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: {deadline}. "
+                    "Cần giúp gì, hãy gõ «cần hỗ trợ: ...».", unit=unit, task=task,
+                    deadline=t.moment(target.deadline)), target_id=target.id)
+    elif status.kind == "help":
+        if not status.note:
+            await ctx.set_dialogue("answer", {"expect": "help", "target_id": target.id})
+            ctx.reply(t("Bạn cần hỗ trợ gì về nhiệm vụ {task}? Hãy gõ nội dung.", task=task),
+                      target_id=target.id)
+            return
+        record("help", text=status.note)
+        staff = await ctx.session.get(Member, assignment.assigned_by)
+        if staff is not None:
+            ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): {note}",
+                                          unit=unit, task=task_line(tr, assignment),
+                                          who=ctx.member.display_name, note=status.note),  # type: ignore[union-attr]
+                     target_id=target.id)
+        ctx.reply(t("📨 Đã chuyển yêu cầu hỗ trợ về nhiệm vụ {task} tới văn phòng.", task=task),
+                  target_id=target.id)
+    elif status.kind == "extension":
+        if status.until_error is not None:
+            ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
+            return
+        if status.until is None:
+            await ctx.set_dialogue("answer", {"expect": "ext", "target_id": target.id})
+            ctx.reply(t("Xin gia hạn nhiệm vụ {task} đến ngày nào, vì sao? Ví dụ: đến 12/5 vì "
+                        "chờ số liệu.", task=task), target_id=target.id)
+            return
+        await extensions.request(ctx, target, assignment, status.until.due, status.note)
+        return
+    await _clear_answer_dialogue(ctx)
+
+
+def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
+    return deadline_error_text(t, error)
+
+
+# --- buttons and the answer dialogue -----------------------------------------------------
+
+
+async def _own_target(ctx: Context, target_id: str) -> tuple[Target, Assignment] | None:
+    target = await ctx.session.get(Target, int(target_id)) if target_id.isdigit() else None
+    if target is None or target.unit_id not in ctx.unit_ids:
+        ctx.reply(ctx.t("Nút này không dành cho đơn vị bạn."))
+        return None
+    assignment = await ctx.session.get(Assignment, target.assignment_id)
+    assert assignment is not None
+    closed = _closed_reason(ctx, assignment, target)
+    if closed:
+        ctx.reply(closed)
+        return None
+    return target, assignment
+
+
+async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    if len(parts) != 2:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    owned = await _own_target(ctx, parts[0])
+    if owned is None:
+        return
+    target, assignment = owned
+    action = parts[1]
+    if action == "done":
+        await apply_status(ctx, target, assignment, StatusAnswer("done"))
+    elif action == "prog":
+        await apply_status(ctx, target, assignment, StatusAnswer("progress", target.percent))
+    elif action == "help":
+        await apply_status(ctx, target, assignment, StatusAnswer("help"))
+    elif action == "ext":
+        await apply_status(ctx, target, assignment, StatusAnswer("extension"))
+
+
+async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    dialogue = await ctx.dialogue()
+    data = dialogue_data(dialogue) if dialogue and dialogue.kind == "answer" else {}
+    if data.get("expect") != "pick" or not parts:
+        ctx.reply(ctx.t("Câu trả lời này đã được xử lý rồi."))
+        return
+    owned = await _own_target(ctx, parts[0])
+    if owned is None:
+        return
+    target, assignment = owned
+    await ctx.clear_dialogue()
+    pending = data["pending"]
+    if pending.get("file_id"):
+        stored = await ctx.session.get(StoredFile, pending["file_id"])
+        await submit_file(ctx, target, assignment, pending["file_name"], stored)
+        return
+    status = parse_status(pending.get("text", ""), ctx.now, ctx.settings.default_deadline_time)
+    if status is None:
+        _ask_back(ctx, target, assignment, pending.get("text", ""))
+        return
+    await apply_status(ctx, target, assignment, status)
+
+
+async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
+    data = dialogue_data(dialogue)
+    event = ctx.event
+    assert event is not None
+    expect = data.get("expect")
+    if expect == "pick":
+        await ctx.clear_dialogue()
+        await handle_free(ctx)
+        return
+    target = await ctx.session.get(Target, data.get("target_id", 0))
+    assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+    if target is None or assignment is None or target.state not in OPEN_STATES + ("submitted",):
+        await ctx.clear_dialogue()
+        await handle_free(ctx)
+        return
+    text = event.text.strip()
+    if event.file is not None or event.reply_to:
+        await ctx.clear_dialogue()
+        await handle_free(ctx) if event.reply_to else await submit_file(
+            ctx, target, assignment, event.file.name, None)  # type: ignore[union-attr]
+        return
+    status = parse_status(text, ctx.now, ctx.settings.default_deadline_time)
+    if expect == "help" and (status is None or status.kind == "help"):
+        note = status.note if status else text
+        await ctx.clear_dialogue()
+        await apply_status(ctx, target, assignment, StatusAnswer("help", note=note or text))
+        return
+    if expect == "ext" and (status is None or status.kind == "extension"):
+        if status is None:
+            status = parse_status(f"xin gia hạn {text}", ctx.now,
+                                  ctx.settings.default_deadline_time)
+        if status is None or (status.until is None and status.until_error is None):
+            ctx.reply(ctx.t("Chưa đọc được ngày. Hãy gõ, ví dụ: đến 12/5 vì chờ số liệu "
+                            "(hoặc /huy để thôi)."))
+            return
+        if status.until_error is None:
+            await ctx.clear_dialogue()
+        await apply_status(ctx, target, assignment, status)
+        return
+    await ctx.clear_dialogue()
+    if status is not None:
+        await apply_status(ctx, target, assignment, status)
+    elif fold(text):
+        _ask_back(ctx, target, assignment, text)
+

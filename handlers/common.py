@@ -1,0 +1,97 @@
+"""Pieces shared by handlers: who reports for a unit, status buttons, task summaries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import col, select
+
+from app.config import Settings
+from core.i18n import N_, Translator
+from core.messages import Button
+from core.policy import Policy
+from core.workcal import WorkCalendar
+from handlers.context import Context
+from storage.models import Assignment, Member, Membership, Target, Unit
+
+OPEN_STATES = ("pending", "in_progress")
+
+STATUS_LABELS = (
+    ("done", N_("Đã nộp")),
+    ("prog", N_("Đang làm")),
+    ("help", N_("Cần hỗ trợ")),
+    ("ext", N_("Xin gia hạn")),
+)
+
+REQUIRES_TEXT = {
+    "any": N_("tệp báo cáo, hoặc báo «đã nộp» nếu đã gửi qua e-mail/giấy"),
+    "file": N_("tệp báo cáo"),
+    "status": N_("chỉ cần báo trạng thái (không cần tệp)"),
+    "both": N_("tệp báo cáo và xác nhận «đã xong»"),
+}
+
+
+def status_buttons(target_id: int):
+    def render(t: Translator) -> list[Button]:
+        return [Button(t(label), f"s:{target_id}:{action}") for action, label in STATUS_LABELS]
+
+    return render
+
+
+async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Member]:
+    query = (
+        select(Member)
+        .join(Membership, col(Membership.member_id) == col(Member.id))
+        .where(Membership.unit_id == unit_id, Membership.role == role)
+        .order_by(col(Member.id))
+    )
+    return list((await ctx.session.exec(query)).unique().all())
+
+
+async def find_assignment(ctx: Context, text: str) -> Assignment | None:
+    digits = text.strip().lstrip("#").strip()
+    if not digits.isdigit():
+        return None
+    return (await ctx.session.exec(select(Assignment).where(Assignment.number == int(digits))
+                                   )).first()
+
+
+def task_line(t: Translator, assignment: Assignment) -> str:
+    return t("#{number} «{title}»", number=assignment.number, title=assignment.title)
+
+
+def deadline_words(t: Translator, ctx: Context, target_deadline) -> str:  # noqa: ANN001
+    return f"{t.moment(target_deadline)} — {t.time_left(ctx.now, target_deadline)}"
+
+
+def policy_of(settings: Settings, assignment: Assignment | None = None) -> Policy:
+    r = settings.reminders
+    offsets = r.offsets_days
+    if assignment is not None:
+        offsets = tuple(int(x) for x in assignment.reminder_offsets.split(",") if x.strip())
+    return Policy(offsets, r.before_time, r.on_day_time, r.overdue_time, r.overdue_max,
+                  r.quiet_start, r.quiet_end)
+
+
+def calendar_of(settings: Settings) -> WorkCalendar:
+    r = settings.reminders
+    return WorkCalendar(r.saturday_off, r.public_holidays,
+                        tuple(date.fromisoformat(d) for d in r.extra_days_off))
+
+
+async def unit_name(ctx: Context, unit_id: int) -> str:
+    unit = await ctx.session.get(Unit, unit_id)
+    return unit.name if unit else "?"
+
+
+async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
+    if not unit_ids:
+        return []
+    query = (
+        select(Target, Assignment)
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_STATES),
+               Assignment.state == "active")
+        .order_by(col(Target.deadline), col(Assignment.number))
+    )
+    return [(t, a) for t, a in (await ctx.session.exec(query)).all()]

@@ -1,0 +1,161 @@
+"""The per-event context: one database transaction, the sender's identity, and an outbox
+writer that renders every message in its recipient's language."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.config import Settings
+from core.i18n import Translator
+from core.messages import Button, Incoming
+from storage.filestore import FileStore
+from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
+
+Render = Callable[[Translator], str]
+RenderButtons = Callable[[Translator], Sequence[Button]]
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    now: datetime
+    settings: Settings
+    files: FileStore
+    event: Incoming | None = None
+    member: Member | None = None
+    roles: set[str] = field(default_factory=set)
+    unit_ids: set[int] = field(default_factory=set)  # units where this member reports
+
+    @property
+    def t(self) -> Translator:
+        language = self.member.language if self.member else self.settings.default_language
+        return Translator(language)
+
+    async def load_member(self) -> None:
+        """Find the sender among the members and read their roles."""
+        assert self.event is not None
+        self.member = (
+            await self.session.exec(
+                select(Member).where(
+                    Member.channel == self.event.channel,
+                    Member.channel_user_id == self.event.user_id,
+                )
+            )
+        ).first()
+        if self.member is None:
+            return
+        if self.member.chat_id != self.event.chat_id and not self.event.is_group:
+            self.member.chat_id = self.event.chat_id
+            self.session.add(self.member)
+        query = select(Membership).where(Membership.member_id == self.member.id)
+        rows = (await self.session.exec(query)).all()
+        self.roles = {row.role for row in rows}
+        self.unit_ids = {row.unit_id for row in rows if row.role == "reporter" and row.unit_id}
+
+    def send(
+        self,
+        member: Member,
+        render: Render,
+        buttons: RenderButtons | None = None,
+        *,
+        priority: int = 0,
+        file_id: int | None = None,
+        file_name: str | None = None,
+        target_id: int | None = None,
+        assignment_id: int | None = None,
+        extension_id: int | None = None,
+        reminder_id: int | None = None,
+    ) -> Outbox:
+        """Queue a message to `member`, rendered now in their language."""
+        t = Translator(member.language)
+        row = Outbox(
+            member_id=member.id,
+            channel=member.channel,
+            chat_id=member.chat_id,
+            text=render(t),
+            buttons=_buttons_json(buttons(t) if buttons else ()),
+            file_id=file_id,
+            file_name=file_name,
+            target_id=target_id,
+            assignment_id=assignment_id,
+            extension_id=extension_id,
+            reminder_id=reminder_id,
+            priority=priority,
+            created_at=self.now,
+        )
+        self.session.add(row)
+        return row
+
+    def reply(
+        self, text: str, buttons: Sequence[Button] = (), **links: int | str | None
+    ) -> Outbox:
+        """Answer the sender of the current event in their chat (members or strangers)."""
+        assert self.event is not None
+        row = Outbox(
+            member_id=self.member.id if self.member else None,
+            channel=self.event.channel,
+            chat_id=self.event.chat_id,
+            text=text,
+            buttons=_buttons_json(buttons),
+            priority=0,
+            created_at=self.now,
+            **links,  # type: ignore[arg-type]
+        )
+        self.session.add(row)
+        return row
+
+    def audit(self, action: str, **detail: object) -> None:
+        self.session.add(
+            AuditLog(
+                at=self.now,
+                member_id=self.member.id if self.member else None,
+                actor=self.member.display_name if self.member else "system",
+                action=action,
+                detail=json.dumps(detail, ensure_ascii=False, default=str),
+            )
+        )
+
+    # Dialogue state lives in the database so that a restart loses nothing.
+    async def dialogue(self) -> Dialogue | None:
+        if self.member is None:
+            return None
+        return await self.session.get(Dialogue, self.member.id)
+
+    async def set_dialogue(self, kind: str, data: dict) -> None:
+        assert self.member is not None and self.member.id is not None
+        row = await self.session.get(Dialogue, self.member.id)
+        if row is None:
+            row = Dialogue(member_id=self.member.id, kind=kind, data="{}", updated_at=self.now)
+        row.kind = kind
+        row.data = json.dumps(data, ensure_ascii=False)
+        row.updated_at = self.now
+        self.session.add(row)
+
+    async def clear_dialogue(self) -> bool:
+        row = await self.dialogue()
+        if row is None:
+            return False
+        await self.session.delete(row)
+        return True
+
+
+def _buttons_json(buttons: Sequence[Button]) -> str:
+    if not buttons:
+        return ""
+    return json.dumps([[b.label, b.payload] for b in buttons], ensure_ascii=False)
+
+
+def buttons_of(row: Outbox) -> list[Button]:
+    if not row.buttons:
+        return []
+    return [Button(label, payload) for label, payload in json.loads(row.buttons)]
+
+
+def dialogue_data(row: Dialogue) -> dict:
+    return json.loads(row.data)

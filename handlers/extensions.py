@@ -1,0 +1,150 @@
+"""Extension requests: a reporter asks, the assigning staff decides with «Đồng ý» /
+«Từ chối» (or replies with another date), the reporter is told, and a granted extension
+moves that target's deadline and re-plans its reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import select
+
+from core import roles
+from core.deadlines import DeadlineError, parse_deadline
+from core.i18n import Translator
+from core.messages import Button
+from core.text import fold
+from handlers.common import members_with_role, task_line, unit_name
+from handlers.context import Context
+from handlers.reminders import replan_target
+from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
+
+
+async def request(ctx: Context, target: Target, assignment: Assignment, until: datetime,
+                  reason: str) -> None:
+    t = ctx.t
+    assert ctx.member is not None
+    if until <= target.deadline:
+        ctx.reply(t("Ngày xin gia hạn ({until}) không sau hạn hiện tại ({deadline}).",
+                    until=t.moment(until), deadline=t.moment(target.deadline)))
+        return
+    pending = (await ctx.session.exec(select(ExtensionRequest).where(
+        ExtensionRequest.target_id == target.id, ExtensionRequest.state == "pending"))).first()
+    if pending is not None:
+        ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
+                    "lời.", task=task_line(t, assignment)))
+        return
+    ext = ExtensionRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+                           requested_until=until, reason=reason, created_at=ctx.now)
+    ctx.session.add(ext)
+    await ctx.session.flush()
+    unit = await unit_name(ctx, target.unit_id)
+    staff = await ctx.session.get(Member, assignment.assigned_by)
+    who = ctx.member.display_name
+
+    def render(tr: Translator) -> str:
+        lines = [tr("⏳ {unit} xin gia hạn nhiệm vụ {task}", unit=unit,
+                    task=task_line(tr, assignment)),
+                 tr("Hạn hiện tại: {deadline}", deadline=tr.moment(target.deadline)),
+                 tr("Xin đến: {until}", until=tr.moment(until))]
+        if reason:
+            lines.append(tr("Lý do: {reason}", reason=reason))
+        lines.append(tr("Người gửi: {who}. Bấm Đồng ý / Từ chối, hoặc trả lời tin này bằng "
+                        "một ngày khác để đồng ý đến ngày đó.", who=who))
+        return "\n".join(lines)
+
+    if staff is not None:
+        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"x:{ext.id}:ok"),
+                                            Button(tr("Từ chối"), f"x:{ext.id}:no")],
+                 target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
+    ctx.audit("extension_request", target=target.id, until=until)
+    ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
+                "báo khi có trả lời.", task=task_line(t, assignment), until=t.moment(until)),
+              target_id=target.id)
+
+
+async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
+                 until: datetime | None = None) -> None:
+    t = ctx.t
+    if ext.state != "pending":
+        ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
+        return
+    target = await ctx.session.get(Target, ext.target_id)
+    assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+    assert target is not None and assignment is not None
+    ext.state = "granted" if grant else "refused"
+    ext.decided_by = ctx.member.id if ctx.member else None
+    ext.decided_at = ctx.now
+    unit = await unit_name(ctx, target.unit_id)
+    if grant:
+        ext.granted_until = until or ext.requested_until
+        target.deadline = ext.granted_until
+        target.extension_granted = True
+        ctx.session.add(target)
+        await replan_target(ctx, target, assignment)
+    ctx.session.add(ext)
+    ctx.audit("extension_" + ext.state, target=target.id, until=ext.granted_until)
+    for member in await members_with_role(ctx, target.unit_id, "reporter"):
+        if grant:
+            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý gia hạn nhiệm vụ {task} cho {unit} "
+                                           "đến {until}.", task=task_line(tr, assignment),
+                                           unit=unit, until=tr.moment(target.deadline)),
+                     target_id=target.id, assignment_id=assignment.id)
+        else:
+            ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý gia hạn nhiệm vụ {task}; hạn "
+                                           "nộp vẫn là {deadline}.", task=task_line(tr, assignment),
+                                           deadline=tr.moment(target.deadline)),
+                     target_id=target.id, assignment_id=assignment.id)
+    if grant:
+        ctx.reply(t("Đã đồng ý gia hạn nhiệm vụ {task} cho {unit} đến {until}; đơn vị đã được "
+                    "báo.", task=task_line(t, assignment), unit=unit,
+                    until=t.moment(target.deadline)))
+    else:
+        ctx.reply(t("Đã từ chối gia hạn nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
+                    task=task_line(t, assignment), unit=unit))
+
+
+async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    if not roles.can_decide_extensions(ctx.roles):
+        ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
+        return
+    ext = await ctx.session.get(ExtensionRequest, int(parts[0])) \
+        if parts and parts[0].isdigit() else None
+    if ext is None or len(parts) != 2:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    await decide(ctx, ext, parts[1] == "ok")
+
+
+async def handle_staff_reply(ctx: Context) -> bool:
+    """A staff member replying to an extension request with a date, «đồng ý» or «từ chối».
+    Returns False when the message is not such a reply."""
+    event = ctx.event
+    assert event is not None
+    if not event.reply_to or not roles.can_decide_extensions(ctx.roles):
+        return False
+    source = (await ctx.session.exec(select(Outbox).where(
+        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
+        Outbox.platform_message_id == event.reply_to))).first()
+    if source is None or source.extension_id is None:
+        return False
+    ext = await ctx.session.get(ExtensionRequest, source.extension_id)
+    assert ext is not None
+    text = fold(event.text)
+    if text.startswith(("tu choi", "khong")):
+        await decide(ctx, ext, False)
+        return True
+    if text in ("dong y", "ok", "yes"):
+        await decide(ctx, ext, True)
+        return True
+    date_text = event.text
+    for word in ("đồng ý đến", "dong y den", "đồng ý", "dong y", "gia hạn đến", "đến", "den"):
+        if fold(date_text).startswith(fold(word)):
+            date_text = date_text.strip()[len(word):]
+            break
+    try:
+        until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time).due
+    except DeadlineError:
+        ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
+        return True
+    await decide(ctx, ext, True, until)
+    return True

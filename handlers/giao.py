@@ -1,0 +1,459 @@
+"""`/giao`: staff assign a reporting task to units, in one line or step by step. Nothing is
+sent before the staff member has seen what the bot understood and pressed «Gửi»."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from core import roles
+from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
+from core.giao_line import parse_giao_line, parse_offsets, parse_requires
+from core.i18n import N_, Translator
+from core.messages import Button
+from core.text import fold
+from handlers import files as file_intake
+from handlers.common import (
+    REQUIRES_TEXT,
+    find_assignment,
+    members_with_role,
+    status_buttons,
+    task_line,
+)
+from handlers.context import Context, dialogue_data
+from handlers.reminders import plan_target
+from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
+
+PREVIEW_UNITS = 10
+STEPS = ("title", "details", "deadline", "units")
+EDITABLE = (("title", N_("Tên")), ("deadline", N_("Hạn")), ("units", N_("Đơn vị")),
+            ("details", N_("Chi tiết")))
+
+
+# --- parsing what staff type -------------------------------------------------------------
+
+
+def deadline_error_text(t: Translator, error: DeadlineError) -> str:
+    if error.code == "no_such_date":
+        return t("Ngày {day}/{month}/{year} không có trong lịch. Hãy kiểm tra lại ngày tháng.",
+                 day=error.params.get("day", "?"), month=error.params.get("month", "?"),
+                 year=error.params.get("year") or "")
+    if error.code == "past":
+        return t("Hạn {due} đã qua. Hãy chọn một hạn trong tương lai.",
+                 due=t.moment(error.params["due"]))
+    return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
+             "thứ sáu tuần sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng.")
+
+
+async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]:
+    """Units named by `spec` (codes, @groups, names without accents, «tất cả») and, for the
+    parts that could not be used, what to tell the user."""
+    t = ctx.t
+    found: dict[int, Unit] = {}
+    problems: list[str] = []
+    for raw in re.split(r"[,;\n]|\s+và\s+|\s+va\s+", spec):
+        token = raw.strip()
+        if not token:
+            continue
+        key = fold(token)
+        session = ctx.session
+        if key in ("tat ca", "all", "toan bo", "tat ca don vi"):
+            units = (await session.exec(select(Unit).order_by(col(Unit.code)))).all()
+        elif token.startswith("@"):
+            group = fold(token[1:])
+            units = (await session.exec(
+                select(Unit).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
+                .where(UnitGroup.key == group).order_by(col(Unit.code)))).unique().all()
+            if not units:
+                units = (await session.exec(select(Unit).where(
+                    func.lower(Unit.kind) == token[1:].lower()))).all()
+            if not units:
+                problems.append(t("Không có nhóm «{group}».", group=token))
+                continue
+        else:
+            units = (await session.exec(
+                select(Unit).where(func.upper(Unit.code) == token.upper()))).all()
+            if not units:
+                units = (await session.exec(select(Unit).where(Unit.name_key == key))).all()
+            if not units:
+                candidates = (await session.exec(
+                    select(Unit).where(col(Unit.name_key).contains(key))
+                    .order_by(col(Unit.code)).limit(11))).all()
+                words = [u for u in candidates if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
+                candidates = words or candidates
+                if len(candidates) > 1:
+                    listed = "\n".join(f"• {u.code} — {u.name}" for u in candidates[:10])
+                    problems.append(t("«{name}» khớp với nhiều đơn vị; hãy ghi rõ mã đơn vị:\n"
+                                      "{units}", name=token, units=listed))
+                    continue
+                units = candidates
+            if not units:
+                problems.append(t("Không tìm thấy đơn vị «{name}».", name=token))
+                continue
+        for unit in units:
+            found.setdefault(unit.id, unit)  # type: ignore[arg-type]
+    return list(found.values()), problems
+
+
+# --- the draft, kept in the dialogue -----------------------------------------------------
+
+
+def new_draft() -> dict:
+    return {"title": "", "details": "", "file_id": None, "file_name": None, "deadline": None,
+            "recurrence": None, "unit_ids": [], "requires": "any", "offsets": None,
+            "step": "title", "editing": False}
+
+
+PROMPTS = {
+    "title": N_("Tên nhiệm vụ là gì? (gõ /huy để dừng)"),
+    "details": N_("Gửi nội dung chi tiết và/hoặc tệp kế hoạch; gõ «bỏ qua» nếu không có."),
+    "deadline": N_("Hạn nộp là khi nào? Ví dụ: 08/05/2023 17:00, trước ngày 15/5, thứ sáu tuần "
+                   "sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng."),
+    "units": N_("Giao cho đơn vị nào? Ghi mã đơn vị, @nhóm, tên đơn vị (không dấu cũng được) "
+                "hoặc «tất cả», cách nhau bởi dấu phẩy."),
+}
+
+
+def _deadline_of(draft: dict) -> datetime:
+    return datetime.fromisoformat(draft["deadline"])
+
+
+async def _save(ctx: Context, draft: dict) -> None:
+    await ctx.set_dialogue("giao", draft)
+
+
+async def _ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
+    draft["step"] = step
+    await _save(ctx, draft)
+    ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
+
+
+async def _next(ctx: Context, draft: dict, before: str = "") -> None:
+    """Ask for the first missing part, or show the preview when the draft is complete."""
+    if draft["editing"]:
+        await _preview(ctx, draft, before)
+        return
+    for step in STEPS:
+        if step == "details":
+            if draft.get("details_done"):
+                continue
+        elif draft[{"title": "title", "deadline": "deadline", "units": "unit_ids"}[step]]:
+            continue
+        await _ask(ctx, draft, step, before)
+        return
+    await _preview(ctx, draft, before)
+
+
+async def _preview(ctx: Context, draft: dict, before: str = "") -> None:
+    t = ctx.t
+    draft["step"] = "confirm"
+    draft["editing"] = False
+    await _save(ctx, draft)
+    units = list((await ctx.session.exec(
+        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    deadline = _deadline_of(draft)
+    lines = [t("Xin xác nhận nhiệm vụ sẽ giao:"), t("• Tên: {title}", title=draft["title"])]
+    if draft["details"]:
+        lines.append(t("• Chi tiết: {details}", details=draft["details"]))
+    if draft["file_name"]:
+        lines.append(t("• Tệp kế hoạch: {name}", name=draft["file_name"]))
+    lines.append(t("• Hạn nộp: {deadline} — {left}", deadline=t.moment(deadline),
+                   left=t.time_left(ctx.now, deadline)))
+    if draft["recurrence"]:
+        lines.append(t("• Lặp lại: {rule}", rule=recurrence_words(
+            t, Recurrence.from_rule(draft["recurrence"]))))
+    names = ", ".join(u.name for u in units[:PREVIEW_UNITS])
+    more = len(units) - PREVIEW_UNITS
+    lines.append(t.plural("• {n} đơn vị: {names}", "• {n} đơn vị: {names}", len(units),
+                          names=names)
+                 + (t(" và {more} đơn vị khác", more=more) if more > 0 else ""))
+    lines.append(t("• Nộp: {what}", what=t(REQUIRES_TEXT[draft["requires"]])))
+    offsets = draft["offsets"] if draft["offsets"] is not None else list(
+        ctx.settings.reminders.offsets_days)
+    lines.append(t("• Nhắc trước hạn: {days} ngày", days=", ".join(map(str, offsets)))
+                 if offsets else t("• Không nhắc trước hạn"))
+    buttons = [Button(t("Gửi"), "g:send"), Button(t("Sửa"), "g:edit"),
+               Button(t("Huỷ"), "g:cancel")]
+    ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
+
+
+def recurrence_words(t: Translator, rule: Recurrence) -> str:
+    if rule.kind == "yearly":
+        return t("hàng năm, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
+    if rule.kind == "monthly":
+        return t("ngày {day} hàng tháng", day=rule.day)
+    return t("hàng tuần")
+
+
+def _apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
+    """Parse `text` into the draft; returns the problem to show, if any."""
+    try:
+        deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time)
+    except DeadlineError as error:
+        return deadline_error_text(ctx.t, error)
+    draft["deadline"] = deadline.due.isoformat()
+    draft["recurrence"] = deadline.recurrence.to_rule() if deadline.recurrence else None
+    return None
+
+
+async def _apply_units(ctx: Context, draft: dict, text: str) -> str | None:
+    units, problems = await resolve_units(ctx, text)
+    if problems:
+        return "\n".join(problems)
+    if not units:
+        return ctx.t("Chưa có đơn vị nào khớp.")
+    draft["unit_ids"] = [u.id for u in units]
+    return None
+
+
+# --- the command and the dialogue --------------------------------------------------------
+
+
+async def handle_command(ctx: Context, args: str) -> None:
+    t = ctx.t
+    if not roles.can_assign(ctx.roles):
+        ctx.reply(t("Chỉ chuyên viên văn phòng mới giao được nhiệm vụ. Bạn có thể xem việc của "
+                    "mình bằng /viec."))
+        return
+    draft = new_draft()
+    event = ctx.event
+    assert event is not None
+    if event.file is not None:
+        stored, problem = await file_intake.store(ctx, event.file)
+        if problem:
+            ctx.reply(problem)
+            return
+        draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
+    if not args.strip():
+        await _next(ctx, draft)
+        return
+    line = parse_giao_line(args)
+    draft["title"] = line.title
+    draft["details"] = line.details
+    draft["details_done"] = True
+    problems: list[str] = []
+    if line.unknown:
+        problems.append(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, nộp, nhắc, "
+                          "chi tiết.", part=" | ".join(line.unknown)))
+    if line.requires is not None:
+        requires = parse_requires(line.requires)
+        if requires is None:
+            problems.append(t("Phần «nộp:» chỉ nhận: tệp, trạng thái hoặc cả hai."))
+        else:
+            draft["requires"] = requires
+    if line.reminders is not None:
+        offsets = parse_offsets(line.reminders)
+        if offsets is None:
+            problems.append(t("Phần «nhắc:» cần các số ngày trước hạn, ví dụ: nhắc: 7,3,1."))
+        else:
+            draft["offsets"] = offsets
+    if problems:
+        ctx.reply("\n".join(problems))
+        return
+    missing = [name for name in line.missing if name != "title"]
+    if not line.title:
+        await _ask(ctx, draft, "title", t("Thiếu tên nhiệm vụ (phần trước dấu |)."))
+        return
+    if missing:
+        names = {"deadline": t("«hạn ...»"), "units": t("«đơn vị ...»")}
+        notice = t("Thiếu phần {parts}. Mẫu một dòng: /giao Tên | hạn 08/05/2023 | đơn vị @THCS",
+                   parts=t(" và ").join(names[m] for m in missing))
+    else:
+        notice = ""
+    if line.deadline:
+        problem = _apply_deadline(ctx, draft, line.deadline)
+        if problem:
+            await _ask(ctx, draft, "deadline", problem)
+            return
+    if line.units:
+        problem = await _apply_units(ctx, draft, line.units)
+        if problem:
+            await _ask(ctx, draft, "units", problem)
+            return
+    await _next(ctx, draft, notice)
+
+
+async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
+    draft = dialogue_data(dialogue)
+    event = ctx.event
+    assert event is not None
+    text = event.text.strip()
+    step = draft["step"]
+    t = ctx.t
+    if step == "confirm":
+        ctx.reply(t("Bản nháp đang chờ xác nhận: bấm Gửi, Sửa hoặc Huỷ ở tin nhắn trên "
+                    "(hoặc gõ /huy)."))
+        return
+    if step == "details":
+        if event.file is not None:
+            stored, problem = await file_intake.store(ctx, event.file)
+            if problem:
+                ctx.reply(problem)
+                return
+            draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
+        if text and fold(text) not in ("bo qua", "khong", "skip", "-"):
+            draft["details"] = text
+        draft["details_done"] = True
+        await _next(ctx, draft)
+        return
+    if event.file is not None:
+        ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
+        return
+    if not text:
+        ctx.reply(t(PROMPTS[step]))
+        return
+    if step == "title":
+        draft["title"] = text
+    elif step == "deadline":
+        problem = _apply_deadline(ctx, draft, text)
+        if problem:
+            ctx.reply(problem)
+            return
+    elif step == "units":
+        problem = await _apply_units(ctx, draft, text)
+        if problem:
+            ctx.reply(problem)
+            return
+    await _next(ctx, draft)
+
+
+async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    t = ctx.t
+    dialogue = await ctx.dialogue()
+    if dialogue is None or dialogue.kind != "giao":
+        ctx.reply(t("Bản nháp này không còn nữa (đã gửi hoặc đã huỷ). Gõ /giao để giao nhiệm vụ "
+                    "mới."))
+        return
+    draft = dialogue_data(dialogue)
+    action = parts[0] if parts else ""
+    if action == "cancel":
+        await ctx.clear_dialogue()
+        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào."))
+    elif action == "edit":
+        draft["step"] = "choose_edit"
+        await _save(ctx, draft)
+        ctx.reply(t("Sửa phần nào?"),
+                  [Button(t(label), f"g:field:{name}") for name, label in EDITABLE])
+    elif action == "field" and len(parts) > 1 and parts[1] in PROMPTS:
+        draft["editing"] = True
+        await _ask(ctx, draft, parts[1])
+    elif action == "send" and draft.get("step") == "confirm":
+        await _send(ctx, draft)
+    else:
+        ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+def task_text(t: Translator, ctx: Context, assignment: Assignment, target: Target,
+              unit: Unit) -> str:
+    lines = [t("📋 Nhiệm vụ mới {task}", task=task_line(t, assignment))]
+    if assignment.details:
+        lines.append(assignment.details)
+    lines += [
+        t("Đơn vị: {unit}", unit=unit.name),
+        t("Hạn nộp: {deadline} — {left}", deadline=t.moment(target.deadline),
+          left=t.time_left(ctx.now, target.deadline)),
+    ]
+    if target.period:
+        lines.append(t("Kỳ báo cáo: {period}", period=target.period))
+    lines += [
+        t("Cần nộp: {what}", what=t(REQUIRES_TEXT[assignment.requires])),
+        t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."),
+    ]
+    return "\n".join(lines)
+
+
+async def _send(ctx: Context, draft: dict) -> None:
+    t = ctx.t
+    assert ctx.member is not None
+    deadline = _deadline_of(draft)
+    if deadline <= ctx.now:
+        draft["editing"] = True
+        await _ask(ctx, draft, "deadline", t("Hạn {due} đã qua trong lúc chờ xác nhận.",
+                                             due=t.moment(deadline)))
+        return
+    number = ((await ctx.session.exec(select(func.max(Assignment.number)))).first() or 0) + 1
+    offsets = draft["offsets"] if draft["offsets"] is not None else list(
+        ctx.settings.reminders.offsets_days)
+    assignment = Assignment(
+        number=number, title=draft["title"], details=draft["details"],
+        file_id=draft["file_id"], deadline=deadline, recurrence=draft["recurrence"],
+        requires=draft["requires"], reminder_offsets=",".join(map(str, offsets)),
+        assigned_by=ctx.member.id, created_at=ctx.now,  # type: ignore[arg-type]
+    )
+    ctx.session.add(assignment)
+    await ctx.session.flush()
+    period = (Recurrence.from_rule(draft["recurrence"]).period_label(deadline)
+              if draft["recurrence"] else "")
+    units = list((await ctx.session.exec(
+        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    recipients, silent = 0, []
+    for unit in units:
+        target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
+                        deadline=deadline)
+        ctx.session.add(target)
+        await ctx.session.flush()
+        plan_target(ctx, target, assignment)
+        reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
+        if not reporters:
+            silent.append(unit)
+        for member in reporters:
+            ctx.send(member, lambda tr, target=target, unit=unit: task_text(
+                tr, ctx, assignment, target, unit), status_buttons(target.id),  # type: ignore[arg-type]
+                priority=1, file_id=assignment.file_id, file_name=draft["file_name"],
+                target_id=target.id, assignment_id=assignment.id)
+            recipients += 1
+    await ctx.clear_dialogue()
+    ctx.audit("assign", number=number, title=assignment.title, units=len(units))
+    lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",
+               number=number, title=assignment.title, units=len(units), people=recipients),
+             t("Hạn nộp: {deadline}. Xem tiến độ: /tiendo #{number}",
+               deadline=t.moment(deadline), number=number)]
+    if silent:
+        names = ", ".join(u.name for u in silent[:PREVIEW_UNITS])
+        lines.append(t("Chưa có người nhận ở {n} đơn vị: {names}. Hãy tạo mã mời cho các đơn vị "
+                       "này.", n=len(silent), names=names))
+    ctx.reply("\n".join(lines), assignment_id=assignment.id)
+
+
+async def handle_cancel(ctx: Context, args: str) -> None:
+    """`/huy` leaves the current dialogue; `/huy #N` cancels task N (staff)."""
+    t = ctx.t
+    if not args.strip():
+        if await ctx.clear_dialogue():
+            ctx.reply(t("Đã dừng thao tác đang làm dở."))
+        else:
+            ctx.reply(t("Không có thao tác nào đang làm dở."))
+        return
+    if not roles.can_assign(ctx.roles):
+        ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
+        return
+    assignment = await find_assignment(ctx, args)
+    if assignment is None:
+        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
+        return
+    if assignment.state == "cancelled":
+        ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
+        return
+    assignment.state = "cancelled"
+    ctx.session.add(assignment)
+    targets = (await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id))).all()
+    notified = 0
+    for target in targets:
+        if target.state in ("submitted", "excused"):
+            continue
+        for member in await members_with_role(ctx, target.unit_id, "reporter"):
+            ctx.send(member, lambda tr: tr("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp "
+                                           "nữa.", task=task_line(tr, assignment)),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            notified += 1
+    ctx.audit("cancel", number=assignment.number)
+    ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
+                task=task_line(t, assignment), n=notified))
+

@@ -1,0 +1,116 @@
+"""Reminders are rows planned from the policy when a task is sent or a deadline moves; the
+sweep turns the due ones into outbox messages in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core import policy as reminder_policy
+from core.i18n import Translator
+from handlers.common import (
+    calendar_of,
+    members_with_role,
+    policy_of,
+    status_buttons,
+    task_line,
+    unit_name,
+)
+from handlers.context import Context
+from storage.models import Assignment, Reminder, Target
+
+CLOSED_STATES = ("submitted", "excused")
+
+
+def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
+    """Plan the reminders of `target` from now on (before, on the day, first overdue)."""
+    policy = policy_of(ctx.settings, assignment)
+    calendar = calendar_of(ctx.settings)
+    planned = reminder_policy.plan(target.deadline, ctx.now, policy, calendar)
+    overdue = reminder_policy.next_overdue(target.deadline, ctx.now, 0, policy, calendar)
+    for item in [*planned, *([overdue] if overdue else [])]:
+        ctx.session.add(Reminder(target_id=target.id, due_at=item.due_at, kind=item.kind))
+
+
+async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
+    await ctx.session.exec(delete(Reminder).where(
+        col(Reminder.target_id) == target.id, Reminder.state == "planned"))
+    plan_target(ctx, target, assignment)
+
+
+async def next_due(session: AsyncSession, after: datetime) -> datetime | None:
+    return (await session.exec(
+        select(func.min(Reminder.due_at)).where(Reminder.state == "planned")
+    )).first()
+
+
+def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: Target,
+                  unit: str) -> str:
+    overdue = ctx.now > target.deadline
+    head = (t("⚠️ Quá hạn nộp báo cáo {task}", task=task_line(t, assignment)) if overdue
+            else t("⏰ Nhắc việc {task}", task=task_line(t, assignment)))
+    lines = [
+        head,
+        t("Đơn vị: {unit}", unit=unit),
+        t("Hạn nộp: {deadline} — {left}", deadline=t.moment(target.deadline),
+          left=t.time_left(ctx.now, target.deadline)),
+    ]
+    if target.state == "in_progress":
+        lines.append(t("Đơn vị đã báo đang làm ({percent}%); nhớ gửi báo cáo khi xong.",
+                       percent=target.percent if target.percent is not None else "?"))
+    lines.append(t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."))
+    return "\n".join(lines)
+
+
+async def send_reminder(ctx: Context, target: Target, assignment: Assignment,
+                        reminder_id: int | None) -> int:
+    """Queue the reminder to every reporter of the target's unit; returns how many."""
+    unit = await unit_name(ctx, target.unit_id)
+    reporters = await members_with_role(ctx, target.unit_id, "reporter")
+    for member in reporters:
+        ctx.send(member, lambda t: reminder_text(t, ctx, assignment, target, unit),
+                 status_buttons(target.id), priority=1, target_id=target.id,  # type: ignore[arg-type]
+                 assignment_id=assignment.id, reminder_id=reminder_id)
+    return len(reporters)
+
+
+async def sweep(ctx: Context, now: datetime) -> int:
+    """Send every planned reminder due by `now`. After downtime only the most recent missed
+    reminder of each target goes out; the older ones are marked skipped."""
+    due = list((await ctx.session.exec(
+        select(Reminder).where(Reminder.state == "planned", col(Reminder.due_at) <= now)
+        .order_by(col(Reminder.due_at), col(Reminder.id))
+    )).all())
+    latest: dict[int, Reminder] = {}
+    for reminder in due:
+        latest[reminder.target_id] = reminder
+    sent = 0
+    for reminder in due:
+        reminder.state = "skipped"
+        if latest[reminder.target_id] is reminder:
+            target = await ctx.session.get(Target, reminder.target_id)
+            assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+            if target and assignment and assignment.state == "active" \
+                    and not assignment.reminders_paused and target.state not in CLOSED_STATES:
+                if await send_reminder(ctx, target, assignment, reminder.id):
+                    reminder.state = "sent"
+                    reminder.sent_at = now
+                    sent += 1
+                if reminder.kind == "overdue":
+                    await _plan_next_overdue(ctx, target, assignment)
+        ctx.session.add(reminder)
+    return sent
+
+
+async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> None:
+    count = (await ctx.session.exec(select(func.count()).select_from(Reminder).where(
+        Reminder.target_id == target.id, Reminder.kind == "overdue",
+        col(Reminder.state).in_(("sent", "skipped"))))).one()
+    follow = reminder_policy.next_overdue(target.deadline, ctx.now, count,
+                                          policy_of(ctx.settings, assignment),
+                                          calendar_of(ctx.settings))
+    if follow:
+        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at, kind="overdue"))

@@ -1,0 +1,106 @@
+"""Picks the handler for an event: a command, a button press, an open dialogue, or a free
+answer (file or text) from a reporter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from sqlmodel import select
+
+from handlers import answers, extensions, giao, start, tiendo
+from handlers.context import Context, buttons_of
+from storage.models import Dialogue, Outbox
+
+Command = Callable[[Context, str], Awaitable[None]]
+ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
+DialogueHandler = Callable[[Context, Dialogue], Awaitable[None]]
+
+COMMANDS: dict[str, Command] = {
+    "help": start.handle_help,
+    "trogiup": start.handle_help,
+    "ngonngu": start.handle_language,
+    "giao": giao.handle_command,
+    "huy": giao.handle_cancel,
+    "viec": answers.handle_viec,
+    "tiendo": tiendo.handle_command,
+}
+
+BUTTONS: dict[str, ButtonHandler] = {
+    "g": giao.on_button,
+    "s": answers.on_status_button,
+    "p": answers.on_pick_button,
+    "x": extensions.on_button,
+    "t": tiendo.on_button,
+}
+
+DIALOGUES: dict[str, DialogueHandler] = {
+    "giao": giao.on_dialogue,
+    "answer": answers.on_dialogue,
+}
+
+
+async def route(ctx: Context) -> None:
+    event = ctx.event
+    assert event is not None
+    command = event.command
+    if event.is_group and command is None:
+        return  # in groups the bot only answers commands
+    if command and command[0] == "start":
+        await start.handle_start(ctx, command[1])
+        return
+    if ctx.member is None or not ctx.roles:
+        ctx.reply(start.help_text(ctx.t, set()))
+        return
+    if event.unsupported:
+        ctx.reply(ctx.t("Bot chưa đọc được loại tin nhắn này ({kind}). Hãy gửi tệp báo cáo "
+                        "(PDF, Word, Excel, ảnh) hoặc gõ trạng thái, ví dụ: đã xong.",
+                        kind=event.unsupported))
+        return
+    if command:
+        name, args = command
+        handler = COMMANDS.get(name)
+        if handler is None:
+            ctx.reply(ctx.t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=name))
+            return
+        if name != "huy" and not (name == "giao" and event.file):
+            await ctx.clear_dialogue()
+        await handler(ctx, args)
+        return
+    if event.button:
+        await press(ctx, event.button)
+        return
+    dialogue = await ctx.dialogue()
+    if dialogue is not None and dialogue.kind in DIALOGUES:
+        await DIALOGUES[dialogue.kind](ctx, dialogue)
+        return
+    await answers.handle_free(ctx)
+
+
+async def press(ctx: Context, payload: str) -> None:
+    """A button press, checked against the message that carried it: a forged or unknown
+    button and a second press of the same button get a clear answer, nothing else."""
+    event = ctx.event
+    assert event is not None
+    source = (await ctx.session.exec(select(Outbox).where(
+        Outbox.channel == event.channel,
+        Outbox.chat_id == event.chat_id,
+        Outbox.platform_message_id == event.button_message_id,
+    ))).first()
+    labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
+    if source is None or payload not in labels:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    pressed = json.loads(source.pressed) if source.pressed else []
+    if payload in pressed:
+        ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",
+                        label=labels[payload]))
+        return
+    source.pressed = json.dumps([*pressed, payload])
+    ctx.session.add(source)
+    prefix, *parts = payload.split(":")
+    handler = BUTTONS.get(prefix)
+    if handler is None:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    await handler(ctx, parts, source)

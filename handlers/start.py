@@ -1,0 +1,120 @@
+"""`/start [CODE]` joins a unit through an invite; `/start` and `/help` explain what this
+user, in their roles, can do; `/ngonngu` switches language."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from core.i18n import LANGUAGES, N_, Translator
+from handlers.context import Context
+from storage.models import Invite, Member, Membership, Unit
+
+ROLE_NAMES = {
+    "admin": N_("quản trị"),
+    "staff": N_("chuyên viên"),
+    "leader": N_("lãnh đạo"),
+    "reporter": N_("đầu mối báo cáo"),
+}
+
+
+def help_text(t: Translator, roles: set[str]) -> str:
+    if not roles:
+        return t(
+            "Xin chào! Bot này nhắc các đơn vị nộp báo cáo đúng hạn.\n"
+            "Bạn chưa tham gia đơn vị nào: hãy gửi /start kèm mã mời mà văn phòng Sở/Phòng "
+            "gửi cho đơn vị, ví dụ /start ABCD2345."
+        )
+    parts = [t("Bạn có thể dùng:")]
+    if "reporter" in roles:
+        parts.append(t(
+            "• /viec — các nhiệm vụ của đơn vị bạn còn mở, kèm hạn nộp\n"
+            "• Trả lời tin nhắc việc bằng tệp báo cáo, hoặc bấm nút Đã nộp / Đang làm / "
+            "Cần hỗ trợ / Xin gia hạn\n"
+            "• Hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia hạn đến 12/5 vì ..., "
+            "không có số liệu"
+        ))
+    if {"staff", "admin"} & roles:
+        parts.append(t(
+            "• /giao — giao nhiệm vụ (hỏi từng bước), hoặc một dòng:\n"
+            "  /giao Tên nhiệm vụ | hạn 08/05/2023 17:00 | đơn vị @THCS, PGD-NAMTRUC "
+            "| nộp: tệp | nhắc: 7,3,1\n"
+            "• /huy #N — huỷ nhiệm vụ số N"
+        ))
+    if {"staff", "admin", "leader"} & roles:
+        parts.append(t(
+            "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "
+            "chưa nộp; /tiendo @nhóm hoặc mã đơn vị — theo nhóm, theo đơn vị"
+        ))
+    elif "reporter" in roles:
+        parts.append(t("• /tiendo — tiến độ các nhiệm vụ của đơn vị bạn"))
+    parts.append(t("• /huy — thoát khỏi thao tác đang làm dở\n• /ngonngu en — English"))
+    return "\n".join(parts)
+
+
+async def handle_help(ctx: Context, _args: str) -> None:
+    ctx.reply(help_text(ctx.t, ctx.roles))
+
+
+async def handle_start(ctx: Context, args: str) -> None:
+    assert ctx.event is not None
+    code = args.strip().split()[0].upper() if args.strip() else ""
+    if not code:
+        ctx.reply(help_text(ctx.t, ctx.roles))
+        return
+    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code))).first()
+    t = ctx.t
+    if invite is None:
+        ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
+                    "hoặc liên hệ văn phòng để được cấp mã mới.", code=code))
+        return
+    if invite.expires_at is not None and invite.expires_at <= ctx.now:
+        ctx.reply(t("Mã mời «{code}» đã hết hạn. Hãy liên hệ văn phòng để được cấp mã mới.",
+                    code=code))
+        return
+    if invite.uses_left <= 0:
+        ctx.reply(t("Mã mời «{code}» đã được dùng hết lượt. Hãy liên hệ văn phòng để được cấp "
+                    "mã mới.", code=code))
+        return
+    unit = await ctx.session.get(Unit, invite.unit_id)
+    assert unit is not None
+    member = ctx.member
+    if member is None:
+        member = Member(
+            display_name=ctx.event.display_name or ctx.event.user_id,
+            channel=ctx.event.channel,
+            channel_user_id=ctx.event.user_id,
+            chat_id=ctx.event.chat_id,
+            language=ctx.settings.default_language,
+            created_at=ctx.now,
+        )
+        ctx.session.add(member)
+        await ctx.session.flush()
+        ctx.member = member
+    existing = (await ctx.session.exec(select(Membership).where(
+        Membership.member_id == member.id, Membership.unit_id == unit.id,
+        Membership.role == invite.role))).first()
+    role = t(ROLE_NAMES.get(invite.role, invite.role))
+    if existing:
+        ctx.reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=unit.name))
+        return
+    ctx.session.add(Membership(member_id=member.id, unit_id=unit.id, role=invite.role))
+    invite.uses_left -= 1
+    ctx.session.add(invite)
+    ctx.roles.add(invite.role)
+    if invite.role == "reporter":
+        ctx.unit_ids.add(unit.id)  # type: ignore[arg-type]
+    ctx.audit("join", unit=unit.code, role=invite.role, invite=invite.code)
+    ctx.reply(t("Chào mừng {name}! Bạn đã tham gia {unit} với vai trò {role}.",
+                name=member.display_name, unit=unit.name, role=role)
+              + "\n\n" + help_text(t, ctx.roles))
+
+
+async def handle_language(ctx: Context, args: str) -> None:
+    assert ctx.member is not None
+    choice = args.strip().lower()[:2]
+    if choice not in LANGUAGES:
+        ctx.reply(ctx.t("Chọn ngôn ngữ: /ngonngu vi (Tiếng Việt) hoặc /ngonngu en (English)."))
+        return
+    ctx.member.language = choice
+    ctx.session.add(ctx.member)
+    ctx.reply(ctx.t("Đã chuyển sang Tiếng Việt."))

@@ -1,0 +1,1 @@
+"""The production clock: APScheduler triggers the core sweep with the current time."""

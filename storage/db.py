@@ -1,0 +1,87 @@
+"""The async engine (SQLite through aiosqlite, PostgreSQL through asyncpg) and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnreachable(Exception):
+    """The configured database cannot be opened; the message says which and why."""
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let BEGIN be issued by SQLAlchemy events below, so writers take the lock early.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+            # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
+    config = alembic_config(str(engine.url))
+
+    def run(sync_connection) -> None:  # type: ignore[no-untyped-def]
+        config.attributes["connection"] = sync_connection
+        getattr(command, action)(config, revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    except (TimeoutError, OSError) as exc:
+        raise DatabaseUnreachable(f"{engine.url.render_as_string()}: {exc}") from exc
+    except Exception as exc:  # driver errors differ per backend; name the database
+        if "connect" in str(exc).lower() or "unable to open" in str(exc).lower():
+            raise DatabaseUnreachable(f"{engine.url.render_as_string()}: {exc}") from exc
+        raise
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _run_alembic(engine, "upgrade", revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    await _run_alembic(engine, "downgrade", revision)

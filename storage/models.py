@@ -1,0 +1,210 @@
+"""SQLModel tables. Times are timezone-aware and stored in UTC; `core.clock` shows them
+in Asia/Ho_Chi_Minh."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "staff", "leader", "reporter")
+CHANNELS = ("console", "telegram", "zalo")
+
+
+class Unit(SQLModel, table=True):
+    """A school, a district office, a centre... Units form a tree through `parent_id`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=255)
+    name_key: str = Field(index=True, max_length=255)  # folded name for accent-free lookups
+    kind: str = Field(default="", max_length=64)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+
+
+class UnitGroup(SQLModel, table=True):
+    """A group/tag of a unit (`THCS`, `huyen-nam-truc`); `key` is the folded name."""
+
+    __tablename__ = "unit_group"
+    __table_args__ = (UniqueConstraint("unit_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=64)
+    key: str = Field(index=True, max_length=64)
+
+
+class Member(SQLModel, table=True):
+    """A person on one channel."""
+
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(max_length=255)
+    channel: str = Field(max_length=16)
+    channel_user_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    language: str = Field(default="vi", max_length=8)
+    created_at: datetime
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("member_id", "unit_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True, ondelete="CASCADE")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    role: str = Field(max_length=16)
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=32)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(default="reporter", max_length=16)
+    expires_at: datetime | None = None
+    uses_left: int = 1
+    created_at: datetime
+
+
+class StoredFile(SQLModel, table=True):
+    """A file kept in the content-addressed file store, checked on the way in."""
+
+    __tablename__ = "stored_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, max_length=64)
+    size: int
+    mime_type: str = Field(max_length=128)
+    original_name: str = Field(max_length=255)
+    created_at: datetime
+
+
+class Assignment(SQLModel, table=True):
+    """A reporting task (nhiệm vụ), known to users by its short number `#N`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(index=True, unique=True)
+    title: str = Field(max_length=500)
+    details: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    deadline: datetime  # the first (or only) period's deadline
+    recurrence: str | None = Field(default=None, max_length=64)  # core.deadlines rule
+    requires: str = Field(default="any", max_length=16)  # any | file | status | both
+    reminder_offsets: str = Field(default="7,3,1", max_length=64)  # days before the deadline
+    reminders_paused: bool = False
+    assigned_by: int = Field(foreign_key="member.id")
+    state: str = Field(default="active", max_length=16)  # active | cancelled | closed
+    created_at: datetime
+
+
+class Target(SQLModel, table=True):
+    """One unit's duty for one assignment and one period."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "unit_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    period: str = Field(default="", max_length=32)
+    deadline: datetime  # moved by a granted extension, never by the calendar
+    state: str = Field(default="pending", max_length=16)  # pending|in_progress|submitted|excused
+    percent: int | None = None
+    submitted_at: datetime | None = None
+    on_time: bool | None = None
+    nil_report: bool = False
+    extension_granted: bool = False
+
+
+class Submission(SQLModel, table=True):
+    """A reporter's answer for a target. Rows are only ever added, never overwritten."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    kind: str = Field(max_length=16)  # done|progress|not_started|help|extension|nil|file
+    percent: int | None = None
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    created_at: datetime
+
+
+class ExtensionRequest(SQLModel, table=True):
+    __tablename__ = "extension_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    requested_until: datetime
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    state: str = Field(default="pending", max_length=16)  # pending | granted | refused
+    decided_by: int | None = Field(default=None, foreign_key="member.id")
+    decided_at: datetime | None = None
+    granted_until: datetime | None = None
+    created_at: datetime
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder owed to a target at `due_at`; planned by the core, claimed by the sweep."""
+
+    __table_args__ = (Index("ix_reminder_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True)
+    due_at: datetime
+    kind: str = Field(max_length=16)  # before | on_day | overdue
+    state: str = Field(default="planned", max_length=16)  # planned | sent | skipped
+    sent_at: datetime | None = None
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+
+
+class Outbox(SQLModel, table=True):
+    """A message to a member, rendered in their language, written in the same transaction
+    as the change that caused it and drained by the sender."""
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "priority", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON
+    file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    file_name: str | None = Field(default=None, max_length=255)
+    target_id: int | None = Field(default=None, foreign_key="target.id")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    extension_id: int | None = Field(default=None, foreign_key="extension_request.id")
+    reminder_id: int | None = Field(default=None, foreign_key="reminder.id")
+    priority: int = 0  # 0 = a reply to a user, 1 = bulk (reminders, task fan-out)
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    platform_message_id: str | None = Field(default=None, index=True, max_length=64)
+    pressed: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON
+    error: str | None = Field(default=None, max_length=500)
+
+
+class Dialogue(SQLModel, table=True):
+    """The open guided conversation of a member, so a restart loses nothing."""
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    kind: str = Field(max_length=32)
+    data: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    updated_at: datetime
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=64)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -1,0 +1,68 @@
+"""Shared fixtures: settings on a fresh SQLite file, and a fresh PostgreSQL database when the
+server is reachable (required when BOT_TEST_REQUIRE_PG=1, as on CI)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+
+PG_ADMIN_DSN = os.environ.get("BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("BOT_TEST_REQUIRE_PG") == "1"
+
+
+def sqlite_settings(folder: Path) -> Settings:
+    return dataclasses.replace(
+        Settings(),
+        database_url=f"sqlite+aiosqlite:///{folder / 'bot.sqlite3'}",
+        files_dir=folder / "files",
+    )
+
+
+async def _pg_admin():
+    import asyncpg
+
+    try:
+        return await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except Exception:  # any failure means "not reachable" here
+        return None
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """URL of a brand-new PostgreSQL database, dropped afterwards."""
+    admin = await _pg_admin()
+    if admin is None:
+        message = f"PostgreSQL not reachable at {PG_ADMIN_DSN}"
+        if REQUIRE_PG:
+            pytest.fail(message + " (BOT_TEST_REQUIRE_PG=1)")
+        pytest.skip(message)
+    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        user = await admin.fetchval("select current_user")
+        yield f"postgresql+asyncpg://{user}@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def settings(request, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings on a fresh database, once per backend."""
+    base = sqlite_settings(tmp_path)
+    if request.param == "sqlite":
+        yield base
+        return
+    async with fresh_pg_database() as url:
+        yield dataclasses.replace(base, database_url=url)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -1,0 +1,95 @@
+"""Migrations and repositories on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from app.bootstrap import Runtime
+from storage import db
+from storage.models import Assignment, Member, Submission, Target, Unit
+
+NOW = datetime(2023, 5, 1, 1, 0, tzinfo=UTC)
+
+
+async def table_names(engine) -> set[str]:
+    async with engine.connect() as connection:
+        return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def test_migrations_upgrade_downgrade_upgrade(settings) -> None:
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        assert {"unit", "member", "assignment", "target", "outbox", "reminder"} <= \
+            await table_names(engine)
+        await db.downgrade(engine)
+        assert await table_names(engine) <= {"alembic_version"}
+        await db.upgrade(engine)
+        assert "submission" in await table_names(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_times_come_back_aware_in_utc(settings) -> None:
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            session.add(Member(display_name="A", channel="console", channel_user_id="a",
+                               chat_id="a", created_at=NOW))
+        async with runtime.sessions() as session:
+            member = (await session.exec(select(Member))).one()
+        assert member.created_at == NOW and member.created_at.tzinfo is not None
+    finally:
+        await runtime.close()
+
+
+async def test_unique_unit_code_and_foreign_keys_enforced(settings) -> None:
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            session.add(Unit(code="A", name="A", name_key="a"))
+        with pytest.raises(IntegrityError):
+            async with runtime.sessions() as session, session.begin():
+                session.add(Unit(code="A", name="B", name_key="b"))
+        with pytest.raises(IntegrityError):
+            async with runtime.sessions() as session, session.begin():
+                session.add(Target(assignment_id=999, unit_id=999, deadline=NOW))
+    finally:
+        await runtime.close()
+
+
+async def test_submissions_are_kept_not_overwritten(settings) -> None:
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            member = Member(display_name="A", channel="console", channel_user_id="a",
+                            chat_id="a", created_at=NOW)
+            unit = Unit(code="U", name="U", name_key="u")
+            session.add_all([member, unit])
+            await session.flush()
+            task = Assignment(number=1, title="T", deadline=NOW, assigned_by=member.id,
+                              created_at=NOW)
+            session.add(task)
+            await session.flush()
+            target = Target(assignment_id=task.id, unit_id=unit.id, deadline=NOW)
+            session.add(target)
+            await session.flush()
+            for kind in ("file", "done"):
+                session.add(Submission(target_id=target.id, member_id=member.id, kind=kind,
+                                       created_at=NOW))
+        async with runtime.sessions() as session:
+            assert len((await session.exec(select(Submission))).all()) == 2
+    finally:
+        await runtime.close()
+
+
+async def test_unreachable_database_is_named() -> None:
+    engine = db.create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/nowhere")
+    with pytest.raises(db.DatabaseUnreachable, match="127.0.0.1:1"):
+        await db.upgrade(engine)
+    await engine.dispose()

@@ -1,0 +1,45 @@
+"""Helpers to play `.chat` text through the console channel in tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+from app.bootstrap import Runtime
+from app.cli import admin_runner
+from app.config import Settings
+from channels.console import play_script
+from channels.transcripts import isolated_settings
+
+
+async def play(path: Path, settings: Settings | None = None) -> tuple[int, str]:
+    """Play the transcript at `path` on a fresh database; (exit code, printed output)."""
+    out = io.StringIO()
+    base = settings or Settings()
+    if settings is not None and not settings.database_url.startswith("sqlite"):
+        runtime = await Runtime.open(settings)
+        code = await play_script(runtime, path, out, admin_runner(settings))
+        await runtime.close()
+        return code, out.getvalue()
+    with isolated_settings(base) as fresh:
+        runtime = await Runtime.open(dataclasses.replace(fresh), migrate=True)
+        try:
+            code = await play_script(runtime, path, out, admin_runner(fresh))
+        finally:
+            await runtime.close()
+    return code, out.getvalue()
+
+
+async def play_text(tmp_path: Path, text: str, name: str = "t.chat") -> tuple[int, str]:
+    """Play transcript `text`, written beside a copy of the example units."""
+    from tests.conftest import EXAMPLES
+
+    (tmp_path / "units.csv").write_bytes((EXAMPLES / "units.csv").read_bytes())
+    files = tmp_path / "files"
+    files.mkdir(exist_ok=True)
+    for f in (EXAMPLES / "files").iterdir():
+        (files / f.name).write_bytes(f.read_bytes())
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return await play(path)
