@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
@@ -26,7 +26,7 @@ def _month_length(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return type(value) is int
 
 
@@ -60,24 +60,22 @@ class Recurrence:
     at: time = time(17, 0)  # time of day of each deadline
 
     def __post_init__(self) -> None:
-        month, day, weekday = self.month, self.day, self.weekday
-        if self.kind == "yearly":
-            ok = (
-                _is_int(month)
-                and _is_int(day)
-                and weekday is None
-                and _valid_day_month(day, month)  # type: ignore[arg-type]
-            )
-        elif self.kind == "monthly":
-            ok = month is None and weekday is None and _is_int(day) and 1 <= day <= 31  # type: ignore[operator]
-        elif self.kind == "weekly":
-            ok = month is None and day is None and _is_int(weekday) and 0 <= weekday <= 6  # type: ignore[operator]
-        else:
-            ok = False
-        if not ok:
+        if not self._fields_fit_kind():
             raise ValueError(f"invalid recurrence: {self!r}")
         if not isinstance(self.at, time) or self.at.tzinfo is not None or self.at.microsecond:
             raise ValueError(f"recurrence time must be naive, whole seconds: {self.at!r}")
+
+    def _fields_fit_kind(self) -> bool:
+        month, day, weekday = self.month, self.day, self.weekday
+        if self.kind == "yearly":
+            return (
+                weekday is None and _is_int(month) and _is_int(day) and _valid_day_month(day, month)
+            )
+        if self.kind == "monthly":
+            return month is None and weekday is None and _is_int(day) and 1 <= day <= 31
+        if self.kind == "weekly":
+            return month is None and day is None and _is_int(weekday) and 0 <= weekday <= 6
+        return False
 
     def next_due(self, after: datetime) -> datetime:
         """First deadline strictly after `after` (aware, in LOCAL_TZ; naive `after` is UTC)."""

@@ -156,9 +156,7 @@ _DATE_INTENT = re.compile(r"(?:den|toi|sang|lui|keo dai|cho den|han|ngay|thu|hom
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_status(
-    text: str, now: datetime, default_time: time = time(17, 0)
-) -> StatusAnswer | None:
+def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> StatusAnswer | None:
     """Recognise a status reply; None when the text is not essentially a status phrase."""
     if len(text) > _MAX_TEXT:
         return None

@@ -38,9 +38,9 @@ EDITABLE = (("title", N_("Tên")), ("deadline", N_("Hạn")), ("units", N_("Đơ
 
 def deadline_error_text(t: Translator, error: DeadlineError) -> str:
     if error.code == "no_such_date":
-        return t("Ngày {day}/{month}/{year} không có trong lịch. Hãy kiểm tra lại ngày tháng.",
-                 day=error.params.get("day", "?"), month=error.params.get("month", "?"),
-                 year=error.params.get("year") or "")
+        shown = "/".join(str(error.params[k]) for k in ("day", "month", "year")
+                         if error.params.get(k) is not None)
+        return t("Ngày {date} không có trong lịch. Hãy kiểm tra lại ngày tháng.", date=shown)
     if error.code == "past":
         return t("Hạn {due} đã qua. Hãy chọn một hạn trong tương lai.",
                  due=t.moment(error.params["due"]))

@@ -489,3 +489,29 @@ async def test_application_webhook_mode(emu: TelegramEmulator) -> None:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+async def test_injected_media_idle_and_fault_targeting(emu: TelegramEmulator, bot: Bot) -> None:
+    photo = await emu.inject_photo(USER, b"\xff\xd8fake-jpeg", caption="ảnh")
+    assert len(photo["photo"]) == 4 and photo["photo"][-1]["width"] == 1280
+    voice = await emu.inject_voice(USER, b"OggS-voice")
+    sticker = await emu.inject_sticker(USER)
+    with pytest.raises(TimeoutError):  # nobody is polling: the updates are not taken
+        await emu.wait_idle(timeout=0.2)
+
+    emu.fail_next(None, "500")  # None skips getUpdates...
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.message_id for u in updates] == [1, 2, 3]
+    with pytest.raises(NetworkError):  # ...and hits the next other call
+        await bot.get_file(voice["voice"]["file_id"])
+    downloaded = await (await bot.get_file(voice["voice"]["file_id"])).download_as_bytearray()
+    assert bytes(downloaded) == b"OggS-voice"
+    assert updates[2].message.sticker.emoji == "👍"
+    assert sticker["sticker"]["file_id"] in {u.message.sticker.file_id for u in updates[2:]}
+
+    await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+    await emu.wait_idle()
+    reply = await bot.send_message(USER, "đã nhận ảnh", reply_to_message_id=photo["message_id"])
+    assert reply.reply_to_message.caption == "ảnh"
+    with pytest.raises(ValueError):
+        await emu.inject_callback(USER, photo["message_id"], "x")  # not the bot's message
