@@ -1,0 +1,49 @@
+"""The production clock. APScheduler calls the same `sweep(now)` that the console's virtual
+clock calls: every `sweep_seconds`, and once more precisely at the next due reminder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from channels.sender import Sender
+from core.clock import utc_now
+from handlers.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+WAKE_UP_JOB = "reminders-wake-up"
+
+
+class ReminderScheduler:
+    def __init__(self, dispatcher: Dispatcher, sender: Sender, sweep_seconds: int = 30,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.dispatcher = dispatcher
+        self.sender = sender
+        self.sweep_seconds = sweep_seconds
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def tick(self) -> int:
+        """Send what is due now, drain the outbox, and set the next precise wake-up."""
+        now = self.clock()
+        sent = await self.dispatcher.sweep(now)
+        await self.sender.drain(now)
+        upcoming = await self.dispatcher.next_due(now)
+        if upcoming is not None and self.scheduler.running:
+            self.scheduler.add_job(self.tick, "date", run_date=max(upcoming, now),
+                                   id=WAKE_UP_JOB, replace_existing=True,
+                                   misfire_grace_time=None)
+        return sent
+
+    def start(self) -> None:
+        self.scheduler.add_job(self.tick, "interval", seconds=self.sweep_seconds,
+                               id="reminders-sweep", coalesce=True, max_instances=1,
+                               next_run_time=self.clock())
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
