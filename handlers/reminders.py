@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import policy as reminder_policy
+from core.clock import to_local
 from core.i18n import Translator
 from handlers.common import (
     calendar_of,
@@ -20,7 +21,7 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
-from storage.models import Assignment, Reminder, Target
+from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
 CLOSED_STATES = ("submitted", "excused")
 
@@ -100,12 +101,14 @@ async def sweep(ctx: Context, now: datetime) -> int:
                     reminder.sent_at = now
                     sent += 1
                 if reminder.kind == "overdue":
-                    await _plan_next_overdue(ctx, target, assignment)
+                    count = await _plan_next_overdue(ctx, target, assignment)
+                    await _escalate(ctx, target, assignment, count)
         ctx.session.add(reminder)
     return sent
 
 
-async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> None:
+async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> int:
+    """Plan the next overdue reminder; returns how many overdue reminders went out so far."""
     count = (await ctx.session.exec(select(func.count()).select_from(Reminder).where(
         Reminder.target_id == target.id, Reminder.kind == "overdue",
         col(Reminder.state).in_(("sent", "skipped"))))).one()
@@ -114,3 +117,43 @@ async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignmen
                                           calendar_of(ctx.settings))
     if follow:
         ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at, kind="overdue"))
+    return count
+
+
+LEADER_AFTER = 2  # overdue reminders: the 2nd comes after one whole overdue working day
+STAFF_AFTER = 4  # ... and the 4th after three
+
+
+async def _escalate(ctx: Context, target: Target, assignment: Assignment, count: int) -> None:
+    """After one overdue working day the unit's leaders hear of it; after three, the
+    assigning staff get the list of units still missing (once a day per task)."""
+    unit = await unit_name(ctx, target.unit_id)
+    if count == LEADER_AFTER:
+        for leader in await members_with_role(ctx, target.unit_id, "leader"):
+            ctx.send(leader, lambda t: t("⚠️ {unit} chưa nộp nhiệm vụ {task}; hạn là {deadline} "
+                                         "({left}).", unit=unit, task=task_line(t, assignment),
+                                         deadline=t.moment(target.deadline),
+                                         left=t.time_left(ctx.now, target.deadline)),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
+    if count != STAFF_AFTER:
+        return
+    day = to_local(ctx.now).date().isoformat()
+    marker = f"escalate:{assignment.id}:{day}"
+    already = (await ctx.session.exec(select(AuditLog).where(
+        AuditLog.action == "escalate", AuditLog.detail == marker))).first()
+    staff = await ctx.session.get(Member, assignment.assigned_by)
+    if already or staff is None:
+        return
+    ctx.session.add(AuditLog(at=ctx.now, actor="system", action="escalate", detail=marker))
+    missing = (await ctx.session.exec(
+        select(Unit).join(Target, col(Target.unit_id) == col(Unit.id))
+        .where(Target.assignment_id == assignment.id,
+               col(Target.state).in_(("pending", "in_progress")),
+               col(Target.deadline) < ctx.now)
+        .order_by(col(Unit.code)))).all()
+    names = "\n".join(f"• {u.name}" for u in missing[:30])
+    ctx.send(staff, lambda t: t("⚠️ Nhiệm vụ {task} đã quá hạn 3 ngày làm việc; {n} đơn vị vẫn "
+                                "chưa nộp:\n{names}\nNhắc ngay: /nhac #{number}",
+                                task=task_line(t, assignment), n=len(missing), names=names,
+                                number=assignment.number),
+             priority=1, assignment_id=assignment.id)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
-from handlers import answers, extensions, giao, start, tiendo
+from handlers import answers, extensions, giao, nhac, start, tiendo
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
 
@@ -24,6 +24,7 @@ COMMANDS: dict[str, Command] = {
     "huy": giao.handle_cancel,
     "viec": answers.handle_viec,
     "tiendo": tiendo.handle_command,
+    "nhac": nhac.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {

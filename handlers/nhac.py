@@ -1,0 +1,63 @@
+"""`/nhac #N` nudges now the units of task N that have not answered; `/nhac #N 7,3,1`
+changes when its reminders go out (days before the deadline) and re-plans them."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import col, select
+
+from core import roles
+from core.giao_line import parse_offsets
+from handlers.common import OPEN_STATES, find_assignment, task_line
+from handlers.context import Context
+from handlers.reminders import replan_target, send_reminder
+from storage.models import Target
+
+
+async def handle_command(ctx: Context, args: str) -> None:
+    t = ctx.t
+    if not roles.can_assign(ctx.roles):
+        ctx.reply(t("Chỉ chuyên viên văn phòng mới nhắc việc được."))
+        return
+    ref, _, rest = args.strip().partition(" ")
+    assignment = await find_assignment(ctx, ref) if ref else None
+    if assignment is None:
+        ctx.reply(t("Không có nhiệm vụ «{ref}». Dùng: /nhac #N để nhắc ngay, hoặc /nhac #N 7,3,1 "
+                    "để đổi lịch nhắc.", ref=ref or "?"))
+        return
+    if assignment.state != "active":
+        ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
+        return
+    targets = list((await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all())
+    if rest.strip():
+        numbers = re.findall(r"\d+", rest)
+        offsets = parse_offsets(rest)
+        if offsets is None:
+            ctx.reply(t("Chưa hiểu lịch nhắc «{text}». Ghi các số ngày trước hạn, ví dụ: "
+                        "/nhac #{number} 7,3,1.", text=rest.strip(), number=assignment.number))
+            return
+        if len(numbers) != len(set(numbers)):
+            ctx.reply(t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi "
+                        "một lần.", text=rest.strip()))
+            return
+        assignment.reminder_offsets = ",".join(map(str, offsets))
+        ctx.session.add(assignment)
+        for target in targets:
+            await replan_target(ctx, target, assignment)
+        ctx.audit("reminder_policy", number=assignment.number, offsets=offsets)
+        ctx.reply(t("Đã đổi lịch nhắc nhiệm vụ {task}: {days} ngày trước hạn, lúc 08:00; đã "
+                    "lập lại lịch cho {n} đơn vị chưa nộp.", task=task_line(t, assignment),
+                    days=", ".join(map(str, offsets)) or "0", n=len(targets)))
+        return
+    nudged = 0
+    for target in targets:
+        nudged += int(await send_reminder(ctx, target, assignment, None) > 0)
+    ctx.audit("nudge", number=assignment.number, units=nudged)
+    if not targets:
+        ctx.reply(t("Mọi đơn vị đã trả lời nhiệm vụ {task}; không cần nhắc.",
+                    task=task_line(t, assignment)))
+        return
+    ctx.reply(t("Đã nhắc ngay {n} đơn vị chưa nộp nhiệm vụ {task}.", n=nudged,
+                task=task_line(t, assignment)))
