@@ -67,9 +67,11 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
             units = (await session.exec(
                 select(Unit).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
                 .where(UnitGroup.key == group).order_by(col(Unit.code)))).unique().all()
-            if not units:
+            if not units:  # a unit kind (@THCS) or a unit code written as a group
                 units = (await session.exec(select(Unit).where(
-                    func.lower(Unit.kind) == token[1:].lower()))).all()
+                    func.lower(Unit.kind) == token[1:].lower()))).all() or \
+                    (await session.exec(select(Unit).where(
+                        func.upper(Unit.code) == token[1:].upper()))).all()
             if not units:
                 problems.append(t("Không có nhóm «{group}».", group=token))
                 continue
