@@ -400,14 +400,21 @@ def console(
     from channels.transcripts import isolated_settings
 
     env = env_of(ctx)
-    if channel != "console":
-        raise fail(env, f"--channel {channel} is not available yet; use --channel console")
+    if channel not in ("console", "telegram"):
+        raise fail(env, f"--channel {channel} is not available yet; use console or telegram")
+    if channel == "telegram" and not script:
+        raise fail(env, "--channel telegram plays transcripts only: add --script FILE.chat")
     if script:
         path = env.path(script)
         if not path.is_file():
             raise fail(env, f"{script}: file not found")
 
         async def play(runtime: Runtime) -> int:
+            if channel == "telegram":
+                from channels.telegram import play_telegram_script
+
+                return await play_telegram_script(runtime, path, sys.stdout,
+                                                  admin_runner(runtime.settings))
             return await play_script(runtime, path, sys.stdout, admin_runner(runtime.settings),
                                      env.path(files) if files else None)
 
@@ -428,6 +435,30 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
-    raise fail(env, "Telegram and Zalo channels are not available yet; remove the tokens "
-                    "from the configuration to use the console")
+    if not env.settings.telegram.token:
+        raise fail(env, "the Zalo channel is not available yet; remove zalo.token from the "
+                        "configuration to use the console")
+    if env.settings.zalo.token:
+        env.echo("zalo.token is set but the Zalo channel is not available yet; "
+                 "running Telegram only.")
+    run_async(env, serve_telegram)
+
+
+async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+    """Run the Telegram adapter until `stop` is set (or the process is interrupted), sweeping
+    reminders every `reminders.sweep_seconds` and sending what they produce."""
+    from channels.telegram import TelegramAdapter
+    from scheduler.service import ReminderScheduler
+
+    adapter = TelegramAdapter(runtime, runtime.settings.telegram)
+    stop = stop or asyncio.Event()
+    await adapter.start()
+    scheduler = ReminderScheduler(runtime.dispatcher, adapter.sender,
+                                  max(1, runtime.settings.reminders.sweep_seconds))
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.stop()
+        await adapter.stop()
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from app.bootstrap import Runtime
 from channels.sender import Sender
@@ -118,6 +118,13 @@ class ConsoleSession:
         await self.runtime.dispatcher.handle(event, self.now)
         await self.sender.drain(self.now)
 
+    async def drain(self) -> None:
+        await self.sender.drain(self.now)
+
+    @property
+    def delivered(self) -> list[Delivered]:
+        return self.adapter.delivered
+
     def last_message_to(self, user: str) -> Delivered | None:
         return next((m for m in reversed(self.adapter.delivered) if m.to == user), None)
 
@@ -142,6 +149,28 @@ class ConsoleSession:
 
 class ScriptError(Exception):
     """A transcript line that cannot be played or an `@expect` that failed."""
+
+
+class TranscriptSession(Protocol):
+    """What the `Player` drives: the console session, or the Telegram one that plays the
+    same lines through the real adapter. `send` takes a console-shaped event (user name,
+    text, file, reply/button ids of earlier `Delivered` messages)."""
+
+    now: datetime
+    out: TextIO
+
+    @property
+    def delivered(self) -> list[Delivered]: ...
+
+    async def send(self, event: Incoming) -> None: ...
+
+    async def advance_to(self, moment: datetime) -> None: ...
+
+    def last_message_to(self, user: str) -> Delivered | None: ...
+
+    def find_button(self, user: str, label: str) -> tuple[Delivered, Button]: ...
+
+    async def drain(self) -> None: ...
 
 
 def user_event(user: str, **fields: object) -> Incoming:
@@ -188,9 +217,9 @@ def split_directive(line: str) -> tuple[str, str] | None:
 
 @dataclass
 class Player:
-    """Plays transcript lines (from a file or typed at the REPL) against a ConsoleSession."""
+    """Plays transcript lines (from a file or typed at the REPL) against a session."""
 
-    session: ConsoleSession
+    session: TranscriptSession
     base_dir: Path
     run_admin: Callable[[list[str], Path, datetime], object]
     user: str | None = None
@@ -311,12 +340,12 @@ class Player:
             print(f"    {line}", file=self.out)
         if code:
             print(f"    (exit code {code})", file=self.out)
-        await self.session.sender.drain(self.session.now)
+        await self.session.drain()
 
     def _expect(self, lineno: int, name: str, rest: str) -> None:
         if self.group_end is None:
-            self.group_end = len(self.session.adapter.delivered)
-        window = self.session.adapter.delivered[self.window_start : self.group_end]
+            self.group_end = len(self.session.delivered)
+        window = self.session.delivered[self.window_start : self.group_end]
         user, _, text = rest.partition(" ")
         if not user:
             raise ScriptError(f"@{name} needs a user name")
@@ -345,7 +374,16 @@ async def play_script(
     files_dir: Path | None = None,
 ) -> int:
     """Play a `.chat` file; 0 when every `@expect` held, 1 (with the reason) otherwise."""
-    session = ConsoleSession(runtime, out, files_dir)
+    return await run_script(ConsoleSession(runtime, out, files_dir), script, out, run_admin)
+
+
+async def run_script(
+    session: TranscriptSession,
+    script: Path,
+    out: TextIO,
+    run_admin: Callable[[list[str], Path, datetime], object],
+) -> int:
+    """Play a `.chat` file against `session`; 0 when every `@expect` held, else 1."""
     player = Player(session, script.resolve().parent, run_admin)
     lines = script.read_text(encoding="utf-8").splitlines()
     for lineno, raw in enumerate(lines, start=1):

@@ -1,0 +1,603 @@
+"""The Telegram channel: a thin adapter on python-telegram-bot's `Application`.
+
+It only translates: Telegram updates become `Incoming` events for the dispatcher, and the
+sender's `Outgoing` messages become Bot API calls. `TelegramSession` plays `.chat`
+transcripts through this adapter against the local Bot API emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from app.bootstrap import Runtime
+from app.config import ChannelSettings
+from channels.base import RetryLater
+from channels.sender import Sender
+from core.clock import utc_now
+from core.files import IMAGE_TYPES
+from core.i18n import LANGUAGES, N_, Translator
+from core.messages import Button, Incoming, IncomingFile, Outgoing
+from core.text import fold
+
+if TYPE_CHECKING:
+    from channels.console import Delivered
+    from emulators.telegram_api import TelegramEmulator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+PUBLIC_DOWNLOAD_MB = 20
+T = TypeVar("T")
+
+COMMANDS = (
+    ("giao", N_("Giao nhiệm vụ cho các đơn vị")),
+    ("tiendo", N_("Xem tiến độ các nhiệm vụ")),
+    ("viec", N_("Các nhiệm vụ của đơn vị còn mở")),
+    ("huy", N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở")),
+    ("help", N_("Hướng dẫn sử dụng")),
+    ("ngonngu", N_("Đổi ngôn ngữ (vi/en)")),
+)
+TOO_LARGE = N_(
+    "Tệp «{name}» nặng {size} MB. Bot trên Telegram (Bot API công khai) chỉ được tải về tệp "
+    "tối đa 20 MB, nên bot chưa nhận được tệp này. Hãy nén tệp (ZIP) hoặc gửi bản nhỏ hơn "
+    "20 MB."
+)
+UNSUPPORTED_KINDS = (
+    "sticker", "voice", "video_note", "video", "audio", "animation", "location", "venue",
+    "contact", "poll", "dice", "game", "story",
+)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at line ends when possible."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One row of buttons, or two rows when there are more than three."""
+    if not buttons:
+        return None
+    keys = [InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons]
+    if len(keys) <= 3:
+        return InlineKeyboardMarkup([keys])
+    half = (len(keys) + 1) // 2
+    return InlineKeyboardMarkup([keys[:half], keys[half:]])
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait asked by a 429, in seconds (PTB 22 gives an int or a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: Any = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class _Throttle:
+    """Sending limits: per chat per second, per group per minute and overall per second.
+    A limit of 0 switches it off."""
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        self.next_at: dict[int, float] = {}
+        self.global_next = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self, chat_id: int) -> None:
+        s = self.settings
+        async with self.lock:
+            now = time.monotonic()
+            per_chat = s.per_group_per_minute / 60 if chat_id < 0 else s.per_chat_per_second
+            ready = max(self.next_at.get(chat_id, 0.0), self.global_next if
+                        s.messages_per_second else 0.0)
+            if ready > now:
+                await asyncio.sleep(ready - now)
+                now = ready
+            if per_chat:
+                self.next_at[chat_id] = now + 1 / per_chat
+            if s.messages_per_second:
+                self.global_next = now + 1 / s.messages_per_second
+
+
+class TelegramAdapter:
+    """Translates between python-telegram-bot and the channel-agnostic core."""
+
+    name = CHANNEL
+
+    def __init__(self, runtime: Runtime, settings: ChannelSettings,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.clock = clock
+        builder = Application.builder().token(settings.token)
+        if settings.base_url:
+            builder = builder.base_url(settings.base_url)
+        if settings.base_file_url:
+            builder = builder.base_file_url(settings.base_file_url)
+        self.app: Application = builder.build()
+        self.app.add_handler(CallbackQueryHandler(self._on_callback))
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self.sender: Sender = runtime.sender({CHANNEL: self})
+        self.throttle = _Throttle(settings)
+        self.handled = 0  # updates fully processed (transcripts wait on it)
+        self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
+        self._retry_pending = False
+        self._drain_lock = asyncio.Lock()
+        self._running = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Initialise the bot, publish the command menu and start polling or the webhook."""
+        await self.app.initialize()
+        await self.set_commands()
+        await self.app.start()
+        updater = self.app.updater
+        assert updater is not None
+        if self.settings.mode == "webhook":
+            path = urlsplit(self.settings.webhook_url).path.strip("/") or "telegram"
+            await updater.start_webhook(
+                listen=self.settings.webhook_listen,
+                port=self.settings.webhook_port,
+                url_path=path,
+                webhook_url=self.settings.webhook_url or None,
+                secret_token=self.settings.webhook_secret or None,
+            )
+        else:
+            await updater.start_polling(poll_interval=0.0)
+        self._running = True
+
+    async def stop(self) -> None:
+        """Stop receiving updates and close the bot's connections."""
+        if not self._running:
+            return
+        self._running = False
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
+    async def set_commands(self) -> None:
+        """The command menu, in Vietnamese (default and `vi`) and English."""
+        for language in ("", *LANGUAGES):
+            t = Translator(language or "vi")
+            commands = [BotCommand(name, t(text)) for name, text in COMMANDS]
+            await self.app.bot.set_my_commands(commands, language_code=language or None)
+
+    async def drain(self, now: datetime | None = None) -> int:
+        """Send the waiting outbox; a 429 is retried with another round (nothing is lost)."""
+        sent = 0
+        async with self._drain_lock:
+            for _ in range(5):
+                self._retry_pending = False
+                sent += await self.sender.drain(now or self.clock())
+                if not self._retry_pending:
+                    break
+        return sent
+
+    # ------------------------------------------------------------------ updates → Incoming
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update %s failed", update, exc_info=context.error)
+
+    async def _run(self, event: Incoming) -> None:
+        await self.runtime.dispatcher.handle(event, self.clock())
+        await self.drain()
+
+    def _mentions_bot(self, message: Message) -> bool:
+        username = (self.app.bot.username or "").lower()
+        text = (message.text or message.caption or "").lower()
+        replied = message.reply_to_message
+        return bool(username and f"@{username}" in text) or bool(
+            replied and replied.from_user and replied.from_user.id == self.app.bot.id)
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            message = update.message
+            if message is None or message.from_user is None:
+                return
+            event = await self.incoming(message)
+            if event is not None:
+                await self._run(event)
+        finally:
+            self.handled += 1
+
+    async def incoming(self, message: Message) -> Incoming | None:
+        """The event for a user's message, or None when it is not for the core."""
+        user = message.from_user
+        assert user is not None
+        chat = message.chat
+        is_group = chat.type != "private"
+        text = message.text or message.caption or ""
+        if is_group:  # only commands and messages that mention the bot reach the core
+            username = self.app.bot.username or ""
+            head = text.split(maxsplit=1)[0] if text.strip() else ""
+            if head.startswith("/"):
+                target = head.partition("@")[2]
+                if target and target.lower() != username.lower():
+                    return None  # a command for another bot
+            elif not self._mentions_bot(message):
+                return None
+            elif username:
+                text = text.replace(f"@{username}", "").strip()
+        replied = message.reply_to_message
+        reply_to = None
+        if replied is not None and replied.from_user and replied.from_user.id == self.app.bot.id:
+            reply_to = str(replied.message_id)
+        base = {
+            "channel": CHANNEL,
+            "user_id": str(user.id),
+            "chat_id": str(chat.id),
+            "display_name": user.full_name,
+            "text": text,
+            "reply_to": reply_to,
+            "is_group": is_group,
+        }
+        limit = self.settings.max_download_mb or PUBLIC_DOWNLOAD_MB
+        if message.document is not None:
+            document = message.document
+            name = document.file_name or f"tep-{message.message_id}"
+            size = document.file_size or 0
+            if size > limit * 1024 * 1024:
+                t = Translator("vi")
+                await self.send(Outgoing(chat_id=str(chat.id), text=t(
+                    TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))))
+                return None
+            data = bytes(await (await document.get_file()).download_as_bytearray())
+            return Incoming(**base, file=IncomingFile(name, data, is_photo=False))
+        if message.photo:
+            photo = message.photo[-1]
+            data = bytes(await (await photo.get_file()).download_as_bytearray())
+            name = f"anh-{message.message_id}.jpg"
+            return Incoming(**base, file=IncomingFile(name, data, is_photo=True))
+        for kind in UNSUPPORTED_KINDS:
+            if getattr(message, kind, None):
+                return Incoming(**base, unsupported=kind)
+        if not text:
+            return None if is_group else Incoming(**base, unsupported="other")
+        return Incoming(**base)
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        try:
+            if query is None:
+                return
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+            message = query.message
+            if not isinstance(message, Message) or query.data is None:
+                return
+            label = next(
+                (key.text for row in (message.reply_markup.inline_keyboard
+                                      if message.reply_markup else ())
+                 for key in row if key.callback_data == query.data),
+                None,
+            )
+            await self._run(Incoming(
+                channel=CHANNEL,
+                user_id=str(query.from_user.id),
+                chat_id=str(message.chat.id),
+                display_name=query.from_user.full_name,
+                button=query.data,
+                button_message_id=str(message.message_id),
+                is_group=message.chat.type != "private",
+            ))
+            if label is not None:
+                await self._mark_chosen(message, label)
+        except Exception:  # a button press must never leave the query unanswered or crash
+            log.exception("callback query failed")
+        finally:
+            self.handled += 1
+
+    async def _mark_chosen(self, message: Message, label: str) -> None:
+        """Take the keyboard off the pressed message and show what was chosen."""
+        mark = f"\n\n✓ {label}"
+        try:
+            if message.text is not None and len(message.text) + len(mark) <= MAX_TEXT:
+                await message.edit_text(message.text + mark, reply_markup=None)
+            elif message.caption is not None and len(message.caption) + len(mark) <= MAX_CAPTION:
+                await message.edit_caption(message.caption + mark, reply_markup=None)
+            else:
+                await message.edit_reply_markup(reply_markup=None)
+        except TelegramError as exc:
+            log.warning("could not mark the pressed message: %s", exc)
+
+    # ------------------------------------------------------------------ Outgoing → Bot API
+
+    async def _call(self, work: Callable[[], Awaitable[T]], chat_id: int, first: bool) -> T:
+        """One sending call, throttled; a 429 on the first part becomes RetryLater (the
+        sender retries the row), on a later part it is waited out here (no duplicates)."""
+        for _ in range(5):
+            await self.throttle.wait(chat_id)
+            try:
+                return await work()
+            except RetryAfter as exc:
+                if first:
+                    self._retry_pending = True
+                    raise RetryLater(retry_seconds(exc), str(exc)) from exc
+                await asyncio.sleep(retry_seconds(exc))
+        raise RetryLater(1.0, "too many 429 answers")
+
+    async def send(self, message: Outgoing) -> str:
+        """Send `message`; returns the id of the message that carries its buttons."""
+        bot = self.app.bot
+        chat_id = int(message.chat_id)
+        markup = keyboard(message.buttons)
+        reply = (ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
+                 if message.reply_to and message.reply_to.isdigit() else None)
+        text = message.text
+        if message.file is not None:
+            file = message.file
+            caption = text if len(text) <= MAX_CAPTION else None
+            is_image = file.mime_type in IMAGE_TYPES
+            extra = {"reply_markup": markup} if caption is not None else {}
+
+            async def send_file() -> Message:
+                if is_image:
+                    return await bot.send_photo(chat_id, file.data, caption=caption or None,
+                                                filename=file.name, reply_parameters=reply,
+                                                **extra)
+                return await bot.send_document(chat_id, file.data, filename=file.name,
+                                               caption=caption or None,
+                                               reply_parameters=reply, **extra)
+
+            sent = await self._call(send_file, chat_id, first=True)
+            if is_image:
+                self.photo_names[(chat_id, sent.message_id)] = file.name
+            if caption is not None:
+                return str(sent.message_id)
+            first = False
+        else:
+            first = True
+        pieces = split_text(text)
+        last_id = ""
+        for index, piece in enumerate(pieces):
+            is_last = index == len(pieces) - 1
+
+            async def send_piece(piece: str = piece, is_last: bool = is_last,
+                                 quote: bool = first and index == 0) -> Message:
+                return await bot.send_message(
+                    chat_id, piece, reply_markup=markup if is_last else None,
+                    reply_parameters=reply if quote else None)
+
+            sent_message = await self._call(send_piece, chat_id, first=first and index == 0)
+            last_id = str(sent_message.message_id)
+        return last_id
+
+
+# ---------------------------------------------------------------------- transcripts
+
+
+class TelegramSession:
+    """A `.chat` transcript played through `TelegramAdapter` against the local emulator:
+    each console user becomes a Telegram user with a private chat."""
+
+    def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
+        from emulators.telegram_api import TelegramEmulator
+
+        self.runtime = runtime
+        self.out = out
+        self.now = start or utc_now().replace(second=0, microsecond=0)
+        self.emulator: TelegramEmulator = TelegramEmulator(bot_username="baocao_bot")
+        self.adapter: TelegramAdapter | None = None
+        self.delivered: list[Delivered] = []
+        self.ids: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self._seen: int = 0  # emulator calls already turned into Delivered lines
+        self._injected = 0
+
+    async def start(self) -> None:
+        await self.emulator.start()
+        settings = ChannelSettings(
+            token=self.emulator.token, base_url=self.emulator.base_url,
+            base_file_url=self.emulator.base_file_url,
+            # no sending limits in transcripts, so that tests stay fast
+            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0,
+        )
+        self.adapter = TelegramAdapter(self.runtime, settings, clock=lambda: self.now)
+        await self.adapter.start()
+        self._seen = len(self.emulator.calls)
+
+    async def stop(self) -> None:
+        if self.adapter is not None:
+            await self.adapter.stop()
+        await self.emulator.stop()
+
+    def user_id(self, name: str) -> int:
+        """The stable Telegram id of console user `name` (in order of appearance)."""
+        if name not in self.ids:
+            uid = 1001 + len(self.ids)
+            self.ids[name] = uid
+            self.names[uid] = name
+            self.emulator.add_user(uid, name)
+        return self.ids[name]
+
+    def rewrite_admin(self, args: list[str]) -> list[str]:
+        """`members add NAME --channel console` → `--channel telegram --id <NAME's id>`."""
+        if args[:2] != ["members", "add"] or len(args) < 3:
+            return args
+        out: list[str] = []
+        rest = iter(args)
+        for arg in rest:
+            if arg == "--channel" or arg == "--channel=console":
+                value = "console" if arg.endswith("=console") else next(rest, "")
+                if value == "console":
+                    out += ["--channel", CHANNEL, "--id", str(self.user_id(args[2]))]
+                    continue
+                out += [arg, value]
+                continue
+            out.append(arg)
+        return out
+
+    # --- the session protocol the Player drives
+
+    async def send(self, event: Incoming) -> None:
+        """Play a console user's action as the Telegram client would."""
+        uid = self.user_id(event.user_id)
+        emu = self.emulator
+        reply = int(event.reply_to) if event.reply_to else None
+        if event.button is not None:
+            message_id = int(event.button_message_id or 0)
+            current = {m["message_id"]: m for m in emu.bot_messages(uid)}
+            # A button already taken off its message (pressed before) is a double tap whose
+            # second callback reaches Telegram before the edit, as happens with real clients.
+            await emu.inject_callback(uid, message_id, event.button,
+                                      check_button=_shown(current.get(message_id)))
+        elif event.file is not None:
+            caption = event.text or None
+            if event.file.is_photo:
+                await emu.inject_photo(uid, event.file.data, caption=caption,
+                                       reply_to_message_id=reply)
+            else:
+                import mimetypes
+
+                mime = mimetypes.guess_type(event.file.name)[0] or "application/octet-stream"
+                await emu.inject_document(uid, event.file.name, event.file.data, mime,
+                                          caption=caption, reply_to_message_id=reply)
+        else:
+            await emu.inject_text(uid, event.text, reply_to_message_id=reply)
+        await self.settle()
+
+    async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
+        """Wait until the adapter has handled `updates` more injected updates, then print
+        what the bot sent meanwhile."""
+        assert self.adapter is not None
+        self._injected += updates
+        deadline = time.monotonic() + limit_s
+        while self.adapter.handled < self._injected:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Telegram adapter did not handle the update in time")
+            await asyncio.sleep(0.002)
+        self._collect()
+
+    async def drain(self) -> None:
+        assert self.adapter is not None
+        await self.adapter.drain(self.now)
+        self._collect()
+
+    async def advance_to(self, moment: datetime) -> None:
+        """Move the virtual clock, running every reminder due on the way, in order."""
+        dispatcher = self.runtime.dispatcher
+        while True:
+            due = await dispatcher.next_due(self.now)
+            if due is None or due > moment:
+                break
+            self.now = max(self.now, due)
+            await dispatcher.sweep(self.now)
+            await self.drain()
+        self.now = max(self.now, moment)
+        await dispatcher.sweep(self.now)
+        await self.drain()
+
+    def last_message_to(self, user: str) -> Delivered | None:
+        return next((m for m in reversed(self.delivered) if m.to == user), None)
+
+    def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
+        from channels.console import ScriptError
+
+        wanted = fold(label)
+        mine = [m for m in reversed(self.delivered) if m.to == user and m.buttons]
+        for message in mine:
+            for button in message.buttons:
+                if fold(button.label) == wanted:
+                    return message, button
+        for message in mine:
+            partial = [b for b in message.buttons if wanted in fold(b.label)]
+            if len(partial) == 1:
+                return message, partial[0]
+            if partial:
+                labels = ", ".join(b.label for b in partial)
+                raise ScriptError(f"several buttons contain {label!r}: {labels}")
+        raise ScriptError(f"{user} has no button {label!r}")
+
+    def _collect(self) -> None:
+        """Print the bot's new messages (edits of earlier ones print nothing)."""
+        from channels.console import Delivered
+
+        calls = self.emulator.calls
+        for call in calls[self._seen:]:
+            if call.method not in ("sendMessage", "sendDocument", "sendPhoto") or not call.ok:
+                continue
+            message = call.result
+            chat_id = message["chat"]["id"]
+            markup = message.get("reply_markup", {}).get("inline_keyboard", [])
+            file_name = None
+            if "document" in message:
+                file_name = message["document"].get("file_name")
+            elif "photo" in message:
+                assert self.adapter is not None
+                file_name = self.adapter.photo_names.get((chat_id, message["message_id"]),
+                                                         "photo.jpg")
+            item = Delivered(
+                message_id=str(message["message_id"]),
+                to=self.names.get(chat_id, str(chat_id)),
+                at=self.now,
+                text=message.get("text") or message.get("caption") or "",
+                buttons=tuple(Button(b["text"], b.get("callback_data", ""))
+                              for row in markup for b in row),
+                file_name=file_name,
+            )
+            self.delivered.append(item)
+            for line in item.lines():
+                print(line, file=self.out)
+        self._seen = len(calls)
+
+
+def _shown(message: dict[str, Any] | None) -> bool:
+    """Whether the bot's message still shows an inline keyboard."""
+    return bool(message and message.get("reply_markup", {}).get("inline_keyboard"))
+
+
+async def play_telegram_script(
+    runtime: Runtime,
+    script: Path,
+    out: TextIO,
+    run_admin: Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]],
+) -> int:
+    """Play a `.chat` file through the Telegram adapter and the emulator; 0 when it held."""
+    from channels.console import run_script
+
+    session = TelegramSession(runtime, out)
+
+    async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
+        return await run_admin(session.rewrite_admin(args), cwd, now)
+
+    await session.start()
+    try:
+        return await run_script(session, script, out, admin)
+    finally:
+        await session.stop()
+
+
+__all__ = ["TelegramAdapter", "TelegramSession", "play_telegram_script", "split_text"]

@@ -1,0 +1,241 @@
+"""The Telegram channel through the real adapter and python-telegram-bot, against the local
+Bot API emulator: every example transcript, and the Telegram-only cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from app.bootstrap import Runtime
+from app.cli import admin_runner
+from app.config import ChannelSettings, Settings
+from channels.console import user_event
+from channels.telegram import TelegramAdapter, TelegramSession, keyboard, play_telegram_script
+from channels.transcripts import isolated_settings
+from core.messages import Button
+from emulators.telegram_api import TelegramEmulator
+from storage.models import Assignment, Outbox
+from tests.conftest import EXAMPLES
+
+SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
+
+
+async def play_on_telegram(path: Path) -> tuple[int, str]:
+    """Play a transcript through the Telegram adapter on a fresh database."""
+    out = io.StringIO()
+    with isolated_settings(Settings()) as settings:
+        runtime = await Runtime.open(settings, migrate=True)
+        try:
+            code = await play_telegram_script(runtime, path, out, admin_runner(settings))
+        finally:
+            await runtime.close()
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+async def test_example_on_telegram(script: Path) -> None:
+    code, out = await play_on_telegram(script)
+    assert code == 0, out
+
+
+@asynccontextmanager
+async def telegram_bot() -> AsyncIterator[tuple[TelegramSession, Runtime]]:
+    """A transcript session with units, a staff member `vp_so` and a reporter `ht_lhp`."""
+    with isolated_settings(Settings()) as settings:
+        runtime = await Runtime.open(settings, migrate=True)
+        session = TelegramSession(runtime, io.StringIO())
+        await session.start()
+        run_admin = admin_runner(settings)
+        try:
+            for args in (
+                ["units", "import", "units.csv"],
+                ["members", "add", "vp_so", "--channel", "console", "--role", "staff",
+                 "--unit", "VP-SO"],
+                ["members", "add", "ht_lhp", "--channel", "console", "--role", "reporter",
+                 "--unit", "THPT-LHP"],
+            ):
+                code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
+                assert code == 0, output
+            yield session, runtime
+        finally:
+            await session.stop()
+            await runtime.close()
+
+
+def texts(session: TelegramSession, name: str) -> list[str]:
+    return [m.text for m in session.delivered if m.to == name]
+
+
+async def outbox(runtime: Runtime) -> list[Outbox]:
+    async with runtime.sessions() as s:
+        return list((await s.exec(select(Outbox))).all())
+
+
+def test_rewrite_and_keyboard_shapes() -> None:
+    session = TelegramSession.__new__(TelegramSession)
+    session.ids, session.names = {"ht": 1001}, {1001: "ht"}
+    args = ["members", "add", "ht", "--channel", "console", "--role", "reporter"]
+    assert session.rewrite_admin(args) == [
+        "members", "add", "ht", "--channel", "telegram", "--id", "1001", "--role", "reporter"]
+    rows = keyboard([Button(str(i), f"p:{i}") for i in range(4)])
+    assert rows is not None and [len(r) for r in rows.inline_keyboard] == [2, 2]
+    one = keyboard([Button("A", "a"), Button("B", "b")])
+    assert one is not None and len(one.inline_keyboard) == 1
+
+
+async def test_forged_callback_is_refused_and_records_nothing() -> None:
+    async with telegram_bot() as (session, runtime):
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+        confirm = session.last_message_to("vp_so")
+        assert confirm is not None and confirm.buttons
+        uid = session.user_id("vp_so")
+        query_id = await session.emulator.inject_callback(
+            uid, int(confirm.message_id), "g:999999:send", check_button=False)
+        await session.settle()
+        assert query_id in session.emulator.answered_callbacks
+        assert "không còn hiệu lực" in texts(session, "vp_so")[-1]
+        shown = {m["message_id"]: m for m in session.emulator.bot_messages(uid)}
+        assert shown[int(confirm.message_id)].get("reply_markup")  # keyboard untouched
+        assert all(not row.pressed for row in await outbox(runtime))
+        async with runtime.sessions() as s:
+            assert (await s.exec(select(Assignment))).first() is None
+
+
+async def test_a_real_press_answers_and_marks_the_message() -> None:
+    async with telegram_bot() as (session, _):
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        uid = session.user_id("vp_so")
+        edited = {m["message_id"]: m for m in session.emulator.bot_messages(uid)}
+        message = edited[int(confirm.message_id)]
+        assert "reply_markup" not in message and message["text"].endswith("✓ Gửi")
+        assert session.emulator.answered_callbacks
+        assert texts(session, "ht_lhp"), "the task reached the reporter"
+
+
+async def test_sticker_and_voice_cannot_be_read() -> None:
+    async with telegram_bot() as (session, _):
+        uid = session.user_id("ht_lhp")
+        await session.emulator.inject_sticker(uid)
+        await session.settle()
+        await session.emulator.inject_voice(uid)
+        await session.settle()
+        answers = texts(session, "ht_lhp")
+        assert len(answers) == 2
+        assert "chưa đọc được loại tin nhắn này (sticker)" in answers[0]
+        assert "chưa đọc được loại tin nhắn này (voice)" in answers[1]
+
+
+async def test_document_over_the_download_limit_is_explained() -> None:
+    async with telegram_bot() as (session, runtime):
+        uid = session.user_id("ht_lhp")
+        big = b"%PDF-1.4\n" + bytes(21 * 1024 * 1024)
+        await session.emulator.inject_document(uid, "bao-cao-lon.pdf", big, "application/pdf")
+        await session.settle()
+        answer = texts(session, "ht_lhp")[-1]
+        assert "20 MB" in answer and "bao-cao-lon.pdf" in answer and "nén" in answer
+        assert not any(c.method == "getFile" for c in session.emulator.calls)
+        assert await outbox(runtime) == []  # answered directly, nothing reached the core
+
+
+async def test_429_from_send_message_loses_nothing() -> None:
+    async with telegram_bot() as (session, runtime):
+        session.emulator.fail_next("sendMessage", "429", retry_after=1)
+        await session.send(user_event("ht_lhp", text="/help"))
+        calls = [c for c in session.emulator.calls if c.method == "sendMessage"]
+        assert [c.status for c in calls] == [429, 200]
+        assert len(texts(session, "ht_lhp")) == 1
+        rows = await outbox(runtime)
+        assert len(rows) == 1 and rows[0].sent_at is not None
+        assert rows[0].platform_message_id == session.delivered[-1].message_id
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> None:
+    async with TelegramEmulator() as emu:
+        emu.add_user(1001, "ht_lhp")
+        with isolated_settings(Settings()) as settings:
+            runtime = await Runtime.open(settings, migrate=True)
+            port = free_port()
+            channel = ChannelSettings(
+                token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+                mode="webhook", webhook_listen="127.0.0.1", webhook_port=port,
+                webhook_url=f"http://127.0.0.1:{port}/tg", webhook_secret="dung-bi-mat",
+                per_chat_per_second=0, messages_per_second=0)
+            adapter = TelegramAdapter(runtime, dataclasses.replace(channel))
+            await adapter.start()
+            try:
+                assert emu.webhook_url.endswith("/tg")
+                forged = {"update_id": 999, "message": {
+                    "message_id": 50, "date": 0, "text": "/help",
+                    "chat": {"id": 1001, "type": "private"},
+                    "from": {"id": 1001, "is_bot": False, "first_name": "ht_lhp"}}}
+                async with httpx.AsyncClient() as http:
+                    answer = await http.post(
+                        f"http://127.0.0.1:{port}/tg", json=forged,
+                        headers={"X-Telegram-Bot-Api-Secret-Token": "sai"})
+                assert answer.status_code == 403
+                await emu.wait_idle()
+                assert adapter.handled == 0 and emu.bot_messages(1001) == []
+                assert await outbox(runtime) == []
+
+                await emu.inject_text(1001, "/help")  # the real API, with the right secret
+                await emu.wait_for_call("sendMessage")
+                assert emu.bot_messages(1001)
+            finally:
+                await adapter.stop()
+                await runtime.close()
+
+
+async def test_in_groups_only_commands_and_mentions_reach_the_core() -> None:
+    async with telegram_bot() as (session, _):
+        uid = session.user_id("ht_lhp")
+        group = -100500
+        session.emulator.add_group(group, "Tổ báo cáo")
+        for text in ("chào cả nhà", "/help@other_bot", "/help@baocao_bot"):
+            await session.emulator.inject_text(uid, text, chat_id=group)
+            await session.settle()
+        answers = [m for m in session.delivered if m.to == str(group)]
+        assert len(answers) == 1 and "/viec" in answers[0].text
+
+
+async def test_run_serves_telegram_with_its_command_menu() -> None:
+    import asyncio
+
+    from app.cli import serve_telegram
+
+    async with TelegramEmulator() as emu:
+        emu.add_user(1001, "ht_lhp")
+        with isolated_settings(Settings()) as settings:
+            channel = ChannelSettings(token=emu.token, base_url=emu.base_url,
+                                      base_file_url=emu.base_file_url)
+            runtime = await Runtime.open(dataclasses.replace(settings, telegram=channel))
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve_telegram(runtime, stop))
+            try:
+                await emu.wait_for_call("setMyCommands", timeout=10)
+                await emu.inject_text(1001, "/help")
+                call = await emu.wait_for_call("sendMessage", timeout=10)
+                assert "/start" in call.params["text"]
+                assert emu.commands_for(None, "en") and emu.commands_for(None, "vi")
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 15)
+                await runtime.close()
