@@ -38,7 +38,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /giao — giao nhiệm vụ (hỏi từng bước), hoặc một dòng:\n"
             "  /giao Tên nhiệm vụ | hạn 08/05/2023 17:00 | đơn vị @THCS, PGD-NAMTRUC "
             "| nộp: tệp | nhắc: 7,3,1\n"
-            "• /huy #N — huỷ nhiệm vụ số N"
+            "• /huy #N — huỷ nhiệm vụ số N\n"
+            "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc"
         ))
     if {"staff", "admin", "leader"} & roles:
         parts.append(t(
