@@ -129,22 +129,7 @@ class ConsoleSession:
         return next((m for m in reversed(self.adapter.delivered) if m.to == user), None)
 
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        """The button `label` on the last message to `user` that has it, or else the only
-        button whose label contains `label`."""
-        wanted = fold(label)
-        mine = [m for m in reversed(self.adapter.delivered) if m.to == user and m.buttons]
-        for message in mine:
-            for button in message.buttons:
-                if fold(button.label) == wanted:
-                    return message, button
-        for message in mine:
-            partial = [b for b in message.buttons if wanted in fold(b.label)]
-            if len(partial) == 1:
-                return message, partial[0]
-            if partial:
-                labels = ", ".join(b.label for b in partial)
-                raise ScriptError(f"several buttons contain {label!r}: {labels}")
-        raise ScriptError(f"{user} has no button {label!r}")
+        return find_button(self.adapter.delivered, user, label)
 
 
 class ScriptError(Exception):
@@ -171,6 +156,25 @@ class TranscriptSession(Protocol):
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]: ...
 
     async def drain(self) -> None: ...
+
+
+def find_button(delivered: list[Delivered], user: str, label: str) -> tuple[Delivered, Button]:
+    """The button `label` on the last message to `user` that has it, or else the only
+    button whose label contains `label` (the `@press` rule of the transcript format)."""
+    wanted = fold(label)
+    mine = [m for m in reversed(delivered) if m.to == user and m.buttons]
+    for message in mine:
+        for button in message.buttons:
+            if fold(button.label) == wanted:
+                return message, button
+    for message in mine:
+        partial = [b for b in message.buttons if wanted in fold(b.label)]
+        if len(partial) == 1:
+            return message, partial[0]
+        if partial:
+            labels = ", ".join(b.label for b in partial)
+            raise ScriptError(f"several buttons contain {label!r}: {labels}")
+    raise ScriptError(f"{user} has no button {label!r}")
 
 
 def user_event(user: str, **fields: object) -> Incoming:

@@ -37,7 +37,6 @@ from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import LANGUAGES, N_, Translator
 from core.messages import Button, Incoming, IncomingFile, Outgoing
-from core.text import fold
 
 if TYPE_CHECKING:
     from channels.console import Delivered
@@ -524,22 +523,9 @@ class TelegramSession:
         return next((m for m in reversed(self.delivered) if m.to == user), None)
 
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        from channels.console import ScriptError
+        from channels.console import find_button
 
-        wanted = fold(label)
-        mine = [m for m in reversed(self.delivered) if m.to == user and m.buttons]
-        for message in mine:
-            for button in message.buttons:
-                if fold(button.label) == wanted:
-                    return message, button
-        for message in mine:
-            partial = [b for b in message.buttons if wanted in fold(b.label)]
-            if len(partial) == 1:
-                return message, partial[0]
-            if partial:
-                labels = ", ".join(b.label for b in partial)
-                raise ScriptError(f"several buttons contain {label!r}: {labels}")
-        raise ScriptError(f"{user} has no button {label!r}")
+        return find_button(self.delivered, user, label)
 
     def _collect(self) -> None:
         """Print the bot's new messages (edits of earlier ones print nothing)."""
