@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -33,10 +35,12 @@ from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.base import RetryLater
 from channels.sender import Sender
+from core import roles
 from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import LANGUAGES, N_, Translator
 from core.messages import Button, Incoming, IncomingFile, Outgoing
+from handlers import start
 
 if TYPE_CHECKING:
     from channels.console import Delivered
@@ -50,14 +54,15 @@ MAX_CAPTION = 1024
 PUBLIC_DOWNLOAD_MB = 20
 T = TypeVar("T")
 
-COMMANDS = (
-    ("giao", N_("Giao nhiệm vụ cho các đơn vị")),
-    ("tiendo", N_("Xem tiến độ các nhiệm vụ")),
-    ("viec", N_("Các nhiệm vụ của đơn vị còn mở")),
-    ("huy", N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở")),
-    ("help", N_("Hướng dẫn sử dụng")),
-    ("ngonngu", N_("Đổi ngôn ngữ (vi/en)")),
-)
+COMMANDS = {
+    "giao": N_("Giao nhiệm vụ cho các đơn vị"),
+    "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
+    "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),
+    "tiendo": N_("Xem tiến độ các nhiệm vụ"),
+    "viec": N_("Các nhiệm vụ của đơn vị còn mở"),
+    "help": N_("Hướng dẫn sử dụng"),
+    "ngonngu": N_("Đổi ngôn ngữ (vi/en)"),
+}
 TOO_LARGE = N_(
     "Tệp «{name}» nặng {size} MB. Bot trên Telegram (Bot API công khai) chỉ được tải về tệp "
     "tối đa 20 MB, nên bot chưa nhận được tệp này. Hãy nén tệp (ZIP) hoặc gửi bản nhỏ hơn "
@@ -154,6 +159,7 @@ class TelegramAdapter:
         self._retry_pending = False
         self._drain_lock = asyncio.Lock()
         self._running = False
+        self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,12 +193,40 @@ class TelegramAdapter:
         await self.app.stop()
         await self.app.shutdown()
 
+    @staticmethod
+    def _menu(names: Sequence[str], language: str) -> list[BotCommand]:
+        t = Translator(language)
+        return [BotCommand(name, t(COMMANDS[name])) for name in names]
+
     async def set_commands(self) -> None:
-        """The command menu, in Vietnamese (default and `vi`) and English."""
+        """The command menus, in Vietnamese (default and `vi`) and English: the reporters'
+        menu for private chats, a short one for groups, and their own menu in the chats of
+        staff and leaders."""
+        private = roles.menu_commands(roles.DEFAULT_MENU_ROLES)
         for language in ("", *LANGUAGES):
-            t = Translator(language or "vi")
-            commands = [BotCommand(name, t(text)) for name, text in COMMANDS]
-            await self.app.bot.set_my_commands(commands, language_code=language or None)
+            code = language or None
+            await self.app.bot.set_my_commands(self._menu(private, language or "vi"),
+                                               language_code=code)
+            await self.app.bot.set_my_commands(self._menu(roles.GROUP_MENU, language or "vi"),
+                                               scope=BotCommandScopeAllGroupChats(),
+                                               language_code=code)
+        await self.publish_menus()
+
+    async def publish_menus(self, chat_id: str | None = None) -> None:
+        """Publish the menu of every member whose roles differ from a reporter's (or of the
+        member in `chat_id`), for their chat alone."""
+        async with self.runtime.sessions() as session:
+            menus = await start.special_menus(session, CHANNEL, chat_id)
+        for chat, language, names in menus:
+            if self._menus.get(chat) == names or not chat.lstrip("-").isdigit():
+                continue
+            try:
+                await self.app.bot.set_my_commands(self._menu(names, language),
+                                                   scope=BotCommandScopeChat(int(chat)))
+            except TelegramError as exc:
+                log.warning("could not publish the command menu of chat %s: %s", chat, exc)
+                continue
+            self._menus[chat] = names
 
     async def drain(self, now: datetime | None = None) -> int:
         """Send the waiting outbox; a 429 is retried with another round (nothing is lost)."""
@@ -213,6 +247,9 @@ class TelegramAdapter:
     async def _run(self, event: Incoming) -> None:
         await self.runtime.dispatcher.handle(event, self.clock())
         await self.drain()
+        if not event.is_group and event.chat_id not in self._menus:
+            self._menus[event.chat_id] = ()  # looked up once per chat and process
+            await self.publish_menus(event.chat_id)
 
     def _mentions_bot(self, message: Message) -> bool:
         username = (self.app.bot.username or "").lower()

@@ -17,3 +17,23 @@ def can_see_all_progress(roles: Iterable[str]) -> bool:
 
 def can_decide_extensions(roles: Iterable[str]) -> bool:
     return can_assign(roles)
+
+
+# The commands each role uses, in the order a command menu shows them. Admins assign too.
+_MENU_ORDER = ("giao", "nhac", "huy", "tiendo", "viec", "help", "ngonngu")
+_ROLE_MENUS = {
+    "admin": {"giao", "nhac", "huy", "tiendo"},
+    "staff": {"giao", "nhac", "huy", "tiendo"},
+    "leader": {"tiendo"},
+    "reporter": {"viec", "tiendo"},
+}
+GROUP_MENU = ("tiendo", "help")
+DEFAULT_MENU_ROLES = frozenset({"reporter"})  # most people who open the bot are reporters
+
+
+def menu_commands(roles: Iterable[str]) -> tuple[str, ...]:
+    """The commands a member with `roles` sees in their command menu."""
+    names = {"help", "ngonngu"}
+    for role in roles:
+        names |= _ROLE_MENUS.get(role, set())
+    return tuple(name for name in _MENU_ORDER if name in names)

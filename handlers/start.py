@@ -3,8 +3,10 @@ user, in their roles, can do; `/ngonngu` switches language."""
 
 from __future__ import annotations
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import roles as role_rules
 from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
 from storage.models import Invite, Member, Membership, Unit
@@ -15,6 +17,33 @@ ROLE_NAMES = {
     "leader": N_("lãnh đạo"),
     "reporter": N_("đầu mối báo cáo"),
 }
+
+
+async def special_menus(
+    session: AsyncSession, channel: str, chat_id: str | None = None,
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(chat id, language, commands) of every member on `channel` (or only the one in
+    `chat_id`) whose command menu differs from the default one, so that an adapter can
+    publish it for that chat alone."""
+    default = role_rules.menu_commands(role_rules.DEFAULT_MENU_ROLES)
+    roles: dict[int, set[str]] = {}
+    query = (select(Member, Membership.role)
+             .join(Membership, col(Membership.member_id) == Member.id)
+             .where(Member.channel == channel))
+    if chat_id is not None:
+        query = query.where(Member.chat_id == chat_id)
+    rows = await session.exec(query)
+    members: dict[int, Member] = {}
+    for member, role in rows.all():
+        assert member.id is not None
+        members[member.id] = member
+        roles.setdefault(member.id, set()).add(role)
+    menus = []
+    for member_id, member in sorted(members.items()):
+        commands = role_rules.menu_commands(roles[member_id])
+        if commands != default:
+            menus.append((member.chat_id, member.language, commands))
+    return menus
 
 
 def help_text(t: Translator, roles: set[str]) -> str:

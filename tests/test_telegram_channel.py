@@ -3,6 +3,7 @@ Bot API emulator: every example transcript, and the Telegram-only cases."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import socket
@@ -20,7 +21,7 @@ from app.config import ChannelSettings, Settings
 from channels.console import user_event
 from channels.telegram import TelegramAdapter, TelegramSession, keyboard, play_telegram_script
 from channels.transcripts import isolated_settings
-from core.messages import Button
+from core.messages import Button, Outgoing
 from emulators.telegram_api import TelegramEmulator
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
@@ -217,8 +218,6 @@ async def test_in_groups_only_commands_and_mentions_reach_the_core() -> None:
 
 
 async def test_run_serves_telegram_with_its_command_menu() -> None:
-    import asyncio
-
     from app.cli import serve_telegram
 
     async with TelegramEmulator() as emu:
@@ -239,3 +238,80 @@ async def test_run_serves_telegram_with_its_command_menu() -> None:
                 stop.set()
                 await asyncio.wait_for(task, 15)
                 await runtime.close()
+
+
+def menu(emu: TelegramEmulator, scope: dict | None = None, language: str = "") -> list[str]:
+    return [c["command"] for c in emu.commands_for(scope, language)]
+
+
+async def test_command_menus_follow_roles() -> None:
+    async with telegram_bot() as (session, _):
+        emu = session.emulator
+        assert menu(emu) == ["tiendo", "viec", "help", "ngonngu"]  # what reporters use
+        assert menu(emu, {"type": "all_group_chats"}, "en") == ["tiendo", "help"]
+        english = {c["command"]: c["description"] for c in emu.commands_for(None, "en")}
+        assert english["viec"] == "Your unit's open tasks"
+        staff, reporter = session.user_id("vp_so"), session.user_id("ht_lhp")
+        for name in ("vp_so", "ht_lhp"):
+            await session.send(user_event(name, text="/help"))
+        assert menu(emu, {"type": "chat", "chat_id": staff}) == [
+            "giao", "nhac", "huy", "tiendo", "help", "ngonngu"]
+        assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
+
+
+async def test_a_long_text_is_split_with_the_buttons_on_the_last_piece() -> None:
+    async with telegram_bot() as (session, _):
+        uid = session.user_id("ht_lhp")
+        lines = [f"{i:04d} Trường THCS số {i} — chưa nộp" for i in range(400)]
+        text = "\n".join(lines)
+        assert len(text) > 3 * 4096
+        adapter = session.adapter
+        assert adapter is not None
+        last_id = await adapter.send(Outgoing(chat_id=str(uid), text=text,
+                                              buttons=(Button("Trang sau", "t:p:2"),)))
+        pieces = session.emulator.bot_messages(uid)
+        assert len(pieces) == 4
+        assert all(len(p["text"]) <= 4096 for p in pieces)
+        assert "\n".join(p["text"] for p in pieces) == text  # cut at line ends, nothing lost
+        assert [bool(p.get("reply_markup")) for p in pieces] == [False, False, False, True]
+        assert str(pieces[-1]["message_id"]) == last_id
+
+
+async def test_5xx_during_a_wave_loses_nothing_and_sends_nothing_twice() -> None:
+    async with telegram_bot() as (session, runtime):
+        reporters = {"ht_namtruc": "THPT-NAMTRUC", "pgd_namtruc": "PGD-NAMTRUC",
+                     "pgd_yyen": "PGD-YYEN", "tt_namtruc": "TT-GDNN-NAMTRUC"}
+        run_admin = admin_runner(runtime.settings)
+        for name, unit in reporters.items():
+            args = ["members", "add", name, "--channel", "console", "--role", "reporter",
+                    "--unit", unit]
+            code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
+            assert code == 0, output
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị @THPT, @PGD, "
+                          "TT-GDNN-NAMTRUC"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        session.emulator.fail_next("sendMessage", "500", count=3)
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        failed = [c for c in session.emulator.calls if c.status == 500]
+        assert len(failed) == 3
+        await session.drain()  # the next round of the sender retries what failed
+        for name in ("ht_lhp", *reporters):
+            assert len([m for m in texts(session, name) if "#1" in m]) == 1, name
+        rows = await outbox(runtime)
+        assert all(row.sent_at is not None for row in rows)
+        sent = [(row.chat_id, row.platform_message_id) for row in rows]
+        assert len(set(sent)) == len(sent)  # each row is its own Telegram message
+
+
+async def test_polling_resumes_after_the_api_server_restarts() -> None:
+    async with telegram_bot() as (session, _):
+        emu = session.emulator
+        await emu.stop()
+        polls = len([c for c in emu.calls if c.method == "getUpdates"])
+        await asyncio.sleep(0.5)  # the polling loop meets a closed port meanwhile
+        await emu.start()  # same port, same state: the adapter's polling loop reconnects
+        await session.send(user_event("ht_lhp", text="/help"))
+        assert "/viec" in texts(session, "ht_lhp")[-1]
+        assert len([c for c in emu.calls if c.method == "getUpdates"]) > polls
