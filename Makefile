@@ -27,6 +27,7 @@ lint: install
 
 bench: install
 	$(PY) bench/units_import.py
+	$(PY) bench/telegram_inbound.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
