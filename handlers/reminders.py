@@ -59,6 +59,8 @@ def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: T
         t("Hạn nộp: {deadline} — {left}", deadline=t.moment(target.deadline),
           left=t.time_left(ctx.now, target.deadline)),
     ]
+    if target.period:
+        lines.append(t("Kỳ báo cáo: {period}", period=target.period))
     if target.state == "in_progress":
         lines.append(t("Đơn vị đã báo đang làm ({percent}%); nhớ gửi báo cáo khi xong.",
                        percent=target.percent if target.percent is not None else "?"))
