@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,13 +12,12 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from app.bootstrap import Runtime
-from app.cli import invoke
 from app.config import Settings
 from core.clock import LOCAL_TZ
 from core.deadlines import Recurrence, parse_deadline
-from core.messages import Incoming
 from core.periods import current_period, next_opening
 from storage.models import Outbox, Reminder, Target
+from tests.seed import say, seeded_runtime
 
 LEAD = timedelta(days=30)
 
@@ -89,24 +87,6 @@ def test_the_current_period_is_open_and_the_next_opening_is_later(rule, days, le
 # --- through the dispatcher, on SQLite and PostgreSQL ------------------------------------
 
 
-async def _setup(settings: Settings, tmp_path: Path, start: datetime) -> Runtime:
-    runtime = await Runtime.open(settings)
-    units = tmp_path / "u.csv"
-    units.write_text("code,name\nA,Trường A\nB,Trường B\n", encoding="utf-8")
-    await asyncio.to_thread(invoke, ["units", "import", str(units)], settings, tmp_path, start)
-    for name, role, unit in (("staff", "staff", "A"), ("ht_a", "reporter", "A"),
-                             ("ht_b", "reporter", "B")):
-        await asyncio.to_thread(invoke, ["members", "add", name, "--role", role, "--unit", unit],
-                                settings, tmp_path, start)
-    return runtime
-
-
-async def _say(runtime: Runtime, user: str, now: datetime, text: str = "",
-               button: str | None = None) -> None:
-    await runtime.dispatcher.handle(Incoming("console", user, user, text=text, button=button),
-                                    now)
-
-
 async def _targets(runtime: Runtime) -> list[Target]:
     async with runtime.sessions() as session:
         return list((await session.exec(select(Target).order_by(col(Target.id)))).all())
@@ -117,12 +97,12 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
     settings = dataclasses.replace(settings, reminders=dataclasses.replace(
         settings.reminders, period_lead_days=10))
     start = local(2024, 10, 28, 8, 0)
-    runtime = await _setup(settings, tmp_path, start)
+    runtime = await seeded_runtime(settings, tmp_path, start)
     try:
-        await _say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
-        await _say(runtime, "staff", start, button="g:send")
+        await say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await say(runtime, "staff", start, button="g:send")
         assert [t.period for t in await _targets(runtime)] == ["11/2024", "11/2024"]
-        await _say(runtime, "ht_a", start, "đã xong")
+        await say(runtime, "ht_a", start, "đã xong")
 
         dispatcher = runtime.dispatcher
         opening = local(2024, 11, 25, 17, 0)  # 10 days before 05/12
@@ -145,7 +125,7 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
         assert len(news) == 2
 
         # B is still late for November, but a plain answer is about December now.
-        await _say(runtime, "ht_b", opening + timedelta(hours=2), "đã xong")
+        await say(runtime, "ht_b", opening + timedelta(hours=2), "đã xong")
         states = [(t.period, t.unit_id, t.state) for t in await _targets(runtime)]
         assert states[1][2] == "pending" and states[3][2] == "submitted"
     finally:
@@ -155,11 +135,11 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
 async def test_a_cancelled_recurring_task_does_not_roll_over(settings: Settings,
                                                             tmp_path: Path) -> None:
     start = local(2024, 10, 28, 8, 0)
-    runtime = await _setup(settings, tmp_path, start)
+    runtime = await seeded_runtime(settings, tmp_path, start)
     try:
-        await _say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
-        await _say(runtime, "staff", start, button="g:send")
-        await _say(runtime, "staff", start, "/huy #1")
+        await say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
+        await say(runtime, "staff", start, button="g:send")
+        await say(runtime, "staff", start, "/huy #1")
         await runtime.dispatcher.sweep(local(2025, 3, 1, 8, 0))
         assert [t.period for t in await _targets(runtime)] == ["11/2024"]
     finally:
