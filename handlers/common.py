@@ -65,6 +65,11 @@ def deadline_words(t: Translator, ctx: Context, target_deadline) -> str:  # noqa
     return f"{t.moment(target_deadline)} — {t.time_left(ctx.now, target_deadline)}"
 
 
+def repeated_offsets_text(t: Translator, text: str) -> str:
+    return t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi một lần.",
+             text=text.strip())
+
+
 def policy_of(settings: Settings, assignment: Assignment | None = None) -> Policy:
     r = settings.reminders
     offsets = r.offsets_days

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from core import roles
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
-from core.giao_line import parse_giao_line, parse_offsets, parse_requires
+from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.text import fold
@@ -20,6 +20,7 @@ from handlers.common import (
     REQUIRES_TEXT,
     find_assignment,
     members_with_role,
+    repeated_offsets_text,
     status_buttons,
     task_line,
 )
@@ -252,6 +253,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         offsets = parse_offsets(line.reminders)
         if offsets is None:
             problems.append(t("Phần «nhắc:» cần các số ngày trước hạn, ví dụ: nhắc: 7,3,1."))
+        elif repeated_offsets(line.reminders):
+            problems.append(repeated_offsets_text(t, line.reminders))
         else:
             draft["offsets"] = offsets
     if problems:
