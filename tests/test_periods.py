@@ -17,7 +17,7 @@ from core.clock import LOCAL_TZ
 from core.deadlines import Recurrence, parse_deadline
 from core.periods import current_period, next_opening
 from storage.models import Outbox, Reminder, Target
-from tests.seed import say, seeded_runtime
+from tests.seed import seeded_bot
 
 LEAD = timedelta(days=30)
 
@@ -97,12 +97,13 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
     settings = dataclasses.replace(settings, reminders=dataclasses.replace(
         settings.reminders, period_lead_days=10))
     start = local(2024, 10, 28, 8, 0)
-    runtime = await seeded_runtime(settings, tmp_path, start)
+    bot = await seeded_bot(settings, start)
+    runtime = bot.runtime
     try:
-        await say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
-        await say(runtime, "staff", start, button="g:send")
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await bot.press("staff", start, "Gửi")
         assert [t.period for t in await _targets(runtime)] == ["11/2024", "11/2024"]
-        await say(runtime, "ht_a", start, "đã xong")
+        await bot.say("ht_a", start, "đã xong")
 
         dispatcher = runtime.dispatcher
         opening = local(2024, 11, 25, 17, 0)  # 10 days before 05/12
@@ -125,7 +126,7 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
         assert len(news) == 2
 
         # B is still late for November, but a plain answer is about December now.
-        await say(runtime, "ht_b", opening + timedelta(hours=2), "đã xong")
+        await bot.say("ht_b", opening + timedelta(hours=2), "đã xong")
         states = [(t.period, t.unit_id, t.state) for t in await _targets(runtime)]
         assert states[1][2] == "pending" and states[3][2] == "submitted"
     finally:
@@ -135,11 +136,12 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
 async def test_a_cancelled_recurring_task_does_not_roll_over(settings: Settings,
                                                             tmp_path: Path) -> None:
     start = local(2024, 10, 28, 8, 0)
-    runtime = await seeded_runtime(settings, tmp_path, start)
+    bot = await seeded_bot(settings, start)
+    runtime = bot.runtime
     try:
-        await say(runtime, "staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
-        await say(runtime, "staff", start, button="g:send")
-        await say(runtime, "staff", start, "/huy #1")
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
+        await bot.press("staff", start, "Gửi")
+        await bot.say("staff", start, "/huy #1")
         await runtime.dispatcher.sweep(local(2025, 3, 1, 8, 0))
         assert [t.period for t in await _targets(runtime)] == ["11/2024"]
     finally:

@@ -4,9 +4,7 @@ a policy never reminds a unit twice on one day."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
-import pytest
 from sqlmodel import col, select
 
 from app.bootstrap import Runtime
@@ -16,7 +14,7 @@ from core.giao_line import parse_offsets, repeated_offsets
 from core.policy import Policy, plan
 from core.workcal import WorkCalendar
 from storage.models import Assignment, Outbox, Reminder
-from tests.seed import say, seeded_runtime
+from tests.seed import seeded_bot
 
 START = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
 
@@ -56,7 +54,7 @@ async def _outbox(runtime: Runtime) -> list[tuple[str, str]]:
             select(Outbox).order_by(col(Outbox.id)))).all()]
 
 
-@pytest.mark.parametrize(("user", "text", "message"), [
+BAD_INPUT = [
     ("ht_a", "/nhac #1", "Chỉ chuyên viên văn phòng mới nhắc việc được."),
     ("ht_a", "/nhac #1 1", "Chỉ chuyên viên văn phòng mới nhắc việc được."),
     ("staff", "/nhac #1 abc", "Chưa hiểu lịch nhắc «abc». Ghi các số ngày trước hạn, ví dụ: "
@@ -69,18 +67,22 @@ async def _outbox(runtime: Runtime) -> list[tuple[str, str]]:
      "Lịch nhắc «2,2» sẽ nhắc hơn một lần một ngày"),
     ("staff", "/giao Khác | hạn 20/05/2023 | đơn vị A | nhắc: sớm",
      "Phần «nhắc:» cần các số ngày trước hạn, ví dụ: nhắc: 7,3,1."),
-])
-async def test_bad_reminder_input_changes_nothing(settings: Settings, tmp_path: Path, user: str,
-                                                  text: str, message: str) -> None:
-    runtime = await seeded_runtime(settings, tmp_path, START)
+]
+
+
+async def test_bad_reminder_input_changes_nothing(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    runtime = bot.runtime
     try:
-        await say(runtime, "staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A, B")
-        await say(runtime, "staff", START, button="g:send")
-        before, sent = await _snapshot(runtime), await _outbox(runtime)
-        await say(runtime, user, START, text)
-        assert await _snapshot(runtime) == before
-        after = await _outbox(runtime)
-        assert after[:len(sent)] == sent and len(after) == len(sent) + 1
-        assert after[-1][0] == user and after[-1][1].startswith(message), after[-1]
+        await bot.say("staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A, B")
+        await bot.press("staff", START, "Gửi")
+        before = await _snapshot(runtime)
+        for user, text, message in BAD_INPUT:
+            sent = await _outbox(runtime)
+            await bot.say(user, START, text)
+            assert await _snapshot(runtime) == before, text
+            after = await _outbox(runtime)
+            assert after[:len(sent)] == sent and len(after) == len(sent) + 1, text
+            assert after[-1][0] == user and after[-1][1].startswith(message), after[-1]
     finally:
         await runtime.close()

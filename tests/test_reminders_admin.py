@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlmodel import col, select
 
 from app.bootstrap import Runtime
-from app.cli import invoke
 from app.config import Settings
 from core.clock import LOCAL_TZ
 from storage.models import Assignment, Outbox, Reminder
-from tests.seed import say, seeded_runtime
+from tests.seed import Bot, seeded_bot
 
 START = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)  # Tuesday; the deadline is Friday 12/05
 
 
-async def admin(settings: Settings, folder: Path, now: datetime, *args: str) -> tuple[int, str]:
-    return await asyncio.to_thread(invoke, list(args), settings, folder, now)
-
-
-async def _task(settings: Settings, folder: Path) -> Runtime:
-    runtime = await seeded_runtime(settings, folder, START)
-    await say(runtime, "staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A, B")
-    await say(runtime, "staff", START, button="g:send")
-    return runtime
+async def _task(settings: Settings) -> Bot:
+    bot = await seeded_bot(settings, START)
+    await bot.say("staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A, B")
+    await bot.press("staff", START, "Gửi")
+    return bot
 
 
 async def _state(runtime: Runtime) -> tuple[list[tuple], list[bool]]:
@@ -43,50 +36,52 @@ async def _reminders_sent(runtime: Runtime) -> list[Outbox]:
             col(Outbox.reminder_id).is_not(None)))).all())
 
 
-async def test_list_shows_a_table_and_due_narrows_it(settings: Settings, tmp_path: Path) -> None:
-    runtime = await _task(settings, tmp_path)
+async def test_list_shows_a_table_and_due_narrows_it(settings: Settings) -> None:
+    bot = await _task(settings)
+    runtime = bot.runtime
     try:
-        code, out = await admin(settings, tmp_path, START, "reminders", "list")
+        code, out = await bot.admin(START, "reminders", "list")
         lines = out.splitlines()
         assert code == 0
         assert lines[0].split() == ["when", "task", "unit", "recipients", "kind"]
         assert lines[1].split() == ["2023-05-05", "08:00", "#1", "A", "ht_a", "before"]
         assert len(lines) == 1 + 2 * 5  # 7, 3, 1 days before, on the day, first overdue
         assert lines[-1].split()[-1] == "overdue"
-        code, out = await admin(settings, tmp_path, START, "reminders", "list", "--due", "72h")
+        code, out = await bot.admin(START, "reminders", "list", "--due", "72h")
         assert [line.split()[3] for line in out.splitlines()[1:]] == ["A", "B"]
-        code, out = await admin(settings, tmp_path, START, "reminders", "list", "--due", "1h")
+        code, out = await bot.admin(START, "reminders", "list", "--due", "1h")
         assert out == "No reminders planned within 1h.\n"
     finally:
         await runtime.close()
 
 
 async def test_pause_stops_reminders_and_resume_replans_without_a_burst(
-        settings: Settings, tmp_path: Path) -> None:
-    runtime = await _task(settings, tmp_path)
+        settings: Settings) -> None:
+    bot = await _task(settings)
+    runtime = bot.runtime
     try:
-        code, out = await admin(settings, tmp_path, START, "reminders", "pause", "#1")
+        code, out = await bot.admin(START, "reminders", "pause", "#1")
         assert code == 0 and "10 planned reminders withdrawn" in out
-        code, out = await admin(settings, tmp_path, START, "reminders", "list")
+        code, out = await bot.admin(START, "reminders", "list")
         assert out == "No reminders planned.\n"
         for day in range(1, 13):  # through the deadline and four overdue days
             await runtime.dispatcher.sweep(START + timedelta(days=day))
         assert await _reminders_sent(runtime) == []
 
         later = START + timedelta(days=13)  # Monday 15/05 08:00, overdue since Friday
-        code, out = await admin(settings, tmp_path, later, "reminders", "resume", "1")
+        code, out = await bot.admin(later, "reminders", "resume", "1")
         assert code == 0 and "2 units re-planned" in out and "2023-05-16 08:00" in out
         assert await runtime.dispatcher.sweep(later) == 0  # nothing missed is sent at once
         assert await runtime.dispatcher.sweep(later + timedelta(days=1)) == 2  # one per unit
-        code, out = await admin(settings, tmp_path, later, "reminders", "resume", "#1")
+        code, out = await bot.admin(later, "reminders", "resume", "#1")
         assert code == 0 and "already running; nothing changed" in out
     finally:
         await runtime.close()
 
 
-async def test_bad_pause_resume_and_due_change_nothing(settings: Settings,
-                                                       tmp_path: Path) -> None:
-    runtime = await _task(settings, tmp_path)
+async def test_bad_pause_resume_and_due_change_nothing(settings: Settings) -> None:
+    bot = await _task(settings)
+    runtime = bot.runtime
     try:
         before = await _state(runtime)
         for args, message in (
@@ -97,10 +92,10 @@ async def test_bad_pause_resume_and_due_change_nothing(settings: Settings,
              "Error: --due: expected a duration such as 24h, 3d or 1d12h, got 'soon'"),
             (("reminders", "list", "--due", "0h"), "Error: --due"),
         ):
-            code, out = await admin(settings, tmp_path, START, *args)
+            code, out = await bot.admin(START, *args)
             assert code == 1 and out.startswith(message), (args, out)
-        await say(runtime, "staff", START, "/huy #1")
-        code, out = await admin(settings, tmp_path, START, "reminders", "pause", "#1")
+        await bot.say("staff", START, "/huy #1")
+        code, out = await bot.admin(START, "reminders", "pause", "#1")
         assert code == 1 and "task #1 is cancelled" in out
         assert await _state(runtime) == before
     finally:
