@@ -27,7 +27,10 @@ CLOSED_STATES = ("submitted", "excused")
 
 
 def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
-    """Plan the reminders of `target` from now on (before, on the day, first overdue)."""
+    """Plan the reminders of `target` from now on (before, on the day, first overdue);
+    nothing while the task's reminders are paused (resuming plans them)."""
+    if assignment.reminders_paused:
+        return
     policy = policy_of(ctx.settings, assignment)
     calendar = calendar_of(ctx.settings)
     planned = reminder_policy.plan(target.deadline, ctx.now, policy, calendar)

@@ -62,6 +62,7 @@ async def test_pause_stops_reminders_and_resume_replans_without_a_burst(
     try:
         code, out = await bot.admin(START, "reminders", "pause", "#1")
         assert code == 0 and "10 planned reminders withdrawn" in out
+        await bot.say("staff", START, "/nhac #1 5,2")  # a new schedule is kept, not planned
         code, out = await bot.admin(START, "reminders", "list")
         assert out == "No reminders planned.\n"
         for day in range(1, 13):  # through the deadline and four overdue days
