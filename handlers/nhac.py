@@ -7,7 +7,13 @@ from sqlmodel import col, select
 
 from core import roles
 from core.giao_line import parse_offsets, repeated_offsets
-from handlers.common import OPEN_STATES, find_assignment, repeated_offsets_text, task_line
+from handlers.common import (
+    OPEN_STATES,
+    find_assignment,
+    in_current_period,
+    repeated_offsets_text,
+    task_line,
+)
 from handlers.context import Context
 from handlers.reminders import replan_target, send_reminder
 from storage.models import Target
@@ -27,8 +33,8 @@ async def handle_command(ctx: Context, args: str) -> None:
     if assignment.state != "active":
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
-    targets = list((await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all())
+    targets = await in_current_period(ctx, list((await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all()))
     if rest.strip():
         offsets = parse_offsets(rest)
         if offsets is None:

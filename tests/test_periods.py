@@ -125,6 +125,11 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
         assert {r.kind for r in planned} >= {"before", "on_day", "overdue"}
         assert len(news) == 2
 
+        mark = len(bot.recorder.sent)
+        await bot.say("staff", opening, "/nhac #1")  # December's units, once each
+        nudged = bot.recorder.sent[mark:]
+        assert sorted(m.chat_id for m in nudged) == ["ht_a", "ht_b", "staff"]
+        assert all("Kỳ báo cáo: 12/2024" in m.text for m in nudged if m.chat_id != "staff")
         # B is still late for November, but a plain answer is about December now.
         await bot.say("ht_b", opening + timedelta(hours=2), "đã xong")
         states = [(t.period, t.unit_id, t.state) for t in await _targets(runtime)]
