@@ -125,6 +125,7 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
         assert {r.kind for r in planned} >= {"before", "on_day", "overdue"}
         assert len(news) == 2
 
+        await bot.sender.drain(opening)
         mark = len(bot.recorder.sent)
         await bot.say("staff", opening, "/nhac #1")  # December's units, once each
         nudged = bot.recorder.sent[mark:]
