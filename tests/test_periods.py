@@ -7,12 +7,13 @@ import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from app.bootstrap import Runtime
-from app.config import Settings
+from app.config import ConfigError, Settings, load_settings
 from core.clock import LOCAL_TZ
 from core.deadlines import Recurrence, parse_deadline
 from core.periods import current_period, next_opening
@@ -152,3 +153,13 @@ async def test_a_cancelled_recurring_task_does_not_roll_over(settings: Settings,
         assert [t.period for t in await _targets(runtime)] == ["11/2024"]
     finally:
         await runtime.close()
+
+
+def test_period_lead_days_is_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[reminders]\nperiod_lead_days = 45\n", encoding="utf-8")
+    assert load_settings(config, {}).reminders.period_lead_days == 45
+    for value in ("400", "-1", '"soon"'):
+        config.write_text(f"[reminders]\nperiod_lead_days = {value}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="reminders.period_lead_days"):
+            load_settings(config, {})
