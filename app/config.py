@@ -166,8 +166,8 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         sweep_seconds=_get(raw, "reminders", "sweep_seconds", int, r.sweep_seconds),
     )
     lead = _get(raw, "reminders", "period_lead_days", int, r.period_lead_days)
-    if lead > 366:
-        raise ConfigError(f"reminders.period_lead_days: expected 0..366 days, got {lead!r}")
+    if not 1 <= lead <= 366:
+        raise ConfigError(f"reminders.period_lead_days: expected 1..366 days, got {lead!r}")
     reminders = replace(reminders, period_lead_days=lead)
     language = _get(raw, "bot", "language", str, "vi")
     if language not in ("vi", "en"):

@@ -159,7 +159,7 @@ def test_period_lead_days_is_read_and_checked(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[reminders]\nperiod_lead_days = 45\n", encoding="utf-8")
     assert load_settings(config, {}).reminders.period_lead_days == 45
-    for value in ("400", "-1", '"soon"'):
+    for value in ("400", "0", "-1", '"soon"'):
         config.write_text(f"[reminders]\nperiod_lead_days = {value}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match="reminders.period_lead_days"):
             load_settings(config, {})
