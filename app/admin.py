@@ -17,10 +17,27 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.config import Settings
 from core.roles import ROLES
 from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
-from storage.models import CHANNELS, Dialogue, Invite, Member, Membership, Unit, UnitGroup
+from handlers.common import OPEN_STATES
+from handlers.context import Context
+from handlers.reminders import replan_target
+from storage.filestore import FileStore
+from storage.models import (
+    CHANNELS,
+    Assignment,
+    AuditLog,
+    Dialogue,
+    Invite,
+    Member,
+    Membership,
+    Reminder,
+    Target,
+    Unit,
+    UnitGroup,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -246,3 +263,97 @@ async def create_invites(
         session.add(invite)
         result.append((unit, invite))
     return result
+
+
+# --- reminders ---------------------------------------------------------------------------
+
+
+@dataclass
+class DueReminder:
+    due_at: datetime
+    number: int
+    unit: str
+    recipients: list[str]
+    kind: str
+
+
+async def due_reminders(session: AsyncSession, until: datetime | None) -> list[DueReminder]:
+    """The planned reminders that will go out (by `until`, or all): active, not paused
+    tasks and targets that still owe an answer."""
+    query = (
+        select(Reminder, Target, Assignment, Unit)
+        .join(Target, col(Target.id) == col(Reminder.target_id))
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .join(Unit, col(Unit.id) == col(Target.unit_id))
+        .where(Reminder.state == "planned", Assignment.state == "active",
+               col(Assignment.reminders_paused).is_(False),
+               col(Target.state).in_(("pending", "in_progress")))
+        .order_by(col(Reminder.due_at), col(Assignment.number), col(Unit.code))
+    )
+    if until is not None:
+        query = query.where(col(Reminder.due_at) <= until)
+    rows = (await session.exec(query)).all()
+    reporters: dict[int, list[str]] = {}
+    unit_ids = {unit.id for *_, unit in rows}
+    for membership, member in (await session.exec(
+            select(Membership, Member).join(Member, col(Member.id) == col(Membership.member_id))
+            .where(col(Membership.unit_id).in_(unit_ids), Membership.role == "reporter")
+            .order_by(col(Member.id)))).all():
+        reporters.setdefault(membership.unit_id, []).append(member.display_name)  # type: ignore[arg-type]
+    return [DueReminder(reminder.due_at, assignment.number, unit.code,
+                        reporters.get(unit.id, []), reminder.kind)  # type: ignore[arg-type]
+            for reminder, _target, assignment, unit in rows]
+
+
+async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
+    digits = ref.strip().lstrip("#").strip()
+    task = (await session.exec(select(Assignment).where(Assignment.number == int(digits)))
+            ).first() if digits.isdigit() else None
+    if task is None:
+        raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
+                         "with /tiendo)")
+    if task.state != "active":
+        raise AdminError(f"task #{task.number} is {task.state}: it has no reminders to pause "
+                         "or resume")
+    return task
+
+
+@dataclass
+class PauseReport:
+    task: Assignment
+    changed: bool
+    count: int  # reminders withdrawn (pause) or units re-planned (resume)
+    next_due: datetime | None = None
+
+
+async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: str,
+                               paused: bool, now: datetime) -> PauseReport:
+    """Pause: withdraw the task's planned reminders (escalations stop with them). Resume:
+    plan every open target's reminders again from `now`, so the ones missed while paused
+    are not all sent at once."""
+    task = await task_by_ref(session, ref)
+    if task.reminders_paused == paused:
+        return PauseReport(task, False, 0)
+    task.reminders_paused = paused
+    session.add(task)
+    target_ids = select(Target.id).where(Target.assignment_id == task.id)
+    if paused:
+        withdrawn = (await session.exec(select(func.count()).select_from(Reminder).where(
+            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).one()
+        await session.exec(delete(Reminder).where(
+            col(Reminder.state) == "planned", col(Reminder.target_id).in_(target_ids)))
+        report = PauseReport(task, True, withdrawn)
+    else:
+        ctx = Context(session=session, now=now, settings=settings,
+                      files=FileStore(settings.files_dir))
+        targets = (await session.exec(select(Target).where(
+            Target.assignment_id == task.id, col(Target.state).in_(OPEN_STATES)))).all()
+        for target in targets:
+            await replan_target(ctx, target, task)
+        await session.flush()
+        upcoming = (await session.exec(select(func.min(Reminder.due_at)).where(
+            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).first()
+        report = PauseReport(task, True, len(targets), upcoming)
+    session.add(AuditLog(at=now, actor="admin", action="reminders_pause" if paused
+                         else "reminders_resume", detail=f"#{task.number}"))
+    return report

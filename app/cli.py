@@ -462,3 +462,77 @@ async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) ->
         scheduler.stop()
         await adapter.stop()
 
+
+
+# --- reminders ---------------------------------------------------------------------------
+
+reminders_cli = typer.Typer(help="Planned reminders: list them, pause or resume a task's.",
+                            no_args_is_help=True)
+cli.add_typer(reminders_cli, name="reminders")
+
+
+def _when(moment: datetime | None) -> str:
+    return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@reminders_cli.command("list")
+def reminders_list(
+    ctx: typer.Context,
+    due: Annotated[str | None, typer.Option(help="Only those due within, e.g. 24h or 3d")] = None,
+) -> None:
+    """List the reminders that will go out: when, task, unit, recipients, kind."""
+    env = env_of(ctx)
+    try:
+        until = env.time() + parse_duration(due) if due is not None else None
+    except ValueError as exc:
+        raise fail(env, f"--due: expected a duration such as 24h, 3d or 1d12h, got {due!r}; "
+                        "nothing listed") from exc
+
+    async def work(runtime: Runtime) -> list[admin.DueReminder]:
+        async with runtime.sessions() as session:
+            return await admin.due_reminders(session, until)
+
+    rows = [("when", "task", "unit", "recipients", "kind")] + [
+        (_when(r.due_at), f"#{r.number}", r.unit, ", ".join(r.recipients) or "(nobody)", r.kind)
+        for r in run_async(env, work)]
+    if len(rows) == 1:
+        env.echo("No reminders planned" + (f" within {due}." if due else "."))
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        env.echo("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)),
+                            row[4]]))
+
+
+def _pause(ctx: typer.Context, task: str, paused: bool) -> None:
+    env = env_of(ctx)
+
+    async def work(session: AsyncSession) -> admin.PauseReport:
+        return await admin.set_reminders_paused(session, env.settings, task, paused, env.time())
+
+    try:
+        report = run_async(env, lambda r: in_transaction(r, work))
+    except admin.AdminError as exc:
+        raise fail(env, f"{exc}; nothing changed") from exc
+    name = f"#{report.task.number} «{report.task.title}»"
+    if not report.changed:
+        env.echo(f"Reminders of task {name} are already {'paused' if paused else 'running'}; "
+                 "nothing changed.")
+    elif paused:
+        env.echo(f"Paused the reminders of task {name}: {report.count} planned reminders "
+                 "withdrawn. `bot.py reminders resume` plans them again.")
+    else:
+        env.echo(f"Resumed the reminders of task {name}: {report.count} units re-planned from "
+                 f"now; next reminder {_when(report.next_due)}.")
+
+
+@reminders_cli.command("pause")
+def reminders_pause(ctx: typer.Context, task: str) -> None:
+    """Stop the reminders (and escalations) of task #N until it is resumed."""
+    _pause(ctx, task, True)
+
+
+@reminders_cli.command("resume")
+def reminders_resume(ctx: typer.Context, task: str) -> None:
+    """Plan task #N's reminders again from now (missed ones are not sent in a burst)."""
+    _pause(ctx, task, False)

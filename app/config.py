@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class ReminderSettings:
     public_holidays: bool = True
     extra_days_off: tuple[str, ...] = ()
     sweep_seconds: int = 30
+    period_lead_days: int = 30  # a recurring task's next period opens this long before it
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         extra_days_off=_get(raw, "reminders", "extra_days_off", tuple, r.extra_days_off),
         sweep_seconds=_get(raw, "reminders", "sweep_seconds", int, r.sweep_seconds),
     )
+    lead = _get(raw, "reminders", "period_lead_days", int, r.period_lead_days)
+    if not 1 <= lead <= 366:
+        raise ConfigError(f"reminders.period_lead_days: expected 1..366 days, got {lead!r}")
+    reminders = replace(reminders, period_lead_days=lead)
     language = _get(raw, "bot", "language", str, "vi")
     if language not in ("vi", "en"):
         raise ConfigError(f"bot.language: expected \"vi\" or \"en\", got {language!r}")

@@ -14,7 +14,11 @@ from typing import Any, Literal, TypeGuard
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
 
-RecurrenceKind = Literal["yearly", "monthly", "weekly"]
+RecurrenceKind = Literal["yearly", "school_year", "monthly", "weekly"]
+
+# A school year (năm học) runs from August to the next summer: a deadline from August on
+# belongs to the year that starts then, an earlier one to the year that started before.
+SCHOOL_YEAR_FIRST_MONTH = 8
 
 _MAX_TEXT = 300  # longer texts are not deadlines; also bounds the regex work
 
@@ -51,11 +55,12 @@ def _add_months(year: int, month: int, count: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Recurrence:
-    """A repeating deadline: every year on month/day, every month on day, or every weekday."""
+    """A repeating deadline: every year (or school year) on month/day, every month on day, or
+    every weekday. A school year recurs like a year but its periods are school years."""
 
     kind: RecurrenceKind
-    month: int | None = None  # yearly
-    day: int | None = None  # yearly, monthly; a day past the month's end means its last day
+    month: int | None = None  # yearly, school_year
+    day: int | None = None  # yearly, school_year, monthly; past the month's end: its last day
     weekday: int | None = None  # weekly, 0 = Monday
     at: time = time(17, 0)  # time of day of each deadline
 
@@ -67,7 +72,7 @@ class Recurrence:
 
     def _fields_fit_kind(self) -> bool:
         month, day, weekday = self.month, self.day, self.weekday
-        if self.kind == "yearly":
+        if self.kind in ("yearly", "school_year"):
             return (
                 weekday is None and _is_int(month) and _is_int(day) and _valid_day_month(day, month)
             )
@@ -82,7 +87,7 @@ class Recurrence:
         after = to_local(after)
         today = after.date()
         candidates: list[date]
-        if self.kind == "yearly":
+        if self.kind in ("yearly", "school_year"):
             assert self.month is not None and self.day is not None
             candidates = [_clamped(y, self.month, self.day) for y in (today.year, today.year + 1)]
         elif self.kind == "monthly":
@@ -101,23 +106,27 @@ class Recurrence:
         raise AssertionError("unreachable: the second candidate is always later")
 
     def period_label(self, due: datetime) -> str:
-        """Label of the period a deadline belongs to: "2024", "11/2024" or the week's Monday
-        "11/11/2024"."""
+        """Label of the period a deadline belongs to: "2024", "năm học 2024-2025", "11/2024"
+        or the week's Monday "11/11/2024"."""
         due = to_local(due)
         if self.kind == "yearly":
             return str(due.year)
+        if self.kind == "school_year":
+            start = due.year if due.month >= SCHOOL_YEAR_FIRST_MONTH else due.year - 1
+            return f"năm học {start}-{start + 1}"
         if self.kind == "monthly":
             return f"{due.month:02d}/{due.year}"
         monday = due.date() - timedelta(days=due.weekday())
         return f"{monday.day:02d}/{monday.month:02d}/{monday.year}"
 
     def to_rule(self) -> str:
-        """Compact storable form: "yearly:11-30@17:00", "monthly:5@17:00", "weekly:4@17:00"."""
+        """Compact storable form: "yearly:11-30@17:00", "school_year:05-31@17:00",
+        "monthly:5@17:00", "weekly:4@17:00"."""
         at = f"{self.at.hour:02d}:{self.at.minute:02d}"
         if self.at.second:
             at += f":{self.at.second:02d}"
-        if self.kind == "yearly":
-            return f"yearly:{self.month:02d}-{self.day:02d}@{at}"
+        if self.kind in ("yearly", "school_year"):
+            return f"{self.kind}:{self.month:02d}-{self.day:02d}@{at}"
         if self.kind == "monthly":
             return f"monthly:{self.day}@{at}"
         return f"weekly:{self.weekday}@{at}"
@@ -129,21 +138,21 @@ class Recurrence:
         if match is None:
             raise ValueError(f"malformed recurrence rule: {rule!r}")
         kind, month, day, number, hour, minute, second = match.groups()
-        if (kind == "yearly") != (month is not None):
+        if (kind in ("yearly", "school_year")) != (month is not None):
             raise ValueError(f"malformed recurrence rule: {rule!r}")
         try:
             at = time(int(hour), int(minute), int(second or 0))
         except ValueError as exc:
             raise ValueError(f"bad time in recurrence rule: {rule!r}") from exc
-        if kind == "yearly":
-            return cls("yearly", month=int(month), day=int(day), at=at)
+        if kind in ("yearly", "school_year"):
+            return cls(kind, month=int(month), day=int(day), at=at)
         if kind == "monthly":
             return cls("monthly", day=int(number), at=at)
         return cls("weekly", weekday=int(number), at=at)
 
 
 _RULE = re.compile(
-    r"(yearly|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
+    r"(yearly|school_year|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
     r"@([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
 )
 
@@ -195,7 +204,7 @@ class DeadlineError(ValueError):
 _MARK = "\x00"
 _NEXT = r"sau|toi|ke tiep|tiep theo"
 
-_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam|thang|tuan)(?!\w)")
+_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam hoc|nam|thang|tuan)(?!\w)")
 _TIME = re.compile(
     r"(?<![\w/:])(?<![0-9][.\-])(?:"
     r"(?P<ch>[0-9]{1,2}):(?P<cm>[0-9]{2})"
@@ -260,6 +269,7 @@ _DATE_PIECES = (
 
 _WEEKDAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
 _RECURRING_KINDS: dict[str, RecurrenceKind] = {
+    "nam hoc": "school_year",
     "nam": "yearly",
     "thang": "monthly",
     "tuan": "weekly",
@@ -515,7 +525,7 @@ def _recurrence(
         day, month, year = _day_month_year(piece_kind, match)
         _checked_date(day, month, year)
         _checked_date(day, month, None)  # 29/02/2024 hàng năm is fine; the year is ignored
-        return Recurrence("yearly", month=month, day=day, at=at)
+        return Recurrence(kind, month=month, day=day, at=at)
     if piece_kind == "year_end" and not qualified and match.group("year") is None:
-        return Recurrence("yearly", month=12, day=31, at=at)
+        return Recurrence(kind, month=12, day=31, at=at)
     raise DeadlineError("unrecognized")

@@ -85,3 +85,10 @@ def parse_offsets(value: str) -> list[int] | None:
     if any(o < 1 or o > 60 for o in offsets):
         return None
     return offsets
+
+
+def repeated_offsets(value: str) -> bool:
+    """True when a day count is written twice (`1,1`): that would remind twice on one day,
+    which the policy never does, so the list is refused rather than silently shortened."""
+    numbers = [int(n) for n in re.findall(r"\d+", fold(value))]
+    return len(numbers) != len(set(numbers))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.config import Settings
@@ -64,6 +65,11 @@ def deadline_words(t: Translator, ctx: Context, target_deadline) -> str:  # noqa
     return f"{t.moment(target_deadline)} — {t.time_left(ctx.now, target_deadline)}"
 
 
+def repeated_offsets_text(t: Translator, text: str) -> str:
+    return t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi một lần.",
+             text=text.strip())
+
+
 def policy_of(settings: Settings, assignment: Assignment | None = None) -> Policy:
     r = settings.reminders
     offsets = r.offsets_days
@@ -84,7 +90,27 @@ async def unit_name(ctx: Context, unit_id: int) -> str:
     return unit.name if unit else "?"
 
 
+async def current_periods(ctx: Context, assignment_ids: set[int]) -> dict[int, str]:
+    """The current period of each task: the one opened last (recurring tasks open a new one
+    each period; a one-off task has the single period "")."""
+    if not assignment_ids:
+        return {}
+    newest = (select(func.max(Target.id)).where(col(Target.assignment_id).in_(assignment_ids))
+              .group_by(col(Target.assignment_id)))
+    rows = (await ctx.session.exec(select(Target.assignment_id, Target.period).where(
+        col(Target.id).in_(newest)))).all()
+    return dict(rows)
+
+
+async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]:
+    """`targets` without those of past periods: progress and answers are about the current
+    period; past periods stay in the database as history."""
+    current = await current_periods(ctx, {t.assignment_id for t in targets})
+    return [t for t in targets if current.get(t.assignment_id) == t.period]
+
+
 async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
+    """The open targets of the current periods of active tasks of `unit_ids`."""
     if not unit_ids:
         return []
     query = (
@@ -94,4 +120,6 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
                Assignment.state == "active")
         .order_by(col(Target.deadline), col(Assignment.number))
     )
-    return [(t, a) for t, a in (await ctx.session.exec(query)).all()]
+    rows = [(t, a) for t, a in (await ctx.session.exec(query)).all()]
+    current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
+    return [(t, a) for t, a in rows if id(t) in current]

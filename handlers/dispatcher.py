@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
-from handlers import reminders, router
+from handlers import periods, reminders, router
 from handlers.context import Context
 from storage.filestore import FileStore
 from storage.models import Outbox
@@ -60,7 +60,10 @@ class Dispatcher:
                 )
 
     async def sweep(self, now: datetime) -> int:
-        """Send every reminder due at `now`; returns how many were turned into messages."""
+        """Open the recurring tasks' periods that have come, then send every reminder due
+        at `now`; returns how many reminders were turned into messages."""
+        async with self.sessions() as session, session.begin():
+            await periods.roll_over(self.context(session, now), now)
         async with self.sessions() as session, session.begin():
             return await reminders.sweep(self.context(session, now), now)
 
@@ -68,7 +71,9 @@ class Dispatcher:
         """The next moment after `after` when the sweep has work (for the virtual clock and
         the precise wake-up)."""
         async with self.sessions() as session:
-            return await reminders.next_due(session, after)
+            due = await reminders.next_due(session, after)
+            opening = await periods.next_opening_after(self.context(session, after), after)
+        return min((m for m in (due, opening) if m is not None), default=None)
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from core import roles
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
-from core.giao_line import parse_giao_line, parse_offsets, parse_requires
+from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.text import fold
@@ -20,6 +20,7 @@ from handlers.common import (
     REQUIRES_TEXT,
     find_assignment,
     members_with_role,
+    repeated_offsets_text,
     status_buttons,
     task_line,
 )
@@ -185,6 +186,8 @@ async def _preview(ctx: Context, draft: dict, before: str = "") -> None:
 def recurrence_words(t: Translator, rule: Recurrence) -> str:
     if rule.kind == "yearly":
         return t("hàng năm, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
+    if rule.kind == "school_year":
+        return t("hàng năm học, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
     if rule.kind == "monthly":
         return t("ngày {day} hàng tháng", day=rule.day)
     return t("hàng tuần")
@@ -250,6 +253,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         offsets = parse_offsets(line.reminders)
         if offsets is None:
             problems.append(t("Phần «nhắc:» cần các số ngày trước hạn, ví dụ: nhắc: 7,3,1."))
+        elif repeated_offsets(line.reminders):
+            problems.append(repeated_offsets_text(t, line.reminders))
         else:
             draft["offsets"] = offsets
     if problems:
@@ -352,8 +357,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 
 
 def task_text(t: Translator, ctx: Context, assignment: Assignment, target: Target,
-              unit: Unit) -> str:
-    lines = [t("📋 Nhiệm vụ mới {task}", task=task_line(t, assignment))]
+              unit: Unit, rolled: bool = False) -> str:
+    lines = [t("📋 Kỳ báo cáo mới {period} của nhiệm vụ {task}", period=target.period,
+               task=task_line(t, assignment)) if rolled
+             else t("📋 Nhiệm vụ mới {task}", task=task_line(t, assignment))]
     if assignment.details:
         lines.append(assignment.details)
     lines += [
@@ -368,6 +375,31 @@ def task_text(t: Translator, ctx: Context, assignment: Assignment, target: Targe
         t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."),
     ]
     return "\n".join(lines)
+
+
+async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
+                       deadline: datetime, period: str, file_name: str | None,
+                       rolled: bool = False) -> tuple[int, list[Unit]]:
+    """Create one target per unit for `period`, plan its reminders and send the task to
+    the units' reporters (as a new period of a recurring task when `rolled`). Returns how
+    many people got it and the units that have nobody to receive it."""
+    recipients, silent = 0, []
+    for unit in units:
+        target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
+                        deadline=deadline)
+        ctx.session.add(target)
+        await ctx.session.flush()
+        plan_target(ctx, target, assignment)
+        reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
+        if not reporters:
+            silent.append(unit)
+        for member in reporters:
+            ctx.send(member, lambda tr, target=target, unit=unit: task_text(
+                tr, ctx, assignment, target, unit, rolled), status_buttons(target.id),  # type: ignore[arg-type]
+                priority=1, file_id=assignment.file_id, file_name=file_name,
+                target_id=target.id, assignment_id=assignment.id)
+            recipients += 1
+    return recipients, silent
 
 
 async def _send(ctx: Context, draft: dict) -> None:
@@ -394,22 +426,8 @@ async def _send(ctx: Context, draft: dict) -> None:
               if draft["recurrence"] else "")
     units = list((await ctx.session.exec(
         select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
-    recipients, silent = 0, []
-    for unit in units:
-        target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
-                        deadline=deadline)
-        ctx.session.add(target)
-        await ctx.session.flush()
-        plan_target(ctx, target, assignment)
-        reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
-        if not reporters:
-            silent.append(unit)
-        for member in reporters:
-            ctx.send(member, lambda tr, target=target, unit=unit: task_text(
-                tr, ctx, assignment, target, unit), status_buttons(target.id),  # type: ignore[arg-type]
-                priority=1, file_id=assignment.file_id, file_name=draft["file_name"],
-                target_id=target.id, assignment_id=assignment.id)
-            recipients += 1
+    recipients, silent = await open_targets(ctx, assignment, units, deadline, period,
+                                            draft["file_name"])
     await ctx.clear_dialogue()
     ctx.audit("assign", number=number, title=assignment.title, units=len(units))
     lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",

@@ -3,13 +3,17 @@ changes when its reminders go out (days before the deadline) and re-plans them."
 
 from __future__ import annotations
 
-import re
-
 from sqlmodel import col, select
 
 from core import roles
-from core.giao_line import parse_offsets
-from handlers.common import OPEN_STATES, find_assignment, task_line
+from core.giao_line import parse_offsets, repeated_offsets
+from handlers.common import (
+    OPEN_STATES,
+    find_assignment,
+    in_current_period,
+    repeated_offsets_text,
+    task_line,
+)
 from handlers.context import Context
 from handlers.reminders import replan_target, send_reminder
 from storage.models import Target
@@ -29,18 +33,16 @@ async def handle_command(ctx: Context, args: str) -> None:
     if assignment.state != "active":
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
-    targets = list((await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all())
+    targets = await in_current_period(ctx, list((await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all()))
     if rest.strip():
-        numbers = re.findall(r"\d+", rest)
         offsets = parse_offsets(rest)
         if offsets is None:
             ctx.reply(t("Chưa hiểu lịch nhắc «{text}». Ghi các số ngày trước hạn, ví dụ: "
                         "/nhac #{number} 7,3,1.", text=rest.strip(), number=assignment.number))
             return
-        if len(numbers) != len(set(numbers)):
-            ctx.reply(t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi "
-                        "một lần.", text=rest.strip()))
+        if repeated_offsets(rest):
+            ctx.reply(repeated_offsets_text(t, rest))
             return
         assignment.reminder_offsets = ",".join(map(str, offsets))
         ctx.session.add(assignment)

@@ -27,7 +27,10 @@ CLOSED_STATES = ("submitted", "excused")
 
 
 def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
-    """Plan the reminders of `target` from now on (before, on the day, first overdue)."""
+    """Plan the reminders of `target` from now on (before, on the day, first overdue);
+    nothing while the task's reminders are paused (resuming plans them)."""
+    if assignment.reminders_paused:
+        return
     policy = policy_of(ctx.settings, assignment)
     calendar = calendar_of(ctx.settings)
     planned = reminder_policy.plan(target.deadline, ctx.now, policy, calendar)
@@ -59,6 +62,8 @@ def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: T
         t("Hạn nộp: {deadline} — {left}", deadline=t.moment(target.deadline),
           left=t.time_left(ctx.now, target.deadline)),
     ]
+    if target.period:
+        lines.append(t("Kỳ báo cáo: {period}", period=target.period))
     if target.state == "in_progress":
         lines.append(t("Đơn vị đã báo đang làm ({percent}%); nhớ gửi báo cáo khi xong.",
                        percent=target.percent if target.percent is not None else "?"))

@@ -11,7 +11,7 @@ from core import roles
 from core.i18n import Translator
 from core.progress import Figures, figures
 from core.text import fold
-from handlers.common import find_assignment, task_line
+from handlers.common import find_assignment, in_current_period, task_line
 from handlers.context import Context
 from storage.models import Assignment, Outbox, Target, Unit, UnitGroup
 
@@ -36,7 +36,7 @@ async def _targets(ctx: Context, assignment_ids: list[int] | None = None,
         query = query.where(col(Target.assignment_id).in_(assignment_ids))
     if unit_ids is not None:
         query = query.where(col(Target.unit_id).in_(unit_ids))
-    return list((await ctx.session.exec(query)).all())
+    return await in_current_period(ctx, list((await ctx.session.exec(query)).all()))
 
 
 async def _open_assignments(ctx: Context) -> list[Assignment]:
@@ -121,6 +121,8 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None) -> None:
         t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state),
         t("Hạn nộp: {deadline} — {left}", deadline=t.moment(deadline),
           left=t.time_left(ctx.now, deadline)),
+        *([t("Kỳ báo cáo: {period}", period=targets[0].period)]
+          if targets and targets[0].period else []),
         figures_text(t, f).capitalize() + t(" — hoàn thành {c}%, đúng hạn {o}%",
                                             c=t.number(round(f.completeness)),
                                             o=t.number(round(f.timeliness))),

@@ -6,20 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from app.bootstrap import Runtime
-from core.messages import Incoming, Outgoing
+from core.messages import Incoming
 from scheduler.service import WAKE_UP_JOB, ReminderScheduler
 from tests.conftest import sqlite_settings
-
-
-class Recorder:
-    name = "console"
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def send(self, message: Outgoing) -> str:
-        self.sent.append(message)
-        return str(len(self.sent))
+from tests.seed import Recorder
 
 
 async def test_tick_sends_due_reminders_and_sets_the_wake_up(tmp_path) -> None:

@@ -1,0 +1,67 @@
+"""Roll-over of recurring tasks: when a new period opens (`reminders.period_lead_days` before
+its deadline), each unit of the task gets a target for it, labelled with the period, with its
+own reminders. Past periods' targets stay as they are: they are the task's history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from core.deadlines import Recurrence
+from core.periods import current_period, next_opening
+from handlers.context import Context
+from handlers.giao import open_targets, task_line
+from storage.models import Assignment, Member, StoredFile, Target, Unit
+
+
+def _lead(ctx: Context) -> timedelta:
+    return timedelta(days=ctx.settings.reminders.period_lead_days)
+
+
+async def _recurring(ctx: Context) -> list[Assignment]:
+    return list((await ctx.session.exec(
+        select(Assignment).where(Assignment.state == "active",
+                                 col(Assignment.recurrence).is_not(None))
+        .order_by(col(Assignment.number)))).all())
+
+
+async def roll_over(ctx: Context, now: datetime) -> int:
+    """Open the period that has come, for every active recurring task; returns how many
+    periods were opened. After downtime only the newest period opens, not the missed ones."""
+    opened = 0
+    for assignment in await _recurring(ctx):
+        rule = Recurrence.from_rule(assignment.recurrence or "")
+        due = current_period(rule, assignment.deadline, now, _lead(ctx))
+        period = rule.period_label(due)
+        exists = (await ctx.session.exec(select(Target.id).where(
+            Target.assignment_id == assignment.id, Target.period == period).limit(1))).first()
+        if exists is not None:
+            continue
+        unit_ids = set((await ctx.session.exec(select(Target.unit_id).where(
+            Target.assignment_id == assignment.id))).all())
+        units = list((await ctx.session.exec(
+            select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
+        plan = await ctx.session.get(StoredFile, assignment.file_id) \
+            if assignment.file_id else None
+        recipients, _ = await open_targets(ctx, assignment, units, due, period,
+                                           plan.original_name if plan else None, rolled=True)
+        staff = await ctx.session.get(Member, assignment.assigned_by)
+        if staff is not None:
+            ctx.send(staff, lambda t, a=assignment, p=period, d=due, n=len(units), r=recipients: t(
+                "🔁 Đã mở kỳ {period} của nhiệm vụ {task}: hạn {deadline}, {units} đơn vị "
+                "({people} người nhận).", period=p, task=task_line(t, a), deadline=t.moment(d),
+                units=n, people=r), priority=1, assignment_id=assignment.id)
+        ctx.audit("roll_over", number=assignment.number, period=period, units=len(units))
+        opened += 1
+    return opened
+
+
+async def next_opening_after(ctx: Context, after: datetime) -> datetime | None:
+    """The next moment after `after` when a recurring task opens a period."""
+    moments = [
+        next_opening(Recurrence.from_rule(a.recurrence or ""), a.deadline, after, _lead(ctx))
+        for a in await _recurring(ctx)
+    ]
+    return min(moments, default=None)
+

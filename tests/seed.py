@@ -1,0 +1,82 @@
+"""A small seeded bot for tests that drive the dispatcher directly: units A and B, a staff
+member and one reporter per unit (added through the admin command line), and a recording
+channel so that buttons are pressed on the message that carried them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from app.bootstrap import Runtime
+from app.cli import invoke
+from app.config import Settings
+from channels.sender import Sender
+from core.messages import Incoming, Outgoing
+from handlers.context import buttons_of
+from storage.models import Outbox
+
+
+class Recorder:
+    """A console channel that only records what it is asked to send."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str:
+        self.sent.append(message)
+        return str(len(self.sent))
+
+
+@dataclass
+class Bot:
+    runtime: Runtime
+    recorder: Recorder = field(default_factory=Recorder)
+
+    @property
+    def sender(self) -> Sender:
+        return self.runtime.sender({"console": self.recorder})
+
+    async def say(self, user: str, now: datetime, text: str) -> None:
+        await self.runtime.dispatcher.handle(Incoming("console", user, user, text=text), now)
+        await self.sender.drain(now)
+
+    async def press(self, user: str, now: datetime, label: str) -> None:
+        """Press the button `label` on the latest message to `user` that has it."""
+        async with self.runtime.sessions() as session:
+            rows = (await session.exec(select(Outbox).where(Outbox.chat_id == user)
+                                       .order_by(col(Outbox.id).desc()))).all()
+        source, payload = next((row, b.payload) for row in rows for b in buttons_of(row)
+                               if b.label == label)
+        await self.runtime.dispatcher.handle(Incoming(
+            "console", user, user, button=payload,
+            button_message_id=source.platform_message_id), now)
+        await self.sender.drain(now)
+
+    async def sweep(self, now: datetime) -> int:
+        sent = await self.runtime.dispatcher.sweep(now)
+        await self.sender.drain(now)
+        return sent
+
+    async def admin(self, now: datetime, *args: str) -> tuple[int, str]:
+        settings = self.runtime.settings
+        return await asyncio.to_thread(invoke, list(args), settings,
+                                       settings.files_dir.parent, now)
+
+
+async def seeded_bot(settings: Settings, now: datetime) -> Bot:
+    runtime = await Runtime.open(settings)
+    bot = Bot(runtime)
+    folder: Path = settings.files_dir.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "u.csv").write_text("code,name\nA,Trường A\nB,Trường B\n", encoding="utf-8")
+    await bot.admin(now, "units", "import", str(folder / "u.csv"))
+    for name, role, unit in (("staff", "staff", "A"), ("ht_a", "reporter", "A"),
+                             ("ht_b", "reporter", "B"), ("ld_a", "leader", "A")):
+        await bot.admin(now, "members", "add", name, "--role", role, "--unit", unit)
+    return bot

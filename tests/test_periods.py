@@ -1,0 +1,165 @@
+"""Recurring tasks roll over: each period gets its own targets and reminders, opened
+`reminders.period_lead_days` before its deadline, under the virtual clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlmodel import col, select
+
+from app.bootstrap import Runtime
+from app.config import ConfigError, Settings, load_settings
+from core.clock import LOCAL_TZ
+from core.deadlines import Recurrence, parse_deadline
+from core.periods import current_period, next_opening
+from storage.models import Outbox, Reminder, Target
+from tests.seed import seeded_bot
+
+LEAD = timedelta(days=30)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=LOCAL_TZ)
+
+
+# --- the pure rule -----------------------------------------------------------------------
+
+
+def test_yearly_rolls_over_across_the_year_end() -> None:
+    rule = Recurrence("yearly", month=1, day=15)
+    first = local(2025, 1, 15, 17, 0)
+    assert current_period(rule, first, local(2025, 12, 16, 16, 59), LEAD) == first
+    opened = current_period(rule, first, local(2025, 12, 16, 17, 0), LEAD)
+    assert opened == local(2026, 1, 15, 17, 0)
+    assert rule.period_label(opened) == "2026"  # opened in December 2025, labelled 2026
+    assert next_opening(rule, first, local(2025, 6, 1, 8, 0), LEAD) == local(2025, 12, 16, 17, 0)
+
+
+def test_monthly_opens_when_the_previous_deadline_passes_if_the_lead_is_longer() -> None:
+    rule = Recurrence("monthly", day=5)
+    first = local(2024, 11, 5, 17, 0)
+    assert current_period(rule, first, local(2024, 11, 5, 16, 0), LEAD) == first
+    december = current_period(rule, first, local(2024, 11, 5, 17, 0), LEAD)
+    assert (december, rule.period_label(december)) == (local(2024, 12, 5, 17, 0), "12/2024")
+    january = current_period(rule, first, local(2024, 12, 20, 8, 0), LEAD)
+    assert rule.period_label(january) == "01/2025"
+    short = timedelta(days=3)
+    assert current_period(rule, first, local(2024, 12, 1, 16, 0), short) == first
+    assert current_period(rule, first, local(2024, 12, 2, 17, 0), short) == december
+
+
+def test_school_year_periods_are_labelled_by_school_year() -> None:
+    deadline = parse_deadline("hàng năm học trước 31/5", local(2024, 9, 5, 8, 0))
+    rule = deadline.recurrence
+    assert rule is not None and rule.kind == "school_year"
+    assert rule.period_label(deadline.due) == "năm học 2024-2025"
+    assert Recurrence.from_rule(rule.to_rule()) == rule
+    opened = current_period(rule, deadline.due, local(2026, 5, 1, 17, 0), LEAD)
+    assert rule.period_label(opened) == "năm học 2025-2026"
+    assert rule.period_label(local(2025, 9, 30, 17, 0)) == "năm học 2025-2026"
+
+
+def test_after_a_long_downtime_only_the_newest_period_opens() -> None:
+    rule = Recurrence("yearly", month=11, day=30)
+    first = local(2024, 11, 30, 17, 0)
+    assert current_period(rule, first, local(2031, 11, 10, 8, 0), LEAD) == \
+        local(2031, 11, 30, 17, 0)
+
+
+@given(st.sampled_from([Recurrence("yearly", month=2, day=29), Recurrence("monthly", day=31),
+                        Recurrence("weekly", weekday=4),
+                        Recurrence("school_year", month=8, day=1)]),
+       st.integers(min_value=0, max_value=3000), st.integers(min_value=0, max_value=400))
+def test_the_current_period_is_open_and_the_next_opening_is_later(rule, days, lead_days) -> None:
+    first = rule.next_due(local(2024, 1, 1, 0, 0))
+    now = first + timedelta(days=days, minutes=7)
+    lead = timedelta(days=lead_days)
+    due = current_period(rule, first, now, lead)
+    assert due >= first
+    assert due == first or max(due - lead, first) <= now
+    assert next_opening(rule, first, now, lead) > now
+
+
+# --- through the dispatcher, on SQLite and PostgreSQL ------------------------------------
+
+
+async def _targets(runtime: Runtime) -> list[Target]:
+    async with runtime.sessions() as session:
+        return list((await session.exec(select(Target).order_by(col(Target.id)))).all())
+
+
+async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
+        settings: Settings, tmp_path: Path) -> None:
+    settings = dataclasses.replace(settings, reminders=dataclasses.replace(
+        settings.reminders, period_lead_days=10))
+    start = local(2024, 10, 28, 8, 0)
+    bot = await seeded_bot(settings, start)
+    runtime = bot.runtime
+    try:
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await bot.press("staff", start, "Gửi")
+        assert [t.period for t in await _targets(runtime)] == ["11/2024", "11/2024"]
+        await bot.say("ht_a", start, "đã xong")
+
+        dispatcher = runtime.dispatcher
+        opening = local(2024, 11, 25, 17, 0)  # 10 days before 05/12
+        await dispatcher.sweep(opening - timedelta(minutes=1))
+        assert len(await _targets(runtime)) == 2
+        await dispatcher.sweep(opening)
+        await dispatcher.sweep(opening + timedelta(hours=1))  # opening twice adds nothing
+        targets = await _targets(runtime)
+        assert [(t.period, t.state) for t in targets] == [
+            ("11/2024", "submitted"), ("11/2024", "pending"),
+            ("12/2024", "pending"), ("12/2024", "pending")]
+        december = targets[2:]
+        assert {t.deadline.astimezone(LOCAL_TZ) for t in december} == {local(2024, 12, 5, 17, 0)}
+        async with runtime.sessions() as session:
+            planned = (await session.exec(select(Reminder).where(
+                col(Reminder.target_id).in_([t.id for t in december])))).all()
+            news = (await session.exec(select(Outbox).where(
+                col(Outbox.text).contains("Kỳ báo cáo mới 12/2024")))).all()
+        assert {r.kind for r in planned} >= {"before", "on_day", "overdue"}
+        assert len(news) == 2
+
+        await bot.sender.drain(opening)
+        mark = len(bot.recorder.sent)
+        await bot.say("staff", opening, "/nhac #1")  # December's units, once each
+        nudged = bot.recorder.sent[mark:]
+        assert sorted(m.chat_id for m in nudged) == ["ht_a", "ht_b", "staff"]
+        assert all("Kỳ báo cáo: 12/2024" in m.text for m in nudged if m.chat_id != "staff")
+        # B is still late for November, but a plain answer is about December now.
+        await bot.say("ht_b", opening + timedelta(hours=2), "đã xong")
+        states = [(t.period, t.unit_id, t.state) for t in await _targets(runtime)]
+        assert states[1][2] == "pending" and states[3][2] == "submitted"
+    finally:
+        await runtime.close()
+
+
+async def test_a_cancelled_recurring_task_does_not_roll_over(settings: Settings,
+                                                            tmp_path: Path) -> None:
+    start = local(2024, 10, 28, 8, 0)
+    bot = await seeded_bot(settings, start)
+    runtime = bot.runtime
+    try:
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
+        await bot.press("staff", start, "Gửi")
+        await bot.say("staff", start, "/huy #1")
+        await runtime.dispatcher.sweep(local(2025, 3, 1, 8, 0))
+        assert [t.period for t in await _targets(runtime)] == ["11/2024"]
+    finally:
+        await runtime.close()
+
+
+def test_period_lead_days_is_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[reminders]\nperiod_lead_days = 45\n", encoding="utf-8")
+    assert load_settings(config, {}).reminders.period_lead_days == 45
+    for value in ("400", "0", "-1", '"soon"'):
+        config.write_text(f"[reminders]\nperiod_lead_days = {value}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="reminders.period_lead_days"):
+            load_settings(config, {})
