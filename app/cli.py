@@ -400,10 +400,10 @@ def console(
     from channels.transcripts import isolated_settings
 
     env = env_of(ctx)
-    if channel not in ("console", "telegram"):
-        raise fail(env, f"--channel {channel} is not available yet; use console or telegram")
-    if channel == "telegram" and not script:
-        raise fail(env, "--channel telegram plays transcripts only: add --script FILE.chat")
+    if channel not in ("console", "telegram", "zalo"):
+        raise fail(env, f"--channel {channel}: expected console, telegram or zalo")
+    if channel != "console" and not script:
+        raise fail(env, f"--channel {channel} plays transcripts only: add --script FILE.chat")
     if script:
         path = env.path(script)
         if not path.is_file():
@@ -415,6 +415,11 @@ def console(
 
                 return await play_telegram_script(runtime, path, sys.stdout,
                                                   admin_runner(runtime.settings))
+            if channel == "zalo":
+                from channels.zalo_session import play_zalo_script
+
+                return await play_zalo_script(runtime, path, sys.stdout,
+                                              admin_runner(runtime.settings))
             return await play_script(runtime, path, sys.stdout, admin_runner(runtime.settings),
                                      env.path(files) if files else None)
 

@@ -1,0 +1,162 @@
+"""The Zalo channel through the real adapter against the local Zalo Bot API emulator: every
+example transcript (same lines as on the console), and the Zalo-only cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from app.bootstrap import Runtime
+from app.cli import admin_runner
+from app.config import Settings
+from channels.console import play_script, user_event
+from channels.transcripts import isolated_settings
+from channels.zalo_session import ZaloSession, play_zalo_script
+from storage.models import Outbox, SeenEvent, Submission
+from tests.conftest import EXAMPLES
+
+SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
+
+
+async def play(path: Path, channel: str) -> tuple[int, str]:
+    """Play a transcript on a fresh database, on the console or through Zalo."""
+    out = io.StringIO()
+    with isolated_settings(Settings()) as settings:
+        runtime = await Runtime.open(settings, migrate=True)
+        try:
+            if channel == "zalo":
+                code = await play_zalo_script(runtime, path, out, admin_runner(settings))
+            else:
+                code = await play_script(runtime, path, out, admin_runner(settings))
+        finally:
+            await runtime.close()
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+async def test_example_on_zalo_prints_what_the_console_prints(script: Path) -> None:
+    code, out = await play(script, "zalo")
+    assert code == 0, out
+    _, console = await play(script, "console")
+    # Only the admin command's own echo names the channel the members were added on.
+    assert out.replace(" (zalo) as ", " (console) as ") == console
+
+
+@asynccontextmanager
+async def zalo_bot(**changes: object) -> AsyncIterator[tuple[ZaloSession, Runtime]]:
+    """A transcript session with units, a staff member `vp_so` and a reporter `ht_lhp`."""
+    with isolated_settings(Settings()) as base:
+        settings = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+        runtime = await Runtime.open(settings, migrate=True)
+        session = ZaloSession(runtime, io.StringIO())
+        await session.start()
+        run_admin = admin_runner(settings)
+        try:
+            for args in (
+                ["units", "import", "units.csv"],
+                ["members", "add", "vp_so", "--channel", "console", "--role", "staff",
+                 "--unit", "VP-SO"],
+                ["members", "add", "ht_lhp", "--channel", "console", "--role", "reporter",
+                 "--unit", "THPT-LHP"],
+            ):
+                code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
+                assert code == 0, output
+            yield session, runtime
+        finally:
+            await session.stop()
+            await runtime.close()
+
+
+def texts(session: ZaloSession, name: str) -> list[str]:
+    return [m.text for m in session.delivered if m.to == name]
+
+
+async def rows(runtime: Runtime, model: type) -> list:
+    async with runtime.sessions() as s:
+        return list((await s.exec(select(model))).all())
+
+
+async def give_task(session: ZaloSession) -> None:
+    await session.send(user_event(
+        "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+    confirm, button = session.find_button("vp_so", "Gửi")
+    await session.send(user_event("vp_so", button=button.payload,
+                                  button_message_id=confirm.message_id))
+
+
+async def test_choices_are_numbered_and_a_number_presses_the_button() -> None:
+    async with zalo_bot() as (session, runtime):
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+        uid = session.user_id("vp_so")
+        raw = session.emulator.bot_messages(uid)[-1]["text"]
+        assert raw.endswith("\nTrả lời 1 = Gửi, 2 = Sửa, 3 = Huỷ")
+        await session.emulator.inject_text(uid, "1")
+        await session.settle()
+        assert "Đã giao nhiệm vụ #1" in texts(session, "vp_so")[-1]
+        reminder = session.emulator.bot_messages(session.user_id("ht_lhp"))[-1]["text"]
+        assert "Trả lời 1 = Đã nộp, 2 = Đang làm, 3 = Cần hỗ trợ, 4 = Xin gia hạn" in reminder
+        pressed = [r for r in await rows(runtime, Outbox) if r.pressed]
+        assert len(pressed) == 1 and "g:" in pressed[0].pressed
+
+
+async def test_a_redelivered_update_is_recorded_once() -> None:
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        uid = session.user_id("ht_lhp")
+        await session.emulator.inject_text(uid, "đang làm 60%")
+        await session.settle()
+        session.emulator.redeliver_last()
+        await session.settle()
+        assert len([r for r in await rows(runtime, Submission) if r.kind == "progress"]) == 1
+        assert sum("60%" in text for text in texts(session, "ht_lhp")) == 1
+        assert len(await rows(runtime, SeenEvent)) >= 2
+
+
+async def test_long_text_is_split_at_2000_characters() -> None:
+    async with zalo_bot() as (session, _):
+        assert session.adapter is not None
+        from core.messages import Outgoing
+
+        uid = session.user_id("ht_lhp")
+        await session.adapter.send(Outgoing(chat_id=uid, text="\n".join(["x" * 99] * 45)))
+        sent = session.emulator.bot_messages(uid)
+        assert len(sent) == 3 and all(len(m["text"]) <= 2000 for m in sent)
+        assert sum(len(m["text"]) for m in sent) == 45 * 99 + 42  # two cuts at line ends
+
+
+async def test_a_document_gets_an_upload_link_and_a_picture_is_taken_directly() -> None:
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        uid = session.user_id("ht_lhp")
+        await session.emulator.inject_unsupported(uid)
+        await session.settle()
+        assert session.adapter is not None and len(session.adapter.offers) == 1
+        offer = session.emulator.bot_messages(uid)[-1]["text"]
+        assert "/u/" in offer and "một lần" in offer
+        png = (EXAMPLES.parent / "tests" / "data" / "tiny.png")
+        data = png.read_bytes() if png.exists() else _png()
+        await session.emulator.inject_image(uid, data, caption="bảng tổng hợp")
+        await session.settle()
+        assert "Đã nhận tệp «anh-" in texts(session, "ht_lhp")[-1]
+        files = [r for r in await rows(runtime, Submission) if r.kind == "file"]
+        assert len(files) == 1 and files[0].text == "bảng tổng hợp"
+
+
+def _png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
