@@ -188,9 +188,9 @@ class WebServer:
                     name = Path(part.filename or "").name[:255]  # type: ignore[union-attr]
                     chunks: list[bytes] = []
                     while chunk := await part.read_chunk(CHUNK):  # type: ignore[union-attr]
-                        size += len(chunk)
-                        if size <= limit + 1:  # beyond the limit only the size is counted
+                        if size <= limit:  # past the limit only the size is counted
                             chunks.append(chunk)
+                        size += len(chunk)
                     data = b"".join(chunks)
         except (ValueError, AssertionError):
             name = ""

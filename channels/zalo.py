@@ -48,7 +48,7 @@ MAX_TEXT = 2000
 POLL_SECONDS = 30
 # What a user types to ask for the upload page (folded: no case, no diacritics).
 UPLOAD_WORDS = ("gui tep", "nop tep", "gui file", "nop file", "gui bao cao", "nop bao cao",
-                "tai tep", "upload")
+                "tai tep", "upload", "send file", "send a file", "upload file")
 
 
 class ZaloApiError(Exception):

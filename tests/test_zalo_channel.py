@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -160,3 +162,159 @@ def _png() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+# --- the webhook -------------------------------------------------------------------------
+
+
+async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> None:
+    from app.config import ChannelSettings
+    from channels.web import WebServer
+    from channels.zalo import ZaloAdapter
+    from emulators.zalo_api import ZaloEmulator
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    async with ZaloEmulator() as emu:
+        emu.add_user("1001", "ht_lhp")
+        with isolated_settings(Settings()) as settings:
+            runtime = await Runtime.open(settings, migrate=True)
+            web = WebServer(runtime, port=port)
+            url = f"http://127.0.0.1:{port}/zalo-hook"
+            adapter = ZaloAdapter(runtime, ChannelSettings(
+                token=emu.token, base_url=emu.base_url, mode="webhook", webhook_url=url,
+                webhook_secret="dung-bi-mat-123"), web)
+            adapter.add_routes(web.app)
+            await web.start()
+            await adapter.start()
+            try:
+                assert emu.webhook_url == url
+                forged = {"event_name": "message.text.received", "message": {
+                    "message_id": "f" * 20, "date": 0, "text": "/help",
+                    "from": {"id": "1001", "display_name": "ht_lhp", "is_bot": False},
+                    "chat": {"id": "1001", "chat_type": "PRIVATE"}}}
+                async with httpx.AsyncClient() as http:
+                    for headers in ({"X-Bot-Api-Secret-Token": "sai"}, {}):
+                        answer = await http.post(url, json=forged, headers=headers)
+                        assert answer.status_code == 403
+                assert adapter.handled == 0 and emu.bot_messages("1001") == []
+                assert await rows(runtime, Outbox) == [] and await rows(runtime, SeenEvent) == []
+
+                emu.wrap_webhook_body = True  # {ok, result} is read as well as the bare update
+                await emu.inject_text("1001", "/help")
+                await emu.wait_for_call("sendMessage")
+                await emu.wait_idle()
+                assert emu.webhook_deliveries[-1]["status"] == 200
+                assert len(emu.bot_messages("1001")) == 1
+            finally:
+                await adapter.stop()
+                await web.stop()
+                await runtime.close()
+
+
+# --- the upload page ---------------------------------------------------------------------
+
+
+async def offered_link(session: ZaloSession) -> str:
+    uid = session.user_id("ht_lhp")
+    await session.emulator.inject_text(uid, "Gửi tệp")
+    await session.settle()
+    assert session.adapter is not None
+    return list(session.adapter.offers.values())[-1]
+
+
+PDF = (EXAMPLES / "files" / "bao-cao-nq29-namtruc.pdf").read_bytes()
+
+
+async def test_upload_link_records_the_file_once_then_says_it_was_used() -> None:
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        url = await offered_link(session)
+        form = await session.http.get(url)
+        assert form.status_code == 200 and "Báo cáo thử" in form.text
+        assert 'name="viewport"' in form.text
+        done = await session.upload(url, "bao-cao.pdf", PDF, "bản ký")
+        assert done.status_code == 200 and "bao-cao.pdf" in done.text
+        session._collect()
+        assert "Đã nhận tệp «bao-cao.pdf»" in texts(session, "ht_lhp")[-1]
+        again = await session.http.post(url, files={"file": ("b.pdf", PDF, "application/pdf")})
+        assert again.status_code == 410 and "đã được dùng" in again.text
+        assert (await session.http.get(url)).status_code == 410
+        files = [r for r in await rows(runtime, Submission) if r.kind == "file"]
+        assert len(files) == 1 and files[0].text == "bản ký"
+
+
+async def test_expired_and_tampered_links_are_refused_with_a_reason() -> None:
+    from datetime import timedelta
+
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        url = await offered_link(session)
+        body, _, mac = url.rpartition("/")[2].partition(".")
+        forged = url.replace(mac, ("A" if mac[0] != "A" else "B") + mac[1:])
+        page = await session.http.get(forged)
+        assert page.status_code == 403 and "không đúng" in page.text
+        page = await session.http.post(url.replace(body, body[:-2] + "xy"),
+                                       files={"file": ("b.pdf", PDF, "application/pdf")})
+        assert page.status_code == 403
+        session.now += timedelta(minutes=31)
+        page = await session.http.post(url, files={"file": ("b.pdf", PDF, "application/pdf")})
+        assert page.status_code == 410 and "hết hạn" in page.text
+        assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
+
+
+async def test_oversized_and_wrong_type_uploads_are_refused_and_the_link_still_works() -> None:
+    async with zalo_bot(max_file_mb=1) as (session, runtime):
+        await give_task(session)
+        url = await offered_link(session)
+        big = b"%PDF-1.4\n" + bytes(1024 * 1024 + 10)
+        page = await session.upload(url, "lon.pdf", big)
+        assert page.status_code == 413 and "quá giới hạn 1 MB" in page.text
+        page = await session.upload(url, "chuong-trinh.exe", b"MZ\x90\x00" + bytes(100))
+        assert page.status_code == 415 and "không phải loại được nhận" in page.text
+        page = await session.http.post(url, data={"note": "quên tệp"})
+        assert page.status_code == 400 and "chọn một tệp" in page.text
+        session._collect()
+        answers = texts(session, "ht_lhp")
+        assert "quá giới hạn" in answers[-2] and "không phải loại" in answers[-1]
+        assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
+        assert (await session.upload(url, "bao-cao.pdf", PDF)).status_code == 200
+
+
+async def test_telegram_file_over_the_download_limit_gets_the_upload_page() -> None:
+    from channels.telegram import TelegramSession
+    from channels.web import WebServer
+
+    with isolated_settings(Settings()) as settings:
+        runtime = await Runtime.open(settings, migrate=True)
+        session = TelegramSession(runtime, io.StringIO())
+        await session.start()
+        web = WebServer(runtime, clock=lambda: session.now, port=0)
+        await web.start()
+        assert session.adapter is not None
+        session.adapter.upload_links = web
+        web.adapters["telegram"] = session.adapter
+        run_admin = admin_runner(settings)
+        try:
+            for args in (["units", "import", "units.csv"],
+                         ["members", "add", "ht_lhp", "--channel", "console", "--role",
+                          "reporter", "--unit", "THPT-LHP"]):
+                assert (await run_admin(session.rewrite_admin(args), EXAMPLES, session.now))[0] == 0
+            uid = session.user_id("ht_lhp")
+            big = b"%PDF-1.4\n" + bytes(21 * 1024 * 1024)
+            await session.emulator.inject_document(uid, "bao-cao-lon.pdf", big, "application/pdf")
+            await session.settle()
+            answer = [m.text for m in session.delivered if m.to == "ht_lhp"][-1]
+            assert "20 MB" in answer and "/u/" in answer
+            url = answer.rsplit(" ", 1)[-1]
+            async with httpx.AsyncClient() as http:
+                page = await http.post(url, files={"file": ("bao-cao.pdf", PDF, "application/pdf")})
+            assert page.status_code == 200
+            session._collect()
+            assert "Đơn vị bạn không còn nhiệm vụ nào" in [
+                m.text for m in session.delivered if m.to == "ht_lhp"][-1]
+        finally:
+            await web.stop()
+            await session.stop()
+            await runtime.close()
