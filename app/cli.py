@@ -440,13 +440,7 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
-    if not env.settings.telegram.token:
-        raise fail(env, "the Zalo channel is not available yet; remove zalo.token from the "
-                        "configuration to use the console")
-    if env.settings.zalo.token:
-        env.echo("zalo.token is set but the Zalo channel is not available yet; "
-                 "running Telegram only.")
-    run_async(env, serve_telegram)
+    run_async(env, serve_channels)
 
 
 async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -467,3 +461,45 @@ async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) ->
         scheduler.stop()
         await adapter.stop()
 
+
+
+# --- Zalo and the web server (upload page, file links, Zalo webhook) ---------------------
+
+
+async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+    """Run every configured channel and the bot's web server until `stop` is set, sweeping
+    reminders every `reminders.sweep_seconds`."""
+    from channels.telegram import TelegramAdapter
+    from channels.web import WebServer
+    from channels.zalo import ZaloAdapter
+    from scheduler.service import ReminderScheduler
+
+    settings = runtime.settings
+    stop = stop or asyncio.Event()
+    web = WebServer(runtime)
+    adapters: dict[str, Any] = {}
+    if settings.zalo.token:
+        zalo = ZaloAdapter(runtime, settings.zalo, web)
+        if settings.zalo.mode == "webhook":
+            zalo.add_routes(web.app)
+        adapters["zalo"] = zalo
+    if settings.telegram.token:
+        telegram = TelegramAdapter(runtime, settings.telegram)
+        telegram.upload_links = web
+        web.adapters["telegram"] = telegram
+        adapters["telegram"] = telegram
+    await web.start()
+    started: list[Any] = []
+    scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters),
+                                  max(1, settings.reminders.sweep_seconds))
+    try:
+        for adapter in adapters.values():
+            await adapter.start()
+            started.append(adapter)
+        scheduler.start()
+        await stop.wait()
+    finally:
+        scheduler.stop()
+        for adapter in reversed(started):
+            await adapter.stop()
+        await web.stop()

@@ -318,3 +318,30 @@ async def test_telegram_file_over_the_download_limit_gets_the_upload_page() -> N
             await web.stop()
             await session.stop()
             await runtime.close()
+
+
+async def test_run_serves_zalo_and_the_upload_page() -> None:
+    import asyncio
+
+    from app.cli import serve_channels
+    from app.config import ChannelSettings, WebSettings
+    from emulators.zalo_api import ZaloEmulator
+
+    async with ZaloEmulator() as emu:
+        emu.add_user("1001", "ht_lhp")
+        with isolated_settings(Settings()) as settings:
+            runtime = await Runtime.open(dataclasses.replace(
+                settings, zalo=ChannelSettings(token=emu.token, base_url=emu.base_url),
+                web=WebSettings(port=0)))
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve_channels(runtime, stop))
+            try:
+                await emu.wait_for_call("getUpdates", timeout=10)
+                await emu.inject_text("1001", "/help")
+                call = await emu.wait_for_call("sendMessage", timeout=10)
+                assert "/viec" in call.params["text"] or "/start" in call.params["text"]
+            finally:
+                stop.set()
+                await emu.stop()
+                await asyncio.wait_for(task, 15)
+                await runtime.close()
