@@ -275,7 +275,7 @@ class TelegramAdapter:
                 text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
                 if self.upload_links is not None:
                     offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
-                    text += f"\n{offer}" if offer else ""
+                    text += f"\n{offer.text}" if offer else ""
                 await self.send(Outgoing(chat_id=str(chat.id), text=text))
                 return None
             data = bytes(await (await document.get_file()).download_as_bytearray())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +35,14 @@ log = logging.getLogger(__name__)
 OFFER = N_("Để gửi tệp báo cáo, hãy mở liên kết sau và chọn tệp (liên kết dùng được một lần, "
            "trong {minutes} phút): {url}")
 CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An upload link offered to a member, and the chat message that offers it."""
+
+    url: str
+    text: str
 
 
 class ChatAdapter(Protocol):
@@ -77,8 +86,9 @@ class WebServer:
 
     # ------------------------------------------------------------------ links
 
-    async def offer(self, channel: str, user_id: str, reply_to: str | None) -> str | None:
-        """The chat message that offers a member an upload link (None for a stranger)."""
+    async def offer(self, channel: str, user_id: str, reply_to: str | None) -> Offer | None:
+        """A new upload link for a member, answering the bot message `reply_to` (the task
+        the file is for); None for a stranger."""
         now = self.clock()
         async with self.runtime.sessions() as session:
             member = (await session.exec(select(Member).where(
@@ -94,7 +104,7 @@ class WebServer:
         claim = UploadClaim.new(member.id, (source.target_id or 0) if source else 0,
                                 reply_to or "", now + timedelta(minutes=minutes))
         url = f"{self.base_url}/u/{claim.token(self.secret)}"
-        return Translator(member.language)(OFFER, minutes=minutes, url=url)
+        return Offer(url, Translator(member.language)(OFFER, minutes=minutes, url=url))
 
     def file_url(self, file: OutgoingFile) -> str:
         """A link to a file the bot sends, for platforms that take files only by URL."""
@@ -179,7 +189,7 @@ class WebServer:
                        claim: UploadClaim) -> web.Response:
         limit = self.runtime.settings.max_file_bytes
         name, data, size, note = "", b"", 0, ""
-        try:
+        if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
                 if part.name == "note":
@@ -192,11 +202,9 @@ class WebServer:
                             chunks.append(chunk)
                         size += len(chunk)
                     data = b"".join(chunks)
-        except (ValueError, AssertionError):
-            name = ""
         if not name:
             return self._form(t, member, task, claim, t("Hãy chọn một tệp để gửi."), 400)
-        _mime, problem = check_file(data, limit)
+        mime, problem = check_file(data, limit)
         if problem is not None:
             if problem.code == "too_large":
                 problem = type(problem)("too_large", size, problem.limit, problem.mime_type)
@@ -209,7 +217,7 @@ class WebServer:
         event = Incoming(
             channel=member.channel, user_id=member.channel_user_id, chat_id=member.chat_id,
             display_name=member.display_name, text=note.strip(),
-            file=IncomingFile(name, data, is_photo=_mime in IMAGE_TYPES),
+            file=IncomingFile(name, data, is_photo=mime in IMAGE_TYPES),
             reply_to=claim.reply_to or None, once_key=_once_key(claim),
         )
         if not await self.runtime.dispatcher.handle(event, self.clock()):

@@ -138,6 +138,7 @@ class ZaloAdapter:
         self.web = web_server
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.retry_seconds = 1.0  # pause after a failed getUpdates
         self.client = ZaloClient(settings.token, settings.base_url)
         self.sender: Sender = runtime.sender({CHANNEL: self})
         web_server.adapters[CHANNEL] = self
@@ -200,7 +201,7 @@ class ZaloAdapter:
                 if self._poller is None:
                     return
                 log.warning("zalo getUpdates failed: %s", exc)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.retry_seconds)
                 continue
             for update in updates:
                 await self.process(update)
@@ -266,7 +267,8 @@ class ZaloAdapter:
         base = {
             "channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
             "display_name": str(sender.get("display_name") or user_id), "is_group": is_group,
-            "once_key": f"{name}:{message.get('message_id', '')}",
+            "once_key": f"{name}:{message['message_id']}" if message.get("message_id")
+            else None,
             "reply_to": None if is_group else await self._implied_reply(user_id, chat_id),
         }
         if name == "message.text.received":
@@ -302,11 +304,11 @@ class ZaloAdapter:
 
     async def _offer(self, base: dict[str, Any]) -> bool:
         """Answer a member who wants to send a file with an upload link; False for others."""
-        text = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
-        if text is None:
+        offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
+        if offer is None:
             return False
-        message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=text))
-        self.offers[message_id] = text.rsplit(" ", 1)[-1]
+        message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
+        self.offers[message_id] = offer.url
         return True
 
     # ------------------------------------------------------------------ Outgoing → Bot API

@@ -8,6 +8,7 @@ import io
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,10 +21,13 @@ from app.config import Settings
 from channels.console import play_script, user_event
 from channels.transcripts import isolated_settings
 from channels.zalo_session import ZaloSession, play_zalo_script
+from core.messages import IncomingFile
 from storage.models import Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
+NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
+PLAN = (EXAMPLES / "files" / "ke-hoach-nq29.pdf").read_bytes()
 
 
 async def play(path: Path, channel: str) -> tuple[int, str]:
@@ -345,3 +349,93 @@ async def test_run_serves_zalo_and_the_upload_page() -> None:
                 await emu.stop()
                 await asyncio.wait_for(task, 15)
                 await runtime.close()
+
+
+async def test_an_update_delivered_twice_records_once_on_both_backends(settings) -> None:
+    """The de-duplication is the event's own transaction, on SQLite and PostgreSQL."""
+    from app.admin import add_member
+
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as s, s.begin():
+            await add_member(s, "ht_lhp", "zalo", "staff", NOW, "1001")
+        event = user_event("1001", text="/help")
+        event = dataclasses.replace(event, channel="zalo", once_key="message.text.received:ab")
+        assert await runtime.dispatcher.handle(event, NOW) is True
+        assert await runtime.dispatcher.handle(event, NOW) is False
+        other = dataclasses.replace(event, once_key="message.text.received:cd")
+        assert await runtime.dispatcher.handle(other, NOW) is True
+        assert len(await rows(runtime, Outbox)) == 2
+        assert len(await rows(runtime, SeenEvent)) == 2
+    finally:
+        await runtime.close()
+
+
+async def test_429_on_send_loses_nothing_and_a_failed_poll_is_retried() -> None:
+    async with zalo_bot() as (session, runtime):
+        assert session.adapter is not None
+        session.adapter.retry_seconds = 0.01
+        session.emulator.fail_next("getUpdates", "500")
+        session.emulator.fail_next("sendMessage", "429", retry_after=1)
+        await session.send(user_event("ht_lhp", text="/help"))
+        calls = [c for c in session.emulator.calls if c.method == "sendMessage"]
+        assert [c.error_code for c in calls] == [429, None]
+        assert len(texts(session, "ht_lhp")) == 1
+        sent = await rows(runtime, Outbox)
+        assert len(sent) == 1 and sent[0].platform_message_id == session.delivered[-1].message_id
+
+
+async def test_files_the_bot_sends_are_links_that_download_the_same_bytes() -> None:
+    async with zalo_bot() as (session, _):
+        await session.send(user_event(
+            "vp_so", text="/giao Kế hoạch | hạn 08/05/2099 | đơn vị THPT-LHP",
+            file=IncomingFile("ke-hoach-nq29.pdf", PLAN)))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        task = [m for m in session.delivered if m.to == "ht_lhp"][-1]
+        assert task.file_name == "ke-hoach-nq29.pdf" and [b.label for b in task.buttons][0] \
+            == "Đã nộp"
+        raw = session.emulator.bot_messages(session.user_id("ht_lhp"))[-1]["text"]
+        url = next(w for w in raw.split() if "/f/" in w)
+        got = await session.http.get(url)
+        assert got.status_code == 200 and got.content == PLAN
+        assert got.headers["content-type"] == "application/pdf"
+        assert (await session.http.get(url[:-3] + "abc")).status_code == 404
+
+
+async def test_strangers_and_groups() -> None:
+    async with zalo_bot() as (session, _):
+        emu = session.emulator
+        await emu.inject_unsupported("9999")  # a stranger's file: the help, no link
+        await session.settle()
+        await emu.inject_text("9999", "gửi tệp")
+        await session.settle()
+        assert session.adapter is not None and session.adapter.offers == {}
+        assert len(emu.bot_messages("9999")) == 2
+        uid = session.user_id("ht_lhp")
+        for text in ("chào cả nhà", "1", "/help"):  # in groups only commands are answered
+            await emu.inject_text(uid, text, chat_id="g-1", group=True)
+            await session.settle()
+        await emu.inject_unsupported(uid, chat_id="g-1", group=True)
+        await session.settle()
+        assert len(emu.bot_messages("g-1")) == 1  # the answer to /help only
+
+
+async def test_an_answer_goes_to_the_task_of_the_latest_message() -> None:
+    """No quoted replies on Zalo: with two tasks open, a status typed under one task's
+    message is for that task; typed under something else, the bot asks which."""
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        await session.send(user_event(
+            "vp_so", text="/giao Thống kê | hạn 09/05/2099 | đơn vị THPT-LHP | nộp: trạng thái"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        await session.send(user_event("ht_lhp", text="đang làm 50%"))
+        assert "Thống kê" in texts(session, "ht_lhp")[-1]
+        await session.send(user_event("ht_lhp", text="/viec"))
+        await session.send(user_event("ht_lhp", text="đang làm 70%"))
+        assert "nhiệm vụ nào" in texts(session, "ht_lhp")[-1]
+        progress = [r for r in await rows(runtime, Submission) if r.kind == "progress"]
+        assert len(progress) == 1
