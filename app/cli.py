@@ -440,6 +440,11 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
+    zalo = env.settings.zalo
+    if zalo.token and zalo.mode == "webhook" and not (
+            zalo.webhook_url and 8 <= len(zalo.webhook_secret) <= 256):
+        raise fail(env, "zalo.mode = \"webhook\" needs zalo.webhook_url and a "
+                        "zalo.webhook_secret of 8 to 256 characters")
     run_async(env, serve_channels)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlmodel import select
@@ -72,6 +73,9 @@ class WebServer:
         return self.settings.public_url or f"http://{self.settings.listen}:{self.port}"
 
     async def start(self) -> None:
+        if self.secret == "change-me":
+            log.warning("bot.secret_key is the example value: set a long random value (or "
+                        "BOT_SECRET_KEY) so that nobody can forge upload and file links")
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(runner, self.settings.listen, self.port).start()
@@ -121,7 +125,7 @@ class WebServer:
         except (LinkError, ValueError, OSError):
             raise web.HTTPNotFound() from None
         return web.Response(body=data, content_type=str(mime), headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{_quote(str(name))}"})
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(str(name), safe='')}"})
 
     # ------------------------------------------------------------------ the upload page
 
@@ -141,8 +145,9 @@ class WebServer:
                 403)
         async with self.runtime.sessions() as session:
             member = await session.get(Member, claim.member_id)
-            used = (await session.exec(select(SeenEvent).where(
-                SeenEvent.key == _once_key(claim)))).first()
+            used = member is not None and (await session.exec(select(SeenEvent).where(
+                SeenEvent.channel == member.channel, SeenEvent.key == _once_key(claim)))
+            ).first() is not None
             task = ""
             target = await session.get(Target, claim.target_id) if claim.target_id else None
             if target is not None:
@@ -152,10 +157,8 @@ class WebServer:
             return _page(t, t("Liên kết không hợp lệ"), t(
                 "Tài khoản nhận liên kết này không còn trong danh sách của bot."), 403)
         t = Translator(member.language)
-        if used is not None:
-            return _page(t, t("Liên kết đã được dùng"), t(
-                "Liên kết này đã được dùng để gửi một tệp; mỗi liên kết chỉ dùng một lần. "
-                "Nhắn «gửi tệp» cho bot nếu cần gửi thêm tệp."), 410)
+        if used:
+            return _used_page(t)
         if request.method == "GET":
             return self._form(t, member, task, claim)
         if request.method != "POST":
@@ -221,9 +224,7 @@ class WebServer:
             reply_to=claim.reply_to or None, once_key=_once_key(claim),
         )
         if not await self.runtime.dispatcher.handle(event, self.clock()):
-            return _page(t, t("Liên kết đã được dùng"), t(
-                "Liên kết này đã được dùng để gửi một tệp; mỗi liên kết chỉ dùng một lần. "
-                "Nhắn «gửi tệp» cho bot nếu cần gửi thêm tệp."), 410)
+            return _used_page(t)  # used meanwhile, e.g. by a second tab
         adapter = self.adapters.get(member.channel)
         if adapter is not None:
             await adapter.drain()
@@ -236,10 +237,10 @@ def _once_key(claim: UploadClaim) -> str:
     return f"upload:{claim.nonce}"
 
 
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+def _used_page(t: Translator) -> web.Response:
+    return _page(t, t("Liên kết đã được dùng"), t(
+        "Liên kết này đã được dùng để gửi một tệp; mỗi liên kết chỉ dùng một lần. Nhắn «gửi "
+        "tệp» cho bot nếu cần gửi thêm tệp."), 410)
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:0;padding:1rem;max-width:32rem;

@@ -281,8 +281,8 @@ class ZaloAdapter:
                 if fold(text).strip(" .!?") in UPLOAD_WORDS and await self._offer(base):
                     return None
             return Incoming(**base, text=text)
-        if name == "message.image.received":
-            data = (await self.client.http.get(str(message.get("photo_url")))).content
+        if name == "message.image.received" and message.get("photo_url"):
+            data = (await self.client.http.get(str(message["photo_url"]))).content
             file = IncomingFile(f"anh-{str(message.get('message_id', ''))[:8]}.jpg", data,
                                 is_photo=True)
             return Incoming(**base, text=str(message.get("caption") or ""), file=file)

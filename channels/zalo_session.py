@@ -97,7 +97,7 @@ class ZaloSession:
                 raise ScriptError("the bot offered no upload link for the file")
             url = list(self.adapter.offers.values())[-1]
             await self.upload(url, event.file.name, event.file.data, event.text)
-            self._collect()
+            self.collect()
             return
         else:
             await emu.inject_text(uid, event.text)
@@ -130,12 +130,12 @@ class ZaloSession:
             if time.monotonic() > deadline:
                 raise TimeoutError("the Zalo adapter did not handle the update in time")
             await asyncio.sleep(0.002)
-        self._collect()
+        self.collect()
 
     async def drain(self) -> None:
         assert self.adapter is not None
         await self.adapter.drain(self.now)
-        self._collect()
+        self.collect()
 
     async def advance_to(self, moment: datetime) -> None:
         """Move the virtual clock, running every reminder due on the way, in order."""
@@ -157,7 +157,7 @@ class ZaloSession:
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
         return find_button(self.delivered, user, label)
 
-    def _collect(self) -> None:
+    def collect(self) -> None:
         """Print the bot's new messages as the console shows them."""
         assert self.adapter is not None
         messages = self.emulator.bot_messages()

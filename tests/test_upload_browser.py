@@ -65,7 +65,7 @@ async def test_the_upload_page_in_a_real_browser() -> None:
                                                  browser)
         assert title == "Gửi tệp báo cáo"
         assert "bao-cao-nq29-namtruc.pdf" in message
-        session._collect()
+        session.collect()
         assert "Đã nhận tệp «bao-cao-nq29-namtruc.pdf»" in texts(session, "ht_lhp")[-1]
         files = [r for r in await rows(runtime, Submission) if r.kind == "file"]
         assert len(files) == 1 and files[0].text == "bản có chữ ký"

@@ -240,7 +240,7 @@ async def test_upload_link_records_the_file_once_then_says_it_was_used() -> None
         assert 'name="viewport"' in form.text
         done = await session.upload(url, "bao-cao.pdf", PDF, "bản ký")
         assert done.status_code == 200 and "bao-cao.pdf" in done.text
-        session._collect()
+        session.collect()
         assert "Đã nhận tệp «bao-cao.pdf»" in texts(session, "ht_lhp")[-1]
         again = await session.http.post(url, files={"file": ("b.pdf", PDF, "application/pdf")})
         assert again.status_code == 410 and "đã được dùng" in again.text
@@ -279,7 +279,7 @@ async def test_oversized_and_wrong_type_uploads_are_refused_and_the_link_still_w
         assert page.status_code == 415 and "không phải loại được nhận" in page.text
         page = await session.http.post(url, data={"note": "quên tệp"})
         assert page.status_code == 400 and "chọn một tệp" in page.text
-        session._collect()
+        session.collect()
         answers = texts(session, "ht_lhp")
         assert "quá giới hạn" in answers[-2] and "không phải loại" in answers[-1]
         assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
