@@ -303,10 +303,14 @@ class ZaloAdapter:
         return None if index is None else (buttons[index].payload, source.platform_message_id)
 
     async def _offer(self, base: dict[str, Any]) -> bool:
-        """Answer a member who wants to send a file with an upload link; False for others."""
+        """Answer a member who wants to send a file with an upload link (once per update);
+        False for others."""
         offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
         if offer is None:
             return False
+        if base["once_key"] and not await self.runtime.dispatcher.claim_once(
+                Incoming(**base), self.clock()):
+            return True
         message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
         self.offers[message_id] = offer.url
         return True

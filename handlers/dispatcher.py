@@ -65,6 +65,11 @@ class Dispatcher:
                 )
         return True
 
+    async def claim_once(self, event: Incoming, now: datetime) -> bool:
+        """For an event a channel answers itself: record its `once_key`; False if seen."""
+        async with self.sessions() as session, session.begin():
+            return await _first_time(session, event, now)
+
     async def sweep(self, now: datetime) -> int:
         """Send every reminder due at `now`; returns how many were turned into messages."""
         async with self.sessions() as session, session.begin():

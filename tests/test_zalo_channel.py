@@ -146,6 +146,9 @@ async def test_a_document_gets_an_upload_link_and_a_picture_is_taken_directly() 
         assert session.adapter is not None and len(session.adapter.offers) == 1
         offer = session.emulator.bot_messages(uid)[-1]["text"]
         assert "/u/" in offer and "một lần" in offer
+        session.emulator.redeliver_last()
+        await session.settle()
+        assert len(session.adapter.offers) == 1  # a re-delivered file event: no second link
         png = (EXAMPLES.parent / "tests" / "data" / "tiny.png")
         data = png.read_bytes() if png.exists() else _png()
         await session.emulator.inject_image(uid, data, caption="bảng tổng hợp")
