@@ -400,10 +400,10 @@ def console(
     from channels.transcripts import isolated_settings
 
     env = env_of(ctx)
-    if channel not in ("console", "telegram"):
-        raise fail(env, f"--channel {channel} is not available yet; use console or telegram")
-    if channel == "telegram" and not script:
-        raise fail(env, "--channel telegram plays transcripts only: add --script FILE.chat")
+    if channel not in ("console", "telegram", "zalo"):
+        raise fail(env, f"--channel {channel}: expected console, telegram or zalo")
+    if channel != "console" and not script:
+        raise fail(env, f"--channel {channel} plays transcripts only: add --script FILE.chat")
     if script:
         path = env.path(script)
         if not path.is_file():
@@ -415,6 +415,11 @@ def console(
 
                 return await play_telegram_script(runtime, path, sys.stdout,
                                                   admin_runner(runtime.settings))
+            if channel == "zalo":
+                from channels.zalo_session import play_zalo_script
+
+                return await play_zalo_script(runtime, path, sys.stdout,
+                                              admin_runner(runtime.settings))
             return await play_script(runtime, path, sys.stdout, admin_runner(runtime.settings),
                                      env.path(files) if files else None)
 
@@ -435,13 +440,12 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
-    if not env.settings.telegram.token:
-        raise fail(env, "the Zalo channel is not available yet; remove zalo.token from the "
-                        "configuration to use the console")
-    if env.settings.zalo.token:
-        env.echo("zalo.token is set but the Zalo channel is not available yet; "
-                 "running Telegram only.")
-    run_async(env, serve_telegram)
+    zalo = env.settings.zalo
+    if zalo.token and zalo.mode == "webhook" and not (
+            zalo.webhook_url and 8 <= len(zalo.webhook_secret) <= 256):
+        raise fail(env, "zalo.mode = \"webhook\" needs zalo.webhook_url and a "
+                        "zalo.webhook_secret of 8 to 256 characters")
+    run_async(env, serve_channels)
 
 
 async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -536,3 +540,44 @@ def reminders_pause(ctx: typer.Context, task: str) -> None:
 def reminders_resume(ctx: typer.Context, task: str) -> None:
     """Plan task #N's reminders again from now (missed ones are not sent in a burst)."""
     _pause(ctx, task, False)
+
+# --- Zalo and the web server (upload page, file links, Zalo webhook) ---------------------
+
+
+async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+    """Run every configured channel and the bot's web server until `stop` is set, sweeping
+    reminders every `reminders.sweep_seconds`."""
+    from channels.telegram import TelegramAdapter
+    from channels.web import WebServer
+    from channels.zalo import ZaloAdapter
+    from scheduler.service import ReminderScheduler
+
+    settings = runtime.settings
+    stop = stop or asyncio.Event()
+    web = WebServer(runtime)
+    adapters: dict[str, Any] = {}
+    if settings.zalo.token:
+        zalo = ZaloAdapter(runtime, settings.zalo, web)
+        if settings.zalo.mode == "webhook":
+            zalo.add_routes(web.app)
+        adapters["zalo"] = zalo
+    if settings.telegram.token:
+        telegram = TelegramAdapter(runtime, settings.telegram)
+        telegram.upload_links = web
+        web.adapters["telegram"] = telegram
+        adapters["telegram"] = telegram
+    await web.start()
+    started: list[Any] = []
+    scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters),
+                                  max(1, settings.reminders.sweep_seconds))
+    try:
+        for adapter in adapters.values():
+            await adapter.start()
+            started.append(adapter)
+        scheduler.start()
+        await stop.wait()
+    finally:
+        scheduler.stop()
+        for adapter in reversed(started):
+            await adapter.stop()
+        await web.stop()

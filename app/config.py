@@ -64,6 +64,7 @@ class Settings:
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     telegram: ChannelSettings = field(default_factory=ChannelSettings)
     zalo: ChannelSettings = field(default_factory=ChannelSettings)
+    web: WebSettings = field(default_factory=lambda: WebSettings())
     base_dir: Path = Path(".")
 
     @property
@@ -78,6 +79,7 @@ ENV_OVERRIDES = {
     "BOT_SECRET_KEY": ("bot", "secret_key"),
     "BOT_TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "BOT_ZALO_WEBHOOK_SECRET": ("zalo", "webhook_secret"),
+    "BOT_WEB_PUBLIC_URL": ("web", "public_url"),
 }
 
 
@@ -189,5 +191,35 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         reminders=reminders,
         telegram=_channel(raw, "telegram"),
         zalo=_channel(raw, "zalo"),
+        web=_web(raw),
         base_dir=path.parent if path else Path("."),
+    )
+
+
+# --- the bot's web server: upload page, file links, Zalo webhook ---------------------------
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how users reach it, e.g. https://baocao.example.vn
+    link_minutes: int = 30  # lifetime of an upload link
+    file_link_days: int = 30  # lifetime of a link to a file the bot sends on Zalo
+
+
+def _web(raw: dict[str, Any]) -> WebSettings:
+    d = WebSettings()
+    public_url = _get(raw, "web", "public_url", str, d.public_url).rstrip("/")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"web.public_url: expected an http(s) URL, got {public_url!r}")
+    minutes = _get(raw, "web", "link_minutes", int, d.link_minutes)
+    if minutes < 1:
+        raise ConfigError(f"web.link_minutes: expected at least 1, got {minutes!r}")
+    return WebSettings(
+        listen=_get(raw, "web", "listen", str, d.listen),
+        port=_get(raw, "web", "port", int, d.port),
+        public_url=public_url,
+        link_minutes=minutes,
+        file_link_days=max(1, _get(raw, "web", "file_link_days", int, d.file_link_days)),
     )

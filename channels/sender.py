@@ -19,7 +19,7 @@ from channels.base import ChannelAdapter, RetryLater
 from core.messages import Outgoing, OutgoingFile
 from handlers.context import buttons_of
 from storage.filestore import FileStore
-from storage.models import Outbox, StoredFile
+from storage.models import Member, Outbox, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,14 @@ class Sender:
                 data=self.files.get(stored.sha256),
                 mime_type=stored.mime_type,
             )
+        extra = {}
+        if row.buttons and row.member_id is not None:  # choices may be written out in words
+            async with self.sessions() as session:
+                member = await session.get(Member, row.member_id)
+            if member is not None:
+                extra["language"] = member.language
         return Outgoing(chat_id=row.chat_id, text=row.text, buttons=tuple(buttons_of(row)),
-                        file=file)
+                        file=file, extra=extra)
 
     async def drain(self, now: datetime, limit: int = 100) -> int:
         """Send everything that is waiting; returns the number of messages sent."""

@@ -44,6 +44,7 @@ from handlers import start
 
 if TYPE_CHECKING:
     from channels.console import Delivered
+    from channels.web import WebServer
     from emulators.telegram_api import TelegramEmulator
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class TelegramAdapter:
     """Translates between python-telegram-bot and the channel-agnostic core."""
 
     name = CHANNEL
+    upload_links: WebServer | None = None  # offers the upload page for files over the limit
 
     def __init__(self, runtime: Runtime, settings: ChannelSettings,
                  clock: Callable[[], datetime] = utc_now) -> None:
@@ -307,8 +309,11 @@ class TelegramAdapter:
             size = document.file_size or 0
             if size > limit * 1024 * 1024:
                 t = Translator("vi")
-                await self.send(Outgoing(chat_id=str(chat.id), text=t(
-                    TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))))
+                text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
+                if self.upload_links is not None:
+                    offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
+                    text += f"\n{offer.text}" if offer else ""
+                await self.send(Outgoing(chat_id=str(chat.id), text=text))
                 return None
             data = bytes(await (await document.get_file()).download_as_bytearray())
             return Incoming(**base, file=IncomingFile(name, data, is_photo=False))

@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,3 +70,22 @@ def isolated_settings(settings: Settings) -> Iterator[Settings]:
             database_url=f"sqlite+aiosqlite:///{path}",
             files_dir=Path(folder) / "files",
         )
+
+
+def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], str]) -> list[str]:
+    """`members add NAME --channel console` → `--channel <channel> --id <id_of(NAME)>`, so a
+    transcript written for the console plays on a chat platform."""
+    if args[:2] != ["members", "add"] or len(args) < 3:
+        return args
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg in ("--channel", "--channel=console"):
+            value = "console" if arg.endswith("=console") else next(rest, "")
+            if value == "console":
+                out += ["--channel", channel, "--id", id_of(args[2])]
+                continue
+            out += [arg, value]
+            continue
+        out.append(arg)
+    return out

@@ -27,6 +27,7 @@ class Incoming:
     reply_to: str | None = None  # platform id of the bot message this one replies to
     is_group: bool = False
     unsupported: str | None = None  # sticker, voice... that the bot cannot use
+    once_key: str | None = None  # handled at most once per channel (re-delivered updates)
 
     @property
     def command(self) -> tuple[str, str] | None:

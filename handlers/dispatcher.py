@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
@@ -15,7 +17,7 @@ from core.messages import Incoming
 from handlers import periods, reminders, router
 from handlers.context import Context
 from storage.filestore import FileStore
-from storage.models import Outbox
+from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,14 @@ class Dispatcher:
         return Context(session=session, now=now, settings=self.settings, files=self.files,
                        event=event)
 
-    async def handle(self, event: Incoming, now: datetime) -> None:
+    async def handle(self, event: Incoming, now: datetime) -> bool:
         """Run one incoming event. Its changes and the messages it causes commit together;
-        if anything fails, nothing is written and the user gets a short apology."""
+        if anything fails, nothing is written and the user gets a short apology. An event
+        with a `once_key` already handled is skipped: returns False."""
         try:
             async with self.sessions() as session, session.begin():
+                if event.once_key is not None and not await _first_time(session, event, now):
+                    return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
                 await router.route(ctx)
@@ -58,6 +63,12 @@ class Dispatcher:
                         created_at=now,
                     )
                 )
+        return True
+
+    async def claim_once(self, event: Incoming, now: datetime) -> bool:
+        """For an event a channel answers itself: record its `once_key`; False if seen."""
+        async with self.sessions() as session, session.begin():
+            return await _first_time(session, event, now)
 
     async def sweep(self, now: datetime) -> int:
         """Open the recurring tasks' periods that have come, then send every reminder due
@@ -77,3 +88,18 @@ class Dispatcher:
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)
+
+
+async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:
+    """Record the event's `once_key` in the current transaction; False if it was seen."""
+    key = (event.once_key or "")[:128]
+    seen = (await session.exec(select(SeenEvent).where(
+        SeenEvent.channel == event.channel, SeenEvent.key == key))).first()
+    if seen is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(SeenEvent(channel=event.channel, key=key, seen_at=now))
+    except IntegrityError:  # the same update handled concurrently by another worker
+        return False
+    return True

@@ -3,7 +3,8 @@ with their checksum before anything refers to them."""
 
 from __future__ import annotations
 
-from core.files import check_file
+from core.files import FileProblem, check_file
+from core.i18n import Translator
 from core.messages import IncomingFile
 from handlers.context import Context
 from storage.models import StoredFile
@@ -11,22 +12,25 @@ from storage.models import StoredFile
 
 async def store(ctx: Context, incoming: IncomingFile) -> tuple[StoredFile | None, str | None]:
     """(the stored file, None) or (None, the message telling the user what is wrong)."""
-    t = ctx.t
     mime, problem = check_file(incoming.data, ctx.settings.max_file_bytes)
     if problem is not None:
-        if problem.code == "empty":
-            return None, t("Tệp «{name}» trống (0 byte). Hãy gửi lại tệp có nội dung.",
-                           name=incoming.name)
-        if problem.code == "too_large":
-            return None, t("Tệp «{name}» nặng {size} MB, quá giới hạn {limit} MB. Hãy nén hoặc "
-                           "chia nhỏ tệp rồi gửi lại.", name=incoming.name,
-                           size=t.number(round(problem.size / 1048576, 1)),
-                           limit=t.number(problem.limit // 1048576))
-        return None, t("Tệp «{name}» không phải loại được nhận. Hãy gửi PDF, Word, Excel, "
-                       "PowerPoint, ảnh (JPG, PNG) hoặc tệp nén ZIP.", name=incoming.name)
+        return None, problem_text(ctx.t, incoming.name, problem)
     digest = ctx.files.put(incoming.data)
     row = StoredFile(sha256=digest, size=len(incoming.data), mime_type=mime,
                      original_name=incoming.name[:255], created_at=ctx.now)
     ctx.session.add(row)
     await ctx.session.flush()
     return row, None
+
+
+def problem_text(t: Translator, name: str, problem: FileProblem) -> str:
+    """What to tell the user about a refused file, on any channel or the upload page."""
+    if problem.code == "empty":
+        return t("Tệp «{name}» trống (0 byte). Hãy gửi lại tệp có nội dung.", name=name)
+    if problem.code == "too_large":
+        return t("Tệp «{name}» nặng {size} MB, quá giới hạn {limit} MB. Hãy nén hoặc "
+                 "chia nhỏ tệp rồi gửi lại.", name=name,
+                 size=t.number(round(problem.size / 1048576, 1)),
+                 limit=t.number(problem.limit // 1048576))
+    return t("Tệp «{name}» không phải loại được nhận. Hãy gửi PDF, Word, Excel, "
+             "PowerPoint, ảnh (JPG, PNG) hoặc tệp nén ZIP.", name=name)

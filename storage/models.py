@@ -208,3 +208,17 @@ class AuditLog(SQLModel, table=True):
     actor: str = Field(max_length=255)
     action: str = Field(max_length=64)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class SeenEvent(SQLModel, table=True):
+    """A platform update or a one-time link already handled: `key` is unique per channel,
+    written in the same transaction as the event's effects, so a re-delivered update (even
+    after a restart) or a second use of an upload link records nothing."""
+
+    __tablename__ = "seen_event"
+    __table_args__ = (UniqueConstraint("channel", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    seen_at: datetime

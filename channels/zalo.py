@@ -1,0 +1,366 @@
+"""The Zalo channel on the Zalo Bot Platform API: a thin httpx client and the adapter.
+
+The API is Telegram-like (`<base_url>/bot<TOKEN>/<method>`, answers `{ok, result}`), with
+differences the adapter absorbs: getUpdates returns one update (or a 408 "timeout" when the
+long poll ends empty), updates have no `update_id` (de-duplicated on event name + message
+id, persistently), there are no buttons (choices become numbered answers), no quoted replies
+(a message answers the bot's latest message in that chat), texts stop at 2,000 characters,
+photos are sent by URL and documents are never delivered to the bot (the user gets a signed
+link to the upload page instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from aiohttp import web
+from sqlmodel import col, select
+
+from app.bootstrap import Runtime
+from app.config import ChannelSettings
+from channels.base import RetryLater
+from channels.sender import Sender
+from channels.telegram import split_text
+from channels.web import WebServer
+from core.choices import chosen_index, with_choices
+from core.clock import utc_now
+from core.files import IMAGE_TYPES
+from core.i18n import Translator
+from core.messages import Incoming, IncomingFile, Outgoing
+from core.text import fold
+from handlers.context import buttons_of
+from storage.models import Dialogue, Member, Outbox
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+MAX_TEXT = 2000
+POLL_SECONDS = 30
+# What a user types to ask for the upload page (folded: no case, no diacritics).
+UPLOAD_WORDS = ("gui tep", "nop tep", "gui file", "nop file", "gui bao cao", "nop bao cao",
+                "tai tep", "upload", "send file", "send a file", "upload file")
+
+
+class ZaloApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: float = 0.0) -> None:
+        super().__init__(f"{code} {description}")
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+def updates_of(body: Any) -> list[dict[str, Any]]:
+    """The updates in a getUpdates answer or a webhook body: bare or wrapped in
+    `{ok, result}`, one update or a list."""
+    if isinstance(body, dict) and "result" in body and "event_name" not in body:
+        body = body["result"]
+    if isinstance(body, dict):
+        return [body] if "event_name" in body else []
+    if isinstance(body, list):
+        return [u for u in body if isinstance(u, dict) and "event_name" in u]
+    return []
+
+
+class ZaloClient:
+    """The Bot API methods the bot uses, as plain async calls."""
+
+    def __init__(self, token: str, base_url: str = "", timeout: float = POLL_SECONDS + 15) -> None:
+        self.url = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/bot{token}"
+        self.http = httpx.AsyncClient(timeout=timeout)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, **params: Any) -> Any:
+        answer = await self.http.post(f"{self.url}/{method}", json=params)
+        try:
+            body = answer.json()
+        except ValueError as exc:
+            raise ZaloApiError(answer.status_code or 502, "not a JSON answer") from exc
+        if not isinstance(body, dict) or not body.get("ok"):
+            body = body if isinstance(body, dict) else {}
+            retry = float((body.get("parameters") or {}).get("retry_after") or 0)
+            raise ZaloApiError(int(body.get("error_code") or answer.status_code),
+                               str(body.get("description") or ""), retry)
+        return body.get("result")
+
+    async def get_me(self) -> dict[str, Any]:
+        return await self.call("getMe")
+
+    async def get_updates(self, wait_seconds: int = POLL_SECONDS) -> list[dict[str, Any]]:
+        try:
+            return updates_of(await self.call("getUpdates", timeout=str(wait_seconds)))
+        except ZaloApiError as exc:
+            if exc.code == 408:  # the long poll ended with nothing new
+                return []
+            raise
+
+    async def set_webhook(self, url: str, secret_token: str) -> Any:
+        return await self.call("setWebhook", url=url, secret_token=secret_token)
+
+    async def delete_webhook(self) -> Any:
+        return await self.call("deleteWebhook")
+
+    async def get_webhook_info(self) -> dict[str, Any]:
+        return await self.call("getWebhookInfo")
+
+    async def send_message(self, chat_id: str, text: str) -> dict[str, Any]:
+        return await self.call("sendMessage", chat_id=chat_id, text=text)
+
+    async def send_photo(self, chat_id: str, photo: str, caption: str = "") -> dict[str, Any]:
+        params = {"caption": caption} if caption else {}
+        return await self.call("sendPhoto", chat_id=chat_id, photo=photo, **params)
+
+    async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
+        return await self.call("sendChatAction", chat_id=chat_id, action=action)
+
+
+class ZaloAdapter:
+    """Translates between the Zalo Bot API and the channel-agnostic core."""
+
+    name = CHANNEL
+
+    def __init__(self, runtime: Runtime, settings: ChannelSettings, web_server: WebServer,
+                 clock: Callable[[], datetime] = utc_now, poll_seconds: int = POLL_SECONDS
+                 ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.web = web_server
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = 1.0  # pause after a failed getUpdates
+        self.client = ZaloClient(settings.token, settings.base_url)
+        self.sender: Sender = runtime.sender({CHANNEL: self})
+        web_server.adapters[CHANNEL] = self
+        self.handled = 0  # updates fully processed (transcripts wait on it)
+        self.offers: dict[str, str] = {}  # message id → upload link offered in it
+        self.photo_names: dict[str, str] = {}  # message id → name of the file sent as photo
+        self.continued: set[str] = set()  # ids of pieces followed by more of the same text
+        self._poller: asyncio.Task[None] | None = None
+        self._drain_lock = asyncio.Lock()
+        self._retry_pending = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def webhook_path(self) -> str:
+        from urllib.parse import urlsplit
+
+        return "/" + (urlsplit(self.settings.webhook_url).path.strip("/") or "zalo")
+
+    def add_routes(self, app: web.Application) -> None:
+        """The webhook route, on the bot's web server (before it starts)."""
+        app.router.add_post(self.webhook_path, self._on_webhook)
+
+    async def start(self) -> None:
+        """Check the token, then receive updates by webhook or long polling."""
+        await self.client.get_me()
+        if self.settings.mode == "webhook":
+            await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
+        else:
+            with contextlib.suppress(ZaloApiError):
+                await self.client.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+
+    async def stop(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        await self.client.close()
+
+    async def drain(self, now: datetime | None = None) -> int:
+        """Send the waiting outbox; a 429 is retried with another round."""
+        sent = 0
+        async with self._drain_lock:
+            for _ in range(5):
+                self._retry_pending = False
+                sent += await self.sender.drain(now or self.clock())
+                if not self._retry_pending:
+                    break
+        return sent
+
+    # ------------------------------------------------------------------ updates → Incoming
+
+    async def _poll(self) -> None:
+        while self._poller is not None:
+            try:
+                updates = await self.client.get_updates(self.poll_seconds)
+            except (ZaloApiError, httpx.HTTPError) as exc:
+                if self._poller is None:
+                    return
+                log.warning("zalo getUpdates failed: %s", exc)
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            for update in updates:
+                await self.process(update)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        secret = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.webhook_secret
+        if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+            return web.json_response({"ok": False, "description": "forbidden"}, status=403)
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return web.json_response({"ok": False, "description": "bad JSON"}, status=400)
+        for update in updates_of(body):
+            await self.process(update)
+        return web.json_response({"ok": True})
+
+    async def process(self, update: dict[str, Any]) -> None:
+        """Handle one update (from polling or the webhook); never raises."""
+        try:
+            event = await self.incoming(update)
+            if event is not None:
+                await self.runtime.dispatcher.handle(event, self.clock())
+                await self.drain()
+        except Exception:
+            log.exception("zalo update %s failed", update)
+        finally:
+            self.handled += 1
+
+    async def _implied_reply(self, user_id: str, chat_id: str) -> str | None:
+        """Zalo tells a bot nothing about quoted messages, so a message is taken as a reply
+        to the bot's latest message in the chat (what the user sees above it), unless the
+        user is in a guided conversation, which gets the answer as on other channels."""
+        async with self.runtime.sessions() as session:
+            member = (await session.exec(select(Member).where(
+                Member.channel == CHANNEL, Member.channel_user_id == user_id))).first()
+            if member is not None and await session.get(Dialogue, member.id) is not None:
+                return None
+        latest = await self._latest(chat_id, with_buttons=False)
+        return latest.platform_message_id if latest else None
+
+    async def _latest(self, chat_id: str, with_buttons: bool) -> Outbox | None:
+        """The bot's latest message delivered to `chat_id` (with choices, if asked)."""
+        query = select(Outbox).where(
+            Outbox.channel == CHANNEL, Outbox.chat_id == chat_id,
+            col(Outbox.platform_message_id).is_not(None))
+        if with_buttons:
+            query = query.where(Outbox.buttons != "")
+        async with self.runtime.sessions() as session:
+            return (await session.exec(query.order_by(col(Outbox.id).desc()).limit(1))).first()
+
+    async def incoming(self, update: dict[str, Any]) -> Incoming | None:
+        """The event for an update, or None when it was answered here or is not for the core.
+        The event's `once_key` makes a re-delivered update record nothing."""
+        name = str(update.get("event_name", ""))
+        message = update.get("message") or {}
+        sender = message.get("from") or {}
+        chat = message.get("chat") or {}
+        user_id, chat_id = str(sender.get("id", "")), str(chat.get("id", ""))
+        if not user_id or not chat_id or sender.get("is_bot"):
+            return None
+        is_group = str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE"
+        base = {
+            "channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
+            "display_name": str(sender.get("display_name") or user_id), "is_group": is_group,
+            "once_key": f"{name}:{message['message_id']}" if message.get("message_id")
+            else None,
+            "reply_to": None if is_group else await self._implied_reply(user_id, chat_id),
+        }
+        if name == "message.text.received":
+            text = str(message.get("text") or "")
+            if not is_group:
+                choice = await self._choice(chat_id, text)
+                if choice is not None:
+                    return Incoming(**{**base, "reply_to": None}, button=choice[0],
+                                    button_message_id=choice[1])
+                if fold(text).strip(" .!?") in UPLOAD_WORDS and await self._offer(base):
+                    return None
+            return Incoming(**base, text=text)
+        if name == "message.image.received" and message.get("photo_url"):
+            data = (await self.client.http.get(str(message["photo_url"]))).content
+            file = IncomingFile(f"anh-{str(message.get('message_id', ''))[:8]}.jpg", data,
+                                is_photo=True)
+            return Incoming(**base, text=str(message.get("caption") or ""), file=file)
+        if name == "message.unsupported.received" and not is_group and await self._offer(base):
+            return None
+        kind = name.removeprefix("message.").removesuffix(".received") or "other"
+        return Incoming(**base, unsupported=kind)
+
+    async def _choice(self, chat_id: str, text: str) -> tuple[str, str] | None:
+        """(payload, message id) when `text` is a number listed under the latest choices."""
+        if not text.strip().rstrip(".)").strip().isdigit():
+            return None
+        source = await self._latest(chat_id, with_buttons=True)
+        if source is None or source.platform_message_id is None:
+            return None
+        buttons = buttons_of(source)
+        index = chosen_index(text, len(buttons))
+        return None if index is None else (buttons[index].payload, source.platform_message_id)
+
+    async def _offer(self, base: dict[str, Any]) -> bool:
+        """Answer a member who wants to send a file with an upload link (once per update);
+        False for others."""
+        offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
+        if offer is None:
+            return False
+        if base["once_key"] and not await self.runtime.dispatcher.claim_once(
+                Incoming(**base), self.clock()):
+            return True
+        message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
+        self.offers[message_id] = offer.url
+        return True
+
+    # ------------------------------------------------------------------ Outgoing → Bot API
+
+    async def _call(self, first: bool, method: str, **params: Any) -> dict[str, Any]:
+        """One sending call; a 429 on the first part becomes RetryLater (the sender retries
+        the row), on a later part it is waited out here (no duplicates)."""
+        for _ in range(5):
+            try:
+                return await self.client.call(method, **params)
+            except ZaloApiError as exc:
+                if exc.code != 429:
+                    raise
+                if first:
+                    self._retry_pending = True
+                    raise RetryLater(exc.retry_after or 1.0, str(exc)) from exc
+                await asyncio.sleep(exc.retry_after or 1.0)
+        raise RetryLater(1.0, "too many 429 answers")
+
+    async def send(self, message: Outgoing) -> str:
+        """Send `message`; returns the id of the message that lists its choices."""
+        chat_id = message.chat_id
+        t = Translator(message.extra.get("language", self.runtime.settings.default_language))
+        labels = [b.label for b in message.buttons]
+        text = with_choices(t, message.text, labels)
+        first = True
+        if message.file is not None:
+            url = self.web.file_url(message.file)
+            if message.file.mime_type in IMAGE_TYPES:
+                caption = text if len(text) <= MAX_TEXT else ""
+                sent = await self._call(True, "sendPhoto", chat_id=chat_id, photo=url,
+                                        **({"caption": caption} if caption else {}))
+                self.photo_names[str(sent["message_id"])] = message.file.name
+                if caption or not text:
+                    return str(sent["message_id"])
+                first = False
+            else:
+                link = f"📎 {message.file.name}: {url}"
+                body = f"{message.text}\n{link}" if message.text else link
+                text = with_choices(t, body, labels)
+        last_id = ""
+        for piece in split_text(text, MAX_TEXT):
+            if last_id:
+                self.continued.add(last_id)
+            sent = await self._call(first, "sendMessage", chat_id=chat_id, text=piece)
+            first = False
+            last_id = str(sent["message_id"])
+        return last_id
+
+
+__all__ = ["ZaloAdapter", "ZaloApiError", "ZaloClient", "updates_of"]
