@@ -24,9 +24,13 @@ async def store(ctx: Context, incoming: IncomingFile) -> tuple[StoredFile | None
                            limit=t.number(problem.limit // 1048576))
         return None, t("Tệp «{name}» không phải loại được nhận. Hãy gửi PDF, Word, Excel, "
                        "PowerPoint, ảnh (JPG, PNG) hoặc tệp nén ZIP.", name=incoming.name)
-    digest = ctx.files.put(incoming.data)
-    row = StoredFile(sha256=digest, size=len(incoming.data), mime_type=mime,
-                     original_name=incoming.name[:255], created_at=ctx.now)
+    return await keep(ctx, incoming.data, incoming.name, mime), None
+
+
+async def keep(ctx: Context, data: bytes, name: str, mime: str) -> StoredFile:
+    """Put `data` in the file store and record it, so an outbox row can refer to it."""
+    row = StoredFile(sha256=ctx.files.put(data), size=len(data), mime_type=mime,
+                     original_name=name[:255], created_at=ctx.now)
     ctx.session.add(row)
     await ctx.session.flush()
-    return row, None
+    return row
