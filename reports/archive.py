@@ -22,7 +22,7 @@ def safe_name(text: str) -> str:
     """`text` usable as a file name on Windows, macOS and Linux: NFC, no path separators or
     reserved characters, no leading dots, no trailing dots or spaces."""
     text = unicodedata.normalize("NFC", _UNSAFE.sub(" ", text))
-    return " ".join(text.split()).lstrip(".").rstrip(". ")
+    return " ".join(text.split()).lstrip(". ").rstrip(". ")
 
 
 def extension(row: TargetRow) -> str:

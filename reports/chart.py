@@ -33,7 +33,8 @@ def _nfc(text: str) -> str:
 
 def bars(report: TaskReport, now: datetime) -> list[tuple[str | None, tuple[int, int, int]]]:
     """(group name or None for all units, (on time, late, missing)); excused units are left
-    out. A unit in several groups counts in each; the largest groups are kept."""
+    out, and groups with nothing expected. A unit in several groups counts in each; the
+    largest groups are kept."""
     def counts(rows: list[TargetRow]) -> tuple[int, int, int]:
         f = figures(rows, now)
         return f.on_time, f.late, f.missing
@@ -42,6 +43,7 @@ def bars(report: TaskReport, now: datetime) -> list[tuple[str | None, tuple[int,
     for row in report.rows:
         for group in row.groups:
             by_group[group].append(row)
+    by_group = {g: rows for g, rows in by_group.items() if figures(rows, now).expected}
     kept = sorted(by_group, key=lambda g: (-len(by_group[g]), fold(g)))[:MAX_GROUPS]
     kept.sort(key=fold)
     return [(None, counts(report.rows))] + [(g, counts(by_group[g])) for g in kept]

@@ -17,9 +17,9 @@ async def assignment_by_number(session: AsyncSession, number: int) -> Assignment
     return (await session.exec(select(Assignment).where(Assignment.number == number))).first()
 
 
-async def numbers_with_targets(session: AsyncSession) -> list[int]:
+async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
     """Every task that has units to answer it, by number."""
-    query = (select(Assignment.number)
+    query = (select(Assignment)
              .where(col(Assignment.id).in_(select(Target.assignment_id).distinct()))
              .order_by(col(Assignment.number)))
     return list((await session.exec(query)).all())
