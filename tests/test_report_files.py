@@ -222,3 +222,33 @@ async def test_export_with_no_tasks_at_all(tmp_path) -> None:
     code, out = await asyncio.to_thread(invoke, ["export", "--all", "x.xlsx"], settings,
                                         tmp_path, NOW)
     assert code == 1 and "no tasks with units yet" in out
+
+
+async def test_on_telegram_the_chart_is_a_photo_and_the_workbook_a_document() -> None:
+    """Files travel through the outbox and the real adapter, and the Telegram transcript
+    prints them as the console does: `📎 name (caption)`."""
+    from tests.test_telegram_channel import telegram_bot
+
+    async with telegram_bot() as (session, runtime):
+        await session.send(user_event("vp_so", text="/giao Báo cáo | hạn 08/05/2099 | "
+                                                    "đơn vị THPT-LHP"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        for payload, method, name in (("r:chart:1", "sendPhoto", "bieu-do-nhiem-vu-1.png"),
+                                      ("r:xlsx:1", "sendDocument", "tien-do-nhiem-vu-1.xlsx")):
+            async with runtime.sessions() as s, s.begin():
+                ctx = runtime.dispatcher.context(s, session.now)
+                vp = (await s.exec(select(Member).where(Member.display_name == "vp_so"))).one()
+                ctx.send(vp, lambda t: "#1", lambda t, p=payload: [Button("Tệp", p)])
+            await session.drain()
+            message = session.last_message_to("vp_so")
+            assert message is not None
+            before = len(session.emulator.calls)
+            await session.send(user_event("vp_so", button=payload,
+                                          button_message_id=message.message_id))
+            assert method in [c.method for c in session.emulator.calls[before:] if c.ok]
+            sent = session.last_message_to("vp_so")
+            assert sent is not None and sent.file_name == name
+            assert sent.lines()[0].endswith(f"→ vp_so: 📎 {name} ({sent.text})")
+            assert sent.text.startswith(("Biểu đồ tiến độ nhiệm vụ #1", "Bảng tiến độ"))
