@@ -26,43 +26,43 @@ async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
 
 
 async def task_report(session: AsyncSession, assignment: Assignment) -> TaskReport:
-    targets = (await session.exec(
-        select(Target, Unit).join(Unit, col(Unit.id) == col(Target.unit_id))
-        .where(Target.assignment_id == assignment.id))).all()
+    """Columns rather than model objects: a task may have tens of thousands of units."""
+    of_task = Target.assignment_id == assignment.id
     groups: dict[int, list[str]] = defaultdict(list)
     for unit_id, name in (await session.exec(
             select(UnitGroup.unit_id, UnitGroup.name)
-            .where(col(UnitGroup.unit_id).in_(
-                select(Target.unit_id).where(Target.assignment_id == assignment.id)))
+            .where(col(UnitGroup.unit_id).in_(select(Target.unit_id).where(of_task)))
             .order_by(col(UnitGroup.id)))).all():
         groups[unit_id].append(name)
-    latest: dict[int, tuple[Submission, str]] = {}
-    latest_file: dict[int, StoredFile] = {}
-    answers = (await session.exec(
-        select(Submission, Member.display_name, StoredFile)
-        .join(Target, col(Target.id) == col(Submission.target_id))
-        .join(Member, col(Member.id) == col(Submission.member_id))
-        .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
-        .where(Target.assignment_id == assignment.id)
-        .order_by(col(Submission.id)))).all()
-    for submission, reporter, stored in answers:
-        latest[submission.target_id] = (submission, reporter)
-        if stored is not None:
-            latest_file[submission.target_id] = stored
+    latest: dict[int, tuple[str, str]] = {}  # target id: (reporter, text)
+    latest_file: dict[int, tuple[str, str, str]] = {}  # target id: (name, sha256, type)
+    for target_id, text, reporter, name, sha256, mime in (await session.exec(
+            select(Submission.target_id, Submission.text, Member.display_name,
+                   StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type)
+            .join(Target, col(Target.id) == col(Submission.target_id))
+            .join(Member, col(Member.id) == col(Submission.member_id))
+            .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
+            .where(of_task)
+            .order_by(col(Submission.id)))).all():
+        latest[target_id] = (reporter, text)
+        if sha256 is not None:
+            latest_file[target_id] = (name, sha256, mime)
     rows = []
-    for target, unit in targets:
-        answer, reporter = latest.get(target.id, (None, ""))  # type: ignore[arg-type]
-        stored = latest_file.get(target.id)  # type: ignore[arg-type]
+    for (target_id, unit_id, code, name, deadline, state, period, submitted_at, on_time,
+         extended, percent, nil) in (await session.exec(
+            select(Target.id, Target.unit_id, Unit.code, Unit.name, Target.deadline,
+                   Target.state, Target.period, Target.submitted_at, Target.on_time,
+                   Target.extension_granted, Target.percent, Target.nil_report)
+            .join(Unit, col(Unit.id) == col(Target.unit_id))
+            .where(of_task))).all():
+        reporter, text = latest.get(target_id, ("", ""))
+        file_name, sha256, mime = latest_file.get(target_id, ("", None, ""))
         rows.append(TargetRow(
-            code=unit.code, name=unit.name, deadline=target.deadline, state=target.state,
-            groups=tuple(sorted(groups[unit.id], key=fold)),  # type: ignore[index]
-            period=target.period, submitted_at=target.submitted_at, on_time=target.on_time,
-            extension_granted=target.extension_granted, percent=target.percent,
-            nil_report=target.nil_report, reporter=reporter,
-            status_text=answer.text if answer else "",
-            file_name=stored.original_name if stored else "",
-            file_sha256=stored.sha256 if stored else None,
-            file_mime=stored.mime_type if stored else ""))
+            code=code, name=name, deadline=deadline, state=state,
+            groups=tuple(sorted(groups[unit_id], key=fold)), period=period,
+            submitted_at=submitted_at, on_time=on_time, extension_granted=extended,
+            percent=percent, nil_report=nil, reporter=reporter, status_text=text,
+            file_name=file_name, file_sha256=sha256, file_mime=mime))
     rows.sort(key=lambda r: (r.code, r.period))
     return TaskReport(number=assignment.number, title=assignment.title,
                       deadline=assignment.deadline, state=assignment.state, rows=rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 
 import numpy
@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.i18n import Translator
 from reports.archive import build_archive, entry_names, safe_name
-from reports.chart import WIDTH_PX, bars, build_chart
+from reports.chart import MAX_DAYS, WIDTH_PX, bars, build_chart, days
 from reports.excel import build_workbook, sheet_title
 from reports.rows import TargetRow, TaskReport
 
@@ -146,6 +146,17 @@ def test_bars_count_each_group_and_leave_excused_out() -> None:
         ("THPT", (1, 1, 0)),
         ("truc-thuoc-so", (1, 0, 0)),
     ]
+
+
+def test_days_run_from_a_week_before_the_deadline_to_the_last_answer() -> None:
+    got = days(REPORT)
+    assert [d for d, _, _ in got] == [date(2023, 5, 1) + timedelta(n) for n in range(12)]
+    assert {d: (a, b) for d, a, b in got if a or b} == {
+        date(2023, 5, 5): (1, 0), date(2023, 5, 8): (1, 0), date(2023, 5, 12): (0, 1)}
+    late = TargetRow("X", "X", DEADLINE, "submitted", submitted_at=DEADLINE + timedelta(90),
+                     on_time=False)
+    long = days(TaskReport(6, "Muộn", DEADLINE, rows=[late]))
+    assert len(long) == MAX_DAYS and long[-1] == (date(2023, 8, 6), 0, 1)
 
 
 def _render_quietly(report: TaskReport, language: str, caplog) -> tuple[bytes, list[str]]:
