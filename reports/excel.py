@@ -10,6 +10,7 @@ from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -91,8 +92,17 @@ def _start(sheet: WriteOnlyWorksheet, columns: tuple[tuple[str, int], ...],
 
 
 def _append(sheet: WriteOnlyWorksheet, values: list[Value], formats: dict[int, str]) -> None:
-    """Plain values, and styled cells only where a number format is needed (cheaper)."""
+    """Plain values, and cells only where a number format is needed (cheaper). Text typed by
+    users is kept as text: control characters that Excel refuses are dropped, and a leading
+    `=` stays a character instead of making a formula."""
     cells: list[Value | WriteOnlyCell] = list(values)
+    for index, value in enumerate(values):
+        if isinstance(value, str):
+            value = cells[index] = ILLEGAL_CHARACTERS_RE.sub("", value)
+            if value.startswith("="):
+                cell = WriteOnlyCell(sheet, value)
+                cell.data_type = "s"
+                cells[index] = cell
     for index, number_format in formats.items():
         if values[index] is not None:
             cell = WriteOnlyCell(sheet, values[index])

@@ -128,6 +128,18 @@ def test_workbook_headers_and_labels_in_english() -> None:
     assert task["H6"].value == "Late" and summary["D2"].value == "Open"
 
 
+def test_text_from_users_stays_text() -> None:
+    row = TargetRow("A", "Trường\x0bA", DEADLINE, "in_progress", reporter="=cmd|' /C calc'!A0",
+                    status_text="=HYPERLINK(\"http://x\",\"bấm\")\x00")
+    book = load_workbook(BytesIO(build_workbook(
+        [TaskReport(7, "=1+1", DEADLINE, rows=[row])], Translator("vi"), NOW)))
+    summary, task = book.worksheets
+    assert (task["B2"].value, task["J2"].value, task["K2"].value) == (
+        "TrườngA", "=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"bấm\")")
+    assert {task["J2"].data_type, task["K2"].data_type, summary["B2"].data_type} == {"s"}
+    assert summary["B2"].value == "=1+1"
+
+
 def test_sheet_titles_are_legal_and_unique() -> None:
     long = TaskReport(12, "Báo cáo? *tổng* kết 'năm' học 2023-2024 \\ các trường", DEADLINE)
     title = sheet_title(long)
