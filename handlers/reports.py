@@ -13,7 +13,7 @@ from core import roles
 from handlers import files
 from handlers.common import find_assignment
 from handlers.context import Context
-from reports.archive import build_archive, with_files
+from reports.archive import build_archives, with_files
 from reports.chart import build_chart
 from reports.excel import build_workbook
 from reports.load import task_report
@@ -23,6 +23,7 @@ from storage.models import Outbox
 PNG = "image/png"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ZIP = "application/zip"
+MAX_ARCHIVE_BYTES = 45 * 1024 * 1024  # each zip part stays under the Bot API's 50 MB upload
 
 
 def _allowed(ctx: Context) -> bool:
@@ -86,7 +87,8 @@ async def send_workbook(ctx: Context, ref: str) -> None:
 
 
 async def handle_tainop(ctx: Context, args: str) -> None:
-    """`/tainop #N`: the latest file of every unit, in one zip."""
+    """`/tainop #N`: the latest file of every unit, in one zip, or in parts small enough
+    to send."""
     t = ctx.t
     report = await _report(ctx, args)
     if report is None:
@@ -95,10 +97,15 @@ async def handle_tainop(ctx: Context, args: str) -> None:
     if not sent:
         ctx.reply(t("Chưa đơn vị nào gửi tệp cho nhiệm vụ {task}.", task=report.heading(t)))
         return
-    await _send(ctx, report, f"bai-nop-nhiem-vu-{report.number}.zip",
-                await asyncio.to_thread(build_archive, report, ctx.files.get), ZIP,
-                t("Tệp của {n}/{total} đơn vị cho nhiệm vụ {task}.", n=t.number(len(sent)),
-                  total=t.number(len(report.rows)), task=report.heading(t)))
+    parts = await asyncio.to_thread(build_archives, report, ctx.files.get, MAX_ARCHIVE_BYTES)
+    caption = t("Tệp của {n}/{total} đơn vị cho nhiệm vụ {task}.", n=t.number(len(sent)),
+                total=t.number(len(report.rows)), task=report.heading(t))
+    if len(parts) == 1:
+        await _send(ctx, report, f"bai-nop-nhiem-vu-{report.number}.zip", parts[0], ZIP, caption)
+        return
+    for index, data in enumerate(parts, start=1):
+        await _send(ctx, report, f"bai-nop-nhiem-vu-{report.number}-phan-{index}.zip", data,
+                    ZIP, caption + " " + t("(phần {i}/{n})", i=index, n=len(parts)))
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:

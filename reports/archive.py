@@ -57,13 +57,28 @@ def with_files(report: TaskReport) -> list[TargetRow]:
                   key=lambda r: (r.code, r.period))
 
 
-def build_archive(report: TaskReport, read: Callable[[str], bytes]) -> bytes:
-    """The zip bytes of `report`'s files; `read(sha256)` gives a file's content. Each entry is
-    dated when its unit submitted (local time)."""
+def build_archives(report: TaskReport, read: Callable[[str], bytes],
+                   max_bytes: int) -> list[bytes]:
+    """The zips of `report`'s files, each holding files of at most `max_bytes` in all (one
+    file more only when it alone is larger), so that each part can be sent in a chat;
+    `read(sha256)` gives a file's content. Entries are dated when their unit submitted
+    (local time) and named uniquely across the parts."""
     rows = with_files(report)
+    parts: list[list[tuple[TargetRow, str]]] = [[]]
+    size = 0
+    for row, name in zip(rows, entry_names(rows), strict=True):
+        if parts[-1] and size + row.file_size > max_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append((row, name))
+        size += row.file_size
+    return [_zip(part, read) for part in parts if part]
+
+
+def _zip(entries: list[tuple[TargetRow, str]], read: Callable[[str], bytes]) -> bytes:
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for row, name in zip(rows, entry_names(rows), strict=True):
+        for row, name in entries:
             info = zipfile.ZipInfo(name)
             if row.submitted_at is not None:
                 info.date_time = to_local(row.submitted_at).timetuple()[:6]

@@ -35,10 +35,11 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
             .order_by(col(UnitGroup.id)))).all():
         groups[unit_id].append(name)
     latest: dict[int, tuple[str, str]] = {}  # target id: (reporter, text)
-    latest_file: dict[int, tuple[str, str, str]] = {}  # target id: (name, sha256, type)
-    for target_id, text, reporter, name, sha256, mime in (await session.exec(
+    latest_file: dict[int, tuple[str, str, str, int]] = {}  # target: (name, sha, type, size)
+    for target_id, text, reporter, name, sha256, mime, size in (await session.exec(
             select(Submission.target_id, Submission.text, Member.display_name,
-                   StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type)
+                   StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type,
+                   StoredFile.size)
             .join(Target, col(Target.id) == col(Submission.target_id))
             .join(Member, col(Member.id) == col(Submission.member_id))
             .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
@@ -46,7 +47,7 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
             .order_by(col(Submission.id)))).all():
         latest[target_id] = (reporter, text)
         if sha256 is not None:
-            latest_file[target_id] = (name, sha256, mime)
+            latest_file[target_id] = (name, sha256, mime, size)
     rows = []
     for (target_id, unit_id, code, name, deadline, state, period, submitted_at, on_time,
          extended, percent, nil) in (await session.exec(
@@ -56,13 +57,13 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
             .join(Unit, col(Unit.id) == col(Target.unit_id))
             .where(of_task))).all():
         reporter, text = latest.get(target_id, ("", ""))
-        file_name, sha256, mime = latest_file.get(target_id, ("", None, ""))
+        file_name, sha256, mime, size = latest_file.get(target_id, ("", None, "", 0))
         rows.append(TargetRow(
             code=code, name=name, deadline=deadline, state=state,
             groups=tuple(sorted(groups[unit_id], key=fold)), period=period,
             submitted_at=submitted_at, on_time=on_time, extension_granted=extended,
             percent=percent, nil_report=nil, reporter=reporter, status_text=text,
-            file_name=file_name, file_sha256=sha256, file_mime=mime))
+            file_name=file_name, file_sha256=sha256, file_mime=mime, file_size=size))
     rows.sort(key=lambda r: (r.code, r.period))
     return TaskReport(number=assignment.number, title=assignment.title,
                       deadline=assignment.deadline, state=assignment.state, rows=rows)

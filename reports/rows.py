@@ -37,6 +37,7 @@ class TargetRow:
     file_name: str = ""  # the latest file sent
     file_sha256: str | None = None
     file_mime: str = ""
+    file_size: int = 0
 
     def delay_days(self, now: datetime) -> float | None:
         """Days past the deadline: of a late answer, or so far for a missing one; 0 when on

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from core.i18n import Translator
-from reports.archive import build_archive, entry_names, safe_name
+from reports.archive import build_archives, entry_names, safe_name
 from reports.chart import MAX_DAYS, WIDTH_PX, bars, build_chart, days
 from reports.excel import build_workbook, sheet_title
 from reports.rows import TargetRow, TaskReport
@@ -211,7 +211,7 @@ def test_chart_of_a_task_without_groups_or_answers() -> None:
 
 def test_archive_names_contents_and_dates() -> None:
     contents = {"a" * 64: b"%PDF-1.7 lhp", "b" * 64: b"doc namtruc"}
-    data = build_archive(REPORT, contents.__getitem__)
+    [data] = build_archives(REPORT, contents.__getitem__, 1000)
     with zipfile.ZipFile(BytesIO(data)) as archive:
         assert archive.namelist() == ["THPT-LHP - THPT chuyên Lê Hồng Phong.pdf",
                                       "THPT-NAMTRUC - THPT Nam Trực.docx"]
@@ -220,6 +220,16 @@ def test_archive_names_contents_and_dates() -> None:
         assert archive.getinfo("THPT-NAMTRUC - THPT Nam Trực.docx").date_time == \
             (2023, 5, 12, 8, 0, 0)
         assert archive.testzip() is None
+
+
+def test_archive_parts_stay_under_the_limit() -> None:
+    rows = [TargetRow(f"U{i}", "Trường", DEADLINE, "submitted", file_name="a.pdf",
+                      file_sha256=f"{i:064x}", file_size=size)
+            for i, size in enumerate((40, 50, 10, 200, 30))]
+    parts = build_archives(TaskReport(8, "Lớn", DEADLINE, rows=rows), lambda sha: b"x" * 5, 100)
+    names = [zipfile.ZipFile(BytesIO(part)).namelist() for part in parts]
+    assert names == [["U0 - Trường.pdf", "U1 - Trường.pdf", "U2 - Trường.pdf"],
+                     ["U3 - Trường.pdf"], ["U4 - Trường.pdf"]]
 
 
 def test_archive_names_are_safe_and_unique() -> None:

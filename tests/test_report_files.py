@@ -21,6 +21,7 @@ from app.cli import invoke
 from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.messages import Button, IncomingFile
+from handlers import reports
 from storage.models import Assignment, Member, Outbox
 from tests.conftest import EXAMPLES
 
@@ -144,7 +145,8 @@ async def test_buttons_of_an_unknown_task_and_forged_payloads(settings, tmp_path
         assert "không còn hiệu lực" in answer.text
 
 
-async def test_tainop_sends_the_zip_of_the_latest_files(settings, tmp_path) -> None:
+async def test_tainop_sends_the_zip_of_the_latest_files(settings, tmp_path,
+                                                        monkeypatch) -> None:
     async with bot(settings, tmp_path) as b:
         [answer] = await b.say("vp", text="/tainop")
         assert "/tainop #1" in answer.text
@@ -164,6 +166,15 @@ async def test_tainop_sends_the_zip_of_the_latest_files(settings, tmp_path) -> N
             assert archive.read(archive.namelist()[0]) == newer
         [sent] = await b.say("gd", text="/tainop 1")
         assert sent.file_name == "bai-nop-nhiem-vu-1.zip"
+
+        await b.say("ht_nt", text="", file=IncomingFile("bc.pdf", PDF))
+        monkeypatch.setattr(reports, "MAX_ARCHIVE_BYTES", len(newer))
+        first, second = await b.say("vp", text="/tainop #1")
+        assert (first.file_name, second.file_name) == ("bai-nop-nhiem-vu-1-phan-1.zip",
+                                                       "bai-nop-nhiem-vu-1-phan-2.zip")
+        assert first.text.endswith("(phần 1/2)") and "Tệp của 2/2 đơn vị" in second.text
+        with zipfile.ZipFile(io.BytesIO(b.received(second.file_name))) as archive:
+            assert archive.namelist() == ["THPT-NAMTRUC - THPT Nam Trực.pdf"]
 
 
 async def test_tainop_before_any_file(settings, tmp_path) -> None:
