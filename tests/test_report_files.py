@@ -22,7 +22,7 @@ from app.cli import invoke
 from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.messages import Button, IncomingFile
-from handlers import reports
+from handlers import report_files
 from storage.models import Assignment, Member, Outbox
 from tests.conftest import EXAMPLES
 
@@ -166,7 +166,7 @@ async def test_tainop_sends_the_zip_of_the_latest_files(settings, tmp_path,
         assert sent.file_name == "bai-nop-nhiem-vu-1.zip"
 
         await b.say("ht_nt", text="", file=IncomingFile("bc.pdf", PDF))
-        monkeypatch.setattr(reports, "MAX_ARCHIVE_BYTES", len(newer))
+        monkeypatch.setattr(report_files, "MAX_ARCHIVE_BYTES", len(newer))
         first, second = await b.say("vp", text="/tainop #1")
         assert (first.file_name, second.file_name) == ("bai-nop-nhiem-vu-1-phan-1.zip",
                                                        "bai-nop-nhiem-vu-1-phan-2.zip")
