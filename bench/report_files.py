@@ -1,7 +1,7 @@
 """Benchmark: the `[Biểu đồ]` and `[Excel]` files of one task sent to every unit.
 
-Seeds UNITS units (default 50,000) in 40 groups, one task assigned to all of them (a third
-on time, a sixth late with a file, the rest missing or in progress), then times reading the
+Seeds UNITS units (default 50,000) in 40 groups, one task assigned to all of them (half
+submitted with a file: a third on time, a sixth late; the rest missing), then times reading the
 task's rows, building the workbook and drawing the chart, RUNS times each, and prints p50 and
 p95. SQLite always; PostgreSQL too when BOT_BENCH_PG_URL names an empty database.
 Run: .venv/bin/python bench/report_files.py [UNITS] [RUNS]
