@@ -581,3 +581,49 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         for adapter in reversed(started):
             await adapter.stop()
         await web.stop()
+
+# --- export ------------------------------------------------------------------------------
+
+
+@cli.command()
+def export(
+    ctx: typer.Context,
+    file: str,
+    task: Annotated[int | None, typer.Option(help="The task's number N (as in #N)")] = None,
+    all_tasks: Annotated[bool, typer.Option("--all", help="Every task with units")] = False,
+    language: Annotated[str | None, typer.Option(help="vi or en (default: the bot's)")] = None,
+) -> None:
+    """Write the progress workbook of one task (--task N) or of all tasks (--all) to FILE.xlsx:
+    a summary sheet with the figures, then one sheet per task with a row per unit."""
+    from app import exports
+
+    env = env_of(ctx)
+    target = env.path(file)
+    if target.suffix.lower() != ".xlsx":
+        raise fail(env, f"{file}: expected a file name ending in .xlsx")
+    if (task is None) == (not all_tasks):
+        raise fail(env, "give either --task N or --all")
+    language = language or env.settings.default_language
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+    stderr = Console(stderr=True)
+    now = env.time()
+
+    async def work(runtime: Runtime) -> tuple[int, int, int]:
+        with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+            reading = bar.add_task("Reading tasks", total=None)
+            async with runtime.sessions() as session:
+                reports = await exports.read_reports(
+                    session, task, lambda _: bar.advance(reading),
+                    lambda count: bar.update(reading, total=count))
+            writing = bar.add_task("Writing sheets", total=len(reports))
+            size = exports.write_workbook(target, reports, language, now,
+                                          lambda _: bar.advance(writing))
+        return len(reports), sum(len(r.rows) for r in reports), size
+
+    try:
+        count, rows, size = run_async(env, work)
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    env.echo(f"{count} task{'s' if count != 1 else ''}, {rows} unit rows written to {target} "
+             f"({size // 1024 or 1} KB)")

@@ -15,12 +15,16 @@ async def store(ctx: Context, incoming: IncomingFile) -> tuple[StoredFile | None
     mime, problem = check_file(incoming.data, ctx.settings.max_file_bytes)
     if problem is not None:
         return None, problem_text(ctx.t, incoming.name, problem)
-    digest = ctx.files.put(incoming.data)
-    row = StoredFile(sha256=digest, size=len(incoming.data), mime_type=mime,
-                     original_name=incoming.name[:255], created_at=ctx.now)
+    return await keep(ctx, incoming.data, incoming.name, mime), None
+
+
+async def keep(ctx: Context, data: bytes, name: str, mime: str) -> StoredFile:
+    """Put `data` in the file store and record it, so an outbox row can refer to it."""
+    row = StoredFile(sha256=ctx.files.put(data), size=len(data), mime_type=mime,
+                     original_name=name[:255], created_at=ctx.now)
     ctx.session.add(row)
     await ctx.session.flush()
-    return row, None
+    return row
 
 
 def problem_text(t: Translator, name: str, problem: FileProblem) -> str:

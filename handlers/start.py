@@ -75,6 +75,7 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "
             "chưa nộp; /tiendo @nhóm hoặc mã đơn vị — theo nhóm, theo đơn vị"
         ))
+        parts.append(t("• /tainop #N — các tệp đơn vị đã nộp cho nhiệm vụ N, trong một tệp nén"))
     elif "reporter" in roles:
         parts.append(t("• /tiendo — tiến độ các nhiệm vụ của đơn vị bạn"))
     parts.append(t("• /huy — thoát khỏi thao tác đang làm dở\n• /ngonngu en — English"))

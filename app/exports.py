@@ -1,0 +1,53 @@
+"""`bot.py export`: the progress workbook of one task or of every task, as the `[Excel]`
+button sends it, written to a file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.admin import AdminError
+from core.i18n import Translator
+from reports.excel import build_workbook
+from reports.load import assignment_by_number, assignments_with_targets, task_report
+from reports.rows import TaskReport
+
+Step = Callable[[TaskReport], None]
+
+
+async def read_reports(session: AsyncSession, task: int | None, step: Step,
+                       announce: Callable[[int], None]) -> list[TaskReport]:
+    """Task `task` (or every task with units when None), read one by one: `announce(count)`
+    first, then `step(report)` after each. Raises `AdminError` when there is nothing to
+    export."""
+    if task is None:
+        assignments = await assignments_with_targets(session)
+        if not assignments:
+            raise AdminError("there are no tasks with units yet; nothing to export")
+    else:
+        assignment = await assignment_by_number(session, task)
+        if assignment is None:
+            raise AdminError(f"there is no task #{task}; see the numbers with /tiendo")
+        assignments = [assignment]
+    announce(len(assignments))
+    reports = []
+    for assignment in assignments:
+        report = await task_report(session, assignment)
+        if not report.rows:
+            raise AdminError(f"task #{assignment.number} has no units to answer it; "
+                             "nothing to export")
+        reports.append(report)
+        step(report)
+    return reports
+
+
+def write_workbook(path: Path, reports: list[TaskReport], language: str, now: datetime,
+                   step: Step) -> int:
+    """Write the workbook to `path`; returns its size in bytes."""
+    data = build_workbook(reports, Translator(language), now, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return len(data)

@@ -1,0 +1,69 @@
+"""Reads a task's targets, units, groups and latest answers into a `TaskReport`: the one
+place the chart, workbook and archive builders get their data from the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.text import fold
+from reports.rows import TargetRow, TaskReport
+from storage.models import Assignment, Member, StoredFile, Submission, Target, Unit, UnitGroup
+
+
+async def assignment_by_number(session: AsyncSession, number: int) -> Assignment | None:
+    return (await session.exec(select(Assignment).where(Assignment.number == number))).first()
+
+
+async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
+    """Every task that has units to answer it, by number."""
+    query = (select(Assignment)
+             .where(col(Assignment.id).in_(select(Target.assignment_id).distinct()))
+             .order_by(col(Assignment.number)))
+    return list((await session.exec(query)).all())
+
+
+async def task_report(session: AsyncSession, assignment: Assignment) -> TaskReport:
+    """Columns rather than model objects: a task may have tens of thousands of units."""
+    of_task = Target.assignment_id == assignment.id
+    groups: dict[int, list[str]] = defaultdict(list)
+    for unit_id, name in (await session.exec(
+            select(UnitGroup.unit_id, UnitGroup.name)
+            .where(col(UnitGroup.unit_id).in_(select(Target.unit_id).where(of_task)))
+            .order_by(col(UnitGroup.id)))).all():
+        groups[unit_id].append(name)
+    latest: dict[int, tuple[str, str]] = {}  # target id: (reporter, text)
+    latest_file: dict[int, tuple[str, str, str, int]] = {}  # target: (name, sha, type, size)
+    for target_id, text, reporter, name, sha256, mime, size in (await session.exec(
+            select(Submission.target_id, Submission.text, Member.display_name,
+                   StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type,
+                   StoredFile.size)
+            .join(Target, col(Target.id) == col(Submission.target_id))
+            .join(Member, col(Member.id) == col(Submission.member_id))
+            .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
+            .where(of_task)
+            .order_by(col(Submission.id)))).all():
+        latest[target_id] = (reporter, text)
+        if sha256 is not None:
+            latest_file[target_id] = (name, sha256, mime, size)
+    rows = []
+    for (target_id, unit_id, code, name, deadline, state, period, submitted_at, on_time,
+         extended, percent, nil) in (await session.exec(
+            select(Target.id, Target.unit_id, Unit.code, Unit.name, Target.deadline,
+                   Target.state, Target.period, Target.submitted_at, Target.on_time,
+                   Target.extension_granted, Target.percent, Target.nil_report)
+            .join(Unit, col(Unit.id) == col(Target.unit_id))
+            .where(of_task))).all():
+        reporter, text = latest.get(target_id, ("", ""))
+        file_name, sha256, mime, size = latest_file.get(target_id, ("", None, "", 0))
+        rows.append(TargetRow(
+            code=code, name=name, deadline=deadline, state=state,
+            groups=tuple(sorted(groups[unit_id], key=fold)), period=period,
+            submitted_at=submitted_at, on_time=on_time, extension_granted=extended,
+            percent=percent, nil_report=nil, reporter=reporter, status_text=text,
+            file_name=file_name, file_sha256=sha256, file_mime=mime, file_size=size))
+    rows.sort(key=lambda r: (r.code, r.period))
+    return TaskReport(number=assignment.number, title=assignment.title,
+                      deadline=assignment.deadline, state=assignment.state, rows=rows)

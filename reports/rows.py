@@ -1,0 +1,79 @@
+"""The data the chart, the workbook and the archive are built from: one `TaskReport` per task
+with one `TargetRow` per unit and period, already read from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.i18n import N_, Translator
+
+STATE_LABELS = {
+    "pending": N_("Chưa nộp"),
+    "in_progress": N_("Đang làm"),
+    "submitted": N_("Đã nộp"),
+    "excused": N_("Được miễn"),
+}
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One unit's duty for a task and period, with its latest answer. It has the fields
+    `core.progress.figures` counts."""
+
+    code: str
+    name: str
+    deadline: datetime
+    state: str
+    groups: tuple[str, ...] = ()
+    period: str = ""
+    submitted_at: datetime | None = None
+    on_time: bool | None = None
+    extension_granted: bool = False
+    percent: int | None = None
+    nil_report: bool = False
+    reporter: str = ""  # who sent the latest answer
+    status_text: str = ""  # the latest answer's words
+    file_name: str = ""  # the latest file sent
+    file_sha256: str | None = None
+    file_mime: str = ""
+    file_size: int = 0
+
+    def delay_days(self, now: datetime) -> float | None:
+        """Days past the deadline: of a late answer, or so far for a missing one; 0 when on
+        time; None while a missing answer is not yet due (or excused)."""
+        if self.state == "excused":
+            return None
+        if self.state == "submitted":
+            if self.on_time or self.submitted_at is None:
+                return 0.0
+            end = self.submitted_at
+        elif now > self.deadline:
+            end = now
+        else:
+            return None
+        return round(max(0.0, (end - self.deadline).total_seconds() / 86400), 1)
+
+    def state_label(self, t: Translator) -> str:
+        if self.state == "in_progress" and self.percent is not None:
+            return t("Đang làm {percent}%", percent=self.percent)
+        if self.state == "submitted" and self.nil_report:
+            return t("Đã nộp (không có số liệu)")
+        return t(STATE_LABELS.get(self.state, self.state))
+
+    def timing_label(self, t: Translator) -> str:
+        if self.state != "submitted" or self.on_time is None:
+            return ""
+        return t("Đúng hạn") if self.on_time else t("Trễ hạn")
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    number: int
+    title: str
+    deadline: datetime  # the task's own (first period's) deadline
+    state: str = "active"  # active | cancelled | closed
+    rows: list[TargetRow] = field(default_factory=list)
+
+    def heading(self, t: Translator) -> str:
+        return t("#{number} «{title}»", number=self.number, title=self.title)
