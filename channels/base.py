@@ -21,3 +21,17 @@ class RetryLater(Exception):
     def __init__(self, seconds: float, reason: str = "") -> None:
         super().__init__(reason or f"retry after {seconds}s")
         self.seconds = seconds
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at line ends when possible."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text or not pieces:
+        pieces.append(text)
+    return pieces

@@ -33,8 +33,9 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater
+from channels.base import RetryLater, split_text
 from channels.sender import Sender
+from channels.transcripts import rewrite_members_add
 from core import roles
 from core.clock import utc_now
 from core.files import IMAGE_TYPES
@@ -73,20 +74,6 @@ UNSUPPORTED_KINDS = (
     "sticker", "voice", "video_note", "video", "audio", "animation", "location", "venue",
     "contact", "poll", "dice", "game", "story",
 )
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in pieces of at most `limit` characters, cut at line ends when possible."""
-    pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    if text or not pieces:
-        pieces.append(text)
-    return pieces
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -421,7 +408,7 @@ class TelegramAdapter:
             first = False
         else:
             first = True
-        pieces = split_text(text)
+        pieces = split_text(text, MAX_TEXT)
         last_id = ""
         for index, piece in enumerate(pieces):
             is_last = index == len(pieces) - 1
@@ -485,21 +472,7 @@ class TelegramSession:
         return self.ids[name]
 
     def rewrite_admin(self, args: list[str]) -> list[str]:
-        """`members add NAME --channel console` → `--channel telegram --id <NAME's id>`."""
-        if args[:2] != ["members", "add"] or len(args) < 3:
-            return args
-        out: list[str] = []
-        rest = iter(args)
-        for arg in rest:
-            if arg == "--channel" or arg == "--channel=console":
-                value = "console" if arg.endswith("=console") else next(rest, "")
-                if value == "console":
-                    out += ["--channel", CHANNEL, "--id", str(self.user_id(args[2]))]
-                    continue
-                out += [arg, value]
-                continue
-            out.append(arg)
-        return out
+        return rewrite_members_add(args, CHANNEL, lambda name: str(self.user_id(name)))
 
     # --- the session protocol the Player drives
 
@@ -628,4 +601,4 @@ async def play_telegram_script(
         await session.stop()
 
 
-__all__ = ["TelegramAdapter", "TelegramSession", "play_telegram_script", "split_text"]
+__all__ = ["TelegramAdapter", "TelegramSession", "play_telegram_script"]

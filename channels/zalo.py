@@ -26,9 +26,8 @@ from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater
+from channels.base import RetryLater, split_text
 from channels.sender import Sender
-from channels.telegram import split_text
 from channels.web import WebServer
 from core.choices import chosen_index, with_choices
 from core.clock import utc_now
