@@ -343,7 +343,7 @@ async def _group(ctx: Context, name: str, scope: set[int] | None, page: int) -> 
     task_lines, buttons = await _task_lines(ctx, [in_tree], page, "g", key)
     lines += task_lines or [t("Không có nhiệm vụ nào đang mở.")]
     if page == 1:
-        lines += await _over_time(ctx, [in_tree], t("Cả nhóm"))
+        lines += await _over_time(ctx, [in_tree], t("cả nhóm"))
         lines += await _most_late(ctx, [in_tree])
     ctx.reply("\n".join(lines), buttons)
 
@@ -457,8 +457,7 @@ async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
     for assignment, name, target in rows:
         if target.state == "submitted":
             assert target.submitted_at is not None
-            state = t("nộp muộn {days} ngày", days=t.number(
-                round((target.submitted_at - target.deadline).total_seconds() / 86400, 1)))
+            state = t("nộp muộn, {late}", late=t.time_left(target.submitted_at, target.deadline))
         else:
             state = t("chưa nộp, {late}", late=t.time_left(ctx.now, target.deadline))
         lines.append(t("• #{number} — {unit}: {state}", number=assignment.number, unit=name,

@@ -219,7 +219,7 @@ async def test_group_rolled_up_with_the_units_most_often_late(bot) -> None:
     assert "#1 «Báo cáo NQ29» — hạn 08/05/2023 — đã nộp 2/2 (đúng hạn 1, muộn 1), chưa nộp 0, " \
            "miễn 1" in text
     assert "#4 «Kế hoạch hè» — hạn 20/05/2023 — đã nộp 0/2" in text
-    assert ("Cả nhóm: đến hạn 5 lần: đúng hạn 40% (2/5), muộn 3, không nộp 0; trễ trung bình "
+    assert ("cả nhóm: đến hạn 5 lần: đúng hạn 40% (2/5), muộn 3, không nộp 0; trễ trung bình "
             "2 ngày") in text
     # @PGD rolls up both Phòng with their schools: 2 units, 3 below them.
     text = (await ask(bot, "lanhdao", "/tiendo @pgd")).text
@@ -227,7 +227,7 @@ async def test_group_rolled_up_with_the_units_most_often_late(bot) -> None:
     assert "Đơn vị hay trễ hạn nhất:\n• Phòng GDĐT Ý Yên (PGD-YY) — đến hạn 2 lần" in text
     # A unit that changed group: its history left huyen-nt with it.
     text = (await ask(bot, "lanhdao", "/tiendo @huyen-nt")).text
-    assert "Cả nhóm: đến hạn 5 lần: đúng hạn 60% (3/5), muộn 2" in text
+    assert "cả nhóm: đến hạn 5 lần: đúng hạn 60% (3/5), muộn 2" in text
     assert "Tiểu học C" not in text
 
 
@@ -237,7 +237,7 @@ async def test_late_and_missing_across_open_tasks(bot) -> None:
         assert text.splitlines()[:3] == [
             "Trễ hạn ở các nhiệm vụ đang mở (2):",
             "• #1 — Phòng GDĐT Ý Yên: chưa nộp, quá hạn 1 ngày",
-            "• #1 — Tiểu học B: nộp muộn 1 ngày",
+            "• #1 — Tiểu học B: nộp muộn, quá hạn 1 ngày",
         ]
         assert "Đơn vị hay trễ hạn nhất:\n• Phòng GDĐT Ý Yên (PGD-YY) — đến hạn 2 lần: đúng " \
                "hạn 0% (0/2), muộn 0, không nộp 2" in text
