@@ -8,8 +8,8 @@ leader, and prints p50/p95 per view. Each call is a whole event: one transaction
 the figures and writes the answer to the outbox.
 
 Run: .venv/bin/python bench/progress.py [--units 50000] [--tasks 200] [--open 10] [--runs 30]
-PostgreSQL too when BOT_BENCH_PG_URL names an empty database
-(postgresql+asyncpg://user@host/db).
+[--sqlite FILE]; PostgreSQL too when BOT_BENCH_PG_URL names a database
+(postgresql+asyncpg://user@host/db). A database that already holds targets is reused as it is.
 """
 
 from __future__ import annotations
@@ -102,7 +102,11 @@ def target_rows(tasks: int, open_tasks: int, schools: list[int]) -> Iterator[tup
 
 
 async def build(runtime: Runtime, units: int, tasks: int, open_tasks: int) -> int:
-    """Fill the database; returns the number of targets."""
+    """Fill the database, unless a previous run did; returns the number of targets."""
+    async with runtime.engine.connect() as conn:
+        existing = (await conn.exec_driver_sql("SELECT count(*) FROM target")).scalar_one()
+    if existing:
+        return existing
     rows, groups, schools = unit_rows(units)
     pg = not runtime.settings.database_url.startswith("sqlite")
     async with runtime.engine.begin() as conn:
@@ -182,8 +186,11 @@ async def run(label: str, settings: Settings, args: argparse.Namespace) -> None:
               f"{time.perf_counter() - start:.0f} s", flush=True)
         last = args.tasks
         for text in ("/tiendo", f"/tiendo #{last}", f"/tiendo #{last - args.open - 1}",
-                     "/tiendo PGD-0007", "/tiendo @pgd", "/tiendo tre-han"):
+                     "/tiendo PGD-0007", "/tiendo MN-00042"):
             await measure(runtime, label, text, args.runs)
+        # These read the whole history (a full scan at this size): a few runs.
+        for text in ("/tiendo tre-han", "/tiendo @thcs", "/tiendo @pgd"):
+            await measure(runtime, label, text, args.history_runs)
     finally:
         await runtime.close()
 
@@ -194,13 +201,17 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--open", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--history-runs", type=int, default=3)
+    parser.add_argument("--sqlite", type=Path, help="keep the SQLite database in this file "
+                        "(reused, not rebuilt, when it is already filled)")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = dataclasses.replace(Settings(), files_dir=Path(tmp) / "files")
+        path = args.sqlite or Path(tmp) / "bench.sqlite3"
         if not args.skip_sqlite:
             asyncio.run(run("sqlite", dataclasses.replace(
-                base, database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"), args))
+                base, database_url=f"sqlite+aiosqlite:///{path.resolve()}"), args))
         if os.environ.get("BOT_BENCH_PG_URL"):
             asyncio.run(run("postgresql", dataclasses.replace(
                 base, database_url=os.environ["BOT_BENCH_PG_URL"]), args))

@@ -43,14 +43,15 @@ class TargetLike(Protocol):
 
 
 class Group(NamedTuple):
-    """`count` targets sharing these fields; `delay_days`: their summed late delay."""
+    """`count` targets sharing these fields, `past` of them past their deadline;
+    `delay_days`: their summed late delay."""
 
     state: str
     on_time: bool | None
     extended: bool
     nil_report: bool
-    past_deadline: bool
     count: int = 1
+    past: int = 0
     delay_days: float = 0.0
 
 
@@ -108,7 +109,7 @@ def tally(groups: Iterable[Group]) -> Figures:
         else:
             counts["missing"] += g.count
             counts["in_progress"] += g.count * (g.state == IN_PROGRESS)
-            counts["overdue"] += g.count * g.past_deadline
+            counts["overdue"] += g.past
     delay = counts.pop("delay_days")
     return Figures(**{k: int(v) for k, v in counts.items()}, delay_days=delay)
 
@@ -118,7 +119,7 @@ def group_of(target: TargetLike, now: datetime) -> Group:
     if target.state == SUBMITTED and not target.on_time and target.submitted_at is not None:
         late_by = max(0.0, (target.submitted_at - target.deadline).total_seconds() / DAY_SECONDS)
     return Group(target.state, target.on_time, target.extension_granted, target.nil_report,
-                 now > target.deadline, 1, late_by)
+                 1, int(now > target.deadline), late_by)
 
 
 def figures(targets: Iterable[TargetLike], now: datetime) -> Figures:
