@@ -46,8 +46,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "
             "chưa nộp; /tiendo @nhóm hoặc mã đơn vị — theo nhóm, theo đơn vị"
         ))
-        parts.append(t("• /tiendo tre-han — đơn vị nộp muộn, chưa nộp ở các nhiệm vụ đang mở và "
-                       "các đơn vị hay trễ hạn nhất"))
+        parts.append(t("• /tiendo tre-han — đơn vị nộp muộn, chưa nộp ở các nhiệm vụ đang mở; "
+                       "/tiendo hay-tre — các đơn vị hay trễ hạn nhất"))
     elif "reporter" in roles:
         parts.append(t("• /tiendo — tiến độ các nhiệm vụ của đơn vị bạn"))
     parts.append(t("• /huy — thoát khỏi thao tác đang làm dở\n• /ngonngu en — English"))

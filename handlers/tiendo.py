@@ -2,7 +2,8 @@
 
 `/tiendo` (open tasks), `/tiendo #N` (one task, its missing units, chart and Excel buttons),
 `/tiendo @group` and `/tiendo <unit>` (rolled up through the unit tree, with the figures over
-time), `/tiendo tre-han` (late and missing across open tasks, and the units most often late).
+time), `/tiendo tre-han` (late and missing across open tasks), `/tiendo hay-tre` (the units
+most often late over time).
 Figures are aggregated in the database (one GROUP BY) and tallied by `core.progress`; long
 lists are paged with `Trang sau`/`Trang trước` buttons whose payload carries the view.
 """
@@ -30,6 +31,7 @@ from storage.models import Assignment, Outbox, Target, Unit, UnitGroup
 PAGE_SIZE = 20
 MOST_LATE = 10
 LATE_WORDS = ("tre han",)
+MOST_LATE_WORDS = ("hay tre", "hay tre han")
 
 
 # --- texts -------------------------------------------------------------------------------
@@ -186,6 +188,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         await _one_task(ctx, arg, scope, 1)
     elif fold(arg).replace("-", " ") in LATE_WORDS:
         await _late(ctx, scope, 1)
+    elif fold(arg).replace("-", " ") in MOST_LATE_WORDS:
+        await _most_late_view(ctx, scope)
     elif arg.startswith("@"):
         await _group(ctx, arg[1:], scope, 1)
     else:
@@ -460,6 +464,14 @@ async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
         lines.append(t("• #{number} — {unit}: {state}", number=assignment.number, unit=name,
                        state=state))
     lines += _page_line(t, page, total)
-    if page == 1 and scope is None:
-        lines += await _most_late(ctx, [])
     ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
+
+
+async def _most_late_view(ctx: Context, scope: set[int] | None) -> None:
+    """`/tiendo hay-tre`: the units most often late over time (all of them: a full count of
+    the history, slower than the other views at national scale)."""
+    if scope is not None:
+        ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
+        return
+    lines = await _most_late(ctx, [])
+    ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))

@@ -239,8 +239,18 @@ async def test_late_and_missing_across_open_tasks(bot) -> None:
             "• #1 — Phòng GDĐT Ý Yên: chưa nộp, quá hạn 1 ngày",
             "• #1 — Tiểu học B: nộp muộn, quá hạn 1 ngày",
         ]
-        assert "Đơn vị hay trễ hạn nhất:\n• Phòng GDĐT Ý Yên (PGD-YY) — đến hạn 2 lần: đúng " \
-               "hạn 0% (0/2), muộn 0, không nộp 2" in text
+        assert "hay trễ hạn" not in text
+    text = (await ask(bot, "lanhdao", "/tiendo hay-tre")).text
+    assert text.splitlines() == [
+        "Đơn vị hay trễ hạn nhất:",
+        "• Phòng GDĐT Ý Yên (PGD-YY) — đến hạn 2 lần: đúng hạn 0% (0/2), muộn 0, không nộp 2",
+        "• Tiểu học A (TH-A) — đến hạn 2 lần: đúng hạn 50% (1/2), muộn 1, không nộp 0; trễ "
+        "trung bình 3 ngày",
+        "• Tiểu học B (TH-B) — đến hạn 2 lần: đúng hạn 50% (1/2), muộn 1, không nộp 0; trễ "
+        "trung bình 1 ngày",
+        "• Tiểu học C (TH-C) — đến hạn 1 lần: đúng hạn 0% (0/1), muộn 1, không nộp 0; trễ "
+        "trung bình 2 ngày",
+    ]
 
 
 async def test_a_reporter_sees_only_their_unit(bot) -> None:
@@ -249,7 +259,8 @@ async def test_a_reporter_sees_only_their_unit(bot) -> None:
     assert not (await ask(bot, "ht_a", "/tiendo #1")).buttons
     for ref in ("/tiendo TH-B", "/tiendo Tiểu học B", "/tiendo PGD-NT"):
         assert (await ask(bot, "ht_a", ref)).text == "Bạn chỉ xem được tiến độ của đơn vị mình."
-    assert "chỉ xem được tiến độ của đơn vị mình" in (await ask(bot, "ht_a", "/tiendo @TH")).text
+    for ref in ("/tiendo @TH", "/tiendo hay-tre"):
+        assert "chỉ xem được tiến độ của đơn vị mình" in (await ask(bot, "ht_a", ref)).text
     text = (await ask(bot, "ht_a", "/tiendo tre-han"))
     assert text.text == "Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."
     # The Phòng's reporter sees its roll-up as figures, never its schools' names.
