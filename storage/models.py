@@ -106,7 +106,7 @@ class Target(SQLModel, table=True):
         UniqueConstraint("assignment_id", "unit_id", "period"),
         # `/tiendo` counts targets per task from this index alone (bench/progress.py).
         Index("ix_target_progress", "assignment_id", "period", "state", "on_time",
-              "extension_granted", "nil_report", "deadline"),
+              "extension_granted", "nil_report", "deadline", "unit_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -312,3 +312,14 @@ async def test_long_lists_are_paged(bot) -> None:
         await press(bot, "lanhdao", first, "Trang sau")).text
     forged = await ask(bot, "ht_a", button="t:n:2:4", button_message_id=first.message_id)
     assert "không còn hiệu lực" in forged.text
+
+
+async def test_large_groups_give_the_same_figures(bot, monkeypatch) -> None:
+    """Past UNIT_INDEX_LIMIT units the query is written differently (for the planner); the
+    answers must not change."""
+    from handlers import tiendo
+
+    small = [(await ask(bot, "lanhdao", ref)).text for ref in ("/tiendo @pgd", "/tiendo SO")]
+    monkeypatch.setattr(tiendo, "UNIT_INDEX_LIMIT", 0)
+    large = [(await ask(bot, "lanhdao", ref)).text for ref in ("/tiendo @pgd", "/tiendo SO")]
+    assert small == large and "tính cả 6 đơn vị trực thuộc" in large[1]

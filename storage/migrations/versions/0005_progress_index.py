@@ -12,7 +12,7 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ["assignment_id", "period", "state", "on_time", "extension_granted", "nil_report",
-           "deadline"]
+           "deadline", "unit_id"]
 
 
 def upgrade() -> None:
