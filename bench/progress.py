@@ -182,15 +182,18 @@ async def run(label: str, settings: Settings, args: argparse.Namespace) -> None:
     try:
         start = time.perf_counter()
         count = await build(runtime, args.units, args.tasks, args.open)
-        print(f"{label:10} built {args.units:,} units, {count:,} targets in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+        print(f"{label:10} {args.units:,} units, {count:,} targets (built, or reused, in "
+              f"{time.perf_counter() - start:.0f} s)", flush=True)
         last = args.tasks
-        for text in ("/tiendo", f"/tiendo #{last}", f"/tiendo #{last - args.open - 1}",
-                     "/tiendo PGD-0007", "/tiendo MN-00042"):
-            await measure(runtime, label, text, args.runs)
-        # These read the whole history (a full scan at this size): a few runs.
-        for text in ("/tiendo tre-han", "/tiendo @thcs", "/tiendo @pgd"):
-            await measure(runtime, label, text, args.history_runs)
+        views = [("/tiendo", args.runs), (f"/tiendo #{last}", args.runs),
+                 (f"/tiendo #{last - args.open - 1}", args.runs), ("/tiendo PGD-0007", args.runs),
+                 ("/tiendo MN-00042", args.runs), ("/tiendo tre-han", args.runs),
+                 # These count the history of thousands of units: a few runs.
+                 ("/tiendo @thcs", args.history_runs), ("/tiendo @pgd", args.history_runs),
+                 ("/tiendo hay-tre", args.history_runs)]
+        for text, runs in views:
+            if not args.views or text in args.views:
+                await measure(runtime, label, text, runs)
     finally:
         await runtime.close()
 
@@ -202,6 +205,7 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--history-runs", type=int, default=3)
+    parser.add_argument("--views", nargs="*", help="only these, e.g. '/tiendo @pgd'")
     parser.add_argument("--sqlite", type=Path, help="keep the SQLite database in this file "
                         "(reused, not rebuilt, when it is already filled)")
     parser.add_argument("--skip-sqlite", action="store_true")
