@@ -95,30 +95,35 @@ def _delay_days(ctx: Context) -> ColumnElement[Any]:
 
 
 async def _tallies(ctx: Context, where: Sequence[ColumnElement[bool]],
-                   by: Sequence[Any] = (), delay: bool = False) -> dict[tuple, Tally]:
-    """Figures per `by` key over the targets matching `where`, counted by the database."""
+                   by: Sequence[Any] = (), per_task: bool = False,
+                   delay: bool = False) -> dict[tuple, Tally]:
+    """Figures over the targets matching `where`, counted by the database, per `by` key —
+    prefixed by (assignment id, period) with `per_task`."""
     fields = (col(Target.state), col(Target.on_time), col(Target.extension_granted),
               col(Target.nil_report))
     aggregates = (func.count(), func.sum(case((col(Target.deadline) < ctx.now, 1), else_=0)),
                   func.min(Target.deadline))
-    # Grouped by task first, in the order of ix_target_progress: the database streams the
-    # index instead of sorting every target; the tasks are summed up here.
+    # Always grouped by task first, in the order of ix_target_progress: the database streams
+    # the index instead of sorting every target; without `per_task` the tasks are summed here.
     task = (col(Target.assignment_id), col(Target.period))
+    skip = 0 if per_task else len(task)
+    keys = len(task) + len(by)
     query = select(*task, *by, *fields, *aggregates).where(*where).group_by(*task, *by, *fields)
     groups: dict[tuple, list[Group]] = defaultdict(list)
     earliest: dict[tuple, datetime] = {}
     for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
-        key = tuple(row[2: 2 + len(by)])
-        state, on_time, extended, nil, count, past, first = row[2 + len(by):]
+        key = tuple(row[skip:keys])
+        state, on_time, extended, nil, count, past, first = row[keys:]
         groups[key].append(Group(state, on_time, bool(extended), bool(nil), count, int(past)))
         first = _aware(first)
         earliest[key] = min(earliest.get(key, first), first)
     delays: dict[tuple, float] = {}
     if delay:  # needs the submission times: read the table, for the late targets only
-        late = (select(*by, func.sum(_delay_days(ctx)), func.count())  # two columns: rows
+        late_by = [*(task if per_task else ()), *by]
+        late = (select(*late_by, func.sum(_delay_days(ctx)), func.count())  # two columns: rows
                 .where(*where, Target.state == "submitted", col(Target.on_time).is_(False))
-                .group_by(*by))
-        delays = {tuple(row[: len(by)]): float(row[-2] or 0)
+                .group_by(*late_by))
+        delays = {tuple(row[:-2]): float(row[-2] or 0)
                   for row in (await ctx.session.exec(late)).all()}  # type: ignore[call-overload]
     return {key: Tally(replace(tally(g), delay_days=delays.get(key, 0.0)), earliest[key])
             for key, g in groups.items()}
@@ -244,8 +249,7 @@ async def _task_lines(ctx: Context, where: Sequence[ColumnElement[bool]], page: 
     """One line per open task (its latest period), nearest deadline first, one page; no lines
     when there is no open task."""
     t = ctx.t
-    tallies = await _tallies(ctx, [ACTIVE, *where], (col(Target.assignment_id),
-                                                      col(Target.period)))
+    tallies = await _tallies(ctx, [ACTIVE, *where], per_task=True)
     latest: dict[int, tuple[str, Tally]] = {}
     for (assignment_id, period), item in tallies.items():
         if assignment_id not in latest or item.earliest > latest[assignment_id][1].earliest:
@@ -284,14 +288,15 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
         where.append(Target.assignment_id == assignment.id)
         if scope is not None:
             where.append(col(Target.unit_id).in_(scope))
-    by_period = await _tallies(ctx, where, (col(Target.period),)) if assignment else {}
+    by_period = ({period: item for (_, period), item in
+                  (await _tallies(ctx, where, per_task=True)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref))
         return
     periods = sorted(by_period, key=lambda k: by_period[k].earliest)
-    (period,) = periods[-1]
-    current = by_period[periods[-1]]
+    period = periods[-1]
+    current = by_period[period]
     f = current.figures
     state = {"cancelled": t(" (đã huỷ)"), "closed": t(" (đã đóng)")}.get(assignment.state, "")
     lines = [t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state)]
@@ -305,9 +310,9 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
     ]
     if f.nil:
         lines.append(t("Báo cáo không phát sinh: {n}", n=t.number(f.nil)))
-    for (earlier,) in reversed(periods[-6:-1]):
+    for earlier in reversed(periods[-6:-1]):
         lines.append(t("Kỳ {period}: {figures}", period=earlier,
-                       figures=figures_text(t, by_period[(earlier,)].figures)))
+                       figures=figures_text(t, by_period[earlier].figures)))
     in_period = [*where, Target.period == period]
     page = _clamp(page, f.missing)
     if f.missing:

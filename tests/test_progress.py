@@ -323,3 +323,21 @@ async def test_large_groups_give_the_same_figures(bot, monkeypatch) -> None:
     monkeypatch.setattr(tiendo, "UNIT_INDEX_LIMIT", 0)
     large = [(await ask(bot, "lanhdao", ref)).text for ref in ("/tiendo @pgd", "/tiendo SO")]
     assert small == large and "tính cả 6 đơn vị trực thuộc" in large[1]
+
+
+async def test_a_recurring_task_shows_its_latest_period_and_the_earlier_ones(bot) -> None:
+    async with bot.runtime.sessions() as session, session.begin():
+        task = Assignment(number=5, title="Báo cáo tháng", deadline=D2, recurrence="monthly:10",
+                          assigned_by=1, created_at=NOW - 60 * DAY)
+        session.add(task)
+        await session.flush()
+        for unit_id, period, deadline, fields in (
+                (4, "04/2023", D2, submitted(D2 - DAY, D2)), (5, "04/2023", D2, {}),
+                (4, "05/2023", D1, submitted(D1 + DAY)), (5, "05/2023", D1, {})):
+            session.add(Target(assignment_id=task.id, unit_id=unit_id, period=period,  # type: ignore[arg-type]
+                               **{"deadline": deadline, **fields}))
+    text = (await ask(bot, "lanhdao", "/tiendo #5")).text
+    assert "Kỳ báo cáo: 05/2023" in text and "Hoàn thành 50% (1/2), đúng hạn 0% (0/2)" in text
+    assert "Kỳ 04/2023: đã nộp 1/2 (đúng hạn 1, muộn 0), chưa nộp 1, quá hạn 1" in text
+    assert "#5 «Báo cáo tháng» kỳ 05/2023 — hạn 08/05/2023 — đã nộp 1/2" in (
+        await ask(bot, "lanhdao", "/tiendo")).text
