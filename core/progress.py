@@ -1,19 +1,58 @@
-"""Progress figures as national reporting systems count them: completeness = submitted /
-expected, timeliness = on time / expected."""
+"""Progress figures as national reporting systems count them.
+
+For a set of targets (one task and period, a unit over time, a group rolled up through the
+unit tree):
+
+- expected: targets that are owed, i.e. every target except the excused ones;
+- submitted = on time + late; a nil report ("không phát sinh") is a submission;
+- missing = expected - submitted; overdue: missing and past the (possibly extended) deadline;
+- extended: targets whose deadline was moved by a granted extension (on time is measured
+  against the moved deadline);
+- completeness = submitted / expected, timeliness = on time / expected;
+- over time, a unit *owes* a target once it is submitted or its deadline has passed:
+  owed = on time + late + overdue, and the mean delay is the mean of (submitted at -
+  deadline) over the late submissions, in days.
+
+A re-submission never changes a target's figures: the first submission counts.
+
+The figures are tallied from `Group`s — targets that share the fields that matter, with their
+count — so that the database can aggregate millions of targets with one GROUP BY and this
+module still holds the only copy of the rules.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+SUBMITTED = "submitted"
+EXCUSED = "excused"
+IN_PROGRESS = "in_progress"
+DAY_SECONDS = 86400.0
 
 
 class TargetLike(Protocol):
     state: str
     on_time: bool | None
     extension_granted: bool
+    nil_report: bool
     deadline: datetime
+    submitted_at: datetime | None
+
+
+class Group(NamedTuple):
+    """`count` targets sharing these fields, `past` of them past their deadline;
+    `delay_days`: their summed late delay."""
+
+    state: str
+    on_time: bool | None
+    extended: bool
+    nil_report: bool
+    count: int = 1
+    past: int = 0
+    delay_days: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -27,29 +66,67 @@ class Figures:
     excused: int = 0
     in_progress: int = 0
     extended: int = 0
+    nil: int = 0
+    delay_days: float = 0.0  # summed over the late submissions
 
     @property
     def completeness(self) -> float:
+        """Percent submitted of expected (0 when nothing is expected)."""
         return 100.0 * self.submitted / self.expected if self.expected else 0.0
 
     @property
     def timeliness(self) -> float:
+        """Percent submitted on time of expected."""
         return 100.0 * self.on_time / self.expected if self.expected else 0.0
+
+    @property
+    def owed(self) -> int:
+        """Targets already due: submitted, or missing past their deadline."""
+        return self.submitted + self.overdue
+
+    @property
+    def mean_delay(self) -> float:
+        """Mean delay of the late submissions, in days."""
+        return self.delay_days / self.late if self.late else 0.0
+
+
+def tally(groups: Iterable[Group]) -> Figures:
+    counts: dict[str, float] = dict.fromkeys(Figures.__dataclass_fields__, 0)
+    for g in groups:
+        if g.state == EXCUSED:
+            counts["excused"] += g.count
+            continue
+        counts["expected"] += g.count
+        counts["extended"] += g.count * g.extended
+        if g.state == SUBMITTED:
+            counts["submitted"] += g.count
+            counts["nil"] += g.count * g.nil_report
+            if g.on_time:
+                counts["on_time"] += g.count
+            else:
+                counts["late"] += g.count
+                counts["delay_days"] += g.delay_days
+        else:
+            counts["missing"] += g.count
+            counts["in_progress"] += g.count * (g.state == IN_PROGRESS)
+            counts["overdue"] += g.past
+    delay = counts.pop("delay_days")
+    return Figures(**{k: int(v) for k, v in counts.items()}, delay_days=delay)
+
+
+def group_of(target: TargetLike, now: datetime) -> Group:
+    late_by = 0.0
+    if target.state == SUBMITTED and not target.on_time and target.submitted_at is not None:
+        late_by = max(0.0, (target.submitted_at - target.deadline).total_seconds() / DAY_SECONDS)
+    return Group(target.state, target.on_time, target.extension_granted, target.nil_report,
+                 1, int(now > target.deadline), late_by)
 
 
 def figures(targets: Iterable[TargetLike], now: datetime) -> Figures:
-    counts = dict.fromkeys(Figures.__dataclass_fields__, 0)
-    for target in targets:
-        if target.state == "excused":
-            counts["excused"] += 1
-            continue
-        counts["expected"] += 1
-        counts["extended"] += int(target.extension_granted)
-        if target.state == "submitted":
-            counts["submitted"] += 1
-            counts["on_time" if target.on_time else "late"] += 1
-        else:
-            counts["missing"] += 1
-            counts["in_progress"] += int(target.state == "in_progress")
-            counts["overdue"] += int(now > target.deadline)
-    return Figures(**counts)
+    """The figures of targets already loaded (each one its own group)."""
+    return tally(group_of(target, now) for target in targets)
+
+
+def pages(total: int, size: int) -> int:
+    """How many pages `total` items fill (at least one)."""
+    return max(1, -(-total // size))

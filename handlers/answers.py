@@ -174,11 +174,13 @@ async def _has(ctx: Context, target: Target, kind: str) -> bool:
 
 
 def _mark_submitted(ctx: Context, target: Target) -> bool:
-    """Returns True when this was a re-submission."""
+    """Returns True when this was a re-submission. The first submission's time stays the one
+    that counts (a corrected re-submission does not make an on-time report late)."""
     again = target.state == "submitted"
     target.state = "submitted"
-    target.submitted_at = ctx.now
-    target.on_time = ctx.now <= target.deadline
+    if not again:
+        target.submitted_at = ctx.now
+        target.on_time = ctx.now <= target.deadline
     target.percent = 100
     ctx.session.add(target)
     return again

@@ -76,6 +76,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "chưa nộp; /tiendo @nhóm hoặc mã đơn vị — theo nhóm, theo đơn vị"
         ))
         parts.append(t("• /tainop #N — các tệp đơn vị đã nộp cho nhiệm vụ N, trong một tệp nén"))
+        parts.append(t("• /tiendo tre-han — đơn vị nộp muộn, chưa nộp ở các nhiệm vụ đang mở; "
+                       "/tiendo hay-tre — các đơn vị hay trễ hạn nhất"))
     elif "reporter" in roles:
         parts.append(t("• /tiendo — tiến độ các nhiệm vụ của đơn vị bạn"))
     parts.append(t("• /huy — thoát khỏi thao tác đang làm dở\n• /ngonngu en — English"))

@@ -1,156 +1,438 @@
-"""`/tiendo`: progress for leaders and staff (everything) and reporters (their units)."""
+"""`/tiendo`: progress for leaders and staff (everything) and reporters (their units).
+
+`/tiendo` (open tasks), `/tiendo #N` (one task, its missing units, chart and Excel buttons),
+`/tiendo @group` and `/tiendo <unit>` (rolled up through the unit tree, with the figures over
+time), `/tiendo tre-han` (late and missing across open tasks), `/tiendo hay-tre` (the units
+most often late over time).
+Figures are aggregated in the database (one GROUP BY) and tallied by `core.progress`; long
+lists are paged with `Trang sau`/`Trang trước` buttons whose payload carries the view.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import col, select
 
 from core import roles
 from core.i18n import Translator
-from core.progress import Figures, figures
+from core.messages import Button
+from core.progress import Figures, Group, pages, tally
 from core.text import fold
-from handlers.common import find_assignment, in_current_period, task_line
+from handlers.common import OPEN_STATES, find_assignment, task_line
 from handlers.context import Context
 from storage.models import Assignment, Outbox, Target, Unit, UnitGroup
 
-MAX_LISTED = 30
+PAGE_SIZE = 20
+MOST_LATE = 10
+UNIT_INDEX_LIMIT = 500
+LATE_WORDS = ("tre han",)
+MOST_LATE_WORDS = ("hay tre", "hay tre han")
+
+
+# --- texts -------------------------------------------------------------------------------
 
 
 def figures_text(t: Translator, f: Figures) -> str:
+    n = t.number
     text = t("đã nộp {submitted}/{expected} (đúng hạn {on_time}, muộn {late}), chưa nộp "
-             "{missing}", submitted=f.submitted, expected=f.expected, on_time=f.on_time,
-             late=f.late, missing=f.missing)
+             "{missing}", submitted=n(f.submitted), expected=n(f.expected), on_time=n(f.on_time),
+             late=n(f.late), missing=n(f.missing))
     if f.overdue:
-        text += t(", quá hạn {n}", n=f.overdue)
+        text += t(", quá hạn {n}", n=n(f.overdue))
     if f.excused:
-        text += t(", miễn {n}", n=f.excused)
+        text += t(", miễn {n}", n=n(f.excused))
+    if f.extended:
+        text += t(", gia hạn {n}", n=n(f.extended))
     return text
 
 
-async def _targets(ctx: Context, assignment_ids: list[int] | None = None,
-                   unit_ids: set[int] | None = None) -> list[Target]:
-    query = select(Target)
-    if assignment_ids is not None:
-        query = query.where(col(Target.assignment_id).in_(assignment_ids))
-    if unit_ids is not None:
-        query = query.where(col(Target.unit_id).in_(unit_ids))
-    return await in_current_period(ctx, list((await ctx.session.exec(query)).all()))
+def percent(t: Translator, part: int, whole: int) -> str:
+    """`66,7% (2/3)` in Vietnamese, `66.7% (2/3)` in English."""
+    value = round(100.0 * part / whole, 1) if whole else 0
+    return t("{p}% ({part}/{whole})", p=t.number(value), part=t.number(part),
+             whole=t.number(whole))
 
 
-async def _open_assignments(ctx: Context) -> list[Assignment]:
-    return list((await ctx.session.exec(
-        select(Assignment).where(Assignment.state == "active")
-        .order_by(col(Assignment.deadline), col(Assignment.number)))).all())
+def rates_text(t: Translator, f: Figures) -> str:
+    return t("Hoàn thành {c}, đúng hạn {o}", c=percent(t, f.submitted, f.expected),
+             o=percent(t, f.on_time, f.expected))
+
+
+def history_text(t: Translator, f: Figures) -> str:
+    """The figures over time: what was due, how it went, the mean delay."""
+    text = t("đến hạn {owed} lần: đúng hạn {on_time}, muộn {late}, không nộp {missing}",
+             owed=t.number(f.owed), on_time=percent(t, f.on_time, f.owed), late=t.number(f.late),
+             missing=t.number(f.overdue))
+    if f.late:
+        text += t("; trễ trung bình {days} ngày", days=t.number(round(f.mean_delay, 1)))
+    return text
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- aggregation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    figures: Figures
+    earliest: datetime  # the earliest deadline among the targets
+
+
+def _delay_days(ctx: Context) -> ColumnElement[Any]:
+    """Days from deadline to submission, in SQL (each backend has its own date arithmetic)."""
+    if ctx.session.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+        return func.julianday(Target.submitted_at) - func.julianday(Target.deadline)
+    return func.extract("epoch", col(Target.submitted_at) - col(Target.deadline)) / 86400.0
+
+
+async def _tallies(ctx: Context, where: Sequence[ColumnElement[bool]],
+                   by: Sequence[Any] = (), per_task: bool = False,
+                   delay: bool = False) -> dict[tuple, Tally]:
+    """Figures over the targets matching `where`, counted by the database, per `by` key —
+    prefixed by (assignment id, period) with `per_task`."""
+    fields = (col(Target.state), col(Target.on_time), col(Target.extension_granted),
+              col(Target.nil_report))
+    aggregates = (func.count(), func.sum(case((col(Target.deadline) < ctx.now, 1), else_=0)),
+                  func.min(Target.deadline))
+    # Always grouped by task first, in the order of ix_target_progress: the database streams
+    # the index instead of sorting every target; without `per_task` the tasks are summed here.
+    task = (col(Target.assignment_id), col(Target.period))
+    skip = 0 if per_task else len(task)
+    keys = len(task) + len(by)
+    query = select(*task, *by, *fields, *aggregates).where(*where).group_by(*task, *by, *fields)
+    groups: dict[tuple, list[Group]] = defaultdict(list)
+    earliest: dict[tuple, datetime] = {}
+    for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
+        key = tuple(row[skip:keys])
+        state, on_time, extended, nil, count, past, first = row[keys:]
+        groups[key].append(Group(state, on_time, bool(extended), bool(nil), count, int(past)))
+        first = _aware(first)
+        earliest[key] = min(earliest.get(key, first), first)
+    delays: dict[tuple, float] = {}
+    if delay:  # needs the submission times: read the table, for the late targets only
+        late_by = [*(task if per_task else ()), *by]
+        late = (select(*late_by, func.sum(_delay_days(ctx)), func.count())  # two columns: rows
+                .where(*where, Target.state == "submitted", col(Target.on_time).is_(False))
+                .group_by(*late_by))
+        delays = {tuple(row[:-2]): float(row[-2] or 0)
+                  for row in (await ctx.session.exec(late)).all()}  # type: ignore[call-overload]
+    return {key: Tally(replace(tally(g), delay_days=delays.get(key, 0.0)), earliest[key])
+            for key, g in groups.items()}
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back times without their zone; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _in_units(units: Any, count: int) -> ColumnElement[bool]:
+    """`Target.unit_id IN units`. Past a few hundred units, `unit_id + 0` keeps the database
+    off the unit_id index: reading each task's entries of the covering progress index is then
+    cheaper than looking up every unit's targets (bench/progress.py)."""
+    column = col(Target.unit_id) if count <= UNIT_INDEX_LIMIT else col(Target.unit_id) + 0
+    return column.in_(units)
+
+
+def _subtree(roots: Any) -> Any:
+    """Ids of the units selected by `roots` and of all units below them (a Phòng and its
+    schools), through a recursive query over `Unit.parent_id`."""
+    tree = select(col(Unit.id).label("id")).where(col(Unit.id).in_(roots)).cte(
+        "tree", recursive=True)
+    tree = tree.union(select(col(Unit.id)).join(tree, col(Unit.parent_id) == tree.c.id))
+    return select(tree.c.id)
+
+
+def _late_or_overdue(now: datetime) -> ColumnElement[bool]:
+    """Submitted late, or not submitted and past the deadline."""
+    return or_(and_(Target.state == "submitted", col(Target.on_time).is_(False)),
+               and_(col(Target.state).in_(OPEN_STATES), col(Target.deadline) < now))
+
+
+# Tasks as a subquery rather than a join: the database then reads the targets of just those
+# tasks from the index instead of scanning them all.
+ACTIVE = col(Target.assignment_id).in_(select(Assignment.id).where(Assignment.state == "active"))
+NOT_CANCELLED = col(Target.assignment_id).in_(
+    select(Assignment.id).where(Assignment.state != "cancelled"))
+
+
+# --- paging ------------------------------------------------------------------------------
+
+
+def _page_buttons(t: Translator, view: str, page: int, total: int, arg: str = "") -> list[Button]:
+    """`t:<view>:<page>[:<arg>]` payloads for the neighbouring pages."""
+    suffix = f":{arg}" if arg else ""
+    buttons = []
+    if page > 1:
+        buttons.append(Button(t("Trang trước"), f"t:{view}:{page - 1}{suffix}"))
+    if page < pages(total, PAGE_SIZE):
+        buttons.append(Button(t("Trang sau"), f"t:{view}:{page + 1}{suffix}"))
+    return buttons
+
+
+def _page_line(t: Translator, page: int, total: int) -> list[str]:
+    last = pages(total, PAGE_SIZE)
+    return [t("Trang {page}/{pages}", page=t.number(page), pages=t.number(last))] if last > 1 \
+        else []
+
+
+def _clamp(page: int, total: int) -> int:
+    return min(max(1, page), pages(total, PAGE_SIZE))
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _scope(ctx: Context) -> set[int] | None:
+    """None for those who see everything, else the units the member reports for."""
+    return None if roles.can_see_all_progress(ctx.roles) else set(ctx.unit_ids)
 
 
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
-    sees_all = roles.can_see_all_progress(ctx.roles)
-    scope = None if sees_all else set(ctx.unit_ids)
+    scope = _scope(ctx)
     if scope is not None and not scope:
         ctx.reply(t("Bạn chưa có quyền xem tiến độ."))
         return
     arg = args.strip()
     if not arg:
-        await _overview(ctx, scope, t("Tiến độ các nhiệm vụ đang mở:"))
+        await _overview(ctx, scope, 1)
     elif arg.startswith("#") or arg.isdigit():
-        await _one_task(ctx, arg, scope)
+        await _one_task(ctx, arg, scope, 1)
+    elif fold(arg).replace("-", " ") in LATE_WORDS:
+        await _late(ctx, scope, 1)
+    elif fold(arg).replace("-", " ") in MOST_LATE_WORDS:
+        await _most_late_view(ctx, scope)
     elif arg.startswith("@"):
-        if scope is not None:
-            ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
-            return
-        units = (await ctx.session.exec(
-            select(Unit).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
-            .where(UnitGroup.key == fold(arg[1:])))).unique().all()
-        if not units:
-            ctx.reply(t("Không có nhóm «{group}».", group=arg))
-            return
-        await _overview(ctx, {u.id for u in units},  # type: ignore[misc]
-                        t("Tiến độ của nhóm {group} ({n} đơn vị):", group=arg, n=len(units)))
+        await _group(ctx, arg[1:], scope, 1)
     else:
-        unit = (await ctx.session.exec(
-            select(Unit).where(func.upper(Unit.code) == arg.upper()))).first()
-        if unit is None:
-            unit = (await ctx.session.exec(select(Unit).where(Unit.name_key == fold(arg)))).first()
-        if unit is None:
-            ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
-                        "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=arg))
-            return
-        if scope is not None and unit.id not in scope:
-            ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
-            return
-        await _unit(ctx, unit)
+        await _unit(ctx, arg, scope, 1)
 
 
-async def _overview(ctx: Context, unit_ids: set[int] | None, title: str) -> None:
+async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    """A page button: `t:<view>:<page>[:<arg>]`. The router checked that the payload was on a
+    message to this chat; the view checks again what this member may see."""
+    view, page_text, arg = (parts + ["", "", ""])[:2] + [":".join(parts[2:])]
+    scope = _scope(ctx)
+    if not page_text.isdigit() or (scope is not None and not scope):
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    page = int(page_text)
+    if view == "o":
+        await _overview(ctx, scope, page)
+    elif view == "n":
+        await _one_task(ctx, arg, scope, page)
+    elif view == "l":
+        await _late(ctx, scope, page)
+    elif view == "g":
+        await _group(ctx, arg, scope, page)
+    elif view == "u" and arg.isdigit():
+        unit = await ctx.session.get(Unit, int(arg))
+        await _unit(ctx, unit.code if unit else "", scope, page)
+    else:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+
+
+# --- views -------------------------------------------------------------------------------
+
+
+async def _task_lines(ctx: Context, where: Sequence[ColumnElement[bool]], page: int,
+                      view: str, arg: str = "") -> tuple[list[str], list[Button]]:
+    """One line per open task (its latest period), nearest deadline first, one page; no lines
+    when there is no open task."""
     t = ctx.t
-    assignments = await _open_assignments(ctx)
-    targets = await _targets(ctx, [a.id for a in assignments], unit_ids)  # type: ignore[misc]
-    by_task: dict[int, list[Target]] = defaultdict(list)
-    for target in targets:
-        by_task[target.assignment_id].append(target)
-    lines = [title]
-    shown = [a for a in assignments if by_task.get(a.id)]  # type: ignore[arg-type]
-    shown.sort(key=lambda a: (min(x.deadline for x in by_task[a.id]), a.number))  # type: ignore[index]
-    for assignment in shown:
-        items = by_task[assignment.id]  # type: ignore[index]
-        deadline = min(x.deadline for x in items)
-        lines.append(t("• {task} — hạn {deadline} — {figures}", task=task_line(t, assignment),
-                       deadline=t.date(deadline), figures=figures_text(t, figures(items, ctx.now))))
-    if not shown:
-        lines = [t("Không có nhiệm vụ nào đang mở.")]
-    ctx.reply("\n".join(lines))
+    tallies = await _tallies(ctx, [ACTIVE, *where], per_task=True)
+    latest: dict[int, tuple[str, Tally]] = {}
+    for (assignment_id, period), item in tallies.items():
+        if assignment_id not in latest or item.earliest > latest[assignment_id][1].earliest:
+            latest[assignment_id] = (period, item)
+    if not latest:
+        return [], []
+    assignments = {a.id: a for a in (await ctx.session.exec(
+        select(Assignment).where(col(Assignment.id).in_(latest)))).all()}
+    order = sorted(latest, key=lambda a: (latest[a][1].earliest, assignments[a].number))
+    page = _clamp(page, len(order))
+    lines = []
+    for assignment_id in order[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+        period, item = latest[assignment_id]
+        task = task_line(t, assignments[assignment_id])
+        if period:
+            task += t(" kỳ {period}", period=period)
+        lines.append(t("• {task} — hạn {deadline} — {figures}", task=task,
+                       deadline=t.date(item.earliest), figures=figures_text(t, item.figures)))
+    return lines + _page_line(t, page, len(order)), _page_buttons(t, view, page, len(order), arg)
 
 
-async def _one_task(ctx: Context, ref: str, scope: set[int] | None) -> None:
+async def _overview(ctx: Context, scope: set[int] | None, page: int) -> None:
+    where = [] if scope is None else [col(Target.unit_id).in_(scope)]
+    lines, buttons = await _task_lines(ctx, where, page, "o")
+    if not lines:
+        ctx.reply(ctx.t("Không có nhiệm vụ nào đang mở."))
+        return
+    ctx.reply("\n".join([ctx.t("Tiến độ các nhiệm vụ đang mở:"), *lines]), buttons)
+
+
+async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -> None:
     t = ctx.t
     assignment = await find_assignment(ctx, ref)
-    targets = await _targets(ctx, [assignment.id], scope) if assignment else []  # type: ignore[list-item]
-    if assignment is None or (scope is not None and not targets):
+    where: list[ColumnElement[bool]] = []
+    if assignment is not None:
+        where.append(Target.assignment_id == assignment.id)
+        if scope is not None:
+            where.append(col(Target.unit_id).in_(scope))
+    by_period = ({period: item for (_, period), item in
+                  (await _tallies(ctx, where, per_task=True)).items()} if assignment else {})
+    if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref))
         return
-    f = figures(targets, ctx.now)
-    units = {u.id: u for u in (await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_([x.unit_id for x in targets])))).all()}
+    periods = sorted(by_period, key=lambda k: by_period[k].earliest)
+    period = periods[-1]
+    current = by_period[period]
+    f = current.figures
     state = {"cancelled": t(" (đã huỷ)"), "closed": t(" (đã đóng)")}.get(assignment.state, "")
-    deadline = min((x.deadline for x in targets), default=assignment.deadline)
-    lines = [
-        t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state),
-        t("Hạn nộp: {deadline} — {left}", deadline=t.moment(deadline),
-          left=t.time_left(ctx.now, deadline)),
-        *([t("Kỳ báo cáo: {period}", period=targets[0].period)]
-          if targets and targets[0].period else []),
-        figures_text(t, f).capitalize() + t(" — hoàn thành {c}%, đúng hạn {o}%",
-                                            c=t.number(round(f.completeness)),
-                                            o=t.number(round(f.timeliness))),
+    lines = [t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state)]
+    if period:
+        lines.append(t("Kỳ báo cáo: {period}", period=period))
+    lines += [
+        t("Hạn nộp: {deadline} — {left}", deadline=t.moment(current.earliest),
+          left=t.time_left(ctx.now, current.earliest)),
+        _cap(figures_text(t, f)),
+        rates_text(t, f),
     ]
-    missing = sorted((x for x in targets if x.state in ("pending", "in_progress")),
-                     key=lambda x: units[x.unit_id].code)
-    if missing:
-        lines.append(t("Chưa nộp ({n}):", n=len(missing)))
-        for target in missing[:MAX_LISTED]:
-            extra = (t(" — đang làm {percent}%", percent=target.percent)
-                     if target.state == "in_progress" and target.percent is not None
-                     else t(" — đang làm") if target.state == "in_progress" else "")
-            lines.append(f"• {units[target.unit_id].name}{extra}")
-        if len(missing) > MAX_LISTED:
-            lines.append(t("… và {n} đơn vị khác", n=len(missing) - MAX_LISTED))
-    late = [x for x in targets if x.state == "submitted" and not x.on_time]
-    if late:
-        lines.append(t("Nộp muộn ({n}): {names}", n=len(late),
-                       names=", ".join(units[x.unit_id].name for x in late[:MAX_LISTED])))
-    ctx.reply("\n".join(lines), assignment_id=assignment.id)
+    if f.nil:
+        lines.append(t("Báo cáo không phát sinh: {n}", n=t.number(f.nil)))
+    for earlier in reversed(periods[-6:-1]):
+        lines.append(t("Kỳ {period}: {figures}", period=earlier,
+                       figures=figures_text(t, by_period[earlier].figures)))
+    in_period = [*where, Target.period == period]
+    page = _clamp(page, f.missing)
+    if f.missing:
+        rows = (await ctx.session.exec(
+            select(Unit.name, Target.state, Target.percent, Target.deadline)
+            .join(Unit, col(Unit.id) == col(Target.unit_id))
+            .where(*in_period, col(Target.state).in_(OPEN_STATES))
+            .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+        lines.append(t("Chưa nộp ({n}):", n=t.number(f.missing)))
+        for name, target_state, progress, deadline in rows:
+            extra = ""
+            if target_state == "in_progress":
+                extra = (t(" — đang làm {percent}%", percent=progress) if progress is not None
+                         else t(" — đang làm"))
+            if deadline != current.earliest:
+                extra += t(" — hạn {deadline}", deadline=t.date(_aware(deadline)))
+            lines.append(f"• {name}{extra}")
+        lines += _page_line(t, page, f.missing)
+    if f.late and page == 1:
+        names = (await ctx.session.exec(
+            select(Unit.name).join(Target, col(Unit.id) == col(Target.unit_id))
+            .where(*in_period, Target.state == "submitted", col(Target.on_time).is_(False))
+            .order_by(col(Unit.code)).limit(PAGE_SIZE))).all()
+        text = t("Nộp muộn ({n}): {names}", n=t.number(f.late), names=", ".join(names))
+        if f.late > len(names):
+            text += t(" … và {n} đơn vị khác (/tiendo tre-han)", n=t.number(f.late - len(names)))
+        lines.append(text)
+    buttons = _page_buttons(t, "n", page, f.missing, str(assignment.number))
+    if scope is None:
+        buttons += [Button(t("Biểu đồ"), f"r:chart:{assignment.number}"),
+                    Button("Excel", f"r:xlsx:{assignment.number}")]
+    ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
 
 
-async def _unit(ctx: Context, unit: Unit) -> None:
+async def _group(ctx: Context, name: str, scope: set[int] | None, page: int) -> None:
     t = ctx.t
+    if scope is not None:
+        ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
+        return
+    key = fold(name)
+    roots = select(UnitGroup.unit_id).where(UnitGroup.key == key)
+    count = (await ctx.session.exec(select(func.count()).select_from(roots.subquery()))).one()
+    if not count:
+        ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
+                    group=f"@{name}"))
+        return
+    tree = _subtree(roots)
+    size = (await ctx.session.exec(select(func.count()).select_from(tree.subquery()))).one()
+    in_tree = _in_units(tree, size)
+    lines = [t("Tiến độ của nhóm {group} ({n} đơn vị):", group=f"@{name}", n=t.number(count))]
+    if size > count:
+        lines[0] = t("Tiến độ của nhóm {group} ({n} đơn vị, tính cả {below} đơn vị trực "
+                     "thuộc):", group=f"@{name}", n=t.number(count), below=t.number(size - count))
+    task_lines, buttons = await _task_lines(ctx, [in_tree], page, "g", key)
+    lines += task_lines or [t("Không có nhiệm vụ nào đang mở.")]
+    if page == 1:
+        lines += await _over_time(ctx, [in_tree], t("cả nhóm"))
+        lines += await _most_late(ctx, [in_tree])
+    ctx.reply("\n".join(lines), buttons)
+
+
+async def _over_time(ctx: Context, where: Sequence[ColumnElement[bool]], who: str) -> list[str]:
+    tallies = await _tallies(ctx, [NOT_CANCELLED, *where], delay=True)
+    if not tallies or not tallies[()].figures.owed:
+        return []
+    return [ctx.t("Từ trước đến nay — {who}: {figures}", who=who,
+                  figures=history_text(ctx.t, tallies[()].figures))]
+
+
+async def _most_late(ctx: Context, where: Sequence[ColumnElement[bool]]) -> list[str]:
+    """The units most often late or missing over time, with their figures."""
+    t = ctx.t
+    times = func.sum(case((_late_or_overdue(ctx.now), 1), else_=0))
+    top = (await ctx.session.exec(
+        select(Target.unit_id, times.label("times"))
+        .where(NOT_CANCELLED, *where).group_by(col(Target.unit_id))
+        .having(times > 0).order_by(times.desc(), col(Target.unit_id)).limit(MOST_LATE))).all()
+    if not top:
+        return []
+    ids = [unit_id for unit_id, _ in top]
+    tallies = await _tallies(ctx, [NOT_CANCELLED, col(Target.unit_id).in_(ids)],
+                             (col(Target.unit_id),), delay=True)
+    units = {u.id: u for u in (await ctx.session.exec(
+        select(Unit).where(col(Unit.id).in_(ids)))).all()}
+    lines = [t("Đơn vị hay trễ hạn nhất:")]
+    for unit_id in ids:
+        lines.append(t("• {unit} ({code}) — {figures}", unit=units[unit_id].name,
+                       code=units[unit_id].code,
+                       figures=history_text(t, tallies[(unit_id,)].figures)))
+    return lines
+
+
+async def _find_unit(ctx: Context, ref: str) -> Unit | None:
+    if not ref:
+        return None
+    unit = (await ctx.session.exec(
+        select(Unit).where(func.upper(Unit.code) == ref.upper()))).first()
+    if unit is None:
+        unit = (await ctx.session.exec(select(Unit).where(Unit.name_key == fold(ref)))).first()
+    return unit
+
+
+async def _unit(ctx: Context, ref: str, scope: set[int] | None, page: int) -> None:
+    t = ctx.t
+    unit = await _find_unit(ctx, ref)
+    if unit is None:
+        ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
+                    "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=ref))
+        return
+    if scope is not None and unit.id not in scope:
+        ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
+        return
+    own = Target.unit_id == unit.id
+    total = (await ctx.session.exec(
+        select(func.count()).select_from(Target).where(own, ACTIVE))).one()
+    page = _clamp(page, total)
     rows = (await ctx.session.exec(
         select(Target, Assignment).join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(Target.unit_id == unit.id, Assignment.state == "active")
-        .order_by(col(Target.deadline)))).all()
+        .where(own, ACTIVE).order_by(col(Target.deadline), col(Assignment.number))
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
     names = {"pending": t("chưa nộp"), "in_progress": t("đang làm"), "excused": t("được miễn")}
     for target, assignment in rows:
@@ -158,14 +440,59 @@ async def _unit(ctx: Context, unit: Unit) -> None:
             state = t("đã nộp đúng hạn") if target.on_time else t("đã nộp muộn")
         else:
             state = names.get(target.state, target.state)
-            if ctx.now > target.deadline and target.state in ("pending", "in_progress"):
+            if ctx.now > target.deadline and target.state in OPEN_STATES:
                 state += t(" (quá hạn)")
         lines.append(t("• {task} — hạn {deadline} — {state}", task=task_line(t, assignment),
                        deadline=t.date(target.deadline), state=state))
     if not rows:
         lines.append(t("Không có nhiệm vụ nào đang mở."))
-    ctx.reply("\n".join(lines))
+    lines += _page_line(t, page, total)
+    if page == 1:
+        lines += await _over_time(ctx, [own], t("riêng đơn vị"))
+        tree = _subtree([unit.id])
+        size = (await ctx.session.exec(select(func.count()).select_from(tree.subquery()))).one()
+        if size > 1:
+            lines += await _over_time(ctx, [_in_units(tree, size)], t(
+                "tính cả {n} đơn vị trực thuộc", n=t.number(size - 1)))
+    ctx.reply("\n".join(lines), _page_buttons(t, "u", page, total, str(unit.id)))
 
 
-async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
-    ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
+    """Late and missing targets across the open tasks, then the units most often late."""
+    t = ctx.t
+    where = [ACTIVE, _late_or_overdue(ctx.now)]
+    if scope is not None:
+        where.append(col(Target.unit_id).in_(scope))
+    total = (await ctx.session.exec(
+        select(func.count()).select_from(Target).where(*where))).one()
+    if not total:
+        ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
+        return
+    page = _clamp(page, total)
+    rows = (await ctx.session.exec(
+        select(Assignment, Unit.name, Target)
+        .join(Target, col(Assignment.id) == col(Target.assignment_id))
+        .join(Unit, col(Unit.id) == col(Target.unit_id)).where(*where)
+        .order_by(col(Target.deadline), col(Assignment.number), col(Unit.code))
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+    lines = [t("Trễ hạn ở các nhiệm vụ đang mở ({n}):", n=t.number(total))]
+    for assignment, name, target in rows:
+        if target.state == "submitted":
+            assert target.submitted_at is not None
+            state = t("nộp muộn, {late}", late=t.time_left(target.submitted_at, target.deadline))
+        else:
+            state = t("chưa nộp, {late}", late=t.time_left(ctx.now, target.deadline))
+        lines.append(t("• #{number} — {unit}: {state}", number=assignment.number, unit=name,
+                       state=state))
+    lines += _page_line(t, page, total)
+    ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
+
+
+async def _most_late_view(ctx: Context, scope: set[int] | None) -> None:
+    """`/tiendo hay-tre`: the units most often late over time (all of them: a full count of
+    the history, slower than the other views at national scale)."""
+    if scope is not None:
+        ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
+        return
+    lines = await _most_late(ctx, [])
+    ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))

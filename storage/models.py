@@ -102,7 +102,12 @@ class Assignment(SQLModel, table=True):
 class Target(SQLModel, table=True):
     """One unit's duty for one assignment and one period."""
 
-    __table_args__ = (UniqueConstraint("assignment_id", "unit_id", "period"),)
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "unit_id", "period"),
+        # `/tiendo` counts targets per task from this index alone (bench/progress.py).
+        Index("ix_target_progress", "assignment_id", "period", "state", "on_time",
+              "extension_granted", "nil_report", "deadline", "unit_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +12,6 @@ from core.clock import LOCAL_TZ
 from core.files import check_file, sniff_type
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires
 from core.policy import Policy, next_overdue, place, plan
-from core.progress import figures
 from core.text import fold
 from core.unit_rows import UnitRow, validate
 from core.workcal import WorkCalendar
@@ -157,23 +156,3 @@ def test_file_types_come_from_content_not_name() -> None:
     assert check_file(b"%PDF-" + b"x" * 200, 100)[1].code == "too_large"  # type: ignore[union-attr]
     assert check_file(b"MZ\x90\x00\x03\x00", 100)[1].code == "bad_type"  # type: ignore[union-attr]
     assert check_file(b"%PDF-1.7", 100)[1] is None
-
-
-# --- progress figures --------------------------------------------------------------------
-
-
-class T:
-    def __init__(self, state: str, on_time: bool | None = None, ext: bool = False,
-                 deadline: datetime = datetime(2023, 5, 8, 10, tzinfo=UTC)) -> None:
-        self.state, self.on_time, self.extension_granted, self.deadline = \
-            state, on_time, ext, deadline
-
-
-def test_figures_by_hand() -> None:
-    now = datetime(2023, 5, 9, tzinfo=UTC)
-    f = figures([T("submitted", True), T("submitted", False), T("pending"),
-                 T("in_progress", ext=True, deadline=datetime(2023, 5, 12, tzinfo=UTC)),
-                 T("excused")], now)
-    assert (f.expected, f.submitted, f.on_time, f.late, f.missing, f.overdue, f.excused,
-            f.extended) == (4, 2, 1, 1, 2, 1, 1, 1)
-    assert f.completeness == 50.0 and f.timeliness == 25.0

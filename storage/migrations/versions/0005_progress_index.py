@@ -1,0 +1,25 @@
+"""progress index: the fields /tiendo counts, per task, readable from the index alone
+
+Revision ID: 0005
+Revises: 0001
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+COLUMNS = ["assignment_id", "period", "state", "on_time", "extension_granted", "nil_report",
+           "deadline", "unit_id"]
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("target", schema=None) as batch_op:
+        batch_op.create_index("ix_target_progress", COLUMNS, unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("target", schema=None) as batch_op:
+        batch_op.drop_index("ix_target_progress")
