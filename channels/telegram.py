@@ -41,7 +41,7 @@ from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import LANGUAGES, N_, Translator
 from core.messages import Button, Incoming, IncomingFile, Outgoing
-from handlers import start
+from handlers import router, start
 
 if TYPE_CHECKING:
     from channels.console import Delivered
@@ -341,7 +341,7 @@ class TelegramAdapter:
                 button_message_id=str(message.message_id),
                 is_group=message.chat.type != "private",
             ))
-            if label is not None:
+            if label is not None and not router.keeps_buttons(query.data):
                 await self._mark_chosen(message, label)
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")

@@ -37,6 +37,16 @@ BUTTONS: dict[str, ButtonHandler] = {
     "r": report_files.on_button,
 }
 
+# Buttons that show something (a chart, a workbook, another page) rather than decide: they may
+# be pressed again, and their message keeps its buttons.
+REPEATABLE = frozenset({"r", "t"})
+
+
+def keeps_buttons(payload: str) -> bool:
+    """Whether a pressed button leaves its message's buttons in place."""
+    return payload.partition(":")[0] in REPEATABLE
+
+
 DIALOGUES: dict[str, DialogueHandler] = {
     "giao": giao.on_dialogue,
     "answer": answers.on_dialogue,
@@ -95,12 +105,13 @@ async def press(ctx: Context, payload: str) -> None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     pressed = json.loads(source.pressed) if source.pressed else []
-    if payload in pressed:
-        ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",
-                        label=labels[payload]))
-        return
-    source.pressed = json.dumps([*pressed, payload])
-    ctx.session.add(source)
+    if not keeps_buttons(payload):
+        if payload in pressed:
+            ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",
+                            label=labels[payload]))
+            return
+        source.pressed = json.dumps([*pressed, payload])
+        ctx.session.add(source)
     prefix, *parts = payload.split(":")
     handler = BUTTONS.get(prefix)
     if handler is None:

@@ -176,6 +176,11 @@ async def test_one_task_figures_missing_units_and_buttons(bot) -> None:
         ("Biểu đồ", "r:chart:1"), ("Excel", "r:xlsx:1")]
     chart = await press(bot, "lanhdao", answer, "Biểu đồ")
     assert chart.file_name == "bieu-do-nhiem-vu-1.png"
+    # These buttons show something rather than decide: each may be pressed, and again.
+    workbook = await press(bot, "lanhdao", answer, "Excel")
+    assert workbook.file_name and workbook.file_name.endswith(".xlsx")
+    again = await press(bot, "lanhdao", answer, "Biểu đồ")
+    assert again.file_name == "bieu-do-nhiem-vu-1.png"
 
 
 async def test_one_task_in_english_uses_english_numbers(bot) -> None:
@@ -307,9 +312,9 @@ async def test_long_lists_are_paged(bot) -> None:
     assert [b.payload for b in second.buttons][:2] == ["t:n:1:4", "t:n:3:4"]
     back = await press(bot, "lanhdao", second, "Trang trước")
     assert "Trang 1/3" in back.text
-    # The same button twice, and a page payload that was never sent: refused.
-    assert "bấm «Trang sau» ở tin nhắn này rồi" in (
-        await press(bot, "lanhdao", first, "Trang sau")).text
+    # A page button shows its page again when pressed twice; a page payload that was never
+    # sent, or pressed by someone else on a message that was not theirs, is refused.
+    assert "Trang 2/3" in (await press(bot, "lanhdao", first, "Trang sau")).text
     forged = await ask(bot, "ht_a", button="t:n:2:4", button_message_id=first.message_id)
     assert "không còn hiệu lực" in forged.text
 

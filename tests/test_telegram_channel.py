@@ -315,3 +315,24 @@ async def test_polling_resumes_after_the_api_server_restarts() -> None:
         await session.send(user_event("ht_lhp", text="/help"))
         assert "/viec" in texts(session, "ht_lhp")[-1]
         assert len([c for c in emu.calls if c.method == "getUpdates"]) > polls
+
+
+async def test_chart_and_excel_buttons_stay_on_the_progress_message() -> None:
+    async with telegram_bot() as (session, _):
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        await session.send(user_event("vp_so", text="/tiendo #1"))
+        progress, chart = session.find_button("vp_so", "Biểu đồ")
+        uid = session.user_id("vp_so")
+        await session.send(user_event("vp_so", button=chart.payload,
+                                      button_message_id=progress.message_id))
+        shown = {m["message_id"]: m for m in session.emulator.bot_messages(uid)}
+        assert shown[int(progress.message_id)].get("reply_markup")  # still there
+        _, excel = session.find_button("vp_so", "Excel")
+        await session.send(user_event("vp_so", button=excel.payload,
+                                      button_message_id=progress.message_id))
+        files = [m.file_name for m in session.delivered if m.to == "vp_so" and m.file_name]
+        assert files[-2].endswith(".png") and files[-1].endswith(".xlsx")
