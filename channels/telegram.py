@@ -61,6 +61,7 @@ COMMANDS = {
     "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
     "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
+    "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),
     "viec": N_("Các nhiệm vụ của đơn vị còn mở"),
     "help": N_("Hướng dẫn sử dụng"),
     "ngonngu": N_("Đổi ngôn ngữ (vi/en)"),

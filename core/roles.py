@@ -20,11 +20,11 @@ def can_decide_extensions(roles: Iterable[str]) -> bool:
 
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
-_MENU_ORDER = ("giao", "nhac", "huy", "tiendo", "viec", "help", "ngonngu")
+_MENU_ORDER = ("giao", "nhac", "huy", "tiendo", "tainop", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
-    "admin": {"giao", "nhac", "huy", "tiendo"},
-    "staff": {"giao", "nhac", "huy", "tiendo"},
-    "leader": {"tiendo"},
+    "admin": {"giao", "nhac", "huy", "tiendo", "tainop"},
+    "staff": {"giao", "nhac", "huy", "tiendo", "tainop"},
+    "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},
 }
 GROUP_MENU = ("tiendo", "help")
