@@ -18,6 +18,7 @@ from storage.filestore import FileStore
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
+SWEEP_BATCH = 50  # targets per sweep transaction
 
 
 class Dispatcher:
@@ -60,9 +61,16 @@ class Dispatcher:
                 )
 
     async def sweep(self, now: datetime) -> int:
-        """Send every reminder due at `now`; returns how many were turned into messages."""
-        async with self.sessions() as session, session.begin():
-            return await reminders.sweep(self.context(session, now), now)
+        """Send every reminder due at `now`; returns how many were turned into messages.
+        Each batch of targets is one transaction, so other bot processes share a wave."""
+        sent = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                claimed, batch_sent = await reminders.sweep(self.context(session, now), now,
+                                                            limit=SWEEP_BATCH)
+            sent += batch_sent
+            if not claimed:
+                return sent
 
     async def next_due(self, after: datetime) -> datetime | None:
         """The next moment after `after` when the sweep has work (for the virtual clock and

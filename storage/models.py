@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Double, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "staff", "leader", "reporter")
@@ -208,3 +208,13 @@ class AuditLog(SQLModel, table=True):
     actor: str = Field(max_length=255)
     action: str = Field(max_length=64)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class RateLimit(SQLModel, table=True):
+    """The sending limiter shared by every bot process: for each key (a channel overall,
+    one chat) the wall-clock moment (Unix seconds) when its next message may go out."""
+
+    __tablename__ = "rate_limit"
+
+    key: str = Field(primary_key=True, max_length=96)
+    next_at: float = Field(default=0.0, sa_column=Column(Double, nullable=False, default=0.0))
