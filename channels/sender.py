@@ -43,6 +43,7 @@ CLAIM_TIMEOUT = timedelta(minutes=1)  # the lease of a claim
 MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
 CONCURRENCY = 8  # calls in flight per batch (they still start at their reserved slots)
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
+RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
 
 def worker_name() -> str:
@@ -203,10 +204,13 @@ class Sender:
 
     async def drain(self, now: datetime, limit: int = 100) -> int:
         """Send everything that is waiting; returns the number of messages sent."""
-        await self._recover()
         sent = 0
         failed: set[int] = set()  # rows that failed in this drain wait for the next one
+        recovered = -RECOVER_EVERY
         while True:
+            if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
+                await self._recover()
+                recovered = self.wall()
             progress = False
             waits: list[float] = []
             for channel in self.adapters:
