@@ -29,7 +29,7 @@ from app.config import ChannelSettings
 from storage.models import RateLimit
 
 HORIZON = 1.0  # seconds of slots a sender reserves ahead
-HEADROOM = 0.95  # keep this far under a limit, so network jitter does not cross it
+HEADROOM = 0.97  # keep this far under a limit, so network jitter does not cross it
 
 
 @dataclass(frozen=True)

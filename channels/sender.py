@@ -20,7 +20,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -90,6 +92,33 @@ class Claim:
     wait: float | None = None  # rows wait but none may go yet: seconds until one may
 
 
+class _Window:
+    """This process's calls of the last second, by when they were answered. A call starts
+    only while fewer than the per-second limit were answered within the last second or are
+    still running. The platform counted each of them no later than its answer, so it never
+    sees more than the limit in a second, however late or bunched the calls reached it."""
+
+    def __init__(self, per_second: float, wall: Callable[[], float]) -> None:
+        self.size = max(1, int(per_second))
+        self.wall = wall
+        self.answered: deque[float] = deque()
+        self.running = 0
+
+    async def __aenter__(self) -> None:
+        while True:
+            now = self.wall()
+            while self.answered and self.answered[0] <= now - 1.0:
+                self.answered.popleft()
+            if len(self.answered) + self.running < self.size:
+                break
+            await asyncio.sleep(self.answered[0] + 1.0 - now if self.answered else 0.005)
+        self.running += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.running -= 1
+        self.answered.append(self.wall())
+
+
 class Sender:
     def __init__(
         self,
@@ -110,6 +139,8 @@ class Sender:
         self.wall = wall
         self.acks = AckWindows()
         self.rate_limited = 0  # RetryLater (429) answers received
+        self._last_call: dict[str, float] = {}
+        self._windows: dict[str, _Window] = {}
 
     def _is_postgresql(self, session: AsyncSession) -> bool:
         return session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
@@ -238,7 +269,7 @@ class Sender:
             delay = slot - self.wall()
             if delay > 0:
                 await asyncio.sleep(delay)
-            async with calls:
+            async with calls, self._paced(channel):
                 if self.wall() > deadline or self.wall() < paused["until"]:
                     await self._release(row, row.error, failed=False)
                     return 0
@@ -269,6 +300,22 @@ class Sender:
                 return 1
 
         return sum(await asyncio.gather(*(one(row, slot) for row, slot in rows)))
+
+    @asynccontextmanager
+    async def _paced(self, channel: str) -> AsyncIterator[None]:
+        """Around one call: keep this process's calls at least one interval apart even
+        when some woke up late (a busy event loop), and inside the per-second window."""
+        limits = self.limits.get(channel)
+        if limits is None or not limits.interval:
+            yield
+            return
+        at = max(self.wall(), self._last_call.get(channel, 0.0) + limits.interval)
+        self._last_call[channel] = at
+        if at > self.wall():
+            await asyncio.sleep(at - self.wall())
+        window = self._windows.setdefault(channel, _Window(limits.per_second, self.wall))
+        async with window:
+            yield
 
     async def _pause(self, channel: str, chat_id: str, until: float) -> None:
         async with self.sessions() as session, session.begin():
