@@ -27,6 +27,7 @@ lint: install
 
 bench: install
 	$(PY) bench/units_import.py
+	$(PY) bench/reminder_wave.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -158,6 +158,8 @@ class Sender:
             )
             if skip:
                 query = query.where(col(Outbox.id).not_in(skip))
+            if limits is not None:  # enough rows for a second of slots, some chats busy
+                limit = max(limit, 2 * int(limits.per_second * HORIZON))
             query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
             if self._is_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
