@@ -18,7 +18,7 @@ from storage.filestore import FileStore
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
-SWEEP_BATCH = 50  # targets per sweep transaction
+SWEEP_BATCH = 20  # targets per sweep transaction (short, so senders can commit between)
 
 
 class Dispatcher:
