@@ -9,6 +9,7 @@ delivery tests and `bench/reminder_wave.py`.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from app import admin
@@ -35,8 +36,12 @@ class _Console:
         return str(len(self.sent))
 
 
-async def build_wave(runtime: Runtime, units: int, now: datetime) -> list[str]:
-    """Create the wave; returns the Telegram chat ids owed one reminder each."""
+async def build_wave(runtime: Runtime, units: int, now: datetime,
+                     timings: dict[str, float] | None = None) -> list[str]:
+    """Create the wave; returns the Telegram chat ids owed one reminder each. `timings`
+    receives the seconds taken by each step."""
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
     assigned = now - timedelta(days=10)
     rows = [UnitRow(2, "SO-WAVE", "Sở GDĐT", "Sở", "", ("so",))] + [
         UnitRow(i + 3, f"W{i:05d}", f"Trường số {i}", "THCS", "SO-WAVE", (GROUP,))
@@ -45,6 +50,8 @@ async def build_wave(runtime: Runtime, units: int, now: datetime) -> list[str]:
     async with runtime.sessions() as session, session.begin():
         await admin.import_units(session, rows)
         await admin.add_member(session, STAFF, "console", "staff", assigned, unit_code="SO-WAVE")
+    timings["units import"] = time.perf_counter() - started
+    started = time.perf_counter()
     console = _Console()
     sender = runtime.sender({"console": console})
     deadline = to_local(assigned + timedelta(days=2))
@@ -58,9 +65,12 @@ async def build_wave(runtime: Runtime, units: int, now: datetime) -> list[str]:
     await sender.drain(assigned)
     if "#1" not in console.sent[-1].text:
         raise RuntimeError(f"the wave's task was not confirmed: {console.sent[-1].text}")
+    timings["task confirmed (targets and reminders planned)"] = time.perf_counter() - started
+    started = time.perf_counter()
     chats = [str(FIRST_USER_ID + i) for i in range(units)]
     async with runtime.sessions() as session, session.begin():
         for i, chat in enumerate(chats):
             await admin.add_member(session, f"ht_{i}", "telegram", "reporter", assigned,
                                    channel_user_id=chat, unit_code=f"W{i:05d}")
+    timings["reporters added"] = time.perf_counter() - started
     return chats

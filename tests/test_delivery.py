@@ -194,17 +194,17 @@ class Wave:
             f'messages_per_second = {self.per_second}\n', encoding="utf-8")
         return config
 
-    async def start_worker(self, name: str, *args: str,
+    async def start_worker(self, name: str,
                            module: str | None = None) -> asyncio.subprocess.Process:
         """`bot.py run` (or `python -m MODULE CONFIG`) on this wave's configuration."""
         command = ["-m", module, str(self.config())] if module else \
             [str(ROOT / "bot.py"), "--config", str(self.config()), "run"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        log = (self.folder / f"{name}.log").open("ab")
         pipe = asyncio.subprocess.PIPE if module else None
-        return await asyncio.create_subprocess_exec(
-            sys.executable, *command, *args, cwd=ROOT, env=env, stdin=pipe,
-            stdout=pipe or log, stderr=log)
+        with (self.folder / f"{name}.log").open("ab") as log:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, *command, cwd=ROOT, env=env, stdin=pipe,
+                stdout=pipe or log, stderr=log)
 
 
 async def open_wave(url: str, folder: Path, units: int, per_second: float) -> Wave:
