@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -141,6 +141,8 @@ class Sender:
         self.rate_limited = 0  # RetryLater (429) answers received
         self._last_call: dict[str, float] = {}
         self._windows: dict[str, _Window] = {}
+        self._acknowledged: list[tuple[int, str, datetime, float]] = []
+        self._recording = asyncio.Lock()
 
     def _is_postgresql(self, session: AsyncSession) -> bool:
         return session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
@@ -291,17 +293,30 @@ class Sender:
                     failed.add(row.id)  # type: ignore[arg-type]
                     await self._release(row, repr(exc)[:500], failed=True)
                     return 0
-                acknowledged = time.perf_counter()
-                async with self.sessions() as session, session.begin():
-                    await session.exec(
-                        update(Outbox)
-                        .where(col(Outbox.id) == row.id)
-                        .values(sent_at=now, platform_message_id=message_id, error=None)
-                    )
-                self.acks.add(time.perf_counter() - acknowledged)
+                await self._record(row.id, message_id, now)  # type: ignore[arg-type]
                 return 1
 
         return sum(await asyncio.gather(*(one(row, slot) for row, slot in rows)))
+
+    async def _record(self, row_id: int, message_id: str, now: datetime) -> None:
+        """Record a message as sent, right after the platform's acknowledgement. Group
+        commit: whoever holds the lock writes every acknowledgement waiting so far, so the
+        process's connections never queue for the database's write lock one by one."""
+        self._acknowledged.append((row_id, message_id, now, time.perf_counter()))
+        async with self._recording:
+            if not self._acknowledged:
+                return  # an earlier holder committed ours too
+            batch, self._acknowledged = self._acknowledged, []
+            table = Outbox.__table__  # type: ignore[attr-defined]
+            async with self.sessions() as session, session.begin():
+                await session.exec(
+                    table.update().where(table.c.id == bindparam("row_id"))
+                    .values(sent_at=bindparam("at"), platform_message_id=bindparam("message"),
+                            error=None),
+                    params=[{"row_id": i, "message": m, "at": at} for i, m, at, _ in batch])
+            committed = time.perf_counter()
+            for *_, acknowledged in batch:
+                self.acks.add(committed - acknowledged)
 
     @asynccontextmanager
     async def _paced(self, channel: str) -> AsyncIterator[None]:
