@@ -251,7 +251,7 @@ async def senders_of(url: str, folder: Path) -> Counter[str]:
 
 async def test_two_workers_on_one_postgresql_database_share_a_wave(tmp_path: Path) -> None:
     async with fresh_pg_database() as url:
-        wave = await open_wave(url, tmp_path, units=120, per_second=40)
+        wave = await open_wave(url, tmp_path, units=200, per_second=40)  # ~5 s of sending
         try:
             workers = [await wave.start_worker(name) for name in ("one", "two")]
             try:
