@@ -28,6 +28,7 @@ lint: install
 bench: install
 	$(PY) bench/units_import.py
 	$(PY) bench/telegram_inbound.py
+	$(PY) bench/reminder_wave.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

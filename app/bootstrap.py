@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from channels.base import ChannelAdapter
+from channels.ratelimit import Limits
 from channels.sender import Sender
 from handlers.dispatcher import Dispatcher
 from storage import db
@@ -33,8 +34,9 @@ class Runtime:
         files = FileStore(settings.files_dir)
         return cls(settings, engine, sessions, files, Dispatcher(settings, sessions, files))
 
-    def sender(self, adapters: Mapping[str, ChannelAdapter]) -> Sender:
-        return Sender(self.sessions, self.files, adapters)
+    def sender(self, adapters: Mapping[str, ChannelAdapter],
+               limits: Mapping[str, Limits] | None = None) -> Sender:
+        return Sender(self.sessions, self.files, adapters, limits=limits)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -554,19 +554,24 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
 
     settings = runtime.settings
     stop = stop or asyncio.Event()
-    web = WebServer(runtime)
+    # The web server (upload page, file links, Zalo webhook) runs for Zalo, which cannot
+    # take documents without it, or when `web.public_url` says how users reach it.
+    web = WebServer(runtime) if settings.zalo.token or settings.web.public_url else None
     adapters: dict[str, Any] = {}
     if settings.zalo.token:
+        assert web is not None
         zalo = ZaloAdapter(runtime, settings.zalo, web)
         if settings.zalo.mode == "webhook":
             zalo.add_routes(web.app)
         adapters["zalo"] = zalo
     if settings.telegram.token:
         telegram = TelegramAdapter(runtime, settings.telegram)
-        telegram.upload_links = web
-        web.adapters["telegram"] = telegram
+        if web is not None:
+            telegram.upload_links = web
+            web.adapters["telegram"] = telegram
         adapters["telegram"] = telegram
-    await web.start()
+    if web is not None:
+        await web.start()
     started: list[Any] = []
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters),
                                   max(1, settings.reminders.sweep_seconds))
@@ -580,7 +585,8 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
-        await web.stop()
+        if web is not None:
+            await web.stop()
 
 # --- export ------------------------------------------------------------------------------
 

@@ -1,5 +1,17 @@
 """The sender drains the outbox: it claims unsent rows, hands them to their channel adapter,
-and records the platform's message id so that a later reply maps back to its task."""
+and records the platform's message id so that a later reply maps back to its task.
+
+Several bot processes may drain one database. A claim is one transaction: rows are taken
+with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serialises writers with `BEGIN
+IMMEDIATE`), marked with this worker's name, and given send slots by the shared limiter
+(`channels.ratelimit`). A claim left by a process that died is taken over when its lease
+runs out, or at once when that process ran on this host and is gone.
+
+Exactly once: a message is recorded as sent in its own commit right after the platform's
+acknowledgement. A crash before the acknowledgement leaves the row unsent (it is sent
+later, never lost); a crash between the acknowledgement and that commit is the only way a
+message goes out twice. `Sender.acks` measures that window.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +19,21 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels import ratelimit
 from channels.base import ChannelAdapter, RetryLater
+from channels.ratelimit import HORIZON, Limits, chat_key
 from core.messages import Outgoing, OutgoingFile
 from handlers.context import buttons_of
 from storage.filestore import FileStore
@@ -23,12 +41,82 @@ from storage.models import Member, Outbox, StoredFile
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
+CLAIM_TIMEOUT = timedelta(minutes=1)  # the lease of a claim
+MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
+CONCURRENCY = 8  # calls in flight per batch (they still start at their reserved slots)
+MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
+RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_gone(worker: str) -> bool:
+    """Whether `worker` (host:pid) is a process of this host that no longer runs."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class AckWindows:
+    """Seconds between a platform's acknowledgement and the commit that records it."""
+
+    count: int = 0
+    total: float = 0.0
+    longest: float = 0.0
+    samples: list[float] = field(default_factory=list, repr=False)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        self.longest = max(self.longest, seconds)
+        self.samples.append(seconds)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+@dataclass
+class Claim:
+    rows: list[tuple[Outbox, float]]  # each row with its send slot (Unix seconds)
+    wait: float | None = None  # rows wait but none may go yet: seconds until one may
+
+
+class _Window:
+    """This process's calls of the last second, by when they were answered. A call starts
+    only while fewer than the per-second limit were answered within the last second or are
+    still running. The platform counted each of them no later than its answer, so it never
+    sees more than the limit in a second, however late or bunched the calls reached it."""
+
+    def __init__(self, per_second: float, wall: Callable[[], float]) -> None:
+        self.size = max(1, int(per_second))
+        self.wall = wall
+        self.answered: deque[float] = deque()
+        self.running = 0
+
+    async def __aenter__(self) -> None:
+        while True:
+            now = self.wall()
+            while self.answered and self.answered[0] <= now - 1.0:
+                self.answered.popleft()
+            if len(self.answered) + self.running < self.size:
+                break
+            await asyncio.sleep(self.answered[0] + 1.0 - now if self.answered else 0.005)
+        self.running += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.running -= 1
+        self.answered.append(self.wall())
 
 
 class Sender:
@@ -38,39 +126,102 @@ class Sender:
         files: FileStore,
         adapters: Mapping[str, ChannelAdapter],
         worker: str | None = None,
+        limits: Mapping[str, Limits] | None = None,
+        lease: timedelta = CLAIM_TIMEOUT,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.sessions = sessions
         self.files = files
         self.adapters = adapters
         self.worker = worker or worker_name()
+        self.limits = {name: lim for name, lim in (limits or {}).items() if lim.active}
+        self.lease = lease
+        self.wall = wall
+        self.acks = AckWindows()
+        self.rate_limited = 0  # RetryLater (429) answers received
+        self._last_call: dict[str, float] = {}
+        self._windows: dict[str, _Window] = {}
+        self._acknowledged: list[tuple[int, str, datetime, float]] = []
+        self._recording = asyncio.Lock()
 
-    async def _claim(self, now: datetime, limit: int) -> list[Outbox]:
-        """Claim up to `limit` unsent rows (interactive replies first) for this worker."""
+    def _is_postgresql(self, session: AsyncSession) -> bool:
+        return session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
+
+    async def _claim(self, channel: str, now: datetime, limit: int, skip: set[int]) -> Claim:
+        """Claim rows of `channel` (interactive replies first) and reserve their slots."""
+        limits = self.limits.get(channel)
         async with self.sessions() as session, session.begin():
-            query = (
-                select(Outbox)
-                .where(
-                    col(Outbox.sent_at).is_(None),
-                    col(Outbox.channel).in_(list(self.adapters)),
-                    Outbox.attempts < MAX_ATTEMPTS,
-                    or_(
-                        col(Outbox.claimed_by).is_(None),
-                        col(Outbox.claimed_at) < now - CLAIM_TIMEOUT,
-                    ),
-                )
-                .order_by(col(Outbox.priority), col(Outbox.id))
-                .limit(limit)
+            channel_next = await ratelimit.lock_channel(session, channel) if limits else 0.0
+            query = select(Outbox).where(
+                col(Outbox.sent_at).is_(None),
+                Outbox.channel == channel,
+                Outbox.attempts < MAX_ATTEMPTS,
+                or_(col(Outbox.claimed_by).is_(None), col(Outbox.claimed_at) < now - self.lease),
             )
-            if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+            if skip:
+                query = query.where(col(Outbox.id).not_in(skip))
+            if limits is not None:  # enough rows for a second of slots, some chats busy
+                limit = max(limit, 2 * int(limits.per_second * HORIZON))
+            query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
+            if self._is_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.exec(query)).all())
-            if rows:
+            wall = self.wall()
+            if limits is None:
+                claim = Claim([(row, wall) for row in rows])
+            else:
+                claim = await self._reserve(session, channel, limits, channel_next, rows, wall)
+            if claim.rows:
                 await session.exec(
                     update(Outbox)
-                    .where(col(Outbox.id).in_([r.id for r in rows]))
-                    .values(claimed_by=self.worker, claimed_at=now, attempts=Outbox.attempts + 1)
+                    .where(col(Outbox.id).in_([row.id for row, _ in claim.rows]))
+                    .values(claimed_by=self.worker, claimed_at=now)
                 )
-            return rows
+            return claim
+
+    async def _reserve(self, session: AsyncSession, channel: str, limits: Limits,
+                       channel_next: float, rows: list[Outbox], wall: float) -> Claim:
+        """Give rows consecutive slots of the channel, at most `HORIZON` ahead; a row whose
+        chat is not free at its slot waits for a later claim."""
+        start = max(channel_next, wall)
+        chat_next = await ratelimit.next_free(
+            session, sorted({chat_key(channel, row.chat_id) for row in rows}))
+        moved: dict[str, float] = {}
+        chosen: list[tuple[Outbox, float]] = []
+        later: list[float] = []
+        for row in rows:
+            if len(chosen) >= limits.batch_size(len(rows)) or start > wall + HORIZON:
+                break
+            key = chat_key(channel, row.chat_id)
+            if chat_next.get(key, 0.0) > start:
+                later.append(chat_next[key])
+                continue
+            chosen.append((row, start))
+            if limits.chat_interval(row.chat_id):
+                chat_next[key] = moved[key] = start + limits.chat_interval(row.chat_id)
+            start += limits.interval
+        moved[channel] = start
+        await ratelimit.store(session, moved)
+        if chosen or not rows:
+            return Claim(chosen)
+        free_at = min(later) if start <= wall + HORIZON else start - HORIZON
+        return Claim([], max(0.01, free_at - wall))
+
+    async def _recover(self) -> None:
+        """Release the claims of processes of this host that died (e.g. killed)."""
+        async with self.sessions() as session, session.begin():
+            workers = (await session.exec(
+                select(Outbox.claimed_by).where(
+                    col(Outbox.sent_at).is_(None), col(Outbox.claimed_by).is_not(None))
+                .distinct()
+            )).all()
+            gone = [w for w in workers if w and w != self.worker and is_gone(w)]
+            if gone:
+                await session.exec(
+                    update(Outbox)
+                    .where(col(Outbox.claimed_by).in_(gone), col(Outbox.sent_at).is_(None))
+                    .values(claimed_by=None)
+                )
 
     async def _render(self, row: Outbox) -> Outgoing:
         file = None
@@ -95,35 +246,118 @@ class Sender:
     async def drain(self, now: datetime, limit: int = 100) -> int:
         """Send everything that is waiting; returns the number of messages sent."""
         sent = 0
+        failed: set[int] = set()  # rows that failed in this drain wait for the next one
+        recovered = -RECOVER_EVERY
         while True:
-            rows = await self._claim(now, limit)
-            if not rows:
-                return sent
-            for row in rows:
+            if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
+                await self._recover()
+                recovered = self.wall()
+            progress = False
+            waits: list[float] = []
+            for channel in self.adapters:
+                claim = await self._claim(channel, now, limit, failed)
+                if claim.rows:
+                    progress = True
+                    sent += await self._send(channel, claim.rows, now, failed)
+                elif claim.wait is not None:
+                    waits.append(claim.wait)
+            if not progress:
+                if not waits or min(waits) > MAX_WAIT:
+                    return sent
+                await asyncio.sleep(min(waits))
+
+    async def _send(self, channel: str, rows: list[tuple[Outbox, float]], now: datetime,
+                    failed: set[int]) -> int:
+        """Send the claimed rows, each at its slot; returns how many went out."""
+        adapter = self.adapters[channel]
+        # Start no call after half the lease, so no other worker can take the row meanwhile.
+        deadline = self.wall() + self.lease.total_seconds() / 2
+        calls = asyncio.Semaphore(CONCURRENCY)
+        paused = {"until": 0.0}
+
+        async def one(row: Outbox, slot: float) -> int:
+            delay = slot - self.wall()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with calls, self._paced(channel):
+                if self.wall() > deadline or self.wall() < paused["until"]:
+                    await self._release(row, row.error, failed=False)
+                    return 0
                 try:
-                    message_id = await self.adapters[row.channel].send(await self._render(row))
+                    message_id = await adapter.send(await self._render(row))
                 except RetryLater as exc:
-                    await self._release(row, str(exc))
-                    await asyncio.sleep(min(exc.seconds, 30))
-                    continue
+                    self.rate_limited += 1
+                    paused["until"] = max(paused["until"], self.wall() + exc.seconds)
+                    if channel in self.limits:
+                        await self._pause(channel, row.chat_id, paused["until"])
+                    else:
+                        await asyncio.sleep(min(exc.seconds, MAX_WAIT))
+                    await self._release(row, str(exc), failed=False)
+                    return 0
                 except Exception as exc:  # a platform failure must not stop the queue
                     log.exception("sending outbox row %s failed", row.id)
-                    await self._release(row, repr(exc)[:500])
-                    continue
-                async with self.sessions() as session, session.begin():
-                    await session.exec(
-                        update(Outbox)
-                        .where(col(Outbox.id) == row.id)
-                        .values(sent_at=now, platform_message_id=message_id, error=None)
-                    )
-                sent += 1
-            if len(rows) < limit:
-                return sent
+                    failed.add(row.id)  # type: ignore[arg-type]
+                    await self._release(row, repr(exc)[:500], failed=True)
+                    return 0
+                await self._record(row.id, message_id, now)  # type: ignore[arg-type]
+                return 1
 
-    async def _release(self, row: Outbox, error: str) -> None:
+        # One chat's messages go out in order; different chats go in parallel, but only when
+        # the channel is paced by its limits (without limits, e.g. in transcripts, the claim
+        # order is kept across chats too).
+        chains: dict[str, list[tuple[Outbox, float]]] = {}
+        for row, slot in rows:
+            chains.setdefault(row.chat_id if channel in self.limits else "", []).append(
+                (row, slot))
+
+        async def chain(items: list[tuple[Outbox, float]]) -> int:
+            return sum([await one(row, slot) for row, slot in items])
+
+        return sum(await asyncio.gather(*(chain(items) for items in chains.values())))
+
+    async def _record(self, row_id: int, message_id: str, now: datetime) -> None:
+        """Record a message as sent, right after the platform's acknowledgement. Group
+        commit: whoever holds the lock writes every acknowledgement waiting so far, so the
+        process's connections never queue for the database's write lock one by one."""
+        self._acknowledged.append((row_id, message_id, now, time.perf_counter()))
+        async with self._recording:
+            if not self._acknowledged:
+                return  # an earlier holder committed ours too
+            batch, self._acknowledged = self._acknowledged, []
+            table = Outbox.__table__  # type: ignore[attr-defined]
+            async with self.sessions() as session, session.begin():
+                await session.exec(
+                    table.update().where(table.c.id == bindparam("row_id"))
+                    .values(sent_at=bindparam("at"), platform_message_id=bindparam("message"),
+                            error=None),
+                    params=[{"row_id": i, "message": m, "at": at} for i, m, at, _ in batch])
+            committed = time.perf_counter()
+            for *_, acknowledged in batch:
+                self.acks.add(committed - acknowledged)
+
+    @asynccontextmanager
+    async def _paced(self, channel: str) -> AsyncIterator[None]:
+        """Around one call: keep this process's calls at least one interval apart even
+        when some woke up late (a busy event loop), and inside the per-second window."""
+        limits = self.limits.get(channel)
+        if limits is None or not limits.interval:
+            yield
+            return
+        at = max(self.wall(), self._last_call.get(channel, 0.0) + limits.interval)
+        self._last_call[channel] = at
+        if at > self.wall():
+            await asyncio.sleep(at - self.wall())
+        window = self._windows.setdefault(channel, _Window(limits.per_second, self.wall))
+        async with window:
+            yield
+
+    async def _pause(self, channel: str, chat_id: str, until: float) -> None:
         async with self.sessions() as session, session.begin():
-            await session.exec(
-                update(Outbox)
-                .where(col(Outbox.id) == row.id)
-                .values(claimed_by=None, error=error)
-            )
+            await ratelimit.pause(session, channel, chat_id, until)
+
+    async def _release(self, row: Outbox, error: str | None, failed: bool) -> None:
+        values: dict[str, object] = {"claimed_by": None, "error": error}
+        if failed:
+            values["attempts"] = Outbox.attempts + 1
+        async with self.sessions() as session, session.begin():
+            await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(**values))

@@ -34,6 +34,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.base import RetryLater, split_text
+from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.transcripts import rewrite_members_add
 from core import roles
@@ -96,32 +97,6 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class _Throttle:
-    """Sending limits: per chat per second, per group per minute and overall per second.
-    A limit of 0 switches it off."""
-
-    def __init__(self, settings: ChannelSettings) -> None:
-        self.settings = settings
-        self.next_at: dict[int, float] = {}
-        self.global_next = 0.0
-        self.lock = asyncio.Lock()
-
-    async def wait(self, chat_id: int) -> None:
-        s = self.settings
-        async with self.lock:
-            now = time.monotonic()
-            per_chat = s.per_group_per_minute / 60 if chat_id < 0 else s.per_chat_per_second
-            ready = max(self.next_at.get(chat_id, 0.0), self.global_next if
-                        s.messages_per_second else 0.0)
-            if ready > now:
-                await asyncio.sleep(ready - now)
-                now = ready
-            if per_chat:
-                self.next_at[chat_id] = now + 1 / per_chat
-            if s.messages_per_second:
-                self.global_next = now + 1 / s.messages_per_second
-
-
 class TelegramAdapter:
     """Translates between python-telegram-bot and the channel-agnostic core."""
 
@@ -142,8 +117,7 @@ class TelegramAdapter:
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_error_handler(self._on_error)
-        self.sender: Sender = runtime.sender({CHANNEL: self})
-        self.throttle = _Throttle(settings)
+        self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.handled = 0  # updates fully processed (transcripts wait on it)
         self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
         self._retry_pending = False
@@ -364,11 +338,11 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ Outgoing → Bot API
 
-    async def _call(self, work: Callable[[], Awaitable[T]], chat_id: int, first: bool) -> T:
-        """One sending call, throttled; a 429 on the first part becomes RetryLater (the
-        sender retries the row), on a later part it is waited out here (no duplicates)."""
+    async def _call(self, work: Callable[[], Awaitable[T]], first: bool) -> T:
+        """One sending call (the sender keeps to the rate limits); a 429 on the first part
+        becomes RetryLater (the sender retries the row), on a later part it is waited out
+        here (no duplicates)."""
         for _ in range(5):
-            await self.throttle.wait(chat_id)
             try:
                 return await work()
             except RetryAfter as exc:
@@ -401,7 +375,7 @@ class TelegramAdapter:
                                                caption=caption or None,
                                                reply_parameters=reply, **extra)
 
-            sent = await self._call(send_file, chat_id, first=True)
+            sent = await self._call(send_file, first=True)
             if is_image:
                 self.photo_names[(chat_id, sent.message_id)] = file.name
             if caption is not None:
@@ -420,7 +394,7 @@ class TelegramAdapter:
                     chat_id, piece, reply_markup=markup if is_last else None,
                     reply_parameters=reply if quote else None)
 
-            sent_message = await self._call(send_piece, chat_id, first=first and index == 0)
+            sent_message = await self._call(send_piece, first=first and index == 0)
             last_id = str(sent_message.message_id)
         return last_id
 

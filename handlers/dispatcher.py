@@ -20,6 +20,7 @@ from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
+SWEEP_BATCH = 20  # targets per sweep transaction (short, so senders can commit between)
 
 
 class Dispatcher:
@@ -72,11 +73,18 @@ class Dispatcher:
 
     async def sweep(self, now: datetime) -> int:
         """Open the recurring tasks' periods that have come, then send every reminder due
-        at `now`; returns how many reminders were turned into messages."""
+        at `now`; returns how many reminders were turned into messages. Each batch of
+        targets is one transaction, so other bot processes share a wave."""
         async with self.sessions() as session, session.begin():
             await periods.roll_over(self.context(session, now), now)
-        async with self.sessions() as session, session.begin():
-            return await reminders.sweep(self.context(session, now), now)
+        sent = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                claimed, batch_sent = await reminders.sweep(self.context(session, now), now,
+                                                            limit=SWEEP_BATCH)
+            sent += batch_sent
+            if not claimed:
+                return sent
 
     async def next_due(self, after: datetime) -> datetime | None:
         """The next moment after `after` when the sweep has work (for the virtual clock and

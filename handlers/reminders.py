@@ -83,13 +83,36 @@ async def send_reminder(ctx: Context, target: Target, assignment: Assignment,
     return len(reporters)
 
 
-async def sweep(ctx: Context, now: datetime) -> int:
-    """Send every planned reminder due by `now`. After downtime only the most recent missed
-    reminder of each target goes out; the older ones are marked skipped."""
-    due = list((await ctx.session.exec(
-        select(Reminder).where(Reminder.state == "planned", col(Reminder.due_at) <= now)
+async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> list[Reminder]:
+    """The planned reminders due by `now` of up to `limit` targets, claimed for this
+    transaction. The claim locks the targets: on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
+    so several bot processes sweeping at once split the targets between them and never turn
+    the same reminder into two messages; on SQLite every write transaction starts with
+    `BEGIN IMMEDIATE` (storage.db), so sweeps run one after another. Locking targets, not
+    reminders, keeps all due reminders of a target in one sweep (only the latest is sent)."""
+    due_targets = select(Reminder.target_id).where(
+        Reminder.state == "planned", col(Reminder.due_at) <= now)
+    query = select(Target.id).where(col(Target.id).in_(due_targets)).order_by(col(Target.id))
+    if limit is not None:
+        query = query.limit(limit)
+    if ctx.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        query = query.with_for_update(skip_locked=True)
+    targets = list((await ctx.session.exec(query)).all())
+    if not targets:
+        return []
+    # A new statement sees what a worker that held a lock committed meanwhile.
+    return list((await ctx.session.exec(
+        select(Reminder).where(col(Reminder.target_id).in_(targets),
+                               Reminder.state == "planned", col(Reminder.due_at) <= now)
         .order_by(col(Reminder.due_at), col(Reminder.id))
     )).all())
+
+
+async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[int, int]:
+    """Send the planned reminders due by `now` of up to `limit` targets; returns (reminders
+    claimed, reminders sent). After downtime only the most recent missed reminder of each
+    target goes out; the older ones are marked skipped."""
+    due = await claim_due(ctx, now, limit)
     latest: dict[int, Reminder] = {}
     for reminder in due:
         latest[reminder.target_id] = reminder
@@ -109,7 +132,7 @@ async def sweep(ctx: Context, now: datetime) -> int:
                     count = await _plan_next_overdue(ctx, target, assignment)
                     await _escalate(ctx, target, assignment, count)
         ctx.session.add(reminder)
-    return sent
+    return len(due), sent
 
 
 async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> int:

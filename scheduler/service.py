@@ -3,6 +3,7 @@ clock calls: every `sweep_seconds`, and once more precisely at the next due remi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from handlers.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 WAKE_UP_JOB = "reminders-wake-up"
+SWEEP_POLL = 0.2  # seconds between two drains while a long sweep runs
 
 
 class ReminderScheduler:
@@ -27,9 +29,14 @@ class ReminderScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def tick(self) -> int:
-        """Send what is due now, drain the outbox, and set the next precise wake-up."""
+        """Send what is due now, drain the outbox, and set the next precise wake-up. The
+        sender starts on the first swept batches while the sweep goes on with the rest."""
         now = self.clock()
-        sent = await self.dispatcher.sweep(now)
+        sweeping = asyncio.ensure_future(self.dispatcher.sweep(now))
+        while not sweeping.done():
+            await self.sender.drain(now)
+            await asyncio.wait({sweeping}, timeout=SWEEP_POLL)
+        sent = sweeping.result()
         await self.sender.drain(now)
         upcoming = await self.dispatcher.next_due(now)
         if upcoming is not None and self.scheduler.running:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Double, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "staff", "leader", "reporter")
@@ -227,3 +227,13 @@ class SeenEvent(SQLModel, table=True):
     channel: str = Field(max_length=16)
     key: str = Field(max_length=128)
     seen_at: datetime
+
+
+class RateLimit(SQLModel, table=True):
+    """The sending limiter shared by every bot process: for each key (a channel overall,
+    one chat) the wall-clock moment (Unix seconds) when its next message may go out."""
+
+    __tablename__ = "rate_limit"
+
+    key: str = Field(primary_key=True, max_length=96)
+    next_at: float = Field(default=0.0, sa_column=Column(Double, nullable=False, default=0.0))

@@ -1,6 +1,6 @@
 """seen events: de-duplication of platform updates and single-use upload links
 
-Revision ID: 0004
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 13:40:00
 """
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 
-revision = '0004'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None

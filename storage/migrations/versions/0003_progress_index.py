@@ -1,13 +1,13 @@
 """progress index: the fields /tiendo counts, per task, readable from the index alone
 
-Revision ID: 0005
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,61 @@
+"""Starts bot processes quickly for the crash test: `python -m tests.bot_zygote CONFIG`
+imports the bot once, then forks a new bot process for every `spawn` line on standard input
+and answers with its pid. Each child runs what `bot.py run` runs (the Telegram adapter, the
+APScheduler sweep and the sender) with its own event loop and database connections, so a
+restart after SIGKILL costs a fork instead of ~1-2 s of imports. Children are reaped at once
+(SIGCHLD ignored), so a killed one is gone, as after a real crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from app.bootstrap import Runtime
+from app.cli import serve_telegram
+from app.config import load_settings
+
+
+def serve(config: Path, log: Path) -> None:
+    """The child: run the bot until killed."""
+    with log.open("ab") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+
+    async def main() -> None:
+        runtime = await Runtime.open(load_settings(config))
+        try:
+            await serve_telegram(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+
+
+async def warm_up(config: Path) -> None:
+    """Load what the first open loads (migration scripts), then close everything."""
+    runtime = await Runtime.open(load_settings(config))
+    await runtime.close()
+
+
+def main() -> None:
+    config = Path(sys.argv[1])
+    log = config.with_suffix(".log")
+    asyncio.run(warm_up(config))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin:
+        if line.strip() != "spawn":
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                serve(config, log)
+            finally:
+                os._exit(0)
+        print(pid, flush=True)
+
+
+if __name__ == "__main__":
+    main()
