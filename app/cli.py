@@ -448,26 +448,6 @@ def run(ctx: typer.Context) -> None:
     run_async(env, serve_channels)
 
 
-async def serve_telegram(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
-    """Run the Telegram adapter until `stop` is set (or the process is interrupted), sweeping
-    reminders every `reminders.sweep_seconds` and sending what they produce."""
-    from channels.telegram import TelegramAdapter
-    from scheduler.service import ReminderScheduler
-
-    adapter = TelegramAdapter(runtime, runtime.settings.telegram)
-    stop = stop or asyncio.Event()
-    await adapter.start()
-    scheduler = ReminderScheduler(runtime.dispatcher, adapter.sender,
-                                  max(1, runtime.settings.reminders.sweep_seconds))
-    scheduler.start()
-    try:
-        await stop.wait()
-    finally:
-        scheduler.stop()
-        await adapter.stop()
-
-
-
 # --- reminders ---------------------------------------------------------------------------
 
 reminders_cli = typer.Typer(help="Planned reminders: list them, pause or resume a task's.",
@@ -547,6 +527,7 @@ def reminders_resume(ctx: typer.Context, task: str) -> None:
 async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
     """Run every configured channel and the bot's web server until `stop` is set, sweeping
     reminders every `reminders.sweep_seconds`."""
+    from channels.ratelimit import Limits
     from channels.telegram import TelegramAdapter
     from channels.web import WebServer
     from channels.zalo import ZaloAdapter
@@ -573,7 +554,8 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
     if web is not None:
         await web.start()
     started: list[Any] = []
-    scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters),
+    limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
+    scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
     try:
         for adapter in adapters.values():

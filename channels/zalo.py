@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.base import RetryLater, split_text
+from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
 from core.choices import chosen_index, with_choices
@@ -139,7 +140,7 @@ class ZaloAdapter:
         self.poll_seconds = poll_seconds
         self.retry_seconds = 1.0  # pause after a failed getUpdates
         self.client = ZaloClient(settings.token, settings.base_url)
-        self.sender: Sender = runtime.sender({CHANNEL: self})
+        self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         web_server.adapters[CHANNEL] = self
         self.handled = 0  # updates fully processed (transcripts wait on it)
         self.offers: dict[str, str] = {}  # message id → upload link offered in it

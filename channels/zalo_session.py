@@ -54,7 +54,10 @@ class ZaloSession:
     async def start(self) -> None:
         await self.emulator.start()
         await self.web.start()
-        settings = ChannelSettings(token=self.emulator.token, base_url=self.emulator.base_url)
+        settings = ChannelSettings(
+            token=self.emulator.token, base_url=self.emulator.base_url,
+            # no sending limits in transcripts, so that tests stay fast
+            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0)
         self.adapter = ZaloAdapter(self.runtime, settings, self.web, clock=lambda: self.now,
                                    poll_seconds=5)
         await self.adapter.start()

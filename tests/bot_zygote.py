@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from app.bootstrap import Runtime
-from app.cli import serve_telegram
+from app.cli import serve_channels
 from app.config import load_settings
 
 
@@ -27,7 +27,7 @@ def serve(config: Path, log: Path) -> None:
     async def main() -> None:
         runtime = await Runtime.open(load_settings(config))
         try:
-            await serve_telegram(runtime)
+            await serve_channels(runtime)
         finally:
             await runtime.close()
 

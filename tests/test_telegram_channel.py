@@ -23,6 +23,7 @@ from channels.telegram import TelegramAdapter, TelegramSession, keyboard, play_t
 from channels.transcripts import isolated_settings
 from core.messages import Button, Outgoing
 from emulators.telegram_api import TelegramEmulator
+from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
 
@@ -217,8 +218,8 @@ async def test_in_groups_only_commands_and_mentions_reach_the_core() -> None:
         assert len(answers) == 1 and "/viec" in answers[0].text
 
 
-async def test_run_serves_telegram_with_its_command_menu() -> None:
-    from app.cli import serve_telegram
+async def test_run_serves_telegram_with_its_command_menu(monkeypatch) -> None:
+    from app.cli import serve_channels
 
     async with TelegramEmulator() as emu:
         emu.add_user(1001, "ht_lhp")
@@ -227,12 +228,18 @@ async def test_run_serves_telegram_with_its_command_menu() -> None:
                                       base_file_url=emu.base_file_url)
             runtime = await Runtime.open(dataclasses.replace(settings, telegram=channel))
             stop = asyncio.Event()
-            task = asyncio.create_task(serve_telegram(runtime, stop))
+            schedulers: list[ReminderScheduler] = []
+            monkeypatch.setattr(ReminderScheduler, "start",
+                                lambda self: schedulers.append(self) or None)
+            task = asyncio.create_task(serve_channels(runtime, stop))
             try:
                 await emu.wait_for_call("setMyCommands", timeout=10)
                 await emu.inject_text(1001, "/help")
                 call = await emu.wait_for_call("sendMessage", timeout=10)
                 assert "/start" in call.params["text"]
+                # The reminder waves are paced by the channel's limits, as replies are.
+                (scheduler,) = schedulers
+                assert scheduler.sender.limits["telegram"].per_second == 30
                 assert emu.commands_for(None, "en") and emu.commands_for(None, "vi")
             finally:
                 stop.set()
