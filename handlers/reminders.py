@@ -166,7 +166,7 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     if count != STAFF_AFTER:
         return
     day = to_local(ctx.now).date().isoformat()
-    marker = f"escalate:{assignment.id}:{day}"
+    marker = f"escalate:{assignment.id}:{target.period}:{day}"
     already = (await ctx.session.exec(select(AuditLog).where(
         AuditLog.action == "escalate", AuditLog.detail == marker))).first()
     staff = await ctx.session.get(Member, assignment.assigned_by)
@@ -175,7 +175,7 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     ctx.session.add(AuditLog(at=ctx.now, actor="system", action="escalate", detail=marker))
     missing = (await ctx.session.exec(
         select(Unit).join(Target, col(Target.unit_id) == col(Unit.id))
-        .where(Target.assignment_id == assignment.id,
+        .where(Target.assignment_id == assignment.id, Target.period == target.period,
                col(Target.state).in_(("pending", "in_progress")),
                col(Target.deadline) < ctx.now)
         .order_by(col(Unit.code)))).all()

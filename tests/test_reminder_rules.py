@@ -105,3 +105,23 @@ async def test_quiet_hours_move_a_reminder_to_the_morning(settings: Settings) ->
         assert {hour: n for hour, n in hours.items() if n} == {"11/05 07:00": 1}
     finally:
         await bot.runtime.close()
+
+
+async def test_the_staff_list_names_each_late_unit_once_per_period(settings: Settings) -> None:
+    """November is still missing when December's period is three working days overdue: the
+    list for December names each unit once (not once per overdue period)."""
+    settings = dataclasses.replace(settings, reminders=dataclasses.replace(
+        settings.reminders, period_lead_days=10))
+    start = local(2024, 10, 28, 8, 0)
+    bot = await seeded_bot(settings, start)
+    try:
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await bot.press("staff", start, "Gửi")
+        log = await _day_by_day(bot, local(2024, 11, 1, 9, 0), local(2024, 12, 16, 9, 0))
+        lists = [text for text in received(bot, "staff") if "3 ngày làm việc" in text]
+        assert len(lists) == 2, log  # one for November, one for December
+        for text in lists:
+            assert text.count("• Trường A") == 1 and text.count("• Trường B") == 1, text
+            assert "2 đơn vị vẫn chưa nộp" in text
+    finally:
+        await bot.runtime.close()
