@@ -139,21 +139,32 @@ async def import_units(
         session.add(unit)
         units[row.code.upper()] = unit
     await session.flush()
+    regrouped: dict[int, list[str]] = {}  # unit id → its new groups
+    moved: list[UnitRow] = []
     for done, row in enumerate(rows, start=1):
         unit = units[row.code.upper()]
+        assert unit.id is not None
         parent = units.get(row.parent.upper()) or existing.get(row.parent.upper())
         new_parent = parent.id if parent else None
         if unit.parent_id != new_parent:
-            if row in report.unchanged:
-                report.unchanged.remove(row)
-                report.updated.append(row)
+            moved.append(row)
             unit.parent_id = new_parent
         if groups.get(unit.id, set()) != set(row.groups):
-            await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id) == unit.id))
-            for name in dict.fromkeys(row.groups):
-                session.add(UnitGroup(unit_id=unit.id, name=name, key=fold(name)))
+            regrouped[unit.id] = list(dict.fromkeys(row.groups))
         if progress:
             progress(done, len(rows))
+    if moved:  # a unit whose only change is its parent is updated, not unchanged
+        moved_codes = {row.code.upper() for row in moved}
+        report.updated.extend(r for r in report.unchanged if r.code.upper() in moved_codes)
+        report.unchanged[:] = [r for r in report.unchanged if r.code.upper() not in moved_codes]
+    # Groups are replaced in bulk: one statement per chunk, not one per unit (each statement
+    # would flush the whole session again, which made big imports quadratic).
+    ids = [unit_id for unit_id in regrouped if unit_id in groups]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id).in_(chunk)))
+    session.add_all([UnitGroup(unit_id=unit_id, name=name, key=fold(name))
+                     for unit_id, names in regrouped.items() for name in names])
     return report
 
 

@@ -68,6 +68,22 @@ def test_import_update_reports_changed_rows(run, tmp_path: Path) -> None:
     assert "row 2: updated A" in out and "1 created, 1 updated" in out
 
 
+def test_reimport_moves_units_and_replaces_their_groups(run, tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", "code,name,parent,groups\nP1,Phòng 1,,PGD\nP2,Phòng 2,,PGD\n"
+                              "A,Trường A,P1,THCS;huyen-1\nB,Trường B,P1,THCS\n")
+    assert run("units", "import", "a.csv")[0] == 0
+    # A moves to P2 (nothing else changes), B changes group, P1 and P2 stay as they were.
+    write(tmp_path / "a.csv", "code,name,parent,groups\nP1,Phòng 1,,PGD\nP2,Phòng 2,,PGD\n"
+                              "A,Trường A,P2,THCS;huyen-1\nB,Trường B,P1,TH\n")
+    code, out = run("units", "import", "a.csv")
+    assert code == 0 and "0 created, 2 updated, 2 unchanged" in out, out
+    listed = run("units", "list")[1]
+    assert "A\tTrường A\t\tP2\tTHCS;huyen-1" in listed
+    assert "B\tTrường B\t\tP1\tTH\n" in listed
+    in_thcs = run("units", "list", "--group", "THCS")[1]
+    assert "Trường A" in in_thcs and "Trường B" not in in_thcs
+
+
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
