@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -36,7 +35,7 @@ from app.config import ChannelSettings
 from channels.base import RetryLater, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
-from channels.transcripts import rewrite_members_add
+from channels.transcripts import PlatformSession, rewrite_members_add
 from core import roles
 from core.clock import utc_now
 from core.files import IMAGE_TYPES
@@ -120,8 +119,6 @@ class TelegramAdapter:
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.handled = 0  # updates fully processed (transcripts wait on it)
         self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
-        self._retry_pending = False
-        self._drain_lock = asyncio.Lock()
         self._running = False
         self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
 
@@ -193,15 +190,8 @@ class TelegramAdapter:
             self._menus[chat] = names
 
     async def drain(self, now: datetime | None = None) -> int:
-        """Send the waiting outbox; a 429 is retried with another round (nothing is lost)."""
-        sent = 0
-        async with self._drain_lock:
-            for _ in range(5):
-                self._retry_pending = False
-                sent += await self.sender.drain(now or self.clock())
-                if not self._retry_pending:
-                    break
-        return sent
+        """Send the waiting outbox; the sender waits out a 429 and sends the row again."""
+        return await self.sender.drain(now or self.clock())
 
     # ------------------------------------------------------------------ updates → Incoming
 
@@ -347,7 +337,6 @@ class TelegramAdapter:
                 return await work()
             except RetryAfter as exc:
                 if first:
-                    self._retry_pending = True
                     raise RetryLater(retry_seconds(exc), str(exc)) from exc
                 await asyncio.sleep(retry_seconds(exc))
         raise RetryLater(1.0, "too many 429 answers")
@@ -402,9 +391,11 @@ class TelegramAdapter:
 # ---------------------------------------------------------------------- transcripts
 
 
-class TelegramSession:
+class TelegramSession(PlatformSession):
     """A `.chat` transcript played through `TelegramAdapter` against the local emulator:
     each console user becomes a Telegram user with a private chat."""
+
+    platform = "Telegram"
 
     def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
         from emulators.telegram_api import TelegramEmulator
@@ -478,46 +469,7 @@ class TelegramSession:
             await emu.inject_text(uid, event.text, reply_to_message_id=reply)
         await self.settle()
 
-    async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
-        """Wait until the adapter has handled `updates` more injected updates, then print
-        what the bot sent meanwhile."""
-        assert self.adapter is not None
-        self._injected += updates
-        deadline = time.monotonic() + limit_s
-        while self.adapter.handled < self._injected:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the Telegram adapter did not handle the update in time")
-            await asyncio.sleep(0.002)
-        self._collect()
-
-    async def drain(self) -> None:
-        assert self.adapter is not None
-        await self.adapter.drain(self.now)
-        self._collect()
-
-    async def advance_to(self, moment: datetime) -> None:
-        """Move the virtual clock, running every reminder due on the way, in order."""
-        dispatcher = self.runtime.dispatcher
-        while True:
-            due = await dispatcher.next_due(self.now)
-            if due is None or due > moment:
-                break
-            self.now = max(self.now, due)
-            await dispatcher.sweep(self.now)
-            await self.drain()
-        self.now = max(self.now, moment)
-        await dispatcher.sweep(self.now)
-        await self.drain()
-
-    def last_message_to(self, user: str) -> Delivered | None:
-        return next((m for m in reversed(self.delivered) if m.to == user), None)
-
-    def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        from channels.console import find_button
-
-        return find_button(self.delivered, user, label)
-
-    def _collect(self) -> None:
+    def collect(self) -> None:
         """Print the bot's new messages (edits of earlier ones print nothing)."""
         from channels.console import Delivered
 

@@ -7,12 +7,20 @@ import asyncio
 import dataclasses
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
+from core.messages import Button
 from storage import db
+
+if TYPE_CHECKING:
+    from app.bootstrap import Runtime
+    from channels.console import Delivered
 
 _template: Path | None = None
 
@@ -89,3 +97,60 @@ def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], st
             continue
         out.append(arg)
     return out
+
+
+class PlatformSession:
+    """What the transcript sessions over a chat platform (Telegram, Zalo) share: waiting for
+    the adapter to handle what was injected, the virtual clock, and the lookups the console's
+    Player uses. A subclass starts its emulator and adapter and prints in `collect`."""
+
+    platform = ""
+    runtime: Runtime
+    adapter: Any  # the channel adapter: `handled` updates and `drain(now)`
+    now: datetime
+    delivered: list[Delivered]
+    _injected: int
+
+    def collect(self) -> None:
+        """Print the bot's new messages as the console shows them."""
+        raise NotImplementedError
+
+    async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
+        """Wait until the adapter has handled `updates` more injected updates, then print
+        what the bot sent meanwhile."""
+        assert self.adapter is not None
+        self._injected += updates
+        deadline = time.monotonic() + limit_s
+        while self.adapter.handled < self._injected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {self.platform} adapter did not handle the update "
+                                   "in time")
+            await asyncio.sleep(0.002)
+        self.collect()
+
+    async def drain(self) -> None:
+        assert self.adapter is not None
+        await self.adapter.drain(self.now)
+        self.collect()
+
+    async def advance_to(self, moment: datetime) -> None:
+        """Move the virtual clock, running every reminder due on the way, in order."""
+        dispatcher = self.runtime.dispatcher
+        while True:
+            due = await dispatcher.next_due(self.now)
+            if due is None or due > moment:
+                break
+            self.now = max(self.now, due)
+            await dispatcher.sweep(self.now)
+            await self.drain()
+        self.now = max(self.now, moment)
+        await dispatcher.sweep(self.now)
+        await self.drain()
+
+    def last_message_to(self, user: str) -> Delivered | None:
+        return next((m for m in reversed(self.delivered) if m.to == user), None)
+
+    def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
+        from channels.console import find_button
+
+        return find_button(self.delivered, user, label)

@@ -147,8 +147,6 @@ class ZaloAdapter:
         self.photo_names: dict[str, str] = {}  # message id → name of the file sent as photo
         self.continued: set[str] = set()  # ids of pieces followed by more of the same text
         self._poller: asyncio.Task[None] | None = None
-        self._drain_lock = asyncio.Lock()
-        self._retry_pending = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,15 +179,8 @@ class ZaloAdapter:
         await self.client.close()
 
     async def drain(self, now: datetime | None = None) -> int:
-        """Send the waiting outbox; a 429 is retried with another round."""
-        sent = 0
-        async with self._drain_lock:
-            for _ in range(5):
-                self._retry_pending = False
-                sent += await self.sender.drain(now or self.clock())
-                if not self._retry_pending:
-                    break
-        return sent
+        """Send the waiting outbox; the sender waits out a 429 and sends the row again."""
+        return await self.sender.drain(now or self.clock())
 
     # ------------------------------------------------------------------ updates → Incoming
 
@@ -327,7 +318,6 @@ class ZaloAdapter:
                 if exc.code != 429:
                     raise
                 if first:
-                    self._retry_pending = True
                     raise RetryLater(exc.retry_after or 1.0, str(exc)) from exc
                 await asyncio.sleep(exc.retry_after or 1.0)
         raise RetryLater(1.0, "too many 429 answers")

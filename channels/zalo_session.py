@@ -7,10 +7,8 @@ become `📎 name`, and the link offers (Zalo only) are not printed."""
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +18,8 @@ import httpx
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.console import Delivered, ScriptError, find_button, run_script
-from channels.transcripts import rewrite_members_add
+from channels.console import Delivered, ScriptError, run_script
+from channels.transcripts import PlatformSession, rewrite_members_add
 from channels.web import WebServer
 from channels.zalo import CHANNEL, ZaloAdapter
 from core.choices import split_choices
@@ -33,8 +31,10 @@ from emulators.zalo_api import ZaloEmulator
 FILE_LINE = re.compile(r"^📎 (.+): (https?://\S+)$")
 
 
-class ZaloSession:
+class ZaloSession(PlatformSession):
     """The transcript session protocol of `channels.console.Player`, over Zalo."""
+
+    platform = "Zalo"
 
     def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
         self.runtime = runtime
@@ -122,43 +122,6 @@ class ZaloSession:
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return await self.http.post(url, files={"file": (name, data, mime)},
                                     data={"note": note})
-
-    async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
-        """Wait until the adapter has handled `updates` more injected updates, then print
-        what the bot sent meanwhile."""
-        assert self.adapter is not None
-        self._injected += updates
-        deadline = time.monotonic() + limit_s
-        while self.adapter.handled < self._injected:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the Zalo adapter did not handle the update in time")
-            await asyncio.sleep(0.002)
-        self.collect()
-
-    async def drain(self) -> None:
-        assert self.adapter is not None
-        await self.adapter.drain(self.now)
-        self.collect()
-
-    async def advance_to(self, moment: datetime) -> None:
-        """Move the virtual clock, running every reminder due on the way, in order."""
-        dispatcher = self.runtime.dispatcher
-        while True:
-            due = await dispatcher.next_due(self.now)
-            if due is None or due > moment:
-                break
-            self.now = max(self.now, due)
-            await dispatcher.sweep(self.now)
-            await self.drain()
-        self.now = max(self.now, moment)
-        await dispatcher.sweep(self.now)
-        await self.drain()
-
-    def last_message_to(self, user: str) -> Delivered | None:
-        return next((m for m in reversed(self.delivered) if m.to == user), None)
-
-    def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        return find_button(self.delivered, user, label)
 
     def collect(self) -> None:
         """Print the bot's new messages as the console shows them."""

@@ -318,7 +318,7 @@ async def test_telegram_file_over_the_download_limit_gets_the_upload_page() -> N
             async with httpx.AsyncClient() as http:
                 page = await http.post(url, files={"file": ("bao-cao.pdf", PDF, "application/pdf")})
             assert page.status_code == 200
-            session._collect()
+            session.collect()
             assert "Đơn vị bạn không còn nhiệm vụ nào" in [
                 m.text for m in session.delivered if m.to == "ht_lhp"][-1]
         finally:
