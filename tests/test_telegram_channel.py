@@ -7,8 +7,7 @@ import asyncio
 import dataclasses
 import io
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -26,6 +25,7 @@ from emulators.telegram_api import TelegramEmulator
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
+from tests.transcripts import platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 
@@ -48,28 +48,9 @@ async def test_example_on_telegram(script: Path) -> None:
     assert code == 0, out
 
 
-@asynccontextmanager
-async def telegram_bot() -> AsyncIterator[tuple[TelegramSession, Runtime]]:
-    """A transcript session with units, a staff member `vp_so` and a reporter `ht_lhp`."""
-    with isolated_settings(Settings()) as settings:
-        runtime = await Runtime.open(settings, migrate=True)
-        session = TelegramSession(runtime, io.StringIO())
-        await session.start()
-        run_admin = admin_runner(settings)
-        try:
-            for args in (
-                ["units", "import", "units.csv"],
-                ["members", "add", "vp_so", "--channel", "console", "--role", "staff",
-                 "--unit", "VP-SO"],
-                ["members", "add", "ht_lhp", "--channel", "console", "--role", "reporter",
-                 "--unit", "THPT-LHP"],
-            ):
-                code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
-                assert code == 0, output
-            yield session, runtime
-        finally:
-            await session.stop()
-            await runtime.close()
+def telegram_bot() -> AbstractAsyncContextManager[tuple[TelegramSession, Runtime]]:
+    """A Telegram transcript session with units, staff `vp_so` and reporter `ht_lhp`."""
+    return platform_bot(TelegramSession)
 
 
 def texts(session: TelegramSession, name: str) -> list[str]:

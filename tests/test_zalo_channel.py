@@ -6,8 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from channels.zalo_session import ZaloSession, play_zalo_script
 from core.messages import IncomingFile
 from storage.models import Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
+from tests.transcripts import platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
@@ -54,29 +54,9 @@ async def test_example_on_zalo_prints_what_the_console_prints(script: Path) -> N
     assert out.replace(" (zalo) as ", " (console) as ") == console
 
 
-@asynccontextmanager
-async def zalo_bot(**changes: object) -> AsyncIterator[tuple[ZaloSession, Runtime]]:
-    """A transcript session with units, a staff member `vp_so` and a reporter `ht_lhp`."""
-    with isolated_settings(Settings()) as base:
-        settings = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-        runtime = await Runtime.open(settings, migrate=True)
-        session = ZaloSession(runtime, io.StringIO())
-        await session.start()
-        run_admin = admin_runner(settings)
-        try:
-            for args in (
-                ["units", "import", "units.csv"],
-                ["members", "add", "vp_so", "--channel", "console", "--role", "staff",
-                 "--unit", "VP-SO"],
-                ["members", "add", "ht_lhp", "--channel", "console", "--role", "reporter",
-                 "--unit", "THPT-LHP"],
-            ):
-                code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
-                assert code == 0, output
-            yield session, runtime
-        finally:
-            await session.stop()
-            await runtime.close()
+def zalo_bot(**changes: object) -> AbstractAsyncContextManager[tuple[ZaloSession, Runtime]]:
+    """A Zalo transcript session with units, staff `vp_so` and reporter `ht_lhp`."""
+    return platform_bot(ZaloSession, **changes)
 
 
 def texts(session: ZaloSession, name: str) -> list[str]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import Settings
 from channels.console import play_script
 from channels.transcripts import isolated_settings
+from tests.conftest import EXAMPLES
 
 
 async def play(path: Path, settings: Settings | None = None) -> tuple[int, str]:
@@ -43,3 +47,29 @@ async def play_text(tmp_path: Path, text: str, name: str = "t.chat") -> tuple[in
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return await play(path)
+
+
+@asynccontextmanager
+async def platform_bot(session_type: Any, **changes: Any) -> AsyncIterator[tuple[Any, Runtime]]:
+    """A transcript session over a chat platform (`TelegramSession`, `ZaloSession`) on a fresh
+    database, with the example units, a staff member `vp_so` and a reporter `ht_lhp`."""
+    with isolated_settings(Settings()) as base:
+        settings = dataclasses.replace(base, **changes)
+        runtime = await Runtime.open(settings, migrate=True)
+        session = session_type(runtime, io.StringIO())
+        await session.start()
+        run_admin = admin_runner(settings)
+        try:
+            for args in (
+                ["units", "import", "units.csv"],
+                ["members", "add", "vp_so", "--channel", "console", "--role", "staff",
+                 "--unit", "VP-SO"],
+                ["members", "add", "ht_lhp", "--channel", "console", "--role", "reporter",
+                 "--unit", "THPT-LHP"],
+            ):
+                code, output = await run_admin(session.rewrite_admin(args), EXAMPLES, session.now)
+                assert code == 0, output
+            yield session, runtime
+        finally:
+            await session.stop()
+            await runtime.close()
