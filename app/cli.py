@@ -411,14 +411,14 @@ def console(
 
         async def play(runtime: Runtime) -> int:
             if channel == "telegram":
-                from channels.telegram import play_telegram_script
+                from channels.telegram import TelegramSession
 
-                return await play_telegram_script(runtime, path, sys.stdout,
+                return await TelegramSession.play(runtime, path, sys.stdout,
                                                   admin_runner(runtime.settings))
             if channel == "zalo":
-                from channels.zalo_session import play_zalo_script
+                from channels.zalo_session import ZaloSession
 
-                return await play_zalo_script(runtime, path, sys.stdout,
+                return await ZaloSession.play(runtime, path, sys.stdout,
                                               admin_runner(runtime.settings))
             return await play_script(runtime, path, sys.stdout, admin_runner(runtime.settings),
                                      env.path(files) if files else None)

@@ -13,7 +13,6 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
@@ -507,25 +506,4 @@ def _shown(message: dict[str, Any] | None) -> bool:
     return bool(message and message.get("reply_markup", {}).get("inline_keyboard"))
 
 
-async def play_telegram_script(
-    runtime: Runtime,
-    script: Path,
-    out: TextIO,
-    run_admin: Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]],
-) -> int:
-    """Play a `.chat` file through the Telegram adapter and the emulator; 0 when it held."""
-    from channels.console import run_script
-
-    session = TelegramSession(runtime, out)
-
-    async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
-        return await run_admin(session.rewrite_admin(args), cwd, now)
-
-    await session.start()
-    try:
-        return await run_script(session, script, out, admin)
-    finally:
-        await session.stop()
-
-
-__all__ = ["TelegramAdapter", "TelegramSession", "play_telegram_script"]
+__all__ = ["TelegramAdapter", "TelegramSession"]

@@ -8,11 +8,11 @@ import dataclasses
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from app.config import Settings
 from core.messages import Button
@@ -21,6 +21,8 @@ from storage import db
 if TYPE_CHECKING:
     from app.bootstrap import Runtime
     from channels.console import Delivered
+
+AdminRunner = Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]]
 
 _template: Path | None = None
 
@@ -154,3 +156,30 @@ class PlatformSession:
         from channels.console import find_button
 
         return find_button(self.delivered, user, label)
+
+    def rewrite_admin(self, args: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    async def play(cls, runtime: Runtime, script: Path, out: TextIO,
+                   run_admin: AdminRunner) -> int:
+        """Play a `.chat` file through this platform's adapter and emulator; 0 when it held.
+        `members add ... --channel console` lines add the users on this platform instead."""
+        from channels.console import run_script
+
+        session = cls(runtime, out)  # type: ignore[call-arg]
+
+        async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
+            return await run_admin(session.rewrite_admin(args), cwd, now)
+
+        await session.start()
+        try:
+            return await run_script(session, script, out, admin)
+        finally:
+            await session.stop()

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.console import Delivered, ScriptError, run_script
+from channels.console import Delivered, ScriptError
 from channels.transcripts import PlatformSession, rewrite_members_add
 from channels.web import WebServer
 from channels.zalo import CHANNEL, ZaloAdapter
@@ -166,22 +164,3 @@ class ZaloSession(PlatformSession):
             at=self.now, text=text, file_name=file_name,
             buttons=tuple(Button(label, str(n)) for n, label in enumerate(labels, start=1)),
         )
-
-
-async def play_zalo_script(
-    runtime: Runtime,
-    script: Path,
-    out: TextIO,
-    run_admin: Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]],
-) -> int:
-    """Play a `.chat` file through the Zalo adapter and the emulator; 0 when it held."""
-    session = ZaloSession(runtime, out)
-
-    async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
-        return await run_admin(session.rewrite_admin(args), cwd, now)
-
-    await session.start()
-    try:
-        return await run_script(session, script, out, admin)
-    finally:
-        await session.stop()

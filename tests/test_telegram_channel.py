@@ -18,7 +18,7 @@ from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import ChannelSettings, Settings
 from channels.console import user_event
-from channels.telegram import TelegramAdapter, TelegramSession, keyboard, play_telegram_script
+from channels.telegram import TelegramAdapter, TelegramSession, keyboard
 from channels.transcripts import isolated_settings
 from core.messages import Button, Outgoing
 from emulators.telegram_api import TelegramEmulator
@@ -36,7 +36,7 @@ async def play_on_telegram(path: Path) -> tuple[int, str]:
     with isolated_settings(Settings()) as settings:
         runtime = await Runtime.open(settings, migrate=True)
         try:
-            code = await play_telegram_script(runtime, path, out, admin_runner(settings))
+            code = await TelegramSession.play(runtime, path, out, admin_runner(settings))
         finally:
             await runtime.close()
     return code, out.getvalue()

@@ -19,7 +19,7 @@ from app.cli import admin_runner
 from app.config import Settings
 from channels.console import play_script, user_event
 from channels.transcripts import isolated_settings
-from channels.zalo_session import ZaloSession, play_zalo_script
+from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
 from storage.models import Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
@@ -37,7 +37,7 @@ async def play(path: Path, channel: str) -> tuple[int, str]:
         runtime = await Runtime.open(settings, migrate=True)
         try:
             if channel == "zalo":
-                code = await play_zalo_script(runtime, path, out, admin_runner(settings))
+                code = await ZaloSession.play(runtime, path, out, admin_runner(settings))
             else:
                 code = await play_script(runtime, path, out, admin_runner(settings))
         finally:
