@@ -21,7 +21,7 @@ from app.config import Settings
 from core.roles import ROLES
 from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
-from handlers.common import OPEN_STATES
+from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
 from storage.filestore import FileStore
@@ -357,8 +357,12 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
     else:
         ctx = Context(session=session, now=now, settings=settings,
                       files=FileStore(settings.files_dir))
+        # Only the current period is chased: past periods of a recurring task stay missing
+        # in its history, as they do when a new period opens.
+        current = (await current_periods(ctx, {task.id})).get(task.id, "")  # type: ignore[arg-type]
         targets = (await session.exec(select(Target).where(
-            Target.assignment_id == task.id, col(Target.state).in_(OPEN_STATES)))).all()
+            Target.assignment_id == task.id, Target.period == current,
+            col(Target.state).in_(OPEN_STATES)))).all()
         for target in targets:
             await replan_target(ctx, target, task)
         await session.flush()

@@ -1,18 +1,21 @@
 """Roll-over of recurring tasks: when a new period opens (`reminders.period_lead_days` before
 its deadline), each unit of the task gets a target for it, labelled with the period, with its
-own reminders. Past periods' targets stay as they are: they are the task's history."""
+own reminders. Past periods' targets stay as they are: they are the task's history (a unit
+that never answered stays missing there), but their reminders stop: the new period's
+reminders take over, so a unit gets at most one reminder a day for the task."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from core.deadlines import Recurrence
 from core.periods import current_period, next_opening
 from handlers.context import Context
 from handlers.giao import open_targets, task_line
-from storage.models import Assignment, Member, StoredFile, Target, Unit
+from storage.models import Assignment, Member, Reminder, StoredFile, Target, Unit
 
 
 def _lead(ctx: Context) -> timedelta:
@@ -44,6 +47,7 @@ async def roll_over(ctx: Context, now: datetime) -> int:
             select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
             if assignment.file_id else None
+        await _withdraw_past_reminders(ctx, assignment, period)
         recipients, _ = await open_targets(ctx, assignment, units, due, period,
                                            plan.original_name if plan else None, rolled=True)
         staff = await ctx.session.get(Member, assignment.assigned_by)
@@ -55,6 +59,14 @@ async def roll_over(ctx: Context, now: datetime) -> int:
         ctx.audit("roll_over", number=assignment.number, period=period, units=len(units))
         opened += 1
     return opened
+
+
+async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period: str) -> None:
+    past = select(Target.id).where(Target.assignment_id == assignment.id,
+                                   Target.period != period)
+    await ctx.session.exec(update(Reminder).where(
+        col(Reminder.state) == "planned", col(Reminder.target_id).in_(past))
+        .values(state="skipped"))
 
 
 async def next_opening_after(ctx: Context, after: datetime) -> datetime | None:

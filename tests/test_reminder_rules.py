@@ -125,3 +125,25 @@ async def test_the_staff_list_names_each_late_unit_once_per_period(settings: Set
             assert "2 đơn vị vẫn chưa nộp" in text
     finally:
         await bot.runtime.close()
+
+
+async def test_a_new_period_takes_over_the_reminders_of_the_past_ones(settings: Settings) -> None:
+    """A weekly task nobody answers: each unit gets at most one reminder a day for it, about
+    the current week; the past weeks stay missing in the history."""
+    start = local(2024, 11, 4, 8, 0)  # Monday
+    bot = await seeded_bot(settings, start)
+    try:
+        await bot.say("staff", start, "/giao Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
+        await bot.press("staff", start, "Gửi")
+        log = await _day_by_day(bot, local(2024, 11, 5, 9, 0), local(2024, 11, 26, 9, 0))
+        to_a = {day: [line for line in lines if line.startswith("ht_a: ")]
+                for day, lines in log.items()}
+        assert all(len(lines) <= 1 for lines in to_a.values()), to_a
+        # Each week opens when the previous deadline passes, and its reminders replace the
+        # overdue ones of the week before.
+        assert to_a["Sat 16/11"] == ["ht_a: 📋 Kỳ báo cáo mới 18/11/2024 của nhiệm vụ #1 "
+                                     "«Báo cáo tuần»"]
+        assert to_a["Tue 19/11"] == ["ht_a: ⏰ Nhắc việc #1 «Báo cáo tuần»"]
+        assert not any("Quá hạn" in line for lines in to_a.values() for line in lines)
+    finally:
+        await bot.runtime.close()
