@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from core.roles import ROLES
-from core.text import fold
+from core.text import fold, small_number
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
@@ -317,9 +317,9 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
 
 
 async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
-    digits = ref.strip().lstrip("#").strip()
-    task = (await session.exec(select(Assignment).where(Assignment.number == int(digits)))
-            ).first() if digits.isdigit() else None
+    number = small_number(ref.strip().lstrip("#"))
+    task = (await session.exec(select(Assignment).where(Assignment.number == number))
+            ).first() if number is not None else None
     if task is None:
         raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
                          "with /tiendo)")

@@ -35,7 +35,7 @@ from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import Translator
 from core.messages import Incoming, IncomingFile, Outgoing
-from core.text import fold
+from core.text import fold, small_number
 from handlers.context import buttons_of
 from storage.models import Dialogue, Member, Outbox
 
@@ -284,7 +284,7 @@ class ZaloAdapter:
 
     async def _choice(self, chat_id: str, text: str) -> tuple[str, str] | None:
         """(payload, message id) when `text` is a number listed under the latest choices."""
-        if not text.strip().rstrip(".)").strip().isdigit():
+        if small_number(text.strip().rstrip(".)")) is None:
             return None
         source = await self._latest(chat_id, with_buttons=True)
         if source is None or source.platform_message_id is None:

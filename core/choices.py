@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from core.i18n import N_, Translator
+from core.text import small_number
 
 CHOICES_LINE = N_("Trả lời {choices}")
 
@@ -27,11 +28,8 @@ def with_choices(t: Translator, text: str, labels: Sequence[str]) -> str:
 
 def chosen_index(text: str, count: int) -> int | None:
     """The 0-based choice a reply such as `2` or ` 2. ` picks among `count`, else None."""
-    value = text.strip().rstrip(".)").strip()
-    if not value.isdigit():
-        return None
-    number = int(value)
-    return number - 1 if 1 <= number <= count else None
+    number = small_number(text.strip().rstrip(".)"))
+    return number - 1 if number is not None and 1 <= number <= count else None
 
 
 def split_choices(t: Translator, text: str) -> tuple[str, list[str]]:

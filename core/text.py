@@ -22,3 +22,12 @@ def fold(text: str) -> str:
 def contains(haystack: str, needle: str) -> bool:
     """True when `needle` occurs in `haystack`, both folded."""
     return fold(needle) in fold(haystack)
+
+
+def small_number(text: str, max_digits: int = 9) -> int | None:
+    """The number a user typed (`12`, ` 12 `), or None: ASCII digits only (not `²` or `١`,
+    which `str.isdigit` accepts) and short enough for any database integer."""
+    value = text.strip()
+    if not value or len(value) > max_digits or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)

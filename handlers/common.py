@@ -11,6 +11,7 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
+from core.text import small_number
 from core.workcal import WorkCalendar
 from handlers.context import Context
 from storage.models import Assignment, Member, Membership, Target, Unit
@@ -50,10 +51,10 @@ async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Membe
 
 
 async def find_assignment(ctx: Context, text: str) -> Assignment | None:
-    digits = text.strip().lstrip("#").strip()
-    if not digits.isdigit():
+    number = small_number(text.strip().lstrip("#"))
+    if number is None:
         return None
-    return (await ctx.session.exec(select(Assignment).where(Assignment.number == int(digits))
+    return (await ctx.session.exec(select(Assignment).where(Assignment.number == number)
                                    )).first()
 
 

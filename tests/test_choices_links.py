@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from core.choices import chosen_index, split_choices, with_choices
 from core.i18n import Translator
 from core.links import LinkError, UploadClaim, sign, verify
+from core.text import small_number
 
 VI, EN = Translator("vi"), Translator("en")
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
@@ -62,3 +63,16 @@ def test_upload_claim_round_trip_and_refusals() -> None:
         UploadClaim.read(SECRET, other, NOW)
     assert verify(SECRET, "f", other, NOW)[1] == ["sha", "a.pdf", "application/pdf"]
     assert UploadClaim.new(7, 3, "", claim.expires).nonce != claim.nonce
+
+
+@given(st.text(max_size=12))
+def test_a_typed_number_is_ascii_digits_and_fits_a_database_integer(text: str) -> None:
+    number = small_number(text)
+    if number is not None:
+        assert int(text.strip()) == number < 10**9
+
+
+def test_odd_digits_and_huge_numbers_choose_nothing() -> None:
+    assert [small_number(x) for x in ("12", " 7 ", "²", "١", "99999999999999999999", "")] == [
+        12, 7, None, None, None, None]
+    assert chosen_index("²", 9) is None and chosen_index("2.", 3) == 1
