@@ -189,12 +189,14 @@ class Sender:
         moved: dict[str, float] = {}
         chosen: list[tuple[Outbox, float]] = []
         later: list[float] = []
+        waiting: set[str] = set()  # chats with a row left for later: their next rows wait too
         for row in rows:
             if len(chosen) >= limits.batch_size(len(rows)) or start > wall + HORIZON:
                 break
             key = chat_key(channel, row.chat_id)
-            if chat_next.get(key, 0.0) > start:
-                later.append(chat_next[key])
+            if key in waiting or chat_next.get(key, 0.0) > start:
+                waiting.add(key)
+                later.append(chat_next.get(key, start))
                 continue
             chosen.append((row, start))
             if limits.chat_interval(row.chat_id):

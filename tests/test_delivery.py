@@ -24,8 +24,9 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from app.config import Settings
 from bench.wave import build_wave
+from channels import ratelimit
 from channels.base import RetryLater
-from channels.ratelimit import HEADROOM, Limits
+from channels.ratelimit import HEADROOM, Limits, chat_key
 from channels.sender import Sender
 from core.clock import utc_now
 from core.messages import Outgoing
@@ -98,6 +99,23 @@ async def test_two_senders_reserve_disjoint_slots_within_the_limits(settings: Se
         last = await a._claim("telegram", NOW, 100, set())
         assert last.rows == []
         assert last.wait == pytest.approx(by_chat["-5"][0] + 3 / HEADROOM - clock["now"])
+    finally:
+        await runtime.close()
+
+
+async def test_one_chats_messages_keep_their_order_when_the_chat_is_busy(
+        settings: Settings) -> None:
+    """X was messaged a moment ago: its first row must wait, and so must its second, even
+    when the second's slot comes after X is free again."""
+    runtime = await Runtime.open(settings)
+    clock = {"now": T0}
+    try:
+        await queue(runtime, ("900", 1), *[(str(100 + i), 1) for i in range(12)], ("900", 1))
+        async with runtime.sessions() as session, session.begin():
+            await ratelimit.store(session, {chat_key("telegram", "900"): T0 + 0.4})
+        first = await sender(runtime, Recorder(), "a", lambda: clock["now"])._claim(
+            "telegram", NOW, 100, set())
+        assert [row.chat_id for row, _ in first.rows] == [str(100 + i) for i in range(12)]
     finally:
         await runtime.close()
 
