@@ -159,10 +159,12 @@ def _closed_reason(ctx: Context, assignment: Assignment, target: Target) -> str 
 
 
 def _timing(ctx: Context, target: Target) -> str:
+    """On time or late, as the figures count it: by the first submission."""
     t = ctx.t
-    if ctx.now <= target.deadline:
+    at = target.submitted_at or ctx.now
+    if at <= target.deadline:
         return t("đúng hạn")
-    return t("muộn, {late}", late=t.time_left(ctx.now, target.deadline))
+    return t("muộn, {late}", late=t.time_left(at, target.deadline))
 
 
 async def _has(ctx: Context, target: Target, kind: str) -> bool:
@@ -182,6 +184,7 @@ def _mark_submitted(ctx: Context, target: Target) -> bool:
         target.submitted_at = ctx.now
         target.on_time = ctx.now <= target.deadline
     target.percent = 100
+    target.nil_report = False  # a report after "nothing to report" is a real one
     ctx.session.add(target)
     return again
 
