@@ -24,7 +24,7 @@ from core.i18n import Translator
 from core.messages import Button
 from core.progress import Figures, Group, pages, tally
 from core.text import fold
-from handlers.common import OPEN_STATES, find_assignment, task_line
+from handlers.common import OPEN_STATES, current_periods, find_assignment, task_line
 from handlers.context import Context
 from storage.models import Assignment, Outbox, Target, Unit, UnitGroup
 
@@ -250,10 +250,9 @@ async def _task_lines(ctx: Context, where: Sequence[ColumnElement[bool]], page: 
     when there is no open task."""
     t = ctx.t
     tallies = await _tallies(ctx, [ACTIVE, *where], per_task=True)
-    latest: dict[int, tuple[str, Tally]] = {}
-    for (assignment_id, period), item in tallies.items():
-        if assignment_id not in latest or item.earliest > latest[assignment_id][1].earliest:
-            latest[assignment_id] = (period, item)
+    current = await current_periods(ctx, {assignment_id for assignment_id, _ in tallies})
+    latest = {assignment_id: (period, item) for (assignment_id, period), item in tallies.items()
+              if current.get(assignment_id) == period}
     if not latest:
         return [], []
     assignments = {a.id: a for a in (await ctx.session.exec(
@@ -294,8 +293,13 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref))
         return
-    periods = sorted(by_period, key=lambda k: by_period[k].earliest)
-    period = periods[-1]
+    # The current period is the one opened last (an extension may move one of its deadlines
+    # past the next period's); the earlier ones follow by deadline.
+    period = (await current_periods(ctx, {assignment.id})).get(assignment.id, "")  # type: ignore[arg-type]
+    if period not in by_period:  # a reporter's unit may have no target in it
+        period = max(by_period, key=lambda k: by_period[k].earliest)
+    periods = [*sorted((k for k in by_period if k != period),
+                       key=lambda k: by_period[k].earliest), period]
     current = by_period[period]
     f = current.figures
     state = {"cancelled": t(" (đã huỷ)"), "closed": t(" (đã đóng)")}.get(assignment.state, "")

@@ -163,3 +163,23 @@ def test_period_lead_days_is_read_and_checked(tmp_path: Path) -> None:
         config.write_text(f"[reminders]\nperiod_lead_days = {value}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match="reminders.period_lead_days"):
             load_settings(config, {})
+
+
+async def test_an_extension_past_the_next_deadline_keeps_the_newest_period_current(
+        settings: Settings) -> None:
+    start = local(2024, 11, 4, 8, 0)  # Monday
+    bot = await seeded_bot(settings, start)
+    try:
+        await bot.say("staff", start, "/giao Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
+        await bot.press("staff", start, "Gửi")
+        await bot.say("ht_a", start, "xin gia hạn đến 29/11 vì ốm")
+        await bot.press("staff", start, "Đồng ý")
+        later = local(2024, 11, 19, 9, 0)
+        await bot.runtime.dispatcher.sweep(later)
+        await bot.sender.drain(later)
+        await bot.say("staff", later, "/tiendo #1")
+        answer = bot.recorder.sent[-1].text
+        assert "Kỳ báo cáo: 18/11/2024" in answer, answer
+        assert "Kỳ 04/11/2024" in answer  # the extended week is an earlier period
+    finally:
+        await bot.runtime.close()
