@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from sqlalchemy import and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,8 +27,14 @@ async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
 
 
 async def task_report(session: AsyncSession, assignment: Assignment) -> TaskReport:
-    """Columns rather than model objects: a task may have tens of thousands of units."""
-    of_task = Target.assignment_id == assignment.id
+    """The task's current period (the one opened last; a one-off task has only one), as
+    `/tiendo #N` shows it: past periods of a recurring task are its history, not part of
+    today's figures. Columns rather than model objects: a task may have tens of thousands of
+    units."""
+    period = (await session.exec(
+        select(Target.period).where(Target.assignment_id == assignment.id)
+        .order_by(col(Target.id).desc()).limit(1))).first() or ""
+    of_task = and_(Target.assignment_id == assignment.id, Target.period == period)
     groups: dict[int, list[str]] = defaultdict(list)
     for unit_id, name in (await session.exec(
             select(UnitGroup.unit_id, UnitGroup.name)
@@ -65,5 +72,6 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
             percent=percent, nil_report=nil, reporter=reporter, status_text=text,
             file_name=file_name, file_sha256=sha256, file_mime=mime, file_size=size))
     rows.sort(key=lambda r: (r.code, r.period))
-    return TaskReport(number=assignment.number, title=assignment.title,
-                      deadline=assignment.deadline, state=assignment.state, rows=rows)
+    deadline = min((row.deadline for row in rows), default=assignment.deadline)
+    return TaskReport(number=assignment.number, title=assignment.title, deadline=deadline,
+                      state=assignment.state, rows=rows, period=period)

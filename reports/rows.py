@@ -71,9 +71,11 @@ class TargetRow:
 class TaskReport:
     number: int
     title: str
-    deadline: datetime  # the task's own (first period's) deadline
+    deadline: datetime  # the period's deadline (the earliest, when extensions moved some)
     state: str = "active"  # active | cancelled | closed
     rows: list[TargetRow] = field(default_factory=list)
+    period: str = ""  # a recurring task's period; "" for a one-off task
 
     def heading(self, t: Translator) -> str:
-        return t("#{number} «{title}»", number=self.number, title=self.title)
+        heading = t("#{number} «{title}»", number=self.number, title=self.title)
+        return heading + t(" kỳ {period}", period=self.period) if self.period else heading

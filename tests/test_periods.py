@@ -16,8 +16,10 @@ from app.bootstrap import Runtime
 from app.config import ConfigError, Settings, load_settings
 from core.clock import LOCAL_TZ
 from core.deadlines import Recurrence, parse_deadline
+from core.i18n import Translator
 from core.periods import current_period, next_opening
-from storage.models import Outbox, Reminder, Target
+from reports.load import task_report
+from storage.models import Assignment, Outbox, Reminder, Target
 from tests.seed import seeded_bot
 
 LEAD = timedelta(days=30)
@@ -181,5 +183,26 @@ async def test_an_extension_past_the_next_deadline_keeps_the_newest_period_curre
         answer = bot.recorder.sent[-1].text
         assert "Kỳ báo cáo: 18/11/2024" in answer, answer
         assert "Kỳ 04/11/2024" in answer  # the extended week is an earlier period
+    finally:
+        await bot.runtime.close()
+
+
+async def test_charts_workbooks_and_zips_show_the_current_period(settings: Settings) -> None:
+    settings = dataclasses.replace(settings, reminders=dataclasses.replace(
+        settings.reminders, period_lead_days=10))
+    start = local(2024, 10, 28, 8, 0)
+    bot = await seeded_bot(settings, start)
+    try:
+        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await bot.press("staff", start, "Gửi")
+        await bot.say("ht_a", start, "đã xong")
+        await bot.runtime.dispatcher.sweep(local(2024, 11, 26, 9, 0))  # December opens
+        async with bot.runtime.sessions() as session:
+            assignment = (await session.exec(select(Assignment))).one()
+            report = await task_report(session, assignment)
+        assert report.period == "12/2024" and len(report.rows) == 2
+        assert {row.state for row in report.rows} == {"pending"}
+        assert report.deadline.astimezone(LOCAL_TZ) == local(2024, 12, 5, 17, 0)
+        assert report.heading(Translator("vi")) == "#1 «Sĩ số» kỳ 12/2024"
     finally:
         await bot.runtime.close()
