@@ -27,11 +27,15 @@ MAX_ARCHIVE_BYTES = 45 * 1024 * 1024  # each zip part stays under the Bot API's 
 
 
 def _allowed(ctx: Context) -> bool:
-    if roles.can_see_all_progress(ctx.roles):
-        return True
-    ctx.reply(ctx.t("Biểu đồ, tệp Excel và tệp nén bài nộp chỉ dành cho cán bộ và lãnh đạo. "
-                    "Gõ /tiendo để xem tiến độ của đơn vị mình."))
-    return False
+    if not roles.can_see_all_progress(ctx.roles):
+        ctx.reply(ctx.t("Biểu đồ, tệp Excel và tệp nén bài nộp chỉ dành cho cán bộ và lãnh "
+                        "đạo. Gõ /tiendo để xem tiến độ của đơn vị mình."))
+        return False
+    if ctx.event is not None and ctx.event.is_group:  # every member of the group would see
+        ctx.reply(ctx.t("Biểu đồ, tệp Excel và bài nộp của các đơn vị chỉ gửi trong tin nhắn "
+                        "riêng với bot, không gửi vào nhóm. Hãy nhắn riêng cho bot."))
+        return False
+    return True
 
 
 async def _report(ctx: Context, ref: str) -> TaskReport | None:

@@ -324,3 +324,19 @@ async def test_chart_and_excel_buttons_stay_on_the_progress_message() -> None:
                                       button_message_id=progress.message_id))
         files = [m.file_name for m in session.delivered if m.to == "vp_so" and m.file_name]
         assert files[-2].endswith(".png") and files[-1].endswith(".xlsx")
+
+
+async def test_report_files_are_not_posted_to_a_group() -> None:
+    async with telegram_bot() as (session, _):
+        await session.send(user_event(
+            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
+        confirm, button = session.find_button("vp_so", "Gửi")
+        await session.send(user_event("vp_so", button=button.payload,
+                                      button_message_id=confirm.message_id))
+        group = -100600
+        session.emulator.add_group(group, "Văn phòng Sở")
+        await session.emulator.inject_text(session.user_id("vp_so"), "/tainop@baocao_bot #1",
+                                           chat_id=group)
+        await session.settle()
+        (answer,) = [m for m in session.delivered if m.to == str(group)]
+        assert "tin nhắn riêng" in answer.text and answer.file_name is None
