@@ -108,8 +108,10 @@ def _days_panel(axes: Axes, report: TaskReport, t: Translator) -> None:
         axes.annotate(_nfc(t("Hạn nộp")), (marker + 0.5, 1), xycoords=("data", "axes fraction"),
                       xytext=(6, -6), textcoords="offset points", va="top",
                       color=COLOURS[2], fontsize=15)
-    step = max(1, len(data) // 8)
+    step = -(-len(data) // 6)  # about six dates fit a phone-width axis without touching
     axes.set_xticks(list(positions)[::step], [d[0].strftime("%d/%m") for d in data][::step])
+    most = max((d[1] + d[2] for d in data), default=0)
+    axes.set_ylim(0, max(1, most) * 1.15)  # no answers yet: an axis from 0, not ±0.04
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(_nfc(t("Số đơn vị nộp mỗi ngày")), fontsize=15, loc="left",
