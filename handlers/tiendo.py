@@ -486,8 +486,9 @@ async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
             state = t("nộp muộn, {late}", late=t.time_left(target.submitted_at, target.deadline))
         else:
             state = t("chưa nộp, {late}", late=t.time_left(ctx.now, target.deadline))
-        lines.append(t("• #{number} — {unit}: {state}", number=assignment.number, unit=name,
-                       state=state))
+        number = t("#{number} kỳ {period}", number=assignment.number, period=target.period) \
+            if target.period else f"#{assignment.number}"
+        lines.append(t("• {task} — {unit}: {state}", task=number, unit=name, state=state))
     lines += _page_line(t, page, total)
     ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
 
