@@ -109,17 +109,24 @@ _OBJECT = r"(?: (?:bao cao|file|so lieu|bieu mau))?"
 
 _DONE = (
     rf"(?:da )?(?:lam )?(?:xong|hoan thanh|hoan tat){_OBJECT}"
-    rf"|da (?:nop|gui|bao cao){_OBJECT}|(?:nop|gui|bao cao){_OBJECT} roi|done"
+    rf"|da (?:nop|gui|bao cao){_OBJECT}|(?:nop|gui|bao cao){_OBJECT} roi"
+    r"|done|finished|completed|submitted|(?:report )?sent"
 )
 _PERCENT = (
     r"(?:(?:(?:da|dang) )?(?:lam|thuc hien|hoan thanh|xong|trien khai)(?: duoc)? "
-    r"|(?:duoc|dat|tien do) )?(?P<percent>[0-9]+) ?(?:%|phan tram)"
+    r"|(?:duoc|dat|tien do|in progress|progress) )?(?P<percent>[0-9]+) ?(?:%|phan tram)"
+    r"(?: done)?"
 )
-_PROGRESS = r"dang (?:lam|thuc hien|trien khai)(?: bao cao)?|chua xong"
-_NOT_STARTED = r"chua (?:lam|bat dau|thuc hien|trien khai)(?: duoc)?(?: gi)?"
+_PROGRESS = (
+    r"dang (?:lam|thuc hien|trien khai)(?: bao cao)?|chua xong|in progress|working on it"
+)
+_NOT_STARTED = (
+    r"chua (?:lam|bat dau|thuc hien|trien khai)(?: duoc)?(?: gi)?|not started(?: yet)?"
+)
 _NIL = (
     r"khong (?:co )?phat sinh(?: so lieu)?|khong co so lieu(?: phat sinh)?(?: de bao cao)?"
     r"|khong co gi (?:de bao cao|phat sinh)|khong co noi dung(?: de bao cao)?|bao cao khong"
+    r"|nothing to report|nil report"
 )
 
 
@@ -135,20 +142,22 @@ _SIMPLE: tuple[tuple[StatusKind, re.Pattern[str]], ...] = (
     ("done", _whole(_DONE)),
 )
 _HELP = re.compile(
-    rf"{_INTERJECTION}{_SUBJECT}(?:can|xin|mong|nho|de nghi)(?: duoc)? "
-    r"(?:ho tro|giup do|giup|tro giup)(?: voi)?(?= |$)"
+    rf"{_INTERJECTION}{_SUBJECT}(?:(?:can|xin|mong|nho|de nghi)(?: duoc)? "
+    r"(?:ho tro|giup do|giup|tro giup)(?: voi)?|(?:we |i )?need(?: some)? help)(?= |$)"
 )
 _EXTENSION = re.compile(
     rf"{_INTERJECTION}{_SUBJECT}"
     r"(?:(?:xin|de nghi|kinh de nghi|mong|muon|can)(?: cho)?(?: duoc)? )?"
-    r"gia han(?: them)?(?= |$)"
+    r"(?:gia han(?: them)?|(?:(?:request|need|ask for)(?: an)? )?extension)(?= |$)"
 )
 
 _LEADING_SEPARATORS = re.compile(r"[\s:,.;\-\u2013\u2014]*")
 _REASON_MARKER = re.compile(
-    r"(?<!\w)(?:boi vi|tai vi|vi|do|ly do(?: la)?|because|reason)(?!\w)|(?<![0-9]):|:(?![0-9])"
+    r"(?<!\w)(?:boi vi|tai vi|vi|do|ly do(?: la)?|because(?: of)?|reason)(?!\w)"
+    r"|(?<![0-9]):|:(?![0-9])"
 )
 _WEAK_SPLIT = re.compile(r"[,;]| - ")
+_ENGLISH_UNTIL = re.compile(r"^(?:until|till|to|by) ")
 _DAYS = re.compile(r"(?:them )?([0-9]{1,3}) (ngay|hom|tuan)(?: nua)?")
 _DATE_INTENT = re.compile(r"(?:den|toi|sang|lui|keo dai|cho den|han|ngay|thu|hom|[0-9])(?!\w)")
 
@@ -222,7 +231,7 @@ def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
         segment_end, reason = marker.start(), _note(_rest(source, origin, marker.end()))
     else:
         segment_end, reason = len(folded), ""
-    segment = _strip_tail(folded[start:segment_end])
+    segment = _ENGLISH_UNTIL.sub("den ", _strip_tail(folded[start:segment_end]), count=1)
     if not segment:
         return StatusAnswer("extension", note=reason)
 

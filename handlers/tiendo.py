@@ -31,8 +31,8 @@ from storage.models import Assignment, Outbox, Target, Unit, UnitGroup
 PAGE_SIZE = 20
 MOST_LATE = 10
 UNIT_INDEX_LIMIT = 500
-LATE_WORDS = ("tre han",)
-MOST_LATE_WORDS = ("hay tre", "hay tre han")
+LATE_WORDS = ("tre han", "late")
+MOST_LATE_WORDS = ("hay tre", "hay tre han", "often late")
 
 
 # --- texts -------------------------------------------------------------------------------

@@ -237,7 +237,7 @@ async def test_group_rolled_up_with_the_units_most_often_late(bot) -> None:
 
 
 async def test_late_and_missing_across_open_tasks(bot) -> None:
-    for spelling in ("tre-han", "trễ hạn", "TRE HAN"):
+    for spelling in ("tre-han", "trễ hạn", "TRE HAN", "late"):
         text = (await ask(bot, "lanhdao", f"/tiendo {spelling}")).text
         assert text.splitlines()[:3] == [
             "Trễ hạn ở các nhiệm vụ đang mở (2):",

@@ -180,7 +180,7 @@ def test_help_note_keeps_the_written_form() -> None:
         ("xin gia han den 12/5 vi thieu so lieu", at(12, 5), "thieu so lieu"),
         ("xin gia hạn đến 12/5 lý do: thiếu số liệu", at(12, 5), "thiếu số liệu"),
         ("xin gia hạn đến 12/5: thiếu số liệu", at(12, 5), "thiếu số liệu"),
-        ("xin gia hạn đến 12/5 because of exams", at(12, 5), "of exams"),
+        ("xin gia hạn đến 12/5 because of exams", at(12, 5), "exams"),
         ("xin gia hạn đến 12/5 17:30 vì bận", at(12, 5, minute=30), "bận"),
         ("xin gia hạn đến 12/5, trường đang thi", at(12, 5), "trường đang thi"),
         ("xin gia hạn đến 12/5 ạ", at(12, 5), ""),
@@ -296,3 +296,26 @@ def test_extension_reason_round_trip(words: str) -> None:
 def test_xong_inside_a_sentence_is_not_a_status(before: str, after: str) -> None:
     text = f"Hôm nay trường {before} làm xong phần việc rồi nhưng còn {after} chưa gửi được"
     assert parse(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "percent", "note"),
+    [
+        ("Done", "done", None, ""),
+        ("finished", "done", None, ""),
+        ("in progress 50%", "progress", 50, ""),
+        ("In progress", "progress", None, ""),
+        ("80% done", "progress", 80, ""),
+        ("not started yet", "not_started", None, ""),
+        ("Nothing to report", "nil", None, ""),
+        ("I need help: the form will not open", "help", None, "the form will not open"),
+        ("extension until 12/5 because of exams", "extension", None, "exams"),
+    ],
+)
+def test_english_answers(text: str, kind: str, percent: int | None, note: str) -> None:
+    """What users who switched to English (/ngonngu en) type, as their buttons say it."""
+    answer = parse_status(text, NOW)
+    assert answer is not None and (answer.kind, answer.percent, answer.note) == (
+        kind, percent, note)
+    if kind == "extension":
+        assert answer.until is not None and answer.until.due.day == 12
