@@ -4,7 +4,9 @@ the hand-computed fixture of test_progress, and over random sequences of events.
 
 from __future__ import annotations
 
+import io
 import itertools
+from collections.abc import Iterable
 from datetime import timedelta
 
 import hypothesis
@@ -13,11 +15,15 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from app.bootstrap import Runtime
+from app.cli import admin_runner
+from channels.console import play_script
 from core.progress import Figures
 from handlers.context import Context
 from handlers.tiendo import NOT_CANCELLED, _subtree, _tallies, histories, most_late
 from storage import db
 from storage.models import Assignment, Member, Target, Unit, UnitTally
+from storage.tally import sums
+from tests.conftest import EXAMPLES
 from tests.test_progress import NOW, seed
 
 HISTORY = ("expected", "submitted", "on_time", "late", "missing", "overdue")
@@ -157,7 +163,7 @@ async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: li
         await assert_same(context(runtime, session, now), unit_ids)
 
 
-@hypothesis.settings(max_examples=25, deadline=None, database=None,
+@hypothesis.settings(max_examples=15, deadline=None, database=None,
                      suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 @hypothesis.given(events=st.lists(steps, min_size=1, max_size=25))
 async def test_random_events_keep_the_counters_exact(settings, events: list) -> None:
@@ -176,3 +182,45 @@ async def test_random_events_keep_the_counters_exact(settings, events: list) -> 
         await play(runtime, member.id, unit_ids, events)  # type: ignore[arg-type]
     finally:
         await runtime.close()
+
+
+# --- through the handlers -------------------------------------------------------------------
+
+SCRIPTS = ("wrong_inputs", "extension", "yearly_rollover")
+
+
+def rounded(rows: Iterable) -> dict:
+    return {row[0]: (int(row[1]), int(row[2]), round(float(row[3]), 6), int(row[4]))
+            for row in rows if any(row[1:])}
+
+
+async def recount(runtime: Runtime) -> tuple[dict, dict]:
+    """(the counters, the same counted from every target of tasks not cancelled)."""
+    async with runtime.sessions() as session:
+        dialect = session.bind.dialect.name  # type: ignore[union-attr]
+        full_count = (await session.exec(  # type: ignore[call-overload]
+            select(Target.unit_id, *sums(dialect)).join(
+                Assignment, col(Assignment.id) == col(Target.assignment_id))
+            .where(Assignment.state != "cancelled").group_by(col(Target.unit_id)))).all()
+        kept = (await session.exec(select(UnitTally))).all()
+    return (rounded((t.unit_id, t.on_time, t.late, t.delay_days, t.open) for t in kept),
+            rounded(full_count))
+
+
+async def test_counters_after_real_conversations(settings) -> None:
+    """Tasks given, answered, extended, cancelled and rolled over by the handlers (example
+    transcripts): the counters are what a full recount gives."""
+    counted_any = False
+    for name in SCRIPTS:
+        runtime = await Runtime.open(settings)
+        try:
+            code = await play_script(runtime, EXAMPLES / f"{name}.chat", io.StringIO(),
+                                     admin_runner(settings))
+            assert code == 0, name
+            kept, counted = await recount(runtime)
+            assert kept == counted, name
+            counted_any = counted_any or bool(counted)
+        finally:
+            await runtime.close()
+        await db.downgrade(runtime.engine)
+    assert counted_any
