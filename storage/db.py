@@ -49,7 +49,10 @@ def create_engine(url: str) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # No JIT: the bot's queries are short, and the row estimates of the recursive unit-tree
+    # queries are so high that PostgreSQL would spend half a second compiling each of them.
+    return create_async_engine(url, pool_pre_ping=True,
+                               connect_args={"server_settings": {"jit": "off"}})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
