@@ -129,6 +129,18 @@ def _apply(conn: Connection, delta: dict[int, History]) -> None:
     conn.execute(statement, rows)
 
 
+def rebuild(conn: Connection) -> None:
+    """Count every unit's counters again from its targets (after targets were written in
+    bulk, bypassing the session: the benchmark's fill)."""
+    conn.execute(UnitTally.__table__.delete())  # type: ignore[attr-defined]
+    counted = (select(T.unit_id, *sums(conn.dialect.name))
+               .select_from(Target.__table__.join(  # type: ignore[attr-defined]
+                   Assignment.__table__, A.id == T.assignment_id))  # type: ignore[attr-defined]
+               .where(A.state != CANCELLED).group_by(T.unit_id))
+    conn.execute(UnitTally.__table__.insert().from_select(  # type: ignore[attr-defined]
+        ["unit_id", *History._fields], counted))
+
+
 def install() -> None:
     """Keep the counters in every session (idempotent)."""
     if not event.contains(Session, "before_flush", _before_flush):
