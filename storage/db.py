@@ -51,8 +51,11 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # No JIT: the bot's queries are short, and the row estimates of the recursive unit-tree
     # queries are so high that PostgreSQL would spend half a second compiling each of them.
+    # Custom plans: the prepared statements' generic plans read a group's targets 2-3 times
+    # slower (bench/progress.py, `/tiendo @group`).
+    settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
     return create_async_engine(url, pool_pre_ping=True,
-                               connect_args={"server_settings": {"jit": "off"}})
+                               connect_args={"server_settings": settings})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
