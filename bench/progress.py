@@ -35,6 +35,7 @@ from sqlmodel import col, select  # noqa: E402
 from app.bootstrap import Runtime  # noqa: E402
 from app.config import Settings  # noqa: E402
 from core.messages import Incoming  # noqa: E402
+from storage import tally  # noqa: E402
 from storage.models import (  # noqa: E402
     Assignment,
     Member,
@@ -137,6 +138,10 @@ async def build(runtime: Runtime, units: int, tasks: int, open_tasks: int) -> in
                 count += await _flush(driver, pg, batch)
                 batch = []
         count += await _flush(driver, pg, batch)
+    async with runtime.engine.begin() as conn:  # the targets bypassed the session's counters
+        await conn.run_sync(tally.rebuild)
+    async with runtime.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
         await driver.execute("ANALYZE")
     return count
 

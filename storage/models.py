@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Double, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Double, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "staff", "leader", "reporter")
 CHANNELS = ("console", "telegram", "zalo")
+OPEN_TARGET = "state IN ('pending', 'in_progress')"
 
 
 class Unit(SQLModel, table=True):
@@ -107,6 +108,9 @@ class Target(SQLModel, table=True):
         # `/tiendo` counts targets per task from this index alone (bench/progress.py).
         Index("ix_target_progress", "assignment_id", "period", "state", "on_time",
               "extension_granted", "nil_report", "deadline", "unit_id"),
+        # The open targets by deadline: those not yet due, which the history counts apart.
+        Index("ix_target_open_deadline", "deadline", "assignment_id", "unit_id",
+              sqlite_where=text(OPEN_TARGET), postgresql_where=text(OPEN_TARGET)),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -120,6 +124,21 @@ class Target(SQLModel, table=True):
     on_time: bool | None = None
     nil_report: bool = False
     extension_granted: bool = False
+
+
+class UnitTally(SQLModel, table=True):
+    """A unit's history over the targets of tasks not cancelled, kept up to date in the
+    transaction of every change (`storage.tally`) so that a group's figures over time are a
+    sum over its units' rows: submitted on time, late (with their summed delay in days), and
+    open (not submitted nor excused, due or not: `/tiendo` subtracts those not yet due)."""
+
+    __tablename__ = "unit_tally"
+
+    unit_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    on_time: int = 0
+    late: int = 0
+    delay_days: float = Field(default=0.0, sa_column=Column(Double, nullable=False, default=0.0))
+    open: int = 0
 
 
 class Submission(SQLModel, table=True):
