@@ -234,13 +234,10 @@ async def test_on_telegram_the_chart_is_a_photo_and_the_workbook_a_document() ->
     """Files travel through the outbox and the real adapter, and the Telegram transcript
     prints them as the console does: `📎 name (caption)`."""
     from tests.test_telegram_channel import telegram_bot
+    from tests.transcripts import give_task
 
     async with telegram_bot() as (session, runtime):
-        await session.send(user_event("vp_so", text="/giao Báo cáo | hạn 08/05/2099 | "
-                                                    "đơn vị THPT-LHP"))
-        confirm, button = session.find_button("vp_so", "Gửi")
-        await session.send(user_event("vp_so", button=button.payload,
-                                      button_message_id=confirm.message_id))
+        await give_task(session, "Báo cáo | hạn 08/05/2099 | đơn vị THPT-LHP")
         for payload, method, name in (("r:chart:1", "sendPhoto", "bieu-do-nhiem-vu-1.png"),
                                       ("r:xlsx:1", "sendDocument", "tien-do-nhiem-vu-1.xlsx")):
             async with runtime.sessions() as s, s.begin():

@@ -25,7 +25,7 @@ from emulators.telegram_api import TelegramEmulator
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
-from tests.transcripts import platform_bot
+from tests.transcripts import give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 
@@ -95,11 +95,7 @@ async def test_forged_callback_is_refused_and_records_nothing() -> None:
 
 async def test_a_real_press_answers_and_marks_the_message() -> None:
     async with telegram_bot() as (session, _):
-        await session.send(user_event(
-            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
-        confirm, button = session.find_button("vp_so", "Gửi")
-        await session.send(user_event("vp_so", button=button.payload,
-                                      button_message_id=confirm.message_id))
+        confirm = await give_task(session)
         uid = session.user_id("vp_so")
         edited = {m["message_id"]: m for m in session.emulator.bot_messages(uid)}
         message = edited[int(confirm.message_id)]
@@ -307,11 +303,7 @@ async def test_polling_resumes_after_the_api_server_restarts() -> None:
 
 async def test_chart_and_excel_buttons_stay_on_the_progress_message() -> None:
     async with telegram_bot() as (session, _):
-        await session.send(user_event(
-            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
-        confirm, button = session.find_button("vp_so", "Gửi")
-        await session.send(user_event("vp_so", button=button.payload,
-                                      button_message_id=confirm.message_id))
+        await give_task(session)
         await session.send(user_event("vp_so", text="/tiendo #1"))
         progress, chart = session.find_button("vp_so", "Biểu đồ")
         uid = session.user_id("vp_so")
@@ -328,11 +320,7 @@ async def test_chart_and_excel_buttons_stay_on_the_progress_message() -> None:
 
 async def test_report_files_are_not_posted_to_a_group() -> None:
     async with telegram_bot() as (session, _):
-        await session.send(user_event(
-            "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
-        confirm, button = session.find_button("vp_so", "Gửi")
-        await session.send(user_event("vp_so", button=button.payload,
-                                      button_message_id=confirm.message_id))
+        await give_task(session)
         group = -100600
         session.emulator.add_group(group, "Văn phòng Sở")
         await session.emulator.inject_text(session.user_id("vp_so"), "/tainop@baocao_bot #1",

@@ -23,7 +23,7 @@ from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
 from storage.models import Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
-from tests.transcripts import platform_bot
+from tests.transcripts import give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
@@ -66,14 +66,6 @@ def texts(session: ZaloSession, name: str) -> list[str]:
 async def rows(runtime: Runtime, model: type) -> list:
     async with runtime.sessions() as s:
         return list((await s.exec(select(model))).all())
-
-
-async def give_task(session: ZaloSession) -> None:
-    await session.send(user_event(
-        "vp_so", text="/giao Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP"))
-    confirm, button = session.find_button("vp_so", "Gửi")
-    await session.send(user_event("vp_so", button=button.payload,
-                                  button_message_id=confirm.message_id))
 
 
 async def test_choices_are_numbered_and_a_number_presses_the_button() -> None:
@@ -410,11 +402,8 @@ async def test_an_answer_goes_to_the_task_of_the_latest_message() -> None:
     message is for that task; typed under something else, the bot asks which."""
     async with zalo_bot() as (session, runtime):
         await give_task(session)
-        await session.send(user_event(
-            "vp_so", text="/giao Thống kê | hạn 09/05/2099 | đơn vị THPT-LHP | nộp: trạng thái"))
-        confirm, button = session.find_button("vp_so", "Gửi")
-        await session.send(user_event("vp_so", button=button.payload,
-                                      button_message_id=confirm.message_id))
+        await give_task(session,
+                        "Thống kê | hạn 09/05/2099 | đơn vị THPT-LHP | nộp: trạng thái")
         await session.send(user_event("ht_lhp", text="đang làm 50%"))
         assert "Thống kê" in texts(session, "ht_lhp")[-1]
         await session.send(user_event("ht_lhp", text="/viec"))

@@ -73,3 +73,16 @@ async def platform_bot(session_type: Any, **changes: Any) -> AsyncIterator[tuple
         finally:
             await session.stop()
             await runtime.close()
+
+
+async def give_task(session: Any,
+                    line: str = "Báo cáo thử | hạn 08/05/2099 | đơn vị THPT-LHP") -> Any:
+    """Staff member `vp_so` assigns a task with `/giao LINE` and presses [Gửi]; returns the
+    confirmation message that carried the button."""
+    from channels.console import user_event
+
+    await session.send(user_event("vp_so", text=f"/giao {line}"))
+    confirm, button = session.find_button("vp_so", "Gửi")
+    await session.send(user_event("vp_so", button=button.payload,
+                                  button_message_id=confirm.message_id))
+    return confirm
