@@ -23,8 +23,9 @@ FIRST_USER_ID = 700_000_000
 STAFF = "vp_wave"
 
 
-class _Console:
-    """Receives the staff member's console messages, so the preview can be confirmed."""
+class Recorder:
+    """A console channel that only records what it is asked to send (here, the staff
+    member's messages, so that the preview can be confirmed; the tests use it too)."""
 
     name = "console"
 
@@ -52,7 +53,7 @@ async def build_wave(runtime: Runtime, units: int, now: datetime,
         await admin.add_member(session, STAFF, "console", "staff", assigned, unit_code="SO-WAVE")
     timings["units import"] = time.perf_counter() - started
     started = time.perf_counter()
-    console = _Console()
+    console = Recorder()
     sender = runtime.sender({"console": console})
     deadline = to_local(assigned + timedelta(days=2))
     await runtime.dispatcher.handle(Incoming(

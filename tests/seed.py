@@ -14,23 +14,11 @@ from sqlmodel import col, select
 from app.bootstrap import Runtime
 from app.cli import invoke
 from app.config import Settings
+from bench.wave import Recorder
 from channels.sender import Sender
-from core.messages import Incoming, Outgoing
+from core.messages import Incoming
 from handlers.context import buttons_of
 from storage.models import Outbox
-
-
-class Recorder:
-    """A console channel that only records what it is asked to send."""
-
-    name = "console"
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def send(self, message: Outgoing) -> str:
-        self.sent.append(message)
-        return str(len(self.sent))
 
 
 @dataclass
@@ -57,6 +45,11 @@ class Bot:
             "console", user, user, button=payload,
             button_message_id=source.platform_message_id), now)
         await self.sender.drain(now)
+
+    async def assign(self, now: datetime, line: str) -> None:
+        """Staff assign a task with `/giao LINE` and press [Gửi]."""
+        await self.say("staff", now, f"/giao {line}")
+        await self.press("staff", now, "Gửi")
 
     async def sweep(self, now: datetime) -> int:
         sent = await self.runtime.dispatcher.sweep(now)

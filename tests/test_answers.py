@@ -22,8 +22,7 @@ async def test_a_file_after_nothing_to_report_is_a_real_report_on_its_first_time
         settings: Settings) -> None:
     bot = await seeded_bot(settings, START)
     try:
-        await bot.say("staff", START, "/giao Thi đua | hạn 05/05/2023 | đơn vị A")
-        await bot.press("staff", START, "Gửi")
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A")
         await bot.say("ht_a", START, "không có số liệu")
         ack = max(i for i, m in enumerate(bot.recorder.sent, start=1) if m.chat_id == "ht_a")
         later = START + timedelta(days=8)  # after the deadline

@@ -103,8 +103,7 @@ async def test_monthly_task_rolls_over_and_answers_go_to_the_current_period(
     bot = await seeded_bot(settings, start)
     runtime = bot.runtime
     try:
-        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
         assert [t.period for t in await _targets(runtime)] == ["11/2024", "11/2024"]
         await bot.say("ht_a", start, "đã xong")
 
@@ -148,8 +147,7 @@ async def test_a_cancelled_recurring_task_does_not_roll_over(settings: Settings,
     bot = await seeded_bot(settings, start)
     runtime = bot.runtime
     try:
-        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Sĩ số | hạn ngày 5 hàng tháng | đơn vị A")
         await bot.say("staff", start, "/huy #1")
         await runtime.dispatcher.sweep(local(2025, 3, 1, 8, 0))
         assert [t.period for t in await _targets(runtime)] == ["11/2024"]
@@ -172,8 +170,7 @@ async def test_an_extension_past_the_next_deadline_keeps_the_newest_period_curre
     start = local(2024, 11, 4, 8, 0)  # Monday
     bot = await seeded_bot(settings, start)
     try:
-        await bot.say("staff", start, "/giao Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
         await bot.say("ht_a", start, "xin gia hạn đến 29/11 vì ốm")
         await bot.press("staff", start, "Đồng ý")
         later = local(2024, 11, 19, 9, 0)
@@ -193,8 +190,7 @@ async def test_charts_workbooks_and_zips_show_the_current_period(settings: Setti
     start = local(2024, 10, 28, 8, 0)
     bot = await seeded_bot(settings, start)
     try:
-        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
         await bot.say("ht_a", start, "đã xong")
         await bot.runtime.dispatcher.sweep(local(2024, 11, 26, 9, 0))  # December opens
         async with bot.runtime.sessions() as session:

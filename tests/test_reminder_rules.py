@@ -38,8 +38,7 @@ async def test_escalation_to_leaders_after_one_working_day_and_to_staff_after_th
         settings: Settings) -> None:
     bot = await seeded_bot(settings, START)
     try:
-        await bot.say("staff", START, "/giao Thi đua | hạn 05/05/2023 | đơn vị A, B | nhắc: 2")
-        await bot.press("staff", START, "Gửi")
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A, B | nhắc: 2")
         await bot.say("ht_b", START, "đã xong")
         log = await _day_by_day(bot, local(2023, 5, 6, 9, 0), local(2023, 5, 11, 9, 0))
         assert log == {
@@ -63,8 +62,7 @@ async def test_escalation_to_leaders_after_one_working_day_and_to_staff_after_th
 async def test_a_granted_extension_replans_only_that_target(settings: Settings) -> None:
     bot = await seeded_bot(settings, START)
     try:
-        await bot.say("staff", START, "/giao Thi đua | hạn 05/05/2023 | đơn vị A, B | nhắc: 2")
-        await bot.press("staff", START, "Gửi")
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A, B | nhắc: 2")
         await bot.say("ht_b", START, "xin gia hạn đến 12/5 vì chờ số liệu")
         await bot.press("staff", START, "Đồng ý")
         assert "đồng ý gia hạn" in received(bot, "ht_b")[-1]
@@ -95,8 +93,7 @@ async def test_quiet_hours_move_a_reminder_to_the_morning(settings: Settings) ->
         settings.reminders, before_time=time(22, 0)))
     bot = await seeded_bot(settings, START)
     try:
-        await bot.say("staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A | nhắc: 2")
-        await bot.press("staff", START, "Gửi")
+        await bot.assign(START, "Thi đua | hạn 12/05/2023 | đơn vị A | nhắc: 2")
         hours = {}
         moment = local(2023, 5, 10, 20, 0)
         while moment <= local(2023, 5, 11, 8, 0):  # 2 days before, 22:00, is in quiet hours
@@ -115,8 +112,7 @@ async def test_the_staff_list_names_each_late_unit_once_per_period(settings: Set
     start = local(2024, 10, 28, 8, 0)
     bot = await seeded_bot(settings, start)
     try:
-        await bot.say("staff", start, "/giao Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
         log = await _day_by_day(bot, local(2024, 11, 1, 9, 0), local(2024, 12, 16, 9, 0))
         lists = [text for text in received(bot, "staff") if "3 ngày làm việc" in text]
         assert len(lists) == 2, log  # one for November, one for December
@@ -133,8 +129,7 @@ async def test_a_new_period_takes_over_the_reminders_of_the_past_ones(settings: 
     start = local(2024, 11, 4, 8, 0)  # Monday
     bot = await seeded_bot(settings, start)
     try:
-        await bot.say("staff", start, "/giao Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
-        await bot.press("staff", start, "Gửi")
+        await bot.assign(start, "Báo cáo tuần | hạn thứ sáu hàng tuần | đơn vị A")
         log = await _day_by_day(bot, local(2024, 11, 5, 9, 0), local(2024, 11, 26, 9, 0))
         to_a = {day: [line for line in lines if line.startswith("ht_a: ")]
                 for day, lines in log.items()}

@@ -17,8 +17,7 @@ START = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)  # Tuesday; the deadline is 
 
 async def _task(settings: Settings) -> Bot:
     bot = await seeded_bot(settings, START)
-    await bot.say("staff", START, "/giao Thi đua | hạn 12/05/2023 | đơn vị A, B")
-    await bot.press("staff", START, "Gửi")
+    await bot.assign(START, "Thi đua | hạn 12/05/2023 | đơn vị A, B")
     return bot
 
 
