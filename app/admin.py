@@ -24,6 +24,7 @@ from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
+from storage import tally
 from storage.filestore import FileStore
 from storage.models import (
     CHANNELS,
@@ -165,6 +166,9 @@ async def import_units(
         await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id).in_(chunk)))
     session.add_all([UnitGroup(unit_id=unit_id, name=name, key=fold(name))
                      for unit_id, names in regrouped.items() for name in names])
+    if moved or regrouped:  # the groups' units (with the units below them) and their counters
+        await session.flush()
+        await session.run_sync(lambda sync: tally.regroup(sync.connection()))
     return report
 
 

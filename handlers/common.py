@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.config import Settings
@@ -96,11 +95,8 @@ async def current_periods(ctx: Context, assignment_ids: set[int]) -> dict[int, s
     each period; a one-off task has the single period "")."""
     if not assignment_ids:
         return {}
-    newest = (select(func.max(Target.id)).where(col(Target.assignment_id).in_(assignment_ids))
-              .group_by(col(Target.assignment_id)))
-    rows = (await ctx.session.exec(select(Target.assignment_id, Target.period).where(
-        col(Target.id).in_(newest)))).all()
-    return dict(rows)
+    return dict((await ctx.session.exec(select(Assignment.id, Assignment.period).where(
+        col(Assignment.id).in_(assignment_ids)))).all())  # type: ignore[arg-type]
 
 
 async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]:

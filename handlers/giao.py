@@ -384,6 +384,8 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
     the units' reporters (as a new period of a recurring task when `rolled`). Returns how
     many people got it and the units that have nobody to receive it."""
     recipients, silent = 0, []
+    assignment.period = period
+    ctx.session.add(assignment)
     for unit in units:
         target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
                         deadline=deadline)

@@ -4,36 +4,38 @@
 `/tiendo @group` and `/tiendo <unit>` (rolled up through the unit tree, with the figures over
 time), `/tiendo tre-han` (late and missing across open tasks), `/tiendo hay-tre` (the units
 most often late over time).
-Figures are aggregated in the database (one GROUP BY) and tallied by `core.progress`; the
-figures over time sum the units' history counters (`UnitTally`, see `storage.tally`) instead
-of reading every target. Long lists are paged with `Trang sau`/`Trang trước` buttons whose
-payload carries the view.
+The figures come from `handlers.figures` (counters kept with every change, tallied by
+`core.progress`). Long lists are paged with `Trang sau`/`Trang trước` buttons whose payload
+carries the view.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, text, union_all
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from core import roles
 from core.i18n import Translator
 from core.messages import Button
-from core.progress import Figures, Group, History, history_figures, pages, tally
+from core.progress import Figures, pages
 from core.text import fold
 from handlers.common import OPEN_STATES, current_periods, find_assignment, task_line
 from handlers.context import Context
-from storage.models import OPEN_TARGET, Assignment, Outbox, Target, Unit, UnitGroup, UnitTally
-from storage.tally import delay_days
+from handlers.figures import (
+    EVERY_UNIT,
+    Units,
+    active,
+    aware,
+    histories,
+    history,
+    late_page,
+    most_late,
+    subtree,
+    tallies,
+)
+from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGroup
 
 PAGE_SIZE = 20
-MOST_LATE = 10
-UNIT_INDEX_LIMIT = 500
 LATE_WORDS = ("tre han", "late")
 MOST_LATE_WORDS = ("hay tre", "hay tre han", "often late")
 
@@ -81,92 +83,6 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# --- aggregation ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tally:
-    figures: Figures
-    earliest: datetime  # the earliest deadline among the targets
-
-
-async def _tallies(ctx: Context, where: Sequence[ColumnElement[bool]],
-                   by: Sequence[Any] = (), per_task: bool = False,
-                   delay: bool = False) -> dict[tuple, Tally]:
-    """Figures over the targets matching `where`, counted by the database, per `by` key —
-    prefixed by (assignment id, period) with `per_task`."""
-    fields = (col(Target.state), col(Target.on_time), col(Target.extension_granted),
-              col(Target.nil_report))
-    aggregates = (func.count(), func.sum(case((col(Target.deadline) < ctx.now, 1), else_=0)),
-                  func.min(Target.deadline))
-    # Always grouped by task first, in the order of ix_target_progress: the database streams
-    # the index instead of sorting every target; without `per_task` the tasks are summed here.
-    task = (col(Target.assignment_id), col(Target.period))
-    skip = 0 if per_task else len(task)
-    keys = len(task) + len(by)
-    query = select(*task, *by, *fields, *aggregates).where(*where).group_by(*task, *by, *fields)
-    groups: dict[tuple, list[Group]] = defaultdict(list)
-    earliest: dict[tuple, datetime] = {}
-    for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
-        key = tuple(row[skip:keys])
-        state, on_time, extended, nil, count, past, first = row[keys:]
-        groups[key].append(Group(state, on_time, bool(extended), bool(nil), count, int(past)))
-        first = _aware(first)
-        earliest[key] = min(earliest.get(key, first), first)
-    delays: dict[tuple, float] = {}
-    if delay:  # needs the submission times: read the table, for the late targets only
-        late_by = [*(task if per_task else ()), *by]
-        late = (select(*late_by, func.sum(delay_days(
-            ctx.session.bind.dialect.name,  # type: ignore[union-attr]
-            col(Target.submitted_at), col(Target.deadline))), func.count())  # two columns: rows
-                .where(*where, Target.state == "submitted", col(Target.on_time).is_(False))
-                .group_by(*late_by))
-        delays = {tuple(row[:-2]): float(row[-2] or 0)
-                  for row in (await ctx.session.exec(late)).all()}  # type: ignore[call-overload]
-    return {key: Tally(replace(tally(g), delay_days=delays.get(key, 0.0)), earliest[key])
-            for key, g in groups.items()}
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back times without their zone; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _in_units(units: Any, count: int) -> ColumnElement[bool]:
-    """`Target.unit_id IN units`. Past a few hundred units, `unit_id + 0` keeps the database
-    off the unit_id index: reading each task's entries of the covering progress index is then
-    cheaper than looking up every unit's targets (bench/progress.py)."""
-    column = col(Target.unit_id) if count <= UNIT_INDEX_LIMIT else col(Target.unit_id) + 0
-    return column.in_(units)
-
-
-def _subtree(roots: Any) -> Any:
-    """Ids of the units selected by `roots` and of all units below them (a Phòng and its
-    schools), through a recursive query over `Unit.parent_id`."""
-    tree = select(col(Unit.id).label("id")).where(col(Unit.id).in_(roots)).cte(
-        "tree", recursive=True)
-    tree = tree.union(select(col(Unit.id)).join(tree, col(Unit.parent_id) == tree.c.id))
-    return select(tree.c.id)
-
-
-def _late_or_overdue(now: datetime) -> ColumnElement[bool]:
-    """Submitted late, or not submitted and past the deadline."""
-    return or_(and_(Target.state == "submitted", col(Target.on_time).is_(False)),
-               and_(col(Target.state).in_(OPEN_STATES), col(Target.deadline) < now))
-
-
-# Tasks as a subquery rather than a join: the database then reads the targets of just those
-# tasks from the index instead of scanning them all.
-ACTIVE = col(Target.assignment_id).in_(select(Assignment.id).where(Assignment.state == "active"))
-NOT_CANCELLED = col(Target.assignment_id).in_(
-    select(Assignment.id).where(Assignment.state != "cancelled"))
-
-
-# The condition of ix_target_open_deadline, word for word: SQLite (and PostgreSQL's generic
-# plans) use a partial index only for a query that states its condition with the same values.
-OPEN_TARGET_SQL = text(f"target.{OPEN_TARGET}")
-
-
 # --- paging ------------------------------------------------------------------------------
 
 
@@ -197,6 +113,10 @@ def _clamp(page: int, total: int) -> int:
 def _scope(ctx: Context) -> set[int] | None:
     """None for those who see everything, else the units the member reports for."""
     return None if roles.can_see_all_progress(ctx.roles) else set(ctx.unit_ids)
+
+
+def _units(scope: set[int] | None) -> Units:
+    return EVERY_UNIT if scope is None else Units.given(scope)
 
 
 async def handle_command(ctx: Context, args: str) -> None:
@@ -247,14 +167,14 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 # --- views -------------------------------------------------------------------------------
 
 
-async def _task_lines(ctx: Context, where: Sequence[ColumnElement[bool]], page: int,
-                      view: str, arg: str = "") -> tuple[list[str], list[Button]]:
+async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str = ""
+                      ) -> tuple[list[str], list[Button]]:
     """One line per open task (its latest period), nearest deadline first, one page; no lines
     when there is no open task."""
     t = ctx.t
-    tallies = await _tallies(ctx, [ACTIVE, *where], per_task=True)
-    current = await current_periods(ctx, {assignment_id for assignment_id, _ in tallies})
-    latest = {assignment_id: (period, item) for (assignment_id, period), item in tallies.items()
+    counted = await tallies(ctx, units, active())
+    current = await current_periods(ctx, {assignment_id for assignment_id, _ in counted})
+    latest = {assignment_id: (period, item) for (assignment_id, period), item in counted.items()
               if current.get(assignment_id) == period}
     if not latest:
         return [], []
@@ -274,8 +194,7 @@ async def _task_lines(ctx: Context, where: Sequence[ColumnElement[bool]], page: 
 
 
 async def _overview(ctx: Context, scope: set[int] | None, page: int) -> None:
-    where = [] if scope is None else [col(Target.unit_id).in_(scope)]
-    lines, buttons = await _task_lines(ctx, where, page, "o")
+    lines, buttons = await _task_lines(ctx, _units(scope), page, "o")
     if not lines:
         ctx.reply(ctx.t("Không có nhiệm vụ nào đang mở."))
         return
@@ -285,13 +204,8 @@ async def _overview(ctx: Context, scope: set[int] | None, page: int) -> None:
 async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -> None:
     t = ctx.t
     assignment = await find_assignment(ctx, ref)
-    where: list[ColumnElement[bool]] = []
-    if assignment is not None:
-        where.append(Target.assignment_id == assignment.id)
-        if scope is not None:
-            where.append(col(Target.unit_id).in_(scope))
-    by_period = ({period: item for (_, period), item in
-                  (await _tallies(ctx, where, per_task=True)).items()} if assignment else {})
+    by_period = ({period: item for (_, period), item in (await tallies(
+        ctx, _units(scope), assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref))
@@ -320,7 +234,9 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
     for earlier in reversed(periods[-6:-1]):
         lines.append(t("Kỳ {period}: {figures}", period=earlier,
                        figures=figures_text(t, by_period[earlier].figures)))
-    in_period = [*where, Target.period == period]
+    in_period = [Target.assignment_id == assignment.id, Target.period == period]
+    if scope is not None:
+        in_period.append(col(Target.unit_id).in_(scope))
     page = _clamp(page, f.missing)
     if f.missing:
         rows = (await ctx.session.exec(
@@ -335,7 +251,7 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
                 extra = (t(" — đang làm {percent}%", percent=progress) if progress is not None
                          else t(" — đang làm"))
             if deadline != current.earliest:
-                extra += t(" — hạn {deadline}", deadline=t.date(_aware(deadline)))
+                extra += t(" — hạn {deadline}", deadline=t.date(aware(deadline)))
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:
@@ -366,95 +282,36 @@ async def _group(ctx: Context, name: str, scope: set[int] | None, page: int) -> 
         ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
                     group=f"@{name}"))
         return
-    tree = _subtree(roots)
-    size = (await ctx.session.exec(select(func.count()).select_from(tree.subquery()))).one()
-    in_tree = _in_units(tree, size)
+    units = Units(group=key)
+    size = (await ctx.session.exec(select(func.count()).select_from(GroupUnit).where(
+        GroupUnit.key == key))).one()
     lines = [t("Tiến độ của nhóm {group} ({n} đơn vị):", group=f"@{name}", n=t.number(count))]
     if size > count:
         lines[0] = t("Tiến độ của nhóm {group} ({n} đơn vị, tính cả {below} đơn vị trực "
                      "thuộc):", group=f"@{name}", n=t.number(count), below=t.number(size - count))
-    task_lines, buttons = await _task_lines(ctx, [in_tree], page, "g", key)
+    task_lines, buttons = await _task_lines(ctx, units, page, "g", key)
     lines += task_lines or [t("Không có nhiệm vụ nào đang mở.")]
     if page == 1:
-        lines += await _over_time(ctx, tree, size, t("cả nhóm"))
-        lines += await _most_late(ctx, tree, size)
+        lines += await _over_time(ctx, units, t("cả nhóm"))
+        lines += await _most_late(ctx, units)
     ctx.reply("\n".join(lines), buttons)
 
 
-def _not_due(ctx: Context) -> list[ColumnElement[bool]]:
-    """Open targets of tasks not cancelled that are not due yet: the part of a history that
-    depends on `now`, few at any time (ix_target_open_deadline)."""
-    # `assignment_id + 0`: SQLite would otherwise read the progress index of every task.
-    return [OPEN_TARGET_SQL, col(Target.deadline) >= ctx.now, (col(Target.assignment_id) + 0).in_(
-        select(Assignment.id).where(Assignment.state != "cancelled"))]
-
-
-def _not_due_by_unit(ctx: Context, in_units: Sequence[ColumnElement[bool]]) -> Any:
-    """(unit id, how many) of the open targets not yet due. `unit_id + 0`: grouped from the
-    partial index rather than by walking the whole unit_id index (SQLite)."""
-    unit = (col(Target.unit_id) + literal_column("0")).label("unit_id")
-    return select(unit, func.count().label("n")).where(*_not_due(ctx), *in_units).group_by(unit)
-
-
-def _tally_of(units: Any | None) -> list[ColumnElement[bool]]:
-    return [] if units is None else [col(UnitTally.unit_id).in_(units)]
-
-
-async def histories(ctx: Context, units: Any | None, size: int,
-                    per_unit: bool = False) -> dict[int | None, Figures]:
-    """Figures over time of `units` (ids or a query of them, `size` of them; None: all), per
-    unit or summed (key None): their `UnitTally` counters (tasks not cancelled), less the
-    open targets not yet due. The same figures as `_tallies(..., delay=True)` over their
-    targets, without reading their whole history."""
-    by = (col(UnitTally.unit_id),) if per_unit else ()
-    counters = (func.coalesce(func.sum(UnitTally.on_time), 0),
-                func.coalesce(func.sum(UnitTally.late), 0),
-                func.coalesce(func.sum(UnitTally.delay_days), 0.0),
-                func.coalesce(func.sum(UnitTally.open), 0))
-    stored = await ctx.session.exec(  # type: ignore[call-overload]
-        select(*by, *counters).where(*_tally_of(units)).group_by(*by))
-    rows = {(row[0] if per_unit else None): row[-4:] for row in stored.all()}
-    in_units = [] if units is None else [_in_units(units, size)]
-    not_due = dict((await ctx.session.exec(  # type: ignore[call-overload]
-        _not_due_by_unit(ctx, in_units))).all()) if per_unit else {None: (await ctx.session.exec(
-            select(func.count()).select_from(Target).where(*_not_due(ctx), *in_units))).one()}
-    return {key: history_figures(History(int(on_time), int(late), float(delay), int(still_open)),
-                                 not_due.get(key, 0))
-            for key, (on_time, late, delay, still_open) in rows.items()}
-
-
-async def _over_time(ctx: Context, units: Any, size: int, who: str) -> list[str]:
-    figures = (await histories(ctx, units, size)).get(None)
-    if figures is None or not figures.owed:
+async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
+    figures = await history(ctx, units)
+    if not figures.owed:
         return []
     return [ctx.t("Từ trước đến nay — {who}: {figures}", who=who,
                   figures=history_text(ctx.t, figures))]
 
 
-async def most_late(ctx: Context, units: Any | None, size: int) -> list[int]:
-    """Ids of the units most often late or missing over time (late + overdue, most first):
-    each unit's late + open counters, less its open targets not yet due, summed in one
-    GROUP BY (a join of the two makes SQLite compare every pair)."""
-    in_units = [] if units is None else [_in_units(units, size)]
-    parts = union_all(
-        select(col(UnitTally.unit_id).label("unit_id"),
-               (UnitTally.late + UnitTally.open).label("n")).where(*_tally_of(units)),
-        _not_due_by_unit(ctx, in_units).with_only_columns(
-            (col(Target.unit_id) + literal_column("0")).label("unit_id"),
-            (-func.count()).label("n"))).subquery()
-    times = func.sum(parts.c.n)
-    return list((await ctx.session.exec(  # type: ignore[call-overload]
-        select(parts.c.unit_id).group_by(parts.c.unit_id).having(times > 0)
-        .order_by(times.desc(), parts.c.unit_id).limit(MOST_LATE))).all())
-
-
-async def _most_late(ctx: Context, units: Any | None, size: int) -> list[str]:
+async def _most_late(ctx: Context, units: Units) -> list[str]:
     """The units most often late or missing over time, with their figures."""
     t = ctx.t
-    ids = await most_late(ctx, units, size)
+    ids = await most_late(ctx, units)
     if not ids:
         return []
-    figures = await histories(ctx, ids, len(ids), per_unit=True)
+    figures = await histories(ctx, ids)
     units_by_id = {u.id: u for u in (await ctx.session.exec(
         select(Unit).where(col(Unit.id).in_(ids)))).all()}
     lines = [t("Đơn vị hay trễ hạn nhất:")]
@@ -485,13 +342,13 @@ async def _unit(ctx: Context, ref: str, scope: set[int] | None, page: int) -> No
     if scope is not None and unit.id not in scope:
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
         return
-    own = Target.unit_id == unit.id
-    total = (await ctx.session.exec(
-        select(func.count()).select_from(Target).where(own, ACTIVE))).one()
+    own = [Target.unit_id == unit.id, col(Target.assignment_id).in_(
+        select(Assignment.id).where(active()))]
+    total = (await ctx.session.exec(select(func.count()).select_from(Target).where(*own))).one()
     page = _clamp(page, total)
     rows = (await ctx.session.exec(
         select(Target, Assignment).join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(own, ACTIVE).order_by(col(Target.deadline), col(Assignment.number))
+        .where(*own).order_by(col(Target.deadline), col(Assignment.number))
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
     names = {"pending": t("chưa nộp"), "in_progress": t("đang làm"), "excused": t("được miễn")}
@@ -508,33 +365,26 @@ async def _unit(ctx: Context, ref: str, scope: set[int] | None, page: int) -> No
         lines.append(t("Không có nhiệm vụ nào đang mở."))
     lines += _page_line(t, page, total)
     if page == 1:
-        lines += await _over_time(ctx, [unit.id], 1, t("riêng đơn vị"))
-        tree = _subtree([unit.id])
+        lines += await _over_time(ctx, Units.given([unit.id]), t("riêng đơn vị"))
+        tree = subtree([unit.id])
         size = (await ctx.session.exec(select(func.count()).select_from(tree.subquery()))).one()
         if size > 1:
-            lines += await _over_time(ctx, tree, size, t(
+            lines += await _over_time(ctx, Units.given(tree), t(
                 "tính cả {n} đơn vị trực thuộc", n=t.number(size - 1)))
     ctx.reply("\n".join(lines), _page_buttons(t, "u", page, total, str(unit.id)))
 
 
 async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
-    """Late and missing targets across the open tasks, then the units most often late."""
+    """Late and missing targets across the open tasks, by deadline, task and unit."""
     t = ctx.t
-    where = [ACTIVE, _late_or_overdue(ctx.now)]
-    if scope is not None:
-        where.append(col(Target.unit_id).in_(scope))
-    total = (await ctx.session.exec(
-        select(func.count()).select_from(Target).where(*where))).one()
+    units = _units(scope)
+    total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     if not total:
         ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
         return
-    page = _clamp(page, total)
-    rows = (await ctx.session.exec(
-        select(Assignment, Unit.name, Target)
-        .join(Target, col(Assignment.id) == col(Target.assignment_id))
-        .join(Unit, col(Unit.id) == col(Target.unit_id)).where(*where)
-        .order_by(col(Target.deadline), col(Assignment.number), col(Unit.code))
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+    if page != _clamp(page, total):  # a page button of a list that has shrunk since
+        page = _clamp(page, total)
+        total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     lines = [t("Trễ hạn ở các nhiệm vụ đang mở ({n}):", n=t.number(total))]
     for assignment, name, target in rows:
         if target.state == "submitted":
@@ -554,5 +404,5 @@ async def _most_late_view(ctx: Context, scope: set[int] | None) -> None:
     if scope is not None:
         ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
-    lines = await _most_late(ctx, None, 0)
+    lines = await _most_late(ctx, EVERY_UNIT)
     ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))

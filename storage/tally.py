@@ -1,5 +1,10 @@
-"""Keeps `UnitTally` (each unit's history counters) up to date in the flush that changes a
-target or cancels a task, so the counters commit or roll back with the change itself.
+"""Keeps the counters that `/tiendo` reads up to date in the flush that changes a target or
+cancels a task, so they commit or roll back with the change itself:
+
+- `UnitTally`, each unit's history counters (tasks not cancelled);
+- `ProgressTally`, the targets of each task's period counted by the fields their figures
+  depend on, over every unit and over each group (`GroupUnit`, the groups' units with the
+  units below them, recomputed by `regroup` when an import moves or regroups units).
 
 Every ORM write of a `Target` (added, changed, deleted) and of `Assignment.state` goes through
 the session's `before_flush` event, whatever handler makes it: the previous values are read
@@ -13,22 +18,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import case, event, func, inspect, select
+from sqlalchemy import bindparam, case, event, func, inspect, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from core.progress import SUBMITTED, History, history_of
-from storage.models import Assignment, Target, UnitTally
+from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
 
 CANCELLED = "cancelled"
 CHUNK = 500
 T = Target.__table__.c  # type: ignore[attr-defined]
 A = Assignment.__table__.c  # type: ignore[attr-defined]
-FIELDS = (T.id, T.unit_id, T.assignment_id, T.state, T.on_time, T.submitted_at, T.deadline)
+P = ProgressTally.__table__.c  # type: ignore[attr-defined]
+G = GroupUnit.__table__.c  # type: ignore[attr-defined]
+FIELDS = (T.id, T.unit_id, T.assignment_id, T.period, T.state, T.on_time, T.submitted_at,
+          T.deadline, T.extension_granted, T.nil_report)
+KEY_FIELDS = (T.assignment_id, T.period, T.state, T.on_time, T.extension_granted, T.nil_report,
+              T.deadline)
+ALL_UNITS = ""  # the scope of ProgressTally rows over every unit
+# ProgressTally's key, from a target: on time only for a submission on time.
+KEY = ("assignment_id", "period", "state", "on_time", "extension_granted", "nil_report",
+       "deadline")
 
 
 def delay_days(dialect: str, submitted_at: Any, deadline: Any) -> Any:
@@ -93,12 +108,17 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             T.id.in_(chunk)))})
     new_state = old_state | {a.id: a.state for a in assignments}
     delta: dict[int, History] = defaultdict(History)
+    counted: dict[tuple, int] = defaultdict(int)  # ProgressTally key without scope, unit → n
     for target in targets:
         old = before.get(target.id)  # type: ignore[arg-type]
-        if old is not None and old_state.get(old.assignment_id) != CANCELLED:
-            delta[old.unit_id] += -_history(old)
-        if target not in session.deleted and new_state.get(target.assignment_id) != CANCELLED:
-            delta[target.unit_id] += _history(target)
+        if old is not None:
+            counted[(*progress_key(old), old.unit_id)] -= 1
+            if old_state.get(old.assignment_id) != CANCELLED:
+                delta[old.unit_id] += -_history(old)
+        if target not in session.deleted:
+            counted[(*progress_key(target), target.unit_id)] += 1
+            if new_state.get(target.assignment_id) != CANCELLED:
+                delta[target.unit_id] += _history(target)
     for assignment in assignments:
         was = old_state.get(assignment.id)  # type: ignore[arg-type]
         if (was == CANCELLED) == (assignment.state == CANCELLED):
@@ -113,6 +133,54 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             delta[unit_id] += History(sign * int(on_time), sign * int(late),
                                       sign * float(delay), sign * int(still_open))
     _apply(conn, delta)
+    _count(conn, counted)
+
+
+def progress_key(target: Any) -> tuple:
+    """A target's `ProgressTally` key (`KEY`), scope apart."""
+    deadline = target.deadline if target.deadline.tzinfo else target.deadline.replace(
+        tzinfo=UTC)
+    return (target.assignment_id, target.period, target.state,
+            target.state == SUBMITTED and bool(target.on_time), bool(target.extension_granted),
+            bool(target.nil_report), deadline)
+
+
+def _groups_of(conn: Connection, unit_ids: Iterable[int]) -> dict[int, list[str]]:
+    groups: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(unit_ids))):
+        for unit_id, key in conn.execute(select(G.unit_id, G.key).where(G.unit_id.in_(chunk))):
+            groups[unit_id].append(key)
+    return groups
+
+
+def _count(conn: Connection, counted: dict[tuple, int]) -> None:
+    """Add `counted` ((*key, unit id) → n) to the tally of every unit and of the units'
+    groups."""
+    groups = _groups_of(conn, (key[-1] for key, n in counted.items() if n))
+    delta: dict[tuple, int] = defaultdict(int)
+    for (*key, unit_id), n in counted.items():
+        if n:
+            for scope in (ALL_UNITS, *groups.get(unit_id, ())):
+                delta[(scope, *key)] += n
+    _add_counts(conn, delta)
+
+
+def _add_counts(conn: Connection, delta: dict[tuple, int]) -> None:
+    """Add `delta` ((scope, *KEY) → n) to ProgressTally; rows that fall to 0 are deleted."""
+    rows = [{"scope": key[0], **dict(zip(KEY, key[1:], strict=True)), "n": n}
+            for key, n in sorted(delta.items(), key=lambda item: repr(item[0])) if n]
+    if not rows:
+        return
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    statement = insert(ProgressTally.__table__)  # type: ignore[attr-defined]
+    statement = statement.on_conflict_do_update(
+        index_elements=[P.assignment_id, P.period, P.scope, *(P[name] for name in KEY[2:])],
+        set_={"n": P.n + statement.excluded.n})
+    conn.execute(statement, rows)
+    emptied = {row["assignment_id"] for row in rows if row["n"] < 0}  # a row may fall to 0
+    for chunk in _chunks(sorted(emptied)):
+        conn.execute(ProgressTally.__table__.delete().where(  # type: ignore[attr-defined]
+            P.assignment_id.in_(chunk), P.n == 0))
 
 
 def _apply(conn: Connection, delta: dict[int, History]) -> None:
@@ -129,9 +197,61 @@ def _apply(conn: Connection, delta: dict[int, History]) -> None:
     conn.execute(statement, rows)
 
 
+def group_closure(conn: Connection) -> set[tuple[str, int]]:
+    """(group key, unit id) for every unit in a group or below a unit in it."""
+    parent = dict(conn.execute(select(Unit.__table__.c.id, Unit.__table__.c.parent_id)).all())  # type: ignore[attr-defined]
+    own: dict[int, set[str]] = defaultdict(set)
+    for unit_id, key in conn.execute(select(UnitGroup.__table__.c.unit_id,  # type: ignore[attr-defined]
+                                            UnitGroup.__table__.c.key)):  # type: ignore[attr-defined]
+        own[unit_id].add(key)
+    keys: dict[int, frozenset[str]] = {}
+
+    def keys_of(unit_id: int) -> frozenset[str]:
+        chain = []  # walked up iteratively: a deep tree must not hit the recursion limit
+        seen = set()
+        while unit_id is not None and unit_id not in keys and unit_id not in seen:
+            seen.add(unit_id)
+            chain.append(unit_id)
+            unit_id = parent.get(unit_id)
+        above = keys.get(unit_id, frozenset()) if unit_id is not None else frozenset()
+        for below in reversed(chain):
+            above = keys[below] = above | own.get(below, set())
+        return keys[chain[0]] if chain else above
+
+    return {(key, unit_id) for unit_id in parent for key in keys_of(unit_id)}
+
+
+def regroup(conn: Connection) -> int:
+    """Bring `GroupUnit` up to date with the units' groups and parents, and move the
+    targets of the units that joined or left a group in its `ProgressTally`; returns how
+    many (group, unit) pairs changed. Run in the transaction that changed the units."""
+    wanted = group_closure(conn)
+    stored = set(map(tuple, conn.execute(select(G.key, G.unit_id)).all()))
+    removed, added = sorted(stored - wanted), sorted(wanted - stored)
+    table = GroupUnit.__table__  # type: ignore[attr-defined]
+    if removed:
+        conn.execute(table.delete().where(G.key == bindparam("k"), G.unit_id == bindparam("u")),
+                     [{"k": key, "u": unit_id} for key, unit_id in removed])
+    if added:
+        conn.execute(table.insert(), [{"key": key, "unit_id": unit_id} for key, unit_id in added])
+    keys: dict[int, list[tuple[str, int]]] = defaultdict(list)  # unit → (group, ±1)
+    for pairs, sign in ((removed, -1), (added, 1)):
+        for key, unit_id in pairs:
+            keys[unit_id].append((key, sign))
+    delta: dict[tuple, int] = defaultdict(int)
+    for chunk in _chunks(sorted(keys)):
+        for row in conn.execute(select(T.unit_id, *KEY_FIELDS, func.count()).where(
+                T.unit_id.in_(chunk)).group_by(T.unit_id, *KEY_FIELDS)):
+            for key, sign in keys[row.unit_id]:
+                delta[(key, *progress_key(row))] += sign * row[-1]
+    _add_counts(conn, delta)
+    return len(added) + len(removed)
+
+
 def rebuild(conn: Connection) -> None:
-    """Count every unit's counters again from its targets (after targets were written in
-    bulk, bypassing the session: the benchmark's fill)."""
+    """Count every counter again from the targets (after targets were written in bulk,
+    bypassing the session: the benchmark's fill)."""
+    _rebuild_progress(conn)
     conn.execute(UnitTally.__table__.delete())  # type: ignore[attr-defined]
     counted = (select(T.unit_id, *sums(conn.dialect.name))
                .select_from(Target.__table__.join(  # type: ignore[attr-defined]
@@ -145,3 +265,23 @@ def install() -> None:
     """Keep the counters in every session (idempotent)."""
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
+
+
+def _rebuild_progress(conn: Connection) -> None:
+    conn.execute(GroupUnit.__table__.delete())  # type: ignore[attr-defined]
+    conn.execute(ProgressTally.__table__.delete())  # type: ignore[attr-defined]
+    pairs = sorted(group_closure(conn))
+    if pairs:
+        conn.execute(GroupUnit.__table__.insert(), [  # type: ignore[attr-defined]
+            {"key": key, "unit_id": unit_id} for key, unit_id in pairs])
+    on_time = (T.state == SUBMITTED) & T.on_time.is_(True)
+    fields = (T.assignment_id, T.period, T.state, on_time, T.extension_granted, T.nil_report,
+              T.deadline)
+    columns = ["scope", *KEY, "n"]
+    table = ProgressTally.__table__  # type: ignore[attr-defined]
+    conn.execute(table.insert().from_select(columns, select(
+        literal(ALL_UNITS), *fields, func.count()).group_by(*fields)))
+    conn.execute(table.insert().from_select(columns, select(
+        G.key, *fields, func.count()).select_from(Target.__table__.join(  # type: ignore[attr-defined]
+            GroupUnit.__table__, G.unit_id == T.unit_id))  # type: ignore[attr-defined]
+        .group_by(G.key, *fields)))

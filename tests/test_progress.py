@@ -5,19 +5,30 @@ and parent, the roll-up through the unit tree, paging, and what a reporter may n
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
+from app import admin
 from app.bootstrap import Runtime
 from channels.console import ConsoleSession, Delivered, user_event
 from core.i18n import Translator
 from core.progress import Figures, figures, pages
 from core.text import fold
+from core.unit_rows import UnitRow
 from handlers.tiendo import percent
-from storage.models import Assignment, Member, Membership, Target, Unit, UnitGroup
+from storage import tally
+from storage.models import (
+    Assignment,
+    Member,
+    Membership,
+    ProgressTally,
+    Target,
+    Unit,
+    UnitGroup,
+)
 
 D1 = datetime(2023, 5, 8, 10, tzinfo=UTC)  # Thứ Hai 08/05/2023 17:00 in Hà Nội
 D2 = datetime(2023, 4, 10, 10, tzinfo=UTC)
@@ -117,6 +128,8 @@ async def seed(runtime: Runtime) -> None:
             ids[code] = unit.id  # type: ignore[assignment]
             for group in groups:
                 session.add(UnitGroup(unit_id=unit.id, name=group, key=group.lower()))  # type: ignore[arg-type]
+        await session.flush()
+        await session.run_sync(lambda sync: tally.regroup(sync.connection()))  # as the import
         people = [("lanhdao", "leader", None), ("ht_a", "reporter", "TH-A"),
                   ("pgd_nt", "reporter", "PGD-NT"), ("vp", "staff", None)]
         members = {}
@@ -319,20 +332,36 @@ async def test_long_lists_are_paged(bot) -> None:
     assert "không còn hiệu lực" in forged.text
 
 
-async def test_large_groups_give_the_same_figures(bot, monkeypatch) -> None:
-    """Past UNIT_INDEX_LIMIT units the query is written differently (for the planner); the
-    answers must not change."""
-    from handlers import tiendo
-
-    small = [(await ask(bot, "lanhdao", ref)).text for ref in ("/tiendo @pgd", "/tiendo SO")]
-    monkeypatch.setattr(tiendo, "UNIT_INDEX_LIMIT", 0)
-    large = [(await ask(bot, "lanhdao", ref)).text for ref in ("/tiendo @pgd", "/tiendo SO")]
-    assert small == large and "tính cả 6 đơn vị trực thuộc" in large[1]
+async def test_an_import_that_moves_a_unit_moves_its_figures(bot) -> None:
+    """TH-C moves from PGD-YY (huyen-yy) to PGD-NT (huyen-nt) in a new unit list: the groups'
+    counters follow it, its past targets included, and nothing else changes."""
+    before = {ref: (await ask(bot, "lanhdao", ref)).text
+              for ref in ("/tiendo @huyen-nt", "/tiendo @huyen-yy", "/tiendo @th", "/tiendo")}
+    assert "miễn 1" in before["/tiendo @huyen-yy"]
+    assert "miễn" not in before["/tiendo @huyen-nt"]
+    rows = [UnitRow(i + 2, code, name, "", parent or "", groups)
+            for i, (code, name, parent, groups) in enumerate(UNITS)]
+    rows[5] = replace(rows[5], parent="PGD-NT", groups=("TH", "huyen-nt"))
+    async with bot.runtime.sessions() as session, session.begin():
+        report = await admin.import_units(session, rows)
+    assert [r.code for r in report.updated] == ["TH-C"]
+    after = {ref: (await ask(bot, "lanhdao", ref)).text for ref in before}
+    assert "miễn" not in after["/tiendo @huyen-yy"]
+    assert "miễn 1" in after["/tiendo @huyen-nt"]
+    assert "(3 đơn vị, tính cả" not in after["/tiendo @huyen-nt"]
+    assert (after["/tiendo @th"], after["/tiendo"]) == (before["/tiendo @th"], before["/tiendo"])
+    async with bot.runtime.sessions() as session:  # as counted again from every target
+        kept = sorted(map(tuple, (await session.exec(select(ProgressTally))).all()))
+    async with bot.runtime.engine.begin() as conn:
+        await conn.run_sync(tally.rebuild)
+    async with bot.runtime.sessions() as session:
+        assert sorted(map(tuple, (await session.exec(select(ProgressTally))).all())) == kept
 
 
 async def test_a_recurring_task_shows_its_latest_period_and_the_earlier_ones(bot) -> None:
     async with bot.runtime.sessions() as session, session.begin():
         task = Assignment(number=5, title="Báo cáo tháng", deadline=D2, recurrence="monthly:10",
+                          period="05/2023",
                           assigned_by=1, created_at=NOW - 60 * DAY)
         session.add(task)
         await session.flush()

@@ -7,21 +7,32 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 
 import hypothesis
 import pytest
 from hypothesis import strategies as st
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from channels.console import play_script
-from core.progress import Figures
+from core.progress import DAY_SECONDS, Figures, figures
 from handlers.context import Context
-from handlers.tiendo import NOT_CANCELLED, _subtree, _tallies, histories, most_late
+from handlers.figures import Units, histories, history, most_late, subtree, tallies
 from storage import db, tally
-from storage.models import Assignment, Member, Target, Unit, UnitTally
+from storage.models import (
+    Assignment,
+    GroupUnit,
+    Member,
+    ProgressTally,
+    Target,
+    Unit,
+    UnitGroup,
+    UnitTally,
+)
 from storage.tally import sums
 from tests.conftest import EXAMPLES
 from tests.test_progress import NOW, seed
@@ -30,39 +41,74 @@ HISTORY = ("expected", "submitted", "on_time", "late", "missing", "overdue")
 HOUR = timedelta(hours=1)
 
 
-def history(f: Figures) -> tuple:
+def history_of(f: Figures) -> tuple:
     """The fields a history has (the fast path leaves the others at 0)."""
     return tuple(getattr(f, name) for name in HISTORY)
 
 
-async def full(ctx: Context, unit_ids: list[int], per_unit: bool) -> dict:
-    """The figures by the full query over every target, keyed like `histories`."""
-    by = (col(Target.unit_id),) if per_unit else ()
-    tallies = await _tallies(ctx, [NOT_CANCELLED, col(Target.unit_id).in_(unit_ids)], by,
-                             delay=True)
-    return {(key[0] if per_unit else None): item.figures for key, item in tallies.items()}
+def late_days(targets: Iterable[Target]) -> float:
+    """The summed delay of the late submissions, as the counters keep it (not clamped)."""
+    return sum((t.submitted_at - t.deadline).total_seconds() / DAY_SECONDS for t in targets
+               if t.state == "submitted" and t.on_time is False and t.submitted_at)
 
 
-async def assert_same(ctx: Context, unit_ids: list[int]) -> None:
-    """Per unit, summed, and the ranking of the units most often late."""
-    for per_unit in (False, True):
-        fast = await histories(ctx, unit_ids, len(unit_ids), per_unit)
-        slow = await full(ctx, unit_ids, per_unit)
-        assert {k: history(f) for k, f in fast.items() if any(history(f))} == \
-            {k: history(f) for k, f in slow.items() if any(history(f))}
-        for key, f in slow.items():
-            assert fast.get(key, Figures()).delay_days == pytest.approx(f.delay_days, abs=1e-6)
-    slow = await full(ctx, unit_ids, True)
-    ranked = sorted((u for u, f in slow.items() if f.late + f.overdue),
-                    key=lambda u: (-(slow[u].late + slow[u].overdue), u))
-    assert await most_late(ctx, unit_ids, len(unit_ids)) == ranked[:10]
+async def targets_of(ctx: Context, unit_ids: list[int]) -> list[tuple[Target, str]]:
+    return [(target, state) for target, state in (await ctx.session.exec(
+        select(Target, Assignment.state).join(Assignment, col(Assignment.id) == col(
+            Target.assignment_id)).where(col(Target.unit_id).in_(unit_ids)))).all()]
+
+
+async def assert_same(ctx: Context, unit_ids: list[int], group: str | None = None) -> None:
+    """The figures read from the counters against the rules of `core.progress` applied to
+    every target of `unit_ids` (which are the units of `group`, when given): over time,
+    summed and per unit, the units most often late, and per task and period."""
+    rows = await targets_of(ctx, unit_ids)
+    kept = [target for target, state in rows if state != "cancelled"]
+    ways = [Units.given(unit_ids)] + ([Units(group=group)] if group is not None else [])
+    # Over time, all together and per unit.
+    expected = figures(kept, ctx.now)
+    for units in ways:
+        got = await history(ctx, units)
+        assert history_of(got) == history_of(expected), units
+        assert got.delay_days == pytest.approx(late_days(kept), abs=1e-6)
+    per_unit = {unit_id: [t for t in kept if t.unit_id == unit_id] for unit_id in unit_ids}
+    expected_per_unit = {u: figures(ts, ctx.now) for u, ts in per_unit.items()}
+    got_per_unit = await histories(ctx, unit_ids)
+    for unit_id, f in expected_per_unit.items():
+        got = got_per_unit.get(unit_id, Figures())
+        assert history_of(got) == history_of(f), unit_id
+        assert got.delay_days == pytest.approx(late_days(per_unit[unit_id]), abs=1e-6)
+    # The units most often late.
+    ranked = sorted((u for u, f in expected_per_unit.items() if f.late + f.overdue),
+                    key=lambda u: (-(expected_per_unit[u].late + expected_per_unit[u].overdue),
+                                   u))
+    for units in ways:
+        assert await most_late(ctx, units) == ranked[:10], units
+    # Per task and period, cancelled tasks included (the views filter tasks themselves).
+    by_task: dict[tuple, list[Target]] = {}
+    for target, _ in rows:
+        by_task.setdefault((target.assignment_id, target.period), []).append(target)
+    for units in ways:
+        got_tasks = await tallies(ctx, units)
+        assert {key: (item.figures, item.earliest) for key, item in got_tasks.items()} == {
+            key: (replace(figures(ts, ctx.now), delay_days=0.0), min(t.deadline for t in ts))
+            for key, ts in by_task.items()}, units
+
+
+async def assert_every_group(ctx: Context) -> None:
+    """Each group against its units (the units in it and those below them), and every
+    unit against all of them."""
+    for key in set((await ctx.session.exec(select(UnitGroup.key))).all()):
+        roots = select(UnitGroup.unit_id).where(UnitGroup.key == key)
+        await assert_same(ctx, list((await ctx.session.exec(subtree(roots))).all()), key)
+    await assert_same(ctx, list((await ctx.session.exec(select(Unit.id))).all()), "")
 
 
 def context(runtime: Runtime, session, now) -> Context:  # noqa: ANN001
     return Context(session=session, now=now, settings=runtime.settings, files=runtime.files)
 
 
-async def test_fixture_figures_over_time_are_the_full_count(settings) -> None:
+async def test_fixture_figures_are_the_full_count(settings) -> None:
     runtime = await Runtime.open(settings)
     try:
         await seed(runtime)
@@ -70,34 +116,36 @@ async def test_fixture_figures_over_time_are_the_full_count(settings) -> None:
             units = (await session.exec(select(Unit.id))).all()
             for now in (NOW - 40 * 24 * HOUR, NOW, NOW + 30 * 24 * HOUR):
                 ctx = context(runtime, session, now)
-                await assert_same(ctx, list(units))
+                await assert_every_group(ctx)
                 for unit_id in units:  # each unit with the units below it
-                    tree = list((await session.exec(_subtree([unit_id]))).all())
-                    await assert_same(ctx, tree)
+                    await assert_same(ctx, list((await session.exec(subtree([unit_id]))).all()))
     finally:
         await runtime.close()
 
 
+async def stored(runtime: Runtime) -> list:
+    """Every counter row, in a stable order."""
+    async with runtime.sessions() as session:
+        return [sorted(map(tuple, (await session.exec(select(table))).all()))
+                for table in (UnitTally, ProgressTally, GroupUnit)]
+
+
 async def test_migration_backfills_the_counters(settings) -> None:
-    """Targets written before the table existed are counted by the upgrade (and by
+    """Targets written before the tables existed are counted by the upgrades (and by
     `tally.rebuild`); the counters survive downgrade → upgrade."""
     runtime = await Runtime.open(settings)
     try:
         await seed(runtime)
-        async with runtime.sessions() as session:
-            kept = sorted(map(tuple, (await session.exec(select(UnitTally))).all()))
+        kept = await stored(runtime)
+        assert all(kept)
         await db.downgrade(runtime.engine, "0004")
         await db.upgrade(runtime.engine)
-        async with runtime.sessions() as session:
-            rebuilt = (await session.exec(select(UnitTally))).all()
-            assert sorted(map(tuple, rebuilt)) == kept and kept
+        assert await stored(runtime) == kept
         async with runtime.engine.begin() as conn:  # as the benchmark does after its fill
             await conn.run_sync(tally.rebuild)
+        assert await stored(runtime) == kept
         async with runtime.sessions() as session:
-            rebuilt = (await session.exec(select(UnitTally))).all()
-            assert sorted(map(tuple, rebuilt)) == kept
-            units = list((await session.exec(select(Unit.id))).all())
-            await assert_same(context(runtime, session, NOW), units)
+            await assert_every_group(context(runtime, session, NOW))
         await db.downgrade(runtime.engine)
         await db.upgrade(runtime.engine)
     finally:
@@ -114,11 +162,35 @@ steps = st.one_of(
       for kind in ("answer", "progress", "excuse", "extend", "cancel", "close", "reopen",
                    "delete", "cancel_and_answer")),
     st.tuples(st.just("advance"), st.integers(1, 72), st.just(0)),
+    st.tuples(st.just("regroup"), st.integers(0, UNITS - 1), st.integers(0, UNITS - 1)),
 )
 counter = itertools.count()
 
 
-async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: list) -> None:
+async def regroup(session: AsyncSession, unit_ids: list[int], moved: int, parent: int,
+                  group: str) -> None:
+    """As an import that moves a unit under another (or to the top, rather than into a
+    cycle) and puts it in or out of `group`."""
+    unit = await session.get(Unit, unit_ids[moved])
+    above, new_parent = unit_ids[parent], unit_ids[parent]
+    while above is not None:
+        if above == unit.id:  # type: ignore[union-attr]
+            new_parent = None
+            break
+        above = (await session.get(Unit, above)).parent_id  # type: ignore[union-attr]
+    unit.parent_id = new_parent  # type: ignore[union-attr]
+    member = (await session.exec(select(UnitGroup).where(
+        UnitGroup.unit_id == unit.id, UnitGroup.key == group))).first()  # type: ignore[union-attr]
+    if member is None:
+        session.add(UnitGroup(unit_id=unit.id, name=group, key=group))  # type: ignore[arg-type, union-attr]
+    else:
+        await session.delete(member)
+    await session.flush()
+    await session.run_sync(lambda sync: tally.regroup(sync.connection()))
+
+
+async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: list,
+               group: str) -> None:
     now = NOW
     tasks: list[int] = []
     for kind, a, b in events:
@@ -141,6 +213,8 @@ async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: li
                                        deadline=deadline))
             elif kind == "advance":
                 now += a * HOUR
+            elif kind == "regroup":
+                await regroup(session, unit_ids, a, b, group)
             elif target is not None and kind in ("answer", "cancel_and_answer"):
                 # As handlers/answers.py: the first submission's time counts.
                 target.state = "submitted"
@@ -161,11 +235,11 @@ async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: li
             elif task is not None and kind in ("cancel", "close", "reopen"):
                 task.state = {"cancel": "cancelled", "close": "closed",
                               "reopen": "active"}[kind]
-        if kind == "advance" or not b % 7:
+        if kind in ("advance", "regroup") or not b % 7:
             async with runtime.sessions() as session:
-                await assert_same(context(runtime, session, now), unit_ids)
+                await assert_every_group(context(runtime, session, now))
     async with runtime.sessions() as session:
-        await assert_same(context(runtime, session, now), unit_ids)
+        await assert_every_group(context(runtime, session, now))
 
 
 @hypothesis.settings(max_examples=15, deadline=None, database=None,
@@ -184,7 +258,12 @@ async def test_random_events_keep_the_counters_exact(settings, events: list) -> 
             session.add_all([member, *units])
             await session.flush()
             unit_ids = [u.id for u in units]
-        await play(runtime, member.id, unit_ids, events)  # type: ignore[arg-type]
+            units[1].parent_id = units[0].id
+            session.add_all([UnitGroup(unit_id=unit_ids[i], name=key, key=key)  # type: ignore[arg-type]
+                             for i, key in ((0, f"ga{run}"), (2, f"ga{run}"), (3, f"gb{run}"))])
+            await session.flush()
+            await session.run_sync(lambda sync: tally.regroup(sync.connection()))
+        await play(runtime, member.id, unit_ids, events, f"gb{run}")  # type: ignore[arg-type]
     finally:
         await runtime.close()
 

@@ -1,0 +1,267 @@
+"""The figures behind `/tiendo`, read from the counters kept with every change
+(`storage.tally`) so that a view costs a few rows per task, whatever the number of units.
+
+Whose figures is a `Units`: every unit, a group (its units and those below them, rolled up
+through the unit tree), or given units (a reporter's own, a unit with those below it). The
+first two are read from `ProgressTally` and `UnitTally`; given units, few by nature, from their
+targets, by the same rules (tests/test_unit_tally.py checks that both agree).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, text
+from sqlmodel import col, select
+
+from core.progress import Figures, Group, History, history_figures, tally
+from handlers.common import OPEN_STATES
+from handlers.context import Context
+from storage.models import (
+    OPEN_TARGET,
+    Assignment,
+    GroupUnit,
+    ProgressTally,
+    Target,
+    Unit,
+    UnitTally,
+)
+from storage.tally import ALL_UNITS
+
+MOST_LATE = 10
+CANDIDATES = 200  # units read at a time while ranking the most often late
+
+
+@dataclass(frozen=True)
+class Units:
+    """Whose figures: `group` "" (every unit) or a group's key; or `ids`, a set of unit ids
+    or a query of them."""
+
+    group: str | None = ALL_UNITS
+    ids: Any = None
+
+    @classmethod
+    def given(cls, ids: Any) -> Units:
+        return cls(group=None, ids=ids)
+
+    def unit_ids(self) -> Any:
+        """The units as something `IN` takes."""
+        if self.group is None:
+            return self.ids
+        return select(GroupUnit.unit_id).where(GroupUnit.key == self.group)
+
+
+EVERY_UNIT = Units()
+
+
+@dataclass(frozen=True)
+class Tally:
+    figures: Figures
+    earliest: datetime  # the earliest deadline among the targets
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back aggregated times without their zone; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def active() -> ColumnElement[bool]:
+    return col(Assignment.state) == "active"
+
+
+def not_cancelled() -> ColumnElement[bool]:
+    return col(Assignment.state) != "cancelled"
+
+
+def tasks(column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`column IN (the tasks meeting conditions)`: a subquery rather than a join, so the
+    database reads the rows of just those tasks."""
+    return col(column).in_(select(Assignment.id).where(*conditions))
+
+
+# --- per task and period --------------------------------------------------------------------
+
+
+async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
+                  assignment_id: int | None = None) -> dict[tuple[int, str], Tally]:
+    """Figures per (task, period) of the tasks meeting `task_filter` (conditions on
+    `Assignment`), or of one task."""
+    if units.group is not None:
+        source: Any = ProgressTally
+        weight: Any = ProgressTally.n
+        where = [ProgressTally.scope == units.group, col(ProgressTally.n) > 0]
+    else:
+        source, weight, where = Target, 1, [col(Target.unit_id).in_(units.ids)]
+    if assignment_id is not None:
+        where.append(source.assignment_id == assignment_id)
+    if task_filter:
+        where.append(tasks(source.assignment_id, *task_filter))
+    fields = (source.assignment_id, source.period, source.state, source.on_time,
+              source.extension_granted, source.nil_report)
+    counts = (func.sum(weight) if source is ProgressTally else func.count(),
+              func.sum(case((source.deadline < ctx.now, weight), else_=0)))
+    query = select(*fields, *counts, func.min(source.deadline)).where(*where).group_by(*fields)
+    groups: dict[tuple[int, str], list[Group]] = defaultdict(list)
+    earliest: dict[tuple[int, str], datetime] = {}
+    for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
+        assignment, period, state, on_time, extended, nil, count, overdue, first = row
+        key = (assignment, period)
+        groups[key].append(Group(state, on_time, bool(extended), bool(nil), int(count),
+                                 int(overdue)))
+        earliest[key] = min(earliest.get(key, aware(first)), aware(first))
+    return {key: Tally(tally(g), earliest[key]) for key, g in groups.items()}
+
+
+# --- late and overdue, in pages --------------------------------------------------------------
+
+
+def late_or_overdue(source: Any, now: datetime) -> ColumnElement[bool]:
+    """Submitted late, or not submitted and past the deadline (of a target or a counter)."""
+    return or_(and_(source.state == "submitted", col(source.on_time).is_not(True)),
+               and_(col(source.state).in_(OPEN_STATES), col(source.deadline) < now))
+
+
+async def late_page(ctx: Context, units: Units, offset: int, limit: int
+                    ) -> tuple[int, list[tuple[Assignment, str, Target]]]:
+    """Late and overdue targets of the active tasks, by deadline, task and unit code: how
+    many, and (task, unit name, target) from `offset`. The counters give how many share each
+    deadline and task; only the targets of the page are read."""
+    if units.group is not None:
+        source: Any = ProgressTally
+        n = func.sum(ProgressTally.n)
+        where = [ProgressTally.scope == units.group]
+    else:
+        source, n, where = Target, func.count(), [col(Target.unit_id).in_(units.ids)]
+    buckets = (await ctx.session.exec(  # type: ignore[call-overload]
+        select(source.deadline, Assignment.number, source.period, source.assignment_id, n)
+        .join(Assignment, col(Assignment.id) == source.assignment_id)
+        .where(*where, active(), late_or_overdue(source, ctx.now))
+        .group_by(source.deadline, Assignment.number, source.period, source.assignment_id)
+        .order_by(source.deadline, Assignment.number, source.period))).all()
+    total = sum(int(row[-1]) for row in buckets)
+    rows: list[tuple[Assignment, str, Target]] = []
+    for deadline, _, period, assignment_id, count in buckets:
+        if offset >= count:
+            offset -= count
+            continue
+        in_bucket = [Target.assignment_id == assignment_id, Target.period == period,
+                     Target.deadline == aware(deadline), late_or_overdue(Target, ctx.now)]
+        if units.group != ALL_UNITS:
+            in_bucket.append(col(Target.unit_id).in_(units.unit_ids()))
+        rows += (await ctx.session.exec(  # type: ignore[call-overload]
+            select(Assignment, Unit.name, Target)
+            .join(Target, col(Assignment.id) == col(Target.assignment_id))
+            .join(Unit, col(Unit.id) == col(Target.unit_id)).where(*in_bucket)
+            .order_by(col(Unit.code)).offset(offset).limit(limit - len(rows)))).all()
+        offset = 0
+        if len(rows) >= limit:
+            break
+    return total, rows
+
+
+# --- over time --------------------------------------------------------------------------------
+
+
+# The condition of ix_target_open_unit, word for word: SQLite (and PostgreSQL's generic plans)
+# use a partial index only for a query that states its condition with the same values.
+OPEN_TARGET_SQL = text(f"target.{OPEN_TARGET}")
+
+
+def _not_due(ctx: Context) -> list[ColumnElement[bool]]:
+    """Open targets of tasks not cancelled, not due yet: the part of a history that depends
+    on `now`."""
+    return [OPEN_TARGET_SQL, col(Target.deadline) >= ctx.now,
+            tasks(Target.assignment_id, not_cancelled())]
+
+
+async def _not_due_count(ctx: Context, units: Units) -> int:
+    if units.group is not None:
+        query = select(func.coalesce(func.sum(ProgressTally.n), 0)).where(
+            ProgressTally.scope == units.group, col(ProgressTally.state).in_(OPEN_STATES),
+            col(ProgressTally.deadline) >= ctx.now,
+            tasks(ProgressTally.assignment_id, not_cancelled()))
+    else:
+        query = select(func.count()).select_from(Target).where(
+            *_not_due(ctx), col(Target.unit_id).in_(units.ids))
+    return int((await ctx.session.exec(query)).one())  # type: ignore[call-overload]
+
+
+async def _not_due_by_unit(ctx: Context, ids: Sequence[int]) -> dict[int, int]:
+    return dict((await ctx.session.exec(  # type: ignore[call-overload]
+        select(Target.unit_id, func.count()).where(
+            *_not_due(ctx), col(Target.unit_id).in_(ids)).group_by(col(Target.unit_id)))).all())
+
+
+COUNTERS = (func.coalesce(func.sum(UnitTally.on_time), 0),
+            func.coalesce(func.sum(UnitTally.late), 0),
+            func.coalesce(func.sum(UnitTally.delay_days), 0.0),
+            func.coalesce(func.sum(UnitTally.open), 0))
+
+
+def _tally_of(units: Units) -> list[ColumnElement[bool]]:
+    return [] if units.group == ALL_UNITS else [col(UnitTally.unit_id).in_(units.unit_ids())]
+
+
+def _history(row: Sequence[Any], not_due: int) -> Figures:
+    on_time, late, delay, still_open = row
+    return history_figures(History(int(on_time), int(late), float(delay), int(still_open)),
+                           not_due)
+
+
+async def history(ctx: Context, units: Units) -> Figures:
+    """Figures over time of `units` together: their `UnitTally` counters (tasks not
+    cancelled) less their open targets not yet due. The same figures as a count over every
+    target of theirs, without reading their whole history."""
+    row = (await ctx.session.exec(  # type: ignore[call-overload]
+        select(*COUNTERS).where(*_tally_of(units)))).one()
+    return _history(row, await _not_due_count(ctx, units))
+
+
+async def histories(ctx: Context, ids: Sequence[int]) -> dict[int, Figures]:
+    """Figures over time of each of the units `ids`."""
+    rows = (await ctx.session.exec(  # type: ignore[call-overload]
+        select(UnitTally.unit_id, *COUNTERS).where(col(UnitTally.unit_id).in_(ids))
+        .group_by(col(UnitTally.unit_id)))).all()
+    not_due = await _not_due_by_unit(ctx, ids)
+    return {row[0]: _history(row[1:], not_due.get(row[0], 0)) for row in rows}
+
+
+async def most_late(ctx: Context, units: Units) -> list[int]:
+    """Ids of the (at most MOST_LATE) units most often late or missing over time: late +
+    overdue, most first, then by id. A unit's late + open counters bound that figure from
+    above (open counts the targets not due yet too), so the units are read in that order,
+    a batch at a time, until no unit left can reach the last place."""
+    bound = (col(UnitTally.late) + col(UnitTally.open)).label("bound")
+    query = select(UnitTally.unit_id, bound).where(bound > 0, *_tally_of(units))
+    best: list[tuple[int, int]] = []  # (-times, unit id), best first
+    after: tuple[int, int] | None = None
+    while True:
+        page = query
+        if after is not None:
+            page = page.where(or_(bound < after[1], and_(
+                bound == after[1], col(UnitTally.unit_id) > after[0])))
+        rows = [tuple(row) for row in (await ctx.session.exec(  # type: ignore[call-overload]
+            page.order_by(bound.desc(), col(UnitTally.unit_id)).limit(CANDIDATES))).all()]
+        if not rows:
+            break
+        not_due = await _not_due_by_unit(ctx, [unit_id for unit_id, _ in rows])
+        best = sorted(best + [(not_due.get(unit_id, 0) - times, unit_id)
+                              for unit_id, times in rows
+                              if times > not_due.get(unit_id, 0)])[:MOST_LATE]
+        after = rows[-1]
+        if len(rows) < CANDIDATES or (len(best) == MOST_LATE and -best[-1][0] > after[1]):
+            break
+    return [unit_id for _, unit_id in best]
+
+
+def subtree(roots: Any) -> Any:
+    """Ids of the units selected by `roots` and of all units below them (a Phòng and its
+    schools), through a recursive query over `Unit.parent_id`."""
+    tree = select(col(Unit.id).label("id")).where(col(Unit.id).in_(roots)).cte(
+        "tree", recursive=True)
+    tree = tree.union(select(col(Unit.id)).join(tree, col(Unit.parent_id) == tree.c.id))
+    return select(tree.c.id)
