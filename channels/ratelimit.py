@@ -2,15 +2,15 @@
 
 Design: slot reservation. The table `rate_limit` holds, per key, the wall-clock moment
 (Unix seconds) when the next message may go out: one key per channel (the overall limit,
-e.g. 30 messages/s) and one per chat (1/s for a person, 20/min for a group). A sender
-claims a batch of outbox rows and, in the same transaction, gives each row a send slot and
-moves the keys forward. The channel's key is locked first (`SELECT ... FOR UPDATE` on
-PostgreSQL; SQLite's `BEGIN IMMEDIATE` takes the whole database), so reservations of all
-processes are serialised and never overlap: N processes together keep to the limit, and
-each sends at the moments it reserved. Only about one second of slots (`HORIZON`) is
-reserved at a time, so an interactive reply, claimed before bulk rows (`Outbox.priority`),
-waits at most that long behind a reminder wave. A 429 moves the channel's and the chat's
-keys to `now + retry_after`, so every process obeys it.
+e.g. 30 messages/s) and one per chat (1/s for a person, 20/min for a group; each outbox row
+says whether its chat is a group). A sender claims a batch of outbox rows and, in the same
+transaction, gives each row a send slot and moves the keys forward. The channel's key is
+locked first (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` takes the
+whole database), so reservations of all processes are serialised and never overlap: N
+processes together keep to the limit, and each sends at the moments it reserved. Only about
+one second of slots (`HORIZON`) is reserved at a time, so an interactive reply, claimed
+before bulk rows (`Outbox.priority`), waits at most that long behind a reminder wave. A 429
+moves the channel's and the chat's keys to `now + retry_after`, so every process obeys it.
 
 The adapters stay thin: they send and turn a 429 into `RetryLater`; nothing in them counts.
 """
@@ -54,10 +54,14 @@ class Limits:
         """Seconds between two messages of the channel."""
         return 1 / (self.per_second * HEADROOM) if self.per_second else 0.0
 
-    def chat_interval(self, chat_id: str) -> float:
-        """Seconds between two messages to one chat (negative ids are groups)."""
-        rate = self.per_group_per_minute / 60 if chat_id.startswith("-") \
-            else self.per_chat_per_second
+    def chat_interval(self, chat_id: str, is_group: bool = False) -> float:
+        """Seconds between two messages to one chat. A chat is a group when its row says so
+        (`Outbox.is_group`, decided from the event that caused the row). An id starting with
+        "-" is paced as a group as well: on Telegram only groups and channels have such ids,
+        and rows queued before the flag existed say "private". When the two disagree the
+        group pace wins: a wrong guess costs a wait, the other way round a 429."""
+        group = is_group or chat_id.startswith("-")
+        rate = self.per_group_per_minute / 60 if group else self.per_chat_per_second
         return 1 / (rate * HEADROOM) if rate else 0.0
 
     def batch_size(self, cap: int) -> int:

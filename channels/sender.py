@@ -199,8 +199,9 @@ class Sender:
                 later.append(chat_next.get(key, start))
                 continue
             chosen.append((row, start))
-            if limits.chat_interval(row.chat_id):
-                chat_next[key] = moved[key] = start + limits.chat_interval(row.chat_id)
+            interval = limits.chat_interval(row.chat_id, row.is_group)
+            if interval:
+                chat_next[key] = moved[key] = start + interval
             start += limits.interval
         moved[channel] = start
         await ratelimit.store(session, moved)

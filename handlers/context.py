@@ -72,7 +72,8 @@ class Context:
         extension_id: int | None = None,
         reminder_id: int | None = None,
     ) -> Outbox:
-        """Queue a message to `member`, rendered now in their language."""
+        """Queue a message to `member`, rendered now in their language, in their private
+        chat (never a group: `Member.chat_id` follows private messages only)."""
         t = Translator(member.language)
         row = Outbox(
             member_id=member.id,
@@ -95,12 +96,14 @@ class Context:
     def reply(
         self, text: str, buttons: Sequence[Button] = (), **links: int | str | None
     ) -> Outbox:
-        """Answer the sender of the current event in their chat (members or strangers)."""
+        """Answer the sender of the current event in the chat it came from (members or
+        strangers), a group if it came from one."""
         assert self.event is not None
         row = Outbox(
             member_id=self.member.id if self.member else None,
             channel=self.event.channel,
             chat_id=self.event.chat_id,
+            is_group=self.event.is_group,
             text=text,
             buttons=_buttons_json(buttons),
             priority=0,

@@ -59,6 +59,7 @@ class Dispatcher:
                         member_id=ctx.member.id if ctx.member else None,
                         channel=event.channel,
                         chat_id=event.chat_id,
+                        is_group=event.is_group,
                         text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
                                    "ghi lại. Vui lòng thử lại sau."),
                         created_at=now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Double, Index, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "staff", "leader", "reporter")
@@ -230,6 +230,10 @@ class Outbox(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
+    # The chat is a group: known where the row is written (the event that caused it), so the
+    # sender paces it at the group rate whatever the platform's chat ids look like.
+    is_group: bool = Field(default=False, sa_column=Column(
+        Boolean, nullable=False, default=False, server_default=false()))
     text: str = Field(sa_column=Column(Text, nullable=False))
     buttons: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")

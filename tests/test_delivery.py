@@ -120,6 +120,48 @@ async def test_one_chats_messages_keep_their_order_when_the_chat_is_busy(
         await runtime.close()
 
 
+def test_a_chat_is_a_group_when_its_row_says_so_whatever_its_id() -> None:
+    limits = Limits(30, 1, 20)
+    group, private = 3 / HEADROOM, 1 / HEADROOM  # 20/min and 1/s
+    assert limits.chat_interval("group-1001", is_group=True) == pytest.approx(group)
+    assert limits.chat_interval("8d5c0f7a21b4e3", is_group=True) == pytest.approx(group)
+    assert limits.chat_interval("8d5c0f7a21b4e3") == pytest.approx(private)
+    # An id below zero is a Telegram group (no private chat has one): paced as a group even
+    # when its row says private, as rows queued before the flag existed do.
+    assert limits.chat_interval("-1001", is_group=False) == pytest.approx(group)
+    assert Limits(30, 1, 0).chat_interval("g", is_group=True) == 0.0  # the limit switched off
+
+
+async def test_the_sender_paces_rows_flagged_as_groups_at_the_group_rate(
+        settings: Settings) -> None:
+    runtime = await Runtime.open(settings)
+    clock = {"now": T0}
+    try:
+        async with runtime.sessions() as session, session.begin():
+            for chat, is_group in [("g-1", True), ("p-1", False), ("-5", False)] * 2:
+                session.add(Outbox(channel="telegram", chat_id=chat, is_group=is_group,
+                                   text=f"to {chat}", priority=1, created_at=NOW))
+        a = sender(runtime, Recorder(), "a", lambda: clock["now"])
+        first = await a._claim("telegram", NOW, 100, set())
+        assert [row.chat_id for row, _ in first.rows] == ["g-1", "p-1", "-5"]
+        slot = {row.chat_id: at for row, at in first.rows}
+        async with runtime.sessions() as session:
+            free = await ratelimit.next_free(
+                session, [chat_key("telegram", chat) for chat in slot])
+        group, private = 3 / HEADROOM, 1 / HEADROOM
+        waits = {chat: free[chat_key("telegram", chat)] - at for chat, at in slot.items()}
+        assert waits == {"g-1": pytest.approx(group), "p-1": pytest.approx(private),
+                         "-5": pytest.approx(group)}
+        clock["now"] = T0 + 1.1  # the private chat is free again, the groups are not
+        again = await a._claim("telegram", NOW, 100, set())
+        assert [row.chat_id for row, _ in again.rows] == ["p-1"]
+        clock["now"] = T0 + 3.2
+        later = await a._claim("telegram", NOW, 100, set())
+        assert sorted(row.chat_id for row, _ in later.rows) == ["-5", "g-1"]
+    finally:
+        await runtime.close()
+
+
 async def test_a_429_pauses_every_sender(settings: Settings) -> None:
     runtime = await Runtime.open(settings)
     clock = {"now": T0}

@@ -35,6 +35,28 @@ async def test_migrations_upgrade_downgrade_upgrade(settings) -> None:
         await engine.dispose()
 
 
+async def test_migrations_build_the_schema_the_models_declare(settings) -> None:
+    """Tables, columns, types, server defaults, indexes and keys: what the migrations create
+    is what `storage.models` describes, on both backends."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+
+        def differences(connection) -> list:  # type: ignore[no-untyped-def]
+            context = MigrationContext.configure(connection, opts={
+                "compare_type": True, "compare_server_default": True})
+            return compare_metadata(context, SQLModel.metadata)
+
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
 async def test_times_come_back_aware_in_utc(settings) -> None:
     runtime = await Runtime.open(settings)
     try:

@@ -397,6 +397,46 @@ async def test_strangers_and_groups() -> None:
         assert len(emu.bot_messages("g-1")) == 1  # the answer to /help only
 
 
+async def test_replies_in_a_zalo_group_are_spaced_by_the_group_interval() -> None:
+    """Zalo group ids look like any other id: the rows say they are groups, and the sender
+    keeps the configured group rate (here 120/min: 0.5 s) rather than the private one."""
+    from app.admin import add_member
+    from app.config import ChannelSettings
+    from channels.web import WebServer
+    from channels.zalo import ZaloAdapter
+    from emulators.zalo_api import ZaloEmulator
+
+    group, private = "5b7d9e0c2a41f386", "1001"
+    async with ZaloEmulator() as emu:
+        emu.add_user(private, "tp_gd")
+        with isolated_settings(Settings()) as settings:
+            runtime = await Runtime.open(settings, migrate=True)
+            async with runtime.sessions() as s, s.begin():
+                await add_member(s, "tp_gd", "zalo", "leader", NOW, private)
+            web = WebServer(runtime, port=0)
+            adapter = ZaloAdapter(runtime, ChannelSettings(
+                token=emu.token, base_url=emu.base_url, messages_per_second=30,
+                per_chat_per_second=20, per_group_per_minute=120), web, poll_seconds=1)
+            await web.start()
+            await adapter.start()
+            try:
+                for chat, in_group in ((group, True), (group, True), (private, False),
+                                       (private, False)):
+                    await emu.inject_text(private, "/tiendo", chat_id=chat, group=in_group)
+                sent = [await emu.wait_for_call("sendMessage", lambda c: c.error_code is None,
+                                                timeout=4) for _ in range(4)]
+                at = {chat: [c.time for c in sent if c.params["chat_id"] == chat]
+                      for chat in (group, private)}
+                assert len(at[group]) == 2 and len(at[private]) == 2
+                assert at[group][1] - at[group][0] >= 60 / 120
+                flags = {(r.chat_id, r.is_group) for r in await rows(runtime, Outbox)}
+                assert flags == {(group, True), (private, False)}
+            finally:
+                await adapter.stop()
+                await web.stop()
+                await runtime.close()
+
+
 async def test_an_answer_goes_to_the_task_of_the_latest_message() -> None:
     """No quoted replies on Zalo: with two tasks open, a status typed under one task's
     message is for that task; typed under something else, the bot asks which."""
