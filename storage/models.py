@@ -110,7 +110,8 @@ class Assignment(SQLModel, table=True):
     assigned_by: int = Field(foreign_key="member.id")
     state: str = Field(default="active", max_length=16)  # active | cancelled | closed
     created_at: datetime
-    period: str = Field(default="", max_length=32)  # the current (last opened) period
+    # The current period: the one opened last ("" for a one-off task).
+    period: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": text("''")})
 
 
 class Target(SQLModel, table=True):

@@ -22,9 +22,10 @@ COLUMNS = "assignment_id, period, state, on_time, extension_granted, nil_report,
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("assignment", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=32),
-                                      nullable=False, server_default=""))
+    # Not a batch operation: on SQLite that could copy `assignment`, which other tables
+    # reference; ADD COLUMN with a constant default is enough.
+    op.add_column("assignment", sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=32),
+                                          nullable=False, server_default=sa.text("''")))
     op.create_table(
         "group_unit",
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -84,6 +85,5 @@ def downgrade() -> None:
     with op.batch_alter_table("group_unit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_group_unit_unit_id"))
     op.drop_table("group_unit")
-    # Not a batch operation: on SQLite that would copy `assignment`, which other tables
-    # reference (SQLite has had DROP COLUMN since 3.35).
+    # Not a batch operation either (SQLite has had DROP COLUMN since 3.35).
     op.execute("ALTER TABLE assignment DROP COLUMN period")

@@ -1,14 +1,14 @@
 """outbox group flag: whether a row's chat is a group, so the sender paces it at the group rate
 
-Revision ID: 0006_outbox_group
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_outbox_group"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
