@@ -304,6 +304,11 @@ async def test_counters_after_real_conversations(settings) -> None:
             kept, counted = await recount(runtime)
             assert kept == counted, name
             counted_any = counted_any or bool(counted)
+            # The task and group counters, against the same counted again from the targets.
+            rows = (await stored(runtime))[1:]
+            async with runtime.engine.begin() as conn:
+                await conn.run_sync(tally.rebuild)
+            assert rows == (await stored(runtime))[1:] and rows[0], name
         finally:
             await runtime.close()
         await db.downgrade(runtime.engine)
