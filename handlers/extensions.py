@@ -71,14 +71,22 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     target = await ctx.session.get(Target, ext.target_id)
     assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
     assert target is not None and assignment is not None
+    until = until or ext.requested_until
+    if grant and until <= target.deadline:
+        ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời bằng "
+                    "một ngày sau hạn đó, hoặc bấm Từ chối.", until=t.moment(until),
+                    deadline=t.moment(target.deadline)))
+        return
     ext.state = "granted" if grant else "refused"
     ext.decided_by = ctx.member.id if ctx.member else None
     ext.decided_at = ctx.now
     unit = await unit_name(ctx, target.unit_id)
     if grant:
-        ext.granted_until = until or ext.requested_until
+        ext.granted_until = until
         target.deadline = ext.granted_until
         target.extension_granted = True
+        if target.submitted_at is not None:  # on time is judged against the moved deadline
+            target.on_time = target.submitted_at <= target.deadline
         ctx.session.add(target)
         await replan_target(ctx, target, assignment)
     ctx.session.add(ext)
