@@ -155,8 +155,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         await _one_task(ctx, arg, scope, page)
     elif view == "l":
         await _late(ctx, scope, page)
-    elif view == "g":
-        await _group(ctx, arg, scope, page)
+    elif view == "g":  # the payload carries the group's key: show its name as imported
+        name = (await ctx.session.exec(select(func.min(UnitGroup.name)).where(
+            UnitGroup.key == arg))).one()
+        await _group(ctx, name or arg, scope, page)
     elif view == "u" and arg.isdigit():
         unit = await ctx.session.get(Unit, int(arg))
         await _unit(ctx, unit.code if unit else "", scope, page)

@@ -332,6 +332,23 @@ async def test_long_lists_are_paged(bot) -> None:
     assert "không còn hiệu lực" in forged.text
 
 
+async def test_a_group_with_many_open_tasks_is_paged_under_its_name(bot) -> None:
+    """The page buttons of `/tiendo @group` carry the group's key; the next page still names
+    the group as the unit list spells it."""
+    async with bot.runtime.sessions() as session, session.begin():
+        for number in range(10, 32):
+            task = Assignment(number=number, title=f"Báo cáo {number}", deadline=D4,
+                              assigned_by=1, created_at=NOW - DAY)
+            session.add(task)
+            await session.flush()
+            session.add(Target(assignment_id=task.id, unit_id=4, deadline=D4))  # type: ignore[arg-type]
+    first = await ask(bot, "lanhdao", "/tiendo @th")
+    assert first.text.startswith("Tiến độ của nhóm @th (3 đơn vị):") and "Trang 1/2" in first.text
+    second = await press(bot, "lanhdao", first, "Trang sau")
+    assert second.text.startswith("Tiến độ của nhóm @TH (3 đơn vị):")
+    assert "Trang 2/2" in second.text and "#31 «Báo cáo 31»" in second.text
+
+
 async def test_an_import_that_moves_a_unit_moves_its_figures(bot) -> None:
     """TH-C moves from PGD-YY (huyen-yy) to PGD-NT (huyen-nt) in a new unit list: the groups'
     counters follow it, its past targets included, and nothing else changes."""
