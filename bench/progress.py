@@ -5,7 +5,8 @@ for every school (UNITS × TASKS targets; OPEN of the tasks are still open, the 
 with on-time, late, missing, excused and extended targets), bulk-inserted (executemany on
 SQLite, COPY on PostgreSQL). Then it sends `/tiendo` views through the Dispatcher, as a
 leader, and prints p50/p95 per view. Each call is a whole event: one transaction that reads
-the figures and writes the answer to the outbox.
+the figures and writes the answer to the outbox. Last, the `[Excel]` file of an open and of a
+closed task (49,000 rows each): rows read and workbook built, p50/p95.
 
 Run: .venv/bin/python bench/progress.py [--units 50000] [--tasks 200] [--open 10] [--runs 30]
 [--sqlite FILE]; PostgreSQL too when BOT_BENCH_PG_URL names a database
@@ -34,7 +35,10 @@ from sqlmodel import col, select  # noqa: E402
 
 from app.bootstrap import Runtime  # noqa: E402
 from app.config import Settings  # noqa: E402
+from core.i18n import Translator  # noqa: E402
 from core.messages import Incoming  # noqa: E402
+from reports.excel import build_workbook  # noqa: E402
+from reports.load import assignment_by_number, task_report  # noqa: E402
 from storage import tally  # noqa: E402
 from storage.models import (  # noqa: E402
     Assignment,
@@ -184,6 +188,24 @@ async def measure(runtime: Runtime, label: str, text: str, runs: int) -> None:
           f"{answer.text.splitlines()[0][:60] if answer else ''}", flush=True)
 
 
+async def measure_excel(runtime: Runtime, label: str, number: int, runs: int) -> None:
+    """The `[Excel]` file of task #number: its rows read and the workbook built."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        async with runtime.sessions() as session:
+            assignment = await assignment_by_number(session, number)
+            assert assignment is not None
+            report = await task_report(session, assignment)
+        data = build_workbook([report], Translator("vi"), NOW)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
+    print(f"{label:10} {'[Excel] #' + str(number):22} p50 {statistics.median(times):8.1f} ms   "
+          f"p95 {p95:8.1f} ms   {len(report.rows):,} rows, {len(data) / 1024:,.0f} KB",
+          flush=True)
+
+
 async def run(label: str, settings: Settings, args: argparse.Namespace) -> None:
     runtime = await Runtime.open(settings)
     try:
@@ -198,6 +220,9 @@ async def run(label: str, settings: Settings, args: argparse.Namespace) -> None:
         for text in views:
             if not args.views or text in args.views:
                 await measure(runtime, label, text, args.runs)
+        for number in (last, last - args.open - 1):
+            if not args.views or f"[Excel] #{number}" in args.views:
+                await measure_excel(runtime, label, number, args.excel_runs)
     finally:
         await runtime.close()
 
@@ -208,7 +233,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--open", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--views", nargs="*", help="only these, e.g. '/tiendo @pgd'")
+    parser.add_argument("--excel-runs", type=int, default=5)
+    parser.add_argument("--views", nargs="*", help="only these, e.g. '/tiendo @pgd' or "
+                        "'[Excel] #200'")
     parser.add_argument("--sqlite", type=Path, help="keep the SQLite database in this file "
                         "(reused, not rebuilt, when it is already filled)")
     parser.add_argument("--skip-sqlite", action="store_true")
