@@ -72,7 +72,7 @@ async def send_chart(ctx: Context, ref: str) -> None:
     if report is None:
         return
     await _send(ctx, report, f"bieu-do-nhiem-vu-{report.number}.png",
-                build_chart(report, t, ctx.now), PNG,
+                await asyncio.to_thread(build_chart, report, t, ctx.now), PNG,
                 t("Biểu đồ tiến độ nhiệm vụ {task}, lúc {moment}.", task=report.heading(t),
                   moment=t.moment(ctx.now)))
 

@@ -31,9 +31,7 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
     `/tiendo #N` shows it: past periods of a recurring task are its history, not part of
     today's figures. Columns rather than model objects: a task may have tens of thousands of
     units."""
-    period = (await session.exec(
-        select(Target.period).where(Target.assignment_id == assignment.id)
-        .order_by(col(Target.id).desc()).limit(1))).first() or ""
+    period = assignment.period
     of_task = and_(Target.assignment_id == assignment.id, Target.period == period)
     groups: dict[int, list[str]] = defaultdict(list)
     for unit_id, name in (await session.exec(
