@@ -37,12 +37,16 @@ async def handle_viec(ctx: Context, _args: str) -> None:
         ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào phải nộp. 👍"))
         return
     lines = [t("Nhiệm vụ còn mở của đơn vị bạn:")]
+    twice = _periods_shown(rows)
     for target, assignment in rows:
         state = (t(" — đang làm {percent}%", percent=target.percent)
                  if target.state == "in_progress" and target.percent is not None
                  else t(" — đang làm") if target.state == "in_progress" else "")
+        task = task_line(t, assignment)
+        if assignment.number in twice:
+            task += t(" kỳ {period}", period=target.period)
         lines.append(t("• {task} — hạn {deadline} ({left}){state}",
-                       task=task_line(t, assignment), deadline=t.moment(target.deadline),
+                       task=task, deadline=t.moment(target.deadline),
                        left=t.time_left(ctx.now, target.deadline), state=state))
     lines.append(t("Trả lời tin nhắn giao việc kèm tệp, hoặc gõ trạng thái (đã xong, đang làm "
                    "60%...)."))
@@ -72,9 +76,20 @@ async def _target_of_reply(ctx: Context) -> tuple[Target, Assignment] | None | s
     return target, assignment
 
 
+def _periods_shown(rows: list[tuple[Target, Assignment]]) -> set[int]:
+    """Tasks owed for two periods at once (an extension running past the next period's
+    opening): their lines name the period."""
+    numbers = [a.number for _, a in rows]
+    return {n for n in numbers if numbers.count(n) > 1}
+
+
 def _pick_buttons(rows: list[tuple[Target, Assignment]]):
+    twice = _periods_shown(rows)
+
     def render(t: Translator) -> list[Button]:
-        return [Button(t("#{number} {title}", number=a.number, title=a.title[:40]),
+        return [Button(t("#{number} kỳ {period}", number=a.number, period=target.period)
+                       if a.number in twice else
+                       t("#{number} {title}", number=a.number, title=a.title[:40]),
                        f"p:{target.id}") for target, a in rows]
 
     return render

@@ -100,10 +100,13 @@ async def current_periods(ctx: Context, assignment_ids: set[int]) -> dict[int, s
 
 
 async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]:
-    """`targets` without those of past periods: progress and answers are about the current
-    period; past periods stay in the database as history."""
+    """`targets` without those of past periods: answers and nudges are about the current
+    period; past periods stay in the database as history. An open target of a past period
+    whose deadline an extension moved past the next period's opening is still owed until
+    that deadline, so it stays."""
     current = await current_periods(ctx, {t.assignment_id for t in targets})
-    return [t for t in targets if current.get(t.assignment_id) == t.period]
+    return [t for t in targets if current.get(t.assignment_id) == t.period
+            or (t.state in OPEN_STATES and t.deadline >= ctx.now)]
 
 
 async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:

@@ -62,8 +62,10 @@ async def roll_over(ctx: Context, now: datetime) -> int:
 
 
 async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period: str) -> None:
+    """Past periods' reminders stop, but for targets whose (extended) deadline is still
+    ahead: those are chased until it."""
     past = select(Target.id).where(Target.assignment_id == assignment.id,
-                                   Target.period != period)
+                                   Target.period != period, col(Target.deadline) < ctx.now)
     await ctx.session.exec(update(Reminder).where(
         col(Reminder.state) == "planned", col(Reminder.target_id).in_(past))
         .values(state="skipped"))

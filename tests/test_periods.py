@@ -202,3 +202,42 @@ async def test_charts_workbooks_and_zips_show_the_current_period(settings: Setti
         assert report.heading(Translator("vi")) == "#1 «Sĩ số» kỳ 12/2024"
     finally:
         await bot.runtime.close()
+
+
+async def test_a_period_extended_past_the_next_opening_is_still_owed_until_its_deadline(
+        settings: Settings) -> None:
+    """May's report of a monthly task is extended to 12/05; June opens on 06/05. Until 12/05
+    the unit owes both: /viec names each period, a plain answer asks which one, May's
+    reminders keep running, and an answer for May counts on time."""
+    start = local(2023, 5, 2, 8, 0)
+    bot = await seeded_bot(settings, start)
+    runtime = bot.runtime
+    try:
+        await bot.assign(start, "Báo cáo tháng | hạn ngày 5 hàng tháng | đơn vị A, B")
+        await bot.say("ht_b", start, "xin gia hạn đến 12/05/2023 vì ốm")
+        await bot.press("staff", start, "Đồng ý")
+        opened = local(2023, 5, 7, 9, 0)  # June opened on 05/05 17:00 (30 days' lead)
+        await runtime.dispatcher.sweep(opened)
+        await bot.sender.drain(opened)
+        targets = await _targets(runtime)
+        assert [(t.period, t.unit_id) for t in targets][-2:] == [("06/2023", 1), ("06/2023", 2)]
+        may = next(t for t in targets if t.period == "05/2023" and t.unit_id == 2)
+        async with runtime.sessions() as session:
+            kinds = {r.kind for r in (await session.exec(select(Reminder).where(
+                Reminder.target_id == may.id, Reminder.state == "planned"))).all()}
+        assert "on_day" in kinds  # 12/05 is still chased
+
+        await bot.say("ht_b", opened, "/viec")
+        listing = bot.recorder.sent[-1].text
+        assert "#1 «Báo cáo tháng» kỳ 05/2023 — hạn Thứ Sáu, 12/05/2023 17:00" in listing
+        assert "#1 «Báo cáo tháng» kỳ 06/2023 — hạn Thứ Hai, 05/06/2023 17:00" in listing
+        await bot.say("ht_b", opened, "đã xong")
+        question = bot.recorder.sent[-1]
+        assert [b.label for b in question.buttons] == ["#1 kỳ 05/2023", "#1 kỳ 06/2023"]
+        await bot.press("ht_b", opened, "#1 kỳ 05/2023")
+        may = next(t for t in await _targets(runtime) if t.id == may.id)
+        assert (may.state, may.on_time) == ("submitted", True)
+        await bot.say("ht_a", opened, "/viec")  # A's May deadline has passed: June only
+        assert "kỳ" not in bot.recorder.sent[-1].text
+    finally:
+        await runtime.close()
