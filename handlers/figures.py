@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, text
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, text
 from sqlmodel import col, select
 
 from core.progress import Figures, Group, History, history_figures, tally
@@ -86,24 +86,27 @@ def tasks(column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 # --- per task and period --------------------------------------------------------------------
 
 
+def _source(units: Units) -> tuple[Any, Any, list[ColumnElement[bool]]]:
+    """Where `units`' targets are counted: (table, what one row counts for, conditions). A
+    group or every unit: the counters; given units: their targets, one each."""
+    if units.group is not None:
+        return (ProgressTally, ProgressTally.n,
+                [ProgressTally.scope == units.group, col(ProgressTally.n) > 0])
+    return Target, literal(1), [col(Target.unit_id).in_(units.ids)]
+
+
 async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
                   assignment_id: int | None = None) -> dict[tuple[int, str], Tally]:
     """Figures per (task, period) of the tasks meeting `task_filter` (conditions on
     `Assignment`), or of one task."""
-    if units.group is not None:
-        source: Any = ProgressTally
-        weight: Any = ProgressTally.n
-        where = [ProgressTally.scope == units.group, col(ProgressTally.n) > 0]
-    else:
-        source, weight, where = Target, 1, [col(Target.unit_id).in_(units.ids)]
+    source, weight, where = _source(units)
     if assignment_id is not None:
         where.append(source.assignment_id == assignment_id)
     if task_filter:
         where.append(tasks(source.assignment_id, *task_filter))
     fields = (source.assignment_id, source.period, source.state, source.on_time,
               source.extension_granted, source.nil_report)
-    counts = (func.sum(weight) if source is ProgressTally else func.count(),
-              func.sum(case((source.deadline < ctx.now, weight), else_=0)))
+    counts = (func.sum(weight), func.sum(case((source.deadline < ctx.now, weight), else_=0)))
     query = select(*fields, *counts, func.min(source.deadline)).where(*where).group_by(*fields)
     groups: dict[tuple[int, str], list[Group]] = defaultdict(list)
     earliest: dict[tuple[int, str], datetime] = {}
@@ -130,14 +133,10 @@ async def late_page(ctx: Context, units: Units, offset: int, limit: int
     """Late and overdue targets of the active tasks, by deadline, task and unit code: how
     many, and (task, unit name, target) from `offset`. The counters give how many share each
     deadline and task; only the targets of the page are read."""
-    if units.group is not None:
-        source: Any = ProgressTally
-        n = func.sum(ProgressTally.n)
-        where = [ProgressTally.scope == units.group]
-    else:
-        source, n, where = Target, func.count(), [col(Target.unit_id).in_(units.ids)]
+    source, weight, where = _source(units)
     buckets = (await ctx.session.exec(  # type: ignore[call-overload]
-        select(source.deadline, Assignment.number, source.period, source.assignment_id, n)
+        select(source.deadline, Assignment.number, source.period, source.assignment_id,
+               func.sum(weight))
         .join(Assignment, col(Assignment.id) == source.assignment_id)
         .where(*where, active(), late_or_overdue(source, ctx.now))
         .group_by(source.deadline, Assignment.number, source.period, source.assignment_id)
