@@ -174,8 +174,7 @@ class ZaloAdapter:
         poller, self._poller = self._poller, None
         if poller is not None:
             poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            await asyncio.wait({poller})  # unlike awaiting it, keeps a cancel of our own
         await self.client.close()
 
     async def drain(self, now: datetime | None = None) -> int:

@@ -911,8 +911,7 @@ class TelegramEmulator:
         task, self._webhook_task = self._webhook_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})
         runner, self._runner = self._runner, None
         await runner.cleanup()
         if self._session is not None:

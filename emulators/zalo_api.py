@@ -251,8 +251,7 @@ class ZaloEmulator:
         await asyncio.sleep(_POLL_STEP)
         if self._delivery_task is not None:
             self._delivery_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._delivery_task
+            await asyncio.wait({self._delivery_task})
             self._delivery_task = None
         if self._session is not None:
             await self._session.close()

@@ -33,9 +33,12 @@ class ReminderScheduler:
         sender starts on the first swept batches while the sweep goes on with the rest."""
         now = self.clock()
         sweeping = asyncio.ensure_future(self.dispatcher.sweep(now))
-        while not sweeping.done():
-            await self.sender.drain(now)
-            await asyncio.wait({sweeping}, timeout=SWEEP_POLL)
+        try:
+            while not sweeping.done():
+                await self.sender.drain(now)
+                await asyncio.wait({sweeping}, timeout=SWEEP_POLL)
+        finally:  # stopped (the scheduler cancels its running jobs): the sweep stops too
+            sweeping.cancel()
         sent = sweeping.result()
         await self.sender.drain(now)
         upcoming = await self.dispatcher.next_due(now)
