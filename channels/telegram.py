@@ -58,6 +58,7 @@ T = TypeVar("T")
 COMMANDS = {
     "giao": N_("Giao nhiệm vụ cho các đơn vị"),
     "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
+    "mien": N_("Miễn nộp cho đơn vị, hoặc bỏ miễn"),
     "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
     "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),

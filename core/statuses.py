@@ -1,4 +1,5 @@
-"""Status replies from schools: "đã xong", "đang làm 60%", "cần hỗ trợ: ...", "xin gia hạn ...".
+"""Status replies from schools: "đã xong", "đang làm 60%", "cần hỗ trợ: ...", "xin gia hạn ...",
+"xin miễn nộp vì ...".
 
 Parsing is pure; a reply that is not essentially a status phrase gives None.
 """
@@ -15,7 +16,7 @@ from core.clock import LOCAL_TZ, to_local
 from core.deadlines import Deadline, DeadlineError, parse_deadline
 from core.text import fold
 
-StatusKind = Literal["done", "progress", "not_started", "help", "extension", "nil"]
+StatusKind = Literal["done", "progress", "not_started", "help", "extension", "excuse", "nil"]
 
 _MAX_TEXT = 2000
 
@@ -26,7 +27,7 @@ class StatusAnswer:
 
     kind: StatusKind
     percent: int | None = None  # progress (0..99)
-    note: str = ""  # help text / extension reason as written, stripped
+    note: str = ""  # help text / extension or excuse reason as written, stripped
     until: Deadline | None = None  # extension: requested new deadline, when given and valid
     until_error: DeadlineError | None = None  # extension: the date given could not be used
 
@@ -150,6 +151,12 @@ _EXTENSION = re.compile(
     r"(?:(?:xin|de nghi|kinh de nghi|mong|muon|can)(?: cho)?(?: duoc)? )?"
     r"(?:gia han(?: them)?|(?:(?:request|need|ask for)(?: an)? )?extension)(?= |$)"
 )
+_EXCUSE = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}"
+    r"(?:(?:xin|de nghi|kinh de nghi|mong|muon)(?: cho)?(?: duoc)? mien(?! giam)"
+    r"(?: (?:nop|bao cao|nhiem vu|thuc hien))?(?: (?:bao cao|nhiem vu nay|nay))?"
+    rf"|(?:(?:request|ask for|need)(?: an)? )?exemption){_TAIL}(?= |$)"
+)
 
 _LEADING_SEPARATORS = re.compile(r"[\s:,.;\-\u2013\u2014]*")
 _REASON_MARKER = re.compile(
@@ -177,6 +184,9 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
     match = _EXTENSION.match(plain)
     if match:
         return _extension(_rest(source, where, match.end()), now, default_time)
+    match = _EXCUSE.match(plain)
+    if match:
+        return StatusAnswer("excuse", note=_reason(_rest(source, where, match.end())))
     match = _HELP.match(plain)
     if match:
         return StatusAnswer("help", note=_note(_rest(source, where, match.end())))
@@ -209,6 +219,14 @@ def _note(text: str) -> str:
     note = _LEADING_SEPARATORS.sub("", text, count=1).strip()
     plain, _ = _plain(*_fold_with_origin(note)[1:])
     return "" if _TAIL_ONLY.fullmatch(plain) else note
+
+
+def _reason(text: str) -> str:
+    """A reason after its marker ("vì", "do", "lý do:", ":"), as written."""
+    source, folded, origin = _fold_with_origin(text)
+    start = _LEADING_SEPARATORS.match(folded).end()  # type: ignore[union-attr]
+    marker = _REASON_MARKER.match(folded, start)
+    return _note(_rest(source, origin, marker.end()) if marker else text)
 
 
 def _strip_tail(folded: str) -> str:

@@ -10,7 +10,7 @@ from core.i18n import Translator
 from core.messages import Button
 from core.statuses import StatusAnswer, parse_status
 from core.text import fold
-from handlers import extensions
+from handlers import excuses, extensions
 from handlers import files as file_intake
 from handlers.common import (
     OPEN_STATES,
@@ -329,6 +329,13 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             return
         await extensions.request(ctx, target, assignment, status.until.due, status.note)
         return
+    elif status.kind == "excuse":
+        if not status.note:
+            await ctx.set_dialogue("answer", {"expect": "excuse", "target_id": target.id})
+            ctx.reply(t("Vì sao đơn vị xin miễn nộp nhiệm vụ {task}? Hãy gõ lý do.", task=task),
+                      target_id=target.id)
+            return
+        await excuses.request(ctx, target, assignment, status.note)
     await _clear_answer_dialogue(ctx)
 
 
@@ -421,6 +428,14 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         note = status.note if status else text
         await ctx.clear_dialogue()
         await apply_status(ctx, target, assignment, StatusAnswer("help", note=note or text))
+        return
+    if expect == "excuse" and (status is None or status.kind == "excuse"):
+        note = status.note if status else text
+        if not fold(note):
+            ctx.reply(ctx.t("Hãy gõ lý do xin miễn nộp (hoặc /huy để thôi)."))
+            return
+        await ctx.clear_dialogue()
+        await apply_status(ctx, target, assignment, StatusAnswer("excuse", note=note))
         return
     if expect == "ext" and (status is None or status.kind == "extension"):
         if status is None:

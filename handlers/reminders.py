@@ -39,9 +39,14 @@ def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
         ctx.session.add(Reminder(target_id=target.id, due_at=item.due_at, kind=item.kind))
 
 
-async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
+async def unplan_target(ctx: Context, target: Target) -> None:
+    """Drop the reminders of `target` not sent yet."""
     await ctx.session.exec(delete(Reminder).where(
         col(Reminder.target_id) == target.id, Reminder.state == "planned"))
+
+
+async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
+    await unplan_target(ctx, target)
     plan_target(ctx, target, assignment)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
-from handlers import answers, extensions, giao, nhac, report_files, start, tiendo
+from handlers import answers, excuses, extensions, giao, nhac, report_files, start, tiendo
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
 
@@ -25,6 +25,7 @@ COMMANDS: dict[str, Command] = {
     "viec": answers.handle_viec,
     "tiendo": tiendo.handle_command,
     "nhac": nhac.handle_command,
+    "mien": excuses.handle_command,
     "tainop": report_files.handle_tainop,
 }
 
@@ -33,6 +34,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "s": answers.on_status_button,
     "p": answers.on_pick_button,
     "x": extensions.on_button,
+    "m": excuses.on_button,
     "t": tiendo.on_button,
     "r": report_files.on_button,
 }

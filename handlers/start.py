@@ -60,7 +60,7 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Trả lời tin nhắc việc bằng tệp báo cáo, hoặc bấm nút Đã nộp / Đang làm / "
             "Cần hỗ trợ / Xin gia hạn\n"
             "• Hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia hạn đến 12/5 vì ..., "
-            "không có số liệu"
+            "không có số liệu, xin miễn nộp vì ..."
         ))
     if {"staff", "admin"} & roles:
         parts.append(t(
@@ -68,7 +68,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "  /giao Tên nhiệm vụ | hạn 08/05/2023 17:00 | đơn vị @THCS, PGD-NAMTRUC "
             "| nộp: tệp | nhắc: 7,3,1\n"
             "• /huy #N — huỷ nhiệm vụ số N\n"
-            "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc"
+            "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc\n"
+            "• /mien #N <đơn vị> | <lý do> — miễn nộp cho đơn vị; /mien #N <đơn vị> | bỏ — bỏ miễn"
         ))
     if {"staff", "admin", "leader"} & roles:
         parts.append(t(

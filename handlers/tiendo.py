@@ -236,6 +236,11 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
     for earlier in reversed(periods[-6:-1]):
         lines.append(t("Kỳ {period}: {figures}", period=earlier,
                        figures=figures_text(t, by_period[earlier].figures)))
+    if assignment.state == "cancelled":  # nobody owes it: no list of units to chase
+        lines.append(t("Nhiệm vụ đã được huỷ nên các đơn vị không cần nộp nữa; số liệu trên là "
+                       "những gì đã nộp trước khi huỷ."))
+        ctx.reply("\n".join(lines), assignment_id=assignment.id)
+        return
     in_period = [Target.assignment_id == assignment.id, Target.period == period]
     if scope is not None:
         in_period.append(col(Target.unit_id).in_(scope))

@@ -11,7 +11,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.text import fold
 from reports.rows import TargetRow, TaskReport
-from storage.models import Assignment, Member, StoredFile, Submission, Target, Unit, UnitGroup
+from storage.models import (
+    Assignment,
+    ExcuseRequest,
+    Member,
+    StoredFile,
+    Submission,
+    Target,
+    Unit,
+    UnitGroup,
+)
 
 
 async def assignment_by_number(session: AsyncSession, number: int) -> Assignment | None:
@@ -53,6 +62,13 @@ async def task_report(session: AsyncSession, assignment: Assignment) -> TaskRepo
         latest[target_id] = (reporter, text)
         if sha256 is not None:
             latest_file[target_id] = (name, sha256, mime, size)
+    for target_id, reason, asker in (await session.exec(  # an excused unit: why, and who asked
+            select(ExcuseRequest.target_id, ExcuseRequest.reason, Member.display_name)
+            .join(Target, col(Target.id) == col(ExcuseRequest.target_id))
+            .join(Member, col(Member.id) == col(ExcuseRequest.member_id))
+            .where(of_task, Target.state == "excused", ExcuseRequest.state == "granted")
+            .order_by(col(ExcuseRequest.id)))).all():
+        latest[target_id] = (asker, reason)
     rows = []
     for (target_id, unit_id, code, name, deadline, state, period, submitted_at, on_time,
          extended, percent, nil) in (await session.exec(

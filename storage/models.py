@@ -205,6 +205,23 @@ class ExtensionRequest(SQLModel, table=True):
     created_at: datetime
 
 
+class ExcuseRequest(SQLModel, table=True):
+    """A unit excused from one target (state «miễn»): asked by a reporter and decided by staff,
+    or decided by staff directly (`/mien`, then `member_id` is theirs). Also records when
+    staff took an excuse back ("withdrawn")."""
+
+    __tablename__ = "excuse_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="target.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    state: str = Field(default="pending", max_length=16)  # pending|granted|refused|withdrawn
+    decided_by: int | None = Field(default=None, foreign_key="member.id")
+    decided_at: datetime | None = None
+    created_at: datetime
+
+
 class Reminder(SQLModel, table=True):
     """A reminder owed to a target at `due_at`; planned by the core, claimed by the sweep."""
 

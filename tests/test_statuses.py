@@ -235,6 +235,36 @@ def test_extension_until_is_not_recurring() -> None:
     assert answer.until.recurrence is None
 
 
+# --------------------------------------------------------------------------- excuse
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("xin miễn nộp vì trường không có khối 9", "trường không có khối 9"),
+        ("Xin miễn: không có học sinh khuyết tật", "không có học sinh khuyết tật"),
+        ("Dạ trường em xin được miễn báo cáo này ạ: số liệu đã gửi Phòng",
+         "số liệu đã gửi Phòng"),
+        ("đề nghị cho miễn nhiệm vụ này do sáp nhập trường", "sáp nhập trường"),
+        ("XIN MIEN NOP, LY DO: TRUONG DA GIAI THE", "TRUONG DA GIAI THE"),
+        ("xin miễn ạ", ""),
+        ("đề nghị miễn", ""),
+        ("request an exemption because the school closed", "the school closed"),
+    ],
+)
+def test_excuse(text: str, note: str) -> None:
+    assert parse(text) == StatusAnswer("excuse", note=note)
+
+
+@pytest.mark.parametrize(
+    "text", ["miễn", "xin miễn giảm học phí cho học sinh nghèo", "đã được miễn chưa?",
+             "học sinh được miễn học phí"],
+)
+def test_not_an_excuse(text: str) -> None:
+    answer = parse(text)
+    assert answer is None or answer.kind != "excuse"
+
+
 # --------------------------------------------------------------------------- properties
 
 
@@ -289,6 +319,14 @@ def test_extension_reason_round_trip(words: str) -> None:
     reason = ("Trường " + words).strip()
     answer = parse(f"Xin gia hạn đến 12/5/2023 vì {reason}")
     assert answer == StatusAnswer("extension", note=reason, until=Deadline(at(12, 5)))
+
+
+@settings(max_examples=200)
+@given(_WORDS, st.sampled_from(["NFC", "NFD"]))
+def test_excuse_reason_round_trip(words: str, form: str) -> None:
+    reason = unicodedata.normalize(form, ("Trường " + words).strip())
+    answer = parse(unicodedata.normalize(form, "Xin miễn nộp vì ") + reason)
+    assert answer == StatusAnswer("excuse", note=reason)
 
 
 @settings(max_examples=200)

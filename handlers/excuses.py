@@ -1,0 +1,253 @@
+"""Excuses («miễn»): a unit that need not report for a task's current period. A reporter asks
+(«xin miễn nộp vì ...») and the assigning staff decides with «Đồng ý» / «Từ chối»; staff can
+also excuse units directly, or take an excuse back, with `/mien #N <đơn vị> | <lý do>`. Every
+decision is kept in `excuse_request`: who asked, who decided, when and why. An excused target
+gets no more reminders and counts as «miễn», outside the expected figure."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from core import roles
+from core.i18n import Translator
+from core.messages import Button
+from core.text import fold
+from handlers.common import OPEN_STATES, find_assignment, members_with_role, task_line, unit_name
+from handlers.context import Context
+from handlers.giao import resolve_units
+from handlers.reminders import replan_target, unplan_target
+from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit
+
+WITHDRAW_WORDS = ("bo", "bo mien", "huy", "huy mien", "withdraw", "undo")
+LISTED = 10  # units named in a reply; more are counted
+
+
+async def request(ctx: Context, target: Target, assignment: Assignment, reason: str) -> None:
+    """A reporter asks for their unit to be excused; the assigning staff decides."""
+    t = ctx.t
+    assert ctx.member is not None
+    task = task_line(t, assignment)
+    if target.state == "submitted":
+        ctx.reply(t("Đơn vị đã nộp nhiệm vụ {task}; không cần xin miễn nữa.", task=task),
+                  target_id=target.id)
+        return
+    pending = (await ctx.session.exec(select(ExcuseRequest).where(
+        ExcuseRequest.target_id == target.id, ExcuseRequest.state == "pending"))).first()
+    if pending is not None:
+        ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng trả "
+                    "lời.", task=task), target_id=target.id)
+        return
+    excuse = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+                           reason=reason, created_at=ctx.now)
+    ctx.session.add(excuse)
+    await ctx.session.flush()
+    unit = await unit_name(ctx, target.unit_id)
+    staff = await ctx.session.get(Member, assignment.assigned_by)
+    who = ctx.member.display_name
+
+    def render(tr: Translator) -> str:
+        return "\n".join([
+            tr("🙏 {unit} xin miễn nộp nhiệm vụ {task}", unit=unit,
+               task=task_line(tr, assignment)),
+            tr("Lý do: {reason}", reason=reason),
+            tr("Người gửi: {who}. Bấm Đồng ý để miễn cho đơn vị, Từ chối để đơn vị vẫn nộp.",
+               who=who),
+        ])
+
+    if staff is not None:
+        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"m:{excuse.id}:ok"),
+                                            Button(tr("Từ chối"), f"m:{excuse.id}:no")],
+                 target_id=target.id, assignment_id=assignment.id)
+    ctx.audit("excuse_request", target=target.id, reason=reason)
+    ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
+                "vẫn nhắc hạn nộp. Bot sẽ báo khi có trả lời.", task=task), target_id=target.id)
+
+
+async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
+    if not roles.can_excuse(ctx.roles):
+        ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
+        return
+    excuse = await ctx.session.get(ExcuseRequest, int(parts[0])) \
+        if len(parts) == 2 and parts[0].isdigit() else None
+    if excuse is None:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    await decide(ctx, excuse, parts[1] == "ok")
+
+
+async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
+    t = ctx.t
+    if excuse.state != "pending":
+        ctx.reply(t("Đề nghị miễn nộp này đã được trả lời rồi."))
+        return
+    target = await ctx.session.get(Target, excuse.target_id)
+    assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+    assert target is not None and assignment is not None
+    task, unit = task_line(t, assignment), await unit_name(ctx, target.unit_id)
+    if assignment.state == "cancelled":
+        ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
+        return
+    if grant and target.state not in OPEN_STATES:
+        ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task))
+        return
+    _decided(ctx, excuse, "granted" if grant else "refused")
+    if grant:
+        await _excuse(ctx, target, assignment)
+    ctx.audit("excuse_" + excuse.state, target=target.id)
+    for member in await members_with_role(ctx, target.unit_id, "reporter"):
+        if grant:
+            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task} cho "
+                                           "{unit}; bot sẽ không nhắc việc này nữa.",
+                                           task=task_line(tr, assignment), unit=unit),
+                     target_id=target.id, assignment_id=assignment.id)
+        else:
+            ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý miễn nộp nhiệm vụ {task}; "
+                                           "đơn vị vẫn nộp trước {deadline}.",
+                                           task=task_line(tr, assignment),
+                                           deadline=tr.moment(target.deadline)),
+                     target_id=target.id, assignment_id=assignment.id)
+    if grant:
+        ctx.reply(t("Đã miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.", task=task,
+                    unit=unit))
+    else:
+        ctx.reply(t("Đã từ chối miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
+                    task=task, unit=unit))
+
+
+def _decided(ctx: Context, excuse: ExcuseRequest, state: str) -> None:
+    excuse.state = state
+    excuse.decided_by = ctx.member.id if ctx.member else None
+    excuse.decided_at = ctx.now
+    ctx.session.add(excuse)
+
+
+async def _excuse(ctx: Context, target: Target, assignment: Assignment) -> None:
+    target.state = "excused"
+    target.percent = None
+    ctx.session.add(target)
+    await unplan_target(ctx, target)
+
+
+def usage(t: Translator) -> str:
+    return t("Cách dùng: /mien #N <đơn vị> | <lý do> — miễn nộp nhiệm vụ #N cho các đơn vị "
+             "(mã, tên hoặc @nhóm, cách nhau bằng dấu phẩy).\n"
+             "Bỏ miễn: /mien #N <đơn vị> | bỏ\n"
+             "Ví dụ: /mien #3 THPT-LHP | trường không có khối 12")
+
+
+async def handle_command(ctx: Context, args: str) -> None:
+    """`/mien #N <đơn vị> | <lý do>` excuses units from task N's current period (staff);
+    `... | bỏ` takes the excuse back. Nothing changes unless every unit named is one of the
+    task's units; units already in the asked state are only mentioned."""
+    t = ctx.t
+    if not roles.can_excuse(ctx.roles):
+        ctx.reply(t("Chỉ chuyên viên văn phòng mới miễn nộp được cho đơn vị."))
+        return
+    head, _, reason = args.partition("|")
+    reason = reason.strip()
+    reference, _, spec = head.strip().partition(" ")
+    if not reference or not spec.strip():
+        ctx.reply(usage(t))
+        return
+    assignment = await find_assignment(ctx, reference)
+    if assignment is None:
+        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
+        return
+    task = task_line(t, assignment)
+    if assignment.state == "cancelled":
+        ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nào.", task=task))
+        return
+    units, problems = await resolve_units(ctx, spec)
+    if problems:
+        ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+        return
+    targets = {target.unit_id: target for target in (await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, Target.period == assignment.period,
+        col(Target.unit_id).in_([unit.id for unit in units])))).all()}
+    outside = [unit for unit in units if unit.id not in targets]
+    if outside:
+        ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
+                    units=_names(t, outside)))
+        return
+    if fold(reason) in WITHDRAW_WORDS:
+        await _withdraw(ctx, assignment, units, targets)
+    else:
+        await _grant(ctx, assignment, units, targets, reason)
+
+
+async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
+                 targets: dict[int, Target], reason: str) -> None:
+    t = ctx.t
+    assert ctx.member is not None
+    task = task_line(t, assignment)
+    done = [u for u in units if targets[u.id].state == "submitted"]  # type: ignore[index]
+    already = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
+    excused = [u for u in units if targets[u.id].state in OPEN_STATES]  # type: ignore[index]
+    for unit in excused:
+        target = targets[unit.id]  # type: ignore[index]
+        pending = (await ctx.session.exec(select(ExcuseRequest).where(
+            ExcuseRequest.target_id == target.id, ExcuseRequest.state == "pending"))).first()
+        excuse = pending or ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+                                          reason=reason, created_at=ctx.now)
+        if reason:
+            excuse.reason = reason
+        _decided(ctx, excuse, "granted")
+        await _excuse(ctx, target, assignment)
+        shown = excuse.reason
+        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
+            ctx.send(member, lambda tr, unit=unit, shown=shown: "\n".join(
+                [tr("✅ {unit} được miễn nộp nhiệm vụ {task}; bot sẽ không nhắc việc này nữa.",
+                    unit=unit.name, task=task_line(tr, assignment))]
+                + ([tr("Lý do: {reason}", reason=shown)] if shown else [])),
+                priority=1, target_id=target.id, assignment_id=assignment.id)
+    if excused:
+        ctx.audit("excuse", number=assignment.number, units=[u.code for u in excused],
+                  reason=reason)
+    lines = []
+    if excused:
+        lines.append(t("Đã miễn nộp nhiệm vụ {task} cho {n} đơn vị: {units}; các đơn vị đã được "
+                       "báo.", task=task, n=len(excused), units=_names(t, excused)))
+    if already:
+        lines.append(t("Đã được miễn từ trước: {units}.", units=_names(t, already)))
+    if done:
+        lines.append(t("Đã nộp, không miễn: {units}.", units=_names(t, done)))
+    ctx.reply("\n".join(lines))
+
+
+async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
+                    targets: dict[int, Target]) -> None:
+    t = ctx.t
+    assert ctx.member is not None
+    task = task_line(t, assignment)
+    back = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
+    others = [u for u in units if targets[u.id].state != "excused"]  # type: ignore[index]
+    for unit in back:
+        target = targets[unit.id]  # type: ignore[index]
+        target.state = "pending"
+        ctx.session.add(target)
+        record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+                               created_at=ctx.now)
+        _decided(ctx, record, "withdrawn")
+        await replan_target(ctx, target, assignment)
+        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
+            ctx.send(member, lambda tr, target=target, unit=unit: tr(
+                "Văn phòng đã bỏ miễn nộp nhiệm vụ {task} cho {unit}; đơn vị cần nộp trước "
+                "{deadline}.", task=task_line(tr, assignment), unit=unit.name,
+                deadline=tr.moment(target.deadline)),
+                priority=1, target_id=target.id, assignment_id=assignment.id)
+    if back:
+        ctx.audit("excuse_withdrawn", number=assignment.number, units=[u.code for u in back])
+    lines = []
+    if back:
+        lines.append(t("Đã bỏ miễn nộp nhiệm vụ {task} cho {n} đơn vị: {units}; các đơn vị đã "
+                       "được báo.", task=task, n=len(back), units=_names(t, back)))
+    if others:
+        lines.append(t("Không được miễn nên không cần bỏ: {units}.", units=_names(t, others)))
+    ctx.reply("\n".join(lines))
+
+
+def _names(t: Translator, units: list[Unit]) -> str:
+    shown = ", ".join(unit.name for unit in units[:LISTED])
+    if len(units) > LISTED:
+        shown += t(" và {n} đơn vị khác", n=len(units) - LISTED)
+    return shown
