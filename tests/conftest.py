@@ -3,8 +3,12 @@ server is reachable (required when BOT_TEST_REQUIRE_PG=1, as on CI)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
 import os
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +20,35 @@ from app.config import Settings
 
 PG_ADMIN_DSN = os.environ.get("BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BOT_TEST_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _tasks_of_a_hanging_test(request: pytest.FixtureRequest):  # noqa: ANN202
+    """Shortly before pytest-timeout ends a hanging test, print the stack of every asyncio
+    task: an idle event loop waiting for something that never comes shows nothing useful in
+    thread stacks. pytest-timeout prints the captured output with its own dump."""
+    limit = float(request.config.getini("timeout") or 0)
+    if limit <= 30:
+        yield
+        return
+    timer = threading.Timer(limit - 15, _print_tasks)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
+
+
+def _print_tasks() -> None:
+    loops = [o for o in gc.get_objects()
+             if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+    for loop in loops:  # each prints its own tasks, in its own thread
+        loop.call_soon_threadsafe(_print_running_tasks)
+
+
+def _print_running_tasks() -> None:
+    print("--- asyncio tasks of a test about to time out ---", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
 
 
 def sqlite_settings(folder: Path) -> Settings:
