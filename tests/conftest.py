@@ -22,20 +22,22 @@ PG_ADMIN_DSN = os.environ.get("BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.
 REQUIRE_PG = os.environ.get("BOT_TEST_REQUIRE_PG") == "1"
 
 
-@pytest.fixture(autouse=True)
-def _tasks_of_a_hanging_test(request: pytest.FixtureRequest):  # noqa: ANN202
-    """Shortly before pytest-timeout ends a hanging test, print the stack of every asyncio
-    task: an idle event loop waiting for something that never comes shows nothing useful in
-    thread stacks. pytest-timeout prints the captured output with its own dump."""
-    limit = float(request.config.getini("timeout") or 0)
-    if limit <= 30:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+    """Shortly before pytest-timeout ends a hanging test (setup, call or teardown, where the
+    event loop cancels what is left), print the stack of every asyncio task: an idle event
+    loop waiting for something that never comes shows nothing useful in thread stacks.
+    pytest-timeout prints the captured output with its own dump."""
+    limit = float(item.config.getini("timeout") or 0)
+    timer = threading.Timer(limit - 15, _print_tasks) if limit > 30 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
         yield
-        return
-    timer = threading.Timer(limit - 15, _print_tasks)
-    timer.daemon = True
-    timer.start()
-    yield
-    timer.cancel()
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _print_tasks() -> None:
