@@ -564,7 +564,7 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         scheduler.start()
         await stop.wait()
     finally:
-        scheduler.stop()
+        await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
         if web is not None:

@@ -27,10 +27,20 @@ class ReminderScheduler:
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._ticks: set[asyncio.Task] = set()
 
     async def tick(self) -> int:
         """Send what is due now, drain the outbox, and set the next precise wake-up. The
         sender starts on the first swept batches while the sweep goes on with the rest."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._ticks.add(task)
+        try:
+            return await self._tick()
+        finally:
+            self._ticks.discard(task)
+
+    async def _tick(self) -> int:
         now = self.clock()
         sweeping = asyncio.ensure_future(self.dispatcher.sweep(now))
         try:
@@ -54,6 +64,12 @@ class ReminderScheduler:
                                next_run_time=self.clock())
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop scheduling and wait until a tick in progress has stopped, so that nothing
+        uses the database after the caller closes it."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=False)  # cancels the running ticks
+        if self._ticks:
+            for task in self._ticks:
+                task.cancel()
+            await asyncio.wait(set(self._ticks))

@@ -46,5 +46,5 @@ async def test_tick_sends_due_reminders_and_sets_the_wake_up(tmp_path) -> None:
         job = service.scheduler.get_job(WAKE_UP_JOB)
         assert job is not None and job.next_run_time > clock["now"]
     finally:
-        service.stop()
+        await service.stop()
         await runtime.close()
