@@ -98,13 +98,16 @@ def _plain(folded: str, origin: list[int]) -> tuple[str, list[int]]:
 
 # --------------------------------------------------------------------------- phrases (folded)
 
-_TAIL_WORD = r"(?:a|ah|ak|roi|r|nhe|nha|nhen|day|em|anh|chi|thay|co|oi|luon|ha|vay|ok)"
+_TAIL_WORD = r"(?:a|ah|ak|roi|r|nhe|nha|nhen|day|em|anh|chi|thay|co|oi|luon|ha|vay|ok|please)"
 _TAIL = rf"(?: {_TAIL_WORD}){{0,4}}"
 _TAIL_ONLY = re.compile(rf"(?:{_TAIL_WORD}(?: {_TAIL_WORD})*)?")
-_INTERJECTION = r"(?:(?:da|vang|da vang|ok|oke|okay|thua (?:thay|co|anh|chi)) )?"
+_INTERJECTION = (
+    r"(?:(?:(?:da|vang|da vang|ok|oke|okay)(?: thua (?:thay|co|anh|chi))?"
+    r"|thua (?:thay|co|anh|chi)) )?"
+)
 _SUBJECT = (
     r"(?:(?:cho )?(?:(?:ben|truong|don vi|phong|chung) (?:em|toi|minh|ta)"
-    r"|em|toi|minh|truong|nha truong|don vi|chung toi) )?"
+    r"|em|toi|minh|truong|nha truong|don vi|chung toi|phong|trung tam) )?"
 )
 _OBJECT = r"(?: (?:bao cao|file|so lieu|bieu mau))?"
 
@@ -153,9 +156,10 @@ _EXTENSION = re.compile(
 )
 _EXCUSE = re.compile(
     rf"{_INTERJECTION}{_SUBJECT}"
-    r"(?:(?:xin|de nghi|kinh de nghi|mong|muon)(?: cho)?(?: duoc)? mien(?! giam)"
-    r"(?: (?:nop|bao cao|nhiem vu|thuc hien))?(?: (?:bao cao|nhiem vu nay|nay))?"
-    rf"|(?:(?:request|ask for|need)(?: an)? )?exemption){_TAIL}(?= |$)"
+    r"(?:(?:(?:xin|de nghi|kinh de nghi|mong|muon)(?: cho)?(?: (?:phong|truong|don vi))?"
+    r"(?: duoc)? mien(?! giam)|mien nop)"
+    r"(?: (?:nop|bao cao|nhiem vu|viec|thuc hien|tru|nay|ky nay))*"
+    rf"|(?:(?:we |i )?(?:request|ask for|need)(?: an)? )?exemption){_TAIL}(?= |$)"
 )
 
 _LEADING_SEPARATORS = re.compile(r"[\s:,.;\-\u2013\u2014]*")

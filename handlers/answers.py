@@ -3,7 +3,9 @@ button, or without context (matched to their open task, or asked which)."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from collections.abc import Callable
+
+from sqlmodel import col, select
 
 from core.deadlines import DeadlineError
 from core.i18n import Translator
@@ -21,7 +23,16 @@ from handlers.common import (
 )
 from handlers.context import Context, dialogue_data
 from handlers.giao import deadline_error_text
-from storage.models import Assignment, Dialogue, Member, Outbox, StoredFile, Submission, Target
+from storage.models import (
+    Assignment,
+    Dialogue,
+    Member,
+    Outbox,
+    StoredFile,
+    Submission,
+    Target,
+    Unit,
+)
 
 # --- /viec -------------------------------------------------------------------------------
 
@@ -37,14 +48,14 @@ async def handle_viec(ctx: Context, _args: str) -> None:
         ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào phải nộp. 👍"))
         return
     lines = [t("Nhiệm vụ còn mở của đơn vị bạn:")]
-    twice = _periods_shown(rows)
+    apart = await _apart(ctx, rows)
     for target, assignment in rows:
         state = (t(" — đang làm {percent}%", percent=target.percent)
                  if target.state == "in_progress" and target.percent is not None
                  else t(" — đang làm") if target.state == "in_progress" else "")
         task = task_line(t, assignment)
-        if assignment.number in twice:
-            task += t(" kỳ {period}", period=target.period)
+        if apart(t, target, assignment):
+            task += f" — {apart(t, target, assignment)}"
         lines.append(t("• {task} — hạn {deadline} ({left}){state}",
                        task=task, deadline=t.moment(target.deadline),
                        left=t.time_left(ctx.now, target.deadline), state=state))
@@ -83,12 +94,30 @@ def _periods_shown(rows: list[tuple[Target, Assignment]]) -> set[int]:
     return {n for n in numbers if numbers.count(n) > 1}
 
 
-def _pick_buttons(rows: list[tuple[Target, Assignment]]):
+async def _apart(ctx: Context, rows: list[tuple[Target, Assignment]]
+                 ) -> Callable[[Translator, Target, Assignment], str]:
+    """What tells apart the lines of a task owed twice: its period (an extension running past
+    the next period's opening) or, for a member reporting for two units, the unit; "" for a
+    task owed once."""
     twice = _periods_shown(rows)
+    units = {u.id: u.name for u in (await ctx.session.exec(select(Unit).where(
+        col(Unit.id).in_({t.unit_id for t, a in rows if a.number in twice})))).all()}
 
+    def apart(t: Translator, target: Target, assignment: Assignment) -> str:
+        if assignment.number not in twice:
+            return ""
+        periods = {other.period for other, a in rows if a.number == assignment.number}
+        if len(periods) > 1:
+            return t("kỳ {period}", period=target.period)
+        return units.get(target.unit_id, "")
+
+    return apart
+
+
+def _pick_buttons(rows: list[tuple[Target, Assignment]],
+                  apart: Callable[[Translator, Target, Assignment], str]):
     def render(t: Translator) -> list[Button]:
-        return [Button(t("#{number} kỳ {period}", number=a.number, period=target.period)
-                       if a.number in twice else
+        return [Button(f"#{a.number} {apart(t, target, a)[:40]}" if apart(t, target, a) else
                        t("#{number} {title}", number=a.number, title=a.title[:40]),
                        f"p:{target.id}") for target, a in rows]
 
@@ -118,7 +147,8 @@ async def handle_free(ctx: Context) -> None:
             picked = rows[0]
         else:
             ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
-                        "xin gia hạn đến 12/5 vì ..., không có số liệu; hoặc gửi tệp báo cáo.",
+                        "xin gia hạn đến 12/5 vì ..., không có số liệu, xin miễn nộp vì ...; "
+                        "hoặc gửi tệp báo cáo.",
                         text=event.text.strip()[:80]))
             return
     if picked is None:
@@ -138,7 +168,7 @@ async def handle_free(ctx: Context) -> None:
             await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
             ctx.send(ctx.member, lambda tr: tr("Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời "
                                                "này dành cho nhiệm vụ nào?", n=len(rows)),
-                     _pick_buttons(rows))
+                     _pick_buttons(rows, await _apart(ctx, rows)))
             return
         picked = rows[0]
     target, assignment = picked

@@ -16,9 +16,14 @@ from handlers.common import OPEN_STATES, find_assignment, members_with_role, tas
 from handlers.context import Context
 from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
-from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit
+from storage.models import Assignment, ExcuseRequest, Member, Outbox, Submission, Target, Unit
 
-WITHDRAW_WORDS = ("bo", "bo mien", "huy", "huy mien", "withdraw", "undo")
+# `/mien #N <units> | bỏ` takes an excuse back: the text after "|" is a take-back when it
+# starts with one of these words and says nothing else than these ("bỏ miễn nộp", "huỷ bỏ").
+WITHDRAW_FIRST = frozenset({"bo", "huy", "thu", "go", "remove", "withdraw", "undo", "revoke",
+                            "cancel"})
+WITHDRAW_WORDS = WITHDRAW_FIRST | {"hoi", "mien", "nop", "bao", "cao", "lai", "the", "excuse",
+                                   "exemption"}
 LISTED = 10  # units named in a reply; more are counted
 
 
@@ -87,8 +92,11 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
         return
-    if grant and target.state not in OPEN_STATES:
-        ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task))
+    if target.state not in OPEN_STATES:  # reported (or excused) meanwhile: nothing to decide
+        _decided(ctx, excuse, "withdrawn")
+        ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task)
+                  if target.state == "submitted" else
+                  t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
         return
     _decided(ctx, excuse, "granted" if grant else "refused")
     if grant:
@@ -96,9 +104,10 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     ctx.audit("excuse_" + excuse.state, target=target.id)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
-            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task} cho "
-                                           "{unit}; bot sẽ không nhắc việc này nữa.",
-                                           task=task_line(tr, assignment), unit=unit),
+            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task}{period} "
+                                           "cho {unit}; bot sẽ không nhắc việc này nữa.",
+                                           task=task_line(tr, assignment), unit=unit,
+                                           period=period_words(tr, target)),
                      target_id=target.id, assignment_id=assignment.id)
         else:
             ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý miễn nộp nhiệm vụ {task}; "
@@ -126,6 +135,16 @@ async def _excuse(ctx: Context, target: Target, assignment: Assignment) -> None:
     target.percent = None
     ctx.session.add(target)
     await unplan_target(ctx, target)
+
+
+def is_withdrawal(text: str) -> bool:
+    words = fold(text).replace(",", " ").replace(".", " ").split()
+    return bool(words) and words[0] in WITHDRAW_FIRST and set(words) <= WITHDRAW_WORDS
+
+
+def period_words(tr: Translator, target: Target) -> str:
+    """« (kỳ 06/2023)» for a recurring task's target: an excuse covers one period only."""
+    return tr(" (kỳ {period})", period=target.period) if target.period else ""
 
 
 def usage(t: Translator) -> str:
@@ -169,7 +188,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
                     units=_names(t, outside)))
         return
-    if fold(reason) in WITHDRAW_WORDS:
+    if is_withdrawal(reason):
         await _withdraw(ctx, assignment, units, targets)
     else:
         await _grant(ctx, assignment, units, targets, reason)
@@ -195,9 +214,10 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
         await _excuse(ctx, target, assignment)
         shown = excuse.reason
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, unit=unit, shown=shown: "\n".join(
-                [tr("✅ {unit} được miễn nộp nhiệm vụ {task}; bot sẽ không nhắc việc này nữa.",
-                    unit=unit.name, task=task_line(tr, assignment))]
+            ctx.send(member, lambda tr, unit=unit, shown=shown, target=target: "\n".join(
+                [tr("✅ {unit} được miễn nộp nhiệm vụ {task}{period}; bot sẽ không nhắc việc này "
+                    "nữa.", unit=unit.name, task=task_line(tr, assignment),
+                    period=period_words(tr, target))]
                 + ([tr("Lý do: {reason}", reason=shown)] if shown else [])),
                 priority=1, target_id=target.id, assignment_id=assignment.id)
     if excused:
@@ -223,17 +243,19 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
     others = [u for u in units if targets[u.id].state != "excused"]  # type: ignore[index]
     for unit in back:
         target = targets[unit.id]  # type: ignore[index]
-        target.state = "pending"
+        progress = (await ctx.session.exec(select(Submission.percent).where(
+            Submission.target_id == target.id, Submission.kind == "progress")
+            .order_by(col(Submission.id).desc()))).first()
+        target.state = "pending" if progress is None else "in_progress"  # as before the excuse
+        target.percent = progress
         ctx.session.add(target)
         record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                created_at=ctx.now)
         _decided(ctx, record, "withdrawn")
         await replan_target(ctx, target, assignment)
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, target=target, unit=unit: tr(
-                "Văn phòng đã bỏ miễn nộp nhiệm vụ {task} cho {unit}; đơn vị cần nộp trước "
-                "{deadline}.", task=task_line(tr, assignment), unit=unit.name,
-                deadline=tr.moment(target.deadline)),
+            ctx.send(member, lambda tr, target=target, unit=unit: _taken_back(
+                tr, ctx, assignment, target, unit),
                 priority=1, target_id=target.id, assignment_id=assignment.id)
     if back:
         ctx.audit("excuse_withdrawn", number=assignment.number, units=[u.code for u in back])
@@ -244,6 +266,18 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
     if others:
         lines.append(t("Không được miễn nên không cần bỏ: {units}.", units=_names(t, others)))
     ctx.reply("\n".join(lines))
+
+
+def _taken_back(tr: Translator, ctx: Context, assignment: Assignment, target: Target,
+                unit: Unit) -> str:
+    """What a unit is told when its excuse is taken back: the deadline, or that it passed."""
+    words = {"task": task_line(tr, assignment), "period": period_words(tr, target),
+             "unit": unit.name, "deadline": tr.moment(target.deadline)}
+    if target.deadline > ctx.now:
+        return tr("Văn phòng đã bỏ miễn nộp nhiệm vụ {task}{period} cho {unit}; đơn vị cần nộp "
+                  "trước {deadline}.", **words)
+    return tr("Văn phòng đã bỏ miễn nộp nhiệm vụ {task}{period} cho {unit}; hạn nộp {deadline} "
+              "đã qua, đơn vị hãy nộp ngay.", **words)
 
 
 def _names(t: Translator, units: list[Unit]) -> str:

@@ -71,6 +71,10 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     target = await ctx.session.get(Target, ext.target_id)
     assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
     assert target is not None and assignment is not None
+    if target.state == "excused":  # excused meanwhile: it owes nothing to extend
+        ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
+                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
+        return
     until = until or ext.requested_until
     if grant and until <= target.deadline:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời bằng "

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from app.config import Settings
 from core.clock import LOCAL_TZ
+from handlers.excuses import is_withdrawal
 from reports.load import task_report
 from storage.models import Assignment, ExcuseRequest, Member, Reminder, Target
 from tests.seed import Bot, seeded_bot
@@ -88,7 +90,7 @@ async def test_a_request_overtaken_by_a_report_is_not_granted(settings: Settings
         await bot.press("staff", START, "Đồng ý")
         assert "đã nộp nhiệm vụ #1" in last_text(bot, "staff")
         target, (asked,), _ = await state_of(bot)
-        assert target.state == "submitted" and asked.state == "pending"
+        assert target.state == "submitted" and asked.state == "withdrawn"
         await bot.say("ht_b", START, "xin miễn vì sáp nhập")
         assert "không còn nhiệm vụ nào đang mở" in last_text(bot, "ht_b")
         await bot.say("staff", START, "/mien #1 A, B | sáp nhập")
@@ -116,5 +118,63 @@ async def test_only_staff_excuse_and_a_cancelled_task_lists_nobody_as_owing(
         assert "đã được huỷ; không cần miễn" in last_text(bot, "staff")
         target, records, _ = await state_of(bot)
         assert target.state == "pending" and records == []
+    finally:
+        await bot.runtime.close()
+
+
+@pytest.mark.parametrize("text", ["bỏ", "bỏ miễn nộp", "Hủy bỏ", "huỷ miễn", "thu hồi",
+                                  "remove", "Undo exemption", "gỡ"])
+def test_words_that_take_an_excuse_back(text: str) -> None:
+    assert is_withdrawal(text)
+
+
+@pytest.mark.parametrize("text", ["", "bỏ học nhiều, trường đã giải thể", "sáp nhập",
+                                  "huỷ tuyển sinh năm nay"])
+def test_reasons_are_not_taken_for_a_take_back(text: str) -> None:
+    assert not is_withdrawal(text)
+
+
+async def test_decisions_overtaken_by_events_say_so(settings: Settings) -> None:
+    """An extension asked before an excuse is not granted after it; a refusal after the unit
+    reported closes the request without telling the unit to report; taking an excuse back
+    after the deadline says the deadline has passed."""
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thống kê khuyết tật | hạn 08/05/2023 | đơn vị A, B")
+        await bot.say("ht_b", START, "xin gia hạn đến 12/5 vì chờ số liệu")
+        await bot.say("staff", START, "/mien #1 B | sáp nhập")
+        await bot.press("staff", START, "Đồng ý")  # the extension's button
+        assert last_text(bot, "staff") == (
+            "Trường B đã được miễn nộp nhiệm vụ #1 «Thống kê khuyết tật»; không cần gia hạn.")
+        assert "gia hạn" not in last_text(bot, "ht_b")
+
+        await bot.say("ht_a", START, "xin miễn vì sáp nhập")
+        await bot.say("ht_a", START, "đã xong")
+        told = len([m for m in bot.recorder.sent if m.chat_id == "ht_a"])
+        await bot.press("staff", START, "Từ chối")
+        assert "Trường A đã nộp nhiệm vụ #1" in last_text(bot, "staff")
+        assert len([m for m in bot.recorder.sent if m.chat_id == "ht_a"]) == told
+        async with bot.runtime.sessions() as session:
+            states = {r.state for r in (await session.exec(select(ExcuseRequest))).all()}
+        assert states == {"granted", "withdrawn"}
+
+        late = datetime(2023, 5, 9, 9, 0, tzinfo=LOCAL_TZ)
+        await bot.say("staff", late, "/mien #1 B | Hủy bỏ")
+        assert "hạn nộp Thứ Hai, 08/05/2023 17:00 đã qua, đơn vị hãy nộp ngay" in last_text(
+            bot, "ht_b")
+    finally:
+        await bot.runtime.close()
+
+
+async def test_a_member_of_two_units_picks_by_unit(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.admin(START, "members", "add", "ht_b", "--role", "reporter", "--unit", "A")
+        await bot.assign(START, "Thống kê khuyết tật | hạn 08/05/2023 | đơn vị A, B")
+        await bot.say("ht_b", START, "xin miễn vì sáp nhập")
+        labels = [b.label for b in bot.recorder.sent[-1].buttons]
+        assert labels == ["#1 Trường A", "#1 Trường B"]
+        await bot.say("ht_b", START, "/viec")
+        assert "#1 «Thống kê khuyết tật» — Trường B — hạn" in last_text(bot, "ht_b")
     finally:
         await bot.runtime.close()

@@ -250,6 +250,15 @@ def test_extension_until_is_not_recurring() -> None:
         ("xin miễn ạ", ""),
         ("đề nghị miễn", ""),
         ("request an exemption because the school closed", "the school closed"),
+        ("xin mien nop bao cao nay a vi truong khong co hs", "truong khong co hs"),
+        ("Dạ thưa thầy, trường em xin miễn nộp vì sáp nhập", "sáp nhập"),
+        ("Phòng xin miễn báo cáo này vì đã gộp", "đã gộp"),
+        ("Trung tâm xin miễn nộp: không có học viên", "không có học viên"),
+        ("de nghi cho phong duoc mien bao cao nay a", ""),
+        ("miễn nộp ạ", ""),
+        ("xin miễn trừ báo cáo vì trường mới thành lập", "trường mới thành lập"),
+        ("exemption please", ""),
+        ("we request an exemption because we closed", "we closed"),
     ],
 )
 def test_excuse(text: str, note: str) -> None:
