@@ -54,8 +54,8 @@ async def handle_viec(ctx: Context, _args: str) -> None:
                  if target.state == "in_progress" and target.percent is not None
                  else t(" — đang làm") if target.state == "in_progress" else "")
         task = task_line(t, assignment)
-        if apart(t, target, assignment):
-            task += f" — {apart(t, target, assignment)}"
+        period, unit = apart(t, target, assignment)
+        task += (f" {period}" if period else "") + (f" — {unit}" if unit else "")
         lines.append(t("• {task} — hạn {deadline} ({left}){state}",
                        task=task, deadline=t.moment(target.deadline),
                        left=t.time_left(ctx.now, target.deadline), state=state))
@@ -94,32 +94,37 @@ def _periods_shown(rows: list[tuple[Target, Assignment]]) -> set[int]:
     return {n for n in numbers if numbers.count(n) > 1}
 
 
-async def _apart(ctx: Context, rows: list[tuple[Target, Assignment]]
-                 ) -> Callable[[Translator, Target, Assignment], str]:
-    """What tells apart the lines of a task owed twice: its period (an extension running past
-    the next period's opening) or, for a member reporting for two units, the unit; "" for a
-    task owed once."""
+Apart = Callable[[Translator, Target, Assignment], tuple[str, str]]
+
+
+async def _apart(ctx: Context, rows: list[tuple[Target, Assignment]]) -> Apart:
+    """What tells apart the lines of a task owed twice, as (period, unit name): its period
+    (an extension running past the next period's opening) or, for a member reporting for two
+    units, the unit; ("", "") for a task owed once."""
     twice = _periods_shown(rows)
     units = {u.id: u.name for u in (await ctx.session.exec(select(Unit).where(
         col(Unit.id).in_({t.unit_id for t, a in rows if a.number in twice})))).all()}
 
-    def apart(t: Translator, target: Target, assignment: Assignment) -> str:
+    def apart(t: Translator, target: Target, assignment: Assignment) -> tuple[str, str]:
         if assignment.number not in twice:
-            return ""
+            return "", ""
         periods = {other.period for other, a in rows if a.number == assignment.number}
         if len(periods) > 1:
-            return t("kỳ {period}", period=target.period)
-        return units.get(target.unit_id, "")
+            return t("kỳ {period}", period=target.period), ""
+        return "", units.get(target.unit_id, "")
 
     return apart
 
 
-def _pick_buttons(rows: list[tuple[Target, Assignment]],
-                  apart: Callable[[Translator, Target, Assignment], str]):
+def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
+    def label(t: Translator, target: Target, assignment: Assignment) -> str:
+        which = " ".join(part for part in apart(t, target, assignment) if part)
+        if which:
+            return f"#{assignment.number} {which[:40]}"
+        return t("#{number} {title}", number=assignment.number, title=assignment.title[:40])
+
     def render(t: Translator) -> list[Button]:
-        return [Button(f"#{a.number} {apart(t, target, a)[:40]}" if apart(t, target, a) else
-                       t("#{number} {title}", number=a.number, title=a.title[:40]),
-                       f"p:{target.id}") for target, a in rows]
+        return [Button(label(t, target, a), f"p:{target.id}") for target, a in rows]
 
     return render
 
