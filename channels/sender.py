@@ -246,12 +246,14 @@ class Sender:
         return Outgoing(chat_id=row.chat_id, text=row.text, buttons=tuple(buttons_of(row)),
                         file=file, extra=extra)
 
-    async def drain(self, now: datetime, limit: int = 100) -> int:
-        """Send everything that is waiting; returns the number of messages sent."""
+    async def drain(self, now: datetime, limit: int = 100,
+                    stop: asyncio.Event | None = None) -> int:
+        """Send everything that is waiting (or, once `stop` is set, what was claimed
+        already); returns the number of messages sent."""
         sent = 0
         failed: set[int] = set()  # rows that failed in this drain wait for the next one
         recovered = -RECOVER_EVERY
-        while True:
+        while stop is None or not stop.is_set():
             if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
                 await self._recover()
                 recovered = self.wall()
@@ -268,6 +270,7 @@ class Sender:
                 if not waits or min(waits) > MAX_WAIT:
                     return sent
                 await asyncio.sleep(min(waits))
+        return sent
 
     async def _send(self, channel: str, rows: list[tuple[Outbox, float]], now: datetime,
                     failed: set[int]) -> int:

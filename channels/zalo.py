@@ -147,6 +147,7 @@ class ZaloAdapter:
         self.photo_names: dict[str, str] = {}  # message id → name of the file sent as photo
         self.continued: set[str] = set()  # ids of pieces followed by more of the same text
         self._poller: asyncio.Task[None] | None = None
+        self._waiting_for_updates = False  # the poller is in a long poll, safe to cancel
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -171,9 +172,13 @@ class ZaloAdapter:
             self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
 
     async def stop(self) -> None:
+        """Stop polling: a long poll in progress is cancelled, an update being handled is
+        finished first (cancelling it inside a database call could leave a connection that
+        never closes)."""
         poller, self._poller = self._poller, None
         if poller is not None:
-            poller.cancel()
+            if self._waiting_for_updates:
+                poller.cancel()
             await asyncio.wait({poller})  # unlike awaiting it, keeps a cancel of our own
         await self.client.close()
 
@@ -185,6 +190,7 @@ class ZaloAdapter:
 
     async def _poll(self) -> None:
         while self._poller is not None:
+            self._waiting_for_updates = True
             try:
                 updates = await self.client.get_updates(self.poll_seconds)
             except (ZaloApiError, httpx.HTTPError) as exc:
@@ -193,6 +199,8 @@ class ZaloAdapter:
                 log.warning("zalo getUpdates failed: %s", exc)
                 await asyncio.sleep(self.retry_seconds)
                 continue
+            finally:
+                self._waiting_for_updates = False
             for update in updates:
                 await self.process(update)
 

@@ -3,6 +3,7 @@ one user action in one transaction; `sweep(now)` turns due reminders into messag
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -72,10 +73,11 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             return await _first_time(session, event, now)
 
-    async def sweep(self, now: datetime) -> int:
+    async def sweep(self, now: datetime, stop: asyncio.Event | None = None) -> int:
         """Open the recurring tasks' periods that have come, then send every reminder due
         at `now`; returns how many reminders were turned into messages. Each batch of
-        targets is one transaction, so other bot processes share a wave."""
+        targets is one transaction, so other bot processes share a wave; once `stop` is set
+        no new batch starts (the next sweep, here or in another process, takes the rest)."""
         async with self.sessions() as session, session.begin():
             await periods.roll_over(self.context(session, now), now)
         sent = 0
@@ -84,7 +86,7 @@ class Dispatcher:
                 claimed, batch_sent = await reminders.sweep(self.context(session, now), now,
                                                             limit=SWEEP_BATCH)
             sent += batch_sent
-            if not claimed:
+            if not claimed or (stop is not None and stop.is_set()):
                 return sent
 
     async def next_due(self, after: datetime) -> datetime | None:

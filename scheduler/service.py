@@ -27,30 +27,32 @@ class ReminderScheduler:
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._ticks: set[asyncio.Task] = set()
+        self._stop = asyncio.Event()
+        self._ticks: set[asyncio.Future] = set()
 
     async def tick(self) -> int:
         """Send what is due now, drain the outbox, and set the next precise wake-up. The
-        sender starts on the first swept batches while the sweep goes on with the rest."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._ticks.add(task)
-        try:
-            return await self._tick()
-        finally:
-            self._ticks.discard(task)
+        sender starts on the first swept batches while the sweep goes on with the rest.
+
+        The work runs shielded: stopping (the scheduler cancels its running jobs) lets it
+        end at its next batch instead of cancelling it inside a database call, which could
+        leave a connection that never closes."""
+        work = asyncio.ensure_future(self._tick())
+        self._ticks.add(work)
+        work.add_done_callback(self._ticks.discard)
+        return await asyncio.shield(work)
 
     async def _tick(self) -> int:
         now = self.clock()
-        sweeping = asyncio.ensure_future(self.dispatcher.sweep(now))
+        sweeping = asyncio.ensure_future(self.dispatcher.sweep(now, self._stop))
         try:
             while not sweeping.done():
-                await self.sender.drain(now)
+                await self.sender.drain(now, stop=self._stop)
                 await asyncio.wait({sweeping}, timeout=SWEEP_POLL)
-        finally:  # stopped (the scheduler cancels its running jobs): the sweep stops too
+        finally:  # cancelled after all: the sweep stops too
             sweeping.cancel()
         sent = sweeping.result()
-        await self.sender.drain(now)
+        await self.sender.drain(now, stop=self._stop)
         upcoming = await self.dispatcher.next_due(now)
         if upcoming is not None and self.scheduler.running:
             self.scheduler.add_job(self.tick, "date", run_date=max(upcoming, now),
@@ -65,11 +67,10 @@ class ReminderScheduler:
         self.scheduler.start()
 
     async def stop(self) -> None:
-        """Stop scheduling and wait until a tick in progress has stopped, so that nothing
-        uses the database after the caller closes it."""
+        """Stop scheduling and wait until a tick in progress has ended its current batch, so
+        that nothing uses the database after the caller closes it."""
+        self._stop.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)  # cancels the running ticks
+            self.scheduler.shutdown(wait=False)
         if self._ticks:
-            for task in self._ticks:
-                task.cancel()
             await asyncio.wait(set(self._ticks))

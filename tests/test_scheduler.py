@@ -48,3 +48,32 @@ async def test_tick_sends_due_reminders_and_sets_the_wake_up(tmp_path) -> None:
     finally:
         await service.stop()
         await runtime.close()
+
+
+async def test_stopping_lets_a_tick_end_its_batch_instead_of_cancelling_it(tmp_path) -> None:
+    """A tick in progress is not cancelled inside a database call when the bot stops: the
+    sweep ends after its current batch and stop() waits for it."""
+    runtime = await Runtime.open(sqlite_settings(tmp_path))
+    entered, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    sweep = runtime.dispatcher.sweep
+
+    async def held(now, stop=None):  # noqa: ANN001, ANN202
+        entered.set()
+        await release.wait()
+        sent = await sweep(now, stop)
+        finished.set()
+        return sent
+
+    runtime.dispatcher.sweep = held  # type: ignore[method-assign]
+    service = ReminderScheduler(runtime.dispatcher, runtime.sender({"console": Recorder()}))
+    try:
+        service.start()
+        await asyncio.wait_for(entered.wait(), 10)
+        stopping = asyncio.ensure_future(service.stop())
+        await asyncio.sleep(0.1)
+        assert not stopping.done()
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert finished.is_set()
+    finally:
+        await runtime.close()

@@ -451,3 +451,30 @@ async def test_an_answer_goes_to_the_task_of_the_latest_message() -> None:
         assert "nhiệm vụ nào" in texts(session, "ht_lhp")[-1]
         progress = [r for r in await rows(runtime, Submission) if r.kind == "progress"]
         assert len(progress) == 1
+
+
+async def test_stopping_finishes_the_update_being_handled() -> None:
+    """Stopping the adapter cancels a long poll but not an update being handled: cancelling
+    inside a database call can leave a connection that never closes (and a shutdown that
+    never ends), and the user's message would be lost."""
+    import asyncio
+
+    async with zalo_bot() as (session, runtime):
+        assert session.adapter is not None
+        entered, release = asyncio.Event(), asyncio.Event()
+        handle = runtime.dispatcher.handle
+
+        async def held(event, now):  # noqa: ANN001, ANN202
+            entered.set()
+            await release.wait()
+            return await handle(event, now)
+
+        runtime.dispatcher.handle = held  # type: ignore[method-assign]
+        await session.emulator.inject_text(session.user_id("ht_lhp"), "/help")
+        await asyncio.wait_for(entered.wait(), 10)
+        stopping = asyncio.ensure_future(session.adapter.stop())
+        await asyncio.sleep(0.1)
+        assert not stopping.done()
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert len(await rows(runtime, Outbox)) == 1  # the reply was written and sent
