@@ -140,6 +140,7 @@ class Sender:
         self.acks = AckWindows()
         self.rate_limited = 0  # RetryLater (429) answers received
         self._last_call: dict[str, float] = {}
+        self._chat_free: dict[str, float] = {}  # chat key → when its next call may start
         self._windows: dict[str, _Window] = {}
         self._acknowledged: list[tuple[int, str, datetime, float]] = []
         self._recording = asyncio.Lock()
@@ -282,13 +283,20 @@ class Sender:
         paused = {"until": 0.0}
 
         async def one(row: Outbox, slot: float) -> int:
-            delay = slot - self.wall()
+            # The slot is when the row may go; a chat's previous message that went out late
+            # (a busy process) must not bring the next one closer than the chat's interval.
+            key = chat_key(channel, row.chat_id)
+            delay = max(slot, self._chat_free.get(key, 0.0)) - self.wall()
             if delay > 0:
                 await asyncio.sleep(delay)
             async with calls, self._paced(channel):
                 if self.wall() > deadline or self.wall() < paused["until"]:
                     await self._release(row, row.error, failed=False)
                     return 0
+                limits = self.limits.get(channel)
+                if limits is not None:
+                    self._chat_free[key] = self.wall() + limits.chat_interval(
+                        row.chat_id, row.is_group)
                 try:
                     message_id = await adapter.send(await self._render(row))
                 except RetryLater as exc:
