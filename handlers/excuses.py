@@ -100,7 +100,7 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
         return
     _decided(ctx, excuse, "granted" if grant else "refused")
     if grant:
-        await _excuse(ctx, target, assignment)
+        await _excuse(ctx, target)
     ctx.audit("excuse_" + excuse.state, target=target.id)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
@@ -130,7 +130,7 @@ def _decided(ctx: Context, excuse: ExcuseRequest, state: str) -> None:
     ctx.session.add(excuse)
 
 
-async def _excuse(ctx: Context, target: Target, assignment: Assignment) -> None:
+async def _excuse(ctx: Context, target: Target) -> None:
     target.state = "excused"
     target.percent = None
     ctx.session.add(target)
@@ -211,7 +211,7 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
         if reason:
             excuse.reason = reason
         _decided(ctx, excuse, "granted")
-        await _excuse(ctx, target, assignment)
+        await _excuse(ctx, target)
         shown = excuse.reason
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
             ctx.send(member, lambda tr, unit=unit, shown=shown, target=target: "\n".join(
