@@ -7,6 +7,7 @@ row or value and what to do; nothing is written then.
 from __future__ import annotations
 
 import csv
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,17 @@ Progress = Callable[[int, int], None]
 
 class AdminError(Exception):
     """Bad input to an admin command; nothing was written."""
+
+
+CLI_CHANNEL = "cli"  # the audit log's channel for changes made on the admin command line
+
+
+def audit(session: AsyncSession, now: datetime, action: str, assignment_id: int | None = None,
+          **detail: object) -> None:
+    """Record a change made on the command line (or an `@admin` transcript line)."""
+    session.add(AuditLog(at=now, actor="admin", channel=CLI_CHANNEL, assignment_id=assignment_id,
+                         action=action,
+                         detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
 
 PROBLEM_TEXT = {
@@ -233,6 +245,8 @@ async def add_member(
     ).first()
     if not exists:
         session.add(Membership(member_id=member.id, unit_id=unit.id if unit else None, role=role))
+        audit(session, now, "member_add", name=name, channel=channel, role=role,
+              unit=unit.code if unit else None)
     return member, created
 
 
@@ -241,7 +255,7 @@ async def find_members(session: AsyncSession, name: str) -> list[Member]:
     return [m for m in members if fold(m.display_name) == fold(name) or m.channel_user_id == name]
 
 
-async def remove_member(session: AsyncSession, name: str) -> int:
+async def remove_member(session: AsyncSession, name: str, now: datetime) -> int:
     found = await find_members(session, name)
     if not found:
         raise AdminError(f"no member called {name!r}: see `bot.py members list`")
@@ -251,6 +265,7 @@ async def remove_member(session: AsyncSession, name: str) -> int:
         member.channel_user_id = f"removed:{member.id}:{member.channel_user_id}"
         member.display_name = f"{member.display_name} (removed)"
         session.add(member)
+    audit(session, now, "member_remove", name=name, accounts=len(found))
     return len(found)
 
 
@@ -277,6 +292,8 @@ async def create_invites(
                         expires_at=now + expires if expires else None, created_at=now)
         session.add(invite)
         result.append((unit, invite))
+    audit(session, now, "invites_create", role=role, uses=uses, units=len(units),
+          codes=[unit.code for unit in units[:20]])
     return result
 
 
@@ -373,6 +390,42 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
         upcoming = (await session.exec(select(func.min(Reminder.due_at)).where(
             Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).first()
         report = PauseReport(task, True, len(targets), upcoming)
-    session.add(AuditLog(at=now, actor="admin", action="reminders_pause" if paused
-                         else "reminders_resume", detail=f"#{task.number}"))
+    audit(session, now, "reminders_pause" if paused else "reminders_resume", task.id,
+          number=task.number, count=report.count)
     return report
+
+
+# --- audit log ---------------------------------------------------------------------------
+
+
+@dataclass
+class AuditEntry:
+    at: datetime
+    actor: str
+    channel: str
+    action: str
+    number: int | None  # the task's number, if the change concerns one
+    detail: str
+
+
+async def audit_entries(session: AsyncSession, task: str | None = None,
+                        member: str | None = None, since: datetime | None = None,
+                        limit: int = 1000) -> list[AuditEntry]:
+    """The audit log, oldest first: every change, or those of one task, one member (by
+    name, accents and case aside) or since a moment; the latest `limit` of them."""
+    query = select(AuditLog, Assignment.number).outerjoin(
+        Assignment, col(Assignment.id) == col(AuditLog.assignment_id))
+    if task is not None:
+        number = small_number(task.strip().lstrip("#"))
+        found = (await session.exec(select(Assignment).where(Assignment.number == number))
+                 ).first() if number is not None else None
+        if found is None:
+            raise AdminError(f"no task {task!r}: give a task number such as #3")
+        query = query.where(AuditLog.assignment_id == found.id)
+    if since is not None:
+        query = query.where(col(AuditLog.at) >= since)
+    rows = (await session.exec(query.order_by(col(AuditLog.id).desc()))).all()
+    if member is not None:
+        rows = [(entry, n) for entry, n in rows if fold(entry.actor) == fold(member)]
+    return [AuditEntry(entry.at, entry.actor, entry.channel, entry.action, n, entry.detail)
+            for entry, n in reversed(rows[:limit])]

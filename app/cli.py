@@ -158,9 +158,13 @@ def units_import(ctx: typer.Context, file: str) -> None:
             def step(done: int, total: int) -> None:
                 progress.update(task, completed=done)
 
-            return await in_transaction(
-                runtime, lambda s: admin.import_units(s, rows, step)
-            )
+            async def imported(session: AsyncSession) -> admin.ImportReport:
+                report = await admin.import_units(session, rows, step)
+                admin.audit(session, env.time(), "units_import", file=Path(file).name,
+                            created=len(report.created), updated=len(report.updated))
+                return report
+
+            return await in_transaction(runtime, imported)
 
     try:
         report = run_async(env, work)
@@ -244,9 +248,9 @@ def members_list(ctx: typer.Context) -> None:
                     continue
                 roles = (await s.exec(select(Membership).where(
                     Membership.member_id == m.id).order_by(col(Membership.id)))).all()
-                shown = ", ".join(
-                    r.role + (f"@{units.get(r.unit_id)}" if r.unit_id else "") for r in roles
-                )
+                shown = ", ".join(r.role + (
+                    f"@{units.get(r.unit_id)}" if r.unit_id else
+                    " (whole registry)" if r.role in ("staff", "leader") else "") for r in roles)
                 lines.append(f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}")
             return lines
 
@@ -260,7 +264,8 @@ def members_remove(ctx: typer.Context, name: str) -> None:
     """Remove a member's roles so they no longer receive or do anything."""
     env = env_of(ctx)
     try:
-        count = run_async(env, lambda r: in_transaction(r, lambda s: admin.remove_member(s, name)))
+        count = run_async(env, lambda r: in_transaction(
+            r, lambda s: admin.remove_member(s, name, env.time())))
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
     env.echo(f"Removed {name} ({count} account{'s' if count > 1 else ''}).")
@@ -520,6 +525,37 @@ def reminders_pause(ctx: typer.Context, task: str) -> None:
 def reminders_resume(ctx: typer.Context, task: str) -> None:
     """Plan task #N's reminders again from now (missed ones are not sent in a burst)."""
     _pause(ctx, task, False)
+
+@cli.command("audit")
+def audit(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option(help="Only this task, e.g. #3")] = None,
+    member: Annotated[str | None, typer.Option(help="Only changes made by this member")] = None,
+    since: Annotated[str | None, typer.Option(help="Only the last 7d, 24h, ...")] = None,
+) -> None:
+    """Print the audit log: who changed what, when, and from which channel."""
+    env = env_of(ctx)
+    try:
+        start = env.time() - parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        raise fail(env, f"--since: expected a duration such as 7d or 24h, got {since!r}") \
+            from exc
+
+    async def work(runtime: Runtime) -> list[admin.AuditEntry]:
+        async with runtime.sessions() as session:
+            return await admin.audit_entries(session, task, member, start)
+
+    try:
+        entries = run_async(env, work)
+    except admin.AdminError as exc:
+        raise fail(env, str(exc)) from exc
+    if not entries:
+        env.echo("No changes recorded" + (f" for task {task}" if task else "") + ".")
+    for entry in entries:
+        env.echo("\t".join([_when(entry.at), entry.actor, entry.channel or "-", entry.action,
+                            f"#{entry.number}" if entry.number is not None else "-",
+                            entry.detail]))
+
 
 # --- Zalo and the web server (upload page, file links, Zalo webhook) ---------------------
 

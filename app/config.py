@@ -52,6 +52,11 @@ class ChannelSettings:
     max_download_mb: int = 20
 
 
+# Kinds of unit that are departments of the office above them (Văn phòng Sở, a Phòng thuộc
+# Sở): their staff and leaders act for that office.
+DEPARTMENT_KINDS = ("Phòng thuộc Sở", "Văn phòng")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DB_URL
@@ -65,6 +70,7 @@ class Settings:
     telegram: ChannelSettings = field(default_factory=ChannelSettings)
     zalo: ChannelSettings = field(default_factory=ChannelSettings)
     web: WebSettings = field(default_factory=lambda: WebSettings())
+    department_kinds: tuple[str, ...] = DEPARTMENT_KINDS
     base_dir: Path = Path(".")
 
     @property
@@ -174,6 +180,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     language = _get(raw, "bot", "language", str, "vi")
     if language not in ("vi", "en"):
         raise ConfigError(f"bot.language: expected \"vi\" or \"en\", got {language!r}")
+    departments = _get(raw, "offices", "department_kinds", tuple, DEPARTMENT_KINDS)
+    if not all(isinstance(kind, str) and kind.strip() for kind in departments):
+        raise ConfigError(f"offices.department_kinds: expected a list of unit kinds in quotes, "
+                          f"got {list(departments)!r}")
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -192,6 +202,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         telegram=_channel(raw, "telegram"),
         zalo=_channel(raw, "zalo"),
         web=_web(raw),
+        department_kinds=departments,
         base_dir=path.parent if path else Path("."),
     )
 

@@ -62,6 +62,7 @@ COMMANDS = {
     "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
     "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),
+    "nhatky": N_("Nhật ký thay đổi của một nhiệm vụ"),
     "viec": N_("Các nhiệm vụ của đơn vị còn mở"),
     "help": N_("Hướng dẫn sử dụng"),
     "ngonngu": N_("Đổi ngôn ngữ (vi/en)"),

@@ -271,7 +271,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
         await _clear_answer_dialogue(ctx)
         return
     again = _mark_submitted(ctx, target)
-    ctx.audit("submit_file", target=target.id, file=stored.sha256)
+    ctx.audit("submit_file", assignment.id, target=target.id, file=stored.sha256)
     text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
              name=name, size=size, unit=unit, task=task_line(t, assignment),
              timing=_timing(ctx, target))
@@ -301,7 +301,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     def record(kind: str, **extra: object) -> None:
         ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
                                    kind=kind, created_at=ctx.now, **extra))  # type: ignore[arg-type]
-        ctx.audit(f"status_{kind}", target=target.id)
+        ctx.audit(f"status_{kind}", assignment.id, target=target.id)
 
     if status.kind == "done":
         if assignment.requires in ("file", "both") and not await _has(ctx, target, "file"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlmodel import col, select
@@ -13,6 +14,7 @@ from core.policy import Policy
 from core.text import small_number
 from core.workcal import WorkCalendar
 from handlers.context import Context
+from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
 
 OPEN_STATES = ("pending", "in_progress")
@@ -123,3 +125,44 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     rows = [(t, a) for t, a in (await ctx.session.exec(query)).all()]
     current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
     return [(t, a) for t, a in rows if id(t) in current]
+
+
+async def task_to_change(ctx: Context, ref: str, unknown: str) -> Assignment | None:
+    """Task `ref` if this member may change it; otherwise None, after answering with
+    `unknown` (no such task, or none they can see) or with the office that owns it."""
+    assignment = await find_assignment(ctx, ref)
+    if assignment is None:
+        ctx.reply(unknown)
+        return None
+    return assignment if await may_change(ctx, assignment, unknown) else None
+
+
+async def may_change(ctx: Context, assignment: Assignment, unknown: str) -> bool:
+    """Whether this member may change `assignment`; if not, they are told (`unknown` when
+    the task does not exist for them, else which office owns it) and nothing changes."""
+    t = ctx.t
+    check = await check_change(ctx.session, ctx.scope, assignment)
+    if check.access is Access.UNKNOWN:
+        ctx.reply(unknown)
+    elif check.access is Access.NOT_OWNER:
+        ctx.reply(t("Nhiệm vụ {task} do {office} giao; chỉ chuyên viên của {office} mới thay "
+                    "đổi được nhiệm vụ này.", task=task_line(t, assignment),
+                    office=check.office) if check.office else
+                  t("Nhiệm vụ {task} là nhiệm vụ chung của toàn hệ thống; chỉ quản trị viên "
+                    "mới thay đổi được nhiệm vụ này.", task=task_line(t, assignment)))
+    return check.access is Access.ALLOWED
+
+
+async def tell_assigner(ctx: Context, assignment: Assignment, change: Callable[[Translator], str]
+                        ) -> None:
+    """Tell the staff member who assigned `assignment` that a colleague (or an admin) changed
+    it: `change` says what, in their language."""
+    if ctx.member is None or assignment.assigned_by == ctx.member.id:
+        return
+    assigner = await ctx.session.get(Member, assignment.assigned_by)
+    if assigner is None:
+        return
+    who = ctx.member.display_name
+    ctx.send(assigner, lambda tr: tr("ℹ️ {who} đã thay đổi nhiệm vụ {task} do bạn giao: {change}",
+                                     who=who, task=task_line(tr, assignment), change=change(tr)),
+             assignment_id=assignment.id)

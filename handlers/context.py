@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Button, Incoming
+from core.scope import Scope
+from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
 
@@ -31,6 +33,7 @@ class Context:
     member: Member | None = None
     roles: set[str] = field(default_factory=set)
     unit_ids: set[int] = field(default_factory=set)  # units where this member reports
+    scope: Scope = field(default_factory=Scope)  # what they may see and change
 
     @property
     def t(self) -> Translator:
@@ -57,6 +60,8 @@ class Context:
         rows = (await self.session.exec(query)).all()
         self.roles = {row.role for row in rows}
         self.unit_ids = {row.unit_id for row in rows if row.role == "reporter" and row.unit_id}
+        self.scope = await load_scope(self.session, self.member.id,  # type: ignore[arg-type]
+                                      self.settings.department_kinds)
 
     def send(
         self,
@@ -113,12 +118,15 @@ class Context:
         self.session.add(row)
         return row
 
-    def audit(self, action: str, **detail: object) -> None:
+    def audit(self, action: str, assignment_id: int | None = None, **detail: object) -> None:
+        """Record a change: who, when, what, from which channel, and the task it concerns."""
         self.session.add(
             AuditLog(
                 at=self.now,
                 member_id=self.member.id if self.member else None,
                 actor=self.member.display_name if self.member else "system",
+                channel=self.event.channel if self.event else "",
+                assignment_id=assignment_id,
                 action=action,
                 detail=json.dumps(detail, ensure_ascii=False, default=str),
             )

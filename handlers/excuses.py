@@ -12,7 +12,15 @@ from core import roles
 from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
-from handlers.common import OPEN_STATES, find_assignment, members_with_role, task_line, unit_name
+from handlers.common import (
+    OPEN_STATES,
+    may_change,
+    members_with_role,
+    task_line,
+    task_to_change,
+    tell_assigner,
+    unit_name,
+)
 from handlers.context import Context
 from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
@@ -63,7 +71,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"m:{excuse.id}:ok"),
                                             Button(tr("Từ chối"), f"m:{excuse.id}:no")],
                  target_id=target.id, assignment_id=assignment.id)
-    ctx.audit("excuse_request", target=target.id, reason=reason)
+    ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
     ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
                 "vẫn nhắc hạn nộp. Bot sẽ báo khi có trả lời.", task=task), target_id=target.id)
 
@@ -88,6 +96,9 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     target = await ctx.session.get(Target, excuse.target_id)
     assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
     assert target is not None and assignment is not None
+    if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
+                                                "các lệnh.")):
+        return
     task, unit = task_line(t, assignment), await unit_name(ctx, target.unit_id)
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
@@ -101,7 +112,7 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     _decided(ctx, excuse, "granted" if grant else "refused")
     if grant:
         await _excuse(ctx, target)
-    ctx.audit("excuse_" + excuse.state, target=target.id)
+    ctx.audit("excuse_" + excuse.state, assignment.id, target=target.id)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
             ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task}{period} "
@@ -168,9 +179,9 @@ async def handle_command(ctx: Context, args: str) -> None:
     if not reference or not spec.strip():
         ctx.reply(usage(t))
         return
-    assignment = await find_assignment(ctx, reference)
+    assignment = await task_to_change(ctx, reference, t(
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
     if assignment is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
         return
     task = task_line(t, assignment)
     if assignment.state == "cancelled":
@@ -221,8 +232,10 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
                 + ([tr("Lý do: {reason}", reason=shown)] if shown else [])),
                 priority=1, target_id=target.id, assignment_id=assignment.id)
     if excused:
-        ctx.audit("excuse", number=assignment.number, units=[u.code for u in excused],
-                  reason=reason)
+        ctx.audit("excuse", assignment.id, number=assignment.number,
+                  units=[u.code for u in excused], reason=reason)
+        await tell_assigner(ctx, assignment, lambda tr: tr(
+            "miễn nộp cho {units}.", units=", ".join(u.code for u in excused)))
     lines = []
     if excused:
         lines.append(t("Đã miễn nộp nhiệm vụ {task} cho {n} đơn vị: {units}; các đơn vị đã được "
@@ -258,7 +271,10 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
                 tr, ctx, assignment, target, unit),
                 priority=1, target_id=target.id, assignment_id=assignment.id)
     if back:
-        ctx.audit("excuse_withdrawn", number=assignment.number, units=[u.code for u in back])
+        ctx.audit("excuse_withdrawn", assignment.id, number=assignment.number,
+                  units=[u.code for u in back])
+        await tell_assigner(ctx, assignment, lambda tr: tr(
+            "bỏ miễn nộp cho {units}.", units=", ".join(u.code for u in back)))
     lines = []
     if back:
         lines.append(t("Đã bỏ miễn nộp nhiệm vụ {task} cho {n} đơn vị: {units}; các đơn vị đã "

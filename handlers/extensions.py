@@ -13,7 +13,7 @@ from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
-from handlers.common import members_with_role, task_line, unit_name
+from handlers.common import may_change, members_with_role, task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
@@ -56,7 +56,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"x:{ext.id}:ok"),
                                             Button(tr("Từ chối"), f"x:{ext.id}:no")],
                  target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
-    ctx.audit("extension_request", target=target.id, until=until)
+    ctx.audit("extension_request", assignment.id, target=target.id, until=until)
     ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
                 "báo khi có trả lời.", task=task_line(t, assignment), until=t.moment(until)),
               target_id=target.id)
@@ -71,6 +71,9 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     target = await ctx.session.get(Target, ext.target_id)
     assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
     assert target is not None and assignment is not None
+    if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
+                                                "các lệnh.")):
+        return
     if target.state == "excused":  # excused meanwhile: it owes nothing to extend
         ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
@@ -94,7 +97,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
         ctx.session.add(target)
         await replan_target(ctx, target, assignment)
     ctx.session.add(ext)
-    ctx.audit("extension_" + ext.state, target=target.id, until=ext.granted_until)
+    ctx.audit("extension_" + ext.state, assignment.id, target=target.id, until=ext.granted_until)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
             ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý gia hạn nhiệm vụ {task} cho {unit} "

@@ -39,14 +39,21 @@ CANDIDATES = 200  # units read at a time while ranking the most often late
 @dataclass(frozen=True)
 class Units:
     """Whose figures: `group` "" (every unit) or a group's key; or `ids`, a set of unit ids
-    or a query of them."""
+    or a query of them, and then also every target of the `tasks` (a query of task ids: an
+    office sees all of its own tasks, wherever their units are)."""
 
     group: str | None = ALL_UNITS
     ids: Any = None
+    tasks: Any = None
 
     @classmethod
-    def given(cls, ids: Any) -> Units:
-        return cls(group=None, ids=ids)
+    def given(cls, ids: Any, tasks: Any = None) -> Units:
+        return cls(group=None, ids=ids, tasks=tasks)
+
+    def targets(self, table: Any = Target) -> ColumnElement[bool]:
+        """The condition on `table` (targets) for given units."""
+        seen = col(table.unit_id).in_(self.ids)
+        return seen if self.tasks is None else or_(seen, col(table.assignment_id).in_(self.tasks))
 
     def unit_ids(self) -> Any:
         """The units as something `IN` takes."""
@@ -92,7 +99,7 @@ def _source(units: Units) -> tuple[Any, Any, list[ColumnElement[bool]]]:
     if units.group is not None:
         return (ProgressTally, ProgressTally.n,
                 [ProgressTally.scope == units.group, col(ProgressTally.n) > 0])
-    return Target, literal(1), [col(Target.unit_id).in_(units.ids)]
+    return Target, literal(1), [units.targets()]
 
 
 async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
@@ -149,7 +156,9 @@ async def late_page(ctx: Context, units: Units, offset: int, limit: int
             continue
         in_bucket = [Target.assignment_id == assignment_id, Target.period == period,
                      Target.deadline == aware(deadline), late_or_overdue(Target, ctx.now)]
-        if units.group != ALL_UNITS:
+        if units.group is None:
+            in_bucket.append(units.targets())
+        elif units.group != ALL_UNITS:
             in_bucket.append(col(Target.unit_id).in_(units.unit_ids()))
         rows += (await ctx.session.exec(  # type: ignore[call-overload]
             select(Assignment, Unit.name, Target)
@@ -255,12 +264,3 @@ async def most_late(ctx: Context, units: Units) -> list[int]:
         if len(rows) < CANDIDATES or (len(best) == MOST_LATE and -best[-1][0] > after[1]):
             break
     return [unit_id for _, unit_id in best]
-
-
-def subtree(roots: Any) -> Any:
-    """Ids of the units selected by `roots` and of all units below them (a Phòng and its
-    schools), through a recursive query over `Unit.parent_id`."""
-    tree = select(col(Unit.id).label("id")).where(col(Unit.id).in_(roots)).cte(
-        "tree", recursive=True)
-    tree = tree.union(select(col(Unit.id)).join(tree, col(Unit.parent_id) == tree.c.id))
-    return select(tree.c.id)

@@ -18,14 +18,20 @@ from core.text import fold
 from handlers import files as file_intake
 from handlers.common import (
     REQUIRES_TEXT,
-    find_assignment,
     members_with_role,
     repeated_offsets_text,
     status_buttons,
     task_line,
+    task_to_change,
+    tell_assigner,
 )
 from handlers.context import Context, dialogue_data
 from handlers.reminders import plan_target
+from services.scope import (
+    assignable_units,
+    directly_below,
+    office_name,
+)
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
 
 PREVIEW_UNITS = 10
@@ -49,41 +55,65 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
              "thứ sáu tuần sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng.")
 
 
+DIRECTLY_BELOW_WORDS = ("tructhuoc", "truc thuoc", "don vi truc thuoc", "cac don vi truc thuoc")
+EVERY_UNIT_WORDS = ("tat ca", "all", "toan bo", "tat ca don vi")
+
+
 async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]:
-    """Units named by `spec` (codes, @groups, names without accents, «tất cả») and, for the
-    parts that could not be used, what to tell the user."""
+    """Units named by `spec` (codes, @groups, names without accents, «tất cả», @tructhuoc)
+    and, for the parts that could not be used, what to tell the user. Everything is read
+    inside the member's scope: a Phòng clerk's @THCS is his Phòng's THCS schools."""
     t = ctx.t
     found: dict[int, Unit] = {}
     problems: list[str] = []
+    allowed = assignable_units(ctx.scope)
+    within = [] if allowed is None else [col(Unit.id).in_(allowed)]
+    office = await office_name(ctx.session, ctx.scope.office_for_new_task())
+    session = ctx.session
     for raw in re.split(r"[,;\n]|\s+và\s+|\s+va\s+", spec):
         token = raw.strip()
         if not token:
             continue
         key = fold(token)
-        session = ctx.session
-        if key in ("tat ca", "all", "toan bo", "tat ca don vi"):
-            units = (await session.exec(select(Unit).order_by(col(Unit.code)))).all()
+        if key in EVERY_UNIT_WORDS:
+            units = (await session.exec(select(Unit).where(*within).order_by(
+                col(Unit.code)))).all()
+        elif fold(token.lstrip("@")) in DIRECTLY_BELOW_WORDS:
+            units = (await session.exec(select(Unit).where(
+                directly_below(ctx.scope), *within).order_by(col(Unit.code)))).all()
+            if not units:
+                problems.append(t("Không có đơn vị nào trực thuộc đơn vị của bạn."))
+                continue
         elif token.startswith("@"):
             group = fold(token[1:])
             units = (await session.exec(
                 select(Unit).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
-                .where(UnitGroup.key == group).order_by(col(Unit.code)))).unique().all()
+                .where(UnitGroup.key == group, *within).order_by(col(Unit.code)))).unique().all()
             if not units:  # a unit kind (@THCS) or a unit code written as a group
                 units = (await session.exec(select(Unit).where(
-                    func.lower(Unit.kind) == token[1:].lower()))).all() or \
+                    func.lower(Unit.kind) == token[1:].lower(), *within))).all() or \
                     (await session.exec(select(Unit).where(
-                        func.upper(Unit.code) == token[1:].upper()))).all()
+                        func.upper(Unit.code) == token[1:].upper(), *within))).all()
             if not units:
-                problems.append(t("Không có nhóm «{group}».", group=token))
+                problems.append(t("Không có nhóm «{group}» trong phạm vi của {office}.",
+                                  group=token, office=office) if office and await _exists(
+                    ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=token))
                 continue
         else:
             units = (await session.exec(
                 select(Unit).where(func.upper(Unit.code) == token.upper()))).all()
+            if units and within and not (await session.exec(select(Unit.id).where(
+                    col(Unit.id) == units[0].id, *within))).first():
+                problems.append(t("Đơn vị «{code}» không thuộc phạm vi của {office}: chỉ giao "
+                                  "được cho {office} và các đơn vị cấp dưới.",
+                                  code=token, office=office or t("bạn")))
+                continue
             if not units:
-                units = (await session.exec(select(Unit).where(Unit.name_key == key))).all()
+                units = (await session.exec(select(Unit).where(
+                    Unit.name_key == key, *within))).all()
             if not units:
                 candidates = (await session.exec(
-                    select(Unit).where(col(Unit.name_key).contains(key))
+                    select(Unit).where(col(Unit.name_key).contains(key), *within)
                     .order_by(col(Unit.code)).limit(11))).all()
                 words = [u for u in candidates if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
                 candidates = words or candidates
@@ -94,11 +124,20 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
                     continue
                 units = candidates
             if not units:
-                problems.append(t("Không tìm thấy đơn vị «{name}».", name=token))
+                problems.append(t("Không tìm thấy đơn vị «{name}» trong phạm vi của {office}.",
+                                  name=token, office=office) if office else
+                                t("Không tìm thấy đơn vị «{name}».", name=token))
                 continue
         for unit in units:
             found.setdefault(unit.id, unit)  # type: ignore[arg-type]
     return list(found.values()), problems
+
+
+async def _exists(ctx: Context, group: str, kind: str) -> bool:
+    """Whether a group or kind exists anywhere (to say it is outside the scope)."""
+    return bool((await ctx.session.exec(select(UnitGroup.id).where(
+        UnitGroup.key == group).limit(1))).first() or (await ctx.session.exec(select(
+            Unit.id).where(func.lower(Unit.kind) == kind.lower()).limit(1))).first())
 
 
 # --- the draft, kept in the dialogue -----------------------------------------------------
@@ -421,6 +460,7 @@ async def _send(ctx: Context, draft: dict) -> None:
         file_id=draft["file_id"], deadline=deadline, recurrence=draft["recurrence"],
         requires=draft["requires"], reminder_offsets=",".join(map(str, offsets)),
         assigned_by=ctx.member.id, created_at=ctx.now,  # type: ignore[arg-type]
+        office_id=ctx.scope.office_for_new_task(),
     )
     ctx.session.add(assignment)
     await ctx.session.flush()
@@ -431,7 +471,7 @@ async def _send(ctx: Context, draft: dict) -> None:
     recipients, silent = await open_targets(ctx, assignment, units, deadline, period,
                                             draft["file_name"])
     await ctx.clear_dialogue()
-    ctx.audit("assign", number=number, title=assignment.title, units=len(units))
+    ctx.audit("assign", assignment.id, number=number, title=assignment.title, units=len(units))
     lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",
                number=number, title=assignment.title, units=len(units), people=recipients),
              t("Hạn nộp: {deadline}. Xem tiến độ: /tiendo #{number}",
@@ -455,9 +495,9 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     if not roles.can_assign(ctx.roles):
         ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
         return
-    assignment = await find_assignment(ctx, args)
+    assignment = await task_to_change(ctx, args, t(
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
     if assignment is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
         return
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
@@ -475,7 +515,8 @@ async def handle_cancel(ctx: Context, args: str) -> None:
                                            "nữa.", task=task_line(tr, assignment)),
                      priority=1, target_id=target.id, assignment_id=assignment.id)
             notified += 1
-    ctx.audit("cancel", number=assignment.number)
+    ctx.audit("cancel", assignment.id, number=assignment.number)
+    await tell_assigner(ctx, assignment, lambda tr: tr("đã huỷ nhiệm vụ."))
     ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
                 task=task_line(t, assignment), n=notified))
 

@@ -9,10 +9,11 @@ from core import roles
 from core.giao_line import parse_offsets, repeated_offsets
 from handlers.common import (
     OPEN_STATES,
-    find_assignment,
     in_current_period,
     repeated_offsets_text,
     task_line,
+    task_to_change,
+    tell_assigner,
 )
 from handlers.context import Context
 from handlers.reminders import replan_target, send_reminder
@@ -25,10 +26,10 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Chỉ chuyên viên văn phòng mới nhắc việc được."))
         return
     ref, _, rest = args.strip().partition(" ")
-    assignment = await find_assignment(ctx, ref) if ref else None
+    assignment = await task_to_change(ctx, ref, t(
+        "Không có nhiệm vụ «{ref}». Dùng: /nhac #N để nhắc ngay, hoặc /nhac #N 7,3,1 để đổi "
+        "lịch nhắc.", ref=ref or "?"))
     if assignment is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Dùng: /nhac #N để nhắc ngay, hoặc /nhac #N 7,3,1 "
-                    "để đổi lịch nhắc.", ref=ref or "?"))
         return
     if assignment.state != "active":
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
@@ -48,7 +49,9 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.session.add(assignment)
         for target in targets:
             await replan_target(ctx, target, assignment)
-        ctx.audit("reminder_policy", number=assignment.number, offsets=offsets)
+        ctx.audit("reminder_policy", assignment.id, number=assignment.number, offsets=offsets)
+        await tell_assigner(ctx, assignment, lambda tr: tr(
+            "lịch nhắc mới {days} ngày trước hạn.", days=", ".join(map(str, offsets)) or "0"))
         ctx.reply(t("Đã đổi lịch nhắc nhiệm vụ {task}: {days} ngày trước hạn, lúc 08:00; đã "
                     "lập lại lịch cho {n} đơn vị chưa nộp.", task=task_line(t, assignment),
                     days=", ".join(map(str, offsets)) or "0", n=len(targets)))
@@ -56,7 +59,10 @@ async def handle_command(ctx: Context, args: str) -> None:
     nudged = 0
     for target in targets:
         nudged += int(await send_reminder(ctx, target, assignment, None) > 0)
-    ctx.audit("nudge", number=assignment.number, units=nudged)
+    ctx.audit("nudge", assignment.id, number=assignment.number, units=nudged)
+    if nudged:
+        await tell_assigner(ctx, assignment, lambda tr: tr(
+            "đã nhắc ngay {n} đơn vị chưa nộp.", n=nudged))
     if not targets:
         ctx.reply(t("Mọi đơn vị đã trả lời nhiệm vụ {task}; không cần nhắc.",
                     task=task_line(t, assignment)))

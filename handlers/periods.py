@@ -56,7 +56,8 @@ async def roll_over(ctx: Context, now: datetime) -> int:
                 "🔁 Đã mở kỳ {period} của nhiệm vụ {task}: hạn {deadline}, {units} đơn vị "
                 "({people} người nhận).", period=p, task=task_line(t, a), deadline=t.moment(d),
                 units=n, people=r), priority=1, assignment_id=assignment.id)
-        ctx.audit("roll_over", number=assignment.number, period=period, units=len(units))
+        ctx.audit("roll_over", assignment.id, number=assignment.number, period=period,
+                  units=len(units))
         opened += 1
     return opened
 

@@ -1,23 +1,22 @@
 """Pictures and files of a task's progress for staff and leaders: the chart (`[Biểu đồ]`,
 `r:chart:N`), the workbook (`[Excel]`, `r:xlsx:N`) and the zip of the files units sent
-(`/tainop #N`). Reporters are refused: these show every unit. The workbook and the zip are
-built in a worker thread (a task with 50,000 units takes seconds) so that the event loop is
-not blocked; the chart (under a second) is drawn here, as matplotlib's settings are
+(`/tainop #N`), over the units the reader's scope holds. Reporters are refused. The workbook
+and the zip are built in a worker thread (a task with 50,000 units takes seconds) so that the
+event loop is not blocked; the chart (under a second) is drawn here, as matplotlib's settings are
 process-wide."""
 
 from __future__ import annotations
 
 import asyncio
 
-from core import roles
 from handlers import files
-from handlers.common import find_assignment
 from handlers.context import Context
 from reports.archive import build_archives, with_files
 from reports.chart import build_chart
 from reports.excel import build_workbook
 from reports.load import task_report
 from reports.rows import TaskReport
+from services.scope import find_task, task_target_filter
 from storage.models import Outbox
 
 PNG = "image/png"
@@ -27,7 +26,7 @@ MAX_ARCHIVE_BYTES = 45 * 1024 * 1024  # each zip part stays under the Bot API's 
 
 
 def _allowed(ctx: Context) -> bool:
-    if not roles.can_see_all_progress(ctx.roles):
+    if not ctx.scope.sees_offices:
         ctx.reply(ctx.t("Biểu đồ, tệp Excel và tệp nén bài nộp chỉ dành cho cán bộ và lãnh "
                         "đạo. Gõ /tiendo để xem tiến độ của đơn vị mình."))
         return False
@@ -46,12 +45,13 @@ async def _report(ctx: Context, ref: str) -> TaskReport | None:
     if not ref.strip():
         ctx.reply(t("Gõ /tainop #số để tải các tệp đơn vị đã nộp, ví dụ: /tainop #1."))
         return None
-    assignment = await find_assignment(ctx, ref)
+    assignment = await find_task(ctx.session, ctx.scope, ref)
     if assignment is None:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref.strip()))
         return None
-    report = await task_report(ctx.session, assignment)
+    report = await task_report(ctx.session, assignment,
+                               task_target_filter(ctx.scope, assignment))
     if not report.rows:
         ctx.reply(t("Nhiệm vụ {task} chưa giao cho đơn vị nào.", task=report.heading(t)))
         return None

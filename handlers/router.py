@@ -8,7 +8,17 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
-from handlers import answers, excuses, extensions, giao, nhac, report_files, start, tiendo
+from handlers import (
+    answers,
+    excuses,
+    extensions,
+    giao,
+    nhac,
+    nhatky,
+    report_files,
+    start,
+    tiendo,
+)
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
 
@@ -27,6 +37,7 @@ COMMANDS: dict[str, Command] = {
     "nhac": nhac.handle_command,
     "mien": excuses.handle_command,
     "tainop": report_files.handle_tainop,
+    "nhatky": nhatky.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {

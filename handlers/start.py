@@ -71,6 +71,10 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc\n"
             "• /mien #N <đơn vị> | <lý do> — miễn nộp cho đơn vị; /mien #N <đơn vị> | bỏ — bỏ miễn"
         ))
+        parts.append(t(
+            "• Đơn vị: trong phạm vi đơn vị của bạn; @tructhuoc — các đơn vị trực thuộc\n"
+            "• /nhatky #N — ai đã thay đổi gì ở nhiệm vụ N do đơn vị bạn giao"
+        ))
     if {"staff", "admin", "leader"} & roles:
         parts.append(t(
             "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "

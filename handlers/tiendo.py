@@ -14,12 +14,12 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from core import roles
 from core.i18n import Translator
 from core.messages import Button
 from core.progress import Figures, pages
+from core.scope import Scope
 from core.text import fold
-from handlers.common import OPEN_STATES, current_periods, find_assignment, task_line
+from handlers.common import OPEN_STATES, current_periods, task_line
 from handlers.context import Context
 from handlers.figures import (
     EVERY_UNIT,
@@ -30,10 +30,11 @@ from handlers.figures import (
     history,
     late_page,
     most_late,
-    subtree,
     tallies,
 )
+from services.scope import find_task, own_tasks, task_target_filter, visible_units
 from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGroup
+from storage.queries import subtree
 
 PAGE_SIZE = 20
 LATE_WORDS = ("tre han", "late")
@@ -110,19 +111,30 @@ def _clamp(page: int, total: int) -> int:
 # --- the command --------------------------------------------------------------------------
 
 
-def _scope(ctx: Context) -> set[int] | None:
-    """None for those who see everything, else the units the member reports for."""
-    return None if roles.can_see_all_progress(ctx.roles) else set(ctx.unit_ids)
+def _scope(ctx: Context) -> Scope | None:
+    """The member's scope (`services.scope`): None for those who see every unit."""
+    return None if ctx.scope.whole_registry else ctx.scope
 
 
-def _units(scope: set[int] | None) -> Units:
-    return EVERY_UNIT if scope is None else Units.given(scope)
+def _units(scope: Scope | None) -> Units:
+    """Every target the member sees, over all tasks: their offices' subtrees and units, and
+    every target of their offices' own tasks."""
+    return EVERY_UNIT if scope is None else Units.given(visible_units(scope), own_tasks(scope))
+
+
+def _nothing(scope: Scope | None) -> bool:
+    return scope is not None and not scope.offices and not scope.reporting
+
+
+def _reporter_only(scope: Scope | None) -> bool:
+    """Sees only the units they report for (no office): the group views are not theirs."""
+    return scope is not None and not scope.offices
 
 
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     scope = _scope(ctx)
-    if scope is not None and not scope:
+    if _nothing(scope):
         ctx.reply(t("Bạn chưa có quyền xem tiến độ."))
         return
     arg = args.strip()
@@ -145,7 +157,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     message to this chat; the view checks again what this member may see."""
     view, page_text, arg = (parts + ["", "", ""])[:2] + [":".join(parts[2:])]
     scope = _scope(ctx)
-    if not page_text.isdigit() or (scope is not None and not scope):
+    if not page_text.isdigit() or _nothing(scope):
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     page = int(page_text)
@@ -195,7 +207,7 @@ async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str
     return lines + _page_line(t, page, len(order)), _page_buttons(t, view, page, len(order), arg)
 
 
-async def _overview(ctx: Context, scope: set[int] | None, page: int) -> None:
+async def _overview(ctx: Context, scope: Scope | None, page: int) -> None:
     lines, buttons = await _task_lines(ctx, _units(scope), page, "o")
     if not lines:
         ctx.reply(ctx.t("Không có nhiệm vụ nào đang mở."))
@@ -203,11 +215,13 @@ async def _overview(ctx: Context, scope: set[int] | None, page: int) -> None:
     ctx.reply("\n".join([ctx.t("Tiến độ các nhiệm vụ đang mở:"), *lines]), buttons)
 
 
-async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -> None:
+async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     t = ctx.t
-    assignment = await find_assignment(ctx, ref)
+    assignment = await find_task(ctx.session, ctx.scope, ref)
+    seen = task_target_filter(ctx.scope, assignment) if assignment else None
+    units = EVERY_UNIT if seen is None else Units.given(visible_units(ctx.scope))
     by_period = ({period: item for (_, period), item in (await tallies(
-        ctx, _units(scope), assignment_id=assignment.id)).items()} if assignment else {})
+        ctx, units, assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=ref))
@@ -242,8 +256,8 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
         ctx.reply("\n".join(lines), assignment_id=assignment.id)
         return
     in_period = [Target.assignment_id == assignment.id, Target.period == period]
-    if scope is not None:
-        in_period.append(col(Target.unit_id).in_(scope))
+    if seen is not None:
+        in_period.append(seen)
     page = _clamp(page, f.missing)
     if f.missing:
         rows = (await ctx.session.exec(
@@ -271,27 +285,31 @@ async def _one_task(ctx: Context, ref: str, scope: set[int] | None, page: int) -
             text += t(" … và {n} đơn vị khác (/tiendo tre-han)", n=t.number(f.late - len(names)))
         lines.append(text)
     buttons = _page_buttons(t, "n", page, f.missing, str(assignment.number))
-    if scope is None:
+    if ctx.scope.sees_offices:
         buttons += [Button(t("Biểu đồ"), f"r:chart:{assignment.number}"),
                     Button("Excel", f"r:xlsx:{assignment.number}")]
     ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
 
 
-async def _group(ctx: Context, name: str, scope: set[int] | None, page: int) -> None:
+async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> None:
+    """A group's units and those below them; for an office, only those in its scope."""
     t = ctx.t
-    if scope is not None:
+    if _reporter_only(scope):
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
     key = fold(name)
     roots = select(UnitGroup.unit_id).where(UnitGroup.key == key)
+    members = select(GroupUnit.unit_id).where(GroupUnit.key == key)
+    if scope is not None:
+        roots = roots.where(col(UnitGroup.unit_id).in_(visible_units(scope)))
+        members = members.where(col(GroupUnit.unit_id).in_(visible_units(scope)))
     count = (await ctx.session.exec(select(func.count()).select_from(roots.subquery()))).one()
     if not count:
         ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
                     group=f"@{name}"))
         return
-    units = Units(group=key)
-    size = (await ctx.session.exec(select(func.count()).select_from(GroupUnit).where(
-        GroupUnit.key == key))).one()
+    units = Units(group=key) if scope is None else Units.given(members)
+    size = (await ctx.session.exec(select(func.count()).select_from(members.subquery()))).one()
     lines = [t("Tiến độ của nhóm {group} ({n} đơn vị):", group=f"@{name}", n=t.number(count))]
     if size > count:
         lines[0] = t("Tiến độ của nhóm {group} ({n} đơn vị, tính cả {below} đơn vị trực "
@@ -329,24 +347,28 @@ async def _most_late(ctx: Context, units: Units) -> list[str]:
     return lines
 
 
-async def _find_unit(ctx: Context, ref: str) -> Unit | None:
+async def _find_unit(ctx: Context, ref: str, scope: Scope | None) -> Unit | None:
+    """The unit with code or name `ref`; for an office, only among the units it sees."""
     if not ref:
         return None
+    within = [] if scope is None or _reporter_only(scope) else [
+        col(Unit.id).in_(visible_units(scope))]
     unit = (await ctx.session.exec(
-        select(Unit).where(func.upper(Unit.code) == ref.upper()))).first()
+        select(Unit).where(func.upper(Unit.code) == ref.upper(), *within))).first()
     if unit is None:
-        unit = (await ctx.session.exec(select(Unit).where(Unit.name_key == fold(ref)))).first()
+        unit = (await ctx.session.exec(select(Unit).where(
+            Unit.name_key == fold(ref), *within))).first()
     return unit
 
 
-async def _unit(ctx: Context, ref: str, scope: set[int] | None, page: int) -> None:
+async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     t = ctx.t
-    unit = await _find_unit(ctx, ref)
+    unit = await _find_unit(ctx, ref, scope)
     if unit is None:
         ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
                     "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=ref))
         return
-    if scope is not None and unit.id not in scope:
+    if _reporter_only(scope) and unit.id not in scope.reporting:  # type: ignore[union-attr]
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
         return
     own = [Target.unit_id == unit.id, col(Target.assignment_id).in_(
@@ -381,7 +403,7 @@ async def _unit(ctx: Context, ref: str, scope: set[int] | None, page: int) -> No
     ctx.reply("\n".join(lines), _page_buttons(t, "u", page, total, str(unit.id)))
 
 
-async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
+async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
     """Late and missing targets across the open tasks, by deadline, task and unit."""
     t = ctx.t
     units = _units(scope)
@@ -406,10 +428,11 @@ async def _late(ctx: Context, scope: set[int] | None, page: int) -> None:
     ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
 
 
-async def _most_late_view(ctx: Context, scope: set[int] | None) -> None:
-    """`/tiendo hay-tre`: the units most often late over time, among all units."""
-    if scope is not None:
+async def _most_late_view(ctx: Context, scope: Scope | None) -> None:
+    """`/tiendo hay-tre`: the units most often late over time, among the units in scope."""
+    if _reporter_only(scope):
         ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
-    lines = await _most_late(ctx, EVERY_UNIT)
+    lines = await _most_late(ctx, EVERY_UNIT if scope is None
+                             else Units.given(visible_units(scope)))
     ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,13 +35,16 @@ async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
     return list((await session.exec(query)).all())
 
 
-async def task_report(session: AsyncSession, assignment: Assignment) -> TaskReport:
+async def task_report(session: AsyncSession, assignment: Assignment,
+                      seen: ColumnElement[bool] | None = None) -> TaskReport:
     """The task's current period (the one opened last; a one-off task has only one), as
     `/tiendo #N` shows it: past periods of a recurring task are its history, not part of
-    today's figures. Columns rather than model objects: a task may have tens of thousands of
-    units."""
+    today's figures; only the targets meeting `seen` (the reader's scope), if given. Columns
+    rather than model objects: a task may have tens of thousands of units."""
     period = assignment.period
     of_task = and_(Target.assignment_id == assignment.id, Target.period == period)
+    if seen is not None:
+        of_task = and_(of_task, seen)
     groups: dict[int, list[str]] = defaultdict(list)
     for unit_id, name in (await session.exec(
             select(UnitGroup.unit_id, UnitGroup.name)

@@ -108,6 +108,11 @@ class Assignment(SQLModel, table=True):
     reminder_offsets: str = Field(default="7,3,1", max_length=64)  # days before the deadline
     reminders_paused: bool = False
     assigned_by: int = Field(foreign_key="member.id")
+    # The office (a unit) that assigned it: its staff change it and see all of it. None: a
+    # task of the whole registry (assigned by an admin or by staff attached to no unit). A unit
+    # id without a foreign key: SQLite cannot add one to a table that others refer to, and
+    # units are never deleted.
+    office_id: int | None = Field(default=None, index=True)
     state: str = Field(default="active", max_length=16)  # active | cancelled | closed
     created_at: datetime
     # The current period: the one opened last ("" for a one-off task).
@@ -281,12 +286,16 @@ class Dialogue(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
+    """Who changed what, when, and from which channel (`cli` for the admin command line)."""
+
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime
+    at: datetime = Field(index=True)
     member_id: int | None = Field(default=None, foreign_key="member.id")
     actor: str = Field(max_length=255)
+    channel: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": text("''")})
+    assignment_id: int | None = Field(default=None, index=True)
     action: str = Field(max_length=64)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 

@@ -69,7 +69,11 @@ async def seeded_bot(settings: Settings, now: datetime) -> Bot:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "u.csv").write_text("code,name\nA,Trường A\nB,Trường B\n", encoding="utf-8")
     await bot.admin(now, "units", "import", str(folder / "u.csv"))
-    for name, role, unit in (("staff", "staff", "A"), ("ht_a", "reporter", "A"),
-                             ("ht_b", "reporter", "B"), ("ld_a", "leader", "A")):
-        await bot.admin(now, "members", "add", name, "--role", role, "--unit", unit)
+    # The staff member and `lanhdao` work for the whole registry (no office: the units have
+    # no parent); `ld_a` leads school A and sees only A.
+    for name, role, unit in (("staff", "staff", None), ("ht_a", "reporter", "A"),
+                             ("ht_b", "reporter", "B"), ("ld_a", "leader", "A"),
+                             ("lanhdao", "leader", None)):
+        await bot.admin(now, "members", "add", name, "--role", role,
+                        *(("--unit", unit) if unit else ()))
     return bot

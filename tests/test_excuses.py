@@ -65,8 +65,11 @@ async def test_an_excuse_is_recorded_silences_reminders_and_can_be_taken_back(
             "excused", "trường không có học sinh khuyết tật", "ht_b")
         assert "đồng ý miễn nộp nhiệm vụ #1" in last_text(bot, "ht_b")
 
-        await bot.say("ld_a", decided, "/tiendo #1")
-        assert "Đã nộp 0/1 (đúng hạn 0, muộn 0), chưa nộp 1, miễn 1" in last_text(bot, "ld_a")
+        await bot.say("lanhdao", decided, "/tiendo #1")
+        assert "Đã nộp 0/1 (đúng hạn 0, muộn 0), chưa nộp 1, miễn 1" in last_text(bot, "lanhdao")
+        await bot.say("ld_a", decided, "/tiendo #1")  # school A's leader sees school A only
+        assert "Đã nộp 0/1 (đúng hạn 0, muộn 0), chưa nộp 1\n" in last_text(bot, "ld_a")
+        assert "Trường B" not in last_text(bot, "ld_a")
         assert await bot.sweep(datetime(2023, 5, 9, 9, 0, tzinfo=LOCAL_TZ)) > 0
         assert "Quá hạn" not in last_text(bot, "ht_b")  # A is chased, B is not
 

@@ -21,7 +21,7 @@ from app.cli import admin_runner
 from channels.console import play_script
 from core.progress import DAY_SECONDS, Figures, figures
 from handlers.context import Context
-from handlers.figures import Units, histories, history, most_late, subtree, tallies
+from handlers.figures import Units, histories, history, most_late, tallies
 from storage import db, tally
 from storage.models import (
     Assignment,
@@ -33,6 +33,7 @@ from storage.models import (
     UnitGroup,
     UnitTally,
 )
+from storage.queries import subtree
 from storage.tally import sums
 from tests.conftest import EXAMPLES
 from tests.test_progress import NOW, seed

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-SOURCES = ["app", "core", "handlers", "channels", "scheduler", "reports"]
+SOURCES = ["app", "core", "services", "handlers", "channels", "scheduler", "reports"]
 
 
 def main() -> None:

@@ -1,0 +1,146 @@
+"""A member's scope as queries: the one place that says which units, targets and tasks a
+member may see and which tasks they may change (the rules are `core.scope`).
+
+Every read of a task's targets by staff, leaders and reporters goes through
+`target_filter` / `task_target_filter`; every change of a task through `check_change`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, union
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.scope import OFFICE_ROLES, Scope, scope_of
+from core.text import fold, small_number
+from storage.models import Assignment, Membership, Target, Unit
+from storage.queries import subtree
+
+
+async def load_scope(session: AsyncSession, member_id: int,
+                     department_kinds: tuple[str, ...]) -> Scope:
+    """The scope of member `member_id`, from their memberships."""
+    rows = (await session.exec(select(Membership.role, Membership.unit_id).where(
+        Membership.member_id == member_id))).all()
+    office_units = {unit_id for role, unit_id in rows if role in OFFICE_ROLES and unit_id}
+    office_of: dict[int, int] = {}
+    if office_units:
+        kinds = {fold(kind) for kind in department_kinds}
+        for unit in (await session.exec(select(Unit).where(
+                col(Unit.id).in_(office_units)))).all():
+            if unit.parent_id is not None and fold(unit.kind) in kinds:
+                office_of[unit.id] = unit.parent_id  # type: ignore[index]
+    return scope_of(rows, office_of)
+
+
+def visible_units(scope: Scope) -> Any:
+    """The units whose targets the member sees in any task (their offices' subtrees and the
+    units they report for), as a query of ids; None for the whole registry."""
+    if scope.whole_registry:
+        return None
+    parts = []
+    if scope.offices:
+        parts.append(subtree(sorted(scope.offices)))
+    if scope.reporting:
+        parts.append(select(col(Unit.id)).where(col(Unit.id).in_(sorted(scope.reporting))))
+    if not parts:
+        return select(col(Unit.id)).where(false())
+    return parts[0] if len(parts) == 1 else select(union(*parts).subquery().c.id)
+
+
+def own_tasks(scope: Scope) -> Any:
+    """The tasks whose every target the member sees (their offices' tasks), or None."""
+    if not scope.offices:
+        return None
+    return select(col(Assignment.id)).where(col(Assignment.office_id).in_(sorted(scope.offices)))
+
+
+def target_filter(scope: Scope) -> ColumnElement[bool] | None:
+    """The targets, of any task, that the member sees; None for every target."""
+    units = visible_units(scope)
+    if units is None:
+        return None
+    seen = col(Target.unit_id).in_(units)
+    tasks = own_tasks(scope)
+    return seen if tasks is None else or_(seen, col(Target.assignment_id).in_(tasks))
+
+
+def task_target_filter(scope: Scope, assignment: Assignment) -> ColumnElement[bool] | None:
+    """The targets of `assignment` that the member sees; None for all of them."""
+    if scope.sees_all_of(assignment.office_id):
+        return None
+    return col(Target.unit_id).in_(visible_units(scope))
+
+
+async def sees_task(session: AsyncSession, scope: Scope, assignment: Assignment) -> bool:
+    """Whether the task exists for this member: it has a target they see (or is theirs)."""
+    if scope.sees_all_of(assignment.office_id) or scope.owns(assignment.office_id):
+        return True
+    where = task_target_filter(scope, assignment)
+    query = select(Target.id).where(Target.assignment_id == assignment.id)
+    if where is not None:
+        query = query.where(where)
+    return (await session.exec(query.limit(1))).first() is not None
+
+
+async def find_task(session: AsyncSession, scope: Scope, ref: str) -> Assignment | None:
+    """Task `#N` if it exists for this member, else None (an unknown task and a task outside
+    the scope get the same answer)."""
+    number = small_number(ref.strip().lstrip("#"))
+    if number is None:
+        return None
+    assignment = (await session.exec(select(Assignment).where(
+        Assignment.number == number))).first()
+    if assignment is None or not await sees_task(session, scope, assignment):
+        return None
+    return assignment
+
+
+class Access(Enum):
+    ALLOWED = "allowed"
+    UNKNOWN = "unknown"  # the task does not exist for this member
+    NOT_OWNER = "not_owner"  # they see it, but another office assigned it
+
+
+@dataclass(frozen=True)
+class ChangeCheck:
+    access: Access
+    office: str = ""  # the owning office's name, for NOT_OWNER ("" for the whole registry)
+
+
+async def check_change(session: AsyncSession, scope: Scope, assignment: Assignment
+                       ) -> ChangeCheck:
+    """May this member change `assignment` (cancel, nudge, re-plan, excuse, decide)?"""
+    if scope.owns(assignment.office_id):
+        return ChangeCheck(Access.ALLOWED)
+    if not await sees_task(session, scope, assignment):
+        return ChangeCheck(Access.UNKNOWN)
+    return ChangeCheck(Access.NOT_OWNER, await office_name(session, assignment.office_id))
+
+
+async def office_name(session: AsyncSession, office_id: int | None) -> str:
+    if office_id is None:
+        return ""
+    unit = await session.get(Unit, office_id)
+    return unit.name if unit else ""
+
+
+def assignable_units(scope: Scope) -> Any:
+    """The units this member may assign to (their staff offices' subtrees); None for all."""
+    if scope.assigns_everywhere:
+        return None
+    if not scope.staff_offices:
+        return select(col(Unit.id)).where(false())
+    return subtree(sorted(scope.staff_offices))
+
+
+def directly_below(scope: Scope) -> ColumnElement[bool]:
+    """`@tructhuoc`: the units directly below the member's offices (below nothing: the top
+    of the registry, for admins and staff of the whole registry)."""
+    if not scope.staff_offices:
+        return col(Unit.parent_id).is_(None)
+    return col(Unit.parent_id).in_(sorted(scope.staff_offices))
