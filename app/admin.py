@@ -20,11 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from core.roles import ROLES
+from core.scope import Scope
 from core.text import fold, small_number
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
+from services.scope import load_scope
 from storage import tally
 from storage.filestore import FileStore
 from storage.models import (
@@ -267,6 +269,17 @@ async def remove_member(session: AsyncSession, name: str, now: datetime) -> int:
         session.add(member)
     audit(session, now, "member_remove", name=name, accounts=len(found))
     return len(found)
+
+
+async def member_scope(session: AsyncSession, name: str, settings: Settings) -> Scope:
+    """The scope of the member called `name` (for commands run on their behalf)."""
+    found = [m for m in await find_members(session, name)
+             if not m.channel_user_id.startswith("removed:")]
+    if len(found) != 1:
+        raise AdminError(f"no member called {name!r}: see `bot.py members list`" if not found
+                         else f"{len(found)} members are called {name!r}; give their user id")
+    return await load_scope(session, found[0].id,  # type: ignore[arg-type]
+                            settings.department_kinds)
 
 
 def new_invite_code() -> str:

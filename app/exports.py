@@ -11,31 +11,40 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin import AdminError
 from core.i18n import Translator
+from core.scope import Scope
 from reports.excel import build_workbook
 from reports.load import assignment_by_number, assignments_with_targets, task_report
 from reports.rows import TaskReport
+from services.scope import sees_task, task_target_filter
 
 Step = Callable[[TaskReport], None]
 
 
 async def read_reports(session: AsyncSession, task: int | None, step: Step,
-                       announce: Callable[[int], None]) -> list[TaskReport]:
+                       announce: Callable[[int], None], scope: Scope | None = None
+                       ) -> list[TaskReport]:
     """Task `task` (or every task with units when None), read one by one: `announce(count)`
-    first, then `step(report)` after each. Raises `AdminError` when there is nothing to
-    export."""
+    first, then `step(report)` after each; as a member with `scope` sees them, if given.
+    Raises `AdminError` when there is nothing to export."""
     if task is None:
         assignments = await assignments_with_targets(session)
+        if scope is not None:
+            assignments = [a for a in assignments if await sees_task(session, scope, a)]
         if not assignments:
             raise AdminError("there are no tasks with units yet; nothing to export")
     else:
         assignment = await assignment_by_number(session, task)
+        if assignment is not None and scope is not None and not await sees_task(
+                session, scope, assignment):
+            assignment = None
         if assignment is None:
             raise AdminError(f"there is no task #{task}; see the numbers with /tiendo")
         assignments = [assignment]
     announce(len(assignments))
     reports = []
     for assignment in assignments:
-        report = await task_report(session, assignment)
+        report = await task_report(session, assignment, None if scope is None
+                                   else task_target_filter(scope, assignment))
         if not report.rows:
             raise AdminError(f"task #{assignment.number} has no units to answer it; "
                              "nothing to export")

@@ -313,3 +313,15 @@ async def test_a_task_is_owned_by_the_office_and_colleagues_are_told(matrix: Mat
     assert "admin\tcli\tmember_add" in out and "units_import" in out
     code, out = await matrix.bot.admin(NOW, "members", "list")
     assert "staff@PGD-A" in out
+
+
+async def test_export_on_behalf_of_a_member_follows_their_scope(matrix: Matrix,
+                                                                tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "pa.xlsx"
+    code, text = await matrix.bot.admin(NOW, "export", "--all", str(out), "--member", "pa_leader")
+    assert code == 0, text
+    assert "2 tasks" in text  # #1 (its share) and #2; #3 of Phòng B does not exist for it
+    assert not _file_leaks("pa_leader", out.name, out.read_bytes())
+    code, text = await matrix.bot.admin(NOW, "export", "--task", "3", str(out), "--member",
+                                        "pa_leader")
+    assert code != 0 and "there is no task #3" in text
