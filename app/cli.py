@@ -616,6 +616,8 @@ def export(
     task: Annotated[int | None, typer.Option(help="The task's number N (as in #N)")] = None,
     all_tasks: Annotated[bool, typer.Option("--all", help="Every task with units")] = False,
     language: Annotated[str | None, typer.Option(help="vi or en (default: the bot's)")] = None,
+    member: Annotated[str | None, typer.Option(
+        help="Only what this member may see (their office's scope)")] = None,
 ) -> None:
     """Write the progress workbook of one task (--task N) or of all tasks (--all) to FILE.xlsx:
     a summary sheet with the figures, then one sheet per task with a row per unit."""
@@ -637,9 +639,11 @@ def export(
         with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
             reading = bar.add_task("Reading tasks", total=None)
             async with runtime.sessions() as session:
+                scope = await admin.member_scope(session, member, env.settings) \
+                    if member else None
                 reports = await exports.read_reports(
                     session, task, lambda _: bar.advance(reading),
-                    lambda count: bar.update(reading, total=count))
+                    lambda count: bar.update(reading, total=count), scope)
             writing = bar.add_task("Writing sheets", total=len(reports))
             size = exports.write_workbook(target, reports, language, now,
                                           lambda _: bar.advance(writing))

@@ -71,6 +71,7 @@ class Settings:
     zalo: ChannelSettings = field(default_factory=ChannelSettings)
     web: WebSettings = field(default_factory=lambda: WebSettings())
     department_kinds: tuple[str, ...] = DEPARTMENT_KINDS
+    cascade_lead_days: int = 2  # a hand-down's deadline: this many working days earlier
     base_dir: Path = Path(".")
 
     @property
@@ -184,6 +185,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     if not all(isinstance(kind, str) and kind.strip() for kind in departments):
         raise ConfigError(f"offices.department_kinds: expected a list of unit kinds in quotes, "
                           f"got {list(departments)!r}")
+    lead_days = _get(raw, "cascade", "lead_days", int, 2)
+    if lead_days > 60:
+        raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -203,6 +207,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         zalo=_channel(raw, "zalo"),
         web=_web(raw),
         department_kinds=departments,
+        cascade_lead_days=lead_days,
         base_dir=path.parent if path else Path("."),
     )
 

@@ -63,6 +63,7 @@ COMMANDS = {
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
     "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),
     "nhatky": N_("Nhật ký thay đổi của một nhiệm vụ"),
+    "giaotiep": N_("Giao tiếp nhiệm vụ cho các đơn vị trực thuộc"),
     "viec": N_("Các nhiệm vụ của đơn vị còn mở"),
     "help": N_("Hướng dẫn sử dụng"),
     "ngonngu": N_("Đổi ngôn ngữ (vi/en)"),

@@ -14,6 +14,7 @@ from core.statuses import StatusAnswer, parse_status
 from core.text import fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
+from handlers.cascade import after_answer
 from handlers.common import (
     OPEN_STATES,
     open_targets_of,
@@ -271,6 +272,8 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
         await _clear_answer_dialogue(ctx)
         return
     again = _mark_submitted(ctx, target)
+    if not again:
+        await after_answer(ctx, target)
     ctx.audit("submit_file", assignment.id, target=target.id, file=stored.sha256)
     text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
              name=name, size=size, unit=unit, task=task_line(t, assignment),
@@ -311,6 +314,8 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             return
         record("done", text=status.note)
         again = _mark_submitted(ctx, target)
+        if not again:
+            await after_answer(ctx, target)
         text = t("✅ Đã ghi nhận: {unit} đã nộp nhiệm vụ {task} — {timing}.", unit=unit,
                  task=task, timing=_timing(ctx, target))
         if again:
@@ -318,7 +323,8 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         ctx.reply(text, target_id=target.id)
     elif status.kind == "nil":
         record("nil", text=status.note)
-        _mark_submitted(ctx, target)
+        if not _mark_submitted(ctx, target):
+            await after_answer(ctx, target)
         target.nil_report = True
         ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
                     "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,

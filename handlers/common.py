@@ -11,7 +11,7 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.text import small_number
+from core.text import fold, small_number
 from core.workcal import WorkCalendar
 from handlers.context import Context
 from services.scope import Access, check_change
@@ -166,3 +166,34 @@ async def tell_assigner(ctx: Context, assignment: Assignment, change: Callable[[
     ctx.send(assigner, lambda tr: tr("ℹ️ {who} đã thay đổi nhiệm vụ {task} do bạn giao: {change}",
                                      who=who, task=task_line(tr, assignment), change=change(tr)),
              assignment_id=assignment.id)
+
+
+# --- offices that hand tasks down (cascade) ----------------------------------------------
+
+
+def hand_down_button(target_id: int):
+    """`[Giao tiếp]` under a task message to an office's staff (`handlers.cascade`)."""
+    def render(t: Translator) -> list[Button]:
+        return [Button(t("Giao tiếp"), f"h:{target_id}")]
+
+    return render
+
+
+async def units_with_units_below(ctx: Context, unit_ids: list[int]) -> set[int]:
+    """Those of `unit_ids` that have units below them (offices that can hand down)."""
+    found: set[int] = set()
+    for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
+        found.update((await ctx.session.exec(select(Unit.parent_id).where(
+            col(Unit.parent_id).in_(unit_ids[start:start + 500])).distinct())).all())  # type: ignore[arg-type]
+    return found
+
+
+async def office_staff(ctx: Context, unit_id: int) -> list[Member]:
+    """The staff of office `unit_id`: attached to it or to one of its departments."""
+    kinds = {fold(kind) for kind in ctx.settings.department_kinds}
+    departments = [u.id for u in (await ctx.session.exec(select(Unit).where(
+        Unit.parent_id == unit_id))).all() if fold(u.kind) in kinds]
+    return list((await ctx.session.exec(
+        select(Member).join(Membership, col(Membership.member_id) == col(Member.id))
+        .where(col(Membership.unit_id).in_([unit_id, *departments]),
+               Membership.role == "staff").order_by(col(Member.id)))).unique().all())

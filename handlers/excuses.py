@@ -12,6 +12,7 @@ from core import roles
 from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
+from handlers import cascade
 from handlers.common import (
     OPEN_STATES,
     may_change,
@@ -146,6 +147,8 @@ async def _excuse(ctx: Context, target: Target) -> None:
     target.percent = None
     ctx.session.add(target)
     await unplan_target(ctx, target)
+    await cascade.after_answer(ctx, target)  # the last unit of a hand-down to answer
+    await cascade.after_excuse(ctx, target)  # an office excused: its hand-down still needed?
 
 
 def is_withdrawal(text: str) -> bool:

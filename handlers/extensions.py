@@ -13,6 +13,7 @@ from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
+from handlers import cascade
 from handlers.common import may_change, members_with_role, task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
@@ -96,6 +97,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
             target.on_time = target.submitted_at <= target.deadline
         ctx.session.add(target)
         await replan_target(ctx, target, assignment)
+        await cascade.after_extension(ctx, target, assignment)
     ctx.session.add(ext)
     ctx.audit("extension_" + ext.state, assignment.id, target=target.id, until=ext.granted_until)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):

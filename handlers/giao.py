@@ -18,12 +18,15 @@ from core.text import fold
 from handlers import files as file_intake
 from handlers.common import (
     REQUIRES_TEXT,
+    hand_down_button,
     members_with_role,
+    office_staff,
     repeated_offsets_text,
     status_buttons,
     task_line,
     task_to_change,
     tell_assigner,
+    units_with_units_below,
 )
 from handlers.context import Context, dialogue_data
 from handlers.reminders import plan_target
@@ -167,7 +170,7 @@ async def _save(ctx: Context, draft: dict) -> None:
     await ctx.set_dialogue("giao", draft)
 
 
-async def _ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
+async def ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
     draft["step"] = step
     await _save(ctx, draft)
     ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
@@ -176,7 +179,7 @@ async def _ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
 async def _next(ctx: Context, draft: dict, before: str = "") -> None:
     """Ask for the first missing part, or show the preview when the draft is complete."""
     if draft["editing"]:
-        await _preview(ctx, draft, before)
+        await preview(ctx, draft, before)
         return
     for step in STEPS:
         if step == "details":
@@ -184,12 +187,12 @@ async def _next(ctx: Context, draft: dict, before: str = "") -> None:
                 continue
         elif draft[{"title": "title", "deadline": "deadline", "units": "unit_ids"}[step]]:
             continue
-        await _ask(ctx, draft, step, before)
+        await ask(ctx, draft, step, before)
         return
-    await _preview(ctx, draft, before)
+    await preview(ctx, draft, before)
 
 
-async def _preview(ctx: Context, draft: dict, before: str = "") -> None:
+async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     t = ctx.t
     draft["step"] = "confirm"
     draft["editing"] = False
@@ -197,13 +200,24 @@ async def _preview(ctx: Context, draft: dict, before: str = "") -> None:
     units = list((await ctx.session.exec(
         select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
     deadline = _deadline_of(draft)
-    lines = [t("Xin xác nhận nhiệm vụ sẽ giao:"), t("• Tên: {title}", title=draft["title"])]
+    lines = [t("Xin xác nhận nhiệm vụ sẽ giao:")]
+    if draft.get("parent_id"):
+        lines.append(t("Giao tiếp từ nhiệm vụ #{number} của {office}",
+                       number=draft["parent_number"], office=draft["parent_office"])
+                     if draft["parent_office"] else
+                     t("Giao tiếp từ nhiệm vụ #{number}", number=draft["parent_number"]))
+    lines.append(t("• Tên: {title}", title=draft["title"]))
     if draft["details"]:
         lines.append(t("• Chi tiết: {details}", details=draft["details"]))
     if draft["file_name"]:
         lines.append(t("• Tệp kế hoạch: {name}", name=draft["file_name"]))
     lines.append(t("• Hạn nộp: {deadline} — {left}", deadline=t.moment(deadline),
                    left=t.time_left(ctx.now, deadline)))
+    if draft.get("parent_deadline") and deadline > datetime.fromisoformat(
+            draft["parent_deadline"]):
+        lines.append(t("⚠️ Hạn này sau hạn đơn vị phải nộp cho nhiệm vụ #{number} ({due}).",
+                       number=draft["parent_number"],
+                       due=t.moment(datetime.fromisoformat(draft["parent_deadline"]))))
     if draft["recurrence"]:
         lines.append(t("• Lặp lại: {rule}", rule=recurrence_words(
             t, Recurrence.from_rule(draft["recurrence"]))))
@@ -232,7 +246,7 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
     return t("hàng tuần")
 
 
-def _apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
+def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     """Parse `text` into the draft; returns the problem to show, if any."""
     try:
         deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time)
@@ -243,10 +257,12 @@ def _apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     return None
 
 
-async def _apply_units(ctx: Context, draft: dict, text: str) -> str | None:
+async def apply_units(ctx: Context, draft: dict, text: str) -> str | None:
     units, problems = await resolve_units(ctx, text)
     if problems:
         return "\n".join(problems)
+    if draft.get("office_id"):  # a hand-down never reaches the office that hands it down
+        units = [u for u in units if u.id != draft["office_id"]]
     if not units:
         return ctx.t("Chưa có đơn vị nào khớp.")
     draft["unit_ids"] = [u.id for u in units]
@@ -301,7 +317,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     missing = [name for name in line.missing if name != "title"]
     if not line.title:
-        await _ask(ctx, draft, "title", t("Thiếu tên nhiệm vụ (phần trước dấu |)."))
+        await ask(ctx, draft, "title", t("Thiếu tên nhiệm vụ (phần trước dấu |)."))
         return
     if missing:
         names = {"deadline": t("«hạn ...»"), "units": t("«đơn vị ...»")}
@@ -310,14 +326,14 @@ async def handle_command(ctx: Context, args: str) -> None:
     else:
         notice = ""
     if line.deadline:
-        problem = _apply_deadline(ctx, draft, line.deadline)
+        problem = apply_deadline(ctx, draft, line.deadline)
         if problem:
-            await _ask(ctx, draft, "deadline", problem)
+            await ask(ctx, draft, "deadline", problem)
             return
     if line.units:
-        problem = await _apply_units(ctx, draft, line.units)
+        problem = await apply_units(ctx, draft, line.units)
         if problem:
-            await _ask(ctx, draft, "units", problem)
+            await ask(ctx, draft, "units", problem)
             return
     await _next(ctx, draft, notice)
 
@@ -354,12 +370,12 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     if step == "title":
         draft["title"] = text
     elif step == "deadline":
-        problem = _apply_deadline(ctx, draft, text)
+        problem = apply_deadline(ctx, draft, text)
         if problem:
             ctx.reply(problem)
             return
     elif step == "units":
-        problem = await _apply_units(ctx, draft, text)
+        problem = await apply_units(ctx, draft, text)
         if problem:
             ctx.reply(problem)
             return
@@ -385,7 +401,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                   [Button(t(label), f"g:field:{name}") for name, label in EDITABLE])
     elif action == "field" and len(parts) > 1 and parts[1] in PROMPTS:
         draft["editing"] = True
-        await _ask(ctx, draft, parts[1])
+        await ask(ctx, draft, parts[1])
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:
@@ -425,6 +441,7 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
     recipients, silent = 0, []
     assignment.period = period
     ctx.session.add(assignment)
+    offices = await units_with_units_below(ctx, [u.id for u in units])  # type: ignore[misc]
     for unit in units:
         target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
                         deadline=deadline)
@@ -432,15 +449,30 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
         await ctx.session.flush()
         plan_target(ctx, target, assignment)
         reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
-        if not reporters:
+        # An office with units below it can hand the task down: its staff get [Giao tiếp].
+        staff = await office_staff(ctx, unit.id) if unit.id in offices else []  # type: ignore[arg-type]
+        staff_ids = {m.id for m in staff}
+        if not reporters and not staff:
             silent.append(unit)
-        for member in reporters:
+        for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
             ctx.send(member, lambda tr, target=target, unit=unit: task_text(
-                tr, ctx, assignment, target, unit, rolled), status_buttons(target.id),  # type: ignore[arg-type]
+                tr, ctx, assignment, target, unit, rolled),
+                _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
+                              member.id in staff_ids),
                 priority=1, file_id=assignment.file_id, file_name=file_name,
                 target_id=target.id, assignment_id=assignment.id)
             recipients += 1
     return recipients, silent
+
+
+def _task_buttons(target_id: int, reports: bool, hands_down: bool):
+    """A reporter's status buttons and, for the staff of an office, [Giao tiếp]."""
+    status, down = status_buttons(target_id), hand_down_button(target_id)
+
+    def render(t: Translator) -> list[Button]:
+        return [*(status(t) if reports else []), *(down(t) if hands_down else [])]
+
+    return render
 
 
 async def _send(ctx: Context, draft: dict) -> None:
@@ -449,9 +481,31 @@ async def _send(ctx: Context, draft: dict) -> None:
     deadline = _deadline_of(draft)
     if deadline <= ctx.now:
         draft["editing"] = True
-        await _ask(ctx, draft, "deadline", t("Hạn {due} đã qua trong lúc chờ xác nhận.",
+        await ask(ctx, draft, "deadline", t("Hạn {due} đã qua trong lúc chờ xác nhận.",
                                              due=t.moment(deadline)))
         return
+    units = list((await ctx.session.exec(
+        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    allowed = assignable_units(ctx.scope)
+    if allowed is not None:  # the scope may have changed since the preview
+        inside = set((await ctx.session.exec(select(Unit.id).where(
+            col(Unit.id).in_(draft["unit_ids"]), col(Unit.id).in_(allowed)))).all())
+        if len(inside) < len(units):
+            draft["editing"] = True
+            await ask(ctx, draft, "units", t(
+                "Một số đơn vị không còn thuộc phạm vi của bạn: {codes}. Chưa gửi gì.",
+                codes=", ".join(u.code for u in units if u.id not in inside)))
+            return
+    if draft.get("parent_target_id"):  # handed down meanwhile (by a colleague)?
+        existing = (await ctx.session.exec(select(Assignment.number).where(
+            Assignment.parent_target_id == draft["parent_target_id"],
+            Assignment.state != "cancelled"))).first()
+        if existing is not None:
+            await ctx.clear_dialogue()
+            ctx.reply(t("Nhiệm vụ #{parent} đã được giao tiếp thành nhiệm vụ #{number}; bản "
+                        "nháp này không được gửi.", parent=draft["parent_number"],
+                        number=existing))
+            return
     number = ((await ctx.session.exec(select(func.max(Assignment.number)))).first() or 0) + 1
     offsets = draft["offsets"] if draft["offsets"] is not None else list(
         ctx.settings.reminders.offsets_days)
@@ -460,14 +514,13 @@ async def _send(ctx: Context, draft: dict) -> None:
         file_id=draft["file_id"], deadline=deadline, recurrence=draft["recurrence"],
         requires=draft["requires"], reminder_offsets=",".join(map(str, offsets)),
         assigned_by=ctx.member.id, created_at=ctx.now,  # type: ignore[arg-type]
-        office_id=ctx.scope.office_for_new_task(),
+        office_id=draft.get("office_id") or ctx.scope.office_for_new_task(),
+        parent_id=draft.get("parent_id"), parent_target_id=draft.get("parent_target_id"),
     )
     ctx.session.add(assignment)
     await ctx.session.flush()
     period = (Recurrence.from_rule(draft["recurrence"]).period_label(deadline)
               if draft["recurrence"] else "")
-    units = list((await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
     recipients, silent = await open_targets(ctx, assignment, units, deadline, period,
                                             draft["file_name"])
     await ctx.clear_dialogue()
@@ -502,6 +555,20 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
         return
+    notified = await cancel_task(ctx, assignment)
+    from handlers.cascade import cancel_children  # the cascade builds on /giao
+
+    notified += await cancel_children(ctx, assignment)
+    ctx.audit("cancel", assignment.id, number=assignment.number)
+    await tell_assigner(ctx, assignment, lambda tr: tr("đã huỷ nhiệm vụ."))
+    ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
+                task=task_line(t, assignment), n=notified))
+
+
+
+async def cancel_task(ctx: Context, assignment: Assignment) -> int:
+    """Cancel `assignment` and tell the reporters of the units that still owed it; returns
+    how many were told."""
     assignment.state = "cancelled"
     ctx.session.add(assignment)
     targets = (await ctx.session.exec(select(Target).where(
@@ -515,8 +582,4 @@ async def handle_cancel(ctx: Context, args: str) -> None:
                                            "nữa.", task=task_line(tr, assignment)),
                      priority=1, target_id=target.id, assignment_id=assignment.id)
             notified += 1
-    ctx.audit("cancel", assignment.id, number=assignment.number)
-    await tell_assigner(ctx, assignment, lambda tr: tr("đã huỷ nhiệm vụ."))
-    ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
-                task=task_line(t, assignment), n=notified))
-
+    return notified

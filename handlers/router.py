@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from handlers import (
     answers,
+    cascade,
     excuses,
     extensions,
     giao,
@@ -38,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "mien": excuses.handle_command,
     "tainop": report_files.handle_tainop,
     "nhatky": nhatky.handle_command,
+    "giaotiep": cascade.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {
@@ -48,11 +50,12 @@ BUTTONS: dict[str, ButtonHandler] = {
     "m": excuses.on_button,
     "t": tiendo.on_button,
     "r": report_files.on_button,
+    "h": cascade.on_button,
 }
 
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may
 # be pressed again, and their message keeps its buttons.
-REPEATABLE = frozenset({"r", "t"})
+REPEATABLE = frozenset({"r", "t", "h"})
 
 
 def keeps_buttons(payload: str) -> bool:

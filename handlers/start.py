@@ -75,6 +75,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Đơn vị: trong phạm vi đơn vị của bạn; @tructhuoc — các đơn vị trực thuộc\n"
             "• /nhatky #N — ai đã thay đổi gì ở nhiệm vụ N do đơn vị bạn giao"
         ))
+        parts.append(t("• /giaotiep #N — giao tiếp nhiệm vụ N cho các đơn vị trực thuộc (hạn sớm "
+                       "hơn), tiến độ được cộng lên nhiệm vụ N"))
     if {"staff", "admin", "leader"} & roles:
         parts.append(t(
             "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "

@@ -19,7 +19,8 @@ from core.messages import Button
 from core.progress import Figures, pages
 from core.scope import Scope
 from core.text import fold
-from handlers.common import OPEN_STATES, current_periods, task_line
+from handlers.cascade import hand_down_words, hand_downs, level_below
+from handlers.common import OPEN_STATES, current_periods, task_line, units_with_units_below
 from handlers.context import Context
 from handlers.figures import (
     EVERY_UNIT,
@@ -247,6 +248,9 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     ]
     if f.nil:
         lines.append(t("Báo cáo không phát sinh: {n}", n=t.number(f.nil)))
+    downs = await hand_downs(ctx, assignment, period, seen)
+    if downs:
+        lines.append(level_below(t, downs))
     for earlier in reversed(periods[-6:-1]):
         lines.append(t("Kỳ {period}: {figures}", period=earlier,
                        figures=figures_text(t, by_period[earlier].figures)))
@@ -261,18 +265,25 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     page = _clamp(page, f.missing)
     if f.missing:
         rows = (await ctx.session.exec(
-            select(Unit.name, Target.state, Target.percent, Target.deadline)
+            select(Unit.name, Target.state, Target.percent, Target.deadline, Target.id,
+                   Unit.id)
             .join(Unit, col(Unit.id) == col(Target.unit_id))
             .where(*in_period, col(Target.state).in_(OPEN_STATES))
             .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+        offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
+            else set()
         lines.append(t("Chưa nộp ({n}):", n=t.number(f.missing)))
-        for name, target_state, progress, deadline in rows:
+        for name, target_state, progress, deadline, target_id, unit_id in rows:
             extra = ""
             if target_state == "in_progress":
                 extra = (t(" — đang làm {percent}%", percent=progress) if progress is not None
                          else t(" — đang làm"))
             if deadline != current.earliest:
                 extra += t(" — hạn {deadline}", deadline=t.date(aware(deadline)))
+            if target_id in downs:
+                extra += hand_down_words(t, downs[target_id])
+            elif unit_id in offices:
+                extra += t(" — chưa giao tiếp")
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:

@@ -113,6 +113,10 @@ class Assignment(SQLModel, table=True):
     # id without a foreign key: SQLite cannot add one to a table that others refer to, and
     # units are never deleted.
     office_id: int | None = Field(default=None, index=True)
+    # A hand-down (giao tiếp): the task it came from and the office's target there (unit ids
+    # and task ids without foreign keys, for the reason above).
+    parent_id: int | None = Field(default=None, index=True)
+    parent_target_id: int | None = Field(default=None, index=True)
     state: str = Field(default="active", max_length=16)  # active | cancelled | closed
     created_at: datetime
     # The current period: the one opened last ("" for a one-off task).
