@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import roles
 from core.deadlines import DeadlineError, parse_deadline
@@ -14,8 +14,16 @@ from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
 from handlers import cascade
-from handlers.common import may_change, members_with_role, task_line, unit_name
+from handlers.common import (
+    may_change,
+    members_with_role,
+    task_line,
+    task_to_change,
+    tell_assigner,
+    unit_name,
+)
 from handlers.context import Context
+from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
 
@@ -91,13 +99,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     unit = await unit_name(ctx, target.unit_id)
     if grant:
         ext.granted_until = until
-        target.deadline = ext.granted_until
-        target.extension_granted = True
-        if target.submitted_at is not None:  # on time is judged against the moved deadline
-            target.on_time = target.submitted_at <= target.deadline
-        ctx.session.add(target)
-        await replan_target(ctx, target, assignment)
-        await cascade.after_extension(ctx, target, assignment)
+        await extend(ctx, target, assignment, until)
     ctx.session.add(ext)
     ctx.audit("extension_" + ext.state, assignment.id, target=target.id, until=ext.granted_until)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
@@ -118,6 +120,94 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     else:
         ctx.reply(t("Đã từ chối gia hạn nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
                     task=task_line(t, assignment), unit=unit))
+
+
+async def extend(ctx: Context, target: Target, assignment: Assignment, until: datetime) -> None:
+    """Move `target`'s deadline to `until` (an extension): on time is judged again against
+    it, reminders are planned again, and an office's hand-down is told."""
+    target.deadline = until
+    target.extension_granted = True
+    if target.submitted_at is not None:  # on time is judged against the moved deadline
+        target.on_time = target.submitted_at <= target.deadline
+    ctx.session.add(target)
+    await replan_target(ctx, target, assignment)
+    await cascade.after_extension(ctx, target, assignment)
+
+
+async def handle_giahan(ctx: Context, args: str) -> None:
+    """`/giahan #N <đơn vị> | đến 12/05/2023`: staff of the owning office extend units'
+    deadline without a request. Nothing changes unless every unit named is one of the task's
+    units of its current period and the date is after each one's deadline."""
+    t = ctx.t
+    usage = t("Cách dùng: /giahan #N <đơn vị> | đến <ngày> — gia hạn cho các đơn vị (mã, tên "
+              "hoặc @nhóm), ví dụ: /giahan #3 THPT-LHP | đến 12/05/2023")
+    if not roles.can_decide_extensions(ctx.roles):
+        ctx.reply(t("Chỉ chuyên viên văn phòng mới gia hạn được."))
+        return
+    head, _, when = args.partition("|")
+    reference, _, spec = head.strip().partition(" ")
+    when = when.strip()
+    for word in ("đến ngày", "đến", "den ngay", "den", "to", "until"):
+        if fold(when).startswith(fold(word) + " "):
+            when = when[len(word):].strip()
+            break
+    if not reference or not spec.strip() or not when:
+        ctx.reply(usage)
+        return
+    assignment = await task_to_change(ctx, reference, t(
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
+    if assignment is None:
+        return
+    if assignment.state != "active":
+        ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
+        return
+    try:
+        until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time).due
+    except DeadlineError as error:
+        ctx.reply(deadline_error_text(t, error))
+        return
+    units, problems = await resolve_units(ctx, spec)
+    if problems:
+        ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+        return
+    targets = {tg.unit_id: tg for tg in (await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, Target.period == assignment.period,
+        col(Target.unit_id).in_([u.id for u in units])))).all()}
+    outside = [u for u in units if u.id not in targets]
+    if outside:
+        ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
+                    task=task_line(t, assignment), units=", ".join(u.name for u in outside)))
+        return
+    early = [u for u in units if until <= targets[u.id].deadline]  # type: ignore[index]
+    if early:
+        ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
+                    "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
+        return
+    excused = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
+    extended = [u for u in units if u not in excused]
+    for unit in extended:
+        target = targets[unit.id]  # type: ignore[index]
+        await extend(ctx, target, assignment, until)
+        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
+            ctx.send(member, lambda tr, unit=unit: tr(
+                "✅ Văn phòng gia hạn nhiệm vụ {task} cho {unit} đến {until}.",
+                task=task_line(tr, assignment), unit=unit.name, until=tr.moment(until)),
+                priority=1, target_id=target.id, assignment_id=assignment.id)
+    if extended:
+        ctx.audit("extension_granted", assignment.id, number=assignment.number,
+                  units=[u.code for u in extended], until=until)
+        await tell_assigner(ctx, assignment, lambda tr: tr(
+            "gia hạn cho {units} đến {until}.", units=", ".join(u.code for u in extended),
+            until=tr.moment(until)))
+    lines = []
+    if extended:
+        lines.append(t("Đã gia hạn nhiệm vụ {task} cho {n} đơn vị đến {until}: {units}; các đơn "
+                       "vị đã được báo.", task=task_line(t, assignment), n=len(extended),
+                       until=t.moment(until), units=", ".join(u.name for u in extended)))
+    if excused:
+        lines.append(t("Đã được miễn, không cần gia hạn: {units}.",
+                       units=", ".join(u.name for u in excused)))
+    ctx.reply("\n".join(lines))
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:

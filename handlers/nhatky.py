@@ -16,6 +16,8 @@ SHOWN = 30
 ACTIONS = {
     "assign": N_("giao nhiệm vụ"),
     "cancel": N_("huỷ nhiệm vụ"),
+    "close": N_("đóng nhiệm vụ"),
+    "reopen": N_("mở lại nhiệm vụ"),
     "nudge": N_("nhắc ngay"),
     "reminder_policy": N_("đổi lịch nhắc"),
     "reminders_pause": N_("tạm dừng nhắc"),

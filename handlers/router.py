@@ -11,6 +11,7 @@ from sqlmodel import select
 from handlers import (
     answers,
     cascade,
+    closing,
     excuses,
     extensions,
     giao,
@@ -40,6 +41,9 @@ COMMANDS: dict[str, Command] = {
     "tainop": report_files.handle_tainop,
     "nhatky": nhatky.handle_command,
     "giaotiep": cascade.handle_command,
+    "giahan": extensions.handle_giahan,
+    "dong": closing.handle_close,
+    "mo": closing.handle_reopen,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {

@@ -51,6 +51,7 @@ ACTORS = ("admin", "so_staff", "so_leader", "pa_staff", "pa_leader", "school_lea
 EVERYTHING = set(NAMES)
 # The units whose names and files each member may ever be shown.
 SCOPE = {
+    "pb_staff": {"PGD-B", "TH-B1"},
     "admin": EVERYTHING, "so_staff": EVERYTHING, "so_leader": EVERYTHING,
     "pa_staff": {"PGD-A", "TH-A1", "TH-A2"}, "pa_leader": {"PGD-A", "TH-A1", "TH-A2"},
     "school_leader": {"TH-A1"}, "ht_a1": {"TH-A1"}, "ht_b1": {"TH-B1"}, "stranger": set(),
@@ -136,6 +137,14 @@ CHANGES: list[tuple[str, dict[str, str]]] = [
         "pa_staff": "không thuộc phạm vi", "pa_leader": STAFF_ONLY}),
     ("/giao Kiểm tra | hạn 20/05/2023 | đơn vị VP-SO", {"pa_staff": "không thuộc phạm vi"}),
     ("/giao Kiểm tra | hạn 20/05/2023 | đơn vị @TH", {"pa_staff": "2 đơn vị"}),
+    ("/dong #2", {"so_staff": A_OWNS, "pa_leader": STAFF_ONLY, "ht_b1": STAFF_ONLY,
+                  "pb_staff": UNKNOWN_2, "pa_staff": "Đã đóng nhiệm vụ #2"}),
+    ("/mo #2", {"so_staff": A_OWNS, "pa_staff": "Đã mở lại nhiệm vụ #2"}),
+    ("/giahan #1 TH-B1 | đến 25/05/2023", {
+        "pa_staff": SO_OWNS, "ht_b1": STAFF_ONLY, "so_leader": STAFF_ONLY,
+        "so_staff": "Đã gia hạn nhiệm vụ #1"}),
+    ("/giaotiep #1", {"pb_staff": "Giao tiếp từ nhiệm vụ #1", "ht_b1": STAFF_ONLY}),
+    ("/giaotiep #3", {"pa_staff": UNKNOWN_3}),
     ("/huy #1", {
         "pa_staff": SO_OWNS, "pa_leader": STAFF_ONLY, "school_leader": STAFF_ONLY,
         "ht_a1": STAFF_ONLY, "so_leader": STAFF_ONLY, "stranger": HELLO}),
