@@ -39,6 +39,13 @@ TASK_COLUMNS = (
     (N_("Đúng hạn / trễ hạn"), 14), (N_("Số ngày trễ"), 10), (N_("Người nộp"), 20),
     (N_("Nội dung trạng thái"), 36), (N_("Tên tệp"), 30),
 )
+HAND_DOWN_COLUMN = (N_("Giao tiếp (đã nộp/phải nộp)"), 22)
+TREE_COLUMNS = (
+    (N_("Mã đơn vị giao tiếp"), 16), (N_("Đơn vị giao tiếp"), 30), (N_("Nhiệm vụ giao tiếp"), 12),
+    (N_("Mã đơn vị"), 16), (N_("Tên đơn vị"), 36), (N_("Hạn nộp"), 17), (N_("Trạng thái"), 12),
+    (N_("Nộp lúc"), 17), (N_("Đúng hạn / trễ hạn"), 14), (N_("Tên tệp"), 30),
+)
+TREE_FORMATS = {5: DATE_FORMAT, 7: DATE_FORMAT}
 TASK_STATES = {
     "active": N_("Đang mở"),
     "cancelled": N_("Đã huỷ"),
@@ -61,11 +68,21 @@ def sheet_title(report: TaskReport) -> str:
 
 
 def task_values(report: TaskReport, t: Translator, now: datetime) -> list[list[Value]]:
-    """The rows of a task's sheet (without the header), sorted by unit code and period."""
+    """The rows of a task's sheet (without the header), sorted by unit code and period; with
+    a last column for the offices' hand-downs when there are any."""
     rows = sorted(report.rows, key=lambda r: (r.code, r.period))
+    extra = (lambda r: [report.hand_downs.get(r.code, "")]) if report.hand_downs else (
+        lambda r: [])
     return [[r.code, r.name, ", ".join(r.groups), r.period, excel_time(r.deadline),
              r.state_label(t), excel_time(r.submitted_at), r.timing_label(t), r.delay_days(now),
-             r.reporter, r.status_text, r.file_name] for r in rows]
+             r.reporter, r.status_text, r.file_name, *extra(r)] for r in rows]
+
+
+def tree_values(report: TaskReport, t: Translator) -> list[list[Value]]:
+    """Every unit below the offices that handed the task down: office, hand-down, state."""
+    return [[x.office_code, x.office_name, f"#{x.number}", x.row.code, x.row.name,
+             excel_time(x.row.deadline), x.row.state_label(t), excel_time(x.row.submitted_at),
+             x.row.timing_label(t), x.row.file_name] for x in report.tree]
 
 
 def summary_values(report: TaskReport, t: Translator, now: datetime) -> list[Value]:
@@ -131,11 +148,19 @@ def build_workbook(reports: Iterable[TaskReport], t: Translator, now: datetime,
     for report in reports:
         _append(summary, summary_values(report, t, now), SUMMARY_FORMATS)
         sheet = book.create_sheet(sheet_title(report))
-        _start(sheet, TASK_COLUMNS, t)
+        columns = TASK_COLUMNS + ((HAND_DOWN_COLUMN,) if report.hand_downs else ())
+        _start(sheet, columns, t)
         values = task_values(report, t, now)
         for row in values:
             _append(sheet, row, TASK_FORMATS)
-        _finish(sheet, len(TASK_COLUMNS), len(values))
+        _finish(sheet, len(columns), len(values))
+        if report.tree:
+            below = book.create_sheet(t("#{number} cấp dưới", number=report.number)[:31])
+            _start(below, TREE_COLUMNS, t)
+            tree = tree_values(report, t)
+            for row in tree:
+                _append(below, row, TREE_FORMATS)
+            _finish(below, len(TREE_COLUMNS), len(tree))
         count += 1
         if step is not None:
             step(report)

@@ -4,13 +4,15 @@ place the chart, workbook and archive builders get their data from the database.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.progress import figures
 from core.text import fold
-from reports.rows import TargetRow, TaskReport
+from reports.rows import TargetRow, TaskReport, TreeRow
 from storage.models import (
     Assignment,
     ExcuseRequest,
@@ -90,5 +92,29 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             file_name=file_name, file_sha256=sha256, file_mime=mime, file_size=size))
     rows.sort(key=lambda r: (r.code, r.period))
     deadline = min((row.deadline for row in rows), default=assignment.deadline)
+    hand_downs, tree = await _hand_downs(session, assignment, of_task)
     return TaskReport(number=assignment.number, title=assignment.title, deadline=deadline,
-                      state=assignment.state, rows=rows, period=period)
+                      state=assignment.state, rows=rows, period=period,
+                      hand_downs=hand_downs, tree=tree)
+
+
+async def _hand_downs(session: AsyncSession, assignment: Assignment, of_task: Any
+                      ) -> tuple[dict[str, str], list[TreeRow]]:
+    """The hand-downs made from the office targets read (`of_task`), and every unit below
+    them, level after level."""
+    found = (await session.exec(
+        select(Assignment, Unit.code, Unit.name)
+        .join(Target, col(Target.id) == col(Assignment.parent_target_id))
+        .join(Unit, col(Unit.id) == col(Target.unit_id))
+        .where(Assignment.parent_id == assignment.id, Assignment.state != "cancelled",
+               col(Assignment.parent_target_id).in_(select(Target.id).where(of_task)))
+        .order_by(col(Unit.code)))).all()
+    hand_downs: dict[str, str] = {}
+    tree: list[TreeRow] = []
+    for child, code, name in found:
+        report = await task_report(session, child)
+        f = figures(report.rows, report.deadline)  # counts that do not depend on the time
+        hand_downs[code] = f"#{child.number}: {f.submitted}/{f.expected}"
+        tree += [TreeRow(code, name, child.number, row) for row in report.rows]
+        tree += report.tree
+    return hand_downs, tree

@@ -68,6 +68,16 @@ class TargetRow:
 
 
 @dataclass(frozen=True)
+class TreeRow:
+    """A unit below an office that handed the task down: which office, which hand-down."""
+
+    office_code: str
+    office_name: str
+    number: int  # the hand-down's task number
+    row: TargetRow
+
+
+@dataclass(frozen=True)
 class TaskReport:
     number: int
     title: str
@@ -75,6 +85,9 @@ class TaskReport:
     state: str = "active"  # active | cancelled | closed
     rows: list[TargetRow] = field(default_factory=list)
     period: str = ""  # a recurring task's period; "" for a one-off task
+    # Hand-downs (cascade): per office code, "#M: X/Y"; and every unit of the tree below.
+    hand_downs: dict[str, str] = field(default_factory=dict)
+    tree: list[TreeRow] = field(default_factory=list)
 
     def heading(self, t: Translator) -> str:
         heading = t("#{number} «{title}»", number=self.number, title=self.title)

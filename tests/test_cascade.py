@@ -166,3 +166,26 @@ async def test_cancelling_the_parent_cancels_every_level(bot: Bot) -> None:
         owed = (await session.exec(select(Target).where(
             col(Target.assignment_id).in_([found[2].id, found[3].id])))).all()
     assert owed and all(t.state == "pending" for t in owed)
+
+
+async def test_the_workbook_has_the_hand_downs_and_the_whole_tree(bot: Bot) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    await hand_down(bot, "pa", "/giaotiep #1")
+    await hand_down(bot, "hta", "/giaotiep #2")
+    await bot.say("dt_x", NOW, "đã xong")
+    await bot.say("so", NOW, "/tiendo #1")
+    await bot.press("so", NOW, "Excel")
+    sent = [m for m in bot.recorder.sent if m.file and m.file.name.endswith(".xlsx")][-1]
+    book = load_workbook(io.BytesIO(sent.file.data))
+    task = book.worksheets[1]
+    header = [c.value for c in task[1]]
+    assert header[-1] == "Giao tiếp (đã nộp/phải nộp)"
+    rows = {r[0]: r for r in task.iter_rows(min_row=2, values_only=True)}
+    assert rows["PGD-A"][-1] == "#2: 0/2" and rows["PGD-B"][-1] in ("", None)
+    tree = book["#1 cấp dưới"]
+    below = [(r[0], r[2], r[3], r[6]) for r in tree.iter_rows(min_row=2, values_only=True)]
+    assert ("PGD-A", "#2", "TH-A1", "Chưa nộp") in below
+    assert ("TH-A1", "#3", "DT-A1X", "Đã nộp") in below and len(below) == 4
