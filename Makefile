@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/units_import.py
 	$(PY) bench/telegram_inbound.py
 	$(PY) bench/reminder_wave.py
+	$(PY) bench/cascade.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

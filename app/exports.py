@@ -44,7 +44,7 @@ async def read_reports(session: AsyncSession, task: int | None, step: Step,
     reports = []
     for assignment in assignments:
         report = await task_report(session, assignment, None if scope is None
-                                   else task_target_filter(scope, assignment))
+                                   else await task_target_filter(session, scope, assignment))
         if not report.rows:
             raise AdminError(f"task #{assignment.number} has no units to answer it; "
                              "nothing to export")

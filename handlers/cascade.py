@@ -264,9 +264,13 @@ async def hand_downs(ctx: Context, assignment: Assignment, period: str,
     children = (await ctx.session.exec(select(Assignment).where(
         Assignment.parent_id == assignment.id, Assignment.state != "cancelled",
         col(Assignment.parent_target_id).in_(office_targets)))).all()
+    if not children:
+        return {}
+    # One read of the counters for every hand-down (a Sở task may have hundreds).
+    counted = await tallies(ctx, EVERY_UNIT, col(Assignment.parent_id) == assignment.id,
+                            col(Assignment.state) != "cancelled")
     found: dict[int, HandDown] = {}
     for child in children:
-        counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
         found[child.parent_target_id] = HandDown(  # type: ignore[index]
             child, item.figures if item else Figures())

@@ -51,7 +51,7 @@ async def _report(ctx: Context, ref: str) -> TaskReport | None:
                     ref=ref.strip()))
         return None
     report = await task_report(ctx.session, assignment,
-                               task_target_filter(ctx.scope, assignment))
+                               await task_target_filter(ctx.session, ctx.scope, assignment))
     if not report.rows:
         ctx.reply(t("Nhiệm vụ {task} chưa giao cho đơn vị nào.", task=report.heading(t)))
         return None

@@ -219,7 +219,8 @@ async def _overview(ctx: Context, scope: Scope | None, page: int) -> None:
 async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     t = ctx.t
     assignment = await find_task(ctx.session, ctx.scope, ref)
-    seen = task_target_filter(ctx.scope, assignment) if assignment else None
+    seen = await task_target_filter(ctx.session, ctx.scope, assignment) if assignment \
+        else None
     units = EVERY_UNIT if seen is None else Units.given(visible_units(ctx.scope))
     by_period = ({period: item for (_, period), item in (await tallies(
         ctx, units, assignment_id=assignment.id)).items()} if assignment else {})

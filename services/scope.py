@@ -69,18 +69,34 @@ def target_filter(scope: Scope) -> ColumnElement[bool] | None:
     return seen if tasks is None else or_(seen, col(Target.assignment_id).in_(tasks))
 
 
-def task_target_filter(scope: Scope, assignment: Assignment) -> ColumnElement[bool] | None:
-    """The targets of `assignment` that the member sees; None for all of them."""
-    if scope.sees_all_of(assignment.office_id):
+async def task_target_filter(session: AsyncSession, scope: Scope, assignment: Assignment
+                             ) -> ColumnElement[bool] | None:
+    """The targets of `assignment` that the member sees; None for all of them: the tasks of
+    their offices and of every office below them (a Sở sees all of a Phòng's tasks)."""
+    if scope.sees_all_of(assignment.office_id) or await _office_below(
+            session, assignment.office_id, scope.offices):
         return None
     return col(Target.unit_id).in_(visible_units(scope))
+
+
+async def _office_below(session: AsyncSession, office_id: int | None,
+                        offices: frozenset[int]) -> bool:
+    """Whether unit `office_id` lies below one of `offices` (walking up its parents)."""
+    seen: set[int] = set()
+    unit_id = office_id
+    while unit_id is not None and offices and unit_id not in seen:
+        if unit_id in offices:
+            return True
+        seen.add(unit_id)
+        unit_id = (await session.exec(select(Unit.parent_id).where(Unit.id == unit_id))).first()
+    return False
 
 
 async def sees_task(session: AsyncSession, scope: Scope, assignment: Assignment) -> bool:
     """Whether the task exists for this member: it has a target they see (or is theirs)."""
     if scope.sees_all_of(assignment.office_id) or scope.owns(assignment.office_id):
         return True
-    where = task_target_filter(scope, assignment)
+    where = await task_target_filter(session, scope, assignment)
     query = select(Target.id).where(Target.assignment_id == assignment.id)
     if where is not None:
         query = query.where(where)
