@@ -29,18 +29,6 @@ class Incoming:
     unsupported: str | None = None  # sticker, voice... that the bot cannot use
     once_key: str | None = None  # handled at most once per channel (re-delivered updates)
 
-    @property
-    def command(self) -> tuple[str, str] | None:
-        """(`giao`, `rest of the line`) for a `/giao ...` text, else None."""
-        text = self.text.strip()
-        if not text.startswith("/"):
-            return None
-        head, _, rest = text[1:].partition(" ")
-        name = head.split("@", 1)[0].lower()  # "/giao@baocao_bot" in groups
-        if not name:
-            return None
-        return name, rest.strip()
-
 
 @dataclass(frozen=True)
 class Button:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import select
 
+from core import commands
+from core.messages import Button
 from handlers import (
     answers,
     cascade,
@@ -60,6 +62,8 @@ BUTTONS: dict[str, ButtonHandler] = {
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may
 # be pressed again, and their message keeps its buttons.
 REPEATABLE = frozenset({"r", "t", "h"})
+KNOWN = frozenset({*COMMANDS, "start"})
+MAX_PAYLOAD = 64
 
 
 def keeps_buttons(payload: str) -> bool:
@@ -76,9 +80,12 @@ DIALOGUES: dict[str, DialogueHandler] = {
 async def route(ctx: Context) -> None:
     event = ctx.event
     assert event is not None
-    command = event.command
-    if event.is_group and command is None:
-        return  # in groups the bot only answers commands
+    parsed = commands.parse(event.text, KNOWN)
+    if event.is_group and not event.text.strip().startswith("/"):
+        parsed = None  # in groups the bot only answers commands, with their slash
+    if event.is_group and parsed is None:
+        return
+    command = (parsed.name, parsed.args) if isinstance(parsed, commands.Command) else None
     if command and command[0] == "start":
         await start.handle_start(ctx, command[1])
         return
@@ -90,15 +97,11 @@ async def route(ctx: Context) -> None:
                         "(PDF, Word, Excel, ảnh) hoặc gõ trạng thái, ví dụ: đã xong.",
                         kind=event.unsupported))
         return
+    if isinstance(parsed, commands.Suggestion):
+        suggest(ctx, parsed)
+        return
     if command:
-        name, args = command
-        handler = COMMANDS.get(name)
-        if handler is None:
-            ctx.reply(ctx.t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=name))
-            return
-        if name != "huy" and not (name == "giao" and event.file):
-            await ctx.clear_dialogue()
-        await handler(ctx, args)
+        await run_command(ctx, *command)
         return
     if event.button:
         await press(ctx, event.button)
@@ -108,6 +111,36 @@ async def route(ctx: Context) -> None:
         await DIALOGUES[dialogue.kind](ctx, dialogue)
         return
     await answers.handle_free(ctx)
+
+
+def suggest(ctx: Context, typed: commands.Suggestion) -> None:
+    """An unknown command: the nearest one with a button that runs it, or the help."""
+    t = ctx.t
+    if not typed.name or typed.name not in COMMANDS:
+        ctx.reply(t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=typed.typed))
+        return
+    payload = f"c:{typed.name}:{typed.args}"
+    if len(payload.encode()) > MAX_PAYLOAD:  # Telegram keeps at most 64 bytes per button
+        payload = f"c:{typed.name}:"
+    ctx.reply(t("Không có lệnh /{name}. Ý bạn là /{command}?", name=typed.typed,
+                command=typed.name), [Button(f"/{typed.name}", payload)])
+
+
+async def run_command(ctx: Context, name: str, args: str) -> None:
+    event = ctx.event
+    assert event is not None
+    if name != "huy" and not (name == "giao" and event.file):
+        await ctx.clear_dialogue()
+    await COMMANDS[name](ctx, args)
+
+
+async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
+    """`c:<command>:<args>`: the command a suggestion offered."""
+    name, args = (parts + ["", ""])[0], ":".join(parts[1:])
+    if name not in COMMANDS:
+        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        return
+    await run_command(ctx, name, args)
 
 
 async def press(ctx: Context, payload: str) -> None:
@@ -138,3 +171,6 @@ async def press(ctx: Context, payload: str) -> None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     await handler(ctx, parts, source)
+
+
+BUTTONS["c"] = _on_suggested  # a suggested command: the router's own button

@@ -11,6 +11,8 @@ carries the view.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -38,6 +40,7 @@ from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGrou
 from storage.queries import subtree
 
 PAGE_SIZE = 20
+CHOICES = 10  # units offered as buttons when a name matches several
 LATE_WORDS = ("tre han", "late")
 MOST_LATE_WORDS = ("hay tre", "hay tre han", "often late")
 
@@ -359,6 +362,28 @@ async def _most_late(ctx: Context, units: Units) -> list[str]:
     return lines
 
 
+async def _is_group(ctx: Context, name: str, scope: Scope | None) -> bool:
+    roots = select(UnitGroup.unit_id).where(UnitGroup.key == fold(name))
+    if scope is not None:
+        roots = roots.where(col(UnitGroup.unit_id).in_(visible_units(scope)))
+    return (await ctx.session.exec(roots.limit(1))).first() is not None
+
+
+async def _units_named(ctx: Context, ref: str, scope: Scope | None) -> list[Unit]:
+    """Units whose name contains `ref` (accents and case aside), among those the member
+    sees; whole words first, as `/giao` reads names."""
+    key = fold(ref)
+    if not key:
+        return []
+    within = [] if scope is None else [col(Unit.id).in_(
+        sorted(scope.reporting) if _reporter_only(scope) else visible_units(scope))]
+    found = list((await ctx.session.exec(select(Unit).where(
+        col(Unit.name_key).contains(key), *within).order_by(col(Unit.code))
+        .limit(CHOICES + 1))).all())
+    words = [u for u in found if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
+    return words or found
+
+
 async def _find_unit(ctx: Context, ref: str, scope: Scope | None) -> Unit | None:
     """The unit with code or name `ref`; for an office, only among the units it sees."""
     if not ref:
@@ -376,6 +401,16 @@ async def _find_unit(ctx: Context, ref: str, scope: Scope | None) -> Unit | None
 async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     t = ctx.t
     unit = await _find_unit(ctx, ref, scope)
+    if unit is None and not _reporter_only(scope) and await _is_group(ctx, ref, scope):
+        await _group(ctx, ref, scope, page)  # a group written without its @ (/tiendo thpt)
+        return
+    if unit is None:
+        candidates = await _units_named(ctx, ref, scope)
+        if len(candidates) > 1:
+            ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=ref),
+                      [Button(u.name, f"t:u:1:{u.id}") for u in candidates[:CHOICES]])
+            return
+        unit = candidates[0] if candidates else None
     if unit is None:
         ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
                     "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=ref))
