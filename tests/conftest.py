@@ -20,6 +20,8 @@ from app.config import Settings
 
 PG_ADMIN_DSN = os.environ.get("BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BOT_TEST_REQUIRE_PG") == "1"
+# pytest-xdist's worker ("gw0", "gw1"...), in the names of the databases a worker creates.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -79,7 +81,7 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         if REQUIRE_PG:
             pytest.fail(message + " (BOT_TEST_REQUIRE_PG=1)")
         pytest.skip(message)
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    name = f"bot_test_{WORKER}_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         user = await admin.fetchval("select current_user")

@@ -271,6 +271,7 @@ async def test_faults_surface_as_ptb_errors(emu: TelegramEmulator, bot: Bot) -> 
     assert [m["text"] for m in emu.bot_messages(USER)] == ["d"]  # failed calls had no effect
 
 
+@pytest.mark.xdist_group("serial")  # the second send must come within the limit's second
 async def test_rate_limits(emu: TelegramEmulator, bot: Bot) -> None:
     emu.enforce_limits(per_chat_per_s=1, global_per_s=30, per_group_per_min=20)
     await bot.send_message(USER, "1")
@@ -282,6 +283,7 @@ async def test_rate_limits(emu: TelegramEmulator, bot: Bot) -> None:
     await bot.send_message(USER, "3")
 
 
+@pytest.mark.xdist_group("serial")  # the long poll answers within 2 s
 async def test_get_updates_long_poll_offsets_and_commands(emu: TelegramEmulator, bot: Bot) -> None:
     assert await bot.get_updates(timeout=0) == ()
 

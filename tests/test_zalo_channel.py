@@ -404,6 +404,7 @@ async def test_strangers_and_groups() -> None:
         assert len(emu.bot_messages("g-1")) == 1  # the answer to /help only
 
 
+@pytest.mark.xdist_group("serial")  # each reply within 4 s, paced by the clock
 async def test_replies_in_a_zalo_group_are_spaced_by_the_group_interval() -> None:
     """Zalo group ids look like any other id: the rows say they are groups, and the sender
     keeps the configured group rate (here 120/min: 0.5 s) rather than the private one."""
