@@ -1,0 +1,1 @@
+"""Use cases between handlers and storage: where a member's scope is checked."""
