@@ -18,12 +18,19 @@ run: install
 	$(PY) bot.py db upgrade
 	$(PY) bot.py run
 
+# pytest-xdist workers, one per core here. `--dist loadgroup` runs the tests marked
+# xdist_group("serial") on one worker, one after another. A worker ended by pytest-timeout
+# ends the run: loadgroup would hand the hung test to every replacement worker in turn.
+TEST_WORKERS ?= 2
+
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) bench/units_import.py

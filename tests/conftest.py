@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import faulthandler
 import gc
 import os
-import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -20,16 +21,32 @@ from app.config import Settings
 
 PG_ADMIN_DSN = os.environ.get("BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("BOT_TEST_REQUIRE_PG") == "1"
+# pytest-xdist's worker ("gw0", "gw1"...), in the names of the databases a worker creates.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_STDERR: TextIO | None = None  # see pytest_configure
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep a stream on the terminal's stderr for the dump below. In a pytest-xdist worker
+    everything else a test writes is captured or thrown away, and pytest-timeout's thread
+    method ends the worker, with its own dump, where nobody sees it."""
+    global _STDERR
+    _STDERR = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STDERR is not None:
+        _STDERR.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
     """Shortly before pytest-timeout ends a hanging test (setup, call or teardown, where the
-    event loop cancels what is left), print the stack of every asyncio task: an idle event
-    loop waiting for something that never comes shows nothing useful in thread stacks.
-    pytest-timeout prints the captured output with its own dump."""
+    event loop cancels what is left), print the stack of every thread and of every asyncio
+    task: an idle event loop waiting for something that never comes shows nothing useful in
+    thread stacks."""
     limit = float(item.config.getini("timeout") or 0)
-    timer = threading.Timer(limit - 15, _print_tasks) if limit > 30 else None
+    timer = threading.Timer(limit - 15, _dump, [item.nodeid]) if limit > 30 else None
     if timer is not None:
         timer.daemon = True
         timer.start()
@@ -40,17 +57,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
             timer.cancel()
 
 
-def _print_tasks() -> None:
+def _dump(nodeid: str) -> None:
+    if _STDERR is None:
+        return
+    print(f"--- {nodeid} is about to time out; the stacks of its threads ---", file=_STDERR)
+    faulthandler.dump_traceback(file=_STDERR, all_threads=True)
     loops = [o for o in gc.get_objects()
              if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
     for loop in loops:  # each prints its own tasks, in its own thread
-        loop.call_soon_threadsafe(_print_running_tasks)
+        loop.call_soon_threadsafe(_print_running_tasks, _STDERR)
 
 
-def _print_running_tasks() -> None:
-    print("--- asyncio tasks of a test about to time out ---", file=sys.stderr)
+def _print_running_tasks(out: TextIO) -> None:
+    print("--- asyncio tasks of a test about to time out ---", file=out)
     for task in asyncio.all_tasks():
-        task.print_stack(file=sys.stderr)
+        task.print_stack(file=out)
+    out.flush()
 
 
 def sqlite_settings(folder: Path) -> Settings:
@@ -79,7 +101,7 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         if REQUIRE_PG:
             pytest.fail(message + " (BOT_TEST_REQUIRE_PG=1)")
         pytest.skip(message)
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    name = f"bot_test_{WORKER}_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         user = await admin.fetchval("select current_user")

@@ -224,6 +224,9 @@ async def test_postgresql_sweeps_skip_the_targets_another_sweep_holds(tmp_path: 
 
 
 # ---------------------------------------------------------------------- real bot processes
+# These start bot processes next to the test (two at once, or one killed and forked again
+# twenty times) and judge what they did by the clock: under pytest-xdist they run one after
+# another in the "serial" group, with the tests that measure time.
 
 
 @dataclass
@@ -309,6 +312,7 @@ async def senders_of(url: str, folder: Path) -> Counter[str]:
     return Counter(row.claimed_by or "" for row in rows)
 
 
+@pytest.mark.xdist_group("serial")
 async def test_two_workers_on_one_postgresql_database_share_a_wave(tmp_path: Path) -> None:
     async with fresh_pg_database() as url:
         wave = await open_wave(url, tmp_path, units=200, per_second=40)  # ~5 s of sending
@@ -415,11 +419,13 @@ def check_crash_counts(counts: dict[str, int]) -> None:
     assert counts["farthest_from_a_kill_ms"] < 1000  # each one at a kill
 
 
+@pytest.mark.xdist_group("serial")
 async def test_sigkill_during_a_wave_on_postgresql(tmp_path: Path) -> None:
     async with fresh_pg_database() as url:
         check_crash_counts(await crash_wave(url, tmp_path, seed=5))
 
 
+@pytest.mark.xdist_group("serial")
 async def test_sigkill_during_a_wave_on_sqlite(tmp_path: Path) -> None:
     url = sqlite_settings(tmp_path).database_url
     check_crash_counts(await crash_wave(url, tmp_path, seed=7))

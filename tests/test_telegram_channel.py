@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-import socket
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from emulators.telegram_api import TelegramEmulator
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
+from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
@@ -141,25 +141,28 @@ async def test_429_from_send_message_loses_nothing() -> None:
         assert rows[0].platform_message_id == session.delivered[-1].message_id
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> None:
     async with TelegramEmulator() as emu:
         emu.add_user(1001, "ht_lhp")
         with isolated_settings(Settings()) as settings:
             runtime = await Runtime.open(settings, migrate=True)
-            port = free_port()
-            channel = ChannelSettings(
-                token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
-                mode="webhook", webhook_listen="127.0.0.1", webhook_port=port,
-                webhook_url=f"http://127.0.0.1:{port}/tg", webhook_secret="dung-bi-mat",
-                per_chat_per_second=0, messages_per_second=0)
-            adapter = TelegramAdapter(runtime, dataclasses.replace(channel))
-            await adapter.start()
+
+            async def webhook_on(port: int) -> tuple[TelegramAdapter, int]:
+                adapter = TelegramAdapter(runtime, ChannelSettings(
+                    token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+                    mode="webhook", webhook_listen="127.0.0.1", webhook_port=port,
+                    webhook_url=f"http://127.0.0.1:{port}/tg", webhook_secret="dung-bi-mat",
+                    per_chat_per_second=0, messages_per_second=0))
+                try:
+                    await adapter.start()
+                except OSError:  # the port was taken: undo what start() did before listening
+                    if adapter.app.running:
+                        await adapter.app.stop()
+                    await adapter.app.shutdown()
+                    raise
+                return adapter, port
+
+            adapter, port = await on_free_port(webhook_on)
             try:
                 assert emu.webhook_url.endswith("/tg")
                 forged = {"update_id": 999, "message": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import struct
 import time
 import zlib
@@ -41,6 +40,7 @@ from telegram.ext import (
 )
 
 from emulators.telegram_api import TelegramEmulator
+from tests.ports import listening_socket, port_of
 
 TOKEN = "123456:TEST-token"
 USER = 1001
@@ -63,12 +63,6 @@ def tiny_png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -277,6 +271,7 @@ async def test_faults_surface_as_ptb_errors(emu: TelegramEmulator, bot: Bot) -> 
     assert [m["text"] for m in emu.bot_messages(USER)] == ["d"]  # failed calls had no effect
 
 
+@pytest.mark.xdist_group("serial")  # the second send must come within the limit's second
 async def test_rate_limits(emu: TelegramEmulator, bot: Bot) -> None:
     emu.enforce_limits(per_chat_per_s=1, global_per_s=30, per_group_per_min=20)
     await bot.send_message(USER, "1")
@@ -288,6 +283,7 @@ async def test_rate_limits(emu: TelegramEmulator, bot: Bot) -> None:
     await bot.send_message(USER, "3")
 
 
+@pytest.mark.xdist_group("serial")  # the long poll answers within 2 s
 async def test_get_updates_long_poll_offsets_and_commands(emu: TelegramEmulator, bot: Bot) -> None:
     assert await bot.get_updates(timeout=0) == ()
 
@@ -440,8 +436,9 @@ async def test_webhook_delivery_with_secret(emu: TelegramEmulator, bot: Bot) -> 
     app.router.add_post("/hook", receive)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sock = listening_socket()
+    port = port_of(sock)
+    await web.SockSite(runner, sock).start()
     try:
         url = f"http://127.0.0.1:{port}/hook"
         assert await bot.set_webhook(url, secret_token="bi-mat_123")
@@ -468,12 +465,12 @@ async def test_webhook_delivery_with_secret(emu: TelegramEmulator, bot: Bot) -> 
 async def test_application_webhook_mode(emu: TelegramEmulator) -> None:
     app = build_app(emu)
     _add_handlers(app)
-    port = free_port()
+    sock = listening_socket()  # `unix` also takes a bound socket: tornado serves on it as is
+    port = port_of(sock)
     await app.initialize()
     await app.start()
     await app.updater.start_webhook(
-        listen="127.0.0.1",
-        port=port,
+        unix=sock,
         url_path="tg",
         webhook_url=f"http://127.0.0.1:{port}/tg",
         secret_token="s3cr3t",

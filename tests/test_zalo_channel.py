@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import socket
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
 from storage.models import Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
+from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
@@ -152,20 +152,27 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
     from channels.zalo import ZaloAdapter
     from emulators.zalo_api import ZaloEmulator
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
     async with ZaloEmulator() as emu:
         emu.add_user("1001", "ht_lhp")
         with isolated_settings(Settings()) as settings:
             runtime = await Runtime.open(settings, migrate=True)
-            web = WebServer(runtime, port=port)
-            url = f"http://127.0.0.1:{port}/zalo-hook"
-            adapter = ZaloAdapter(runtime, ChannelSettings(
-                token=emu.token, base_url=emu.base_url, mode="webhook", webhook_url=url,
-                webhook_secret="dung-bi-mat-123"), web)
-            adapter.add_routes(web.app)
-            await web.start()
+
+            async def serve_on(port: int) -> tuple[WebServer, ZaloAdapter, str]:
+                # The webhook's URL, with its port, is set before the server starts.
+                web = WebServer(runtime, port=port)
+                url = f"http://127.0.0.1:{port}/zalo-hook"
+                adapter = ZaloAdapter(runtime, ChannelSettings(
+                    token=emu.token, base_url=emu.base_url, mode="webhook", webhook_url=url,
+                    webhook_secret="dung-bi-mat-123"), web)
+                adapter.add_routes(web.app)
+                try:
+                    await web.start()
+                except OSError:  # the port was taken
+                    await adapter.stop()
+                    raise
+                return web, adapter, url
+
+            web, adapter, url = await on_free_port(serve_on)
             await adapter.start()
             try:
                 assert emu.webhook_url == url
@@ -397,6 +404,7 @@ async def test_strangers_and_groups() -> None:
         assert len(emu.bot_messages("g-1")) == 1  # the answer to /help only
 
 
+@pytest.mark.xdist_group("serial")  # each reply within 4 s, paced by the clock
 async def test_replies_in_a_zalo_group_are_spaced_by_the_group_interval() -> None:
     """Zalo group ids look like any other id: the rows say they are groups, and the sender
     keeps the configured group rate (here 120/min: 0.5 s) rather than the private one."""

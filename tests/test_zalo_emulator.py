@@ -96,6 +96,7 @@ async def test_wrong_token_is_unauthorized(emu: ZaloEmulator, client: httpx.Asyn
     assert emu.unauthorized_calls[0].method == "sendMessage"
 
 
+@pytest.mark.xdist_group("serial")  # the long poll answers within 1 s
 async def test_long_poll_returns_injected_text(
     emu: ZaloEmulator, client: httpx.AsyncClient
 ) -> None:
