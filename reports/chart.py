@@ -53,6 +53,19 @@ def bars(report: TaskReport, now: datetime) -> list[tuple[str | None, tuple[int,
     return [(None, counts(report.rows))] + [(g, counts(by_group[g])) for g in kept]
 
 
+def office_bars(report: TaskReport, now: datetime) -> list[tuple[str, tuple[int, int, int]]]:
+    """The level below each office that handed the task down (cascade): (office code, (on
+    time, late, missing)) over the units of its hand-down, by code; at most MAX_GROUPS."""
+    by_office: dict[str, list[TargetRow]] = defaultdict(list)
+    for below in report.tree:
+        by_office[below.office_code].append(below.row)
+    out = []
+    for code in sorted(by_office)[:MAX_GROUPS]:
+        f = figures(by_office[code], now)
+        out.append((code, (f.on_time, f.late, f.missing)))
+    return out
+
+
 def days(report: TaskReport) -> list[tuple[date, int, int]]:
     """(local day, submitted on time, submitted late) for each day from a week before the
     deadline (or the first answer, if earlier) to the deadline (or the last answer, if
@@ -70,8 +83,11 @@ def days(report: TaskReport) -> list[tuple[date, int, int]]:
 
 
 def _groups_panel(axes: Axes, report: TaskReport, t: Translator, now: datetime) -> None:
-    data = bars(report, now)
-    labels = [_nfc(t("Tất cả đơn vị") if g is None else f"@{g}") for g, _ in data]
+    groups = bars(report, now)
+    offices = office_bars(report, now)
+    labels = [_nfc(t("Tất cả đơn vị") if g is None else f"@{g}") for g, _ in groups] + [
+        _nfc(t("Cấp dưới {office}", office=code)) for code, _ in offices]
+    data = [*groups, *offices]
     series = (t("Đã nộp đúng hạn"), t("Trễ hạn"), t("Chưa nộp"))
     positions = list(range(len(data)))[::-1]  # "all units" on top
     left = [0] * len(data)
@@ -120,7 +136,7 @@ def _days_panel(axes: Axes, report: TaskReport, t: Translator) -> None:
 
 def build_chart(report: TaskReport, t: Translator, now: datetime) -> bytes:
     """The PNG bytes of `report`'s chart as of `now`: per group above, per day below."""
-    count = len(bars(report, now))
+    count = len(bars(report, now)) + len(office_bars(report, now))
     height = 7.5 + 0.7 * count
     figure = Figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)

@@ -103,6 +103,21 @@ READS: list[tuple[str, dict[str, str]]] = [
         "admin": "Tệp của 1/1", "so_staff": "Tệp của 1/1", "so_leader": "Tệp của 1/1",
         "pa_staff": UNKNOWN_3, "pa_leader": UNKNOWN_3, "school_leader": UNKNOWN_3,
         "ht_a1": FILES_FOR_OFFICES, "ht_b1": FILES_FOR_OFFICES, "stranger": HELLO}),
+    ("/viec", {
+        "ht_a1": "không còn nhiệm vụ nào", "ht_b1": "không còn nhiệm vụ nào",
+        "pa_staff": "không phải đầu mối báo cáo", "stranger": HELLO}),
+    ("/help", {
+        "admin": "/giao", "pa_staff": "/giaotiep", "pa_leader": "/tiendo", "ht_a1": "/viec",
+        "stranger": HELLO}),
+    ("/tiendo @PGD", {
+        "so_staff": "2 đơn vị", "pa_staff": "1 đơn vị", "pa_leader": "1 đơn vị",
+        "school_leader": "Không có nhóm", "ht_a1": MY_UNIT}),
+    ("/tiendo bach mai", {
+        "so_staff": "Tiến độ của Trường TH Bạch Mai", "pa_staff": "Không có đơn vị hay",
+        "school_leader": "Không có đơn vị hay"}),
+    ("/tiendo truong", {
+        "so_staff": "khớp với nhiều đơn vị", "pa_staff": "khớp với nhiều đơn vị",
+        "school_leader": "Tiến độ của Trường TH Anh Đào"}),
     ("/nhatky #2", {
         "admin": "Nhật ký nhiệm vụ #2", "so_staff": A_OWNS, "so_leader": LOG_STAFF,
         "pa_staff": "Nhật ký nhiệm vụ #2", "pa_leader": LOG_STAFF,
@@ -293,7 +308,8 @@ async def test_buttons_show_only_the_scope_and_forged_ones_do_nothing(matrix: Ma
     # their own chat, or a page of it, gets the stale-button answer and nothing else.
     await matrix.send("so_staff", text="/tiendo #3")
     so_message = matrix.message_id("so_staff", "Nhiệm vụ #3")
-    for payload in ("r:xlsx:3", "r:chart:3", "t:n:1:3", "m:1:ok", "x:1:ok", "g:send"):
+    for payload in ("r:xlsx:3", "r:chart:3", "t:n:1:3", "t:u:1:7", "t:g:1:th", "m:1:ok",
+                    "x:1:ok", "g:send", "s:1:done", "p:1", "h:1", "c:tiendo:#3"):
         for actor in ("pa_staff", "pa_leader", "ht_a1", "stranger"):
             answers = await matrix.send(actor, button=payload, button_message_id=so_message)
             texts = [m.text for m in answers if m.chat_id == actor]

@@ -189,3 +189,20 @@ async def test_the_workbook_has_the_hand_downs_and_the_whole_tree(bot: Bot) -> N
     below = [(r[0], r[2], r[3], r[6]) for r in tree.iter_rows(min_row=2, values_only=True)]
     assert ("PGD-A", "#2", "TH-A1", "Chưa nộp") in below
     assert ("TH-A1", "#3", "DT-A1X", "Đã nộp") in below and len(below) == 4
+
+
+async def test_the_chart_shows_the_level_below_per_office(bot: Bot) -> None:
+    from reports.chart import office_bars
+    from reports.load import task_report
+
+    await hand_down(bot, "pa", "/giaotiep #1")
+    await hand_down(bot, "hta", "/giaotiep #2")
+    await bot.say("dt_x", NOW, "đã xong")
+    async with bot.runtime.sessions() as session:
+        parent = (await session.exec(select(Assignment).where(Assignment.number == 1))).one()
+        report = await task_report(session, parent)
+    assert office_bars(report, NOW) == [("PGD-A", (0, 0, 2)), ("TH-A1", (1, 0, 1))]
+    await bot.say("so", NOW, "/tiendo #1")
+    await bot.press("so", NOW, "Biểu đồ")
+    picture = [m for m in bot.recorder.sent if m.file and m.file.name.endswith(".png")][-1]
+    assert picture.file.data.startswith(b"\x89PNG")
