@@ -1,0 +1,141 @@
+"""Settings that are refused at start, with the one-line message the person sees."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from app import config
+from app.config import KNOWN_KEYS, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def load(tmp_path: Path, text: str) -> config.Settings:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path, env={})
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# ---------------------------------------------------------------------- the example and the keys
+
+
+def test_the_example_loads_and_documents_every_known_key() -> None:
+    settings = load_settings(EXAMPLE, env={})
+    assert settings.secret_key == "change-me" and not settings.telegram.token
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert {s: set(keys) for s, keys in example.items()} == \
+        {s: set(keys) for s, keys in KNOWN_KEYS.items()}
+
+
+def test_the_known_keys_are_exactly_what_load_settings_reads(monkeypatch) -> None:
+    read: set[tuple[str, str]] = set()
+    raw = config._raw
+
+    def recording(table, section, key, default):
+        read.add((section, key))
+        return raw(table, section, key, default)
+
+    monkeypatch.setattr(config, "_raw", recording)
+    load_settings(EXAMPLE, env={})
+    assert read == {(s, k) for s, keys in KNOWN_KEYS.items() for k in keys}
+
+
+# ---------------------------------------------------------------------- unknown sections and keys
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[telegarm]\ntoken = ""\n', "[telegarm]: unknown section; did you mean [telegram]?"),
+    ("[reminders]\noffset_days = [3]\n",
+     "reminders.offset_days: unknown key; did you mean reminders.offsets_days?"),
+    ('[bot]\nsecretkey = "x"\n', "bot.secretkey: unknown key; did you mean bot.secret_key?"),
+    ('[bot]\nurl = "sqlite+aiosqlite:///x"\n', "bot.url: unknown key; did you mean database.url?"),
+    ('[zalo]\nwebhook_port = 8443\n', "zalo.webhook_port: unknown key; did you mean web.port? "
+                                      "(the Zalo webhook is served by the web server, [web])"),
+    ("[cascade]\nfoo = 1\n", "cascade.foo: unknown key; the keys of [cascade] are lead_days"),
+    ('[mail]\nhost = "x"\n', "[mail]: unknown section; the sections are [bot], [offices], "
+                             "[cascade], [database], [files], [reminders], [telegram], [zalo], "
+                             "[web]"),
+    ('language = "en"\n', "language: unknown key outside any section; did you mean bot.language?"),
+    ('web = "x"\n', "web: expected a [web] section, got a single value"),
+])
+def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    assert refused(tmp_path, text) == message
+
+
+# ---------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[reminders]\nextra_days_off = ["2025-09-02", "02/09/2025"]\n',
+     'reminders.extra_days_off: expected dates as "YYYY-MM-DD", such as "2025-09-02", '
+     "got '02/09/2025'"),
+    ('[reminders]\nextra_days_off = ["2025-02-30"]\n',
+     'reminders.extra_days_off: expected dates as "YYYY-MM-DD", such as "2025-09-02", '
+     "got '2025-02-30'"),
+    ("[reminders]\nextra_days_off = [20250902]\n",
+     'reminders.extra_days_off: expected dates as "YYYY-MM-DD", such as "2025-09-02", '
+     "got 20250902"),
+    ('[reminders]\nquiet_start = "24:00"\n',
+     'reminders.quiet_start: expected a time "HH:MM" with hour 0-23 and minute 0-59, such as '
+     "\"17:00\", got '24:00'"),
+    ('[bot]\ndefault_deadline_time = "17:60"\n',
+     'bot.default_deadline_time: expected a time "HH:MM" with hour 0-23 and minute 0-59, such '
+     "as \"17:00\", got '17:60'"),
+    ('[reminders]\nbefore_time = "8h"\n',
+     'reminders.before_time: expected a time "HH:MM" with hour 0-23 and minute 0-59, such as '
+     "\"17:00\", got '8h'"),
+    ('[telegram]\nbase_url = "127.0.0.1:8081/bot"\n',
+     "telegram.base_url: expected an http(s) URL, got '127.0.0.1:8081/bot'"),
+    ('[telegram]\nbase_file_url = "ftp://files.example.vn/"\n',
+     "telegram.base_file_url: expected an http(s) URL, got 'ftp://files.example.vn/'"),
+    ('[telegram]\nwebhook_url = "https://bot.example.vn:99999/tg"\n',
+     "telegram.webhook_url: expected an http(s) URL, got 'https://bot.example.vn:99999/tg'"),
+    ('[zalo]\nbase_url = "bot-api.zaloplatforms.com"\n',
+     "zalo.base_url: expected an http(s) URL, got 'bot-api.zaloplatforms.com'"),
+    ('[zalo]\nwebhook_url = "https:///zalo"\n',
+     "zalo.webhook_url: expected an http(s) URL, got 'https:///zalo'"),
+    ('[web]\npublic_url = "baocao.example.vn"\n',
+     "web.public_url: expected an http(s) URL, got 'baocao.example.vn'"),
+    ("[web]\nport = 0\n", "web.port: expected a port number 1-65535, got 0"),
+    ("[telegram]\nwebhook_port = 65536\n",
+     "telegram.webhook_port: expected a port number 1-65535, got 65536"),
+    ('[web]\nport = "8080"\n', "web.port: expected a port number 1-65535, got '8080'"),
+    ('[bot]\nusername = "@baocao_bot"\n',
+     'bot.username: expected the bot\'s username without "@" or spaces, such as '
+     "\"baocao_so_bot\", got '@baocao_bot'"),
+    ('[bot]\nusername = "baocao bot"\n',
+     'bot.username: expected the bot\'s username without "@" or spaces, such as '
+     "\"baocao_so_bot\", got 'baocao bot'"),
+    ('[telegram]\nwebhook_secret = "bí mật"\n',
+     "telegram.webhook_secret: expected 1 to 256 characters, each a letter A-Z or a-z, a digit, "
+     "_ or - (Telegram refuses any other)"),
+    ('[zalo]\nwebhook_secret = "short"\n',
+     "zalo.webhook_secret: expected 8 to 256 characters, got 5"),
+])
+def test_wrong_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    assert refused(tmp_path, text) == message
+
+
+def test_good_values_are_taken(tmp_path: Path) -> None:
+    settings = load(tmp_path, '[bot]\nusername = "baocao_so_bot"\n'
+                              '[reminders]\nextra_days_off = ["2025-09-02", 2025-09-03]\n'
+                              'quiet_start = "9:30"\n'
+                              '[telegram]\nbase_url = "http://127.0.0.1:8081/bot"\n'
+                              'webhook_port = 65535\n'
+                              '[web]\nport = 1\npublic_url = "https://baocao.example.vn/"\n')
+    assert settings.reminders.extra_days_off == ("2025-09-02", "2025-09-03")
+    assert settings.reminders.quiet_start.hour == 9 and settings.bot_username == "baocao_so_bot"
+    assert settings.telegram.webhook_port == 65535 and settings.web.port == 1
+    assert settings.web.public_url == "https://baocao.example.vn"
