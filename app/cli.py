@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
@@ -22,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import admin
 from app.bootstrap import Runtime
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, check_for_channels, load_settings
 from core.clock import to_local, utc_now
 from core.durations import parse_duration
 from storage import db
@@ -75,12 +77,18 @@ def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(help="Config file (default: config.toml)")] = None,
 ) -> None:
-    if ctx.obj is None:
+    if ctx.obj is None and ctx.invoked_subcommand != "secret":  # `secret` helps fix the file
         try:
             ctx.obj = Env(load_settings(config))
         except ConfigError as exc:
-            Console(stderr=True).print(f"[red]Configuration error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+            raise config_failure(exc) from exc
+
+
+def config_failure(exc: ConfigError) -> typer.Exit:
+    """One line on stderr naming the key (no traceback), exit code 2."""
+    Console(stderr=True, soft_wrap=True, highlight=False).print(
+        f"[red]Configuration error:[/red] {escape(str(exc))}")
+    return typer.Exit(2)
 
 
 def fail(env: Env, message: str) -> typer.Exit:
@@ -445,12 +453,17 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
-    zalo = env.settings.zalo
-    if zalo.token and zalo.mode == "webhook" and not (
-            zalo.webhook_url and 8 <= len(zalo.webhook_secret) <= 256):
-        raise fail(env, "zalo.mode = \"webhook\" needs zalo.webhook_url and a "
-                        "zalo.webhook_secret of 8 to 256 characters")
+    try:
+        check_for_channels(env.settings)
+    except ConfigError as exc:
+        raise config_failure(exc) from exc
     run_async(env, serve_channels)
+
+
+@cli.command()
+def secret() -> None:
+    """Print a fresh random value for bot.secret_key (or BOT_SECRET_KEY)."""
+    typer.echo(secrets.token_urlsafe(48))
 
 
 # --- reminders ---------------------------------------------------------------------------

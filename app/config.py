@@ -68,7 +68,7 @@ class Settings:
     default_language: str = "vi"
     default_deadline_time: time = time(17, 0)
     bot_username: str = ""
-    secret_key: str = "change-me"
+    secret_key: str = "change-me"  # refused for Telegram and Zalo (check_for_channels)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     telegram: ChannelSettings = field(default_factory=ChannelSettings)
     zalo: ChannelSettings = field(default_factory=ChannelSettings)
@@ -334,7 +334,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         default_language=language,
         default_deadline_time=_get(raw, "bot", "default_deadline_time", time, time(17, 0)),
         bot_username=_username(raw),
-        secret_key=_get(raw, "bot", "secret_key", str, "change-me"),
+        secret_key=_get(raw, "bot", "secret_key", str, EXAMPLE_SECRET_KEY),
         reminders=reminders,
         telegram=_channel(raw, "telegram"),
         zalo=_channel(raw, "zalo"),
@@ -351,6 +351,51 @@ def _username(raw: dict[str, Any]) -> str:
         raise ConfigError(f"bot.username: expected the bot's username without \"@\" or spaces, "
                           f"such as \"baocao_so_bot\", got {username!r}")
     return username
+
+
+# --- what a channel on the Internet needs -------------------------------------------------
+
+EXAMPLE_SECRET_KEY = "change-me"  # config.example.toml's, and the default
+MIN_SECRET_KEY = 32
+FRESH_SECRET = "`bot.py secret` prints a fresh one"
+
+
+def check_for_channels(settings: Settings) -> None:
+    """Refuse what is harmless on the console but insecure or unusable once Telegram or Zalo
+    runs (a token is set); `bot.py run` calls this before anything starts."""
+    telegram, zalo = settings.telegram, settings.zalo
+    if telegram.token and telegram.mode == "webhook":
+        if not telegram.webhook_url:
+            raise ConfigError("telegram.webhook_url: needed with telegram.mode = \"webhook\": "
+                              "the https URL at which Telegram reaches the bot")
+        if not telegram.webhook_secret:
+            raise ConfigError("telegram.webhook_secret: needed with telegram.mode = "
+                              "\"webhook\", so that nobody but Telegram can post updates to the "
+                              "bot; set 1 to 256 characters A-Z, a-z, 0-9, _ or - (or "
+                              "BOT_TELEGRAM_WEBHOOK_SECRET)")
+    if zalo.token and zalo.mode == "webhook":
+        if not zalo.webhook_url:
+            raise ConfigError("zalo.webhook_url: needed with zalo.mode = \"webhook\": the https "
+                              "URL at which Zalo reaches the bot's web server")
+        if not zalo.webhook_secret:
+            raise ConfigError("zalo.webhook_secret: needed with zalo.mode = \"webhook\", so that "
+                              "nobody but Zalo can post updates to the bot; set 8 to 256 "
+                              "characters (or BOT_ZALO_WEBHOOK_SECRET)")
+    if not telegram.token and not zalo.token:
+        return
+    channels = " and ".join(name for name, channel in (("Telegram", telegram), ("Zalo", zalo))
+                            if channel.token)
+    needs = f"{channels} {'need' if ' and ' in channels else 'needs'}"
+    key = settings.secret_key
+    if key == EXAMPLE_SECRET_KEY:
+        raise ConfigError(f"bot.secret_key: still the example value \"{EXAMPLE_SECRET_KEY}\", "
+                          f"with which anyone could forge the bot's upload and file links; "
+                          f"{needs} a random value of at least {MIN_SECRET_KEY} "
+                          f"characters (or BOT_SECRET_KEY): {FRESH_SECRET}")
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigError(f"bot.secret_key: {len(key)} characters is too short; {needs} "
+                          f"a random value of at least {MIN_SECRET_KEY} characters (or "
+                          f"BOT_SECRET_KEY): {FRESH_SECRET}")
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------

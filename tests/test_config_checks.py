@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from app import config
-from app.config import KNOWN_KEYS, ConfigError, load_settings
+from app.config import KNOWN_KEYS, ConfigError, check_for_channels, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -139,3 +142,121 @@ def test_good_values_are_taken(tmp_path: Path) -> None:
     assert settings.reminders.quiet_start.hour == 9 and settings.bot_username == "baocao_so_bot"
     assert settings.telegram.webhook_port == 65535 and settings.web.port == 1
     assert settings.web.public_url == "https://baocao.example.vn"
+
+
+# ---------------------------------------------------------------------- what Telegram and Zalo need
+
+GOOD_KEY = "k" * 32
+FRESH = "`bot.py secret` prints a fresh one"
+
+
+def refused_for_channels(tmp_path: Path, text: str) -> str:
+    settings = load(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        check_for_channels(settings)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[telegram]\ntoken = "1:x"\n',
+     'bot.secret_key: still the example value "change-me", with which anyone could forge the '
+     "bot's upload and file links; Telegram needs a random value of at least 32 characters (or "
+     f"BOT_SECRET_KEY): {FRESH}"),
+    ('[bot]\nsecret_key = "change-me"\n[zalo]\ntoken = "z"\n',
+     'bot.secret_key: still the example value "change-me", with which anyone could forge the '
+     "bot's upload and file links; Zalo needs a random value of at least 32 characters (or "
+     f"BOT_SECRET_KEY): {FRESH}"),
+    (f'[bot]\nsecret_key = "{"k" * 31}"\n[telegram]\ntoken = "1:x"\n[zalo]\ntoken = "z"\n',
+     "bot.secret_key: 31 characters is too short; Telegram and Zalo need a random value of at "
+     f"least 32 characters (or BOT_SECRET_KEY): {FRESH}"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
+     'webhook_url = "https://bot.example.vn/tg"\n',
+     'telegram.webhook_secret: needed with telegram.mode = "webhook", so that nobody but Telegram '
+     "can post updates to the bot; set 1 to 256 characters A-Z, a-z, 0-9, _ or - (or "
+     "BOT_TELEGRAM_WEBHOOK_SECRET)"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
+     'webhook_secret = "bi-mat"\n',
+     'telegram.webhook_url: needed with telegram.mode = "webhook": the https URL at which '
+     "Telegram reaches the bot"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\nmode = "webhook"\n'
+     'webhook_url = "https://bot.example.vn/zalo"\n',
+     'zalo.webhook_secret: needed with zalo.mode = "webhook", so that nobody but Zalo can post '
+     "updates to the bot; set 8 to 256 characters (or BOT_ZALO_WEBHOOK_SECRET)"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\nmode = "webhook"\n'
+     'webhook_secret = "bi-mat-zalo"\n',
+     'zalo.webhook_url: needed with zalo.mode = "webhook": the https URL at which Zalo reaches '
+     "the bot's web server"),
+])
+def test_insecure_settings_are_refused_for_the_channels(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    assert refused_for_channels(tmp_path, text) == message
+
+
+def test_the_console_alone_needs_none_of_it(tmp_path: Path) -> None:
+    check_for_channels(load_settings(EXAMPLE, env={}))
+    check_for_channels(load(tmp_path, '[telegram]\nmode = "webhook"\n'))  # no token: off
+    check_for_channels(config.Settings())
+
+
+def test_a_good_channel_configuration_passes(tmp_path: Path) -> None:
+    check_for_channels(load(tmp_path, f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
+                                      '[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
+                                      'webhook_url = "https://bot.example.vn/tg"\n'
+                                      'webhook_secret = "bi-mat"\n[zalo]\ntoken = "z"\n'))
+    # The environment's secrets count as much as the file's.
+    path = tmp_path / "config.toml"
+    path.write_text('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.vn/tg"\n',
+                    encoding="utf-8")
+    check_for_channels(load_settings(path, env={
+        "BOT_TELEGRAM_TOKEN": "1:x", "BOT_SECRET_KEY": GOOD_KEY,
+        "BOT_TELEGRAM_WEBHOOK_SECRET": "bi-mat"}))
+
+
+# ---------------------------------------------------------------------- the command line
+
+
+def bot(tmp_path: Path, *args: str, config_text: str | None = None,
+        **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    if config_text is not None:
+        path = tmp_path / "bad.toml"
+        path.write_text(config_text, encoding="utf-8")
+        environment["BOT_CONFIG"] = str(path)
+    environment.update(env)
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], capture_output=True,
+                          text=True, cwd=tmp_path, env=environment, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert output == message, output
+    assert "Traceback" not in output
+
+
+def test_secret_prints_a_fresh_key_even_when_the_file_is_wrong(tmp_path: Path) -> None:
+    first = bot(tmp_path, "secret", config_text="[telegarm]\n")
+    second = bot(tmp_path, "secret")
+    assert first.returncode == 0 and second.returncode == 0
+    key = first.stdout.strip()
+    assert len(key) == 64 and key != second.stdout.strip()
+    good = f'[bot]\nsecret_key = "{key}"\n[telegram]\ntoken = "1:x"\n'
+    check_for_channels(load(tmp_path, good))
+
+
+def test_run_with_a_misspelt_section_is_one_line(tmp_path: Path) -> None:
+    result = bot(tmp_path, "run", config_text='[telegarm]\ntoken = "123:abc"\n')
+    assert result.returncode == 2
+    assert_one_line(result, "Configuration error: [telegarm]: unknown section; did you mean "
+                            "[telegram]?")
+
+
+def test_run_with_the_example_secret_key_is_one_line(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace('token = ""', 'token = "123:abc"', 1)
+    result = bot(tmp_path, "run", config_text=text)
+    assert result.returncode == 2
+    assert_one_line(result, 'Configuration error: bot.secret_key: still the example value '
+                            '"change-me", with which anyone could forge the bot\'s upload and '
+                            "file links; Telegram needs a random value of at least 32 characters "
+                            f"(or BOT_SECRET_KEY): {FRESH}")
