@@ -4,7 +4,9 @@ commands run inside `.chat` transcripts as `@admin ...` lines."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
+import os
 import secrets
 import sqlite3
 import sys
@@ -14,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -457,7 +460,10 @@ def run(ctx: typer.Context) -> None:
         check_for_channels(env.settings)
     except ConfigError as exc:
         raise config_failure(exc) from exc
-    run_async(env, serve_channels)
+    try:
+        run_async(env, serve_channels)
+    except StartupError as exc:
+        raise fail(env, str(exc)) from exc
 
 
 @cli.command()
@@ -573,9 +579,53 @@ def audit(
 # --- Zalo and the web server (upload page, file links, Zalo webhook) ---------------------
 
 
+class StartupError(Exception):
+    """Something the channels need at start is not there; the message names the key."""
+
+
+def _listen_failure(section: str, key: str, host: str, port: int, exc: OSError) -> StartupError:
+    prefix = "webhook_" if key.startswith("webhook_") else ""
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(f"{section}.{key}: {host}:{port} is already in use (another bot "
+                            f"process, or another program); stop it or choose another "
+                            f"{section}.{key}")
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return StartupError(f"{section}.{prefix}listen: cannot listen on {host}:{port} ({reason}); "
+                        f"check {section}.{prefix}listen and {section}.{prefix}port")
+
+
+def _start_failure(name: str, settings: Settings, exc: Exception) -> StartupError | None:
+    """A channel that could not start, as one line naming the key; None if unforeseen."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from channels.zalo import ZaloApiError
+
+    channel = getattr(settings, name)
+    label, variable = ("Telegram", "BOT_TELEGRAM_TOKEN") if name == "telegram" \
+        else ("Zalo", "BOT_ZALO_TOKEN")
+    via = f" and {name}.base_url" if channel.base_url else ""
+    if isinstance(exc, OSError) and name == "telegram" and channel.mode == "webhook":
+        return _listen_failure(name, "webhook_port", channel.webhook_listen,
+                               channel.webhook_port, exc)
+    if isinstance(exc, InvalidToken) or \
+            isinstance(exc, ZaloApiError) and exc.code in (401, 403, 404):
+        return StartupError(f"{name}.token: refused by the {label} Bot API; check {name}.token "
+                            f"(or {variable}){via}")
+    if isinstance(exc, NetworkError | httpx.HTTPError):
+        key = f"{name}.base_url" if channel.base_url else name
+        return StartupError(f"{key}: cannot reach the {label} Bot API "
+                            f"({' '.join(str(exc).split()) or type(exc).__name__}); check the "
+                            f"network{via}")
+    if isinstance(exc, ZaloApiError):
+        return StartupError(f"{name}: the {label} Bot API answered {exc} at start; check "
+                            f"{name}.token and {name}.webhook_url")
+    return None
+
+
 async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
     """Run every configured channel and the bot's web server until `stop` is set, sweeping
-    reminders every `reminders.sweep_seconds`."""
+    reminders every `reminders.sweep_seconds`. What stops a channel from starting (a port in
+    use, a token refused) raises StartupError naming the key."""
     from channels.ratelimit import Limits
     from channels.telegram import TelegramAdapter
     from channels.web import WebServer
@@ -584,6 +634,11 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
 
     settings = runtime.settings
     stop = stop or asyncio.Event()
+    try:  # received files are stored there: find out now rather than at the first file
+        settings.files_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"files.dir: cannot create the folder {settings.files_dir} "
+                           f"({exc.strerror or exc})") from exc
     # The web server (upload page, file links, Zalo webhook) runs for Zalo, which cannot
     # take documents without it, or when `web.public_url` says how users reach it.
     web = WebServer(runtime) if settings.zalo.token or settings.web.public_url else None
@@ -601,15 +656,25 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             web.adapters["telegram"] = telegram
         adapters["telegram"] = telegram
     if web is not None:
-        await web.start()
+        try:
+            await web.start()
+        except OSError as exc:
+            raise _listen_failure("web", "port", settings.web.listen, settings.web.port,
+                                  exc) from exc
     started: list[Any] = []
     limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
     try:
-        for adapter in adapters.values():
-            await adapter.start()
-            started.append(adapter)
+        for name, adapter in adapters.items():
+            started.append(adapter)  # stopped below even when it starts only half-way
+            try:
+                await adapter.start()
+            except Exception as exc:
+                failure = _start_failure(name, settings, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
         scheduler.start()
         await stop.wait()
     finally:

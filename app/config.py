@@ -373,6 +373,11 @@ def check_for_channels(settings: Settings) -> None:
                               "\"webhook\", so that nobody but Telegram can post updates to the "
                               "bot; set 1 to 256 characters A-Z, a-z, 0-9, _ or - (or "
                               "BOT_TELEGRAM_WEBHOOK_SECRET)")
+        web_runs = bool(zalo.token or settings.web.public_url)
+        if web_runs and telegram.webhook_port == settings.web.port and \
+                telegram.webhook_listen == settings.web.listen:
+            raise ConfigError(f"telegram.webhook_port: {telegram.webhook_port} is also web.port; "
+                              f"the Telegram webhook and the bot's web server need a port each")
     if zalo.token and zalo.mode == "webhook":
         if not zalo.webhook_url:
             raise ConfigError("zalo.webhook_url: needed with zalo.mode = \"webhook\": the https "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
+import socket
 import subprocess
 import sys
 import tomllib
@@ -11,7 +14,19 @@ from pathlib import Path
 import pytest
 
 from app import config
-from app.config import KNOWN_KEYS, ConfigError, check_for_channels, load_settings
+from app.bootstrap import Runtime
+from app.cli import StartupError, invoke, serve_channels
+from app.config import (
+    KNOWN_KEYS,
+    ChannelSettings,
+    ConfigError,
+    WebSettings,
+    check_for_channels,
+    load_settings,
+)
+from core.clock import utc_now
+from emulators.telegram_api import TelegramEmulator
+from tests.conftest import fresh_pg_database, sqlite_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -178,6 +193,11 @@ def refused_for_channels(tmp_path: Path, text: str) -> str:
      'webhook_secret = "bi-mat"\n',
      'telegram.webhook_url: needed with telegram.mode = "webhook": the https URL at which '
      "Telegram reaches the bot"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
+     'webhook_url = "https://bot.example.vn/tg"\nwebhook_secret = "bi-mat"\nwebhook_port = 8080\n'
+     '[web]\npublic_url = "https://bot.example.vn"\n',
+     "telegram.webhook_port: 8080 is also web.port; the Telegram webhook and the bot's web "
+     "server need a port each"),
     (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\nmode = "webhook"\n'
      'webhook_url = "https://bot.example.vn/zalo"\n',
      'zalo.webhook_secret: needed with zalo.mode = "webhook", so that nobody but Zalo can post '
@@ -260,3 +280,106 @@ def test_run_with_the_example_secret_key_is_one_line(tmp_path: Path) -> None:
                             '"change-me", with which anyone could forge the bot\'s upload and '
                             "file links; Telegram needs a random value of at least 32 characters "
                             f"(or BOT_SECRET_KEY): {FRESH}")
+
+
+def test_run_with_a_database_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path}/afile/data/bot.sqlite3"
+    result = bot(tmp_path, "run", config_text=f'[database]\nurl = "{url}"\n')
+    assert result.returncode == 1
+    assert_one_line(result, f"Error: cannot open the database {url}: cannot create the folder "
+                            f"{tmp_path}/afile/data (Not a directory); check database.url")
+
+
+def test_run_with_the_web_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = bot(tmp_path, "run", config_text=(
+            f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
+            f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/bot.sqlite3"\n'
+            '[telegram]\ntoken = "1:x"\nbase_url = "http://127.0.0.1:1/bot"\n'
+            f'[web]\nport = {port}\npublic_url = "https://baocao.example.vn"\n'))
+    assert result.returncode == 1
+    assert_one_line(result, f"Error: web.port: 127.0.0.1:{port} is already in use (another bot "
+                            "process, or another program); stop it or choose another web.port")
+
+
+# ---------------------------------------------------------------------- start-up, in process
+
+
+async def test_a_missing_postgresql_database_or_role_is_named(tmp_path: Path) -> None:
+    async with fresh_pg_database() as url:  # skips without PostgreSQL
+        server, name = url.rsplit("/", 1)
+        user = server.split("//", 1)[1].split("@", 1)[0]
+        cases = {
+            f"{server}/no_such_database": 'database "no_such_database" does not exist',
+            server.replace(f"//{user}@", "//no_such_role@") + f"/{name}":
+                'role "no_such_role" does not exist',
+        }
+        for database_url, reason in cases.items():
+            settings = dataclasses.replace(sqlite_settings(tmp_path), database_url=database_url)
+            code, out = await asyncio.to_thread(invoke, ["db", "upgrade"], settings, tmp_path,
+                                                utc_now())
+            assert code == 1
+            assert out == f"Error: cannot open the database {database_url}: {reason}; check " \
+                          "database.url\n"
+
+
+def busy_port() -> socket.socket:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    return busy
+
+
+async def serve_failure(settings: config.Settings) -> str:
+    runtime = await Runtime.open(settings)
+    try:
+        with pytest.raises(StartupError) as caught:
+            await asyncio.wait_for(serve_channels(runtime), 30)
+        return str(caught.value)
+    finally:
+        await runtime.close()
+
+
+async def test_a_webhook_port_in_use_is_named(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emu:
+        with busy_port() as busy:
+            port = busy.getsockname()[1]
+            telegram = ChannelSettings(
+                token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+                mode="webhook", webhook_port=port, webhook_url=f"http://127.0.0.1:{port}/tg",
+                webhook_secret="bi-mat")
+            message = await serve_failure(dataclasses.replace(
+                sqlite_settings(tmp_path), secret_key=GOOD_KEY, telegram=telegram))
+    assert message == f"telegram.webhook_port: 127.0.0.1:{port} is already in use (another bot " \
+                      "process, or another program); stop it or choose another " \
+                      "telegram.webhook_port"
+
+
+async def test_the_web_server_on_an_address_it_cannot_take_is_named(tmp_path: Path) -> None:
+    web = WebSettings(listen="192.0.2.1", port=8080, public_url="https://baocao.example.vn")
+    message = await serve_failure(dataclasses.replace(sqlite_settings(tmp_path), web=web))
+    assert message == "web.listen: cannot listen on 192.0.2.1:8080 (Cannot assign requested " \
+                      "address); check web.listen and web.port"
+
+
+async def test_a_token_the_bot_api_refuses_is_named(tmp_path: Path) -> None:
+    async with TelegramEmulator() as emu:
+        telegram = ChannelSettings(token="999:WRONG", base_url=emu.base_url,
+                                   base_file_url=emu.base_file_url)
+        message = await serve_failure(dataclasses.replace(
+            sqlite_settings(tmp_path), secret_key=GOOD_KEY, telegram=telegram))
+    assert message == "telegram.token: refused by the Telegram Bot API; check telegram.token " \
+                      "(or BOT_TELEGRAM_TOKEN) and telegram.base_url"
+
+
+async def test_a_files_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    web = WebSettings(port=0, public_url="https://baocao.example.vn")
+    message = await serve_failure(dataclasses.replace(
+        sqlite_settings(tmp_path), files_dir=tmp_path / "afile" / "files", web=web))
+    assert message == f"files.dir: cannot create the folder {tmp_path}/afile/files " \
+                      "(Not a directory)"
