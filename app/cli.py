@@ -4,7 +4,10 @@ commands run inside `.chat` transcripts as `@admin ...` lines."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
+import os
+import secrets
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
@@ -22,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import admin
 from app.bootstrap import Runtime
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, check_for_channels, load_settings
 from core.clock import to_local, utc_now
 from core.durations import parse_duration
 from storage import db
@@ -75,12 +80,18 @@ def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(help="Config file (default: config.toml)")] = None,
 ) -> None:
-    if ctx.obj is None:
+    if ctx.obj is None and ctx.invoked_subcommand != "secret":  # `secret` helps fix the file
         try:
             ctx.obj = Env(load_settings(config))
         except ConfigError as exc:
-            Console(stderr=True).print(f"[red]Configuration error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+            raise config_failure(exc) from exc
+
+
+def config_failure(exc: ConfigError) -> typer.Exit:
+    """One line on stderr naming the key (no traceback), exit code 2."""
+    Console(stderr=True, soft_wrap=True, highlight=False).print(
+        f"[red]Configuration error:[/red] {escape(str(exc))}")
+    return typer.Exit(2)
 
 
 def fail(env: Env, message: str) -> typer.Exit:
@@ -445,12 +456,20 @@ def run(ctx: typer.Context) -> None:
     if not env.settings.telegram.token and not env.settings.zalo.token:
         ctx.invoke(console, ctx=ctx)
         return
-    zalo = env.settings.zalo
-    if zalo.token and zalo.mode == "webhook" and not (
-            zalo.webhook_url and 8 <= len(zalo.webhook_secret) <= 256):
-        raise fail(env, "zalo.mode = \"webhook\" needs zalo.webhook_url and a "
-                        "zalo.webhook_secret of 8 to 256 characters")
-    run_async(env, serve_channels)
+    try:
+        check_for_channels(env.settings)
+    except ConfigError as exc:
+        raise config_failure(exc) from exc
+    try:
+        run_async(env, serve_channels)
+    except StartupError as exc:
+        raise fail(env, str(exc)) from exc
+
+
+@cli.command()
+def secret() -> None:
+    """Print a fresh random value for bot.secret_key (or BOT_SECRET_KEY)."""
+    typer.echo(secrets.token_urlsafe(48))
 
 
 # --- reminders ---------------------------------------------------------------------------
@@ -560,9 +579,53 @@ def audit(
 # --- Zalo and the web server (upload page, file links, Zalo webhook) ---------------------
 
 
+class StartupError(Exception):
+    """Something the channels need at start is not there; the message names the key."""
+
+
+def _listen_failure(section: str, key: str, host: str, port: int, exc: OSError) -> StartupError:
+    prefix = "webhook_" if key.startswith("webhook_") else ""
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(f"{section}.{key}: {host}:{port} is already in use (another bot "
+                            f"process, or another program); stop it or choose another "
+                            f"{section}.{key}")
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return StartupError(f"{section}.{prefix}listen: cannot listen on {host}:{port} ({reason}); "
+                        f"check {section}.{prefix}listen and {section}.{prefix}port")
+
+
+def _start_failure(name: str, settings: Settings, exc: Exception) -> StartupError | None:
+    """A channel that could not start, as one line naming the key; None if unforeseen."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from channels.zalo import ZaloApiError
+
+    channel = getattr(settings, name)
+    label, variable = ("Telegram", "BOT_TELEGRAM_TOKEN") if name == "telegram" \
+        else ("Zalo", "BOT_ZALO_TOKEN")
+    via = f" and {name}.base_url" if channel.base_url else ""
+    if isinstance(exc, OSError) and name == "telegram" and channel.mode == "webhook":
+        return _listen_failure(name, "webhook_port", channel.webhook_listen,
+                               channel.webhook_port, exc)
+    if isinstance(exc, InvalidToken) or \
+            isinstance(exc, ZaloApiError) and exc.code in (401, 403, 404):
+        return StartupError(f"{name}.token: refused by the {label} Bot API; check {name}.token "
+                            f"(or {variable}){via}")
+    if isinstance(exc, NetworkError | httpx.HTTPError):
+        key = f"{name}.base_url" if channel.base_url else name
+        return StartupError(f"{key}: cannot reach the {label} Bot API "
+                            f"({' '.join(str(exc).split()) or type(exc).__name__}); check the "
+                            f"network{via}")
+    if isinstance(exc, ZaloApiError):
+        return StartupError(f"{name}: the {label} Bot API answered {exc} at start; check "
+                            f"{name}.token and {name}.webhook_url")
+    return None
+
+
 async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
     """Run every configured channel and the bot's web server until `stop` is set, sweeping
-    reminders every `reminders.sweep_seconds`."""
+    reminders every `reminders.sweep_seconds`. What stops a channel from starting (a port in
+    use, a token refused) raises StartupError naming the key."""
     from channels.ratelimit import Limits
     from channels.telegram import TelegramAdapter
     from channels.web import WebServer
@@ -571,6 +634,11 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
 
     settings = runtime.settings
     stop = stop or asyncio.Event()
+    try:  # received files are stored there: find out now rather than at the first file
+        settings.files_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"files.dir: cannot create the folder {settings.files_dir} "
+                           f"({exc.strerror or exc})") from exc
     # The web server (upload page, file links, Zalo webhook) runs for Zalo, which cannot
     # take documents without it, or when `web.public_url` says how users reach it.
     web = WebServer(runtime) if settings.zalo.token or settings.web.public_url else None
@@ -588,15 +656,25 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             web.adapters["telegram"] = telegram
         adapters["telegram"] = telegram
     if web is not None:
-        await web.start()
+        try:
+            await web.start()
+        except OSError as exc:
+            raise _listen_failure("web", "port", settings.web.listen, settings.web.port,
+                                  exc) from exc
     started: list[Any] = []
     limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
     try:
-        for adapter in adapters.values():
-            await adapter.start()
-            started.append(adapter)
+        for name, adapter in adapters.items():
+            started.append(adapter)  # stopped below even when it starts only half-way
+            try:
+                await adapter.start()
+            except Exception as exc:
+                failure = _start_failure(name, settings, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
         scheduler.start()
         await stop.wait()
     finally:

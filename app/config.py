@@ -6,12 +6,15 @@ expected, instead of failing later in the middle of a conversation.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
 
@@ -65,7 +68,7 @@ class Settings:
     default_language: str = "vi"
     default_deadline_time: time = time(17, 0)
     bot_username: str = ""
-    secret_key: str = "change-me"
+    secret_key: str = "change-me"  # refused for Telegram and Zalo (check_for_channels)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     telegram: ChannelSettings = field(default_factory=ChannelSettings)
     zalo: ChannelSettings = field(default_factory=ChannelSettings)
@@ -90,17 +93,86 @@ ENV_OVERRIDES = {
 }
 
 
+# Every section and key that `load_settings` reads, in one place: anything else in the file is
+# refused (a misspelt key would otherwise be ignored and its default used without a word).
+_CHANNEL_LIMITS = ("messages_per_second", "per_chat_per_second", "per_group_per_minute")
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "bot": ("language", "default_deadline_time", "username", "secret_key"),
+    "offices": ("department_kinds",),
+    "cascade": ("lead_days",),
+    "database": ("url",),
+    "files": ("dir", "max_size_mb"),
+    "reminders": ("offsets_days", "before_time", "on_day_time", "overdue_time", "overdue_max",
+                  "quiet_start", "quiet_end", "saturday_off", "public_holidays",
+                  "extra_days_off", "sweep_seconds", "period_lead_days"),
+    "telegram": ("token", "base_url", "base_file_url", "mode", "webhook_listen", "webhook_port",
+                 "webhook_url", "webhook_secret", *_CHANNEL_LIMITS, "max_download_mb"),
+    # The Zalo webhook is served by the bot's web server ([web]), files come through its
+    # upload page: no listen address, port or download limit of its own.
+    "zalo": ("token", "base_url", "mode", "webhook_url", "webhook_secret", *_CHANNEL_LIMITS),
+    "web": ("listen", "port", "public_url", "link_minutes", "file_link_days"),
+}
+# Keys that people look for in one section but that live in another.
+_ELSEWHERE = {"zalo.webhook_port": "web.port", "zalo.webhook_listen": "web.listen"}
+
+
+def _suggestion(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def check_known_keys(raw: dict[str, Any]) -> None:
+    """Refuse a section or key that nothing reads, naming the nearest known one."""
+    everything = [f"{s}.{k}" for s, keys in KNOWN_KEYS.items() for k in keys]
+    for section, table in raw.items():
+        if section not in KNOWN_KEYS:
+            if isinstance(table, dict):
+                close = difflib.get_close_matches(section, list(KNOWN_KEYS), n=1)
+                hint = f"; did you mean [{close[0]}]?" if close else \
+                    f"; the sections are {', '.join(f'[{s}]' for s in KNOWN_KEYS)}"
+                raise ConfigError(f"[{section}]: unknown section{hint}")
+            owners = [n for n in everything if n.endswith(f".{section}")]
+            hint = f"; did you mean {owners[0]}?" if owners else _suggestion(section, everything)
+            raise ConfigError(f"{section}: unknown key outside any section{hint}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: expected a [{section}] section, got a single value")
+        for key in table:
+            if key in KNOWN_KEYS[section]:
+                continue
+            name = f"{section}.{key}"
+            if name in _ELSEWHERE:
+                raise ConfigError(f"{name}: unknown key; did you mean {_ELSEWHERE[name]}? "
+                                  f"(the Zalo webhook is served by the web server, [web])")
+            # The same key in another section, a close one in this section, or anywhere.
+            owners = [n for n in everything if n.endswith(f".{key}")]
+            hint = (f"; did you mean {owners[0]}?" if owners else "") or \
+                _suggestion(name, [f"{section}.{k}" for k in KNOWN_KEYS[section]]) or \
+                _suggestion(name, everything) or \
+                f"; the keys of [{section}] are {', '.join(KNOWN_KEYS[section])}"
+            raise ConfigError(f"{name}: unknown key{hint}")
+
+
+def _raw(table: dict[str, Any], section: str, key: str, default: Any) -> Any:
+    if key not in KNOWN_KEYS.get(section, ()):
+        raise KeyError(f"{section}.{key} is read but not listed in KNOWN_KEYS")
+    return table.get(section, {}).get(key, default)
+
+
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
-    value = table.get(section, {}).get(key, default)
+    value = _raw(table, section, key, default)
     name = f"{section}.{key}"
     if kind is time:
         if isinstance(value, time):
             return value
-        try:
-            hour, minute = str(value).split(":")
-            return time(int(hour), int(minute))
-        except ValueError as exc:
-            raise ConfigError(f"{name}: expected a time such as \"17:00\", got {value!r}") from exc
+        match = _TIME.fullmatch(value.strip()) if isinstance(value, str) else None
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ConfigError(f"{name}: expected a time \"HH:MM\" with hour 0-23 and minute "
+                              f"0-59, such as \"17:00\", got {value!r}")
+        return time(int(match[1]), int(match[2]))
     if kind is bool and not isinstance(value, bool):
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
     if kind in (int, float):
@@ -118,24 +190,84 @@ def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any
     return value
 
 
+def _url(table: dict[str, Any], section: str, key: str) -> str:
+    """An http(s) URL, or empty when not set."""
+    value = _get(table, section, key, str, "").strip()
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() for c in value):
+        raise ConfigError(f"{section}.{key}: expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _port(table: dict[str, Any], section: str, key: str, default: int) -> int:
+    value = _raw(table, section, key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"{section}.{key}: expected a port number 1-65535, got {value!r}")
+    return value
+
+
+def _days_off(table: dict[str, Any]) -> tuple[str, ...]:
+    """`reminders.extra_days_off` as "YYYY-MM-DD" texts (a TOML date such as 2025-09-02
+    written without quotes is taken too)."""
+    days = []
+    for day in _get(table, "reminders", "extra_days_off", tuple, ()):
+        if isinstance(day, date) and not isinstance(day, datetime):
+            days.append(day.isoformat())
+            continue
+        if isinstance(day, str) and _DATE.fullmatch(day.strip()):
+            try:
+                days.append(date.fromisoformat(day.strip()).isoformat())
+                continue
+            except ValueError:
+                pass
+        raise ConfigError(f"reminders.extra_days_off: expected dates as \"YYYY-MM-DD\", such "
+                          f"as \"2025-09-02\", got {day!r}")
+    return tuple(days)
+
+
+# Telegram takes a webhook's secret_token of 1-256 of these characters only.
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 def _channel(raw: dict[str, Any], section: str) -> ChannelSettings:
     d = ChannelSettings()
-    mode = _get(raw, section, "mode", str, d.mode)
+    known = KNOWN_KEYS[section]
+
+    def get(key: str, kind: type) -> Any:
+        return _get(raw, section, key, kind, getattr(d, key)) if key in known \
+            else getattr(d, key)
+
+    mode = get("mode", str)
     if mode not in ("polling", "webhook"):
         raise ConfigError(f"{section}.mode: expected \"polling\" or \"webhook\", got {mode!r}")
+    secret = get("webhook_secret", str)
+    if secret and section == "telegram" and not _TELEGRAM_SECRET.fullmatch(secret):
+        raise ConfigError("telegram.webhook_secret: expected 1 to 256 characters, each a letter "
+                          "A-Z or a-z, a digit, _ or - (Telegram refuses any other)")
+    if secret and section == "zalo" and not 8 <= len(secret) <= 256:
+        raise ConfigError(f"zalo.webhook_secret: expected 8 to 256 characters, got "
+                          f"{len(secret)}")
     return ChannelSettings(
-        token=_get(raw, section, "token", str, d.token),
-        base_url=_get(raw, section, "base_url", str, d.base_url),
-        base_file_url=_get(raw, section, "base_file_url", str, d.base_file_url),
+        token=get("token", str).strip(),
+        base_url=_url(raw, section, "base_url"),
+        base_file_url=_url(raw, section, "base_file_url") if "base_file_url" in known else "",
         mode=mode,
-        webhook_listen=_get(raw, section, "webhook_listen", str, d.webhook_listen),
-        webhook_port=_get(raw, section, "webhook_port", int, d.webhook_port),
-        webhook_url=_get(raw, section, "webhook_url", str, d.webhook_url),
-        webhook_secret=_get(raw, section, "webhook_secret", str, d.webhook_secret),
-        messages_per_second=_get(raw, section, "messages_per_second", float, 30.0),
-        per_chat_per_second=_get(raw, section, "per_chat_per_second", float, 1.0),
-        per_group_per_minute=_get(raw, section, "per_group_per_minute", float, 20.0),
-        max_download_mb=_get(raw, section, "max_download_mb", int, d.max_download_mb),
+        webhook_listen=get("webhook_listen", str),
+        webhook_port=_port(raw, section, "webhook_port", d.webhook_port)
+        if "webhook_port" in known else d.webhook_port,
+        webhook_url=_url(raw, section, "webhook_url"),
+        webhook_secret=secret,
+        messages_per_second=get("messages_per_second", float),
+        per_chat_per_second=get("per_chat_per_second", float),
+        per_group_per_minute=get("per_group_per_minute", float),
+        max_download_mb=get("max_download_mb", int),
     )
 
 
@@ -153,6 +285,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    check_known_keys(raw)
     for variable, (section, key) in ENV_OVERRIDES.items():
         if env.get(variable):
             raw.setdefault(section, {})[key] = env[variable]
@@ -171,7 +304,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         quiet_end=_get(raw, "reminders", "quiet_end", time, r.quiet_end),
         saturday_off=_get(raw, "reminders", "saturday_off", bool, r.saturday_off),
         public_holidays=_get(raw, "reminders", "public_holidays", bool, r.public_holidays),
-        extra_days_off=_get(raw, "reminders", "extra_days_off", tuple, r.extra_days_off),
+        extra_days_off=_days_off(raw),
         sweep_seconds=_get(raw, "reminders", "sweep_seconds", int, r.sweep_seconds),
     )
     lead = _get(raw, "reminders", "period_lead_days", int, r.period_lead_days)
@@ -200,8 +333,8 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         max_file_mb=_get(raw, "files", "max_size_mb", int, 20),
         default_language=language,
         default_deadline_time=_get(raw, "bot", "default_deadline_time", time, time(17, 0)),
-        bot_username=_get(raw, "bot", "username", str, ""),
-        secret_key=_get(raw, "bot", "secret_key", str, "change-me"),
+        bot_username=_username(raw),
+        secret_key=_get(raw, "bot", "secret_key", str, EXAMPLE_SECRET_KEY),
         reminders=reminders,
         telegram=_channel(raw, "telegram"),
         zalo=_channel(raw, "zalo"),
@@ -210,6 +343,64 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         cascade_lead_days=lead_days,
         base_dir=path.parent if path else Path("."),
     )
+
+
+def _username(raw: dict[str, Any]) -> str:
+    username = _get(raw, "bot", "username", str, "").strip()
+    if "@" in username or any(c.isspace() for c in username):
+        raise ConfigError(f"bot.username: expected the bot's username without \"@\" or spaces, "
+                          f"such as \"baocao_so_bot\", got {username!r}")
+    return username
+
+
+# --- what a channel on the Internet needs -------------------------------------------------
+
+EXAMPLE_SECRET_KEY = "change-me"  # config.example.toml's, and the default
+MIN_SECRET_KEY = 32
+FRESH_SECRET = "`bot.py secret` prints a fresh one"
+
+
+def check_for_channels(settings: Settings) -> None:
+    """Refuse what is harmless on the console but insecure or unusable once Telegram or Zalo
+    runs (a token is set); `bot.py run` calls this before anything starts."""
+    telegram, zalo = settings.telegram, settings.zalo
+    if telegram.token and telegram.mode == "webhook":
+        if not telegram.webhook_url:
+            raise ConfigError("telegram.webhook_url: needed with telegram.mode = \"webhook\": "
+                              "the https URL at which Telegram reaches the bot")
+        if not telegram.webhook_secret:
+            raise ConfigError("telegram.webhook_secret: needed with telegram.mode = "
+                              "\"webhook\", so that nobody but Telegram can post updates to the "
+                              "bot; set 1 to 256 characters A-Z, a-z, 0-9, _ or - (or "
+                              "BOT_TELEGRAM_WEBHOOK_SECRET)")
+        web_runs = bool(zalo.token or settings.web.public_url)
+        if web_runs and telegram.webhook_port == settings.web.port and \
+                telegram.webhook_listen == settings.web.listen:
+            raise ConfigError(f"telegram.webhook_port: {telegram.webhook_port} is also web.port; "
+                              f"the Telegram webhook and the bot's web server need a port each")
+    if zalo.token and zalo.mode == "webhook":
+        if not zalo.webhook_url:
+            raise ConfigError("zalo.webhook_url: needed with zalo.mode = \"webhook\": the https "
+                              "URL at which Zalo reaches the bot's web server")
+        if not zalo.webhook_secret:
+            raise ConfigError("zalo.webhook_secret: needed with zalo.mode = \"webhook\", so that "
+                              "nobody but Zalo can post updates to the bot; set 8 to 256 "
+                              "characters (or BOT_ZALO_WEBHOOK_SECRET)")
+    if not telegram.token and not zalo.token:
+        return
+    channels = " and ".join(name for name, channel in (("Telegram", telegram), ("Zalo", zalo))
+                            if channel.token)
+    needs = f"{channels} {'need' if ' and ' in channels else 'needs'}"
+    key = settings.secret_key
+    if key == EXAMPLE_SECRET_KEY:
+        raise ConfigError(f"bot.secret_key: still the example value \"{EXAMPLE_SECRET_KEY}\", "
+                          f"with which anyone could forge the bot's upload and file links; "
+                          f"{needs} a random value of at least {MIN_SECRET_KEY} "
+                          f"characters (or BOT_SECRET_KEY): {FRESH_SECRET}")
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigError(f"bot.secret_key: {len(key)} characters is too short; {needs} "
+                          f"a random value of at least {MIN_SECRET_KEY} characters (or "
+                          f"BOT_SECRET_KEY): {FRESH_SECRET}")
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------
@@ -226,15 +417,13 @@ class WebSettings:
 
 def _web(raw: dict[str, Any]) -> WebSettings:
     d = WebSettings()
-    public_url = _get(raw, "web", "public_url", str, d.public_url).rstrip("/")
-    if public_url and not public_url.startswith(("http://", "https://")):
-        raise ConfigError(f"web.public_url: expected an http(s) URL, got {public_url!r}")
+    public_url = _url(raw, "web", "public_url").rstrip("/")
     minutes = _get(raw, "web", "link_minutes", int, d.link_minutes)
     if minutes < 1:
         raise ConfigError(f"web.link_minutes: expected at least 1, got {minutes!r}")
     return WebSettings(
         listen=_get(raw, "web", "listen", str, d.listen),
-        port=_get(raw, "web", "port", int, d.port),
+        port=_port(raw, "web", "port", d.port),
         public_url=public_url,
         link_minutes=minutes,
         file_link_days=max(1, _get(raw, "web", "file_link_days", int, d.file_link_days)),

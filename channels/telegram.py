@@ -150,13 +150,13 @@ class TelegramAdapter:
         self._running = True
 
     async def stop(self) -> None:
-        """Stop receiving updates and close the bot's connections."""
-        if not self._running:
-            return
+        """Stop receiving updates and close the bot's connections (also after a start that
+        failed half-way, e.g. on a webhook port in use)."""
         self._running = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
-        await self.app.stop()
+        if self.app.running:
+            await self.app.stop()
         await self.app.shutdown()
 
     @staticmethod

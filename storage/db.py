@@ -24,12 +24,26 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def reason(exc: BaseException) -> str:
+    """The driver's own words for a failure, on one line (SQLAlchemy wraps them in its
+    adapter's exception and adds a link on a second line)."""
+    inner = getattr(exc, "orig", None) or exc
+    inner = inner.__cause__ or inner
+    text = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
+    return " ".join(text.split()) or type(inner).__name__
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnreachable(f"{make_url(url).render_as_string()}: cannot create "
+                                          f"the folder {folder} ({reason(exc)})") from exc
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -77,15 +91,20 @@ async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
         config.attributes["connection"] = sync_connection
         getattr(command, action)(config, revision)
 
+    name = engine.url.render_as_string()  # the password hidden
     try:
-        async with engine.begin() as connection:
+        # Whatever stops the first connection (no server, no such database or role, a wrong
+        # password, a file that cannot be opened) means the database cannot be opened.
+        connection = await engine.connect()
+    except Exception as exc:  # driver errors differ per backend; name the database
+        raise DatabaseUnreachable(f"{name}: {reason(exc)}") from exc
+    try:
+        async with connection.begin():
             await connection.run_sync(run)
     except (TimeoutError, OSError) as exc:
-        raise DatabaseUnreachable(f"{engine.url.render_as_string()}: {exc}") from exc
-    except Exception as exc:  # driver errors differ per backend; name the database
-        if "connect" in str(exc).lower() or "unable to open" in str(exc).lower():
-            raise DatabaseUnreachable(f"{engine.url.render_as_string()}: {exc}") from exc
-        raise
+        raise DatabaseUnreachable(f"{name}: {reason(exc)}") from exc
+    finally:
+        await connection.close()
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -249,6 +249,7 @@ class Wave:
     def config(self) -> Path:
         config = self.folder / "config.toml"
         config.write_text(
+            f'[bot]\nsecret_key = "{"s" * 32}"\n'
             f'[database]\nurl = "{self.url}"\n[files]\ndir = "{self.folder / "files"}"\n'
             '[reminders]\nsweep_seconds = 1\n'
             f'[telegram]\ntoken = "{self.emulator.token}"\n'
