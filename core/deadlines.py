@@ -1,5 +1,6 @@
 """Deadlines as people type them in Vietnamese: "trước 17h ngày 15/5/2023", "thứ 6 tuần sau",
-"30/11 hàng năm", ... Parsing is pure: errors carry a code and parameters, never a sentence.
+"30/11 hàng năm", ... (and the plain ISO or English dates pasted from other documents). Parsing
+is pure: errors carry a code and parameters, never a sentence.
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ _MARK = "\x00"
 _NEXT = r"sau|toi|ke tiep|tiep theo"
 
 _RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam hoc|nam|thang|tuan)(?!\w)")
+# Markdown emphasis pasted from a document: "trước **ngày 08/5/2023**", "__15/5__", "*15/5*".
+_EMPHASIS = re.compile(r"\*+|_{2,}")
+# "2023-05-15T17:00": the T between an ISO date and its time reads as a space.
+_ISO_T = re.compile(r"(?<=[0-9]{4}-[0-9]{2}-[0-9]{2})t(?=[0-9]{1,2}:)")
+_DATE_ISO = re.compile(
+    r"(?<![\w/:.\-])([0-9]{4})([/\-])([0-9]{1,2})\2([0-9]{1,2})(?![\w/:]|[.\-][0-9])"
+)
 _TIME = re.compile(
     r"(?<![\w/:])(?<![0-9][.\-])(?:"
     r"(?P<ch>[0-9]{1,2}):(?P<cm>[0-9]{2})"
@@ -219,6 +227,34 @@ _DATE_NUMERIC = re.compile(
 _DATE_WORDS = re.compile(
     r"(?<!\w)([0-9]{1,2}) thang ([0-9]{1,2})(?: nam ([0-9]{4}|[0-9]{2})|[ /]([0-9]{4}))?"
     r"(?![0-9])"
+)
+_ENGLISH_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH_NAME = "|".join(sorted(_ENGLISH_MONTHS, key=len, reverse=True))
+_ORDINAL = "(?:st|nd|rd|th)?"
+_DATE_ENGLISH = re.compile(  # "15 May 2023", "May 15, 2023", "15th of May"
+    rf"(?<![\w/:])(?:(?P<d1>[0-9]{{1,2}}){_ORDINAL}(?: of)? (?P<m1>{_MONTH_NAME})"
+    rf"|(?P<m2>{_MONTH_NAME})\.? (?P<d2>[0-9]{{1,2}}){_ORDINAL})"
+    r"(?:\.? (?P<year>[0-9]{4}))?(?![\w/:])"
 )
 _MONTH_END = re.compile(
     rf"(?<!\w)cuoi thang(?: (?P<which>nay|{_NEXT})"
@@ -238,6 +274,7 @@ _FILLER = re.compile(
     r"(?<!\w)(?:"
     r"han chot|han nop(?: bao cao)?|han|truoc ngay|truoc|den het ngay|den het|den ngay|den"
     r"|cham nhat|muon nhat|vao ngay|vao|luc|trong ngay|ngay|dinh ky|dinh ki|het|la"
+    r"|due|deadline|no later than|before|until|by|on|at"
     rf"|toi(?= (?:ngay )?{_MARK})"
     r")(?!\w)"
 )
@@ -245,9 +282,11 @@ _LEFTOVER = re.compile(rf"[\s{_MARK},;:.!\-\u2013\u2014()]*")
 
 _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("recurring", _RECURRING),
+    ("iso", _DATE_ISO),
     ("time", _TIME),
     ("numeric", _DATE_NUMERIC),
     ("words", _DATE_WORDS),
+    ("english", _DATE_ENGLISH),
     ("month_end", _MONTH_END),
     ("year_end", _YEAR_END),
     ("week_end", _WEEK_END),
@@ -257,8 +296,10 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("day_of_month", _DAY_OF_MONTH),
 )
 _DATE_PIECES = (
+    "iso",
     "numeric",
     "words",
+    "english",
     "month_end",
     "year_end",
     "week_end",
@@ -300,7 +341,8 @@ def _parse(text: str, now: datetime, default_time: time) -> Deadline:
         raise DeadlineError("empty")
     if len(folded) > _MAX_TEXT:
         raise DeadlineError("unrecognized")
-    rest = re.sub(r"[\x00-\x1f,;()\[\]]+", " ", folded)
+    rest = _ISO_T.sub(" ", _EMPHASIS.sub(" ", folded))
+    rest = re.sub(r"[\x00-\x1f,;()\[\]]+", " ", rest)
     rest = " ".join(rest.split())
 
     found: dict[str, list[re.Match[str]]] = {}
@@ -410,7 +452,18 @@ def _checked_date(day: int, month: int, year: int | None) -> date | None:
         raise DeadlineError("no_such_date", day=day, month=month, year=year) from None
 
 
+_DAY_MONTH_PIECES = ("iso", "numeric", "words", "english")
+
+
 def _day_month_year(kind: str, match: re.Match[str]) -> tuple[int, int, int | None]:
+    """Day, month and year (None when not given) of a piece of _DAY_MONTH_PIECES."""
+    if kind == "iso":
+        return int(match.group(4)), int(match.group(3)), int(match.group(1))
+    if kind == "english":
+        day = match.group("d1") or match.group("d2")
+        month = _ENGLISH_MONTHS[match.group("m1") or match.group("m2")]
+        year_text = match.group("year")
+        return int(day), month, int(year_text) if year_text else None
     if kind == "numeric":
         day, month, year_text = match.group(1), match.group(3), match.group(4)
     else:
@@ -431,7 +484,7 @@ def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:
 
 def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datetime:
     today = now.date()
-    if kind in ("numeric", "words"):
+    if kind in _DAY_MONTH_PIECES:
         day, month, year = _day_month_year(kind, match)
         explicit = _checked_date(day, month, year)
         if explicit is not None:
@@ -521,7 +574,7 @@ def _recurrence(
         if piece_kind == "month_end" and not qualified and match.group("month") is None:
             return Recurrence("monthly", day=31, at=at)
         raise DeadlineError("unrecognized")
-    if piece_kind in ("numeric", "words"):
+    if piece_kind in _DAY_MONTH_PIECES:
         day, month, year = _day_month_year(piece_kind, match)
         _checked_date(day, month, year)
         _checked_date(day, month, None)  # 29/02/2024 hàng năm is fine; the year is ignored

@@ -164,6 +164,44 @@ def test_due_is_local() -> None:
     assert deadline.due.tzinfo == LOCAL_TZ
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-05-15", at(15, 5)),
+        ("2023-5-15", at(15, 5)),
+        ("2023/05/15", at(15, 5)),
+        ("2023-05-15 09:30", at(15, 5, hour=9, minute=30)),
+        ("2023-05-15T09:30", at(15, 5, hour=9, minute=30)),
+        ("due 2023-05-15", at(15, 5)),
+        ("15 May 2023", at(15, 5)),
+        ("May 15, 2023", at(15, 5)),
+        ("15th of May", at(15, 5)),
+        ("Sept. 15 2023", at(15, 9)),
+        ("by 1 Apr", at(1, 4, 2024)),
+        ("due 15 May 2023 at 10:00", at(15, 5, hour=10)),
+    ],
+)
+def test_iso_and_english_dates(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["trước **ngày 15/5/2023**", "**trước ngày 15/5/2023**", "__15/5/2023__", "*15/5/2023*",
+     "hạn: ***15 tháng 5***"],
+)
+def test_markdown_emphasis_is_ignored(text: str) -> None:
+    assert due_of(text) == at(15, 5)
+
+
+def test_iso_and_english_errors() -> None:
+    assert error_of("2023-02-30") == DeadlineError("no_such_date", day=30, month=2, year=2023)
+    assert error_of("31 April") == DeadlineError("no_such_date", day=31, month=4, year=None)
+    assert error_of("2023-04-30").code == "past"
+    assert error_of("15 Mayo 2023").code == "unrecognized"
+    assert error_of("**").code == "unrecognized"
+
+
 # --------------------------------------------------------------------------- times
 
 
