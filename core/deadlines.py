@@ -20,6 +20,10 @@ RecurrenceKind = Literal["yearly", "school_year", "monthly", "weekly"]
 # A school year (năm học) runs from August to the next summer: a deadline from August on
 # belongs to the year that starts then, an earlier one to the year that started before.
 SCHOOL_YEAR_FIRST_MONTH = 8
+# "năm học 2023-2024" as a deadline means the end of that school year: 31 May of its second
+# calendar year, the date by which the ministry's yearly timetable ends every school year's
+# teaching (June and July are the summer before the next one starts in August).
+SCHOOL_YEAR_END = (5, 31)  # month, day
 
 _MAX_TEXT = 300  # longer texts are not deadlines; also bounds the regex work
 
@@ -256,9 +260,25 @@ _DATE_ENGLISH = re.compile(  # "15 May 2023", "May 15, 2023", "15th of May"
     rf"|(?P<m2>{_MONTH_NAME})\.? (?P<d2>[0-9]{{1,2}}){_ORDINAL})"
     r"(?:\.? (?P<year>[0-9]{4}))?(?![\w/:])"
 )
+_SCHOOL_YEARS = r"(?P<first>[0-9]{4}) ?[\-/\u2013\u2014] ?(?P<second>[0-9]{4}|[0-9]{2})"
+_SCHOOL_YEAR = re.compile(  # "năm học 2023-2024", "cuối năm học", "trong năm học này"
+    rf"(?<!\w)(?P<edge>(?:cuoi|trong|het) )?nam hoc(?: (?P<this>nay)| {_SCHOOL_YEARS})?(?![\w/])"
+)
 _MONTH_END = re.compile(
     rf"(?<!\w)cuoi thang(?: (?P<which>nay|{_NEXT})"
     r"|(?: |/)(?P<month>[0-9]{1,2})(?:(?: nam |/)(?P<year>[0-9]{4}))?)?(?![\w/])"
+)
+_MONTH_IN = re.compile(  # "trong tháng 8/2021", "tháng 9 năm 2021", "trong tháng này"
+    r"(?<!\w)(?:"
+    r"(?:(?:trong|het) )?thang (?P<month>[0-9]{1,2})(?:(?: nam |/|-| )(?P<year>[0-9]{4}))?"
+    rf"|(?:trong|het) thang(?: (?P<which>nay|{_NEXT}))?(?! ?[0-9])"
+    r")(?![\w/])"
+)
+_YEAR_IN = re.compile(  # "năm 2023", "trong năm 2024", "trong năm nay"
+    r"(?<!\w)(?:"
+    r"(?:(?:trong|het) )?nam (?P<year>[0-9]{4})"
+    rf"|(?:trong|het) nam(?: (?P<which>nay|{_NEXT}))?(?! ?[0-9])"
+    r")(?![\w/])"
 )
 _YEAR_END = re.compile(rf"(?<!\w)cuoi nam(?: (?P<which>nay|{_NEXT})| (?P<year>[0-9]{{4}}))?(?!\w)")
 _WEEK_END = re.compile(rf"(?<!\w)cuoi tuan(?: (?P<which>nay|{_NEXT}))?(?!\w)")
@@ -287,8 +307,11 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("numeric", _DATE_NUMERIC),
     ("words", _DATE_WORDS),
     ("english", _DATE_ENGLISH),
+    ("school_year", _SCHOOL_YEAR),
     ("month_end", _MONTH_END),
+    ("month_in", _MONTH_IN),
     ("year_end", _YEAR_END),
+    ("year_in", _YEAR_IN),
     ("week_end", _WEEK_END),
     ("relative", _RELATIVE),
     ("weekday", _WEEKDAY),
@@ -300,8 +323,11 @@ _DATE_PIECES = (
     "numeric",
     "words",
     "english",
+    "school_year",
     "month_end",
+    "month_in",
     "year_end",
+    "year_in",
     "week_end",
     "relative",
     "next_week",
@@ -509,6 +535,12 @@ def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datet
         return _rolling(this_friday, this_friday + timedelta(days=7), match, now)
     if kind == "month_end":
         return _month_end_due(match, now, at)
+    if kind == "month_in":
+        return _month_in_due(match, now, at)
+    if kind == "year_in":
+        return _year_in_due(match, now, at)
+    if kind == "school_year":
+        return _school_year_due(match, now, at)
     return _year_end_due(match, now, at)
 
 
@@ -538,6 +570,56 @@ def _month_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
         return _not_past(_month_end(int(match.group("year")), month, at), now)
     this = _month_end(today.year, month, at)
     return this if this > now else _month_end(today.year + 1, month, at)
+
+
+def _month_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    """"Trong tháng 9/2023": the month's last day; without a year the next such month end;
+    "trong tháng (này)" this month's end, "trong tháng sau" the next month's."""
+    today = now.date()
+    if match.group("month") is None:
+        if _which(match.group("which")) == "next":
+            return _month_end(*_add_months(today.year, today.month, 1), at)
+        return _not_past(_month_end(today.year, today.month, at), now)
+    month = int(match.group("month"))
+    if not 1 <= month <= 12:
+        raise DeadlineError("unrecognized")
+    if match.group("year") is not None:
+        return _not_past(_month_end(int(match.group("year")), month, at), now)
+    this = _month_end(today.year, month, at)
+    return this if this > now else _month_end(today.year + 1, month, at)
+
+
+def _year_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    """"Trong năm 2024": 31/12 of that year; "trong năm (nay)" this year's, "sau" the next."""
+    if match.group("year") is not None:
+        return _not_past(_local_at(date(int(match.group("year")), 12, 31), at), now)
+    if _which(match.group("which")) == "next":
+        return _local_at(date(now.year + 1, 12, 31), at)
+    return _not_past(_local_at(date(now.year, 12, 31), at), now)
+
+
+def _school_year_end(first_year: int, at: time) -> datetime:
+    month, day = SCHOOL_YEAR_END
+    return _local_at(date(first_year + 1, month, day), at)
+
+
+def _school_year_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    """"Năm học 2023-2024": the end of that school year; "cuối năm học" (này) the end of the
+    school year under way, or of the next one in the summer between two."""
+    first_text, second_text = match.group("first"), match.group("second")
+    if first_text is None:
+        if match.group("edge") is None:
+            raise DeadlineError("unrecognized")  # "năm học" alone names no moment
+        today = now.date()
+        start = today.year if today.month >= SCHOOL_YEAR_FIRST_MONTH else today.year - 1
+        this = _school_year_end(start, at)
+        if match.group("this"):
+            return _not_past(this, now)
+        return this if this > now else _school_year_end(start + 1, at)
+    first, second = int(first_text), int(second_text)
+    if second != (first + 1 if len(second_text) == 4 else (first + 1) % 100):
+        raise DeadlineError("unrecognized")  # "năm học 2023-2025" is no school year
+    return _not_past(_school_year_end(first, at), now)
 
 
 def _year_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
@@ -581,4 +663,13 @@ def _recurrence(
         return Recurrence(kind, month=month, day=day, at=at)
     if piece_kind == "year_end" and not qualified and match.group("year") is None:
         return Recurrence(kind, month=12, day=31, at=at)
+    if piece_kind in ("month_end", "month_in") and not qualified and match.group("month"):
+        # "hàng năm trong tháng 11", "cuối tháng 2 hàng năm": that month's last day each year
+        month = int(match.group("month"))
+        if match.group("year") is None and 1 <= month <= 12:
+            return Recurrence(kind, month=month, day=_month_length(2000, month), at=at)
+    if piece_kind == "school_year" and match.group("edge") and match.group("first") is None:
+        if not match.group("this"):  # "cuối năm học hàng năm": every school year's end
+            month, day = SCHOOL_YEAR_END
+            return Recurrence("school_year", month=month, day=day, at=at)
     raise DeadlineError("unrecognized")

@@ -202,6 +202,57 @@ def test_iso_and_english_errors() -> None:
     assert error_of("**").code == "unrecognized"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("trong tháng 9/2023", at(30, 9)),
+        ("tháng 9/2023", at(30, 9)),
+        ("tháng 6 năm 2023", at(30, 6)),
+        ("hết tháng 2/2024", at(29, 2, 2024)),
+        ("trong tháng 9", at(30, 9)),
+        ("trong tháng 4", at(30, 4, 2024)),
+        ("trong tháng này", at(31, 5)),
+        ("trong tháng sau", at(30, 6)),
+        ("năm 2023", at(31, 12)),
+        ("trong năm 2024", at(31, 12, 2024)),
+        ("trong năm nay", at(31, 12)),
+        ("trong năm tới", at(31, 12, 2024)),
+        ("năm học 2023-2024", at(31, 5, 2024)),
+        ("năm học 2022 – 2023", at(31, 5)),
+        ("năm học 2023-24", at(31, 5, 2024)),
+        ("cuối năm học", at(31, 5)),
+        ("trong năm học này", at(31, 5)),
+    ],
+)
+def test_months_years_and_school_years(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_month_year_and_school_year_errors() -> None:
+    assert error_of("trong tháng 8/2021") == DeadlineError("past", due=at(31, 8, 2021))
+    assert error_of("tháng 4/2023") == DeadlineError("past", due=at(30, 4))
+    assert error_of("năm 2022") == DeadlineError("past", due=at(31, 12, 2022))
+    assert error_of("năm học 2021-2022") == DeadlineError("past", due=at(31, 5, 2022))
+    for text in ("tháng 13/2023", "năm học 2023-2025", "năm học", "thứ năm 2023", "tháng"):
+        assert error_of(text).code == "unrecognized", text
+    june = datetime(2023, 6, 10, 8, 0, tzinfo=LOCAL_TZ)  # between two school years
+    assert due_of("cuối năm học", june) == at(31, 5, 2024)
+    assert error_of("cuối năm học này", june).code == "past"
+
+
+def test_yearly_month_ends_and_school_year_ends() -> None:
+    assert parse_deadline("hàng năm trong tháng 11", NOW).recurrence == Recurrence(
+        "yearly", month=11, day=30)
+    deadline = parse_deadline("cuối tháng 2 hàng năm", NOW)
+    assert deadline.recurrence == Recurrence("yearly", month=2, day=29)
+    assert deadline.recurrence.next_due(deadline.due) == at(28, 2, 2025)
+    deadline = parse_deadline("hàng năm học, cuối năm học", NOW)
+    assert deadline.recurrence == Recurrence("school_year", month=5, day=31)
+    assert deadline.due == at(31, 5)
+    for text in ("hàng năm tháng 11/2023", "hàng năm năm học 2023-2024", "hàng năm năm 2024"):
+        assert error_of(text).code == "unrecognized", text
+
+
 # --------------------------------------------------------------------------- times
 
 
