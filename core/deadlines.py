@@ -5,12 +5,12 @@ is pure: errors carry a code and parameters, never a sentence.
 
 from __future__ import annotations
 
-import calendar
 import re
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard
 
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
@@ -32,7 +32,7 @@ _MAX_TEXT = 300  # longer texts are not deadlines; also bounds the regex work
 
 
 def _month_length(year: int, month: int) -> int:
-    return calendar.monthrange(year, month)[1]
+    return monthrange(year, month)[1]
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -202,6 +202,26 @@ class DeadlineError(ValueError):
         return (partial(DeadlineError, self.code, **self.params), ())
 
 
+class WorkingDays(Protocol):
+    """The working calendar that "5 ngày làm việc" counts in (core.workcal.WorkCalendar)."""
+
+    def is_day_off(self, day: date) -> bool: ...
+
+    def next_working_day(self, day: date) -> date:
+        """`day` itself when it is a working day, else the first working day after it."""
+        ...
+
+
+class MondayToSaturday:
+    """The working week when no calendar is given: every day but Sunday."""
+
+    def is_day_off(self, day: date) -> bool:
+        return day.weekday() == 6
+
+    def next_working_day(self, day: date) -> date:
+        return day + timedelta(days=1) if self.is_day_off(day) else day
+
+
 # --------------------------------------------------------------------------- patterns
 # All patterns run on folded text (lower case, no diacritics, single spaces). Each recognised
 # piece is replaced by _MARK so that what remains can be checked to be only filler words.
@@ -287,6 +307,11 @@ _WEEKDAY = re.compile(
     r"(?<!\w)(?P<day>thu (?:hai|ba|tu|nam|sau|bay)|chu nhat|thu ?[2-7]|t[2-7]|cn)"
     rf"(?: tuan (?P<which>nay|{_NEXT}))?(?!\w)"
 )
+_COUNT = re.compile(  # "3 ngày nữa", "1 tuần", "trong vòng 5 ngày làm việc"
+    r"(?<!\w)(?:(?:trong vong|trong|sau) )?(?P<count>[0-9]{1,3}) "
+    r"(?P<unit>ngay lam viec|ngay|tuan|thang)(?: (?:nua|toi))?"
+    r"(?: ke tu (?:bay gio|ngay nhan(?: duoc)?(?: (?:van ban|cong van))?))?(?!\w)"
+)
 _NEXT_WEEK = re.compile(rf"(?<!\w)tuan (?:{_NEXT})(?!\w)")
 _DAY_OF_MONTH = re.compile(r"(?<!\w)(?:ngay|mung|mong) ([0-9]{1,2})(?![\w/:]|[.\-][0-9])")
 
@@ -315,6 +340,7 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("week_end", _WEEK_END),
     ("relative", _RELATIVE),
     ("weekday", _WEEKDAY),
+    ("count", _COUNT),
     ("next_week", _NEXT_WEEK),
     ("day_of_month", _DAY_OF_MONTH),
 )
@@ -330,6 +356,7 @@ _DATE_PIECES = (
     "year_in",
     "week_end",
     "relative",
+    "count",
     "next_week",
     "day_of_month",
 )
@@ -348,20 +375,30 @@ _FRIDAY = 4
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_deadline(text: str, now: datetime, default_time: time = time(17, 0)) -> Deadline:
+def parse_deadline(
+    text: str,
+    now: datetime,
+    default_time: time = time(17, 0),
+    calendar: WorkingDays | None = None,
+) -> Deadline:
     """Parse a deadline typed by a person, relative to `now` (aware; naive is taken as UTC).
 
-    Raises DeadlineError (and nothing else) for any text that is not a usable deadline.
+    `calendar` says which days are working days ("5 ngày làm việc", "trước Tết"); without one
+    every day but Sunday is. Raises DeadlineError (and nothing else) for any text that is not
+    a usable deadline.
     """
+    workdays = calendar if calendar is not None else MondayToSaturday()
     try:
-        return _parse(text, to_local(now), default_time.replace(tzinfo=None, microsecond=0))
+        return _parse(
+            text, to_local(now), default_time.replace(tzinfo=None, microsecond=0), workdays
+        )
     except DeadlineError:
         raise
     except (ValueError, OverflowError) as exc:  # e.g. a year out of datetime's range
         raise DeadlineError("unrecognized") from exc
 
 
-def _parse(text: str, now: datetime, default_time: time) -> Deadline:
+def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) -> Deadline:
     folded = fold(text)
     if not folded:
         raise DeadlineError("empty")
@@ -406,7 +443,7 @@ def _parse(text: str, now: datetime, default_time: time) -> Deadline:
 
     if weekday is not None and weekday.group("which"):
         raise DeadlineError("unrecognized")
-    due = _date_due(*date_piece, now, at)
+    due = _date_due(*date_piece, now, at, workdays)
     if weekday is not None and due.weekday() != _weekday_number(weekday):
         raise DeadlineError("unrecognized")  # "thứ 6 ngày 11/5/2023" but 11/5/2023 is a Thursday
     return Deadline(due)
@@ -508,7 +545,9 @@ def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:
     raise DeadlineError("unrecognized")
 
 
-def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datetime:
+def _date_due(
+    kind: str, match: re.Match[str], now: datetime, at: time, workdays: WorkingDays
+) -> datetime:
     today = now.date()
     if kind in _DAY_MONTH_PIECES:
         day, month, year = _day_month_year(kind, match)
@@ -528,6 +567,8 @@ def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datet
     if kind == "relative":
         due = _local_at(today + timedelta(days=_RELATIVE_DAYS[match.group(1)]), at)
         return _not_past(due, now)
+    if kind == "count":
+        return _local_at(_counted(today, match, workdays), at)
     if kind == "next_week":
         return _local_at(_monday(today) + timedelta(days=7 + _FRIDAY), at)
     if kind == "week_end":
@@ -542,6 +583,23 @@ def _date_due(kind: str, match: re.Match[str], now: datetime, at: time) -> datet
     if kind == "school_year":
         return _school_year_due(match, now, at)
     return _year_end_due(match, now, at)
+
+
+def _counted(today: date, match: re.Match[str], workdays: WorkingDays) -> date:
+    """The day `count` days, working days, weeks or months after today."""
+    count, unit = int(match.group("count")), match.group("unit")
+    if count == 0:
+        raise DeadlineError("unrecognized")
+    if unit == "ngay":
+        return today + timedelta(days=count)
+    if unit == "tuan":
+        return today + timedelta(weeks=count)
+    if unit == "thang":
+        return _clamped(*_add_months(today.year, today.month, count), today.day)
+    day = today
+    for _ in range(count):
+        day = workdays.next_working_day(day + timedelta(days=1))
+    return day
 
 
 def _rolling(this: datetime, following: datetime, match: re.Match[str], now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from core.i18n import Translator
 from core.messages import Button
 from core.text import fold
 from handlers import cascade
-from handlers.common import may_change, members_with_role, task_line, unit_name
+from handlers.common import calendar_of, may_change, members_with_role, task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
@@ -159,7 +159,8 @@ async def handle_staff_reply(ctx: Context) -> bool:
             date_text = date_text.strip()[len(word):]
             break
     try:
-        until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time).due
+        until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time,
+                               calendar_of(ctx.settings)).due
     except DeadlineError:
         ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
         return True

@@ -18,6 +18,7 @@ from core.text import fold
 from handlers import files as file_intake
 from handlers.common import (
     REQUIRES_TEXT,
+    calendar_of,
     hand_down_button,
     members_with_role,
     office_staff,
@@ -249,7 +250,8 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
 def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     """Parse `text` into the draft; returns the problem to show, if any."""
     try:
-        deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time)
+        deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time,
+                                            calendar_of(ctx.settings))
     except DeadlineError as error:
         return deadline_error_text(ctx.t, error)
     draft["deadline"] = deadline.due.isoformat()

@@ -253,6 +253,50 @@ def test_yearly_month_ends_and_school_year_ends() -> None:
         assert error_of(text).code == "unrecognized", text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3 ngày nữa", at(4, 5)),
+        ("sau 3 ngày", at(4, 5)),
+        ("trong 10 ngày", at(11, 5)),
+        ("1 tuần", at(8, 5)),
+        ("2 tuần nữa", at(15, 5)),
+        ("trong vòng 2 tuần", at(15, 5)),
+        ("1 tháng nữa", at(1, 6)),
+        ("3 ngày nữa lúc 9h", at(4, 5, hour=9)),
+        # Monday 1 May: Tuesday to Saturday are five working days, Sunday is not one.
+        ("trong vòng 5 ngày làm việc", at(6, 5)),
+        ("6 ngày làm việc", at(8, 5)),
+        ("trong vòng 7 ngày kể từ ngày nhận văn bản", at(8, 5)),
+    ],
+)
+def test_counted_days_and_weeks(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_month_counts_keep_the_day_or_the_month_end() -> None:
+    assert due_of("1 tháng nữa", datetime(2023, 1, 31, 8, 0, tzinfo=LOCAL_TZ)) == at(28, 2)
+
+
+def test_working_days_follow_the_calendar() -> None:
+    from core.workcal import WorkCalendar
+
+    # 2023: 1 May is Labour Day, 2 and 3 May are the observed holidays of 29 and 30 April.
+    calendar = WorkCalendar()
+    deadline = parse_deadline("trong vòng 5 ngày làm việc", NOW, calendar=calendar)
+    assert deadline.due == at(9, 5)
+    saturdays_off = WorkCalendar(saturday_off=True)
+    deadline = parse_deadline("5 ngày làm việc", NOW, time(9, 0), saturdays_off)
+    assert deadline.due == at(10, 5, hour=9)
+    assert parse_deadline("3 ngày nữa", NOW, calendar=calendar).due == at(4, 5)  # plain days
+
+
+@pytest.mark.parametrize("text", ["0 ngày", "thứ 6 3 ngày nữa", "3 ngày 15/5", "1000 ngày",
+                                  "hàng tuần 1 tuần"])
+def test_bad_counts(text: str) -> None:
+    assert error_of(text).code == "unrecognized"
+
+
 # --------------------------------------------------------------------------- times
 
 
