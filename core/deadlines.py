@@ -9,8 +9,10 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Literal, Protocol, TypeGuard
+
+import holidays
 
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
@@ -312,6 +314,9 @@ _COUNT = re.compile(  # "3 ngày nữa", "1 tuần", "trong vòng 5 ngày làm v
     r"(?P<unit>ngay lam viec|ngay|tuan|thang)(?: (?:nua|toi))?"
     r"(?: ke tu (?:bay gio|ngay nhan(?: duoc)?(?: (?:van ban|cong van))?))?(?!\w)"
 )
+_TET = re.compile(  # "trước Tết", "trước Tết Nguyên đán (năm) 2024"
+    r"(?<!\w)tet(?: (?:nguyen dan|am lich|co truyen))?(?: (?:nam )?(?P<year>[0-9]{4}))?(?![\w/])"
+)
 _NEXT_WEEK = re.compile(rf"(?<!\w)tuan (?:{_NEXT})(?!\w)")
 _DAY_OF_MONTH = re.compile(r"(?<!\w)(?:ngay|mung|mong) ([0-9]{1,2})(?![\w/:]|[.\-][0-9])")
 
@@ -332,6 +337,7 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("numeric", _DATE_NUMERIC),
     ("words", _DATE_WORDS),
     ("english", _DATE_ENGLISH),
+    ("tet", _TET),  # before year_in: "Tết năm 2024" is one piece
     ("school_year", _SCHOOL_YEAR),
     ("month_end", _MONTH_END),
     ("month_in", _MONTH_IN),
@@ -356,6 +362,7 @@ _DATE_PIECES = (
     "year_in",
     "week_end",
     "relative",
+    "tet",
     "count",
     "next_week",
     "day_of_month",
@@ -569,6 +576,8 @@ def _date_due(
         return _not_past(due, now)
     if kind == "count":
         return _local_at(_counted(today, match, workdays), at)
+    if kind == "tet":
+        return _before_tet_due(match, now, at, workdays)
     if kind == "next_week":
         return _local_at(_monday(today) + timedelta(days=7 + _FRIDAY), at)
     if kind == "week_end":
@@ -600,6 +609,46 @@ def _counted(today: date, match: re.Match[str], workdays: WorkingDays) -> date:
     for _ in range(count):
         day = workdays.next_working_day(day + timedelta(days=1))
     return day
+
+
+_TET_FIRST_DAY = "Lunar New Year"  # the name holidays.Vietnam gives mùng 1 Tết in en_US
+_TET_YEARS_AHEAD = 100  # "Tết 2500" is no deadline; also bounds the cache of holiday tables
+
+
+@lru_cache(maxsize=256)
+def _tet(year: int) -> tuple[date, frozenset[date]] | None:
+    """The first day of Tết in `year` and the Tết holidays around it, or None when the
+    holidays package knows no lunar calendar for that year."""
+    named = holidays.Vietnam(years=year, language="en_US")
+    first = [day for day, name in named.items() if name == _TET_FIRST_DAY]
+    if not first:
+        return None
+    window = frozenset(day for day, name in named.items() if _TET_FIRST_DAY in name)
+    return first[0], window
+
+
+def _before_tet_due(
+    match: re.Match[str], now: datetime, at: time, workdays: WorkingDays
+) -> datetime:
+    """"Trước Tết": the last working day before the first day of the coming Tết (or of Tết of
+    the year given). The Tết holidays before it (29, 30 Tết) are never working days."""
+    today = now.date()
+    years = [today.year, today.year + 1]
+    if match.group("year") is not None:
+        years = [int(match.group("year"))]
+        if abs(years[0] - today.year) > _TET_YEARS_AHEAD:
+            raise DeadlineError("unrecognized")
+    for year in years:
+        tet = _tet(year)
+        if tet is None:
+            raise DeadlineError("unrecognized")
+        first, window = tet
+        if first > today or match.group("year") is not None:
+            day = first - timedelta(days=1)
+            while day in window or workdays.is_day_off(day):
+                day -= timedelta(days=1)
+            return _not_past(_local_at(day, at), now)
+    raise AssertionError("unreachable: next year's Tết is after today")
 
 
 def _rolling(this: datetime, following: datetime, match: re.Match[str], now: datetime) -> datetime:

@@ -297,6 +297,38 @@ def test_bad_counts(text: str) -> None:
     assert error_of(text).code == "unrecognized"
 
 
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        # Tết 2024 is Saturday 10/02; 08/02 and 09/02 (29 and 30 Tết) are holidays.
+        ("trước Tết Nguyên đán", NOW, at(7, 2, 2024)),
+        ("trước Tết", NOW, at(7, 2, 2024)),
+        ("TRUOC TET", NOW, at(7, 2, 2024)),
+        ("trước Tết âm lịch 10h", NOW, at(7, 2, 2024, hour=10)),
+        # Tết 2023 is Sunday 22/01 after the holidays of 20 and 21/01: Thursday 19/01.
+        ("trước Tết Nguyên đán năm 2023", datetime(2023, 1, 2, tzinfo=LOCAL_TZ), at(19, 1)),
+        # During Tết 2024 the coming Tết is 29/01/2025, after 27 and 28/01 and a Sunday.
+        ("trước Tết", datetime(2024, 2, 10, 8, 0, tzinfo=LOCAL_TZ), at(25, 1, 2025)),
+        ("Tết 2025", NOW, at(25, 1, 2025)),
+    ],
+)
+def test_before_tet(text: str, now: datetime, expected: datetime) -> None:
+    assert due_of(text, now) == expected
+
+
+def test_before_tet_errors_and_calendar() -> None:
+    from core.workcal import WorkCalendar
+
+    eve = datetime(2024, 2, 8, 8, 0, tzinfo=LOCAL_TZ)  # the last working day has passed
+    assert error_of("trước Tết", eve) == DeadlineError("past", due=at(7, 2, 2024))
+    assert error_of("trước Tết 2023") == DeadlineError("past", due=at(19, 1))
+    for text in ("sau Tết", "trước Tết dương lịch", "Tết 2500", "hàng năm trước Tết"):
+        assert error_of(text).code == "unrecognized", text
+    january = datetime(2025, 1, 10, 8, 0, tzinfo=LOCAL_TZ)
+    saturdays_off = WorkCalendar(saturday_off=True)
+    assert parse_deadline("trước Tết", january, calendar=saturdays_off).due == at(24, 1, 2025)
+
+
 # --------------------------------------------------------------------------- times
 
 
