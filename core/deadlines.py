@@ -181,7 +181,8 @@ class DeadlineError(ValueError):
     """Why a text is not a usable deadline.
 
     Codes: "empty"; "unrecognized"; "no_such_date" (params day, month, year; month/year may be
-    None when the text did not give them); "past" (param due: the aware moment meant).
+    None when the text did not give them); "past" (param due: the aware moment meant);
+    "needs_day" (param kind: the RecurrenceKind named, as in "hằng năm", without its day).
     """
 
     def __init__(self, code: str, **params: Any) -> None:
@@ -431,6 +432,8 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
     recurring = found.get("recurring", [])
     if len(dates) > 1 or len(weekdays) > 1 or len(times) > 1 or len(recurring) > 1:
         raise DeadlineError("unrecognized")
+    if recurring and not (dates or weekdays):  # "định kỳ hằng năm": the caller asks the day
+        raise DeadlineError("needs_day", kind=_RECURRING_KINDS[recurring[0].group(1)])
     if not (dates or weekdays or times):
         raise DeadlineError("unrecognized")
 

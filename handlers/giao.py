@@ -55,6 +55,13 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
     if error.code == "past":
         return t("Hạn {due} đã qua. Hãy chọn một hạn trong tương lai.",
                  due=t.moment(error.params["due"]))
+    if error.code == "needs_day":
+        kind = error.params.get("kind")
+        if kind == "weekly":
+            return t("Hạn hàng tuần vào thứ mấy? Ví dụ: thứ sáu hàng tuần.")
+        if kind == "monthly":
+            return t("Hạn hàng tháng vào ngày nào? Ví dụ: ngày 5 hàng tháng.")
+        return t("Hạn hàng năm vào ngày nào? Ví dụ: định kỳ hằng năm trước ngày 30/11.")
     return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
              "thứ sáu tuần sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng.")
 

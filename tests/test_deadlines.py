@@ -464,11 +464,26 @@ def test_weekly_with_time() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hàng năm", "yearly"),
+        ("hằng năm", "yearly"),
+        ("định kỳ hằng năm", "yearly"),
+        ("Định kỳ hàng năm.", "yearly"),
+        ("dinh ky hang nam", "yearly"),
+        ("hàng năm lúc 17h", "yearly"),
+        ("hàng năm học", "school_year"),
+        ("hàng tháng", "monthly"),
+        ("hàng tuần", "weekly"),
+    ],
+)
+def test_recurrence_without_a_day(text: str, kind: str) -> None:
+    assert error_of(text) == DeadlineError("needs_day", kind=kind)
+
+
+@pytest.mark.parametrize(
     "text",
     [
-        "hàng năm",
-        "hàng tuần",
-        "hàng tháng",
         "hàng năm thứ 6",
         "hàng tuần 15/5",
         "15/5 hàng tháng",
@@ -682,7 +697,7 @@ def test_never_raises_anything_else(text: str, now: datetime) -> None:
     try:
         deadline = parse_deadline(text, now)
     except DeadlineError as error:
-        assert error.code in {"empty", "unrecognized", "no_such_date", "past"}
+        assert error.code in {"empty", "unrecognized", "no_such_date", "past", "needs_day"}
         return
     assert deadline.due > now
     assert deadline.due.tzinfo == LOCAL_TZ
@@ -803,3 +818,24 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
     deadline = parse_deadline(text, now)
     assert deadline.recurrence == recurrence
     assert deadline.due == recurrence.next_due(now)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize(
+    ("text", "vi", "en"),
+    [
+        ("định kỳ hằng năm", "trước ngày 30/11", "yearly deadline"),
+        ("hàng năm học", "trước ngày 30/11", "yearly deadline"),
+        ("hàng tháng", "ngày 5 hàng tháng", "day of the month"),
+        ("hàng tuần", "thứ sáu hàng tuần", "weekday"),
+    ],
+)
+def test_needs_day_asks_for_the_day(text: str, vi: str, en: str) -> None:
+    from core.i18n import Translator
+    from handlers.giao import deadline_error_text
+
+    error = error_of(text)
+    assert vi in deadline_error_text(Translator("vi"), error)
+    assert en in deadline_error_text(Translator("en"), error)
