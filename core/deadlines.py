@@ -17,7 +17,8 @@ import holidays
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
 
-RecurrenceKind = Literal["yearly", "school_year", "monthly", "weekly"]
+RecurrenceKind = Literal["yearly", "school_year", "quarterly", "monthly", "weekly"]
+_MONTH_DAY_KINDS = ("yearly", "school_year", "quarterly")  # rules "kind:MM-DD@HH:MM"
 
 # A school year (năm học) runs from August to the next summer: a deadline from August on
 # belongs to the year that starts then, an earlier one to the year that started before.
@@ -60,14 +61,20 @@ def _add_months(year: int, month: int, count: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+def _quarter_start(month: int) -> int:
+    """The first month (1, 4, 7, 10) of the quarter `month` is in."""
+    return month - (month - 1) % 3
+
+
 @dataclass(frozen=True)
 class Recurrence:
-    """A repeating deadline: every year (or school year) on month/day, every month on day, or
-    every weekday. A school year recurs like a year but its periods are school years."""
+    """A repeating deadline: every year (or school year) on month/day, every quarter on a day
+    of its first, second or third month, every month on day, or every weekday. A school year
+    recurs like a year but its periods are school years."""
 
     kind: RecurrenceKind
-    month: int | None = None  # yearly, school_year
-    day: int | None = None  # yearly, school_year, monthly; past the month's end: its last day
+    month: int | None = None  # yearly, school_year; quarterly: 1-3, the month in the quarter
+    day: int | None = None  # all but weekly; past the month's end: its last day
     weekday: int | None = None  # weekly, 0 = Monday
     at: time = time(17, 0)  # time of day of each deadline
 
@@ -83,6 +90,11 @@ class Recurrence:
             return (
                 weekday is None and _is_int(month) and _is_int(day) and _valid_day_month(day, month)
             )
+        if self.kind == "quarterly":
+            return (
+                weekday is None and _is_int(month) and 1 <= month <= 3
+                and _is_int(day) and 1 <= day <= 31
+            )
         if self.kind == "monthly":
             return month is None and weekday is None and _is_int(day) and 1 <= day <= 31
         if self.kind == "weekly":
@@ -97,6 +109,13 @@ class Recurrence:
         if self.kind in ("yearly", "school_year"):
             assert self.month is not None and self.day is not None
             candidates = [_clamped(y, self.month, self.day) for y in (today.year, today.year + 1)]
+        elif self.kind == "quarterly":
+            assert self.month is not None and self.day is not None
+            first = _quarter_start(today.month)
+            candidates = [
+                _clamped(*_add_months(today.year, first, step + self.month - 1), self.day)
+                for step in (0, 3)
+            ]
         elif self.kind == "monthly":
             assert self.day is not None
             candidates = [
@@ -113,14 +132,16 @@ class Recurrence:
         raise AssertionError("unreachable: the second candidate is always later")
 
     def period_label(self, due: datetime) -> str:
-        """Label of the period a deadline belongs to: "2024", "năm học 2024-2025", "11/2024"
-        or the week's Monday "11/11/2024"."""
+        """Label of the period a deadline belongs to: "2024", "năm học 2024-2025", "Q4/2024",
+        "11/2024" or the week's Monday "11/11/2024"."""
         due = to_local(due)
         if self.kind == "yearly":
             return str(due.year)
         if self.kind == "school_year":
             start = due.year if due.month >= SCHOOL_YEAR_FIRST_MONTH else due.year - 1
             return f"năm học {start}-{start + 1}"
+        if self.kind == "quarterly":
+            return f"Q{(due.month - 1) // 3 + 1}/{due.year}"
         if self.kind == "monthly":
             return f"{due.month:02d}/{due.year}"
         monday = due.date() - timedelta(days=due.weekday())
@@ -128,11 +149,12 @@ class Recurrence:
 
     def to_rule(self) -> str:
         """Compact storable form: "yearly:11-30@17:00", "school_year:05-31@17:00",
-        "monthly:5@17:00", "weekly:4@17:00"."""
+        "quarterly:03-20@17:00" (day 20 of each quarter's third month), "monthly:5@17:00",
+        "weekly:4@17:00"."""
         at = f"{self.at.hour:02d}:{self.at.minute:02d}"
         if self.at.second:
             at += f":{self.at.second:02d}"
-        if self.kind in ("yearly", "school_year"):
+        if self.kind in _MONTH_DAY_KINDS:
             return f"{self.kind}:{self.month:02d}-{self.day:02d}@{at}"
         if self.kind == "monthly":
             return f"monthly:{self.day}@{at}"
@@ -145,13 +167,13 @@ class Recurrence:
         if match is None:
             raise ValueError(f"malformed recurrence rule: {rule!r}")
         kind, month, day, number, hour, minute, second = match.groups()
-        if (kind in ("yearly", "school_year")) != (month is not None):
+        if (kind in _MONTH_DAY_KINDS) != (month is not None):
             raise ValueError(f"malformed recurrence rule: {rule!r}")
         try:
             at = time(int(hour), int(minute), int(second or 0))
         except ValueError as exc:
             raise ValueError(f"bad time in recurrence rule: {rule!r}") from exc
-        if kind in ("yearly", "school_year"):
+        if kind in _MONTH_DAY_KINDS:
             return cls(kind, month=int(month), day=int(day), at=at)
         if kind == "monthly":
             return cls("monthly", day=int(number), at=at)
@@ -159,7 +181,7 @@ class Recurrence:
 
 
 _RULE = re.compile(
-    r"(yearly|school_year|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
+    r"(yearly|school_year|quarterly|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
     r"@([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
 )
 
@@ -232,7 +254,7 @@ class MondayToSaturday:
 _MARK = "\x00"
 _NEXT = r"sau|toi|ke tiep|tiep theo"
 
-_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam hoc|nam|thang|tuan)(?!\w)")
+_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam hoc|nam|quy|thang|tuan)(?!\w)")
 # Markdown emphasis pasted from a document: "trước **ngày 08/5/2023**", "__15/5__", "*15/5*".
 _EMPHASIS = re.compile(r"\*+|_{2,}")
 # "2023-05-15T17:00": the T between an ISO date and its time reads as a space.
@@ -287,6 +309,16 @@ _SCHOOL_YEARS = r"(?P<first>[0-9]{4}) ?[\-/\u2013\u2014] ?(?P<second>[0-9]{4}|[0
 _SCHOOL_YEAR = re.compile(  # "năm học 2023-2024", "cuối năm học", "trong năm học này"
     rf"(?<!\w)(?P<edge>(?:cuoi|trong|het) )?nam hoc(?: (?P<this>nay)| {_SCHOOL_YEARS})?(?![\w/])"
 )
+_QUARTER_MONTH = r"(?P<position>dau|giua|cuoi|thu (?:nhat|hai|ba|[1-3]))"
+_QUARTER_DAY = re.compile(  # "ngày 20 tháng cuối quý", "tháng đầu quý sau"
+    r"(?<!\w)(?:(?:ngay )?(?P<day>[0-9]{1,2}) (?:cua )?)?"
+    rf"thang {_QUARTER_MONTH} (?:cua )?quy(?: (?P<which>nay|{_NEXT}))?(?!\w)"
+)
+_QUARTER_END = re.compile(rf"(?<!\w)(?:cuoi|het) quy(?: (?P<which>nay|{_NEXT}))?(?!\w)")
+_QUARTER = re.compile(  # "quý 2/2023", "trong quý III năm 2023": the quarter's last day
+    r"(?<!\w)(?:(?:trong|cuoi|het) )?quy (?P<quarter>[1-4]|iv|i{1,3})"
+    r"(?:(?: nam |/|-| )(?P<year>[0-9]{4}))?(?![\w/])"
+)
 _MONTH_END = re.compile(
     rf"(?<!\w)cuoi thang(?: (?P<which>nay|{_NEXT})"
     r"|(?: |/)(?P<month>[0-9]{1,2})(?:(?: nam |/)(?P<year>[0-9]{4}))?)?(?![\w/])"
@@ -340,6 +372,9 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("english", _DATE_ENGLISH),
     ("tet", _TET),  # before year_in: "Tết năm 2024" is one piece
     ("school_year", _SCHOOL_YEAR),
+    ("quarter_day", _QUARTER_DAY),  # before month_end, month_in and weekday ("tháng thứ 2")
+    ("quarter_end", _QUARTER_END),
+    ("quarter", _QUARTER),
     ("month_end", _MONTH_END),
     ("month_in", _MONTH_IN),
     ("year_end", _YEAR_END),
@@ -357,6 +392,9 @@ _DATE_PIECES = (
     "words",
     "english",
     "school_year",
+    "quarter_day",
+    "quarter_end",
+    "quarter",
     "month_end",
     "month_in",
     "year_end",
@@ -373,9 +411,13 @@ _WEEKDAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
 _RECURRING_KINDS: dict[str, RecurrenceKind] = {
     "nam hoc": "school_year",
     "nam": "yearly",
+    "quy": "quarterly",
     "thang": "monthly",
     "tuan": "weekly",
 }
+_QUARTER_POSITIONS = {"dau": 1, "nhat": 1, "1": 1, "giua": 2, "hai": 2, "2": 2,
+                      "cuoi": 3, "ba": 3, "3": 3}
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 _RELATIVE_DAYS = {"hom nay": 0, "ngay mai": 1, "mai": 1, "ngay kia": 2, "ngay mot": 2}
 _FRIDAY = 4
 
@@ -594,6 +636,16 @@ def _date_due(
         return _year_in_due(match, now, at)
     if kind == "school_year":
         return _school_year_due(match, now, at)
+    if kind in ("quarter_day", "quarter_end"):
+        month, day = _quarter_month_day(kind, match)
+        first = _quarter_start(today.month)
+        this, following = (
+            _local_at(_clamped(*_add_months(today.year, first, step + month - 1), day), at)
+            for step in (0, 3)
+        )
+        return _rolling(this, following, match, now)
+    if kind == "quarter":
+        return _quarter_end_due(match, now, at)
     return _year_end_due(match, now, at)
 
 
@@ -682,6 +734,30 @@ def _month_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     return this if this > now else _month_end(today.year + 1, month, at)
 
 
+def _quarter_month_day(kind: str, match: re.Match[str]) -> tuple[int, int]:
+    """Month in the quarter (1-3) and day (31: the month's end) of "ngày 20 tháng cuối quý"
+    or "cuối quý"."""
+    if kind == "quarter_end":
+        return 3, 31
+    month = _QUARTER_POSITIONS[match.group("position").split()[-1]]
+    if match.group("day") is None:
+        return month, 31
+    day = int(match.group("day"))
+    if not 1 <= day <= 31:
+        raise DeadlineError("no_such_date", day=day, month=None, year=None)
+    return month, day
+
+
+def _quarter_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+    """"Quý 2/2023": the quarter's last day; without a year the next such quarter end."""
+    text = match.group("quarter")
+    quarter = _ROMAN[text] if text in _ROMAN else int(text)
+    if match.group("year") is not None:
+        return _not_past(_month_end(int(match.group("year")), quarter * 3, at), now)
+    this = _month_end(now.year, quarter * 3, at)
+    return this if this > now else _month_end(now.year + 1, quarter * 3, at)
+
+
 def _month_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     """"Trong tháng 9/2023": the month's last day; without a year the next such month end;
     "trong tháng (này)" this month's end, "trong tháng sau" the next month's."""
@@ -756,6 +832,11 @@ def _recurrence(
             return Recurrence("weekly", weekday=_FRIDAY, at=at)
         raise DeadlineError("unrecognized")
     if weekday is not None or match is None:
+        raise DeadlineError("unrecognized")
+    if kind == "quarterly":
+        if piece_kind in ("quarter_day", "quarter_end") and not qualified:
+            month, day = _quarter_month_day(piece_kind, match)
+            return Recurrence("quarterly", month=month, day=day, at=at)
         raise DeadlineError("unrecognized")
     if kind == "monthly":
         if piece_kind == "day_of_month":

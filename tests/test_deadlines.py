@@ -464,6 +464,89 @@ def test_weekly_with_time() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "rule", "due"),
+    [
+        ("hàng quý trước ngày 20 tháng cuối quý", "quarterly:03-20@17:00", at(20, 6)),
+        ("hằng quý, chậm nhất ngày 10 của tháng thứ 2 của quý", "quarterly:02-10@17:00",
+         at(10, 5)),
+        ("mỗi quý, ngày 15 tháng đầu quý", "quarterly:01-15@17:00", at(15, 7)),
+        ("hàng quý cuối quý", "quarterly:03-31@17:00", at(30, 6)),
+        ("cuối quý hàng quý lúc 9h", "quarterly:03-31@09:00", at(30, 6, hour=9)),
+        ("ngày 31 tháng giữa quý hàng quý", "quarterly:02-31@17:00", at(31, 5)),
+    ],
+)
+def test_quarterly(text: str, rule: str, due: datetime) -> None:
+    deadline = parse_deadline(text, NOW)
+    assert deadline.recurrence is not None
+    assert deadline.recurrence.to_rule() == rule
+    assert Recurrence.from_rule(rule) == deadline.recurrence
+    assert deadline.due == due
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cuối quý", at(30, 6)),
+        ("cuối quý sau", at(30, 9)),
+        ("ngày 20 tháng cuối quý", at(20, 6)),
+        ("trước ngày 15 tháng đầu quý", at(15, 7)),  # April's has passed
+        ("trước ngày 15 tháng đầu quý sau", at(15, 7)),
+        ("quý 2/2023", at(30, 6)),
+        ("trong quý III năm 2023", at(30, 9)),
+        ("quý IV", at(31, 12)),
+        ("quý 1", at(31, 3, 2024)),
+    ],
+)
+def test_quarters(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_quarter_errors() -> None:
+    assert error_of("quý 1/2023") == DeadlineError("past", due=at(31, 3))
+    assert error_of("hàng quý ngày 32 tháng cuối quý") == DeadlineError(
+        "no_such_date", day=32, month=None, year=None)
+    for text in ("quý 5/2023", "hàng quý ngày 20", "hàng quý cuối quý sau", "hàng quý 20/6",
+                 "hàng năm cuối quý", "hàng quý quý 2"):
+        assert error_of(text).code == "unrecognized", text
+
+
+def test_quarterly_next_due_and_labels() -> None:
+    rule = Recurrence("quarterly", month=3, day=20)
+    assert rule.next_due(NOW) == at(20, 6)
+    assert rule.next_due(at(20, 6)) == at(20, 9)
+    assert rule.next_due(at(20, 12)) == at(20, 3, 2024)
+    assert rule.period_label(at(20, 6)) == "Q2/2023"
+    assert rule.period_label(at(20, 12)) == "Q4/2023"
+    first_month = Recurrence("quarterly", month=1, day=31)
+    assert first_month.next_due(NOW) == at(31, 7)
+    assert Recurrence("quarterly", month=2, day=31).next_due(at(1, 1, 2024)) == at(29, 2, 2024)
+    with pytest.raises(ValueError):
+        Recurrence("quarterly", month=4, day=1)
+    with pytest.raises(ValueError):
+        Recurrence.from_rule("quarterly:5@17:00")
+
+
+def test_stored_rules_stay_readable() -> None:
+    for rule in ("yearly:11-30@17:00", "school_year:05-31@17:00", "monthly:5@17:00",
+                 "weekly:4@17:00", "monthly:31@8:30"):
+        assert Recurrence.from_rule(rule).to_rule() == rule.replace("@8:", "@08:")
+
+
+def test_recurrence_words() -> None:
+    from core.i18n import Translator
+    from handlers.giao import recurrence_words
+
+    vi, en = Translator("vi"), Translator("en")
+    rule = Recurrence("quarterly", month=3, day=20)
+    assert recurrence_words(vi, rule) == "hàng quý, trước ngày 20 tháng cuối quý"
+    assert recurrence_words(en, rule) == "quarterly, by day 20 of the quarter's last month"
+    end = Recurrence("quarterly", month=3, day=31)
+    assert recurrence_words(vi, end) == "hàng quý, trước ngày cuối quý"
+    first = Recurrence("quarterly", month=1, day=31)
+    assert recurrence_words(vi, first) == "hàng quý, trước ngày cuối tháng đầu quý"
+
+
+@pytest.mark.parametrize(
     ("text", "kind"),
     [
         ("hàng năm", "yearly"),
@@ -475,6 +558,8 @@ def test_weekly_with_time() -> None:
         ("hàng năm học", "school_year"),
         ("hàng tháng", "monthly"),
         ("hàng tuần", "weekly"),
+        ("mỗi quý", "quarterly"),
+        ("định kỳ hàng quý", "quarterly"),
     ],
 )
 def test_recurrence_without_a_day(text: str, kind: str) -> None:
@@ -730,6 +815,8 @@ def _valid_recurrence(
 def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurrence | None:
     if kind == "yearly":
         return _valid_recurrence(kind, month, day, None, at_)
+    if kind == "quarterly":
+        return _valid_recurrence(kind, (month - 1) % 3 + 1, day, None, at_)
     if kind == "monthly":
         return _valid_recurrence(kind, None, day, None, at_)
     return _valid_recurrence(kind, None, None, weekday, at_)
@@ -738,7 +825,7 @@ def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurren
 def _recurrences(times: st.SearchStrategy[time]) -> st.SearchStrategy[Recurrence]:
     return st.builds(
         _shape,
-        st.sampled_from(["yearly", "monthly", "weekly"]),
+        st.sampled_from(["yearly", "quarterly", "monthly", "weekly"]),
         st.integers(1, 12),
         st.integers(1, 31),
         st.integers(0, 6),
@@ -766,6 +853,8 @@ def _occurrence_on(recurrence: Recurrence, due: datetime) -> bool:
     assert recurrence.day is not None
     if due.day != min(recurrence.day, month_end.day):
         return False
+    if recurrence.kind == "quarterly":
+        return (due.month - 1) % 3 + 1 == recurrence.month
     return recurrence.kind == "monthly" or due.month == recurrence.month
 
 
@@ -776,6 +865,8 @@ def _previous(recurrence: Recurrence, due: datetime) -> datetime:
     assert recurrence.day is not None
     if recurrence.kind == "yearly":
         year, month = due.year - 1, due.month
+    elif recurrence.kind == "quarterly":
+        year, month = (due.year, due.month - 3) if due.month > 3 else (due.year - 1, due.month + 9)
     else:
         year, month = (due.year, due.month - 1) if due.month > 1 else (due.year - 1, 12)
     first = date(year, month, 1)
@@ -797,6 +888,8 @@ def test_next_due_is_the_first_occurrence_after(recurrence: Recurrence, after: d
         assert label == str(due.year)
     elif recurrence.kind == "monthly":
         assert label == f"{due.month:02d}/{due.year}"
+    elif recurrence.kind == "quarterly":
+        assert label == f"Q{(due.month + 2) // 3}/{due.year}"
     else:
         monday = datetime.strptime(label, "%d/%m/%Y").date()
         assert monday.weekday() == 0
@@ -811,6 +904,10 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
         text = f"hàng năm {recurrence.day}/{recurrence.month} lúc {hhmm}"
     elif recurrence.kind == "monthly":
         text = f"ngày {recurrence.day} hàng tháng {hhmm}"
+    elif recurrence.kind == "quarterly":
+        assert recurrence.month is not None
+        position = ["đầu", "giữa", "cuối"][recurrence.month - 1]
+        text = f"hàng quý trước {hhmm} ngày {recurrence.day} tháng {position} quý"
     else:
         names = ["thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy", "chủ nhật"]
         assert recurrence.weekday is not None
@@ -830,6 +927,7 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
         ("hàng năm học", "trước ngày 30/11", "yearly deadline"),
         ("hàng tháng", "ngày 5 hàng tháng", "day of the month"),
         ("hàng tuần", "thứ sáu hàng tuần", "weekday"),
+        ("mỗi quý", "tháng cuối quý", "quarterly deadline"),
     ],
 )
 def test_needs_day_asks_for_the_day(text: str, vi: str, en: str) -> None:
