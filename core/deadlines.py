@@ -361,7 +361,7 @@ _FILLER = re.compile(
     rf"|toi(?= (?:ngay )?{_MARK})"
     r")(?!\w)"
 )
-_LEFTOVER = re.compile(rf"[\s{_MARK},;:.!\-\u2013\u2014()]*")
+_LEFTOVER = re.compile(rf"[\s{_MARK},;:.!\-\u2013\u2014\u2026()]*")
 
 _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("recurring", _RECURRING),
