@@ -65,7 +65,8 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
             return t("Hạn hàng quý vào ngày nào? Ví dụ: hàng quý trước ngày 20 tháng cuối quý.")
         return t("Hạn hàng năm vào ngày nào? Ví dụ: định kỳ hằng năm trước ngày 30/11.")
     return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
-             "thứ sáu tuần sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng.")
+             "thứ sáu tuần sau, cuối tháng, trong tháng 9/2023, 5 ngày làm việc, trước Tết, "
+             "hàng năm 30/11, ngày 5 hàng tháng.")
 
 
 DIRECTLY_BELOW_WORDS = ("tructhuoc", "truc thuoc", "don vi truc thuoc", "cac don vi truc thuoc")
