@@ -1,6 +1,9 @@
 """Deadlines as people type them in Vietnamese: "trước 17h ngày 15/5/2023", "thứ 6 tuần sau",
-"30/11 hàng năm", ... (and the plain ISO or English dates pasted from other documents). Parsing
-is pure: errors carry a code and parameters, never a sentence.
+"30/11 hàng năm", "trong tháng 9/2023", "năm học 2023-2024", "trong vòng 5 ngày làm việc",
+"trước Tết", "hàng quý trước ngày 20 tháng cuối quý", ... (and the plain ISO or English dates
+pasted from other documents). Parsing is pure: errors carry a code and parameters, never a
+sentence; the only outside knowledge is the holidays package's Tết days and the working
+calendar the caller passes.
 """
 
 from __future__ import annotations
@@ -342,8 +345,8 @@ _WEEKDAY = re.compile(
     r"(?<!\w)(?P<day>thu (?:hai|ba|tu|nam|sau|bay)|chu nhat|thu ?[2-7]|t[2-7]|cn)"
     rf"(?: tuan (?P<which>nay|{_NEXT}))?(?!\w)"
 )
-_COUNT = re.compile(  # "3 ngày nữa", "1 tuần", "trong vòng 5 ngày làm việc"
-    r"(?<!\w)(?:(?:trong vong|trong|sau) )?(?P<count>[0-9]{1,3}) "
+_COUNT = re.compile(  # "3 ngày nữa", "1 tuần", "trong vòng 5 ngày làm việc" (not "ngày 11 ngày")
+    r"(?<!\w)(?<!ngay )(?<!mung )(?<!mong )(?:(?:trong vong|trong|sau) )?(?P<count>[0-9]{1,3}) "
     r"(?P<unit>ngay lam viec|ngay|tuan|thang)(?: (?:nua|toi))?"
     r"(?: ke tu (?:bay gio|ngay nhan(?: duoc)?(?: (?:van ban|cong van))?))?(?!\w)"
 )

@@ -274,6 +274,11 @@ def test_counted_days_and_weeks(text: str, expected: datetime) -> None:
     assert due_of(text) == expected
 
 
+def test_a_day_of_the_month_is_not_a_count() -> None:
+    assert due_of("ngày 11 ngày") == at(11, 5)  # as before counts: the day, then a filler
+    assert due_of("mùng 3 ngày") == at(3, 5)
+
+
 def test_month_counts_keep_the_day_or_the_month_end() -> None:
     assert due_of("1 tháng nữa", datetime(2023, 1, 31, 8, 0, tzinfo=LOCAL_TZ)) == at(28, 2)
 
