@@ -15,6 +15,7 @@ from core.messages import Button
 from core.text import fold
 from handlers import cascade
 from handlers.common import (
+    calendar_of,
     may_change,
     members_with_role,
     task_line,
@@ -162,7 +163,8 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     try:
-        until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time).due
+        until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time,
+                               calendar_of(ctx.settings)).due
     except DeadlineError as error:
         ctx.reply(deadline_error_text(t, error))
         return
@@ -249,7 +251,8 @@ async def handle_staff_reply(ctx: Context) -> bool:
             date_text = date_text.strip()[len(word):]
             break
     try:
-        until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time).due
+        until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time,
+                               calendar_of(ctx.settings)).due
     except DeadlineError:
         ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
         return True

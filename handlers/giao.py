@@ -18,6 +18,7 @@ from core.text import fold
 from handlers import files as file_intake
 from handlers.common import (
     REQUIRES_TEXT,
+    calendar_of,
     hand_down_button,
     members_with_role,
     office_staff,
@@ -54,8 +55,18 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
     if error.code == "past":
         return t("Hạn {due} đã qua. Hãy chọn một hạn trong tương lai.",
                  due=t.moment(error.params["due"]))
+    if error.code == "needs_day":
+        kind = error.params.get("kind")
+        if kind == "weekly":
+            return t("Hạn hàng tuần vào thứ mấy? Ví dụ: thứ sáu hàng tuần.")
+        if kind == "monthly":
+            return t("Hạn hàng tháng vào ngày nào? Ví dụ: ngày 5 hàng tháng.")
+        if kind == "quarterly":
+            return t("Hạn hàng quý vào ngày nào? Ví dụ: hàng quý trước ngày 20 tháng cuối quý.")
+        return t("Hạn hàng năm vào ngày nào? Ví dụ: định kỳ hằng năm trước ngày 30/11.")
     return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
-             "thứ sáu tuần sau, cuối tháng, hàng năm 30/11, ngày 5 hàng tháng.")
+             "thứ sáu tuần sau, cuối tháng, trong tháng 9/2023, 5 ngày làm việc, trước Tết, "
+             "hàng năm 30/11, ngày 5 hàng tháng.")
 
 
 DIRECTLY_BELOW_WORDS = ("tructhuoc", "truc thuoc", "don vi truc thuoc", "cac don vi truc thuoc")
@@ -241,6 +252,14 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
         return t("hàng năm, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
     if rule.kind == "school_year":
         return t("hàng năm học, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
+    if rule.kind == "quarterly":
+        if rule.month == 3 and rule.day == 31:
+            return t("hàng quý, trước ngày cuối quý")
+        names = (t("tháng đầu quý"), t("tháng giữa quý"), t("tháng cuối quý"))
+        month = names[(rule.month or 3) - 1]
+        if rule.day == 31:
+            return t("hàng quý, trước ngày cuối {month}", month=month)
+        return t("hàng quý, trước ngày {day} {month}", day=rule.day, month=month)
     if rule.kind == "monthly":
         return t("ngày {day} hàng tháng", day=rule.day)
     return t("hàng tuần")
@@ -249,7 +268,8 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
 def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     """Parse `text` into the draft; returns the problem to show, if any."""
     try:
-        deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time)
+        deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time,
+                                            calendar_of(ctx.settings))
     except DeadlineError as error:
         return deadline_error_text(ctx.t, error)
     draft["deadline"] = deadline.due.isoformat()

@@ -164,6 +164,176 @@ def test_due_is_local() -> None:
     assert deadline.due.tzinfo == LOCAL_TZ
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-05-15", at(15, 5)),
+        ("2023-5-15", at(15, 5)),
+        ("2023/05/15", at(15, 5)),
+        ("2023-05-15 09:30", at(15, 5, hour=9, minute=30)),
+        ("2023-05-15T09:30", at(15, 5, hour=9, minute=30)),
+        ("due 2023-05-15", at(15, 5)),
+        ("15 May 2023", at(15, 5)),
+        ("May 15, 2023", at(15, 5)),
+        ("15th of May", at(15, 5)),
+        ("Sept. 15 2023", at(15, 9)),
+        ("by 1 Apr", at(1, 4, 2024)),
+        ("due 15 May 2023 at 10:00", at(15, 5, hour=10)),
+    ],
+)
+def test_iso_and_english_dates(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["trước **ngày 15/5/2023**", "**trước ngày 15/5/2023**", "__15/5/2023__", "*15/5/2023*",
+     "hạn: ***15 tháng 5***"],
+)
+def test_markdown_emphasis_is_ignored(text: str) -> None:
+    assert due_of(text) == at(15, 5)
+
+
+def test_iso_and_english_errors() -> None:
+    assert error_of("2023-02-30") == DeadlineError("no_such_date", day=30, month=2, year=2023)
+    assert error_of("31 April") == DeadlineError("no_such_date", day=31, month=4, year=None)
+    assert error_of("2023-04-30").code == "past"
+    assert error_of("15 Mayo 2023").code == "unrecognized"
+    assert error_of("**").code == "unrecognized"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("trong tháng 9/2023", at(30, 9)),
+        ("tháng 9/2023", at(30, 9)),
+        ("tháng 6 năm 2023", at(30, 6)),
+        ("hết tháng 2/2024", at(29, 2, 2024)),
+        ("trong tháng 9", at(30, 9)),
+        ("trong tháng 4", at(30, 4, 2024)),
+        ("trong tháng này", at(31, 5)),
+        ("trong tháng sau", at(30, 6)),
+        ("năm 2023", at(31, 12)),
+        ("trong năm 2024", at(31, 12, 2024)),
+        ("trong năm nay", at(31, 12)),
+        ("trong năm tới", at(31, 12, 2024)),
+        ("năm học 2023-2024", at(31, 5, 2024)),
+        ("năm học 2022 – 2023", at(31, 5)),
+        ("năm học 2023-24", at(31, 5, 2024)),
+        ("cuối năm học", at(31, 5)),
+        ("trong năm học này", at(31, 5)),
+    ],
+)
+def test_months_years_and_school_years(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_month_year_and_school_year_errors() -> None:
+    assert error_of("trong tháng 8/2021") == DeadlineError("past", due=at(31, 8, 2021))
+    assert error_of("tháng 4/2023") == DeadlineError("past", due=at(30, 4))
+    assert error_of("năm 2022") == DeadlineError("past", due=at(31, 12, 2022))
+    assert error_of("năm học 2021-2022") == DeadlineError("past", due=at(31, 5, 2022))
+    for text in ("tháng 13/2023", "năm học 2023-2025", "năm học", "thứ năm 2023", "tháng"):
+        assert error_of(text).code == "unrecognized", text
+    june = datetime(2023, 6, 10, 8, 0, tzinfo=LOCAL_TZ)  # between two school years
+    assert due_of("cuối năm học", june) == at(31, 5, 2024)
+    assert error_of("cuối năm học này", june).code == "past"
+
+
+def test_yearly_month_ends_and_school_year_ends() -> None:
+    assert parse_deadline("hàng năm trong tháng 11", NOW).recurrence == Recurrence(
+        "yearly", month=11, day=30)
+    deadline = parse_deadline("cuối tháng 2 hàng năm", NOW)
+    assert deadline.recurrence == Recurrence("yearly", month=2, day=29)
+    assert deadline.recurrence.next_due(deadline.due) == at(28, 2, 2025)
+    deadline = parse_deadline("hàng năm học, cuối năm học", NOW)
+    assert deadline.recurrence == Recurrence("school_year", month=5, day=31)
+    assert deadline.due == at(31, 5)
+    for text in ("hàng năm tháng 11/2023", "hàng năm năm học 2023-2024", "hàng năm năm 2024"):
+        assert error_of(text).code == "unrecognized", text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3 ngày nữa", at(4, 5)),
+        ("sau 3 ngày", at(4, 5)),
+        ("trong 10 ngày", at(11, 5)),
+        ("1 tuần", at(8, 5)),
+        ("2 tuần nữa", at(15, 5)),
+        ("trong vòng 2 tuần", at(15, 5)),
+        ("1 tháng nữa", at(1, 6)),
+        ("3 ngày nữa lúc 9h", at(4, 5, hour=9)),
+        # Monday 1 May: Tuesday to Saturday are five working days, Sunday is not one.
+        ("trong vòng 5 ngày làm việc", at(6, 5)),
+        ("6 ngày làm việc", at(8, 5)),
+        ("trong vòng 7 ngày kể từ ngày nhận văn bản", at(8, 5)),
+    ],
+)
+def test_counted_days_and_weeks(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_a_day_of_the_month_is_not_a_count() -> None:
+    assert due_of("ngày 11 ngày") == at(11, 5)  # as before counts: the day, then a filler
+    assert due_of("mùng 3 ngày") == at(3, 5)
+
+
+def test_month_counts_keep_the_day_or_the_month_end() -> None:
+    assert due_of("1 tháng nữa", datetime(2023, 1, 31, 8, 0, tzinfo=LOCAL_TZ)) == at(28, 2)
+
+
+def test_working_days_follow_the_calendar() -> None:
+    from core.workcal import WorkCalendar
+
+    # 2023: 1 May is Labour Day, 2 and 3 May are the observed holidays of 29 and 30 April.
+    calendar = WorkCalendar()
+    deadline = parse_deadline("trong vòng 5 ngày làm việc", NOW, calendar=calendar)
+    assert deadline.due == at(9, 5)
+    saturdays_off = WorkCalendar(saturday_off=True)
+    deadline = parse_deadline("5 ngày làm việc", NOW, time(9, 0), saturdays_off)
+    assert deadline.due == at(10, 5, hour=9)
+    assert parse_deadline("3 ngày nữa", NOW, calendar=calendar).due == at(4, 5)  # plain days
+
+
+@pytest.mark.parametrize("text", ["0 ngày", "thứ 6 3 ngày nữa", "3 ngày 15/5", "1000 ngày",
+                                  "hàng tuần 1 tuần"])
+def test_bad_counts(text: str) -> None:
+    assert error_of(text).code == "unrecognized"
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        # Tết 2024 is Saturday 10/02; 08/02 and 09/02 (29 and 30 Tết) are holidays.
+        ("trước Tết Nguyên đán", NOW, at(7, 2, 2024)),
+        ("trước Tết", NOW, at(7, 2, 2024)),
+        ("TRUOC TET", NOW, at(7, 2, 2024)),
+        ("trước Tết âm lịch 10h", NOW, at(7, 2, 2024, hour=10)),
+        # Tết 2023 is Sunday 22/01 after the holidays of 20 and 21/01: Thursday 19/01.
+        ("trước Tết Nguyên đán năm 2023", datetime(2023, 1, 2, tzinfo=LOCAL_TZ), at(19, 1)),
+        # During Tết 2024 the coming Tết is 29/01/2025, after 27 and 28/01 and a Sunday.
+        ("trước Tết", datetime(2024, 2, 10, 8, 0, tzinfo=LOCAL_TZ), at(25, 1, 2025)),
+        ("Tết 2025", NOW, at(25, 1, 2025)),
+    ],
+)
+def test_before_tet(text: str, now: datetime, expected: datetime) -> None:
+    assert due_of(text, now) == expected
+
+
+def test_before_tet_errors_and_calendar() -> None:
+    from core.workcal import WorkCalendar
+
+    eve = datetime(2024, 2, 8, 8, 0, tzinfo=LOCAL_TZ)  # the last working day has passed
+    assert error_of("trước Tết", eve) == DeadlineError("past", due=at(7, 2, 2024))
+    assert error_of("trước Tết 2023") == DeadlineError("past", due=at(19, 1))
+    for text in ("sau Tết", "trước Tết dương lịch", "Tết 2500", "hàng năm trước Tết"):
+        assert error_of(text).code == "unrecognized", text
+    january = datetime(2025, 1, 10, 8, 0, tzinfo=LOCAL_TZ)
+    saturdays_off = WorkCalendar(saturday_off=True)
+    assert parse_deadline("trước Tết", january, calendar=saturdays_off).due == at(24, 1, 2025)
+
+
 # --------------------------------------------------------------------------- times
 
 
@@ -299,11 +469,111 @@ def test_weekly_with_time() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "rule", "due"),
+    [
+        ("hàng quý trước ngày 20 tháng cuối quý", "quarterly:03-20@17:00", at(20, 6)),
+        ("hằng quý, chậm nhất ngày 10 của tháng thứ 2 của quý", "quarterly:02-10@17:00",
+         at(10, 5)),
+        ("mỗi quý, ngày 15 tháng đầu quý", "quarterly:01-15@17:00", at(15, 7)),
+        ("hàng quý cuối quý", "quarterly:03-31@17:00", at(30, 6)),
+        ("cuối quý hàng quý lúc 9h", "quarterly:03-31@09:00", at(30, 6, hour=9)),
+        ("ngày 31 tháng giữa quý hàng quý", "quarterly:02-31@17:00", at(31, 5)),
+    ],
+)
+def test_quarterly(text: str, rule: str, due: datetime) -> None:
+    deadline = parse_deadline(text, NOW)
+    assert deadline.recurrence is not None
+    assert deadline.recurrence.to_rule() == rule
+    assert Recurrence.from_rule(rule) == deadline.recurrence
+    assert deadline.due == due
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cuối quý", at(30, 6)),
+        ("cuối quý sau", at(30, 9)),
+        ("ngày 20 tháng cuối quý", at(20, 6)),
+        ("trước ngày 15 tháng đầu quý", at(15, 7)),  # April's has passed
+        ("trước ngày 15 tháng đầu quý sau", at(15, 7)),
+        ("quý 2/2023", at(30, 6)),
+        ("trong quý III năm 2023", at(30, 9)),
+        ("quý IV", at(31, 12)),
+        ("quý 1", at(31, 3, 2024)),
+    ],
+)
+def test_quarters(text: str, expected: datetime) -> None:
+    assert due_of(text) == expected
+
+
+def test_quarter_errors() -> None:
+    assert error_of("quý 1/2023") == DeadlineError("past", due=at(31, 3))
+    assert error_of("hàng quý ngày 32 tháng cuối quý") == DeadlineError(
+        "no_such_date", day=32, month=None, year=None)
+    for text in ("quý 5/2023", "hàng quý ngày 20", "hàng quý cuối quý sau", "hàng quý 20/6",
+                 "hàng năm cuối quý", "hàng quý quý 2"):
+        assert error_of(text).code == "unrecognized", text
+
+
+def test_quarterly_next_due_and_labels() -> None:
+    rule = Recurrence("quarterly", month=3, day=20)
+    assert rule.next_due(NOW) == at(20, 6)
+    assert rule.next_due(at(20, 6)) == at(20, 9)
+    assert rule.next_due(at(20, 12)) == at(20, 3, 2024)
+    assert rule.period_label(at(20, 6)) == "Q2/2023"
+    assert rule.period_label(at(20, 12)) == "Q4/2023"
+    first_month = Recurrence("quarterly", month=1, day=31)
+    assert first_month.next_due(NOW) == at(31, 7)
+    assert Recurrence("quarterly", month=2, day=31).next_due(at(1, 1, 2024)) == at(29, 2, 2024)
+    with pytest.raises(ValueError):
+        Recurrence("quarterly", month=4, day=1)
+    with pytest.raises(ValueError):
+        Recurrence.from_rule("quarterly:5@17:00")
+
+
+def test_stored_rules_stay_readable() -> None:
+    for rule in ("yearly:11-30@17:00", "school_year:05-31@17:00", "monthly:5@17:00",
+                 "weekly:4@17:00", "monthly:31@8:30"):
+        assert Recurrence.from_rule(rule).to_rule() == rule.replace("@8:", "@08:")
+
+
+def test_recurrence_words() -> None:
+    from core.i18n import Translator
+    from handlers.giao import recurrence_words
+
+    vi, en = Translator("vi"), Translator("en")
+    rule = Recurrence("quarterly", month=3, day=20)
+    assert recurrence_words(vi, rule) == "hàng quý, trước ngày 20 tháng cuối quý"
+    assert recurrence_words(en, rule) == "quarterly, by day 20 of the quarter's last month"
+    end = Recurrence("quarterly", month=3, day=31)
+    assert recurrence_words(vi, end) == "hàng quý, trước ngày cuối quý"
+    first = Recurrence("quarterly", month=1, day=31)
+    assert recurrence_words(vi, first) == "hàng quý, trước ngày cuối tháng đầu quý"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("hàng năm", "yearly"),
+        ("hằng năm", "yearly"),
+        ("định kỳ hằng năm", "yearly"),
+        ("Định kỳ hàng năm.", "yearly"),
+        ("dinh ky hang nam", "yearly"),
+        ("hàng năm lúc 17h", "yearly"),
+        ("hàng năm học", "school_year"),
+        ("hàng tháng", "monthly"),
+        ("hàng tuần", "weekly"),
+        ("mỗi quý", "quarterly"),
+        ("định kỳ hàng quý", "quarterly"),
+    ],
+)
+def test_recurrence_without_a_day(text: str, kind: str) -> None:
+    assert error_of(text) == DeadlineError("needs_day", kind=kind)
+
+
+@pytest.mark.parametrize(
     "text",
     [
-        "hàng năm",
-        "hàng tuần",
-        "hàng tháng",
         "hàng năm thứ 6",
         "hàng tuần 15/5",
         "15/5 hàng tháng",
@@ -517,7 +787,7 @@ def test_never_raises_anything_else(text: str, now: datetime) -> None:
     try:
         deadline = parse_deadline(text, now)
     except DeadlineError as error:
-        assert error.code in {"empty", "unrecognized", "no_such_date", "past"}
+        assert error.code in {"empty", "unrecognized", "no_such_date", "past", "needs_day"}
         return
     assert deadline.due > now
     assert deadline.due.tzinfo == LOCAL_TZ
@@ -550,6 +820,8 @@ def _valid_recurrence(
 def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurrence | None:
     if kind == "yearly":
         return _valid_recurrence(kind, month, day, None, at_)
+    if kind == "quarterly":
+        return _valid_recurrence(kind, (month - 1) % 3 + 1, day, None, at_)
     if kind == "monthly":
         return _valid_recurrence(kind, None, day, None, at_)
     return _valid_recurrence(kind, None, None, weekday, at_)
@@ -558,7 +830,7 @@ def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurren
 def _recurrences(times: st.SearchStrategy[time]) -> st.SearchStrategy[Recurrence]:
     return st.builds(
         _shape,
-        st.sampled_from(["yearly", "monthly", "weekly"]),
+        st.sampled_from(["yearly", "quarterly", "monthly", "weekly"]),
         st.integers(1, 12),
         st.integers(1, 31),
         st.integers(0, 6),
@@ -586,6 +858,8 @@ def _occurrence_on(recurrence: Recurrence, due: datetime) -> bool:
     assert recurrence.day is not None
     if due.day != min(recurrence.day, month_end.day):
         return False
+    if recurrence.kind == "quarterly":
+        return (due.month - 1) % 3 + 1 == recurrence.month
     return recurrence.kind == "monthly" or due.month == recurrence.month
 
 
@@ -596,6 +870,8 @@ def _previous(recurrence: Recurrence, due: datetime) -> datetime:
     assert recurrence.day is not None
     if recurrence.kind == "yearly":
         year, month = due.year - 1, due.month
+    elif recurrence.kind == "quarterly":
+        year, month = (due.year, due.month - 3) if due.month > 3 else (due.year - 1, due.month + 9)
     else:
         year, month = (due.year, due.month - 1) if due.month > 1 else (due.year - 1, 12)
     first = date(year, month, 1)
@@ -617,6 +893,8 @@ def test_next_due_is_the_first_occurrence_after(recurrence: Recurrence, after: d
         assert label == str(due.year)
     elif recurrence.kind == "monthly":
         assert label == f"{due.month:02d}/{due.year}"
+    elif recurrence.kind == "quarterly":
+        assert label == f"Q{(due.month + 2) // 3}/{due.year}"
     else:
         monday = datetime.strptime(label, "%d/%m/%Y").date()
         assert monday.weekday() == 0
@@ -631,6 +909,10 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
         text = f"hàng năm {recurrence.day}/{recurrence.month} lúc {hhmm}"
     elif recurrence.kind == "monthly":
         text = f"ngày {recurrence.day} hàng tháng {hhmm}"
+    elif recurrence.kind == "quarterly":
+        assert recurrence.month is not None
+        position = ["đầu", "giữa", "cuối"][recurrence.month - 1]
+        text = f"hàng quý trước {hhmm} ngày {recurrence.day} tháng {position} quý"
     else:
         names = ["thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy", "chủ nhật"]
         assert recurrence.weekday is not None
@@ -638,3 +920,25 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
     deadline = parse_deadline(text, now)
     assert deadline.recurrence == recurrence
     assert deadline.due == recurrence.next_due(now)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize(
+    ("text", "vi", "en"),
+    [
+        ("định kỳ hằng năm", "trước ngày 30/11", "yearly deadline"),
+        ("hàng năm học", "trước ngày 30/11", "yearly deadline"),
+        ("hàng tháng", "ngày 5 hàng tháng", "day of the month"),
+        ("hàng tuần", "thứ sáu hàng tuần", "weekday"),
+        ("mỗi quý", "tháng cuối quý", "quarterly deadline"),
+    ],
+)
+def test_needs_day_asks_for_the_day(text: str, vi: str, en: str) -> None:
+    from core.i18n import Translator
+    from handlers.giao import deadline_error_text
+
+    error = error_of(text)
+    assert vi in deadline_error_text(Translator("vi"), error)
+    assert en in deadline_error_text(Translator("en"), error)

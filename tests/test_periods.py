@@ -66,6 +66,16 @@ def test_school_year_periods_are_labelled_by_school_year() -> None:
     assert rule.period_label(local(2025, 9, 30, 17, 0)) == "năm học 2025-2026"
 
 
+def test_quarterly_periods_are_labelled_by_quarter() -> None:
+    deadline = parse_deadline("hàng quý trước ngày 20 tháng cuối quý", local(2024, 5, 2, 8, 0))
+    rule = deadline.recurrence
+    assert rule is not None and rule.kind == "quarterly"
+    assert (deadline.due, rule.period_label(deadline.due)) == (local(2024, 6, 20, 17, 0), "Q2/2024")
+    opened = current_period(rule, deadline.due, local(2024, 8, 25, 8, 0), LEAD)
+    assert (opened, rule.period_label(opened)) == (local(2024, 9, 20, 17, 0), "Q3/2024")
+    assert current_period(rule, deadline.due, local(2024, 8, 20, 8, 0), LEAD) == deadline.due
+
+
 def test_after_a_long_downtime_only_the_newest_period_opens() -> None:
     rule = Recurrence("yearly", month=11, day=30)
     first = local(2024, 11, 30, 17, 0)
@@ -75,7 +85,8 @@ def test_after_a_long_downtime_only_the_newest_period_opens() -> None:
 
 @given(st.sampled_from([Recurrence("yearly", month=2, day=29), Recurrence("monthly", day=31),
                         Recurrence("weekly", weekday=4),
-                        Recurrence("school_year", month=8, day=1)]),
+                        Recurrence("school_year", month=8, day=1),
+                        Recurrence("quarterly", month=3, day=20)]),
        st.integers(min_value=0, max_value=3000), st.integers(min_value=0, max_value=400))
 def test_the_current_period_is_open_and_the_next_opening_is_later(rule, days, lead_days) -> None:
     first = rule.next_due(local(2024, 1, 1, 0, 0))
