@@ -12,6 +12,7 @@ parent cancels its hand-downs, and an extension or excuse on the parent is told 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
@@ -287,3 +288,45 @@ def level_below(t: Translator, downs: dict[int, HandDown]) -> str:
     total = sum(d.figures.expected for d in downs.values())
     return t("Cấp dưới: {done}/{total} đơn vị đã nộp qua {k} đơn vị đã giao tiếp",
              done=t.number(done), total=t.number(total), k=t.number(len(downs)))
+
+
+async def hand_downs_due(ctx: Context, now: datetime) -> int:
+    """Hand-downs whose deadline has passed with units still owing: the clerk who handed it
+    down is told once, with `/tainop` ready and the report the office still owes upward
+    (those whose units all answered were told then). Returns how many were told."""
+    told_before = select(AuditLog.assignment_id).where(
+        col(AuditLog.action).in_(("handed_down_done", "handed_down_due")),
+        col(AuditLog.assignment_id).is_not(None))
+    children = (await ctx.session.exec(select(Assignment).where(
+        col(Assignment.parent_id).is_not(None), Assignment.state == "active",
+        col(Assignment.deadline) <= now, col(Assignment.id).not_in(told_before)))).all()
+    for child in children:
+        ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",
+                                 assignment_id=child.id, detail=f"#{child.number}"))
+        counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
+        item = counted.get((child.id, child.period))  # type: ignore[arg-type]
+        f = item.figures if item else Figures()
+        parent = await ctx.session.get(Assignment, child.parent_id)
+        office_target = await ctx.session.get(Target, child.parent_target_id) \
+            if child.parent_target_id else None
+        staff = await ctx.session.get(Member, child.assigned_by)
+        if parent is None or office_target is None or staff is None:
+            continue
+        office = await ctx.session.get(Unit, office_target.unit_id)
+        owed = office_target.state in ("pending", "in_progress")
+
+        def render(tr: Translator, child=child, f=f, parent=parent, office=office,
+                   office_target=office_target, owed=owed) -> str:
+            lines = [tr("⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. "
+                        "Tải các tệp đã nộp: /tainop #{number}", task=task_line(tr, child),
+                        done=tr.number(f.submitted), total=tr.number(f.expected),
+                        number=child.number)]
+            if owed:
+                lines.append(tr("{office} vẫn cần nộp báo cáo của mình cho nhiệm vụ {task} "
+                                "trước {deadline}.", office=office.name if office else "",
+                                task=task_line(tr, parent),
+                                deadline=tr.moment(office_target.deadline)))
+            return "\n".join(lines)
+
+        ctx.send(staff, render, priority=1, assignment_id=child.id)
+    return len(children)

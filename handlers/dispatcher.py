@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
-from handlers import periods, reminders, router
+from handlers import cascade, periods, reminders, router
 from handlers.context import Context
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
@@ -79,7 +79,9 @@ class Dispatcher:
         targets is one transaction, so other bot processes share a wave; once `stop` is set
         no new batch starts (the next sweep, here or in another process, takes the rest)."""
         async with self.sessions() as session, session.begin():
-            await periods.roll_over(self.context(session, now), now)
+            context = self.context(session, now)
+            await periods.roll_over(context, now)
+            await cascade.hand_downs_due(context, now)
         sent = 0
         while True:
             async with self.sessions() as session, session.begin():

@@ -206,3 +206,19 @@ async def test_the_chart_shows_the_level_below_per_office(bot: Bot) -> None:
     await bot.press("so", NOW, "Biểu đồ")
     picture = [m for m in bot.recorder.sent if m.file and m.file.name.endswith(".png")][-1]
     assert picture.file.data.startswith(b"\x89PNG")
+
+
+async def test_at_the_hand_down_deadline_the_office_is_told_once(bot: Bot) -> None:
+    await hand_down(bot, "pa", "/giaotiep #1")
+    await hand_down(bot, "hta", "/giaotiep #2")
+    await bot.say("dt_x", NOW, "đã xong")
+    await bot.sweep(NOW)
+    assert not any("Đã đến hạn nhiệm vụ giao tiếp" in t for t in texts(bot, "hta"))
+    after = datetime(2023, 5, 16, 18, 0, tzinfo=LOCAL_TZ)  # #3 was due 16/05 17:00
+    await bot.sweep(after)
+    told = [t for t in texts(bot, "hta") if "Đã đến hạn nhiệm vụ giao tiếp #3" in t]
+    assert len(told) == 1 and "1/2 đơn vị đã nộp" in told[0] and "/tainop #3" in told[0]
+    assert "Trường TH Anh Đào vẫn cần nộp báo cáo của mình cho nhiệm vụ #2" in told[0]
+    await bot.sweep(after + timedelta(days=1))
+    assert len([t for t in texts(bot, "hta") if "Đã đến hạn nhiệm vụ giao tiếp #3" in t]) == 1
+    assert not any("Đã đến hạn nhiệm vụ giao tiếp #2" in t for t in texts(bot, "pa"))
