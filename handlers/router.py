@@ -83,10 +83,14 @@ async def route(ctx: Context) -> None:
     parsed = commands.parse(event.text, KNOWN)
     if event.is_group and not event.text.strip().startswith("/"):
         parsed = None  # in groups the bot only answers commands, with their slash
-    if event.is_group and parsed is None:
+    if event.is_group and parsed is None and not event.button:
         return
     command = (parsed.name, parsed.args) if isinstance(parsed, commands.Command) else None
     if command and command[0] == "start":
+        if event.is_group:  # joining binds a person's chat: never a group's
+            ctx.reply(ctx.t("Hãy gửi /start kèm mã mời trong tin nhắn riêng với bot, không gửi "
+                            "trong nhóm."))
+            return
         await start.handle_start(ctx, command[1])
         return
     if ctx.member is None or not ctx.roles:
@@ -158,6 +162,11 @@ async def press(ctx: Context, payload: str) -> None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     pressed = json.loads(source.pressed) if source.pressed else []
+    if event.is_group and not keeps_buttons(payload) and (
+            ctx.member is None or source.member_id != ctx.member.id):
+        # A decision in a group belongs to whoever the message answered; the message stays.
+        ctx.reply(ctx.t("Nút «{label}» dành cho người đã gửi lệnh này.", label=labels[payload]))
+        return
     if not keeps_buttons(payload):
         if payload in pressed:
             ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",

@@ -300,7 +300,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             text += t(" … và {n} đơn vị khác (/tiendo tre-han)", n=t.number(f.late - len(names)))
         lines.append(text)
     buttons = _page_buttons(t, "n", page, f.missing, str(assignment.number))
-    if ctx.scope.sees_offices:
+    if ctx.scope.sees_offices and not (ctx.event and ctx.event.is_group):  # private only
         buttons += [Button(t("Biểu đồ"), f"r:chart:{assignment.number}"),
                     Button("Excel", f"r:xlsx:{assignment.number}")]
     ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
