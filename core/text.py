@@ -31,3 +31,26 @@ def small_number(text: str, max_digits: int = 9) -> int | None:
     if not value or len(value) > max_digits or not (value.isascii() and value.isdigit()):
         return None
     return int(value)
+
+
+MAX_TEXT = 4096  # the longest message a chat platform delivers (Telegram); Zalo's is shorter
+MAX_NAME = 255  # a file name, as file systems and the database keep it
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> str:
+    """User text as the bot keeps it: NUL and other control characters dropped (line breaks
+    and tabs kept), at most `limit` characters."""
+    return _CONTROL.sub("", text)[:limit]
+
+
+def clean_name(name: str) -> str:
+    """A file name without control characters or folders, at most MAX_NAME characters with
+    its extension kept."""
+    name = _CONTROL.sub("", name).replace("/", "_").replace("\\", "_").strip() or "tep"
+    if len(name) <= MAX_NAME:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 10:
+        return name[:MAX_NAME]
+    return stem[:MAX_NAME - len(ext) - 1] + "." + ext

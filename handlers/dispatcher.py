@@ -4,6 +4,7 @@ one user action in one transaction; `sweep(now)` turns due reminders into messag
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
+from core.text import clean_name, clean_text
 from handlers import cascade, periods, reminders, router
 from handlers.context import Context
 from storage.filestore import FileStore
@@ -22,6 +24,18 @@ from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 20  # targets per sweep transaction (short, so senders can commit between)
+
+
+def cleaned(event: Incoming) -> Incoming:
+    """The event with its text and file name as the bot keeps them (`core.text`): no control
+    characters, bounded lengths, the same on every channel and database."""
+    file = event.file
+    if file is not None and file.name != clean_name(file.name):
+        file = dataclasses.replace(file, name=clean_name(file.name))
+    text = clean_text(event.text)
+    if text == event.text and file is event.file:
+        return event
+    return dataclasses.replace(event, text=text, file=file)
 
 
 class Dispatcher:
@@ -43,6 +57,7 @@ class Dispatcher:
         """Run one incoming event. Its changes and the messages it causes commit together;
         if anything fails, nothing is written and the user gets a short apology. An event
         with a `once_key` already handled is skipped: returns False."""
+        event = cleaned(event)
         try:
             async with self.sessions() as session, session.begin():
                 if event.once_key is not None and not await _first_time(session, event, now):

@@ -39,12 +39,18 @@ from services.scope import (
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
 
 PREVIEW_UNITS = 10
+MAX_TITLE = 500  # Assignment.title; longer texts belong in the details
 STEPS = ("title", "details", "deadline", "units")
 EDITABLE = (("title", N_("Tên")), ("deadline", N_("Hạn")), ("units", N_("Đơn vị")),
             ("details", N_("Chi tiết")))
 
 
 # --- parsing what staff type -------------------------------------------------------------
+
+
+def title_too_long(t: Translator, title: str) -> str:
+    return t("Tên nhiệm vụ dài {n} ký tự, quá {limit}. Hãy gõ tên ngắn hơn; nội dung dài ghi ở "
+             "phần «| chi tiết ...».", n=t.number(len(title)), limit=t.number(MAX_TITLE))
 
 
 def deadline_error_text(t: Translator, error: DeadlineError) -> str:
@@ -336,6 +342,9 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply("\n".join(problems))
         return
     missing = [name for name in line.missing if name != "title"]
+    if len(line.title) > MAX_TITLE:
+        await ask(ctx, draft, "title", title_too_long(t, line.title))
+        return
     if not line.title:
         await ask(ctx, draft, "title", t("Thiếu tên nhiệm vụ (phần trước dấu |)."))
         return
@@ -388,6 +397,9 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         ctx.reply(t(PROMPTS[step]))
         return
     if step == "title":
+        if len(text) > MAX_TITLE:
+            ctx.reply(title_too_long(t, text))
+            return
         draft["title"] = text
     elif step == "deadline":
         problem = apply_deadline(ctx, draft, text)

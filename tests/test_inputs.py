@@ -1,0 +1,58 @@
+"""Text and file names as the bot keeps them: control characters dropped, lengths bounded,
+the same answer on SQLite and PostgreSQL (where a too-long value used to be an error)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from app.config import Settings
+from core.clock import LOCAL_TZ
+from core.messages import Incoming, IncomingFile
+from core.text import MAX_NAME, clean_name, clean_text
+from storage.models import Assignment, StoredFile
+from tests.seed import seeded_bot
+
+NOW = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
+@given(st.text())
+def test_clean_text_keeps_no_control_character(text: str) -> None:
+    kept = clean_text(text)
+    assert len(kept) <= 4096 and "\x00" not in kept
+    assert all(c in "\n\t" or ord(c) >= 32 and ord(c) != 127 for c in kept)
+
+
+@given(st.text(min_size=1))
+def test_clean_name_is_a_bounded_file_name(name: str) -> None:
+    kept = clean_name(name)
+    assert 0 < len(kept) <= MAX_NAME and "/" not in kept and "\x00" not in kept
+
+
+def test_a_long_name_keeps_its_extension() -> None:
+    assert clean_name("a" * 400 + ".pdf") == "a" * (MAX_NAME - 4) + ".pdf"
+
+
+async def test_long_titles_nul_bytes_and_long_file_names(settings: Settings) -> None:
+    bot = await seeded_bot(settings, NOW)
+    try:
+        await bot.say("staff", NOW, "/giao " + "Báo cáo " * 80 + "| hạn 08/05/2023 | đơn vị A")
+        last = [m.text for m in bot.recorder.sent if m.chat_id == "staff"][-1]
+        assert last.startswith("Tên nhiệm vụ dài 639 ký tự, quá 500.")  # trailing space dropped
+        await bot.say("staff", NOW, "/huy")
+        await bot.assign(NOW, "Thi\x00 đua\x07 | hạn 08/05/2023 | đơn vị A")
+        async with bot.runtime.sessions() as session:
+            assert (await session.exec(select(Assignment.title))).one() == "Thi đua"
+        await bot.runtime.dispatcher.handle(Incoming(
+            "console", "ht_a", "ht_a", file=IncomingFile("b" * 300 + ".pdf", PDF)), NOW)
+        await bot.sender.drain(NOW)
+        assert "Đã nhận tệp" in [m.text for m in bot.recorder.sent if m.chat_id == "ht_a"][-1]
+        async with bot.runtime.sessions() as session:
+            name = (await session.exec(select(StoredFile.original_name))).one()
+        assert len(name) == MAX_NAME and name.endswith(".pdf")
+    finally:
+        await bot.runtime.close()
