@@ -207,7 +207,7 @@ class WebServer:
                     data = b"".join(chunks)
         if not name:
             return self._form(t, member, task, claim, t("Hãy chọn một tệp để gửi."), 400)
-        mime, problem = check_file(data, limit)
+        mime, problem = check_file(data, limit, name)
         if problem is not None:
             if problem.code == "too_large":
                 problem = type(problem)("too_large", size, problem.limit, problem.mime_type)

@@ -39,6 +39,27 @@ ALLOWED_TYPES = frozenset(
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 
+# What a name's extension promises: a file whose content is another type is refused (an HTML
+# page named .docx, an SVG named .png). Names without one of these extensions are judged by
+# their content alone.
+_EXTENSIONS = {
+    "pdf": {"application/pdf"},
+    "png": {"image/png"},
+    "jpg": {"image/jpeg"}, "jpeg": {"image/jpeg"},
+    "doc": {"application/x-ole-storage"}, "xls": {"application/x-ole-storage"},
+    "ppt": {"application/x-ole-storage"},
+    "docx": {_OOXML["word/"]}, "xlsx": {_OOXML["xl/"]}, "pptx": {_OOXML["ppt/"]},
+    "zip": {"application/zip", *_OOXML.values()},
+    "rar": {"application/vnd.rar"},
+    "txt": {"text/plain", "text/csv"}, "csv": {"text/csv", "text/plain"},
+}
+# Containers (zip, Office files) are opened within these limits, or refused: a small file
+# that unpacks to gigabytes (a zip bomb) is not a report.
+MAX_ENTRIES = 10_000
+MAX_UNPACKED = 500 * 1024 * 1024
+MAX_RATIO = 200  # unpacked size / packed size of the whole archive
+_MARKUP = ("<!doctype", "<html", "<svg", "<?xml", "<script")
+
 
 def sniff_type(data: bytes) -> str:
     """The MIME type that the bytes themselves show, `application/octet-stream` if unknown."""
@@ -48,7 +69,7 @@ def sniff_type(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         try:
             names = zipfile.ZipFile(BytesIO(data)).namelist()
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, ValueError, OSError):
             return "application/octet-stream"
         for prefix, mime in _OOXML.items():
             if any(name.startswith(prefix) for name in names):
@@ -58,6 +79,8 @@ def sniff_type(data: bytes) -> str:
         text = data[:4096].decode("utf-8")
     except UnicodeDecodeError:
         return "application/octet-stream"
+    if text.lstrip().lower().startswith(_MARKUP):  # a web page or a drawing, not a report
+        return "text/html"
     if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
         return "text/csv" if text.count(",") + text.count(";") > text.count("\n") else "text/plain"
     return "application/octet-stream"
@@ -65,7 +88,8 @@ def sniff_type(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """Why a file was refused: `code` is one of empty, too_large, bad_type."""
+    """Why a file was refused: `code` is one of empty, too_large, bad_type, wrong_name (the
+    content is not what the name says), container (an archive too big when unpacked)."""
 
     code: str
     size: int
@@ -73,8 +97,9 @@ class FileProblem:
     mime_type: str
 
 
-def check_file(data: bytes, limit_bytes: int) -> tuple[str, FileProblem | None]:
-    """The sniffed type of `data` and, if it cannot be accepted, the reason."""
+def check_file(data: bytes, limit_bytes: int, name: str = "") -> tuple[str, FileProblem | None]:
+    """The sniffed type of `data` and, if it cannot be accepted, the reason: its size, its
+    type, a name whose extension promises another type, or an archive past the limits."""
     mime = sniff_type(data)
     if not data:
         return mime, FileProblem("empty", 0, limit_bytes, mime)
@@ -82,4 +107,22 @@ def check_file(data: bytes, limit_bytes: int) -> tuple[str, FileProblem | None]:
         return mime, FileProblem("too_large", len(data), limit_bytes, mime)
     if mime not in ALLOWED_TYPES:
         return mime, FileProblem("bad_type", len(data), limit_bytes, mime)
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    if extension in _EXTENSIONS and mime not in _EXTENSIONS[extension]:
+        return mime, FileProblem("wrong_name", len(data), limit_bytes, mime)
+    if mime == "application/zip" or mime in _OOXML.values():
+        if not _container_fits(data):
+            return mime, FileProblem("container", len(data), limit_bytes, mime)
     return mime, None
+
+
+def _container_fits(data: bytes) -> bool:
+    """A zip whose entries, unpacked, stay within the limits (read from its directory; the
+    entries are not unpacked)."""
+    try:
+        entries = zipfile.ZipFile(BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    unpacked = sum(entry.file_size for entry in entries)
+    return (len(entries) <= MAX_ENTRIES and unpacked <= MAX_UNPACKED
+            and unpacked <= MAX_RATIO * max(len(data), 1))

@@ -12,7 +12,7 @@ from storage.models import StoredFile
 
 async def store(ctx: Context, incoming: IncomingFile) -> tuple[StoredFile | None, str | None]:
     """(the stored file, None) or (None, the message telling the user what is wrong)."""
-    mime, problem = check_file(incoming.data, ctx.settings.max_file_bytes)
+    mime, problem = check_file(incoming.data, ctx.settings.max_file_bytes, incoming.name)
     if problem is not None:
         return None, problem_text(ctx.t, incoming.name, problem)
     return await keep(ctx, incoming.data, incoming.name, mime), None
@@ -36,5 +36,11 @@ def problem_text(t: Translator, name: str, problem: FileProblem) -> str:
                  "chia nhỏ tệp rồi gửi lại.", name=name,
                  size=t.number(round(problem.size / 1048576, 1)),
                  limit=t.number(problem.limit // 1048576))
+    if problem.code == "wrong_name":
+        return t("Nội dung tệp «{name}» không đúng với tên tệp (ví dụ một trang web đặt tên "
+                 ".docx). Hãy mở lại tệp gốc, lưu đúng định dạng rồi gửi lại.", name=name)
+    if problem.code == "container":
+        return t("Tệp «{name}» khi giải nén quá lớn hoặc có quá nhiều tệp bên trong, nên không "
+                 "được nhận. Hãy gửi từng tệp báo cáo.", name=name)
     return t("Tệp «{name}» không phải loại được nhận. Hãy gửi PDF, Word, Excel, "
              "PowerPoint, ảnh (JPG, PNG) hoặc tệp nén ZIP.", name=name)

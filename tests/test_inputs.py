@@ -56,3 +56,58 @@ async def test_long_titles_nul_bytes_and_long_file_names(settings: Settings) -> 
         assert len(name) == MAX_NAME and name.endswith(".pdf")
     finally:
         await bot.runtime.close()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_file_must_be_what_its_name_says() -> None:
+    from core.files import check_file
+
+    html = b"<!DOCTYPE html><html><body>bao cao</body></html>"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
+    docx = _zip({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>"})
+    cases = {
+        ("bao-cao.docx", html): "bad_type",  # a web page is no report in any name
+        ("anh.png", svg): "bad_type",
+        ("bao-cao.docx", PDF): "wrong_name",
+        ("bao-cao.pdf", docx): "wrong_name",
+        ("bang.xlsx", docx): "wrong_name",
+        ("bao-cao.docx", docx): None,
+        ("tai-lieu", PDF): None,  # no extension: judged by the content alone
+        ("ghi-chu.txt", "Đã xong báo cáo".encode()): None,
+    }
+    for (name, data), expected in cases.items():
+        problem = check_file(data, 10_000_000, name)[1]
+        assert (problem.code if problem else None) == expected, name
+
+
+def test_an_archive_that_unpacks_too_far_is_refused() -> None:
+    from core.files import MAX_RATIO, check_file
+
+    bomb = _zip({"xl/workbook.xml": b"<w/>", "xl/sheet.xml": b"0" * (MAX_RATIO * 20_000)})
+    assert check_file(bomb, 10_000_000, "bang.xlsx")[1].code == "container"  # type: ignore[union-attr]
+    many = _zip({f"f{i}.txt": b"x" for i in range(10_001)})
+    assert check_file(many, 50_000_000, "nhieu.zip")[1].code == "container"  # type: ignore[union-attr]
+    assert check_file(_zip({"a.txt": b"bao cao"}), 10_000, "bai.zip")[1] is None
+
+
+async def test_the_reporter_is_told_why_a_file_is_refused(settings: Settings) -> None:
+    bot = await seeded_bot(settings, NOW)
+    try:
+        await bot.assign(NOW, "Thi đua | hạn 08/05/2023 | đơn vị A")
+        await bot.runtime.dispatcher.handle(Incoming(
+            "console", "ht_a", "ht_a", file=IncomingFile("bao-cao.docx", PDF)), NOW)
+        await bot.sender.drain(NOW)
+        last = [m.text for m in bot.recorder.sent if m.chat_id == "ht_a"][-1]
+        assert last.startswith("Nội dung tệp «bao-cao.docx» không đúng với tên tệp")
+    finally:
+        await bot.runtime.close()
