@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
-from core.roles import ROLES
+from core.roles import INVITE_ALPHABET, INVITE_LENGTH, ROLES
 from core.scope import Scope
 from core.text import fold, small_number
 from core.unit_rows import UnitRow, header_map, to_row, validate
@@ -283,8 +283,7 @@ async def member_scope(session: AsyncSession, name: str, settings: Settings) -> 
 
 
 def new_invite_code() -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
-    return "".join(secrets.choice(alphabet) for _ in range(8))
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 
 
 async def create_invites(

@@ -45,3 +45,16 @@ def menu_commands(roles: Iterable[str]) -> tuple[str, ...]:
     for role in roles:
         names |= _ROLE_MENUS.get(role, set())
     return tuple(name for name in _MENU_ORDER if name in names)
+
+
+# Invite codes: 8 characters without 0/O and 1/I, since they are typed by hand from paper.
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+
+
+def invite_code(text: str) -> str | None:
+    """The invite code in `text` as people type it (`jbmf-l3hu`, `JBMF L3HU`), or None."""
+    code = "".join(text.split()).replace("-", "").replace(".", "").upper()
+    if len(code) == INVITE_LENGTH and all(c in INVITE_ALPHABET for c in code):
+        return code
+    return None

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from core import commands
 from core.messages import Button
+from core.roles import invite_code
 from handlers import (
     answers,
     cascade,
@@ -92,6 +93,10 @@ async def route(ctx: Context) -> None:
                             "trong nhóm."))
             return
         await start.handle_start(ctx, command[1])
+        return
+    code = invite_code(event.text) if command is None and not event.is_group else None
+    if code and (ctx.member is None or not ctx.roles or await start.is_invite(ctx, code)):
+        await start.handle_start(ctx, code)  # a code typed without /start joins too
         return
     if ctx.member is None or not ctx.roles:
         ctx.reply(start.help_text(ctx.t, set()))

@@ -97,9 +97,16 @@ async def handle_help(ctx: Context, _args: str) -> None:
     ctx.reply(help_text(ctx.t, ctx.roles))
 
 
+async def is_invite(ctx: Context, code: str) -> bool:
+    """Whether `code` is an invite's code (a member's message that is only a code joins)."""
+    return (await ctx.session.exec(select(Invite.id).where(
+        func.upper(Invite.code) == code))).first() is not None
+
+
 async def handle_start(ctx: Context, args: str) -> None:
     assert ctx.event is not None
-    code = args.strip().split()[0].upper() if args.strip() else ""
+    code = role_rules.invite_code(args) or (args.strip().split()[0].upper() if args.strip()
+                                            else "")
     if not code:
         ctx.reply(help_text(ctx.t, ctx.roles))
         return

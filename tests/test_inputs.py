@@ -111,3 +111,30 @@ async def test_the_reporter_is_told_why_a_file_is_refused(settings: Settings) ->
         assert last.startswith("Nội dung tệp «bao-cao.docx» không đúng với tên tệp")
     finally:
         await bot.runtime.close()
+
+
+def test_invite_codes_as_typed() -> None:
+    from core.roles import invite_code
+
+    for typed in ("JBMFL3HU", "jbmf-l3hu", "JBMF L3HU", " jbmf.l3hu "):
+        assert invite_code(typed) == "JBMFL3HU", typed
+    for other in ("đã xong", "da nop roi", "JBMFL3H", "JBMFL3HUX", "JBMF0L3H"):
+        assert invite_code(other) is None, other
+
+
+async def test_a_code_typed_without_start_joins(settings: Settings) -> None:
+    bot = await seeded_bot(settings, NOW)
+    try:
+        code, out = await bot.admin(NOW, "invites", "create", "--unit", "B")
+        invite = out.split("\t")[2].strip()
+        typed = invite[:4].lower() + "-" + invite[4:].lower()
+        await bot.runtime.dispatcher.handle(Incoming("console", "newcomer", "newcomer",
+                                                     text=typed), NOW)
+        await bot.sender.drain(NOW)
+        assert "Chào mừng newcomer! Bạn đã tham gia Trường B" in [
+            m.text for m in bot.recorder.sent if m.chat_id == "newcomer"][-1]
+        await bot.say("ht_a", NOW, f"/start {invite[:4]} {invite[4:]}")  # a member, spaced
+        assert "Bạn đã tham gia Trường B" in [
+            m.text for m in bot.recorder.sent if m.chat_id == "ht_a"][-1]
+    finally:
+        await bot.runtime.close()
