@@ -243,6 +243,11 @@ def members_add(
     where = f" of {unit}" if unit else ""
     verb = "Added" if created else "Updated"
     env.echo(f"{verb} {member.display_name} ({channel}) as {role}{where}")
+    if created and channel in ("telegram", "zalo"):  # platforms do not let a bot write first
+        invite = f"bot.py invites create --unit {unit}" if unit else "bot.py invites create"
+        env.echo(f"Note: {channel.capitalize()} lets a bot write only to people who have "
+                 f"opened it: ask {member.display_name} to open the bot and send /start, or "
+                 f"send an invite instead ({invite}).")
 
 
 @members_cli.command("list")
