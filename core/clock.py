@@ -15,12 +15,5 @@ def to_local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ)
 
 
-def to_utc(moment: datetime) -> datetime:
-    """Aware UTC time of `moment` (naive values are taken as local time)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.astimezone(UTC)
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from core.text import fold
 
-COLUMNS = ("code", "name", "kind", "parent", "groups")
 REQUIRED = ("code", "name")
 HEADER_ALIASES = {
     "code": "code", "ma": "code", "ma don vi": "code",

@@ -63,10 +63,6 @@ def task_line(t: Translator, assignment: Assignment) -> str:
     return t("#{number} «{title}»", number=assignment.number, title=assignment.title)
 
 
-def deadline_words(t: Translator, ctx: Context, target_deadline) -> str:  # noqa: ANN001
-    return f"{t.moment(target_deadline)} — {t.time_left(ctx.now, target_deadline)}"
-
-
 def repeated_offsets_text(t: Translator, text: str) -> str:
     return t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi một lần.",
              text=text.strip())

@@ -110,7 +110,7 @@ class Dispatcher:
         """The next moment after `after` when the sweep has work (for the virtual clock and
         the precise wake-up)."""
         async with self.sessions() as session:
-            due = await reminders.next_due(session, after)
+            due = await reminders.next_due(session)
             opening = await periods.next_opening_after(self.context(session, after), after)
         return min((m for m in (due, opening) if m is not None), default=None)
 

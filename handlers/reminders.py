@@ -50,7 +50,8 @@ async def replan_target(ctx: Context, target: Target, assignment: Assignment) ->
     plan_target(ctx, target, assignment)
 
 
-async def next_due(session: AsyncSession, after: datetime) -> datetime | None:
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest planned reminder (one already due is the next thing to do)."""
     return (await session.exec(
         select(func.min(Reminder.due_at)).where(Reminder.state == "planned")
     )).first()

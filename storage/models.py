@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-ROLES = ("admin", "staff", "leader", "reporter")
 CHANNELS = ("console", "telegram", "zalo")
 OPEN_TARGET = "state IN ('pending', 'in_progress')"
 
@@ -242,9 +241,6 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=16)  # before | on_day | overdue
     state: str = Field(default="planned", max_length=16)  # planned | sent | skipped
     sent_at: datetime | None = None
-    attempts: int = 0
-    claimed_by: str | None = Field(default=None, max_length=64)
-    claimed_at: datetime | None = None
 
 
 class Outbox(SQLModel, table=True):
