@@ -8,6 +8,7 @@ import errno
 import io
 import os
 import secrets
+import signal
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -638,7 +639,13 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
     from scheduler.service import ReminderScheduler
 
     settings = runtime.settings
-    stop = stop or asyncio.Event()
+    signals: list[int] = []
+    if stop is None:  # `bot.py run`: SIGTERM (systemctl, docker stop) stops it as SIGINT does
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+            signals.append(signum)
     try:  # received files are stored there: find out now rather than at the first file
         settings.files_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -683,11 +690,16 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         scheduler.start()
         await stop.wait()
     finally:
+        # The reminder tick and the sender finish what they hold (nothing claimed is left
+        # half-sent) while the channels can still send; then the channels stop, each after
+        # the update it is handling.
         await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
         if web is not None:
             await web.stop()
+        for signum in signals:
+            asyncio.get_running_loop().remove_signal_handler(signum)
 
 # --- export ------------------------------------------------------------------------------
 

@@ -430,3 +430,28 @@ async def test_sigkill_during_a_wave_on_postgresql(tmp_path: Path) -> None:
 async def test_sigkill_during_a_wave_on_sqlite(tmp_path: Path) -> None:
     url = sqlite_settings(tmp_path).database_url
     check_crash_counts(await crash_wave(url, tmp_path, seed=7))
+
+
+@pytest.mark.xdist_group("serial")
+async def test_sigterm_stops_the_bot_cleanly_and_loses_nothing(tmp_path: Path) -> None:
+    """`kill -TERM` during a wave (systemctl restart, docker stop): exit 0 within seconds;
+    a new process sends the rest, each message once."""
+    wave = await open_wave(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", tmp_path,
+                           units=60, per_second=20)  # about 3 s of sending
+    try:
+        worker = await wave.start_worker("first")
+        assert await wait_until(lambda: sum(wave.received().values()) >= 10, 60)
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.wait(), 20)
+        assert code == 0, (tmp_path / "first.log").read_text(errors="replace")[-2000:]
+        assert not wave.done()  # stopped in the middle of the wave
+        second = await wave.start_worker("second")
+        try:
+            assert await wait_until(wave.done, 60), "the rest of the wave did not go out"
+            await asyncio.sleep(1.0)
+        finally:
+            await stop(second)
+        received = wave.received()
+        assert set(received) == set(wave.chats) and max(received.values()) == 1
+    finally:
+        await wave.emulator.stop()
