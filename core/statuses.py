@@ -197,7 +197,7 @@ _EXCUSE_MORE = re.compile(
     r"(?: (?:phep|duoc))* khong (?:phai )?(?:nop|bao cao|gui|thuc hien|lam)"
     r"(?: (?:bao cao|nhiem vu|viec|nay|ky nay))*"
     r"|(?:please )?exempt(?: (?:us|me|our school|our unit|the school|the unit))?"
-    r"(?: from (?:this|it|the report|reporting|this report))?)"
+    r"(?: from (?:this report|the report|reporting|this|it))?)"
     rf"{_TAIL}(?= |$)"
 )
 # "Mặt trận không phải đơn vị thực hiện, đề nghị miễn": the whole sentence is the reason
@@ -307,8 +307,8 @@ _BARE_PERCENT = re.compile(
 def parse_percent(text: str) -> int | None:
     """A bare figure answering "how far along?": "40", "40%", "khoảng 40 %" → 40; None for
     anything else or above 100."""
-    if len(text) > _MAX_TEXT:
-        return None
+    if len(text) > _MAX_TEXT or re.search(r"[-−]\s*[0-9]", text):
+        return None  # "-40" is no figure of progress
     plain, _ = _plain(*_fold_with_origin(text)[1:])
     match = _BARE_PERCENT.fullmatch(plain)
     if match is None:
