@@ -40,10 +40,20 @@ class GiaoLine:
         return [name for name in ("title", "deadline", "units") if not getattr(self, name)]
 
 
+# Words that name the unit list only when what follows is plainly one: "gửi kèm đề cương" is
+# not a unit list, "gửi: @THCS" and "gửi @THCS, TH-A" are.
+_WEAK_UNIT_KEYWORDS = frozenset({"gui", "to"})
+
+
 def _strip_keyword(part: str) -> tuple[str | None, str]:
     folded = fold(part)
+    if folded.startswith("@"):  # "| @THCS": a unit list without its keyword
+        return "units", part.strip()
     for name, keywords in _PARTS:
         for keyword in keywords:
+            if keyword in _WEAK_UNIT_KEYWORDS and not re.match(
+                    rf"{re.escape(keyword)}\s*(?::|@)", folded):
+                continue
             if folded == keyword or re.match(rf"{re.escape(keyword)}\b\s*:?", folded):
                 # cut the same number of words from the original text
                 words = len(keyword.split())
@@ -62,8 +72,8 @@ def parse_giao_line(text: str) -> GiaoLine:
         if not part:
             continue
         name, value = _strip_keyword(part)
-        if name is None:
-            line.unknown.append(part)
+        if name is None or (name == "units" and line.units and fold(part).startswith("@")):
+            line.unknown.append(part)  # never dropped: /giao refuses it with the field list
         else:
             setattr(line, name, value)
     return line

@@ -1,5 +1,7 @@
 """Status replies from schools: "đã xong", "đang làm 60%", "cần hỗ trợ: ...", "xin gia hạn ...",
-"xin miễn nộp vì ...".
+"xin miễn nộp vì ...", and the ways principals actually write them: "đã gửi qua email rồi ạ"
+(submitted another way, with the route), "xin không báo cáo vì ...", "xin gửi muộn 2 ngày",
+"Huyện đang tổng hợp, dự kiến 2/12 gửi", "please extend to 25/5 because ...".
 
 Parsing is pure; a reply that is not essentially a status phrase gives None.
 """
@@ -17,6 +19,7 @@ from core.deadlines import Deadline, DeadlineError, parse_deadline
 from core.text import fold
 
 StatusKind = Literal["done", "progress", "not_started", "help", "extension", "excuse", "nil"]
+Route = Literal["email", "paper", "eoffice", "other"]
 
 _MAX_TEXT = 2000
 
@@ -30,6 +33,8 @@ class StatusAnswer:
     note: str = ""  # help text / extension or excuse reason as written, stripped
     until: Deadline | None = None  # extension: requested new deadline, when given and valid
     until_error: DeadlineError | None = None  # extension: the date given could not be used
+    route: Route | None = None  # done: sent another way (the whole text is then the note)
+    late_days: int | None = None  # extension: working days after the current deadline
 
 
 # --------------------------------------------------------------------------- folding with origin
@@ -162,6 +167,76 @@ _EXCUSE = re.compile(
     rf"|(?:(?:we |i )?(?:request|ask for|need)(?: an)? )?exemption){_TAIL}(?= |$)"
 )
 
+# "please extend to 25/5 because ...", "can we extend the deadline"
+_EXTENSION_EN = re.compile(
+    r"(?:(?:please|kindly|can you|could you|can we|could we|we ask you to) )?"
+    r"extend(?: (?:it|the deadline|our deadline|the due date))?(?= |$)"
+)
+# "xin gửi muộn 2 ngày", "cho trường nộp chậm 3 ngày vì ...", "gửi trễ hơn hạn"
+_LATE = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}"
+    r"(?:(?:xin|de nghi|kinh de nghi|mong|muon|cho)(?: cho)?(?: (?:phong|truong|don vi|em|toi))?"
+    r"(?: (?:phep|duoc))* )?"
+    r"(?:gui|nop|bao cao|hoan thanh)(?: (?:bao cao|file|so lieu))? (?:muon|tre|cham)"
+    r"(?: hon)?(?: (?:han|hon han|so voi han))?(?= |$)"
+)
+_LATE_DAYS = re.compile(
+    r" (?:them |khoang |tam )?([0-9]{1,2}) (?:ngay|hom)(?: lam viec)?(?: nua)?(?= |$)"
+)
+# "Huyện đang tổng hợp, dự kiến 2/12 gửi", "dự kiến gửi ngày 2/12" (on folded text)
+_PLAN_VERB = r"(?:(?:se|sang) )?(?:gui|nop|hoan thanh|bao cao|xong)(?: (?:bao cao|file|so lieu))?"
+_PLANNED = re.compile(
+    r"(?:(?P<lead>.*?)[\s,.;:!\-–—]+)?du kien(?: la)?\s+"
+    rf"(?:{_PLAN_VERB}\s+(?:(?:vao|truoc|trong|den)\s+)?(?P<after>.+)"
+    rf"|(?P<before>.+?)\s+{_PLAN_VERB}(?P<tail>[\s.,;!]+.*)?)"
+)
+# "xin không báo cáo vì ...", "exempt us because ..."
+_EXCUSE_MORE = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}"
+    r"(?:(?:xin|de nghi|kinh de nghi|mong|cho)(?: cho)?(?: (?:phong|truong|don vi|em|toi))?"
+    r"(?: (?:phep|duoc))* khong (?:phai )?(?:nop|bao cao|gui|thuc hien|lam)"
+    r"(?: (?:bao cao|nhiem vu|viec|nay|ky nay))*"
+    r"|(?:please )?exempt(?: (?:us|me|our school|our unit|the school|the unit))?"
+    r"(?: from (?:this report|the report|reporting|this|it))?)"
+    rf"{_TAIL}(?= |$)"
+)
+# "Mặt trận không phải đơn vị thực hiện, đề nghị miễn": the whole sentence is the reason
+_EXCUSE_LAST = re.compile(
+    r".+ (?:xin|de nghi|kinh de nghi|mong)(?: cho)?(?: (?:phong|truong|don vi|em|toi))?"
+    r"(?: duoc)? mien(?: (?:nop|bao cao|nhiem vu|viec|thuc hien|tru|nay|ky nay))*"
+    rf"{_TAIL}"
+)
+# Submitted another way: "đã gửi qua email rồi ạ", "đã nộp bản giấy qua văn thư",
+# "đã gửi qua hệ thống văn bản điện tử (iOffice) ngày 20/11", "we sent it by email".
+_SENT_VI = re.compile(
+    rf"{_INTERJECTION}{_SUBJECT}(?:(?:cung )?da (?:(?:lam )?xong )?)?"
+    r"(?:gui|nop|chuyen)(?: (?:lai|roi))?"
+    r"(?P<object>(?: (?:bao cao|file|tep|so lieu|bieu mau|van ban|cong van|ban giay|ban cung"
+    r"|ban mem|ban scan|ban goc|nay|roi|len|ve|cho (?:phong|so|van phong)))*)"
+    r"(?: (?P<how>qua|bang|theo|tren|vao|bang duong|by|via))?(?= |$)"
+)
+_SENT_EN = re.compile(
+    r"(?:(?:we|i|the school|our school|the unit|we have|i have|we ve|i ve|we already"
+    r"|i already) )?(?:already |just )?"
+    r"(?P<verb>sent|submitted|delivered|e ?mailed|mailed|posted|uploaded)"
+    r"(?P<object>(?: (?:it|them|the report|our report|the file|this|in|already))*)"
+    r"(?: (?P<how>by|via|through|over|on|in|using|as))?(?= |$)"
+)
+_ROUTES: tuple[tuple[Route, re.Pattern[str]], ...] = tuple(
+    (route, re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])")) for route, words in (
+        ("eoffice", r"i ?office|e ?office|e ?gov"
+                    r"|he thong (?:quan ly )?(?:van ban|cong van|dieu hanh)"
+                    r"|van ban dien tu|cong van dien tu|qlvb|phan mem (?:quan ly )?van ban"
+                    r"|quan ly van ban|document system|e document"),
+        ("email", r"e ?mail|gmail|mail|thu dien tu|hom thu|hop thu|outlook|emailed"),
+        ("paper", r"ban giay|giay|ban cung|van thu|buu dien|buu chinh|chuyen phat|nop tay"
+                  r"|truc tiep|paper|hard copy|post|posted|by hand|in person|courier"),
+    )
+)
+_PAST = re.compile(r"(?<![a-z0-9])(?:da|roi)(?![a-z0-9])")
+_DOUBT = re.compile(r"(?<![a-z0-9])(?:nhung|chua|khong|loi|but|not|failed|error|yet)(?![a-z0-9])")
+_ROUTE_WINDOW = 6  # words after "qua"/"by" that may name the route
+
 _LEADING_SEPARATORS = re.compile(r"[\s:,.;\-\u2013\u2014]*")
 _REASON_MARKER = re.compile(
     r"(?<!\w)(?:boi vi|tai vi|vi|do|ly do(?: la)?|because(?: of)?|reason)(?!\w)"
@@ -185,10 +260,10 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
     if not plain:
         return None
 
-    match = _EXTENSION.match(plain)
+    match = _EXTENSION.match(plain) or _EXTENSION_EN.match(plain)
     if match:
         return _extension(_rest(source, where, match.end()), now, default_time)
-    match = _EXCUSE.match(plain)
+    match = _EXCUSE.match(plain) or _EXCUSE_MORE.match(plain)
     if match:
         return StatusAnswer("excuse", note=_reason(_rest(source, where, match.end())))
     match = _HELP.match(plain)
@@ -197,6 +272,17 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
 
     if text.rstrip().endswith("?"):
         return None  # "đã nộp?" asks, it does not answer
+    match = _LATE.match(plain)
+    if match:
+        return _late(source, where, plain, match.end(), now, default_time)
+    if _EXCUSE_LAST.fullmatch(plain):
+        return StatusAnswer("excuse", note=_note(source))
+    planned = _planned(source, folded, origin, now, default_time)
+    if planned is not None:
+        return planned
+    route = _route(plain)
+    if route is not None:
+        return StatusAnswer("done", note=source.strip(), route=route)
     for kind, pattern in _SIMPLE:
         match = pattern.fullmatch(plain)
         if match is None:
@@ -210,6 +296,25 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
             return StatusAnswer("progress", percent=percent)
         return StatusAnswer(kind)
     return None
+
+
+_BARE_PERCENT = re.compile(
+    rf"(?:(?:khoang|duoc|dat|tam|chung|da lam duoc|lam duoc|about|around) )?"
+    rf"(?P<percent>[0-9]{{1,3}})(?: ?(?:%|phan tram|percent))?{_TAIL}"
+)
+
+
+def parse_percent(text: str) -> int | None:
+    """A bare figure answering "how far along?": "40", "40%", "khoảng 40 %" → 40; None for
+    anything else or above 100."""
+    if len(text) > _MAX_TEXT or re.search(r"[-−]\s*[0-9]", text):
+        return None  # "-40" is no figure of progress
+    plain, _ = _plain(*_fold_with_origin(text)[1:])
+    match = _BARE_PERCENT.fullmatch(plain)
+    if match is None:
+        return None
+    percent = int(match.group("percent"))
+    return percent if percent <= 100 else None
 
 
 def _rest(source: str, where: list[int], end: int) -> str:
@@ -292,3 +397,72 @@ def _until(
             return None, error
         return None, None
     return Deadline(deadline.due), None
+
+
+def _late(source: str, where: list[int], plain: str, end: int, now: datetime,
+          default_time: time) -> StatusAnswer:
+    """What follows "xin gửi muộn": a number of (working) days after the deadline, which the
+    caller counts from the target's deadline, or what "xin gia hạn" takes."""
+    days = _LATE_DAYS.match(plain, end)
+    if days is None:
+        return _extension(_rest(source, where, end), now, default_time)
+    count = int(days.group(1))
+    if count == 0:
+        return _extension(_rest(source, where, end), now, default_time)
+    return StatusAnswer("extension", note=_reason(_rest(source, where, days.end())),
+                        late_days=count)
+
+
+def _planned(source: str, folded: str, origin: list[int], now: datetime,
+             default_time: time) -> StatusAnswer | None:
+    """"(reason,) dự kiến <date> gửi": an extension to that date, the words before it its
+    reason; None when no date is meant."""
+    match = _PLANNED.fullmatch(folded)
+    if match is None:
+        return None
+    if match.group("after") is not None:
+        segment = match.group("after")
+    else:
+        segment = match.group("before")
+        tail = match.group("tail") or ""
+        if _plain(tail, list(range(len(tail))))[0] and not _TAIL_ONLY.fullmatch(
+                _plain(tail, list(range(len(tail))))[0]):
+            return None
+    segment = re.sub(r"^(?:(?:vao|truoc|trong|den) )?", "", _strip_tail(segment))
+    if not segment:
+        return None
+    until, error = _until(segment, now, default_time)
+    if until is None and error is None:
+        return None
+    lead = ""
+    if match.group("lead"):
+        lead = source[: origin[match.end("lead")]] if match.end("lead") < len(origin) else ""
+        lead = lead.strip().rstrip(",.;:!-–— ").strip()
+    return StatusAnswer("extension", note=lead, until=until, until_error=error)
+
+
+def _route(plain: str) -> Route | None:
+    """The route of "đã gửi qua email", "đã nộp bản giấy qua văn thư", "we sent it by email";
+    None when the text does not say it was sent another way."""
+    if _DOUBT.search(plain):
+        return None  # "đã gửi qua email nhưng bị lỗi" is not a report received
+    match = _SENT_VI.match(plain)
+    english = False
+    if match is None or not _PAST.search(plain):  # "gửi qua email" could be an order
+        match = _SENT_EN.match(plain)
+        english = True
+    if match is None:
+        return None
+    said = match.group("object")
+    if match.group("how"):
+        said += " " + " ".join(plain[match.end():].split()[:_ROUTE_WINDOW])
+    elif english and "mail" in match.group("verb"):
+        return "email"
+    elif english and match.group("verb") == "posted":
+        return "paper"
+    for route, pattern in _ROUTES:
+        if pattern.search(said):
+            return route
+    if match.group("how") and plain[match.end():].strip():
+        return "other"  # "đã gửi qua Zalo cho cô rồi"
+    return None

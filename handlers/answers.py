@@ -4,19 +4,22 @@ button, or without context (matched to their open task, or asked which)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
+from core.clock import to_local
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
-from core.statuses import StatusAnswer, parse_status
+from core.statuses import StatusAnswer, parse_percent, parse_status
 from core.text import fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
 from handlers.cascade import after_answer
 from handlers.common import (
     OPEN_STATES,
+    calendar_of,
     open_targets_of,
     status_buttons,
     task_line,
@@ -307,7 +310,8 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         ctx.audit(f"status_{kind}", assignment.id, target=target.id)
 
     if status.kind == "done":
-        if assignment.requires in ("file", "both") and not await _has(ctx, target, "file"):
+        if status.route is None and assignment.requires in ("file", "both") \
+                and not await _has(ctx, target, "file"):
             await ctx.set_dialogue("answer", {"expect": "file", "target_id": target.id})
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
@@ -316,8 +320,13 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         again = _mark_submitted(ctx, target)
         if not again:
             await after_answer(ctx, target)
-        text = t("✅ Đã ghi nhận: {unit} đã nộp nhiệm vụ {task} — {timing}.", unit=unit,
-                 task=task, timing=_timing(ctx, target))
+        if status.route is not None:  # sent another way: the office finds it there
+            text = t("✅ Đã ghi nhận: {unit} đã nộp nhiệm vụ {task} {route} — {timing}.",
+                     unit=unit, task=task, route=route_words(t, status.route),
+                     timing=_timing(ctx, target))
+        else:
+            text = t("✅ Đã ghi nhận: {unit} đã nộp nhiệm vụ {task} — {timing}.", unit=unit,
+                     task=task, timing=_timing(ctx, target))
         if again:
             text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
         ctx.reply(text, target_id=target.id)
@@ -335,10 +344,16 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             target.state = "in_progress"
             target.percent = status.percent
             ctx.session.add(target)
-        shown = t("{percent}%", percent=status.percent) if status.percent is not None else ""
+        if status.percent is None:
+            await ctx.set_dialogue("answer", {"expect": "percent", "target_id": target.id})
+            ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task}. Đã làm được bao nhiêu "
+                        "phần trăm? Gõ một con số, ví dụ 40. Bot vẫn sẽ nhắc đến khi đơn vị "
+                        "nộp.", unit=unit, task=task), target_id=target.id)
+            return
+        shown = t("{percent}%", percent=status.percent)
         ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task} {shown}. Bot vẫn sẽ nhắc "
                     "đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.", unit=unit,
-                    task=task, shown=shown).replace("  ", " "), target_id=target.id)
+                    task=task, shown=shown), target_id=target.id)
     elif status.kind == "not_started":
         record("not_started")
         ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: {deadline}. "
@@ -363,6 +378,11 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         if status.until_error is not None:
             ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
             return
+        if status.late_days is not None:
+            until = working_days_after(ctx, target.deadline, status.late_days)
+            await extensions.request(ctx, target, assignment, until, status.note)
+            await _clear_answer_dialogue(ctx)
+            return
         if status.until is None:
             await ctx.set_dialogue("answer", {"expect": "ext", "target_id": target.id})
             ctx.reply(t("Xin gia hạn nhiệm vụ {task} đến ngày nào, vì sao? Ví dụ: đến 12/5 vì "
@@ -378,6 +398,27 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             return
         await excuses.request(ctx, target, assignment, status.note)
     await _clear_answer_dialogue(ctx)
+
+
+def route_words(t: Translator, route: str) -> str:
+    """How a report sent another way went: «qua e-mail», «bằng bản giấy»..."""
+    if route == "email":
+        return t("qua e-mail")
+    if route == "paper":
+        return t("bằng bản giấy")
+    if route == "eoffice":
+        return t("qua hệ thống văn bản điện tử")
+    return t("theo đường khác (không qua bot)")
+
+
+def working_days_after(ctx: Context, deadline: datetime, days: int) -> datetime:
+    """`days` working days after `deadline` («xin gửi muộn 2 ngày»), at the same local time."""
+    calendar = calendar_of(ctx.settings)
+    local = to_local(deadline)
+    day = local.date()
+    for _ in range(days):
+        day = calendar.next_working_day(day + timedelta(days=1))
+    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
@@ -463,6 +504,16 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         await ctx.clear_dialogue()
         await handle_free(ctx) if event.reply_to else await submit_file(
             ctx, target, assignment, event.file.name, None)  # type: ignore[union-attr]
+        return
+    if expect == "percent":  # after [Đang làm]: a bare «40» or «40%»
+        percent = parse_percent(text)
+        await ctx.clear_dialogue()
+        if percent is None:
+            await handle_free(ctx)
+        elif percent == 100:
+            await apply_status(ctx, target, assignment, StatusAnswer("done"))
+        else:
+            await apply_status(ctx, target, assignment, StatusAnswer("progress", percent))
         return
     status = parse_status(text, ctx.now, ctx.settings.default_deadline_time)
     if expect == "help" and (status is None or status.kind == "help"):

@@ -6,6 +6,8 @@ gets no more reminders and counts as «miễn», outside the expected figure."""
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import col, select
 
 from core import roles
@@ -27,12 +29,14 @@ from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
 from storage.models import Assignment, ExcuseRequest, Member, Outbox, Submission, Target, Unit
 
-# `/mien #N <units> | bỏ` takes an excuse back: the text after "|" is a take-back when it
-# starts with one of these words and says nothing else than these ("bỏ miễn nộp", "huỷ bỏ").
-WITHDRAW_FIRST = frozenset({"bo", "huy", "thu", "go", "remove", "withdraw", "undo", "revoke",
-                            "cancel"})
-WITHDRAW_WORDS = WITHDRAW_FIRST | {"hoi", "mien", "nop", "bao", "cao", "lai", "the", "excuse",
-                                   "exemption"}
+# `/mien #N <units> | bỏ` takes an excuse back: only when the whole text after "|" is one of
+# these phrases (case and accents aside); anything else, «thử» included, is a reason.
+WITHDRAWALS = frozenset({
+    "bo", "bo mien", "bo mien nop", "huy", "huy bo", "huy mien", "huy mien nop", "huy bo mien",
+    "thu hoi", "thu hoi mien", "thu hoi mien nop", "go", "go mien", "go bo", "remove",
+    "remove exemption", "withdraw", "withdraw exemption", "undo", "undo exemption", "revoke",
+    "revoke exemption", "cancel exemption",
+})
 LISTED = 10  # units named in a reply; more are counted
 
 
@@ -152,8 +156,8 @@ async def _excuse(ctx: Context, target: Target) -> None:
 
 
 def is_withdrawal(text: str) -> bool:
-    words = fold(text).replace(",", " ").replace(".", " ").split()
-    return bool(words) and words[0] in WITHDRAW_FIRST and set(words) <= WITHDRAW_WORDS
+    words = re.sub(r"[^\w\s]", " ", fold(text)).split()
+    return " ".join(words) in WITHDRAWALS
 
 
 def period_words(tr: Translator, target: Target) -> str:
