@@ -246,9 +246,11 @@ def members_add(
     env.echo(f"{verb} {member.display_name} ({channel}) as {role}{where}")
     if created and channel in ("telegram", "zalo"):  # platforms do not let a bot write first
         invite = f"bot.py invites create --unit {unit}" if unit else "bot.py invites create"
-        env.echo(f"Note: {channel.capitalize()} lets a bot write only to people who have "
-                 f"opened it: ask {member.display_name} to open the bot and send /start, or "
-                 f"send an invite instead ({invite}).")
+        # On stderr: advice for whoever types the command, not part of what scripts read
+        # (nor of a transcript's printout, which must be the same on every channel).
+        print(f"Note: {channel.capitalize()} lets a bot write only to people who have "
+              f"opened it: ask {member.display_name} to open the bot and send /start, or "
+              f"send an invite instead ({invite}).", file=sys.stderr)
 
 
 @members_cli.command("list")

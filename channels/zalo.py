@@ -32,7 +32,7 @@ from channels.sender import Sender
 from channels.web import WebServer
 from core.choices import chosen_index, with_choices
 from core.clock import utc_now
-from core.files import IMAGE_TYPES
+from core.files import IMAGE_TYPES, sniff_type
 from core.i18n import Translator
 from core.messages import Incoming, IncomingFile, Outgoing
 from core.text import fold, small_number
@@ -281,8 +281,10 @@ class ZaloAdapter:
             return Incoming(**base, text=text)
         if name == "message.image.received" and message.get("photo_url"):
             data = (await self.client.http.get(str(message["photo_url"]))).content
-            file = IncomingFile(f"anh-{str(message.get('message_id', ''))[:8]}.jpg", data,
-                                is_photo=True)
+            # Zalo names no picture: call it after what its bytes are (a PNG is no .jpg).
+            extension = {"image/png": "png", "image/gif": "gif"}.get(sniff_type(data), "jpg")
+            file = IncomingFile(f"anh-{str(message.get('message_id', ''))[:8]}.{extension}",
+                                data, is_photo=True)
             return Incoming(**base, text=str(message.get("caption") or ""), file=file)
         if name == "message.unsupported.received" and not is_group and await self._offer(base):
             return None

@@ -62,6 +62,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia hạn đến 12/5 vì ..., "
             "không có số liệu, xin miễn nộp vì ..."
         ))
+        parts.append(t("• Đã gửi cách khác: «đã gửi qua email rồi», «đã nộp bản giấy»; xin nộp "
+                       "muộn: «xin gửi muộn 2 ngày», «dự kiến 2/12 gửi»"))
     if {"staff", "admin"} & roles:
         parts.append(t(
             "• /giao — giao nhiệm vụ (hỏi từng bước), hoặc một dòng:\n"
