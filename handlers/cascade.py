@@ -11,6 +11,7 @@ parent cancels its hand-downs, and an extension or excuse on the parent is told 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -169,6 +170,16 @@ async def after_answer(ctx: Context, target: Target) -> None:
         return
     ctx.session.add(AuditLog(at=ctx.now, actor="system", action="handed_down_done",
                              assignment_id=child.id, detail=marker))
+    n = len(states)
+    await _tell_office(ctx, child, lambda tr: tr(
+        "✅ Cả {n} đơn vị đã trả lời nhiệm vụ giao tiếp {task}. Tải các tệp đã nộp: "
+        "/tainop #{number}", n=n, task=task_line(tr, child), number=child.number))
+
+
+async def _tell_office(ctx: Context, child: Assignment, news: Callable[[Translator], str]
+                       ) -> None:
+    """Tell the clerk who handed `child` down `news`, and the report the office still owes
+    for the parent, if it does."""
     parent = await ctx.session.get(Assignment, child.parent_id)
     office_target = await ctx.session.get(Target, child.parent_target_id) \
         if child.parent_target_id else None
@@ -177,16 +188,14 @@ async def after_answer(ctx: Context, target: Target) -> None:
         return
     office = await ctx.session.get(Unit, office_target.unit_id)
     owed = office_target.state in ("pending", "in_progress")
-    n = len(states)
 
     def render(tr: Translator) -> str:
-        lines = [tr("✅ Cả {n} đơn vị đã trả lời nhiệm vụ giao tiếp {task}. Tải các tệp đã nộp: "
-                    "/tainop #{number}", n=n, task=task_line(tr, child), number=child.number)]
+        lines = [news(tr)]
         if owed:
             lines.append(tr("{office} vẫn cần nộp báo cáo của mình cho nhiệm vụ {task} trước "
                             "{deadline}.", office=office.name if office else "",
-                            task=task_line(tr, parent), deadline=tr.moment(
-                                office_target.deadline)))
+                            task=task_line(tr, parent),
+                            deadline=tr.moment(office_target.deadline)))
         return "\n".join(lines)
 
     ctx.send(staff, render, priority=1, assignment_id=child.id)
@@ -306,27 +315,8 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
         counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
         f = item.figures if item else Figures()
-        parent = await ctx.session.get(Assignment, child.parent_id)
-        office_target = await ctx.session.get(Target, child.parent_target_id) \
-            if child.parent_target_id else None
-        staff = await ctx.session.get(Member, child.assigned_by)
-        if parent is None or office_target is None or staff is None:
-            continue
-        office = await ctx.session.get(Unit, office_target.unit_id)
-        owed = office_target.state in ("pending", "in_progress")
-
-        def render(tr: Translator, child=child, f=f, parent=parent, office=office,
-                   office_target=office_target, owed=owed) -> str:
-            lines = [tr("⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. "
-                        "Tải các tệp đã nộp: /tainop #{number}", task=task_line(tr, child),
-                        done=tr.number(f.submitted), total=tr.number(f.expected),
-                        number=child.number)]
-            if owed:
-                lines.append(tr("{office} vẫn cần nộp báo cáo của mình cho nhiệm vụ {task} "
-                                "trước {deadline}.", office=office.name if office else "",
-                                task=task_line(tr, parent),
-                                deadline=tr.moment(office_target.deadline)))
-            return "\n".join(lines)
-
-        ctx.send(staff, render, priority=1, assignment_id=child.id)
+        await _tell_office(ctx, child, lambda tr, child=child, f=f: tr(
+            "⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. Tải các tệp "
+            "đã nộp: /tainop #{number}", task=task_line(tr, child), done=tr.number(f.submitted),
+            total=tr.number(f.expected), number=child.number))
     return len(children)
