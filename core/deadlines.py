@@ -731,10 +731,7 @@ def _month_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     month = int(match.group("month"))
     if not 1 <= month <= 12:
         raise DeadlineError("unrecognized")
-    if match.group("year") is not None:
-        return _not_past(_month_end(int(match.group("year")), month, at), now)
-    this = _month_end(today.year, month, at)
-    return this if this > now else _month_end(today.year + 1, month, at)
+    return _named_month_end(month, match.group("year"), now, at)
 
 
 def _quarter_month_day(kind: str, match: re.Match[str]) -> tuple[int, int]:
@@ -755,10 +752,15 @@ def _quarter_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     """"Quý 2/2023": the quarter's last day; without a year the next such quarter end."""
     text = match.group("quarter")
     quarter = _ROMAN[text] if text in _ROMAN else int(text)
-    if match.group("year") is not None:
-        return _not_past(_month_end(int(match.group("year")), quarter * 3, at), now)
-    this = _month_end(now.year, quarter * 3, at)
-    return this if this > now else _month_end(now.year + 1, quarter * 3, at)
+    return _named_month_end(quarter * 3, match.group("year"), now, at)
+
+
+def _named_month_end(month: int, year: str | None, now: datetime, at: time) -> datetime:
+    """The end of `month` of `year` (not past); without a year, the next such month end."""
+    if year is not None:
+        return _not_past(_month_end(int(year), month, at), now)
+    this = _month_end(now.date().year, month, at)
+    return this if this > now else _month_end(now.date().year + 1, month, at)
 
 
 def _month_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
@@ -772,10 +774,7 @@ def _month_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     month = int(match.group("month"))
     if not 1 <= month <= 12:
         raise DeadlineError("unrecognized")
-    if match.group("year") is not None:
-        return _not_past(_month_end(int(match.group("year")), month, at), now)
-    this = _month_end(today.year, month, at)
-    return this if this > now else _month_end(today.year + 1, month, at)
+    return _named_month_end(month, match.group("year"), now, at)
 
 
 def _year_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
