@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from core.clock import LOCAL_TZ, to_local
-from core.deadlines import Deadline, DeadlineError, parse_deadline
+from core.deadlines import Deadline, DeadlineError, WorkingDays, parse_deadline
 from core.text import fold
 
 StatusKind = Literal["done", "progress", "not_started", "help", "extension", "excuse", "nil"]
 Route = Literal["email", "paper", "eoffice", "other"]
+LateUnit = Literal["working_day", "week", "month"]
 
 _MAX_TEXT = 2000
 
@@ -34,7 +36,8 @@ class StatusAnswer:
     until: Deadline | None = None  # extension: requested new deadline, when given and valid
     until_error: DeadlineError | None = None  # extension: the date given could not be used
     route: Route | None = None  # done: sent another way (the whole text is then the note)
-    late_days: int | None = None  # extension: working days after the current deadline
+    late_count: int | None = None  # extension: how many late_unit after the current deadline
+    late_unit: LateUnit = "working_day"  # «xin gửi muộn 1 tuần»: weeks; «... 1 tháng»: months
 
 
 # --------------------------------------------------------------------------- folding with origin
@@ -181,8 +184,11 @@ _LATE = re.compile(
     r"(?: hon)?(?: (?:han|hon han|so voi han))?(?= |$)"
 )
 _LATE_DAYS = re.compile(
-    r" (?:them |khoang |tam )?([0-9]{1,2}) (?:ngay|hom)(?: lam viec)?(?: nua)?(?= |$)"
+    r" (?:them |khoang |tam )?([0-9]{1,2}) (ngay|hom|tuan|thang)(?: lam viec)?(?: nua)?(?= |$)"
 )
+_LATE_UNITS: dict[str, LateUnit] = {
+    "ngay": "working_day", "hom": "working_day", "tuan": "week", "thang": "month",
+}
 # "Huyện đang tổng hợp, dự kiến 2/12 gửi", "dự kiến gửi ngày 2/12" (on folded text)
 _PLAN_VERB = r"(?:(?:se|sang) )?(?:gui|nop|hoan thanh|bao cao|xong)(?: (?:bao cao|file|so lieu))?"
 _PLANNED = re.compile(
@@ -410,7 +416,28 @@ def _late(source: str, where: list[int], plain: str, end: int, now: datetime,
     if count == 0:
         return _extension(_rest(source, where, end), now, default_time)
     return StatusAnswer("extension", note=_reason(_rest(source, where, days.end())),
-                        late_days=count)
+                        late_count=count, late_unit=_LATE_UNITS[days.group(2)])
+
+
+def late_until(deadline: datetime, count: int, unit: LateUnit, calendar: WorkingDays) -> datetime:
+    """The moment «xin gửi muộn N ngày / tuần / tháng» asks for, counted from `deadline` at
+    its local time of day: N working days after it; or N weeks (7 days each) or N calendar
+    months after it (the 31st gives the month's last day), moved to the next working day
+    when that is a day off."""
+    local = to_local(deadline)
+    day = local.date()
+    if unit == "working_day":
+        for _ in range(count):
+            day = calendar.next_working_day(day + timedelta(days=1))
+    else:
+        if unit == "week":
+            day += timedelta(weeks=count)
+        else:
+            index = day.year * 12 + day.month - 1 + count
+            year, month = divmod(index, 12)
+            day = date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+        day = calendar.next_working_day(day)
+    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def _planned(source: str, folded: str, origin: list[int], now: datetime,

@@ -4,15 +4,13 @@ button, or without context (matched to their open task, or asked which)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from core.clock import to_local
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
-from core.statuses import StatusAnswer, parse_percent, parse_status
+from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
 from core.text import fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
@@ -378,8 +376,9 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         if status.until_error is not None:
             ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
             return
-        if status.late_days is not None:
-            until = working_days_after(ctx, target.deadline, status.late_days)
+        if status.late_count is not None:
+            until = late_until(target.deadline, status.late_count, status.late_unit,
+                               calendar_of(ctx.settings))
             await extensions.request(ctx, target, assignment, until, status.note)
             await _clear_answer_dialogue(ctx)
             return
@@ -409,16 +408,6 @@ def route_words(t: Translator, route: str) -> str:
     if route == "eoffice":
         return t("qua hệ thống văn bản điện tử")
     return t("theo đường khác (không qua bot)")
-
-
-def working_days_after(ctx: Context, deadline: datetime, days: int) -> datetime:
-    """`days` working days after `deadline` («xin gửi muộn 2 ngày»), at the same local time."""
-    calendar = calendar_of(ctx.settings)
-    local = to_local(deadline)
-    day = local.date()
-    for _ in range(days):
-        day = calendar.next_working_day(day + timedelta(days=1))
-    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
