@@ -314,7 +314,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        record("done", text=status.note)
+        record("done", text=status.note, route=status.route)
         again = _mark_submitted(ctx, target)
         if not again:
             await after_answer(ctx, target)

@@ -195,6 +195,7 @@ class Submission(SQLModel, table=True):
     percent: int | None = None
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    route: str | None = Field(default=None, max_length=16)  # done: email|paper|eoffice|other
     created_at: datetime
 
 
