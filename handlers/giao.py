@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from core import roles
+from core.clock import LOCAL_TZ
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
@@ -69,6 +70,12 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
             return t("Hạn hàng tháng vào ngày nào? Ví dụ: ngày 5 hàng tháng.")
         if kind == "quarterly":
             return t("Hạn hàng quý vào ngày nào? Ví dụ: hàng quý trước ngày 20 tháng cuối quý.")
+        if kind == "half_yearly":
+            return t("Hạn 6 tháng một lần vào ngày nào? Ví dụ: định kỳ 6 tháng trước ngày 15/6 "
+                     "(rồi 15/12).")
+        if kind == "semester":
+            return t("Hạn hàng học kỳ vào ngày nào? Ví dụ: hàng học kỳ trước ngày 15/1 (rồi "
+                     "15/7).")
         return t("Hạn hàng năm vào ngày nào? Ví dụ: định kỳ hằng năm trước ngày 30/11.")
     return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
              "thứ sáu tuần sau, cuối tháng, trong tháng 9/2023, 5 ngày làm việc, trước Tết, "
@@ -258,6 +265,12 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
         return t("hàng năm, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
     if rule.kind == "school_year":
         return t("hàng năm học, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
+    if rule.kind in ("half_yearly", "semester"):
+        first, second = _twice_a_year(rule)
+        if rule.kind == "half_yearly":
+            return t("6 tháng một lần, trước ngày {first} và {second}", first=first,
+                     second=second)
+        return t("hàng học kỳ, trước ngày {first} và {second}", first=first, second=second)
     if rule.kind == "quarterly":
         if rule.month == 3 and rule.day == 31:
             return t("hàng quý, trước ngày cuối quý")
@@ -269,6 +282,15 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
     if rule.kind == "monthly":
         return t("ngày {day} hàng tháng", day=rule.day)
     return t("hàng tuần")
+
+
+def _twice_a_year(rule: Recurrence) -> list[str]:
+    """The two days («15/06», «15/12») of a half-yearly or semester rule, in calendar order
+    (the 31st of a shorter month is its last day)."""
+    first = rule.next_due(datetime(2001, 1, 1, tzinfo=LOCAL_TZ))
+    second = rule.next_due(first)
+    days = sorted((d.month, d.day) for d in (first, second))
+    return [f"{day:02d}/{month:02d}" for month, day in days]
 
 
 def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
