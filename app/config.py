@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import tomllib
+from calendar import monthrange
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -67,6 +68,7 @@ class Settings:
     max_file_mb: int = 20
     default_language: str = "vi"
     default_deadline_time: time = time(17, 0)
+    school_year_end: tuple[int, int] = (5, 31)  # (month, day) «năm học 2023-2024» ends
     bot_username: str = ""
     secret_key: str = "change-me"  # refused for Telegram and Zalo (check_for_channels)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
@@ -97,7 +99,7 @@ ENV_OVERRIDES = {
 # refused (a misspelt key would otherwise be ignored and its default used without a word).
 _CHANNEL_LIMITS = ("messages_per_second", "per_chat_per_second", "per_group_per_minute")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
-    "bot": ("language", "default_deadline_time", "username", "secret_key"),
+    "bot": ("language", "default_deadline_time", "school_year_end", "username", "secret_key"),
     "offices": ("department_kinds",),
     "cascade": ("lead_days",),
     "database": ("url",),
@@ -160,6 +162,17 @@ def _raw(table: dict[str, Any], section: str, key: str, default: Any) -> Any:
 
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _school_year_end(value: str) -> tuple[int, int]:
+    """«31/05» → (5, 31): the day a school year ends, in January to July of its second year
+    (it starts in August)."""
+    match = re.fullmatch(r"\s*([0-9]{1,2})/([0-9]{1,2})\s*", value)
+    day, month = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not (1 <= month <= 7 and 1 <= day <= monthrange(2024, month)[1]):  # 29/02 allowed
+        raise ConfigError("bot.school_year_end: expected a day \"DD/MM\" from January to July, "
+                          f"such as \"31/05\", got {value!r}")
+    return month, day
 
 
 def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
@@ -321,6 +334,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     lead_days = _get(raw, "cascade", "lead_days", int, 2)
     if lead_days > 60:
         raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
+    school_year_end = _school_year_end(_get(raw, "bot", "school_year_end", str, "31/05"))
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -333,6 +347,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         max_file_mb=_get(raw, "files", "max_size_mb", int, 20),
         default_language=language,
         default_deadline_time=_get(raw, "bot", "default_deadline_time", time, time(17, 0)),
+        school_year_end=school_year_end,
         bot_username=_username(raw),
         secret_key=_get(raw, "bot", "secret_key", str, EXAMPLE_SECRET_KEY),
         reminders=reminders,

@@ -479,17 +479,23 @@ def parse_deadline(
     now: datetime,
     default_time: time = time(17, 0),
     calendar: WorkingDays | None = None,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> Deadline:
     """Parse a deadline typed by a person, relative to `now` (aware; naive is taken as UTC).
 
     `calendar` says which days are working days ("5 ngày làm việc", "trước Tết"); without one
-    every day but Sunday is. Raises DeadlineError (and nothing else) for any text that is not
-    a usable deadline.
+    every day but Sunday is. `school_year_end` (month, day; January to July) is the day
+    "năm học 2023-2024" ends in its second year. Raises DeadlineError (and nothing else) for
+    any text that is not a usable deadline.
     """
     workdays = calendar if calendar is not None else MondayToSaturday()
+    if not (1 <= school_year_end[0] < SCHOOL_YEAR_FIRST_MONTH
+            and _valid_day_month(school_year_end[1], school_year_end[0])):
+        raise ValueError(f"school_year_end: expected (month 1-7, day), got {school_year_end!r}")
     try:
         return _parse(
-            text, to_local(now), default_time.replace(tzinfo=None, microsecond=0), workdays
+            text, to_local(now), default_time.replace(tzinfo=None, microsecond=0), workdays,
+            school_year_end,
         )
     except DeadlineError:
         raise
@@ -497,7 +503,8 @@ def parse_deadline(
         raise DeadlineError("unrecognized") from exc
 
 
-def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) -> Deadline:
+def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays,
+           school_year_end: tuple[int, int]) -> Deadline:
     folded = fold(text)
     if not folded:
         raise DeadlineError("empty")
@@ -539,7 +546,7 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
 
     if recurring:
         kind = _recurring_kind(recurring[0])
-        recurrence = _recurrence(kind, date_piece, weekday, at)
+        recurrence = _recurrence(kind, date_piece, weekday, at, school_year_end)
         return Deadline(recurrence.next_due(now), recurrence)
 
     if date_piece is None:
@@ -549,7 +556,7 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
 
     if weekday is not None and weekday.group("which"):
         raise DeadlineError("unrecognized")
-    due = _date_due(*date_piece, now, at, workdays)
+    due = _date_due(*date_piece, now, at, workdays, school_year_end)
     if weekday is not None and due.weekday() != _weekday_number(weekday):
         raise DeadlineError("unrecognized")  # "thứ 6 ngày 11/5/2023" but 11/5/2023 is a Thursday
     return Deadline(due)
@@ -652,7 +659,8 @@ def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:
 
 
 def _date_due(
-    kind: str, match: re.Match[str], now: datetime, at: time, workdays: WorkingDays
+    kind: str, match: re.Match[str], now: datetime, at: time, workdays: WorkingDays,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> datetime:
     today = now.date()
     if kind in _DAY_MONTH_PIECES:
@@ -689,7 +697,7 @@ def _date_due(
     if kind == "year_in":
         return _year_in_due(match, now, at)
     if kind == "school_year":
-        return _school_year_due(match, now, at)
+        return _school_year_due(match, now, at, school_year_end)
     if kind in ("quarter_day", "quarter_end"):
         month, day = _quarter_month_day(kind, match)
         first = _quarter_start(today.month)
@@ -840,12 +848,13 @@ def _year_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     return _not_past(_local_at(date(now.year, 12, 31), at), now)
 
 
-def _school_year_end(first_year: int, at: time) -> datetime:
-    month, day = SCHOOL_YEAR_END
-    return _local_at(date(first_year + 1, month, day), at)
+def _school_year_end(first_year: int, at: time, end: tuple[int, int]) -> datetime:
+    month, day = end
+    return _local_at(_clamped(first_year + 1, month, day), at)
 
 
-def _school_year_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+def _school_year_due(match: re.Match[str], now: datetime, at: time,
+                     end: tuple[int, int]) -> datetime:
     """"Năm học 2023-2024": the end of that school year; "cuối năm học" (này) the end of the
     school year under way, or of the next one in the summer between two."""
     first_text, second_text = match.group("first"), match.group("second")
@@ -854,14 +863,14 @@ def _school_year_due(match: re.Match[str], now: datetime, at: time) -> datetime:
             raise DeadlineError("unrecognized")  # "năm học" alone names no moment
         today = now.date()
         start = today.year if today.month >= SCHOOL_YEAR_FIRST_MONTH else today.year - 1
-        this = _school_year_end(start, at)
+        this = _school_year_end(start, at, end)
         if match.group("this"):
             return _not_past(this, now)
-        return this if this > now else _school_year_end(start + 1, at)
+        return this if this > now else _school_year_end(start + 1, at, end)
     first, second = int(first_text), int(second_text)
     if second != (first + 1 if len(second_text) == 4 else (first + 1) % 100):
         raise DeadlineError("unrecognized")  # "năm học 2023-2025" is no school year
-    return _not_past(_school_year_end(first, at), now)
+    return _not_past(_school_year_end(first, at, end), now)
 
 
 def _year_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
@@ -877,6 +886,7 @@ def _recurrence(
     date_piece: tuple[str, re.Match[str]] | None,
     weekday: re.Match[str] | None,
     at: time,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> Recurrence:
     """The recurrence described by the pieces found next to "hàng năm/tháng/tuần"."""
     piece_kind, match = date_piece if date_piece else ("", None)
@@ -933,6 +943,6 @@ def _recurrence(
             return Recurrence(kind, month=month, day=_month_length(2000, month), at=at)
     if piece_kind == "school_year" and match.group("edge") and match.group("first") is None:
         if not match.group("this"):  # "cuối năm học hàng năm": every school year's end
-            month, day = SCHOOL_YEAR_END
+            month, day = school_year_end
             return Recurrence("school_year", month=month, day=day, at=at)
     raise DeadlineError("unrecognized")

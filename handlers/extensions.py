@@ -164,7 +164,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     try:
         until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time,
-                               calendar_of(ctx.settings)).due
+                               calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError as error:
         ctx.reply(deadline_error_text(t, error))
         return
@@ -252,7 +252,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
             break
     try:
         until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time,
-                               calendar_of(ctx.settings)).due
+                               calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError:
         ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
         return True

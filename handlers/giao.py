@@ -297,7 +297,8 @@ def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     """Parse `text` into the draft; returns the problem to show, if any."""
     try:
         deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time,
-                                            calendar_of(ctx.settings))
+                                            calendar_of(ctx.settings),
+                                            ctx.settings.school_year_end)
     except DeadlineError as error:
         return deadline_error_text(ctx.t, error)
     draft["deadline"] = deadline.due.isoformat()

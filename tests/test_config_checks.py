@@ -141,6 +141,15 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
      "_ or - (Telegram refuses any other)"),
     ('[zalo]\nwebhook_secret = "short"\n',
      "zalo.webhook_secret: expected 8 to 256 characters, got 5"),
+    ('[bot]\nschool_year_end = "31/08"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '31/08'"),
+    ('[bot]\nschool_year_end = "31/06"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '31/06'"),
+    ('[bot]\nschool_year_end = "2024-05-31"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '2024-05-31'"),
 ])
 def test_wrong_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
     assert refused(tmp_path, text) == message
@@ -157,6 +166,8 @@ def test_good_values_are_taken(tmp_path: Path) -> None:
     assert settings.reminders.quiet_start.hour == 9 and settings.bot_username == "baocao_so_bot"
     assert settings.telegram.webhook_port == 65535 and settings.web.port == 1
     assert settings.web.public_url == "https://baocao.example.vn"
+    assert settings.school_year_end == (5, 31)
+    assert load(tmp_path, '[bot]\nschool_year_end = "30/6"\n').school_year_end == (6, 30)
 
 
 # ---------------------------------------------------------------------- what Telegram and Zalo need

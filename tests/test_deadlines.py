@@ -532,6 +532,18 @@ def test_quarterly_next_due_and_labels() -> None:
         Recurrence.from_rule("quarterly:5@17:00")
 
 
+def test_the_school_year_end_is_configurable() -> None:
+    now = at(1, 5, 2023, hour=8)
+    june = (6, 30)
+    assert parse_deadline("năm học 2023-2024", now, school_year_end=june).due == at(30, 6, 2024)
+    assert parse_deadline("cuối năm học", now, school_year_end=june).due == at(30, 6, 2023)
+    assert parse_deadline("cuối năm học hàng năm", now, school_year_end=june).recurrence == \
+        Recurrence("school_year", month=6, day=30)
+    assert parse_deadline("năm học 2023-2024", now).due == at(31, 5, 2024)  # the default
+    with pytest.raises(ValueError):
+        parse_deadline("năm học 2023-2024", now, school_year_end=(8, 31))
+
+
 def test_stored_rules_stay_readable() -> None:
     for rule in ("yearly:11-30@17:00", "school_year:05-31@17:00", "monthly:5@17:00",
                  "half_yearly:06-15@17:00", "semester:06-15@17:00", "quarterly:03-20@17:00",
