@@ -76,6 +76,7 @@ _WORDS = (
     " t2 cn chủ nhật tuần hàng hằng mỗi năm học tháng quý ngày cuối đầu giữa mai hôm nay này"
     " sau tới trước hạn lúc giờ chiều sáng h g : / - . , ** __ * ( ) … – nữa trong vòng làm"
     " việc Tết Nguyên đán âm lịch định kỳ May 15th of due by III IV 24:00 99h đến hết"
+    " học kỳ 6 sáu nửa một lần lần 1 đầu cuối năm"
 ).split()
 _ZONES = [LOCAL_TZ, UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")]
 _NOWS = st.datetimes(
