@@ -859,7 +859,7 @@ def _school_year_due(match: re.Match[str], now: datetime, at: time,
     school year under way, or of the next one in the summer between two."""
     first_text, second_text = match.group("first"), match.group("second")
     if first_text is None:
-        if match.group("edge") is None:
+        if match.group("edge") is None and not match.group("this"):
             raise DeadlineError("unrecognized")  # "năm học" alone names no moment
         today = now.date()
         start = today.year if today.month >= SCHOOL_YEAR_FIRST_MONTH else today.year - 1
