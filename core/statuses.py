@@ -13,10 +13,16 @@ import unicodedata
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from core.clock import LOCAL_TZ, to_local
-from core.deadlines import Deadline, DeadlineError, WorkingDays, parse_deadline
+from core.deadlines import (
+    SCHOOL_YEAR_END,
+    Deadline,
+    DeadlineError,
+    WorkingDays,
+    parse_deadline,
+)
 from core.text import fold
 
 StatusKind = Literal["done", "progress", "not_started", "help", "extension", "excuse", "nil"]
@@ -24,6 +30,14 @@ Route = Literal["email", "paper", "eoffice", "other"]
 LateUnit = Literal["working_day", "week", "month"]
 
 _MAX_TEXT = 2000
+
+
+class _When(NamedTuple):
+    """How a date inside an answer is read (parse_deadline's settings)."""
+
+    default_time: time
+    calendar: WorkingDays | None
+    school_year_end: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -257,8 +271,12 @@ _DATE_INTENT = re.compile(r"(?:den|toi|sang|lui|keo dai|cho den|han|ngay|thu|hom
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> StatusAnswer | None:
-    """Recognise a status reply; None when the text is not essentially a status phrase."""
+def parse_status(text: str, now: datetime, default_time: time = time(17, 0),
+                 calendar: WorkingDays | None = None,
+                 school_year_end: tuple[int, int] = SCHOOL_YEAR_END) -> StatusAnswer | None:
+    """Recognise a status reply; None when the text is not essentially a status phrase. A date
+    in it is read as parse_deadline reads it, with `calendar` and `school_year_end`."""
+    when = _When(default_time, calendar, school_year_end)
     if len(text) > _MAX_TEXT:
         return None
     source, folded, origin = _fold_with_origin(text)
@@ -268,7 +286,7 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
 
     match = _EXTENSION.match(plain) or _EXTENSION_EN.match(plain)
     if match:
-        return _extension(_rest(source, where, match.end()), now, default_time)
+        return _extension(_rest(source, where, match.end()), now, when)
     match = _EXCUSE.match(plain) or _EXCUSE_MORE.match(plain)
     if match:
         return StatusAnswer("excuse", note=_reason(_rest(source, where, match.end())))
@@ -280,10 +298,10 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
         return None  # "đã nộp?" asks, it does not answer
     match = _LATE.match(plain)
     if match:
-        return _late(source, where, plain, match.end(), now, default_time)
+        return _late(source, where, plain, match.end(), now, when)
     if _EXCUSE_LAST.fullmatch(plain):
         return StatusAnswer("excuse", note=_note(source))
-    planned = _planned(source, folded, origin, now, default_time)
+    planned = _planned(source, folded, origin, now, when)
     if planned is not None:
         return planned
     route = _route(plain)
@@ -355,7 +373,7 @@ def _strip_tail(folded: str) -> str:
     return " ".join(words)
 
 
-def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
+def _extension(rest: str, now: datetime, when: _When) -> StatusAnswer:
     """Parse what follows "xin gia hạn": an optional date or number of days, then a reason."""
     source, folded, origin = _fold_with_origin(rest)
     start = _LEADING_SEPARATORS.match(folded).end()  # type: ignore[union-attr]
@@ -368,11 +386,11 @@ def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
     if not segment:
         return StatusAnswer("extension", note=reason)
 
-    until, error = _until(segment, now, default_time)
+    until, error = _until(segment, now, when)
     if until is None and marker is None:  # "đến 12/5, trường đang thi học kỳ"
         for split in _WEAK_SPLIT.finditer(folded, start):
             head = _strip_tail(folded[start : split.start()])
-            head_until = _until(head, now, default_time)[0] if head else None
+            head_until = _until(head, now, when)[0] if head else None
             if head_until is not None:
                 note = _note(_rest(source, origin, split.end()))
                 return StatusAnswer("extension", note=note, until=head_until)
@@ -383,7 +401,7 @@ def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
 
 
 def _until(
-    segment: str, now: datetime, default_time: time
+    segment: str, now: datetime, when: _When
 ) -> tuple[Deadline | None, DeadlineError | None]:
     """(deadline, None), (None, error) when a date was meant but is unusable, or (None, None)
     when the segment is not about a date at all."""
@@ -392,12 +410,13 @@ def _until(
         count = int(days.group(1)) * (7 if days.group(2) == "tuan" else 1)
         local_now = to_local(now)
         moment = local_now.date() + timedelta(days=count)
-        due = datetime.combine(moment, default_time.replace(tzinfo=None), tzinfo=LOCAL_TZ)
+        due = datetime.combine(moment, when.default_time.replace(tzinfo=None), tzinfo=LOCAL_TZ)
         if due <= local_now:
             return None, DeadlineError("past", due=due)
         return Deadline(due), None
     try:
-        deadline = parse_deadline(segment, now, default_time)
+        deadline = parse_deadline(segment, now, when.default_time, when.calendar,
+                                  when.school_year_end)
     except DeadlineError as error:
         if error.code in ("past", "no_such_date") or _DATE_INTENT.match(segment):
             return None, error
@@ -406,15 +425,15 @@ def _until(
 
 
 def _late(source: str, where: list[int], plain: str, end: int, now: datetime,
-          default_time: time) -> StatusAnswer:
+          when: _When) -> StatusAnswer:
     """What follows "xin gửi muộn": a number of (working) days after the deadline, which the
     caller counts from the target's deadline, or what "xin gia hạn" takes."""
     days = _LATE_DAYS.match(plain, end)
     if days is None:
-        return _extension(_rest(source, where, end), now, default_time)
+        return _extension(_rest(source, where, end), now, when)
     count = int(days.group(1))
     if count == 0:
-        return _extension(_rest(source, where, end), now, default_time)
+        return _extension(_rest(source, where, end), now, when)
     return StatusAnswer("extension", note=_reason(_rest(source, where, days.end())),
                         late_count=count, late_unit=_LATE_UNITS[days.group(2)])
 
@@ -441,7 +460,7 @@ def late_until(deadline: datetime, count: int, unit: LateUnit, calendar: Working
 
 
 def _planned(source: str, folded: str, origin: list[int], now: datetime,
-             default_time: time) -> StatusAnswer | None:
+             when: _When) -> StatusAnswer | None:
     """"(reason,) dự kiến <date> gửi": an extension to that date, the words before it its
     reason; None when no date is meant."""
     match = _PLANNED.fullmatch(folded)
@@ -458,7 +477,7 @@ def _planned(source: str, folded: str, origin: list[int], now: datetime,
     segment = re.sub(r"^(?:(?:vao|truoc|trong|den) )?", "", _strip_tail(segment))
     if not segment:
         return None
-    until, error = _until(segment, now, default_time)
+    until, error = _until(segment, now, when)
     if until is None and error is None:
         return None
     lead = ""

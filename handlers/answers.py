@@ -131,6 +131,13 @@ def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
     return render
 
 
+def read_status(ctx: Context, text: str) -> StatusAnswer | None:
+    """An answer as parse_status reads it, dates on the configured calendar and school year."""
+    settings = ctx.settings
+    return parse_status(text, ctx.now, settings.default_deadline_time, calendar_of(settings),
+                        settings.school_year_end)
+
+
 async def handle_free(ctx: Context) -> None:
     event = ctx.event
     assert event is not None and ctx.member is not None
@@ -144,8 +151,7 @@ async def handle_free(ctx: Context) -> None:
     if isinstance(picked, str):
         ctx.reply(picked)
         return
-    status = parse_status(event.text, ctx.now, ctx.settings.default_deadline_time) \
-        if event.text and not event.file else None
+    status = read_status(ctx, event.text) if event.text and not event.file else None
     if event.file is None and status is None and picked is None:
         if not event.text.strip():
             return
@@ -466,7 +472,7 @@ async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None
         stored = await ctx.session.get(StoredFile, pending["file_id"])
         await submit_file(ctx, target, assignment, pending["file_name"], stored)
         return
-    status = parse_status(pending.get("text", ""), ctx.now, ctx.settings.default_deadline_time)
+    status = read_status(ctx, pending.get("text", ""))
     if status is None:
         _ask_back(ctx, target, assignment, pending.get("text", ""))
         return
@@ -504,7 +510,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         else:
             await apply_status(ctx, target, assignment, StatusAnswer("progress", percent))
         return
-    status = parse_status(text, ctx.now, ctx.settings.default_deadline_time)
+    status = read_status(ctx, text)
     if expect == "help" and (status is None or status.kind == "help"):
         note = status.note if status else text
         await ctx.clear_dialogue()
@@ -520,8 +526,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         return
     if expect == "ext" and (status is None or status.kind == "extension"):
         if status is None:
-            status = parse_status(f"xin gia hạn {text}", ctx.now,
-                                  ctx.settings.default_deadline_time)
+            status = read_status(ctx, f"xin gia hạn {text}")
         if status is None or (status.until is None and status.until_error is None):
             ctx.reply(ctx.t("Chưa đọc được ngày. Hãy gõ, ví dụ: đến 12/5 vì chờ số liệu "
                             "(hoặc /huy để thôi)."))

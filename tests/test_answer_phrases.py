@@ -362,6 +362,26 @@ async def test_late_by_a_week_counts_from_the_deadline(settings: Settings) -> No
         await bot.runtime.close()
 
 
+def test_dates_in_answers_use_the_calendar_and_the_school_year_given() -> None:
+    now = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)  # Tuesday; 3/5/2023 was a holiday
+    text = "xin gia hạn trong vòng 5 ngày làm việc"
+    assert parse_status(text, now).until == Deadline(at(8, 5))  # Monday to Saturday
+    answer = parse_status(text, now, calendar=WorkCalendar())
+    assert answer is not None and answer.until == Deadline(at(9, 5))
+    answer = parse_status("xin gia hạn đến cuối năm học", now, school_year_end=(6, 30))
+    assert answer is not None and answer.until == Deadline(at(30, 6))
+
+
+async def test_an_extension_in_working_days_skips_the_holidays(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A")
+        await bot.say("ht_a", START, "xin gia hạn trong vòng 5 ngày làm việc vì chờ số liệu")
+        assert "09/05/2023" in last_text(bot, "ht_a")  # 03/05/2023 was a public holiday
+    finally:
+        await bot.runtime.close()
+
+
 async def test_a_bare_figure_after_the_in_progress_button(settings: Settings) -> None:
     bot = await seeded_bot(settings, START)
     try:
