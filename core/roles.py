@@ -25,13 +25,13 @@ def can_excuse(roles: Iterable[str]) -> bool:
 
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
-_MENU_ORDER = ("giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-               "tainop", "nhatky", "viec", "help", "ngonngu")
+_MENU_ORDER = ("giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
+               "tiendo", "tainop", "nhatky", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
-    "admin": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
-    "staff": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
+    "admin": {"giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
+              "tiendo", "tainop", "nhatky"},
+    "staff": {"giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
+              "tiendo", "tainop", "nhatky"},
     "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},
 }

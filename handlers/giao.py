@@ -16,6 +16,7 @@ from core.i18n import N_, Translator
 from core.messages import Button
 from core.text import fold
 from handlers import files as file_intake
+from handlers import plans
 from handlers.common import (
     REQUIRES_TEXT,
     calendar_of,
@@ -193,8 +194,9 @@ async def ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
     ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
 
 
-async def _next(ctx: Context, draft: dict, before: str = "") -> None:
-    """Ask for the first missing part, or show the preview when the draft is complete."""
+async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
+    """Ask for the first missing part, or show the preview when the draft is complete (also
+    for drafts that `/kehoach` filled in from a plan)."""
     if draft["editing"]:
         await preview(ctx, draft, before)
         return
@@ -314,7 +316,7 @@ async def handle_command(ctx: Context, args: str) -> None:
             return
         draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
     if not args.strip():
-        await _next(ctx, draft)
+        await next_step(ctx, draft)
         return
     line = parse_giao_line(args)
     draft["title"] = line.title
@@ -364,7 +366,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         if problem:
             await ask(ctx, draft, "units", problem)
             return
-    await _next(ctx, draft, notice)
+    await next_step(ctx, draft, notice)
 
 
 async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
@@ -388,7 +390,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         if text and fold(text) not in ("bo qua", "khong", "skip", "-"):
             draft["details"] = text
         draft["details_done"] = True
-        await _next(ctx, draft)
+        await next_step(ctx, draft)
         return
     if event.file is not None:
         ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
@@ -411,7 +413,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         if problem:
             ctx.reply(problem)
             return
-    await _next(ctx, draft)
+    await next_step(ctx, draft)
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
@@ -425,7 +427,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     action = parts[0] if parts else ""
     if action == "cancel":
         await ctx.clear_dialogue()
-        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào."))
+        rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"])
+                              if draft.get("plan_id") else ("", []))
+        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào.") + (f"\n{rest}" if rest else ""),
+                  plan_buttons)
     elif action == "edit":
         draft["step"] = "choose_edit"
         await _save(ctx, draft)
@@ -555,6 +560,9 @@ async def _send(ctx: Context, draft: dict) -> None:
               if draft["recurrence"] else "")
     recipients, silent = await open_targets(ctx, assignment, units, deadline, period,
                                             draft["file_name"])
+    rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"], draft["plan_duty"],
+                                                   number)
+                          if draft.get("plan_id") else ("", []))
     await ctx.clear_dialogue()
     ctx.audit("assign", assignment.id, number=number, title=assignment.title, units=len(units))
     lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",
@@ -565,7 +573,9 @@ async def _send(ctx: Context, draft: dict) -> None:
         names = ", ".join(u.name for u in silent[:PREVIEW_UNITS])
         lines.append(t("Chưa có người nhận ở {n} đơn vị: {names}. Hãy tạo mã mời cho các đơn vị "
                        "này.", n=len(silent), names=names))
-    ctx.reply("\n".join(lines), assignment_id=assignment.id)
+    if rest:
+        lines.append(rest)
+    ctx.reply("\n".join(lines), plan_buttons, assignment_id=assignment.id)
 
 
 async def handle_cancel(ctx: Context, args: str) -> None:

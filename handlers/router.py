@@ -18,6 +18,7 @@ from handlers import (
     excuses,
     extensions,
     giao,
+    kehoach,
     nhac,
     nhatky,
     report_files,
@@ -47,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "giahan": extensions.handle_giahan,
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
+    "kehoach": kehoach.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {
@@ -58,11 +60,12 @@ BUTTONS: dict[str, ButtonHandler] = {
     "t": tiendo.on_button,
     "r": report_files.on_button,
     "h": cascade.on_button,
+    "k": kehoach.on_button,
 }
 
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may
 # be pressed again, and their message keeps its buttons.
-REPEATABLE = frozenset({"r", "t", "h"})
+REPEATABLE = frozenset({"r", "t", "h", "k"})
 KNOWN = frozenset({*COMMANDS, "start"})
 MAX_PAYLOAD = 64
 
@@ -75,6 +78,7 @@ def keeps_buttons(payload: str) -> bool:
 DIALOGUES: dict[str, DialogueHandler] = {
     "giao": giao.on_dialogue,
     "answer": answers.on_dialogue,
+    "kehoach": kehoach.on_dialogue,
 }
 
 

@@ -79,6 +79,9 @@ def help_text(t: Translator, roles: set[str]) -> str:
         ))
         parts.append(t("• /giahan #N <đơn vị> | đến 12/05/2023 — gia hạn cho đơn vị\n"
                        "• /dong #N — đóng nhiệm vụ (thôi nhắc); /mo #N — mở lại"))
+        parts.append(t("• /kehoach — gửi kèm tệp kế hoạch (.docx, .pdf, .txt) hoặc dán nội "
+                       "dung: bot tìm các việc cần báo cáo, hạn và đơn vị, soạn sẵn từng nhiệm "
+                       "vụ để bạn xác nhận"))
         parts.append(t("• /giaotiep #N — giao tiếp nhiệm vụ N cho các đơn vị trực thuộc (hạn sớm "
                        "hơn), tiến độ được cộng lên nhiệm vụ N"))
     if {"staff", "admin", "leader"} & roles:

@@ -285,6 +285,21 @@ class Dialogue(SQLModel, table=True):
     updated_at: datetime
 
 
+class PlanDraft(SQLModel, table=True):
+    """A plan read by `/kehoach`: the duties found in it (JSON), kept so that each one's button
+    opens a `/giao` draft later, and which of them have become tasks (`sent`: duty → #N)."""
+
+    __tablename__ = "plan_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    name: str = Field(max_length=255)  # the file's name, or «nội dung dán vào»
+    duties: str = Field(sa_column=Column(Text, nullable=False))
+    sent: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    created_at: datetime
+
+
 class AuditLog(SQLModel, table=True):
     """Who changed what, when, and from which channel (`cli` for the admin command line)."""
 
