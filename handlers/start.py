@@ -112,7 +112,11 @@ async def handle_start(ctx: Context, args: str) -> None:
     if not code:
         ctx.reply(help_text(ctx.t, ctx.roles))
         return
-    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code))).first()
+    # Locked and read afresh: two people joining with a single-use code at the same moment
+    # take turns, and the second finds it used.
+    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code)
+                                     .with_for_update().execution_options(
+                                         populate_existing=True))).first()
     t = ctx.t
     if invite is None:
         ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
