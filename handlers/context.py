@@ -18,6 +18,7 @@ from core.scope import Scope
 from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
+from storage.queries import ROW_LOCK
 
 Render = Callable[[Translator], str]
 RenderButtons = Callable[[Translator], Sequence[Button]]
@@ -139,7 +140,7 @@ class Context:
         if self.member is None:
             return None
         await self.session.flush()  # its changes not yet written are not lost to the re-read
-        return await self.session.get(Dialogue, self.member.id, with_for_update=True,
+        return await self.session.get(Dialogue, self.member.id, with_for_update=ROW_LOCK,
                                       populate_existing=True)
 
     async def set_dialogue(self, kind: str, data: dict) -> None:

@@ -29,6 +29,7 @@ from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
 from services import targets
 from storage.models import Assignment, ExcuseRequest, Member, Outbox, Submission, Target, Unit
+from storage.queries import ROW_LOCK
 
 # `/mien #N <units> | bỏ` takes an excuse back: only when the whole text after "|" is one of
 # these phrases (case and accents aside); anything else, «thử» included, is a reason.
@@ -86,7 +87,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_excuse(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
         return
-    excuse = await ctx.session.get(ExcuseRequest, int(parts[0]), with_for_update=True,
+    excuse = await ctx.session.get(ExcuseRequest, int(parts[0]), with_for_update=ROW_LOCK,
                                    populate_existing=True) \
         if len(parts) == 2 and parts[0].isdigit() else None
     if excuse is None:

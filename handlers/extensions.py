@@ -28,6 +28,7 @@ from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
 from services import targets
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
+from storage.queries import ROW_LOCK
 
 
 async def request(ctx: Context, target: Target, assignment: Assignment, until: datetime,
@@ -213,7 +214,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_decide_extensions(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
         return
-    ext = await ctx.session.get(ExtensionRequest, int(parts[0]), with_for_update=True,
+    ext = await ctx.session.get(ExtensionRequest, int(parts[0]), with_for_update=ROW_LOCK,
                                 populate_existing=True) \
         if parts and parts[0].isdigit() else None
     if ext is None or len(parts) != 2:
@@ -234,7 +235,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
         Outbox.platform_message_id == event.reply_to))).first()
     if source is None or source.extension_id is None:
         return False
-    ext = await ctx.session.get(ExtensionRequest, source.extension_id, with_for_update=True,
+    ext = await ctx.session.get(ExtensionRequest, source.extension_id, with_for_update=ROW_LOCK,
                                 populate_existing=True)
     assert ext is not None
     text = fold(event.text)

@@ -531,6 +531,9 @@ async def _send(ctx: Context, draft: dict) -> None:
                 codes=", ".join(u.code for u in units if u.id not in inside)))
             return
     if draft.get("parent_target_id"):  # handed down meanwhile (by a colleague)?
+        # The office's target is locked: of two colleagues sending at the same moment, the
+        # second sees the first one's hand-down.
+        await targets.get(ctx.session, draft["parent_target_id"])
         existing = (await ctx.session.exec(select(Assignment.number).where(
             Assignment.parent_target_id == draft["parent_target_id"],
             Assignment.state != "cancelled"))).first()

@@ -26,6 +26,7 @@ from handlers import (
 )
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
+from storage.queries import for_change
 
 Command = Callable[[Context, str], Awaitable[None]]
 ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
@@ -159,12 +160,11 @@ async def press(ctx: Context, payload: str) -> None:
     double tap reaching two workers), the second sees the first."""
     event = ctx.event
     assert event is not None
-    source = (await ctx.session.exec(select(Outbox).where(
+    source = (await ctx.session.exec(for_change(select(Outbox).where(
         Outbox.channel == event.channel,
         Outbox.chat_id == event.chat_id,
         Outbox.platform_message_id == event.button_message_id,
-    ).order_by(col(Outbox.id)).limit(1).with_for_update()
-        .execution_options(populate_existing=True))).first()
+    ).order_by(col(Outbox.id)).limit(1)))).first()
     labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

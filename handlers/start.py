@@ -10,6 +10,7 @@ from core import roles as role_rules
 from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
 from storage.models import Invite, Member, Membership, Unit
+from storage.queries import for_change
 
 ROLE_NAMES = {
     "admin": N_("quản trị"),
@@ -114,9 +115,8 @@ async def handle_start(ctx: Context, args: str) -> None:
         return
     # Locked and read afresh: two people joining with a single-use code at the same moment
     # take turns, and the second finds it used.
-    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code)
-                                     .with_for_update().execution_options(
-                                         populate_existing=True))).first()
+    invite = (await ctx.session.exec(for_change(select(Invite).where(
+        func.upper(Invite.code) == code)))).first()
     t = ctx.t
     if invite is None:
         ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "

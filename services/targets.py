@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tally
 from storage.models import Assignment, Target
+from storage.queries import ROW_LOCK, for_change
 
 CANCELLED = "cancelled"
 SUBMITTED = "submitted"
@@ -71,7 +72,8 @@ async def _shift(session: AsyncSession, before: list[Counted], after: list[Count
 async def get(session: AsyncSession, target_id: int) -> Target | None:
     """The target `target_id`, its row locked until the commit and read afresh."""
     await session.flush()  # changes not yet written are not lost to the re-read
-    return await session.get(Target, target_id, with_for_update=True, populate_existing=True)
+    return await session.get(Target, target_id, with_for_update=ROW_LOCK,
+                             populate_existing=True)
 
 
 async def lock(session: AsyncSession, target: Target) -> Assignment:
@@ -86,8 +88,7 @@ async def lock(session: AsyncSession, target: Target) -> Assignment:
 async def lock_all(session: AsyncSession, query: Any) -> list[Target]:
     """The targets `query` selects, their rows locked (in id order, as every lock of several
     targets is taken) and read afresh."""
-    return list((await session.exec(query.order_by(col(Target.id)).with_for_update()
-                                    .execution_options(populate_existing=True))).all())
+    return list((await session.exec(for_change(query.order_by(col(Target.id))))).all())
 
 
 async def change(session: AsyncSession, target: Target, **values: Any) -> None:
@@ -152,7 +153,7 @@ async def extend(session: AsyncSession, target: Target, until: datetime) -> None
 async def lock_task(session: AsyncSession, assignment: Assignment) -> Assignment:
     """Lock the task's row and read it again (before deciding to cancel, close or reopen)."""
     await session.flush()
-    locked = await session.get(Assignment, assignment.id, with_for_update=True,
+    locked = await session.get(Assignment, assignment.id, with_for_update=ROW_LOCK,
                                populate_existing=True)
     assert locked is not None
     return locked

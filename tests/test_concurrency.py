@@ -8,6 +8,7 @@ the counters stay what a recount from the targets gives, nobody gets the apology
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
@@ -208,6 +209,97 @@ async def test_answers_racing_a_cancel_keep_the_counters(settings: Settings) -> 
             replies = [m.text for m in bot.recorder.sent[since:]]
             assert not any(APOLOGY in r for r in replies), replies
             await assert_counted(bot)
+        await assert_rebuilt_alike(bot)
+    finally:
+        await other.close()
+        await bot.runtime.close()
+
+
+async def task_message(bot: Bot, user: str, number: int) -> str:
+    """Platform id of the message that gave task `number` to `user` (the one with buttons)."""
+    async with bot.runtime.sessions() as session:
+        rows = (await session.exec(select(Outbox).where(
+            Outbox.chat_id == user, Outbox.buttons != "", col(Outbox.assignment_id).in_(
+                select(Assignment.id).where(Assignment.number == number)))
+            .order_by(col(Outbox.id)))).all()
+    return rows[0].platform_message_id or ""
+
+
+async def test_counters_after_a_mixed_run(settings: Settings) -> None:
+    """Every kind of change a target or a task goes through, one after the other through the
+    handlers: after each, the counters are what a recount gives."""
+    bot = await seeded_bot(settings, NOW)
+    try:
+        await bot.assign(NOW, "Báo cáo tháng | hạn 10/05/2023 | đơn vị A, B")
+        await bot.assign(NOW, "Thống kê | hạn 12/05/2023 | đơn vị A, B")
+        later = NOW + timedelta(days=12)
+
+        async def reply(user: str, number: int, text: str, now: datetime = NOW) -> None:
+            await bot.runtime.dispatcher.handle(Incoming(
+                "console", user, user, text=text,
+                reply_to=await task_message(bot, user, number)), now)
+            await bot.sender.drain(now)
+
+        steps = [
+            lambda: reply("ht_a", 1, "đang làm 40%"),
+            lambda: reply("ht_a", 1, "đã xong", later),  # late
+            lambda: reply("ht_b", 1, "không có số liệu"),
+            lambda: reply("ht_a", 2, "xin gia hạn đến 15/05/2023 vì chờ số liệu"),
+            lambda: bot.press("staff", NOW, "Đồng ý"),
+            lambda: reply("ht_a", 1, "đã xong"),  # a re-submission: still late
+            lambda: bot.say("staff", NOW, "/mien #2 B | trường sáp nhập"),
+            lambda: bot.say("staff", NOW, "/mien #2 B | bỏ"),
+            lambda: bot.say("staff", NOW, "/giahan #1 A | đến 30/05/2023"),  # now on time
+            lambda: bot.say("staff", NOW, "/dong #2"),
+            lambda: bot.say("staff", NOW, "/mo #2"),
+            lambda: reply("ht_b", 2, "đã xong"),
+            lambda: bot.say("staff", NOW, "/huy #2"),
+            lambda: bot.assign(NOW, "Kế hoạch | hạn 20/05/2023 | đơn vị A, B"),
+        ]
+        for step in steps:
+            await step()
+            await assert_counted(bot)
+        replies = [m.text for m in bot.recorder.sent]
+        assert not any(APOLOGY in r for r in replies)
+        for told in ("Đã đồng ý gia hạn nhiệm vụ #2",
+                     "Đã miễn nộp nhiệm vụ #2 «Thống kê» cho 1 đơn vị: Trường B",
+                     "Đã bỏ miễn nộp nhiệm vụ #2 «Thống kê» cho 1 đơn vị: Trường B",
+                     "Đã gia hạn nhiệm vụ #1 «Báo cáo tháng» cho 1 đơn vị",
+                     "Đã huỷ nhiệm vụ #2"):
+            assert any(told in r for r in replies), told
+        async with bot.runtime.sessions() as session:
+            first = (await session.exec(select(Target).where(
+                Target.assignment_id == 1).order_by(col(Target.unit_id)))).all()
+        assert [(t.state, t.on_time, t.nil_report) for t in first] == [
+            ("submitted", True, False), ("submitted", True, True)]
+        await assert_rebuilt_alike(bot)
+    finally:
+        await bot.runtime.close()
+
+
+async def test_two_workers_sweeping_open_a_period_once(settings: Settings) -> None:
+    """Both workers' sweeps come at the moment a monthly task's next period opens: it opens
+    once (one target per unit, one notice to staff)."""
+    settings = dataclasses.replace(settings, reminders=dataclasses.replace(
+        settings.reminders, period_lead_days=10))
+    start = datetime(2024, 10, 28, 8, 0, tzinfo=LOCAL_TZ)
+    bot = await seeded_bot(settings, start)
+    other = await Runtime.open(settings, migrate=False)
+    try:
+        await bot.assign(start, "Sĩ số | hạn ngày 5 hàng tháng | đơn vị A, B")
+        months = [(2024, 12), *((2025, m) for m in range(1, ROUNDS))]
+        for year, month in months:
+            opening = datetime(year, month, 5, 17, 0, tzinfo=LOCAL_TZ) - timedelta(days=10)
+            await asyncio.gather(bot.runtime.dispatcher.sweep(opening),
+                                 other.dispatcher.sweep(opening))
+            await bot.sender.drain(opening)
+        async with bot.runtime.sessions() as session:
+            periods = (await session.exec(select(Target.period, func.count()).group_by(
+                col(Target.period)))).all()
+        assert dict(periods) == {f"{m:02d}/{y}": 2 for y, m in [(2024, 11), *months]}
+        notices = [t for t in texts(bot, "staff") if t.startswith("🔁 Đã mở kỳ")]
+        assert len(notices) == len(months)
+        await assert_counted(bot)
         await assert_rebuilt_alike(bot)
     finally:
         await other.close()
