@@ -4,7 +4,7 @@
 Two workers may handle two answers for the same target at the same moment (two principals of
 one school, a double tap reaching two bot processes). So every change is applied to rows
 read under a lock, never to values read earlier: `lock` takes the target's row
-(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer at a time anyway) and reads it
+(`SELECT ... FOR NO KEY UPDATE` on PostgreSQL; SQLite has one writer at a time) and reads it
 and its task again, so the second answer sees the first one committed and counts as a
 re-submission. The counters move by increments in the same transaction (`tally.shift`).
 
