@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import commands
 from core.messages import Button
@@ -27,6 +27,7 @@ from handlers import (
 )
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
+from storage.queries import for_change
 
 Command = Callable[[Context, str], Awaitable[None]]
 ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
@@ -158,14 +159,16 @@ async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
 
 async def press(ctx: Context, payload: str) -> None:
     """A button press, checked against the message that carried it: a forged or unknown
-    button and a second press of the same button get a clear answer, nothing else."""
+    button and a second press of the same button get a clear answer, nothing else. The
+    message's row is locked and read afresh: of two presses handled at the same moment (a
+    double tap reaching two workers), the second sees the first."""
     event = ctx.event
     assert event is not None
-    source = (await ctx.session.exec(select(Outbox).where(
+    source = (await ctx.session.exec(for_change(select(Outbox).where(
         Outbox.channel == event.channel,
         Outbox.chat_id == event.chat_id,
         Outbox.platform_message_id == event.button_message_id,
-    ))).first()
+    ).order_by(col(Outbox.id)).limit(1)))).first()
     labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

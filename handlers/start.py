@@ -10,6 +10,7 @@ from core import roles as role_rules
 from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
 from storage.models import Invite, Member, Membership, Unit
+from storage.queries import for_change
 
 ROLE_NAMES = {
     "admin": N_("quản trị"),
@@ -115,7 +116,10 @@ async def handle_start(ctx: Context, args: str) -> None:
     if not code:
         ctx.reply(help_text(ctx.t, ctx.roles))
         return
-    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code))).first()
+    # Locked and read afresh: two people joining with a single-use code at the same moment
+    # take turns, and the second finds it used.
+    invite = (await ctx.session.exec(for_change(select(Invite).where(
+        func.upper(Invite.code) == code)))).first()
     t = ctx.t
     if invite is None:
         ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
