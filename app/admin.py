@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,13 +18,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
-from core.roles import INVITE_ALPHABET, INVITE_LENGTH, ROLES
+from core.roles import ROLES
 from core.scope import Scope
 from core.text import fold, small_number
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
+from services import invites
 from services.scope import load_scope
 from storage import tally
 from storage.filestore import FileStore
@@ -282,10 +282,6 @@ async def member_scope(session: AsyncSession, name: str, settings: Settings) -> 
                             settings.department_kinds)
 
 
-def new_invite_code() -> str:
-    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
-
-
 async def create_invites(
     session: AsyncSession,
     units: list[Unit],
@@ -293,17 +289,21 @@ async def create_invites(
     now: datetime,
     expires: timedelta | None,
     uses: int,
+    confirmed: bool = False,
 ) -> list[tuple[Unit, Invite]]:
+    """One invite per unit. An admin invite needs `confirmed` (`--yes`): whoever joins with
+    it reaches the whole registry, whatever unit is printed on the card."""
     if role not in ROLES:
         raise AdminError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if uses < 1:
         raise AdminError("--uses must be at least 1")
-    result = []
-    for unit in units:
-        invite = Invite(code=new_invite_code(), unit_id=unit.id, role=role, uses_left=uses,
-                        expires_at=now + expires if expires else None, created_at=now)
-        session.add(invite)
-        result.append((unit, invite))
+    if role == "admin" and not confirmed:
+        where = units[0].code if len(units) == 1 else f"{len(units)} units"
+        raise AdminError(
+            f"an admin invite makes whoever joins with it an admin of the whole registry "
+            f"(every unit and task, not only {where}); reporters join with --role reporter "
+            "(the default). Add --yes if an admin invite is really meant; nothing created")
+    result = invites.create_invites(session, units, role, now, expires, uses)
     audit(session, now, "invites_create", role=role, uses=uses, units=len(units),
           codes=[unit.code for unit in units[:20]])
     return result

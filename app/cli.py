@@ -307,6 +307,19 @@ def _invite_units(env: Env, session: AsyncSession, unit: str | None, group: str 
     return pick()
 
 
+def _lifetime(env: Env, expires: str) -> Any:
+    try:
+        return parse_duration(expires)
+    except ValueError as exc:
+        raise fail(env, f"--expires: expected a duration such as 30d or 12h, got {expires!r}") \
+            from exc
+
+
+def invite_link(settings: Settings, code: str) -> str:
+    """The Telegram deep link of an invite, or "" when `bot.username` is not set."""
+    return f"https://t.me/{settings.bot_username}?start={code}" if settings.bot_username else ""
+
+
 @invites_cli.command("create")
 def invites_create(
     ctx: typer.Context,
@@ -315,71 +328,76 @@ def invites_create(
     role: Annotated[str, typer.Option(help="Role given on joining")] = "reporter",
     expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
     uses: Annotated[int, typer.Option(help="How many people may join with one code")] = 5,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm an admin invite")] = False,
 ) -> None:
     """Create invite codes: one per unit."""
     env = env_of(ctx)
-    try:
-        lifetime = parse_duration(expires)
-    except ValueError as exc:
-        raise fail(env, f"--expires: expected a duration such as 30d or 12h, got {expires!r}") \
-            from exc
+    lifetime = _lifetime(env, expires)
 
     async def work(session: AsyncSession):
         units = await _invite_units(env, session, unit, group)
-        return await admin.create_invites(session, units, role, env.time(), lifetime, uses)
+        return await admin.create_invites(session, units, role, env.time(), lifetime, uses,
+                                          confirmed=yes)
 
     try:
         created = run_async(env, lambda r: in_transaction(r, work))
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
-    username = env.settings.bot_username
     for u, invite in created:
-        link = f"\thttps://t.me/{username}?start={invite.code}" if username else ""
-        env.echo(f"{u.code}\t{u.name}\t{invite.code}{link}")
+        link = invite_link(env.settings, invite.code)
+        env.echo(f"{u.code}\t{u.name}\t{invite.code}" + (f"\t{link}" if link else ""))
 
 
 @invites_cli.command("export")
 def invites_export(
     ctx: typer.Context,
     file: str,
-    group: Annotated[str, typer.Option(help="Every unit of this group")],
+    group: Annotated[str | None, typer.Option(help="Every unit of this group")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit code")] = None,
     expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
+    pdf: Annotated[str | None, typer.Option(
+        help="The invite cards to print (default: FILE with .pdf)")] = None,
+    language: Annotated[str | None, typer.Option(help="vi or en (default: the bot's)")] = None,
 ) -> None:
-    """Create one invite per unit of a group and write them to an .xlsx for printing."""
-    from openpyxl import Workbook
+    """Create one invite per unit and write them to FILE.xlsx (with a QR code per unit) and
+    a printable PDF of invite cards."""
+    from reports.invite_cards import InviteCard, build_invite_pdf, build_invite_workbook
 
     env = env_of(ctx)
     target = env.path(file)
     if target.suffix.lower() != ".xlsx":
         raise fail(env, f"{file}: expected a file name ending in .xlsx")
-    try:
-        lifetime = parse_duration(expires)
-    except ValueError as exc:
-        raise fail(env, f"--expires: expected a duration such as 30d, got {expires!r}") from exc
+    cards_path = env.path(pdf) if pdf else target.with_suffix(".pdf")
+    if cards_path.suffix.lower() != ".pdf":
+        raise fail(env, f"--pdf {pdf}: expected a file name ending in .pdf")
+    language = language or env.settings.default_language
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+    lifetime = _lifetime(env, expires)
 
     async def work(session: AsyncSession):
-        units = await _invite_units(env, session, None, group)
+        units = await _invite_units(env, session, unit, group)
         return await admin.create_invites(session, units, "reporter", env.time(), lifetime, 5)
 
     try:
         created = run_async(env, lambda r: in_transaction(r, work))
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Mã mời"
-    sheet.append(["Mã đơn vị", "Tên đơn vị", "Mã mời", "Liên kết Telegram", "Hết hạn"])
-    for u, invite in created:
-        link = f"https://t.me/{env.settings.bot_username}?start={invite.code}" \
-            if env.settings.bot_username else ""
-        expiry = to_local(invite.expires_at).strftime("%d/%m/%Y") if invite.expires_at else ""
-        sheet.append([u.code, u.name, invite.code, link, expiry])
-    sheet.freeze_panes = "A2"
-    for column, width in zip("ABCDE", (14, 40, 12, 44, 12), strict=True):
-        sheet.column_dimensions[column].width = width
+    from core.i18n import Translator
+
+    t = Translator(language)
+    cards = [InviteCard(u.code, u.name, invite.code, invite_link(env.settings, invite.code),
+                        invite.expires_at) for u, invite in created]
     target.parent.mkdir(parents=True, exist_ok=True)
-    book.save(target)
-    env.echo(f"{len(created)} invites written to {target}")
+    target.write_bytes(build_invite_workbook(cards, t))
+    cards_path.parent.mkdir(parents=True, exist_ok=True)
+    cards_path.write_bytes(build_invite_pdf(cards, t))
+    env.echo(f"{len(created)} invites written to {target} and {cards_path} (invite cards to "
+             "print)")
+    if not env.settings.bot_username:
+        print("Note: bot.username is not set, so the cards carry no Telegram link; their QR "
+              "codes hold the code alone. Set bot.username in config.toml for t.me links.",
+              file=sys.stderr)
 
 
 # --- running the bot ---------------------------------------------------------------------

@@ -26,12 +26,12 @@ def can_excuse(roles: Iterable[str]) -> bool:
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
 _MENU_ORDER = ("giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-               "tainop", "nhatky", "viec", "help", "ngonngu")
+               "tainop", "nhatky", "moi", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
     "admin": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
+              "tainop", "nhatky", "moi"},
     "staff": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
+              "tainop", "nhatky", "moi"},
     "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},
 }

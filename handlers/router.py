@@ -18,6 +18,7 @@ from handlers import (
     excuses,
     extensions,
     giao,
+    invites,
     nhac,
     nhatky,
     report_files,
@@ -47,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "giahan": extensions.handle_giahan,
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
+    "moi": invites.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {

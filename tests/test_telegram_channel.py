@@ -243,7 +243,7 @@ async def test_command_menus_follow_roles() -> None:
             await session.send(user_event(name, text="/help"))
         assert menu(emu, {"type": "chat", "chat_id": staff}) == [
             "giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo", "tainop",
-            "nhatky", "help", "ngonngu"]
+            "nhatky", "moi", "help", "ngonngu"]
         assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
 
 
