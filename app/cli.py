@@ -158,9 +158,12 @@ def units_import(ctx: typer.Context, file: str) -> None:
     """Import units from a .csv or .xlsx file (columns code,name,kind,parent,groups)."""
     env = env_of(ctx)
     try:
-        rows = admin.read_unit_file(env.path(file))
+        table = admin.read_table(env.path(file))
+        rows = admin.unit_rows(env.path(file), table)
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
+    if table.note:
+        env.echo(f"{file}: {table.note}")
 
     async def work(runtime: Runtime) -> admin.ImportReport:
         with Progress(console=env.console, transient=True,
@@ -251,6 +254,55 @@ def members_add(
         print(f"Note: {channel.capitalize()} lets a bot write only to people who have "
               f"opened it: ask {member.display_name} to open the bot and send /start, or "
               f"send an invite instead ({invite}).", file=sys.stderr)
+
+
+@members_cli.command("import")
+def members_import(
+    ctx: typer.Context,
+    file: str,
+    language: Annotated[str | None, typer.Option(
+        help="vi or en for the new members (default: the bot's)")] = None,
+) -> None:
+    """Import members from a .csv or .xlsx file (columns name,channel,id,role,unit): the
+    checks of `members add` on every row; nothing is written if a row is wrong."""
+    from app import member_import
+
+    env = env_of(ctx)
+    language = language or env.settings.default_language
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+    path = env.path(file)
+    stderr = Console(stderr=True)
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        reading = bar.add_task(f"Reading {Path(file).name}", total=None)
+        try:
+            table = admin.read_table(path)
+            rows = member_import.member_rows(path, table)
+        except admin.AdminError as exc:
+            raise fail(env, str(exc)) from exc
+        bar.update(reading, total=1, completed=1)
+        if table.note:
+            env.echo(f"{file}: {table.note}")
+        writing = bar.add_task("Importing members", total=len(rows))
+
+        def step(done: int, total: int) -> None:
+            bar.update(writing, completed=done, total=total)
+
+        async def imported(session: AsyncSession) -> member_import.MembersReport:
+            return await member_import.import_members(session, rows, env.time(), language,
+                                                      step, source=path.name)
+
+        try:
+            report = run_async(env, lambda r: in_transaction(r, imported))
+        except admin.AdminError as exc:
+            raise fail(env, str(exc)) from exc
+    env.echo(f"{report.rows} rows: {report.added} members added, {report.updated} updated "
+             f"with another role or unit, {report.roles} roles given, {report.unchanged} rows "
+             "already true, 0 rejected")
+    if any(row.channel_key in ("telegram", "zalo") for row in rows) and report.added:
+        print("Note: Telegram and Zalo let a bot write only to people who have opened it: ask "
+              "the new members to open the bot and send /start (or send them invites: "
+              "bot.py invites export).", file=sys.stderr)
 
 
 @members_cli.command("list")

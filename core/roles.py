@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ROLES = ("admin", "staff", "leader", "reporter")
+CHANNELS = ("console", "telegram", "zalo")
 
 
 def can_assign(roles: Iterable[str]) -> bool:
