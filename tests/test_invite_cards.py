@@ -231,3 +231,50 @@ async def test_a_code_typed_as_read_off_paper_joins(settings, tmp_path) -> None:
         # A member's answer that looks like a code is still an answer, not a join.
         [answer] = await b.say("ht_namgiang", "da xong")
         assert "Mã mời" not in answer.text
+
+
+# --- on Telegram and Zalo ----------------------------------------------------------------
+
+
+async def test_moi_on_telegram_sends_the_pdf_and_a_typed_code_joins() -> None:
+    from channels.telegram import TelegramSession
+    from tests.transcripts import platform_bot
+
+    async with platform_bot(TelegramSession, bot_username="baocao_bot") as (session, _):
+        await session.send(user_event("vp_so", text="/moi THPT-LHP"))
+        raw = session.emulator.bot_messages(session.user_id("vp_so"))[-1]
+        assert raw["document"]["file_name"] == "the-moi-THPT-LHP.pdf"
+        assert raw["caption"].startswith("Thẻ mời của 1 đơn vị")
+        code = re.search(r"THPT chuyên Lê Hồng Phong: (\w{4} \w{4})", raw["caption"]).group(1)
+        text = flat(pdf_text(raw["document_bytes"]))
+        assert code in text and f"https://t.me/baocao_bot?start={code.replace(' ', '')}" in text
+        await session.send(user_event("co_moi", text=code.lower()))
+        welcome = session.emulator.bot_messages(session.user_id("co_moi"))[-1]["text"]
+        assert "Chào mừng co_moi! Bạn đã tham gia THPT chuyên Lê Hồng Phong" in welcome
+
+
+async def test_moi_on_zalo_sends_a_link_to_the_pdf_and_a_typed_code_joins() -> None:
+    from channels.zalo_session import ZaloSession
+    from tests.transcripts import platform_bot
+
+    async with platform_bot(ZaloSession) as (session, _):
+        await session.send(user_event("vp_so", text="/moi @THPT"))
+        raw = session.emulator.bot_messages(session.user_id("vp_so"))[-1]["text"]
+        assert raw.startswith("Thẻ mời của 2 đơn vị")
+        url = next(w for w in raw.split() if "/f/" in w)
+        got = await session.http.get(url)
+        assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+        code = re.search(r"THPT Nam Trực: (\w{4} \w{4})", raw).group(1)
+        assert code in flat(pdf_text(got.content))
+        await session.send(user_event("co_moi", text=code.replace(" ", "-")))
+        welcome = session.emulator.bot_messages(session.user_id("co_moi"))[-1]["text"]
+        assert "Chào mừng co_moi! Bạn đã tham gia THPT Nam Trực" in welcome
+
+
+def test_moi_as_people_type_it() -> None:
+    from core.commands import Command, parse
+    from handlers.router import KNOWN
+
+    for typed in ("/moi @TH", "/mời @TH", "/invite @TH", "/MOI @TH"):
+        assert parse(typed, KNOWN) == Command("moi", "@TH"), typed
+    assert parse("/mo #3", KNOWN) == Command("mo", "#3")  # reopening is still /mo
