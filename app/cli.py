@@ -31,6 +31,7 @@ from app.bootstrap import Runtime
 from app.config import ConfigError, Settings, check_for_channels, load_settings
 from core.clock import to_local, utc_now
 from core.durations import parse_duration
+from core.roles import invite_link
 from storage import db
 from storage.models import Member, Membership, Unit, UnitGroup
 
@@ -367,11 +368,6 @@ def _lifetime(env: Env, expires: str) -> Any:
             from exc
 
 
-def invite_link(settings: Settings, code: str) -> str:
-    """The Telegram deep link of an invite, or "" when `bot.username` is not set."""
-    return f"https://t.me/{settings.bot_username}?start={code}" if settings.bot_username else ""
-
-
 @invites_cli.command("create")
 def invites_create(
     ctx: typer.Context,
@@ -396,7 +392,7 @@ def invites_create(
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
     for u, invite in created:
-        link = invite_link(env.settings, invite.code)
+        link = invite_link(env.settings.bot_username, invite.code)
         env.echo(f"{u.code}\t{u.name}\t{invite.code}" + (f"\t{link}" if link else ""))
 
 
@@ -413,7 +409,7 @@ def invites_export(
 ) -> None:
     """Create one invite per unit and write them to FILE.xlsx (with a QR code per unit) and
     a printable PDF of invite cards."""
-    from reports.invite_cards import InviteCard, build_invite_pdf, build_invite_workbook
+    from reports.invite_cards import build_invite_pdf, build_invite_workbook, cards_of
 
     env = env_of(ctx)
     target = env.path(file)
@@ -438,8 +434,7 @@ def invites_export(
     from core.i18n import Translator
 
     t = Translator(language)
-    cards = [InviteCard(u.code, u.name, invite.code, invite_link(env.settings, invite.code),
-                        invite.expires_at) for u, invite in created]
+    cards = cards_of(created, env.settings.bot_username)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(build_invite_workbook(cards, t))
     cards_path.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,12 @@ INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 INVITE_LENGTH = 8
 
 
+def invite_link(bot_username: str, code: str) -> str:
+    """The Telegram deep link that joins with `code`, or "" when the bot's username is not
+    configured."""
+    return f"https://t.me/{bot_username}?start={code}" if bot_username else ""
+
+
 def invite_code(text: str) -> str | None:
     """The invite code in `text` as people type it (`jbmf-l3hu`, `JBMF L3HU`), or None."""
     code = "".join(text.split()).replace("-", "").replace(".", "").upper()

@@ -11,15 +11,11 @@ from core import roles
 from handlers import files
 from handlers.context import Context
 from handlers.giao import resolve_units
-from reports.invite_cards import PDF, InviteCard, build_invite_pdf, shown_code
+from reports.invite_cards import PDF, build_invite_pdf, cards_of, shown_code
 from services.invites import DEFAULT_LIFETIME, DEFAULT_USES, create_invites
 
 MAX_UNITS = 1000  # more cards than this belong to `bot.py invites export`
 LISTED = 5  # codes written in the message itself when there are this few
-
-
-def invite_link(username: str, code: str) -> str:
-    return f"https://t.me/{username}?start={code}" if username else ""
 
 
 async def handle_command(ctx: Context, args: str) -> None:
@@ -52,9 +48,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     created = create_invites(ctx.session, units, "reporter", ctx.now, DEFAULT_LIFETIME,
                              DEFAULT_USES)
-    username = ctx.settings.bot_username
-    cards = [InviteCard(unit.code, unit.name, invite.code, invite_link(username, invite.code),
-                        invite.expires_at) for unit, invite in created]
+    cards = cards_of(created, ctx.settings.bot_username)
     data = await asyncio.to_thread(build_invite_pdf, cards, t)
     name = "the-moi.pdf" if len(cards) > 1 else f"the-moi-{cards[0].unit_code}.pdf"
     stored = await files.keep(ctx, data, name, PDF)

@@ -8,6 +8,7 @@ PDF core fonts have none of them)."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
@@ -16,6 +17,8 @@ from pathlib import Path
 import segno
 
 from core.i18n import Translator
+from core.roles import invite_link
+from storage.models import Invite, Unit
 
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,6 +31,12 @@ class InviteCard:
     code: str  # as stored: 8 characters, no separator
     link: str  # the Telegram deep link, "" when the bot's username is not configured
     expires_at: datetime | None
+
+
+def cards_of(created: Iterable[tuple[Unit, Invite]], bot_username: str) -> list[InviteCard]:
+    """The cards of freshly created invites, with their Telegram links."""
+    return [InviteCard(unit.code, unit.name, invite.code, invite_link(bot_username, invite.code),
+                       invite.expires_at) for unit, invite in created]
 
 
 def shown_code(code: str) -> str:
