@@ -8,7 +8,7 @@ PDF core fonts have none of them)."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
@@ -76,18 +76,19 @@ def expiry_text(t: Translator, card: InviteCard) -> str:
     return t("Dùng được đến hết ngày {date}.", date=t.date(card.expires_at))
 
 
-def telegram_text(t: Translator, card: InviteCard) -> str:
-    code = shown_code(card.code)
+def telegram_text(t: Translator, card: InviteCard) -> tuple[str, str]:
+    """How to join on Telegram: the same sentence on every card, then the card's own line
+    (its link, or the command to send)."""
     if card.link:
-        return t("Telegram: quét mã QR bằng điện thoại, hoặc mở {link} rồi bấm Bắt đầu (Start).",
-                 link=card.link)
-    return t("Telegram: mở bot của văn phòng rồi gửi tin nhắn /start {code}", code=code)
+        return (t("Telegram: quét mã QR bằng điện thoại, hoặc mở liên kết dưới đây rồi bấm "
+                  "Bắt đầu (Start):"), card.link)
+    return (t("Telegram: mở bot của văn phòng rồi gửi tin nhắn /start kèm mã mời:"),
+            f"/start {shown_code(card.code)}")
 
 
-def zalo_text(t: Translator, card: InviteCard) -> str:
+def zalo_text(t: Translator) -> str:
     return t("Zalo: mở cuộc trò chuyện với bot của văn phòng trên Zalo và gửi một tin nhắn chỉ "
-             "gồm mã {code} (viết liền, viết thường hay có dấu cách đều được).",
-             code=shown_code(card.code))
+             "gồm mã mời ở trên (viết liền, viết thường hay có dấu cách đều được).")
 
 
 # --- the PDF: 8 cards on an A4 page, with cutting lines ----------------------------------
@@ -113,29 +114,41 @@ def build_invite_pdf(cards: list[InviteCard], t: Translator) -> bytes:
     pdf.add_font("DejaVu", "", str(regular))
     pdf.add_font("DejaVu", "B", str(bold))
     per_page = COLUMNS * ROWS
+    wrapped: dict[str, list[str]] = {}
+
+    def wrap(text: str) -> list[str]:
+        """The lines of a sentence every card has, broken once (fpdf's line breaking is
+        most of the time a card takes)."""
+        if text not in wrapped:
+            wrapped[text] = [str(line) for line in pdf.multi_cell(
+                CARD_W - 2 * PAD, 3.5, _nfc(text), dry_run=True, output="LINES")]
+        return wrapped[text]
+
     for index, card in enumerate(cards):
         if index % per_page == 0:
             pdf.add_page()
         slot = index % per_page
         x = MARGIN + (slot % COLUMNS) * CARD_W
         y = MARGIN + (slot // COLUMNS) * CARD_H
-        _card(pdf, t, card, x, y)
+        _card(pdf, t, card, x, y, wrap)
     if not cards:
         pdf.add_page()
     return bytes(pdf.output())
 
 
-def _card(pdf, t: Translator, card: InviteCard, x: float, y: float) -> None:
+def _card(pdf, t: Translator, card: InviteCard, x: float, y: float,
+          wrap: Callable[[str], list[str]]) -> None:
     pdf.set_draw_color(150, 150, 150)
     pdf.set_dash_pattern(dash=1.5, gap=1.5)
     pdf.rect(x, y, CARD_W, CARD_H)
     pdf.set_dash_pattern()
     left, width = x + PAD, CARD_W - 3 * PAD - QR_MM
-    pdf.image(BytesIO(qr_png(card)), x=x + CARD_W - PAD - QR_MM, y=y + PAD, w=QR_MM, h=QR_MM)
+    _qr(pdf, card, x + CARD_W - PAD - QR_MM, y + PAD)
     pdf.set_text_color(90, 90, 90)
     pdf.set_font("DejaVu", "", 7.5)
     pdf.set_xy(left, y + PAD)
-    pdf.multi_cell(width, 3.6, _nfc(t("MỜI THAM GIA BOT NHẮC BÁO CÁO")))
+    pdf.cell(width, 3.6, _nfc(t("MỜI THAM GIA BOT NHẮC BÁO CÁO")), new_x="LMARGIN",
+             new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     name = _nfc(card.unit_name)
     for size in (10.5, 9, 7.5, 6.5):  # a long name gets a smaller font, at most three lines
@@ -151,7 +164,8 @@ def _card(pdf, t: Translator, card: InviteCard, x: float, y: float) -> None:
         pdf.cell(width, size * 0.45, line, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 7.5)
     pdf.set_x(left)
-    pdf.multi_cell(width, 3.6, _nfc(t("Mã đơn vị: {code}", code=card.unit_code)))
+    pdf.cell(width, 3.6, _nfc(t("Mã đơn vị: {code}", code=card.unit_code)), new_x="LMARGIN",
+             new_y="NEXT")
     pdf.set_font("DejaVu", "", 8)
     pdf.set_xy(left, max(pdf.get_y() + 1.5, y + PAD + 17))
     pdf.cell(width, 4, _nfc(t("Mã mời:")))
@@ -160,13 +174,46 @@ def _card(pdf, t: Translator, card: InviteCard, x: float, y: float) -> None:
     pdf.cell(width, 8, shown_code(card.code))
     pdf.set_font("DejaVu", "", 7)
     pdf.set_xy(left, pdf.get_y() + 8.5)
-    pdf.multi_cell(width, 3.3, _nfc(expiry_text(t, card)))
+    pdf.cell(width, 3.3, _nfc(expiry_text(t, card)), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 7.5)
     pdf.set_xy(x + PAD, max(pdf.get_y() + 1.5, y + PAD + QR_MM + 2))
-    for text in (telegram_text(t, card), zalo_text(t, card)):
+    sentence, own = telegram_text(t, card)
+    for line in [*wrap(sentence), None, *wrap(zalo_text(t))]:
         pdf.set_x(x + PAD)
-        pdf.multi_cell(CARD_W - 2 * PAD, 3.5, _nfc(text))
-        pdf.set_y(pdf.get_y() + 0.8)
+        if line is None:  # the card's own line, after the sentence every card has
+            pdf.set_font("DejaVu", "B", 7.5)
+            pdf.multi_cell(CARD_W - 2 * PAD, 3.5, own)
+            pdf.set_font("DejaVu", "", 7.5)
+            pdf.set_y(pdf.get_y() + 0.8)
+            continue
+        pdf.cell(CARD_W - 2 * PAD, 3.5, line, new_x="LMARGIN", new_y="NEXT")
+
+
+def qr_runs(card: InviteCard) -> tuple[int, list[tuple[int, int, int]]]:
+    """The QR code of the card as (modules a side, [(row, first column, length)]): each
+    horizontal run of dark modules, drawn as one rectangle."""
+    matrix = segno.make(card.link or card.code, error="m").matrix
+    runs = []
+    for row, cells in enumerate(matrix):
+        start = None
+        for column, dark in enumerate([*cells, 0]):
+            if dark and start is None:
+                start = column
+            elif not dark and start is not None:
+                runs.append((row, start, column - start))
+                start = None
+    return len(matrix), runs
+
+
+def _qr(pdf, card: InviteCard, x: float, y: float) -> None:
+    """The QR code as vector rectangles: sharp at any printer's resolution, and without
+    a picture to encode and embed per card."""
+    size, runs = qr_runs(card)
+    module = QR_MM / (size + 4)  # a quiet zone of two modules around it
+    pdf.set_fill_color(0, 0, 0)
+    for row, column, length in runs:
+        pdf.rect(x + (column + 2) * module, y + (row + 2) * module, length * module + 0.01,
+                 module + 0.01, style="F")
 
 
 # --- the workbook ------------------------------------------------------------------------

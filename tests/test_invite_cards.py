@@ -26,7 +26,7 @@ from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.i18n import Translator
 from core.messages import Incoming
-from reports.invite_cards import InviteCard, build_invite_pdf, shown_code
+from reports.invite_cards import InviteCard, build_invite_pdf, qr_runs, shown_code
 from storage.models import AuditLog, Invite
 from tests.conftest import EXAMPLES, sqlite_settings
 
@@ -55,7 +55,11 @@ def test_cards_pdf_prints_vietnamese_names_codes_links_and_zalo_steps() -> None:
     assert data.startswith(b"%PDF-")
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 2  # eight cards to a page
-    assert all(len(page.images) >= 1 for page in reader.pages)  # the QR codes
+    # The QR codes, drawn as filled rectangles: one per run of dark modules.
+    size, runs = qr_runs(cards[0])
+    assert size == 29 and len(runs) > 100
+    content = reader.pages[0].get_contents().get_data().decode("latin-1")
+    assert content.count(" re f") >= 8 * 50
     text = flat(pdf_text(data))
     assert "Trường TH Yên Thọ" in text and "Mã mời: JBMF L3HU" in text
     assert "https://t.me/baocao_bot?start=JBMFL3HU" in text
@@ -278,3 +282,18 @@ def test_moi_as_people_type_it() -> None:
     for typed in ("/moi @TH", "/mời @TH", "/invite @TH", "/MOI @TH"):
         assert parse(typed, KNOWN) == Command("moi", "@TH"), typed
     assert parse("/mo #3", KNOWN) == Command("mo", "#3")  # reopening is still /mo
+
+
+def test_the_qr_runs_cover_the_dark_modules_exactly() -> None:
+    import segno
+
+    card = InviteCard("TH-A", "Trường A", "JBMFL3HU", "https://t.me/baocao_bot?start=JBMFL3HU",
+                      None)
+    size, runs = qr_runs(card)
+    drawn = [[0] * size for _ in range(size)]
+    for row, column, length in runs:
+        for c in range(column, column + length):
+            assert drawn[row][c] == 0  # no run overlaps another
+            drawn[row][c] = 1
+    matrix = segno.make(card.link, error="m").matrix
+    assert drawn == [[1 if m else 0 for m in cells] for cells in matrix]
