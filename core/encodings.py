@@ -34,6 +34,8 @@ NAMES = {"utf_8": "UTF-8", "utf-8": "UTF-8", "utf_8_sig": "UTF-8 (BOM)", "utf_16
 _NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A UTF-8 lead byte read as Windows-1252 (Ã, Æ, á...) followed by a continuation byte read so.
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152-\u0192\u02c6\u02dc\u2013-\u2122]")
 _MARK = re.compile(r"[\u0300-\u036f]")
 
 
@@ -147,7 +149,7 @@ def _vietnamese_weight(char: str) -> int:
 
 def _twice_encoded(text: str) -> bool:
     """UTF-8 bytes read as Windows-1252 and saved as UTF-8 again: «TrÆ°á»ng»."""
-    if text.isascii():
+    if text.isascii() or not _MOJIBAKE.search(text):
         return False
     try:
         repaired = b"".join(_byte_of(c) for c in text).decode("utf-8")

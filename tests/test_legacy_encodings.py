@@ -5,6 +5,7 @@ earlier wrong conversion, are refused with a message, never imported as broken n
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import unicodedata
 from datetime import UTC, datetime
@@ -14,7 +15,6 @@ import pytest
 
 from app.cli import invoke
 from core.encodings import UnreadableText, decode_table
-from tests.conftest import sqlite_settings
 
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
 TONES = "\u0300\u0301\u0303\u0309\u0323"
@@ -88,55 +88,54 @@ def test_garbled_text_is_refused(data: bytes, why: str) -> None:
 
 
 @pytest.fixture
-def run(tmp_path: Path):
-    settings = sqlite_settings(tmp_path)
-
-    def run(*args: str) -> tuple[int, str]:
-        return invoke(list(args), settings, tmp_path, NOW)
+def run(settings, tmp_path: Path):
+    """`bot.py ARGS` on SQLite and on PostgreSQL (in a thread: it runs its own loop)."""
+    async def run(*args: str) -> tuple[int, str]:
+        return await asyncio.to_thread(invoke, list(args), settings, tmp_path, NOW)
 
     return run
 
 
-def test_a_cp1258_units_file_imports_with_its_names_right(run, tmp_path) -> None:
+async def test_a_cp1258_units_file_imports_with_its_names_right(run, tmp_path) -> None:
     (tmp_path / "donvi.csv").write_bytes(cp1258(UNITS))
-    code, out = run("units", "import", "donvi.csv")
+    code, out = await run("units", "import", "donvi.csv")
     assert code == 0, out
     assert "donvi.csv: read as Windows-1258 (not UTF-8)" in out
     assert "row 3: created TH-YENTHO Trường Tiểu học Yên Thọ" in out
-    listed = run("units", "list")[1]
+    listed = (await run("units", "list"))[1]
     assert "TH-YENTHO\tTrường Tiểu học Yên Thọ\tTH\tSO-NAMDINH\tTH;huyện Ý Yên" in listed
-    assert run("units", "list", "--group", "huyen y yen")[1].startswith("TH-YENTHO")
+    assert (await run("units", "list", "--group", "huyen y yen"))[1].startswith("TH-YENTHO")
 
 
-def test_a_tcvn3_units_file_is_refused_and_nothing_imported(run, tmp_path) -> None:
+async def test_a_tcvn3_units_file_is_refused_and_nothing_imported(run, tmp_path) -> None:
     (tmp_path / "donvi.csv").write_bytes(
         "code,name\nTHCS-NAMHONG,Tr\xadêng THCS Nam Hång\n".encode("cp1252"))
-    code, out = run("units", "import", "donvi.csv")
+    code, out = await run("units", "import", "donvi.csv")
     assert code == 1
     assert "donvi.csv: cannot read the file's text: its encoding is not UTF-8" in out
     assert "(it may be a TCVN3/VNI font encoding)" in out
     assert "Nothing imported: save it as «CSV UTF-8» (Excel: File › Save As › CSV UTF-8)" in out
-    assert "No units" in run("units", "list")[1]
+    assert "No units" in (await run("units", "list"))[1]
 
 
-def test_members_files_in_legacy_encodings(run, tmp_path) -> None:
-    assert run("units", "import", _write(tmp_path / "u.csv", UNITS.encode()))[0] == 0
+async def test_members_files_in_legacy_encodings(run, tmp_path) -> None:
+    assert (await run("units", "import", _write(tmp_path / "u.csv", UNITS.encode())))[0] == 0
     members = ("họ tên;kênh;mã người dùng;vai trò;đơn vị\n"
                "Nguyễn Thị Hường;telegram;5550001;đầu mối;TH-YENTHO\n"
                "Trần Văn Đức;zalo;z-77;lãnh đạo;THCS-NAMHONG\n")
     for name, data, note in (("cp1258.csv", cp1258(members), "read as Windows-1258"),
                              ("utf16.csv", members.encode("utf-16"), "read as UTF-16"),
                              ("bom.csv", codecs.BOM_UTF8 + members.encode(), None)):
-        code, out = run("members", "import", _write(tmp_path / name, data))
+        code, out = await run("members", "import", _write(tmp_path / name, data))
         assert code == 0, out
         assert (note in out) if note else "read as" not in out
-    listed = run("members", "list")[1]
+    listed = (await run("members", "list"))[1]
     assert "Nguyễn Thị Hường\ttelegram\t5550001\treporter@TH-YENTHO" in listed
     assert "Trần Văn Đức\tzalo\tz-77\tleader@THCS-NAMHONG" in listed
     vni = "name,channel,id,role,unit\nTröôøng Vaên A,console,,reporter,TH-YENTHO\n"
-    code, out = run("members", "import", _write(tmp_path / "vni.csv", vni.encode("cp1252")))
+    code, out = await run("members", "import", _write(tmp_path / "vni.csv", vni.encode("cp1252")))
     assert code == 1 and "cannot read the file's text" in out
-    assert "Tröôøng" not in run("members", "list")[1]
+    assert "Tröôøng" not in (await run("members", "list"))[1]
 
 
 def _write(path: Path, data: bytes) -> str:
