@@ -64,6 +64,7 @@ COMMANDS = {
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
     "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),
     "nhatky": N_("Nhật ký thay đổi của một nhiệm vụ"),
+    "moi": N_("Tạo mã mời (thẻ mời PDF) cho đơn vị"),
     "giaotiep": N_("Giao tiếp nhiệm vụ cho các đơn vị trực thuộc"),
     "giahan": N_("Gia hạn cho đơn vị"),
     "dong": N_("Đóng nhiệm vụ (thôi nhắc)"),

@@ -18,6 +18,7 @@ from handlers import (
     excuses,
     extensions,
     giao,
+    invites,
     kehoach,
     nhac,
     nhatky,
@@ -50,6 +51,7 @@ COMMANDS: dict[str, Command] = {
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
     "kehoach": kehoach.handle_command,
+    "moi": invites.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {

@@ -78,6 +78,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Đơn vị: trong phạm vi đơn vị của bạn; @tructhuoc — các đơn vị trực thuộc\n"
             "• /nhatky #N — ai đã thay đổi gì ở nhiệm vụ N do đơn vị bạn giao"
         ))
+        parts.append(t("• /moi @nhóm hoặc mã đơn vị — tạo mã mời, nhận tệp PDF thẻ mời để in "
+                       "hoặc chuyển cho đơn vị"))
         parts.append(t("• /giahan #N <đơn vị> | đến 12/05/2023 — gia hạn cho đơn vị\n"
                        "• /dong #N — đóng nhiệm vụ (thôi nhắc); /mo #N — mở lại"))
         parts.append(t("• /kehoach — gửi kèm tệp kế hoạch (.docx, .pdf, .txt) hoặc dán nội "

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-CHANNELS = ("console", "telegram", "zalo")
+from core.roles import CHANNELS  # noqa: F401  (the channels a member may be on)
+
 OPEN_TARGET = "state IN ('pending', 'in_progress')"
 
 

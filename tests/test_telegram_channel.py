@@ -246,7 +246,7 @@ async def test_command_menus_follow_roles() -> None:
             await session.send(user_event(name, text="/help"))
         assert menu(emu, {"type": "chat", "chat_id": staff}) == [
             "giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-            "tainop", "nhatky", "help", "ngonngu"]
+            "tainop", "nhatky", "moi", "help", "ngonngu"]
         assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
 
 
