@@ -83,8 +83,9 @@ def test_the_known_keys_are_exactly_what_load_settings_reads(monkeypatch) -> Non
                                       "(the Zalo webhook is served by the web server, [web])"),
     ("[cascade]\nfoo = 1\n", "cascade.foo: unknown key; the keys of [cascade] are lead_days"),
     ('[mail]\nhost = "x"\n', "[mail]: unknown section; the sections are [bot], [offices], "
-                             "[cascade], [database], [files], [reminders], [telegram], [zalo], "
-                             "[web]"),
+                             "[cascade], [plans], [database], [files], [reminders], [telegram], "
+                             "[zalo], [web]"),
+    ("[plans]\nkind = {}\n", "plans.kind: unknown key; did you mean plans.kinds?"),
     ('language = "en"\n', "language: unknown key outside any section; did you mean bot.language?"),
     ('web = "x"\n', "web: expected a [web] section, got a single value"),
 ])
@@ -150,6 +151,18 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
     ('[bot]\nschool_year_end = "2024-05-31"\n',
      'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
      "got '2024-05-31'"),
+    ('[plans]\nkinds = ["THPT"]\n',
+     'plans.kinds: expected a table of kinds and their words, such as { thpt = ["trường trung '
+     'học phổ thông"], ttgdtx = ["trung tâm GDTX"] }, got [\'THPT\']'),
+    ('[plans]\nkinds = { THPT = ["trường THPT"] }\n',
+     "plans.kinds: 'THPT' is no kind key; expected lower-case letters a-z, digits and _, "
+     'beginning with a letter, such as "thpt" or "gdnn_gdtx"'),
+    ('[plans]\nkinds = { thpt = [] }\n',
+     'plans.kinds.thpt: expected a list of words in quotes, such as ["trường trung học phổ '
+     'thông"], got []'),
+    ('[plans]\nkinds = { thpt = ["trường THPT", 3] }\n',
+     'plans.kinds.thpt: expected a list of words in quotes, such as ["trường trung học phổ '
+     "thông\"], got ['trường THPT', 3]"),
 ])
 def test_wrong_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
     assert refused(tmp_path, text) == message
@@ -168,6 +181,22 @@ def test_good_values_are_taken(tmp_path: Path) -> None:
     assert settings.web.public_url == "https://baocao.example.vn"
     assert settings.school_year_end == (5, 31)
     assert load(tmp_path, '[bot]\nschool_year_end = "30/6"\n').school_year_end == (6, 30)
+
+
+def test_plan_kinds_are_taken_in_order_and_reach_the_extractor(tmp_path: Path) -> None:
+    from core.plan import Audience, UnitView, resolve_audience
+
+    settings = load(tmp_path, '[plans]\nkinds = { ptdtnt = ["trường PTDTNT", "dân tộc nội '
+                              'trú"], thpt = "trường phổ thông nhiều cấp học" }\n')
+    assert settings.plan_kinds == (("ptdtnt", ("trường PTDTNT", "dân tộc nội trú")),
+                                   ("thpt", ("trường phổ thông nhiều cấp học",)))
+    assert load_settings(EXAMPLE, env={}).plan_kinds == ()
+    units = [UnitView(1, "DTNT", "Trường PTDTNT tỉnh", "Dân tộc nội trú", (), None),
+             UnitView(2, "PT-NC", "Trường PT Hà Nam", "Trường phổ thông nhiều cấp học", (), None)]
+    extra = dict(settings.plan_kinds)
+    assert resolve_audience(Audience("các trường PTDTNT", ("ptdtnt",)), units, None, extra) == [1]
+    assert resolve_audience(Audience("các trường THPT", ("thpt",)), units, None, extra) == [2]
+    assert resolve_audience(Audience("các trường THPT", ("thpt",)), units, None) == []
 
 
 # ---------------------------------------------------------------------- what Telegram and Zalo need

@@ -110,7 +110,7 @@ async def test_submissions_are_kept_not_overwritten(settings) -> None:
         await runtime.close()
 
 
-async def test_migration_0012_reads_the_route_of_earlier_answers_again(settings) -> None:
+async def test_migration_0018_reads_the_route_of_earlier_answers_again(settings) -> None:
     """Answers recorded before the route column: a «done» with words gets the route they
     name; a plain «done» and other kinds get none."""
     runtime = await Runtime.open(settings)
@@ -133,7 +133,7 @@ async def test_migration_0012_reads_the_route_of_earlier_answers_again(settings)
                                ("done", "đã gửi qua iOffice"), ("done", "Dạ đã gửi qua mail ạ")):
                 session.add(Submission(target_id=target.id, member_id=member.id, kind=kind,
                                        text=text, created_at=NOW))
-        await db.downgrade(runtime.engine, "0011")
+        await db.downgrade(runtime.engine, "0017")
         await db.upgrade(runtime.engine)
         async with runtime.sessions() as session:
             routes = [s.route for s in (await session.exec(

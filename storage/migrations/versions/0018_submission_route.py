@@ -1,7 +1,7 @@
 """submissions: the route of a report sent another way (e-mail, paper, the e-office system)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0018
+Revises: 0017
 """
 
 from datetime import UTC, datetime
@@ -12,8 +12,8 @@ from alembic import op
 
 from core.statuses import parse_status
 
-revision = "0012"
-down_revision = "0011"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
