@@ -17,7 +17,7 @@ from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
 from core.text import clean_name, clean_text
-from handlers import cascade, periods, reminders, router
+from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
@@ -64,6 +64,7 @@ class Dispatcher:
                     return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
+                await reach.welcome_back(ctx)
                 await router.route(ctx)
         except Exception:
             log.exception("handling %s failed", event)
@@ -82,6 +83,16 @@ class Dispatcher:
                     )
                 )
         return True
+
+    async def refused(self, member_id: int, kind: str, now: datetime) -> None:
+        """The platform refuses for good to deliver to a member (the sender's report)."""
+        async with self.sessions() as session, session.begin():
+            await reach.refused(self.context(session, now), member_id, kind)
+
+    async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
+        """A chat lives on under a new id (a group upgraded to a supergroup)."""
+        async with self.sessions() as session, session.begin():
+            await reach.chat_moved(self.context(session, now), channel, old, new)
 
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
         """For an event a channel answers itself: record its `once_key`; False if seen."""

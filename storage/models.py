@@ -59,6 +59,11 @@ class Member(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     language: str = Field(default="vi", max_length=8)
     created_at: datetime
+    # The platform refuses for good to deliver to them (blocked the bot, never opened it):
+    # since when, and why (blocked | not_started | gone). Cleared when they write again.
+    unreachable_since: datetime | None = None
+    unreachable_reason: str = Field(default="", max_length=16,
+                                    sa_column_kwargs={"server_default": text("''")})
 
 
 class Membership(SQLModel, table=True):

@@ -1,0 +1,28 @@
+"""members the platform refuses for good: member.unreachable_since and unreachable_reason
+
+Revision ID: 0015
+Revises: 0011
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0015"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN: no copy of a table others refer to.
+    op.add_column("member", sa.Column("unreachable_since", sqlmodel.sql.sqltypes.UTCDateTime(),
+                                      nullable=True))
+    op.add_column("member", sa.Column("unreachable_reason",
+                                      sqlmodel.sql.sqltypes.AutoString(length=16),
+                                      nullable=False, server_default=sa.text("''")))
+
+
+def downgrade() -> None:
+    op.drop_column("member", "unreachable_reason")
+    op.drop_column("member", "unreachable_since")
