@@ -168,6 +168,7 @@ class Sender:
                 col(Outbox.sent_at).is_(None),
                 Outbox.channel == channel,
                 Outbox.attempts < MAX_ATTEMPTS,
+                or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
                 or_(col(Outbox.claimed_by).is_(None), col(Outbox.claimed_at) < now - self.lease),
                 # A member the platform refuses gets nothing until they write again (a group
                 # row that answered them is the group's).

@@ -272,6 +272,8 @@ class Outbox(SQLModel, table=True):
     reminder_id: int | None = Field(default=None, foreign_key="reminder.id")
     priority: int = 0  # 0 = a reply to a user, 1 = bulk (reminders, task fan-out)
     created_at: datetime
+    # Bulk written in quiet hours or on a day off waits until then (`core.policy.bulk_wait`).
+    not_before: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)

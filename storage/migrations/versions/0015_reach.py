@@ -1,4 +1,5 @@
-"""members the platform refuses for good: member.unreachable_since and unreachable_reason
+"""members the platform refuses for good (member.unreachable_since, unreachable_reason);
+bulk messages that wait for the end of quiet hours and a working day (outbox.not_before)
 
 Revision ID: 0015
 Revises: 0011
@@ -21,8 +22,11 @@ def upgrade() -> None:
     op.add_column("member", sa.Column("unreachable_reason",
                                       sqlmodel.sql.sqltypes.AutoString(length=16),
                                       nullable=False, server_default=sa.text("''")))
+    op.add_column("outbox", sa.Column("not_before", sqlmodel.sql.sqltypes.UTCDateTime(),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("outbox", "not_before")
     op.drop_column("member", "unreachable_reason")
     op.drop_column("member", "unreachable_since")
