@@ -99,7 +99,8 @@ class Context:
     ) -> Outbox:
         """Queue a message to `member`, rendered now in their language, in their private
         chat (never a group: `Member.chat_id` follows private messages only). Bulk
-        (`priority` 1: it answers nobody) written in quiet hours or on a day off waits."""
+        (`priority` 1: it answers nobody) written in quiet hours or on a day off waits,
+        but for a scheduled reminder, which the reminder policy placed."""
         t = Translator(member.language)
         row = Outbox(
             member_id=member.id,
@@ -115,7 +116,9 @@ class Context:
             reminder_id=reminder_id,
             priority=priority,
             created_at=self.now,
-            not_before=bulk_wait(self.settings, self.now) if priority else None,
+            # A scheduled reminder's moment was placed by the policy already.
+            not_before=(bulk_wait(self.settings, self.now)
+                        if priority and reminder_id is None else None),
         )
         self.session.add(row)
         return row
