@@ -36,7 +36,8 @@ class Runtime:
 
     def sender(self, adapters: Mapping[str, ChannelAdapter],
                limits: Mapping[str, Limits] | None = None) -> Sender:
-        return Sender(self.sessions, self.files, adapters, limits=limits)
+        return Sender(self.sessions, self.files, adapters, limits=limits,
+                      on_refused=self.dispatcher.refused, on_moved=self.dispatcher.chat_moved)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -323,7 +323,11 @@ def members_list(ctx: typer.Context) -> None:
                 shown = ", ".join(r.role + (
                     f"@{units.get(r.unit_id)}" if r.unit_id else
                     " (whole registry)" if r.role in ("staff", "leader") else "") for r in roles)
-                lines.append(f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}")
+                line = f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}"
+                if m.unreachable_since is not None:  # the platform refuses to deliver
+                    since = to_local(m.unreachable_since).strftime("%Y-%m-%d %H:%M")
+                    line += f"\tunreachable since {since} ({m.unreachable_reason})"
+                lines.append(line)
             return lines
 
     lines = run_async(env, work)

@@ -449,6 +449,17 @@ def check_for_channels(settings: Settings) -> None:
         raise ConfigError(f"bot.secret_key: {len(key)} characters is too short; {needs} "
                           f"a random value of at least {MIN_SECRET_KEY} characters (or "
                           f"BOT_SECRET_KEY): {FRESH_SECRET}")
+    if zalo.token:  # Zalo fetches the pictures and file links the bot sends from its server
+        public = settings.web.public_url
+        if not public:
+            raise ConfigError("web.public_url: needed with Zalo, which downloads the pictures "
+                              "and file links the bot sends from the bot's own web server: set "
+                              "the https address at which phones reach it, such as "
+                              "\"https://baocao.example.vn\" (or BOT_WEB_PUBLIC_URL)")
+        if not public.startswith("https://"):
+            raise ConfigError(f"web.public_url: {public!r} is not an https address; Zalo "
+                              f"downloads the bot's pictures and file links only over https "
+                              f"(or set BOT_WEB_PUBLIC_URL)")
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------

@@ -26,12 +26,12 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater, split_text
+from channels.base import ChatMoved, RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.transcripts import PlatformSession, rewrite_members_add
@@ -93,6 +93,16 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
         return InlineKeyboardMarkup([keys])
     half = (len(keys) + 1) // 2
     return InlineKeyboardMarkup([keys[:half], keys[half:]])
+
+
+def refusal_kind(description: str) -> str:
+    """What a 403 says: the person blocked the bot, never opened it, or the chat is gone."""
+    text = description.lower()
+    if "blocked" in text:
+        return "blocked"
+    if "initiate" in text:
+        return "not_started"
+    return "gone"
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -222,13 +232,27 @@ class TelegramAdapter:
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             message = update.message
-            if message is None or message.from_user is None:
+            if message is None:
+                return
+            if message.migrate_to_chat_id or message.migrate_from_chat_id:
+                await self._moved(message)
+                return
+            if message.from_user is None:
                 return
             event = await self.incoming(message)
             if event is not None:
                 await self._run(event)
         finally:
             self.handled += 1
+
+    async def _moved(self, message: Message) -> None:
+        """A group upgraded to a supergroup: its messages live on under the new id (Telegram
+        sends this to both chats; the second is a no-op)."""
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        else:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        await self.runtime.dispatcher.chat_moved(CHANNEL, str(old), str(new), self.clock())
 
     async def incoming(self, message: Message) -> Incoming | None:
         """The event for a user's message, or None when it is not for the core."""
@@ -348,6 +372,10 @@ class TelegramAdapter:
                 if first:
                     raise RetryLater(retry_seconds(exc), str(exc)) from exc
                 await asyncio.sleep(retry_seconds(exc))
+            except Forbidden as exc:  # 403: blocked, never opened, or left the group
+                raise Unreachable(refusal_kind(exc.message), exc.message) from exc
+            except ChatMigrated as exc:  # a group upgraded to a supergroup
+                raise ChatMoved(str(exc.new_chat_id)) from exc
         raise RetryLater(1.0, "too many 429 answers")
 
     async def send(self, message: Outgoing) -> str:

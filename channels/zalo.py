@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater, split_text
+from channels.base import RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
@@ -324,6 +324,8 @@ class ZaloAdapter:
             try:
                 return await self.client.call(method, **params)
             except ZaloApiError as exc:
+                if exc.code == 403:  # the user blocked the bot: no retry
+                    raise Unreachable("blocked", exc.description) from exc
                 if exc.code != 429:
                     raise
                 if first:

@@ -33,7 +33,7 @@ from handlers.common import (
     tell_assigner,
     units_with_units_below,
 )
-from handlers.context import Context, dialogue_data
+from handlers.context import Context, bulk_wait, dialogue_data
 from handlers.reminders import plan_target
 from services import targets
 from services.scope import (
@@ -261,9 +261,17 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
         ctx.settings.reminders.offsets_days)
     lines.append(t("• Nhắc trước hạn: {days} ngày", days=", ".join(map(str, offsets)))
                  if offsets else t("• Không nhắc trước hạn"))
+    waits = bulk_wait(ctx.settings, ctx.now)
+    if waits is not None:
+        lines.append(waiting_words(t, waits))
     buttons = [Button(t("Gửi"), "g:send"), Button(t("Sửa"), "g:edit"),
                Button(t("Huỷ"), "g:cancel")]
     ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
+
+
+def waiting_words(t: Translator, waits: datetime) -> str:
+    return t("• Ngoài giờ làm việc: tin giao việc sẽ được gửi lúc {moment}.",
+             moment=t.moment(waits))
 
 
 def recurrence_words(t: Translator, rule: Recurrence) -> str:
@@ -595,6 +603,9 @@ async def _send(ctx: Context, draft: dict) -> None:
                number=number, title=assignment.title, units=len(units), people=recipients),
              t("Hạn nộp: {deadline}. Xem tiến độ: /tiendo #{number}",
                deadline=t.moment(deadline), number=number)]
+    waits = bulk_wait(ctx.settings, ctx.now)
+    if waits is not None and recipients:
+        lines.append(waiting_words(t, waits))
     if silent:
         names = ", ".join(u.name for u in silent[:PREVIEW_UNITS])
         lines.append(t("Chưa có người nhận ở {n} đơn vị: {names}. Hãy tạo mã mời cho các đơn vị "

@@ -21,6 +21,7 @@ from core.messages import Button
 from core.progress import Figures, pages
 from core.scope import Scope
 from core.text import fold
+from handlers import reach
 from handlers.cascade import hand_down_words, hand_downs, level_below
 from handlers.common import OPEN_STATES, current_periods, task_line, units_with_units_below
 from handlers.context import Context
@@ -276,6 +277,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
         offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
             else set()
+        unreachable = await reach.unit_unreachable(ctx, [row[5] for row in rows])
         lines.append(t("Chưa nộp ({n}):", n=t.number(f.missing)))
         for name, target_state, progress, deadline, target_id, unit_id in rows:
             extra = ""
@@ -288,6 +290,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
                 extra += hand_down_words(t, downs[target_id])
             elif unit_id in offices:
                 extra += t(" — chưa giao tiếp")
+            if unit_id in unreachable:
+                extra += t(" — không liên lạc được")
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:

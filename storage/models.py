@@ -60,6 +60,11 @@ class Member(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     language: str = Field(default="vi", max_length=8)
     created_at: datetime
+    # The platform refuses for good to deliver to them (blocked the bot, never opened it):
+    # since when, and why (blocked | not_started | gone). Cleared when they write again.
+    unreachable_since: datetime | None = None
+    unreachable_reason: str = Field(default="", max_length=16,
+                                    sa_column_kwargs={"server_default": text("''")})
 
 
 class Membership(SQLModel, table=True):
@@ -269,6 +274,8 @@ class Outbox(SQLModel, table=True):
     reminder_id: int | None = Field(default=None, foreign_key="reminder.id")
     priority: int = 0  # 0 = a reply to a user, 1 = bulk (reminders, task fan-out)
     created_at: datetime
+    # Bulk written in quiet hours or on a day off waits until then (`core.policy.bulk_wait`).
+    not_before: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)

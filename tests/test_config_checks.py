@@ -246,6 +246,14 @@ def refused_for_channels(tmp_path: Path, text: str) -> str:
      'webhook_secret = "bi-mat-zalo"\n',
      'zalo.webhook_url: needed with zalo.mode = "webhook": the https URL at which Zalo reaches '
      "the bot's web server"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\n',
+     "web.public_url: needed with Zalo, which downloads the pictures and file links the bot "
+     "sends from the bot's own web server: set the https address at which phones reach it, "
+     'such as "https://baocao.example.vn" (or BOT_WEB_PUBLIC_URL)'),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\n'
+     '[web]\npublic_url = "http://baocao.example.vn"\n',
+     "web.public_url: 'http://baocao.example.vn' is not an https address; Zalo downloads the "
+     "bot's pictures and file links only over https (or set BOT_WEB_PUBLIC_URL)"),
 ])
 def test_insecure_settings_are_refused_for_the_channels(tmp_path: Path, text: str,
                                                         message: str) -> None:
@@ -262,7 +270,8 @@ def test_a_good_channel_configuration_passes(tmp_path: Path) -> None:
     check_for_channels(load(tmp_path, f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
                                       '[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
                                       'webhook_url = "https://bot.example.vn/tg"\n'
-                                      'webhook_secret = "bi-mat"\n[zalo]\ntoken = "z"\n'))
+                                      'webhook_secret = "bi-mat"\n[zalo]\ntoken = "z"\n'
+                                      '[web]\npublic_url = "https://bot.example.vn"\n'))
     # The environment's secrets count as much as the file's.
     path = tmp_path / "config.toml"
     path.write_text('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.vn/tg"\n',
@@ -303,6 +312,17 @@ def test_secret_prints_a_fresh_key_even_when_the_file_is_wrong(tmp_path: Path) -
     assert len(key) == 64 and key != second.stdout.strip()
     good = f'[bot]\nsecret_key = "{key}"\n[telegram]\ntoken = "1:x"\n'
     check_for_channels(load(tmp_path, good))
+
+
+def test_run_with_zalo_and_no_public_url_is_one_line(tmp_path: Path) -> None:
+    result = bot(tmp_path, "run", config_text=f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
+                                              '[zalo]\ntoken = "z"\n')
+    assert result.returncode == 2
+    assert_one_line(result, "Configuration error: web.public_url: needed with Zalo, which "
+                            "downloads the pictures and file links the bot sends from the "
+                            "bot's own web server: set the https address at which phones "
+                            'reach it, such as "https://baocao.example.vn" (or '
+                            "BOT_WEB_PUBLIC_URL)")
 
 
 def test_run_with_a_misspelt_section_is_one_line(tmp_path: Path) -> None:
