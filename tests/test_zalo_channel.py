@@ -20,7 +20,7 @@ from channels.console import play_script, user_event
 from channels.transcripts import isolated_settings
 from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
-from storage.models import Outbox, SeenEvent, Submission
+from storage.models import InboundUpdate, Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
@@ -94,7 +94,7 @@ async def test_a_redelivered_update_is_recorded_once() -> None:
         await session.settle()
         assert len([r for r in await rows(runtime, Submission) if r.kind == "progress"]) == 1
         assert sum("60%" in text for text in texts(session, "ht_lhp")) == 1
-        assert len(await rows(runtime, SeenEvent)) >= 2
+        assert len(await rows(runtime, InboundUpdate)) >= 2
 
 
 async def test_long_text_is_split_at_2000_characters() -> None:
@@ -185,7 +185,8 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
                         answer = await http.post(url, json=forged, headers=headers)
                         assert answer.status_code == 403
                 assert adapter.handled == 0 and emu.bot_messages("1001") == []
-                assert await rows(runtime, Outbox) == [] and await rows(runtime, SeenEvent) == []
+                assert await rows(runtime, Outbox) == []
+                assert await rows(runtime, InboundUpdate) == []
 
                 emu.wrap_webhook_body = True  # {ok, result} is read as well as the bare update
                 await emu.inject_text("1001", "/help")
