@@ -75,12 +75,16 @@ class Settings:
     web: WebSettings = field(default_factory=lambda: WebSettings())
     department_kinds: tuple[str, ...] = DEPARTMENT_KINDS
     cascade_lead_days: int = 2  # a hand-down's deadline: this many working days earlier
+    # `bot.py run` stopped by SIGTERM/SIGINT exits 0 within this many seconds, finished or not
+    shutdown_seconds: float = 8.0
     base_dir: Path = Path(".")
 
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
 
+
+MIN_SHUTDOWN, MAX_SHUTDOWN = 1, 3600  # run.shutdown_seconds
 
 ENV_OVERRIDES = {
     "BOT_DATABASE_URL": ("database", "url"),
@@ -111,6 +115,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     # upload page: no listen address, port or download limit of its own.
     "zalo": ("token", "base_url", "mode", "webhook_url", "webhook_secret", *_CHANNEL_LIMITS),
     "web": ("listen", "port", "public_url", "link_minutes", "file_link_days"),
+    "run": ("shutdown_seconds",),
 }
 # Keys that people look for in one section but that live in another.
 _ELSEWHERE = {"zalo.webhook_port": "web.port", "zalo.webhook_listen": "web.listen"}
@@ -321,6 +326,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     lead_days = _get(raw, "cascade", "lead_days", int, 2)
     if lead_days > 60:
         raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
+    shutdown = _get(raw, "run", "shutdown_seconds", float, 8.0)
+    if not MIN_SHUTDOWN <= shutdown <= MAX_SHUTDOWN:
+        raise ConfigError(f"run.shutdown_seconds: expected {MIN_SHUTDOWN:g} to {MAX_SHUTDOWN:g} "
+                          f"seconds, got {shutdown!r}")
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -341,6 +350,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         web=_web(raw),
         department_kinds=departments,
         cascade_lead_days=lead_days,
+        shutdown_seconds=shutdown,
         base_dir=path.parent if path else Path("."),
     )
 
