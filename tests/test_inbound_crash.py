@@ -74,6 +74,8 @@ class Case:
     zalo: ZaloEmulator | None = None
     handouts: list[tuple[float, str]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)  # message id → chat (Zalo)
+    webhook_port: int = 0  # Telegram's webhook, in webhook mode
+    web_port: int = 0  # the bot's web server (Zalo)
 
     def config(self) -> Path:
         path = self.folder / "config.toml"
@@ -101,9 +103,6 @@ class Case:
             lines.append(f"[web]\nport = {self.web_port}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
-
-    webhook_port: int = 0
-    web_port: int = 0
 
     def calls_since(self, since: float, method: str) -> bool:
         calls = self.telegram.calls if self.telegram is not None else self.zalo.calls  # type: ignore[union-attr]
@@ -135,6 +134,8 @@ class Case:
         return sum(n > 1 for n in deliveries.values())
 
     def debug(self, missing: list[str], kills: list[float]) -> str:
+        """For a failure: how long before the next kill each missing Zalo answer was handed
+        out (ms; -1 when after the last kill)."""
         byc = {v: k for k, v in self.answers.items()}
         out = []
         for chat in missing:
