@@ -142,6 +142,7 @@ class TelegramAdapter:
         self._webhook: web.AppRunner | None = None
         self._inbox_id: int | None = None  # the recorded update being handled
         self._failed: Exception | None = None  # its translation failed: tried again later
+        self._dispatched = False  # it reached the dispatcher, which marked it handled
         self._inbox_started = False
         self._running = False
         self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
@@ -255,16 +256,18 @@ class TelegramAdapter:
         await self._receive([(str(body["update_id"]), body)])
         return web.Response(status=200)
 
-    async def _handle_recorded(self, inbox_id: int, payload: Any) -> None:
-        """The inbox's callback: one recorded update through the Application's handlers."""
+    async def _handle_recorded(self, inbox_id: int, payload: Any) -> bool:
+        """The inbox's callback: one recorded update through the Application's handlers;
+        True when it reached the dispatcher (which marked it handled)."""
         update = Update.de_json(payload, self.app.bot)
-        self._inbox_id, self._failed = inbox_id, None
+        self._inbox_id, self._failed, self._dispatched = inbox_id, None, False
         try:
             await self.app.process_update(update)
         finally:
             self._inbox_id = None
         if self._failed is not None:
             raise self._failed
+        return self._dispatched
 
     @staticmethod
     def _menu(names: Sequence[str], language: str) -> list[BotCommand]:
@@ -313,7 +316,9 @@ class TelegramAdapter:
     async def _run(self, event: Incoming) -> bool:
         """Handle the event (False if its update was handled before) and send the replies."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
-        if not await self.runtime.dispatcher.handle(event, self.clock()):
+        handled = await self.runtime.dispatcher.handle(event, self.clock())
+        self._dispatched = True
+        if not handled:
             return False
         await self.drain()
         if not event.is_group and event.chat_id not in self._menus:

@@ -250,17 +250,21 @@ class ZaloAdapter:
         await self._receive(updates_of(body))  # an error answer: Zalo posts it again
         return web.json_response({"ok": True})
 
-    async def process(self, inbox_id: int | None, update: dict[str, Any]) -> None:
-        """Handle one recorded update (the inbox's callback); never raises."""
+    async def process(self, inbox_id: int | None, update: dict[str, Any]) -> bool:
+        """Handle one recorded update (the inbox's callback); never raises. True when it went
+        through the dispatcher (which marked it handled)."""
+        dispatched = False
         try:
             event = await self.incoming(update, inbox_id)
             if event is not None:
                 await self.runtime.dispatcher.handle(event, self.clock())
+                dispatched = True
                 await self.drain()
         except Exception:
             log.exception("zalo update %s failed", update)
         finally:
             self.handled += 1
+        return dispatched
 
     async def _implied_reply(self, user_id: str, chat_id: str) -> str | None:
         """Zalo tells a bot nothing about quoted messages, so a message is taken as a reply

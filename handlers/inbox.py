@@ -30,7 +30,9 @@ LEASE = timedelta(minutes=5)  # a claim older than this is taken by any worker
 RECOVER_EVERY = 5.0  # seconds between two looks for updates nobody handles
 KEEP = timedelta(days=7)  # handled updates are kept this long (re-deliveries come sooner)
 
-Handle = Callable[[int, Any], Awaitable[None]]
+# The adapter's callback: True when the update went through the dispatcher (which marked it
+# handled with its effects).
+Handle = Callable[[int, Any], Awaitable[bool]]
 
 
 class Inbox:
@@ -147,15 +149,23 @@ class Inbox:
         all) is marked handled here. One whose handling raised is given back to be tried
         again (up to `inbox.MAX_ATTEMPTS` times)."""
         try:
-            await self.handle(row_id, payload)
+            dispatched = await self.handle(row_id, payload)
         except Exception:
             log.exception("%s: update %d failed; it will be tried again", self.channel, row_id)
             with contextlib.suppress(Exception):
                 async with self.sessions() as session, session.begin():
                     await inbox.release(session, [row_id], self.worker, failed=True)
             return
-        async with self.sessions() as session, session.begin():
-            await inbox.mark_handled(session, row_id, self.clock())
+        if dispatched:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                await inbox.mark_handled(session, row_id, self.clock())
+        except Exception:  # left unhandled: the next look takes it again
+            log.exception("%s: marking update %d handled failed", self.channel, row_id)
+            with contextlib.suppress(Exception):
+                async with self.sessions() as session, session.begin():
+                    await inbox.release(session, [row_id], self.worker, failed=True)
 
 
 __all__ = ["Inbox"]

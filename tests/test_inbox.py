@@ -93,8 +93,9 @@ async def test_updates_of_a_worker_that_is_gone_are_handled_in_order(settings: S
     dead = f"{socket.gethostname()}:{gone.pid}"
     handled: list[tuple[int, Any]] = []
 
-    async def handle(row_id: int, payload: Any) -> None:
+    async def handle(row_id: int, payload: Any) -> bool:
         handled.append((row_id, payload))
+        return False  # not through the dispatcher: the inbox marks it
 
     try:
         async with runtime.sessions() as session, session.begin():
