@@ -80,12 +80,16 @@ class Settings:
     # Words of plans for unit kinds, beyond core.plan's built-in table: ((kind, (words, ...)),
     # ...) in the order of the file; `dict(settings.plan_kinds)` is what core.plan takes.
     plan_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # `bot.py run` stopped by SIGTERM/SIGINT exits 0 within this many seconds, finished or not
+    shutdown_seconds: float = 8.0
     base_dir: Path = Path(".")
 
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
 
+
+MIN_SHUTDOWN, MAX_SHUTDOWN = 1, 3600  # run.shutdown_seconds
 
 ENV_OVERRIDES = {
     "BOT_DATABASE_URL": ("database", "url"),
@@ -117,6 +121,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     # upload page: no listen address, port or download limit of its own.
     "zalo": ("token", "base_url", "mode", "webhook_url", "webhook_secret", *_CHANNEL_LIMITS),
     "web": ("listen", "port", "public_url", "link_minutes", "file_link_days"),
+    "run": ("shutdown_seconds",),
 }
 # Keys that people look for in one section but that live in another.
 _ELSEWHERE = {"zalo.webhook_port": "web.port", "zalo.webhook_listen": "web.listen"}
@@ -340,6 +345,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
     school_year_end = _school_year_end(_get(raw, "bot", "school_year_end", str, "31/05"))
     plan_kinds = _plan_kinds(raw)
+    shutdown = _get(raw, "run", "shutdown_seconds", float, 8.0)
+    if not MIN_SHUTDOWN <= shutdown <= MAX_SHUTDOWN:
+        raise ConfigError(f"run.shutdown_seconds: expected {MIN_SHUTDOWN:g} to {MAX_SHUTDOWN:g} "
+                          f"seconds, got {shutdown!r}")
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -362,6 +371,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         department_kinds=departments,
         cascade_lead_days=lead_days,
         plan_kinds=plan_kinds,
+        shutdown_seconds=shutdown,
         base_dir=path.parent if path else Path("."),
     )
 

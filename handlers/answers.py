@@ -11,7 +11,7 @@ from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
 from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
 from handlers.cascade import after_answer
@@ -163,7 +163,7 @@ async def handle_free(ctx: Context) -> None:
             ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
                         "xin gia hạn đến 12/5 vì ..., không có số liệu, xin miễn nộp vì ...; "
                         "hoặc gửi tệp báo cáo.",
-                        text=event.text.strip()[:80]))
+                        text=excerpt(event.text)))
             return
     if picked is None:
         rows = await open_targets_of(ctx, ctx.unit_ids)
@@ -200,7 +200,7 @@ def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -
     ctx.send(ctx.member, lambda t: t("Chưa hiểu «{text}» cho nhiệm vụ {task}. Hãy chọn một nút, "
                                      "hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia "
                                      "hạn đến 12/5 vì ..., không có số liệu.",
-                                     text=text.strip()[:80], task=task_line(t, assignment)),
+                                     text=excerpt(text), task=task_line(t, assignment)),
              status_buttons(target.id), target_id=target.id, assignment_id=assignment.id)  # type: ignore[arg-type]
 
 

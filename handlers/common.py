@@ -10,7 +10,7 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.text import fold, small_number
+from core.text import excerpt, fold, small_number
 from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
@@ -63,7 +63,7 @@ def task_line(t: Translator, assignment: Assignment) -> str:
 
 def repeated_offsets_text(t: Translator, text: str) -> str:
     return t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi một lần.",
-             text=text.strip())
+             text=excerpt(text))
 
 
 def policy_of(settings: Settings, assignment: Assignment | None = None) -> Policy:

@@ -20,6 +20,7 @@ from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context
 from handlers.figures import aware
+from storage import inbox
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
@@ -57,11 +58,12 @@ class Dispatcher:
     async def handle(self, event: Incoming, now: datetime) -> bool:
         """Run one incoming event. Its changes and the messages it causes commit together;
         if anything fails, nothing is written and the user gets a short apology. An event
-        with a `once_key` already handled is skipped: returns False."""
+        whose recorded update (`inbox_id`) or `once_key` was already handled is skipped:
+        returns False."""
         event = cleaned(event)
         try:
             async with self.sessions() as session, session.begin():
-                if event.once_key is not None and not await _first_time(session, event, now):
+                if not await _first_time(session, event, now):
                     return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
@@ -70,6 +72,9 @@ class Dispatcher:
         except Exception:
             log.exception("handling %s failed", event)
             async with self.sessions() as session, session.begin():
+                if event.inbox_id is not None and not await inbox.mark_handled(
+                        session, event.inbox_id, now):
+                    return False  # handled meanwhile by another worker
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
                 session.add(
@@ -96,7 +101,8 @@ class Dispatcher:
             await reach.chat_moved(self.context(session, now), channel, old, new)
 
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        """For an event a channel answers itself: record its `once_key`; False if seen."""
+        """For an event a channel answers itself: mark its recorded update handled (or
+        record its `once_key`) in a commit of its own; False if it was handled before."""
         async with self.sessions() as session, session.begin():
             return await _first_time(session, event, now)
 
@@ -133,7 +139,12 @@ class Dispatcher:
 
 
 async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:
-    """Record the event's `once_key` in the current transaction; False if it was seen."""
+    """Mark the event's recorded update handled, or record its `once_key`, in the current
+    transaction; False if it was handled before."""
+    if event.inbox_id is not None:
+        return await inbox.mark_handled(session, event.inbox_id, now)
+    if event.once_key is None:
+        return True
     key = (event.once_key or "")[:128]
     seen = (await session.exec(select(SeenEvent).where(
         SeenEvent.channel == event.channel, SeenEvent.key == key))).first()

@@ -12,7 +12,7 @@ from core import roles
 from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
     calendar_of,
@@ -154,7 +154,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(usage)
         return
     assignment = await task_to_change(ctx, reference, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
     if assignment.state != "active":

@@ -17,7 +17,7 @@ from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
 from core.messages import Button
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import files as file_intake
 from handlers import plans
 from handlers.common import (
@@ -128,8 +128,8 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
                         func.upper(Unit.code) == token[1:].upper(), *within))).all()
             if not units:
                 problems.append(t("Không có nhóm «{group}» trong phạm vi của {office}.",
-                                  group=token, office=office) if office and await _exists(
-                    ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=token))
+                                  group=excerpt(token), office=office) if office and await _exists(
+                    ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=excerpt(token)))
                 continue
         else:
             units = (await session.exec(
@@ -360,7 +360,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     problems: list[str] = []
     if line.unknown:
         problems.append(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, nộp, nhắc, "
-                          "chi tiết.", part=" | ".join(line.unknown)))
+                          "chi tiết.", part=excerpt(" | ".join(line.unknown))))
     if line.requires is not None:
         requires = parse_requires(line.requires)
         if requires is None:
@@ -647,7 +647,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
         ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
         return
     assignment = await task_to_change(ctx, args, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed

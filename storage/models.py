@@ -324,6 +324,28 @@ class AuditLog(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
+class InboundUpdate(SQLModel, table=True):
+    """A platform update as it arrived (the inbox, the outbox's counterpart): recorded in a
+    commit of its own before the platform is told it was received, unique per channel and
+    `key` (Telegram's update id, Zalo's event and message id), and marked handled in the
+    same transaction as its effects, so it is handled once even when delivered twice or
+    when the process dies in between. `claimed_by` names the worker handling it."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "key"),
+                      Index("ix_inbound_update_pending", "handled_at", "channel", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the update, as JSON
+    received_at: datetime
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    attempts: int = 0  # failed handlings: an update that keeps failing is given up
+    handled_at: datetime | None = None
+
+
 class SeenEvent(SQLModel, table=True):
     """A platform update or a one-time link already handled: `key` is unique per channel,
     written in the same transaction as the event's effects, so a re-delivered update (even

@@ -84,7 +84,7 @@ def test_the_known_keys_are_exactly_what_load_settings_reads(monkeypatch) -> Non
     ("[cascade]\nfoo = 1\n", "cascade.foo: unknown key; the keys of [cascade] are lead_days"),
     ('[mail]\nhost = "x"\n', "[mail]: unknown section; the sections are [bot], [offices], "
                              "[cascade], [plans], [database], [files], [reminders], [telegram], "
-                             "[zalo], [web]"),
+                             "[zalo], [web], [run]"),
     ("[plans]\nkind = {}\n", "plans.kind: unknown key; did you mean plans.kinds?"),
     ('language = "en"\n', "language: unknown key outside any section; did you mean bot.language?"),
     ('web = "x"\n', "web: expected a [web] section, got a single value"),
@@ -128,6 +128,12 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
     ('[web]\npublic_url = "baocao.example.vn"\n',
      "web.public_url: expected an http(s) URL, got 'baocao.example.vn'"),
     ("[web]\nport = 0\n", "web.port: expected a port number 1-65535, got 0"),
+    ("[run]\nshutdown_seconds = 0\n", "run.shutdown_seconds: expected 1 to 3600 seconds, got 0.0"),
+    ("[run]\nshutdown_seconds = 7200\n",
+     "run.shutdown_seconds: expected 1 to 3600 seconds, got 7200.0"),
+    ('[run]\nshutdown_seconds = "10s"\n', "run.shutdown_seconds: expected a number, got '10s'"),
+    ("[run]\nshutdown_second = 5\n", "run.shutdown_second: unknown key; did you mean "
+                                      "run.shutdown_seconds?"),
     ("[telegram]\nwebhook_port = 65536\n",
      "telegram.webhook_port: expected a port number 1-65535, got 65536"),
     ('[web]\nport = "8080"\n', "web.port: expected a port number 1-65535, got '8080'"),
