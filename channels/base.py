@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import OrderedDict
+from typing import Generic, Protocol, TypeVar
 
 from core.messages import Outgoing
 
@@ -13,6 +14,27 @@ class ChannelAdapter(Protocol):
     async def send(self, message: Outgoing) -> str:
         """Deliver `message`; return the platform's id of the (first) message sent."""
         ...
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+RECENT = 2_000  # what an adapter remembers of its latest sends, for transcript printing
+
+
+class Recent(OrderedDict[K, V], Generic[K, V]):
+    """A map that keeps only its `limit` newest entries: what an adapter notes about messages
+    it sent (a photo's file name, an offered upload link) is read back moments later by the
+    transcript printer, and a bot running for months must not keep it for every message."""
+
+    def __init__(self, limit: int = RECENT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class RetryLater(Exception):

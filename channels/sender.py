@@ -80,7 +80,8 @@ class AckWindows:
     count: int = 0
     total: float = 0.0
     longest: float = 0.0
-    samples: list[float] = field(default_factory=list, repr=False)
+    # The latest windows, for a bench's percentiles; a long-running bot keeps no more.
+    samples: deque[float] = field(default_factory=lambda: deque(maxlen=100_000), repr=False)
 
     def add(self, seconds: float) -> None:
         self.count += 1

@@ -39,7 +39,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import ChatMoved, RetryLater, Unreachable, split_text
+from channels.base import ChatMoved, Recent, RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.transcripts import PlatformSession, rewrite_members_add
@@ -145,7 +145,7 @@ class TelegramAdapter:
         self.app.add_error_handler(self._on_error)
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
+        self.photo_names: Recent[tuple[int, int], str] = Recent()  # files sent as photos
         self.inbox = runtime.inbox(CHANNEL, self._handle_recorded, clock)
         self.poll_seconds = POLL_SECONDS
         self.retry_seconds = 1.0  # pause after a failed getUpdates

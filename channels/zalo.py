@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater, Unreachable, split_text
+from channels.base import Recent, RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
@@ -154,9 +154,9 @@ class ZaloAdapter:
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         web_server.adapters[CHANNEL] = self
         self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.offers: dict[str, str] = {}  # message id → upload link offered in it
-        self.photo_names: dict[str, str] = {}  # message id → name of the file sent as photo
-        self.continued: set[str] = set()  # ids of pieces followed by more of the same text
+        self.offers: Recent[str, str] = Recent()  # message id → upload link offered in it
+        self.photo_names: Recent[str, str] = Recent()  # message id → file sent as a photo
+        self.continued: Recent[str, bool] = Recent()  # pieces followed by more of the text
         self.inbox = runtime.inbox(CHANNEL, self.process, clock)
         self._inbox_started = False
         self._poller: asyncio.Task[None] | None = None
@@ -394,7 +394,7 @@ class ZaloAdapter:
         last_id = ""
         for piece in split_text(text, MAX_TEXT):
             if last_id:
-                self.continued.add(last_id)
+                self.continued[last_id] = True
             sent = await self._call(first, "sendMessage", chat_id=chat_id, text=piece)
             first = False
             last_id = str(sent["message_id"])

@@ -349,3 +349,21 @@ async def test_kehoach_sent_as_a_reply_to_a_plan_file_reads_that_file() -> None:
         answer = texts(session, "vp_so")[-1]
         assert "Tìm thấy 1 việc cần giao trong «ke-hoach.txt»" in answer
         assert "2 đơn vị (Các trường THPT)" in answer
+
+
+def test_what_adapters_note_of_their_sends_stays_bounded() -> None:
+    """A bot running for months sends millions of messages: the notes an adapter keeps for
+    the transcript printer (photo names, upload offers, split pieces) keep the newest only."""
+    from channels.base import RECENT, Recent
+    from channels.sender import AckWindows
+
+    names: Recent[int, str] = Recent()
+    for i in range(10_000):
+        names[i] = f"anh-{i}.png"
+    assert len(names) == RECENT and 9_999 in names and 0 not in names
+    names[8_500] = "again.png"  # a note written again is the newest
+    assert list(names)[-1] == 8_500
+    acks = AckWindows()
+    for i in range(150_000):
+        acks.add(i / 1000)
+    assert acks.count == 150_000 and len(acks.samples) == 100_000
