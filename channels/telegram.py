@@ -57,6 +57,7 @@ T = TypeVar("T")
 
 COMMANDS = {
     "giao": N_("Giao nhiệm vụ cho các đơn vị"),
+    "sua": N_("Sửa nhiệm vụ đã giao (hạn, đơn vị, tên, nội dung)"),
     "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
     "mien": N_("Miễn nộp cho đơn vị, hoặc bỏ miễn"),
     "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),

@@ -25,12 +25,12 @@ def can_excuse(roles: Iterable[str]) -> bool:
 
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
-_MENU_ORDER = ("giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
+_MENU_ORDER = ("giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
                "tainop", "nhatky", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
-    "admin": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
+    "admin": {"giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
               "tainop", "nhatky"},
-    "staff": {"giao", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
+    "staff": {"giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
               "tainop", "nhatky"},
     "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},

@@ -209,6 +209,9 @@ def _closed_reason(ctx: Context, assignment: Assignment, target: Target) -> str 
                  task=task_line(t, assignment))
     if target.state == "excused":
         return t("Đơn vị đã được miễn nộp nhiệm vụ {task}.", task=task_line(t, assignment))
+    if target.state == "removed":
+        return t("Đơn vị không còn thuộc nhiệm vụ {task}; chưa ghi nhận gì.",
+                 task=task_line(t, assignment))
     return None
 
 

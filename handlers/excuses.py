@@ -200,6 +200,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     targets = {target.unit_id: target for target in (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
+        Target.state != "removed",
         col(Target.unit_id).in_([unit.id for unit in units])))).all()}
     outside = [unit for unit in units if unit.id not in targets]
     if outside:

@@ -174,6 +174,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     targets = {tg.unit_id: tg for tg in (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
+        Target.state != "removed",
         col(Target.unit_id).in_([u.id for u in units])))).all()}
     outside = [u for u in units if u.id not in targets]
     if outside:

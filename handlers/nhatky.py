@@ -18,6 +18,7 @@ ACTIONS = {
     "cancel": N_("huỷ nhiệm vụ"),
     "close": N_("đóng nhiệm vụ"),
     "reopen": N_("mở lại nhiệm vụ"),
+    "edit": N_("sửa nhiệm vụ"),
     "nudge": N_("nhắc ngay"),
     "reminder_policy": N_("đổi lịch nhắc"),
     "reminders_pause": N_("tạm dừng nhắc"),

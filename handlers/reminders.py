@@ -23,7 +23,7 @@ from handlers.common import (
 from handlers.context import Context
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
-CLOSED_STATES = ("submitted", "excused")
+CLOSED_STATES = ("submitted", "excused", "removed")
 
 
 def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:

@@ -15,6 +15,7 @@ from handlers import (
     answers,
     cascade,
     closing,
+    edit,
     excuses,
     extensions,
     giao,
@@ -47,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "giahan": extensions.handle_giahan,
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
+    "sua": edit.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {
@@ -58,6 +60,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "t": tiendo.on_button,
     "r": report_files.on_button,
     "h": cascade.on_button,
+    "e": edit.on_button,
 }
 
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may
@@ -75,6 +78,7 @@ def keeps_buttons(payload: str) -> bool:
 DIALOGUES: dict[str, DialogueHandler] = {
     "giao": giao.on_dialogue,
     "answer": answers.on_dialogue,
+    "sua": edit.on_dialogue,
 }
 
 

@@ -44,7 +44,8 @@ async def task_report(session: AsyncSession, assignment: Assignment,
     today's figures; only the targets meeting `seen` (the reader's scope), if given. Columns
     rather than model objects: a task may have tens of thousands of units."""
     period = assignment.period
-    of_task = and_(Target.assignment_id == assignment.id, Target.period == period)
+    of_task = and_(Target.assignment_id == assignment.id, Target.period == period,
+                   Target.state != "removed")  # a unit taken off the task is history only
     if seen is not None:
         of_task = and_(of_task, seen)
     groups: dict[int, list[str]] = defaultdict(list)
