@@ -167,17 +167,9 @@ async def handle_free(ctx: Context) -> None:
                         "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
             return
         if len(rows) > 1:
-            pending = {"text": event.text, "file_id": None, "file_name": None}
-            if event.file is not None:
-                stored, problem = await file_intake.store(ctx, event.file)
-                if problem:
-                    ctx.reply(problem)
-                    return
-                pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
-            await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
-            ctx.send(ctx.member, lambda tr: tr("Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời "
-                                               "này dành cho nhiệm vụ nào?", n=len(rows)),
-                     _pick_buttons(rows, await _apart(ctx, rows)))
+            await _ask_which(ctx, rows, lambda tr: tr(
+                "Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời này dành cho nhiệm vụ nào?",
+                n=len(rows)))
             return
         picked = rows[0]
     target, assignment = picked
@@ -188,6 +180,22 @@ async def handle_free(ctx: Context) -> None:
         _ask_back(ctx, target, assignment, event.text)
         return
     await apply_status(ctx, target, assignment, status)
+
+
+async def _ask_which(ctx: Context, rows: list[tuple[Target, Assignment]],
+                     question: Callable[[Translator], str]) -> None:
+    """Keep the answer (its file stored) and ask which of `rows` it is for."""
+    event = ctx.event
+    assert event is not None and ctx.member is not None
+    pending = {"text": event.text, "file_id": None, "file_name": None}
+    if event.file is not None:
+        stored, problem = await file_intake.store(ctx, event.file)
+        if problem:
+            ctx.reply(problem)
+            return
+        pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
+    await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
+    ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
 
 
 def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
@@ -225,7 +233,8 @@ def _timing(ctx: Context, target: Target) -> str:
 
 
 async def _has(ctx: Context, target: Target, kind: str) -> bool:
-    query = select(Submission).where(Submission.target_id == target.id)
+    query = select(Submission).where(Submission.target_id == target.id,
+                                     col(Submission.withdrawn_at).is_(None))
     rows = (await ctx.session.exec(query)).all()
     if kind == "file":
         return any(r.file_id is not None for r in rows)
@@ -267,14 +276,17 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
-    ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
-                               file_id=stored.id, text=caption, created_at=ctx.now))
+    submission = Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
+                            file_id=stored.id, text=caption, created_at=ctx.now)
+    ctx.session.add(submission)
+    await ctx.session.flush()
     unit = await unit_name(ctx, target.unit_id)
     size = t.number(round(stored.size / 1024, 1))
     if assignment.requires == "both" and not await _has(ctx, target, "done"):
         ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi báo "
                     "cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
-                    task=task_line(t, assignment)), target_id=target.id)
+                    task=task_line(t, assignment)),
+                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
         await _clear_answer_dialogue(ctx)
         return
     again = _mark_submitted(ctx, target)
@@ -286,7 +298,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
              timing=_timing(ctx, target))
     if again:
         text += "\n" + t("Đây là bản nộp lại; bản trước vẫn được lưu.")
-    ctx.reply(text, target_id=target.id)
+    ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     await _clear_answer_dialogue(ctx)
 
 
@@ -307,10 +319,12 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     task = task_line(t, assignment)
     unit = await unit_name(ctx, target.unit_id)
 
-    def record(kind: str, **extra: object) -> None:
-        ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
-                                   kind=kind, created_at=ctx.now, **extra))  # type: ignore[arg-type]
+    def record(kind: str, **extra: object) -> Submission:
+        row = Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
+                         kind=kind, created_at=ctx.now, **extra)  # type: ignore[arg-type]
+        ctx.session.add(row)
         ctx.audit(f"status_{kind}", assignment.id, target=target.id)
+        return row
 
     if status.kind == "done":
         if status.route is None and assignment.requires in ("file", "both") \
@@ -319,7 +333,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        record("done", text=status.note)
+        submission = record("done", text=status.note)
         again = _mark_submitted(ctx, target)
         if not again:
             await after_answer(ctx, target)
@@ -332,15 +346,18 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                      task=task, timing=_timing(ctx, target))
         if again:
             text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
-        ctx.reply(text, target_id=target.id)
+        await ctx.session.flush()
+        ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
-        record("nil", text=status.note)
+        submission = record("nil", text=status.note)
         if not _mark_submitted(ctx, target):
             await after_answer(ctx, target)
         target.nil_report = True
+        await ctx.session.flush()
         ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
                     "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
-                    timing=_timing(ctx, target)), target_id=target.id)
+                    timing=_timing(ctx, target)),
+                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
         record("progress", percent=status.percent)
         if target.state != "submitted":
@@ -426,6 +443,37 @@ def working_days_after(ctx: Context, deadline: datetime, days: int) -> datetime:
 
 def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
     return deadline_error_text(t, error)
+
+
+# --- [Nộp nhầm]: a submission filed under the wrong task --------------------------------
+
+MOVE_OPTIONS = 3  # «Chuyển sang #M» buttons under an acknowledgement, at most
+
+
+async def misfiled_buttons(ctx: Context, submission: Submission, target: Target
+                           ) -> list[Button]:
+    """Under every acknowledgement of a submission: [Nộp nhầm] and, when the unit has other
+    open tasks, one «Chuyển sang #M» each (on Zalo, where a message answers the bot's latest
+    one, these are the numbers to answer: «Trả lời 2 = Chuyển sang #1»)."""
+    t = ctx.t
+    buttons = [Button(t("Nộp nhầm"), f"w:{submission.id}")]
+    for other, assignment in (await move_options(ctx, target))[:MOVE_OPTIONS]:
+        buttons.append(Button(move_label(t, other, assignment, target), f"w:{submission.id}:"
+                              f"{other.id}"))
+    return buttons
+
+
+async def move_options(ctx: Context, target: Target) -> list[tuple[Target, Assignment]]:
+    """The open targets of the same unit a submission for `target` could be moved to."""
+    return [(other, a) for other, a in await open_targets_of(ctx, {target.unit_id})
+            if other.id != target.id]
+
+
+def move_label(t: Translator, other: Target, assignment: Assignment, source: Target) -> str:
+    if other.assignment_id == source.assignment_id:  # another period of the same task
+        return t("Chuyển sang #{number} kỳ {period}", number=assignment.number,
+                 period=other.period)
+    return t("Chuyển sang #{number}", number=assignment.number)
 
 
 # --- buttons and the answer dialogue -----------------------------------------------------

@@ -19,6 +19,8 @@ ACTIONS = {
     "close": N_("đóng nhiệm vụ"),
     "reopen": N_("mở lại nhiệm vụ"),
     "edit": N_("sửa nhiệm vụ"),
+    "submission_moved": N_("chuyển bài nộp nhầm"),
+    "submission_withdrawn": N_("rút lại bài nộp"),
     "nudge": N_("nhắc ngay"),
     "reminder_policy": N_("đổi lịch nhắc"),
     "reminders_pause": N_("tạm dừng nhắc"),

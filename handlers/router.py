@@ -15,6 +15,7 @@ from handlers import (
     answers,
     cascade,
     closing,
+    corrections,
     edit,
     excuses,
     extensions,
@@ -61,6 +62,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "r": report_files.on_button,
     "h": cascade.on_button,
     "e": edit.on_button,
+    "w": corrections.on_button,
 }
 
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may

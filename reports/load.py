@@ -63,7 +63,7 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             .join(Target, col(Target.id) == col(Submission.target_id))
             .join(Member, col(Member.id) == col(Submission.member_id))
             .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
-            .where(of_task)
+            .where(of_task, col(Submission.withdrawn_at).is_(None))  # not filed by mistake
             .order_by(col(Submission.id)))).all():
         latest[target_id] = (reporter, text)
         if sha256 is not None:
