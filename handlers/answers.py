@@ -12,6 +12,7 @@ from core.clock import to_local
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
+from core.periods import named_periods, names_a_year
 from core.statuses import StatusAnswer, parse_percent, parse_status
 from core.text import fold
 from handlers import excuses, extensions
@@ -20,6 +21,7 @@ from handlers.cascade import after_answer
 from handlers.common import (
     OPEN_STATES,
     calendar_of,
+    in_current_period,
     open_targets_of,
     status_buttons,
     task_line,
@@ -162,6 +164,14 @@ async def handle_free(ctx: Context) -> None:
             return
     if picked is None:
         rows = await open_targets_of(ctx, ctx.unit_ids)
+        if not rows and (event.file is not None or (status and status.kind in ("done", "nil"))):
+            # A re-submission without a reply: the task already submitted, if only one is.
+            rows = await submitted_targets_of(ctx, ctx.unit_ids)
+            if len(rows) > 1:
+                await _ask_which(ctx, rows, lambda tr: tr(
+                    "Đơn vị bạn không còn nhiệm vụ nào đang mở. Đây là bản nộp lại cho nhiệm vụ "
+                    "nào?"))
+                return
         if not rows:
             ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào đang mở, nên chưa ghi nhận gì. "
                         "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
@@ -173,6 +183,11 @@ async def handle_free(ctx: Context) -> None:
             return
         picked = rows[0]
     target, assignment = picked
+    if event.text.strip():  # a caption naming another period goes there, or the bot asks
+        named = await _period_named(ctx, target, assignment, event.text)
+        if named is None:
+            return
+        target = named
     if event.file is not None:
         await submit_file(ctx, target, assignment, event.file.name, None)
         return
@@ -196,6 +211,47 @@ async def _ask_which(ctx: Context, rows: list[tuple[Target, Assignment]],
         pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
     await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
     ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
+
+
+RESUBMIT_CHOICES = 5
+
+
+async def submitted_targets_of(ctx: Context, unit_ids: set[int]
+                               ) -> list[tuple[Target, Assignment]]:
+    """The submitted targets of the current periods of active tasks of `unit_ids`, the most
+    recently submitted first: what a re-submission without a reply may be for."""
+    if not unit_ids:
+        return []
+    rows = list((await ctx.session.exec(
+        select(Target, Assignment)
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(col(Target.unit_id).in_(unit_ids), Target.state == "submitted",
+               Assignment.state == "active")
+        .order_by(col(Target.submitted_at).desc(), col(Assignment.number)))).all())
+    current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
+    return [(t, a) for t, a in rows if id(t) in current][:RESUBMIT_CHOICES]
+
+
+async def _period_named(ctx: Context, target: Target, assignment: Assignment,
+                        text: str) -> Target | None:
+    """The unit's target of the period `text` names («báo cáo năm 2023 nộp bổ sung») for a
+    recurring task, else `target`; None after asking, when a file's caption names a year
+    that is none of the unit's periods of the task."""
+    if not assignment.recurrence:
+        return target
+    periods = {t.period: t for t in (await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, Target.unit_id == target.unit_id,
+        Target.state != "removed"))).all()}
+    named = named_periods(text, periods)
+    if len(named) == 1:
+        return periods[named[0]]
+    if (len(named) > 1 or names_a_year(text)) and ctx.event and ctx.event.file is not None:
+        rows = [(t, assignment) for _, t in sorted(periods.items(), reverse=True)]
+        await _ask_which(ctx, rows[:RESUBMIT_CHOICES], lambda tr: tr(
+            "Nhiệm vụ {task} không có kỳ nào khớp với «{text}». Tệp này dành cho kỳ nào?",
+            task=task_line(tr, assignment), text=text.strip()[:80]))
+        return None
+    return target
 
 
 def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
@@ -296,6 +352,8 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
              name=name, size=size, unit=unit, task=task_line(t, assignment),
              timing=_timing(ctx, target))
+    if target.period != assignment.period:  # an earlier period (a caption named it)
+        text += "\n" + t("Kỳ báo cáo: {period}", period=target.period)
     if again:
         text += "\n" + t("Đây là bản nộp lại; bản trước vẫn được lưu.")
     ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)

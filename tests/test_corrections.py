@@ -1,5 +1,6 @@
-"""[Nộp nhầm]: moving a submission to another open task, or withdrawing it: what the
-reporter sees, the history kept, the figures and counters right, on SQLite and PostgreSQL."""
+"""[Nộp nhầm] (moving a submission to another open task, or withdrawing it), a
+re-submission without a reply and a caption naming another period: what the reporter sees,
+the history kept, the figures and counters right, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.clock import LOCAL_TZ
 from core.messages import Incoming, IncomingFile
 from handlers.context import buttons_of
 from storage import tally
-from storage.models import Outbox, ProgressTally, Submission, Target, UnitTally
+from storage.models import Assignment, Outbox, ProgressTally, Submission, Target, UnitTally
 from tests.seed import Bot, seeded_bot
 
 START = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
@@ -171,3 +172,47 @@ async def test_wrong_presses_are_refused(settings: Settings) -> None:
         assert "không còn chờ đơn vị nộp; chưa chuyển gì" in last(bot, "ht_a")
     finally:
         await bot.runtime.close()
+
+
+async def test_resubmission_without_a_reply(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thi đua | hạn 20/05/2023 | đơn vị A")
+        await bot.say("ht_a", START, "đã xong")
+        # The only submitted task: the corrected file goes there.
+        await send_file(bot, "ht_a", START)
+        assert "cho nhiệm vụ #1 «Thi đua» — nộp đúng hạn" in last(bot, "ht_a")
+        assert "Đây là bản nộp lại; bản trước vẫn được lưu." in last(bot, "ht_a")
+        await bot.assign(START, "Tuyển sinh | hạn 20/05/2023 | đơn vị A")
+        await bot.say("ht_a", LATER, "đã xong")  # the most recent first
+        await bot.say("ht_a", LATER, "đã xong")
+        assert "Đây là bản nộp lại cho nhiệm vụ nào?" in last(bot, "ht_a")
+        assert await last_buttons(bot, "ht_a") == ["#2 Tuyển sinh", "#1 Thi đua"]
+        await bot.press("ht_a", LATER, "#1 Thi đua")
+        assert "đã nộp nhiệm vụ #1 «Thi đua»" in last(bot, "ht_a")
+        assert "lần báo nộp lại" in last(bot, "ht_a")
+        # Other answers to a submitted task are still refused without a reply.
+        await bot.say("ht_a", START, "đang làm 50%")
+        assert "không còn nhiệm vụ nào đang mở" in last(bot, "ht_a")
+        # A closed task is no candidate.
+        await bot.say("staff", START, "/dong #1")
+        await bot.say("staff", START, "/dong #2")
+        await send_file(bot, "ht_a", START)
+        assert "không còn nhiệm vụ nào đang mở" in last(bot, "ht_a")
+        async with bot.runtime.sessions() as session:
+            assert {a.state for a in (await session.exec(select(Assignment))).all()} == {
+                "closed"}
+    finally:
+        await bot.runtime.close()
+
+
+def test_a_caption_names_a_period() -> None:
+    from core.periods import named_periods, names_a_year
+
+    labels = ["2023", "2024", "năm học 2023-2024", "05/2023", "Q2/2023"]
+    assert named_periods("báo cáo năm 2023 nộp bổ sung", labels) == ["2023"]
+    assert named_periods("BAO CAO NAM 2023", labels) == ["2023"]
+    assert named_periods("bổ sung 2023-2024", labels) == ["năm học 2023-2024"]
+    assert named_periods("kỳ 05/2023", labels) == ["05/2023"]
+    assert named_periods("gửi ngày 12/05/2023", labels) == []  # a date names no period
+    assert not names_a_year("gửi ngày 12/05/2023") and names_a_year("báo cáo năm 2022")
