@@ -135,7 +135,7 @@ async def apply_part(ctx: Context, assignment: Assignment, changes: dict, name: 
                 return t("Không thuộc nhiệm vụ {task}: {units}.", task=task,
                          units=_names(outside))
             removing = {*changes.get("remove", []), *(u.id for u in units)}
-            if on_task <= removing:
+            if on_task <= removing and not changes.get("add"):
                 return t("Không bớt được mọi đơn vị của nhiệm vụ {task}; muốn thôi nhiệm vụ "
                          "thì huỷ bằng /huy #{number}.", task=task, number=assignment.number)
             changes["remove"] = sorted(removing)
@@ -201,7 +201,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     problems = [t("Không hiểu phần «{part}»; các phần là: hạn, thêm, bớt, tên, chi tiết, nộp.",
                   part=" | ".join(line.unknown))] if line.unknown else []
-    for name, value in line.parts.items():
+    # Units added first: taking off every unit but those added is no empty task.
+    for name, value in sorted(line.parts.items(), key=lambda part: part[0] != "add"):
         problem = await apply_part(ctx, assignment, draft["changes"], name, value)
         if problem:
             problems.append(problem)

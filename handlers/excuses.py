@@ -112,6 +112,8 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
         _decided(ctx, excuse, "withdrawn")
         ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task)
                   if target.state == "submitted" else
+                  t("{unit} không còn thuộc nhiệm vụ {task}.", unit=unit, task=task)
+                  if target.state == "removed" else
                   t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
         return
     _decided(ctx, excuse, "granted" if grant else "refused")

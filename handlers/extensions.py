@@ -88,6 +88,10 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
         ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
+    if target.state == "removed":  # taken off the task meanwhile (/sua)
+        ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
+                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
+        return
     until = until or ext.requested_until
     if grant and until <= target.deadline:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời bằng "

@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from app.config import Settings
 from core.clock import LOCAL_TZ
-from storage.models import Assignment, AuditLog, Reminder, Submission, Target, Unit
+from storage.models import Assignment, AuditLog, Outbox, Reminder, Submission, Target, Unit
 from tests.seed import Bot, seeded_bot
 
 START = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
@@ -154,5 +154,38 @@ async def test_deadline_units_and_reminders(settings: Settings) -> None:
         assert got["A"].state == "pending" and got["A"].deadline.day == 12
         await bot.say("lanhdao", START, "/tiendo #1")
         assert "Đã nộp 0/2" in last(bot, "lanhdao")
+    finally:
+        await bot.runtime.close()
+
+
+async def test_requests_of_a_unit_taken_off_are_not_decided(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A, B")
+        await bot.say("ht_b", START, "xin gia hạn đến 10/05/2023 vì chờ số liệu")
+        await bot.say("ht_a", START, "xin miễn nộp vì sáp nhập")
+        await bot.say("staff", START, "/sua #1 | bớt A, B")
+        assert "Không bớt được mọi đơn vị" in last(bot, "staff")
+        await bot.say("staff", START, "/sua #1 | bớt B")
+        await bot.press("staff", START, "Gửi")
+        await bot.press("staff", START, "Đồng ý")  # the latest request: A's excuse
+        await bot.say("staff", START, "/sua #1 | thêm B | bớt A")
+        assert "Thêm 1 đơn vị: Trường B" in last(bot, "staff")
+        await bot.press("staff", START, "Huỷ")
+        got = await targets(bot)
+        assert (got["A"].state, got["B"].state) == ("excused", "removed")
+        async with bot.runtime.sessions() as session:
+            rows = (await session.exec(select(Outbox).where(Outbox.chat_id == "staff")
+                                       .order_by(col(Outbox.id).desc()))).all()
+        ext = next(r for r in rows if r.extension_id)
+        from core.messages import Incoming
+
+        await bot.runtime.dispatcher.handle(Incoming(
+            "console", "staff", "staff", button=f"x:{ext.extension_id}:ok",
+            button_message_id=ext.platform_message_id), START)
+        await bot.sender.drain(START)
+        assert "Trường B không còn thuộc nhiệm vụ #1 «Thi đua»; không cần gia hạn." in \
+            last(bot, "staff")
+        assert (await targets(bot))["B"].deadline.day == 5
     finally:
         await bot.runtime.close()
