@@ -19,6 +19,7 @@ from core.deadlines import DeadlineError, parse_deadline
 from core.giao_line import EditLine, parse_edit_line, parse_requires
 from core.i18n import N_, Translator
 from core.messages import Button
+from core.progress import REMOVED
 from handlers.common import (
     OPEN_STATES,
     REQUIRES_TEXT,
@@ -42,7 +43,6 @@ from handlers.giao import (
 from handlers.reminders import plan_target, replan_target, unplan_target
 from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit
 
-REMOVED = "removed"
 FIELDS = (("deadline", N_("Hạn nộp")), ("add", N_("Thêm đơn vị")), ("remove", N_("Bớt đơn vị")),
           ("title", N_("Tên")), ("details", N_("Chi tiết")), ("requires", N_("Cần nộp")))
 PROMPTS = {
