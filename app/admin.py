@@ -7,8 +7,8 @@ row or value and what to do; nothing is written then.
 from __future__ import annotations
 
 import csv
+import io
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,13 +19,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
-from core.roles import INVITE_ALPHABET, INVITE_LENGTH, ROLES
+from core.encodings import UnreadableText, decode_table
+from core.roles import ROLES
 from core.scope import Scope
 from core.text import fold, small_number
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
+from services import invites
 from services.scope import load_scope
 from storage import tally
 from storage.filestore import FileStore
@@ -69,8 +71,23 @@ PROBLEM_TEXT = {
 }
 
 
-def read_unit_file(path: Path) -> list[UnitRow]:
-    """Rows of a `.csv` or `.xlsx` file; title rows above the header are skipped."""
+@dataclass
+class Table:
+    """The cells of a file's first sheet, and how its text was decoded (None for .xlsx)."""
+
+    rows: list[list[object]]
+    encoding: str | None = None
+
+    @property
+    def note(self) -> str:
+        """A line telling which legacy encoding a CSV file was read in, or ""."""
+        if self.encoding in (None, "UTF-8", "UTF-8 (BOM)"):
+            return ""
+        return f"read as {self.encoding} (not UTF-8)"
+
+
+def read_table(path: Path) -> Table:
+    """The rows of a `.csv` (in any encoding `core.encodings` reads) or `.xlsx` file."""
     if not path.is_file():
         raise AdminError(f"{path}: file not found")
     suffix = path.suffix.lower()
@@ -78,27 +95,45 @@ def read_unit_file(path: Path) -> list[UnitRow]:
         raw = path.read_bytes()
         if not raw.strip():
             raise AdminError(f"{path}: the file is empty")
-        text = raw.decode("utf-8-sig", errors="replace")
-        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t") if text else csv.excel
-        table = [list(r) for r in csv.reader(text.splitlines(), dialect)]
+        try:
+            decoded = decode_table(raw)
+        except UnreadableText as exc:
+            raise AdminError(
+                f"{path}: cannot read the file's text: {exc}. Nothing imported: save it as "
+                "«CSV UTF-8» (Excel: File › Save As › CSV UTF-8) or as .xlsx, then import "
+                "it again") from exc
+        text = decoded.text
+        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t") if text.strip() \
+            else csv.excel
+        table = Table([list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)],
+                      decoded.encoding)
     elif suffix == ".xlsx":
         from openpyxl import load_workbook
 
         try:
             sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+            table = Table([list(r) for r in sheet.iter_rows(values_only=True)])
         except Exception as exc:
             raise AdminError(f"{path}: not a readable .xlsx file ({exc})") from exc
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
     else:
         raise AdminError(f"{path}: expected a .csv or .xlsx file, got {suffix or 'no extension'}")
-    if not any(any(str(c or "").strip() for c in r) for r in table):
+    if not any(any(str(c or "").strip() for c in r) for r in table.rows):
         raise AdminError(f"{path}: the file is empty")
-    for index, cells in enumerate(table[:20]):
+    return table
+
+
+def read_unit_file(path: Path) -> list[UnitRow]:
+    """Rows of a `.csv` or `.xlsx` file; title rows above the header are skipped."""
+    return unit_rows(path, read_table(path))
+
+
+def unit_rows(path: Path, table: Table) -> list[UnitRow]:
+    for index, cells in enumerate(table.rows[:20]):
         columns = header_map(cells)
         if columns:
             rows = [
                 to_row(index + 2 + offset, list(cells), columns)
-                for offset, cells in enumerate(table[index + 1 :])
+                for offset, cells in enumerate(table.rows[index + 1 :])
                 if any(str(c or "").strip() for c in cells)
             ]
             if not rows:
@@ -282,10 +317,6 @@ async def member_scope(session: AsyncSession, name: str, settings: Settings) -> 
                             settings.department_kinds)
 
 
-def new_invite_code() -> str:
-    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
-
-
 async def create_invites(
     session: AsyncSession,
     units: list[Unit],
@@ -293,17 +324,21 @@ async def create_invites(
     now: datetime,
     expires: timedelta | None,
     uses: int,
+    confirmed: bool = False,
 ) -> list[tuple[Unit, Invite]]:
+    """One invite per unit. An admin invite needs `confirmed` (`--yes`): whoever joins with
+    it reaches the whole registry, whatever unit is printed on the card."""
     if role not in ROLES:
         raise AdminError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if uses < 1:
         raise AdminError("--uses must be at least 1")
-    result = []
-    for unit in units:
-        invite = Invite(code=new_invite_code(), unit_id=unit.id, role=role, uses_left=uses,
-                        expires_at=now + expires if expires else None, created_at=now)
-        session.add(invite)
-        result.append((unit, invite))
+    if role == "admin" and not confirmed:
+        where = units[0].code if len(units) == 1 else f"{len(units)} units"
+        raise AdminError(
+            f"an admin invite makes whoever joins with it an admin of the whole registry "
+            f"(every unit and task, not only {where}); reporters join with --role reporter "
+            "(the default). Add --yes if an admin invite is really meant; nothing created")
+    result = invites.create_invites(session, units, role, now, expires, uses)
     audit(session, now, "invites_create", role=role, uses=uses, units=len(units),
           codes=[unit.code for unit in units[:20]])
     return result

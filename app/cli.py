@@ -31,6 +31,7 @@ from app.bootstrap import Runtime
 from app.config import ConfigError, Settings, check_for_channels, load_settings
 from core.clock import to_local, utc_now
 from core.durations import parse_duration
+from core.roles import invite_link
 from storage import db
 from storage.models import Member, Membership, Unit, UnitGroup
 
@@ -158,9 +159,12 @@ def units_import(ctx: typer.Context, file: str) -> None:
     """Import units from a .csv or .xlsx file (columns code,name,kind,parent,groups)."""
     env = env_of(ctx)
     try:
-        rows = admin.read_unit_file(env.path(file))
+        table = admin.read_table(env.path(file))
+        rows = admin.unit_rows(env.path(file), table)
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
+    if table.note:
+        env.echo(f"{file}: {table.note}")
 
     async def work(runtime: Runtime) -> admin.ImportReport:
         with Progress(console=env.console, transient=True,
@@ -253,6 +257,55 @@ def members_add(
               f"send an invite instead ({invite}).", file=sys.stderr)
 
 
+@members_cli.command("import")
+def members_import(
+    ctx: typer.Context,
+    file: str,
+    language: Annotated[str | None, typer.Option(
+        help="vi or en for the new members (default: the bot's)")] = None,
+) -> None:
+    """Import members from a .csv or .xlsx file (columns name,channel,id,role,unit): the
+    checks of `members add` on every row; nothing is written if a row is wrong."""
+    from app import member_import
+
+    env = env_of(ctx)
+    language = language or env.settings.default_language
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+    path = env.path(file)
+    stderr = Console(stderr=True)
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        reading = bar.add_task(f"Reading {Path(file).name}", total=None)
+        try:
+            table = admin.read_table(path)
+            rows = member_import.member_rows(path, table)
+        except admin.AdminError as exc:
+            raise fail(env, str(exc)) from exc
+        bar.update(reading, total=1, completed=1)
+        if table.note:
+            env.echo(f"{file}: {table.note}")
+        writing = bar.add_task("Importing members", total=len(rows))
+
+        def step(done: int, total: int) -> None:
+            bar.update(writing, completed=done, total=total)
+
+        async def imported(session: AsyncSession) -> member_import.MembersReport:
+            return await member_import.import_members(session, rows, env.time(), language,
+                                                      step, source=path.name)
+
+        try:
+            report = run_async(env, lambda r: in_transaction(r, imported))
+        except admin.AdminError as exc:
+            raise fail(env, str(exc)) from exc
+    env.echo(f"{report.rows} rows: {report.added} members added, {report.updated} updated "
+             f"with another role or unit, {report.roles} roles given, {report.unchanged} rows "
+             "already true, 0 rejected")
+    if any(row.channel_key in ("telegram", "zalo") for row in rows) and report.added:
+        print("Note: Telegram and Zalo let a bot write only to people who have opened it: ask "
+              "the new members to open the bot and send /start (or send them invites: "
+              "bot.py invites export).", file=sys.stderr)
+
+
 @members_cli.command("list")
 def members_list(ctx: typer.Context) -> None:
     """List members with their roles and units."""
@@ -307,6 +360,14 @@ def _invite_units(env: Env, session: AsyncSession, unit: str | None, group: str 
     return pick()
 
 
+def _lifetime(env: Env, expires: str) -> Any:
+    try:
+        return parse_duration(expires)
+    except ValueError as exc:
+        raise fail(env, f"--expires: expected a duration such as 30d or 12h, got {expires!r}") \
+            from exc
+
+
 @invites_cli.command("create")
 def invites_create(
     ctx: typer.Context,
@@ -315,71 +376,75 @@ def invites_create(
     role: Annotated[str, typer.Option(help="Role given on joining")] = "reporter",
     expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
     uses: Annotated[int, typer.Option(help="How many people may join with one code")] = 5,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm an admin invite")] = False,
 ) -> None:
     """Create invite codes: one per unit."""
     env = env_of(ctx)
-    try:
-        lifetime = parse_duration(expires)
-    except ValueError as exc:
-        raise fail(env, f"--expires: expected a duration such as 30d or 12h, got {expires!r}") \
-            from exc
+    lifetime = _lifetime(env, expires)
 
     async def work(session: AsyncSession):
         units = await _invite_units(env, session, unit, group)
-        return await admin.create_invites(session, units, role, env.time(), lifetime, uses)
+        return await admin.create_invites(session, units, role, env.time(), lifetime, uses,
+                                          confirmed=yes)
 
     try:
         created = run_async(env, lambda r: in_transaction(r, work))
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
-    username = env.settings.bot_username
     for u, invite in created:
-        link = f"\thttps://t.me/{username}?start={invite.code}" if username else ""
-        env.echo(f"{u.code}\t{u.name}\t{invite.code}{link}")
+        link = invite_link(env.settings.bot_username, invite.code)
+        env.echo(f"{u.code}\t{u.name}\t{invite.code}" + (f"\t{link}" if link else ""))
 
 
 @invites_cli.command("export")
 def invites_export(
     ctx: typer.Context,
     file: str,
-    group: Annotated[str, typer.Option(help="Every unit of this group")],
+    group: Annotated[str | None, typer.Option(help="Every unit of this group")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit code")] = None,
     expires: Annotated[str, typer.Option(help="Lifetime such as 30d")] = "30d",
+    pdf: Annotated[str | None, typer.Option(
+        help="The invite cards to print (default: FILE with .pdf)")] = None,
+    language: Annotated[str | None, typer.Option(help="vi or en (default: the bot's)")] = None,
 ) -> None:
-    """Create one invite per unit of a group and write them to an .xlsx for printing."""
-    from openpyxl import Workbook
+    """Create one invite per unit and write them to FILE.xlsx (with a QR code per unit) and
+    a printable PDF of invite cards."""
+    from reports.invite_cards import build_invite_pdf, build_invite_workbook, cards_of
 
     env = env_of(ctx)
     target = env.path(file)
     if target.suffix.lower() != ".xlsx":
         raise fail(env, f"{file}: expected a file name ending in .xlsx")
-    try:
-        lifetime = parse_duration(expires)
-    except ValueError as exc:
-        raise fail(env, f"--expires: expected a duration such as 30d, got {expires!r}") from exc
+    cards_path = env.path(pdf) if pdf else target.with_suffix(".pdf")
+    if cards_path.suffix.lower() != ".pdf":
+        raise fail(env, f"--pdf {pdf}: expected a file name ending in .pdf")
+    language = language or env.settings.default_language
+    if language not in ("vi", "en"):
+        raise fail(env, f"unknown language {language!r}: expected vi or en")
+    lifetime = _lifetime(env, expires)
 
     async def work(session: AsyncSession):
-        units = await _invite_units(env, session, None, group)
+        units = await _invite_units(env, session, unit, group)
         return await admin.create_invites(session, units, "reporter", env.time(), lifetime, 5)
 
     try:
         created = run_async(env, lambda r: in_transaction(r, work))
     except admin.AdminError as exc:
         raise fail(env, str(exc)) from exc
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Mã mời"
-    sheet.append(["Mã đơn vị", "Tên đơn vị", "Mã mời", "Liên kết Telegram", "Hết hạn"])
-    for u, invite in created:
-        link = f"https://t.me/{env.settings.bot_username}?start={invite.code}" \
-            if env.settings.bot_username else ""
-        expiry = to_local(invite.expires_at).strftime("%d/%m/%Y") if invite.expires_at else ""
-        sheet.append([u.code, u.name, invite.code, link, expiry])
-    sheet.freeze_panes = "A2"
-    for column, width in zip("ABCDE", (14, 40, 12, 44, 12), strict=True):
-        sheet.column_dimensions[column].width = width
+    from core.i18n import Translator
+
+    t = Translator(language)
+    cards = cards_of(created, env.settings.bot_username)
     target.parent.mkdir(parents=True, exist_ok=True)
-    book.save(target)
-    env.echo(f"{len(created)} invites written to {target}")
+    target.write_bytes(build_invite_workbook(cards, t))
+    cards_path.parent.mkdir(parents=True, exist_ok=True)
+    cards_path.write_bytes(build_invite_pdf(cards, t))
+    env.echo(f"{len(created)} invites written to {target} and {cards_path} (invite cards to "
+             "print)")
+    if not env.settings.bot_username:
+        print("Note: bot.username is not set, so the cards carry no Telegram link; their QR "
+              "codes hold the code alone. Set bot.username in config.toml for t.me links.",
+              file=sys.stderr)
 
 
 # --- running the bot ---------------------------------------------------------------------

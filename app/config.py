@@ -75,6 +75,9 @@ class Settings:
     web: WebSettings = field(default_factory=lambda: WebSettings())
     department_kinds: tuple[str, ...] = DEPARTMENT_KINDS
     cascade_lead_days: int = 2  # a hand-down's deadline: this many working days earlier
+    # Words of plans for unit kinds, beyond core.plan's built-in table: ((kind, (words, ...)),
+    # ...) in the order of the file; `dict(settings.plan_kinds)` is what core.plan takes.
+    plan_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
     base_dir: Path = Path(".")
 
     @property
@@ -100,6 +103,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "bot": ("language", "default_deadline_time", "username", "secret_key"),
     "offices": ("department_kinds",),
     "cascade": ("lead_days",),
+    "plans": ("kinds",),
     "database": ("url",),
     "files": ("dir", "max_size_mb"),
     "reminders": ("offsets_days", "before_time", "on_day_time", "overdue_time", "overdue_max",
@@ -321,6 +325,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     lead_days = _get(raw, "cascade", "lead_days", int, 2)
     if lead_days > 60:
         raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
+    plan_kinds = _plan_kinds(raw)
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -341,8 +346,36 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         web=_web(raw),
         department_kinds=departments,
         cascade_lead_days=lead_days,
+        plan_kinds=plan_kinds,
         base_dir=path.parent if path else Path("."),
     )
+
+
+_PLAN_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_PLAN_KINDS_FORM = '{ thpt = ["trường trung học phổ thông"], ttgdtx = ["trung tâm GDTX"] }'
+
+
+def _plan_kinds(raw: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`plans.kinds`: kind keys (lower-case letters, digits and _) with the words plans use
+    for them, added to the built-in table of core.plan."""
+    table = _raw(raw, "plans", "kinds", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"plans.kinds: expected a table of kinds and their words, such as "
+                          f"{_PLAN_KINDS_FORM}, got {table!r}")
+    kinds = []
+    for key, words in table.items():
+        if not _PLAN_KIND.fullmatch(key):
+            raise ConfigError(f"plans.kinds: {key!r} is no kind key; expected lower-case "
+                              f"letters a-z, digits and _, beginning with a letter, such as "
+                              f"\"thpt\" or \"gdnn_gdtx\"")
+        if isinstance(words, str):
+            words = [words]
+        if not isinstance(words, list) or not words or \
+                not all(isinstance(w, str) and any(c.isalnum() for c in w) for w in words):
+            raise ConfigError(f"plans.kinds.{key}: expected a list of words in quotes, such as "
+                              f"[\"trường trung học phổ thông\"], got {words!r}")
+        kinds.append((key, tuple(w.strip() for w in words)))
+    return tuple(kinds)
 
 
 def _username(raw: dict[str, Any]) -> str:

@@ -58,12 +58,14 @@ T = TypeVar("T")
 COMMANDS = {
     "giao": N_("Giao nhiệm vụ cho các đơn vị"),
     "sua": N_("Sửa nhiệm vụ đã giao (hạn, đơn vị, tên, nội dung)"),
+    "kehoach": N_("Đọc kế hoạch (tệp hoặc nội dung dán vào), soạn sẵn các việc cần giao"),
     "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
     "mien": N_("Miễn nộp cho đơn vị, hoặc bỏ miễn"),
     "huy": N_("Huỷ nhiệm vụ hoặc thao tác đang làm dở"),
     "tiendo": N_("Xem tiến độ các nhiệm vụ"),
     "tainop": N_("Tải các tệp đã nộp của một nhiệm vụ (tệp nén)"),
     "nhatky": N_("Nhật ký thay đổi của một nhiệm vụ"),
+    "moi": N_("Tạo mã mời (thẻ mời PDF) cho đơn vị"),
     "giaotiep": N_("Giao tiếp nhiệm vụ cho các đơn vị trực thuộc"),
     "giahan": N_("Gia hạn cho đơn vị"),
     "dong": N_("Đóng nhiệm vụ (thôi nhắc)"),
@@ -261,8 +263,10 @@ class TelegramAdapter:
             "is_group": is_group,
         }
         limit = self.settings.max_download_mb or PUBLIC_DOWNLOAD_MB
-        if message.document is not None:
-            document = message.document
+        document = message.document
+        if document is None and replied is not None and text.lstrip().startswith("/"):
+            document = replied.document  # `/kehoach` sent as a reply to a file brings the file
+        if document is not None:
             name = document.file_name or f"tep-{message.message_id}"
             size = document.file_size or 0
             if size > limit * 1024 * 1024:

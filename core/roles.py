@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ROLES = ("admin", "staff", "leader", "reporter")
+CHANNELS = ("console", "telegram", "zalo")
 
 
 def can_assign(roles: Iterable[str]) -> bool:
@@ -25,13 +26,13 @@ def can_excuse(roles: Iterable[str]) -> bool:
 
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
-_MENU_ORDER = ("giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-               "tainop", "nhatky", "viec", "help", "ngonngu")
+_MENU_ORDER = ("giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+               "huy", "tiendo", "tainop", "nhatky", "moi", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
-    "admin": {"giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
-    "staff": {"giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-              "tainop", "nhatky"},
+    "admin": {"giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+              "huy", "tiendo", "tainop", "nhatky", "moi"},
+    "staff": {"giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+              "huy", "tiendo", "tainop", "nhatky", "moi"},
     "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},
 }
@@ -50,6 +51,12 @@ def menu_commands(roles: Iterable[str]) -> tuple[str, ...]:
 # Invite codes: 8 characters without 0/O and 1/I, since they are typed by hand from paper.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 INVITE_LENGTH = 8
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    """The Telegram deep link that joins with `code`, or "" when the bot's username is not
+    configured."""
+    return f"https://t.me/{bot_username}?start={code}" if bot_username else ""
 
 
 def invite_code(text: str) -> str | None:

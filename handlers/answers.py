@@ -29,6 +29,7 @@ from handlers.common import (
 )
 from handlers.context import Context, dialogue_data
 from handlers.giao import deadline_error_text
+from services import targets
 from storage.models import (
     Assignment,
     Dialogue,
@@ -297,25 +298,12 @@ async def _has(ctx: Context, target: Target, kind: str) -> bool:
     return any(r.kind == kind for r in rows)
 
 
-def _mark_submitted(ctx: Context, target: Target) -> bool:
-    """Returns True when this was a re-submission. The first submission's time stays the one
-    that counts (a corrected re-submission does not make an on-time report late)."""
-    again = target.state == "submitted"
-    target.state = "submitted"
-    if not again:
-        target.submitted_at = ctx.now
-        target.on_time = ctx.now <= target.deadline
-    target.percent = 100
-    target.nil_report = False  # a report after "nothing to report" is a real one
-    ctx.session.add(target)
-    return again
-
-
 async def submit_file(ctx: Context, target: Target, assignment: Assignment, name: str,
                       stored: StoredFile | None) -> None:
     """Record a report file for `target` (stored already, or from the current event)."""
     t = ctx.t
     assert ctx.member is not None
+    await targets.lock(ctx.session, target)  # decided on the row as committed, locked
     closed = _closed_reason(ctx, assignment, target)
     if closed:
         ctx.reply(closed)
@@ -345,7 +333,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
                   await misfiled_buttons(ctx, submission, target), target_id=target.id)
         await _clear_answer_dialogue(ctx)
         return
-    again = _mark_submitted(ctx, target)
+    again = await targets.submit(ctx.session, target, ctx.now)
     if not again:
         await after_answer(ctx, target)
     ctx.audit("submit_file", assignment.id, target=target.id, file=stored.sha256)
@@ -370,6 +358,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                        status: StatusAnswer) -> None:
     t = ctx.t
     assert ctx.member is not None
+    await targets.lock(ctx.session, target)  # decided on the row as committed, locked
     closed = _closed_reason(ctx, assignment, target)
     if closed:
         ctx.reply(closed)
@@ -392,7 +381,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
         submission = record("done", text=status.note)
-        again = _mark_submitted(ctx, target)
+        again = await targets.submit(ctx.session, target, ctx.now)
         if not again:
             await after_answer(ctx, target)
         if status.route is not None:  # sent another way: the office finds it there
@@ -408,9 +397,8 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
         submission = record("nil", text=status.note)
-        if not _mark_submitted(ctx, target):
+        if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
-        target.nil_report = True
         await ctx.session.flush()
         ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
                     "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
@@ -418,10 +406,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                   await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
         record("progress", percent=status.percent)
-        if target.state != "submitted":
-            target.state = "in_progress"
-            target.percent = status.percent
-            ctx.session.add(target)
+        await targets.progress(ctx.session, target, status.percent)
         if status.percent is None:
             await ctx.set_dialogue("answer", {"expect": "percent", "target_id": target.id})
             ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task}. Đã làm được bao nhiêu "

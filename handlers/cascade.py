@@ -28,6 +28,7 @@ from handlers import giao
 from handlers.common import calendar_of, task_line
 from handlers.context import Context
 from handlers.figures import EVERY_UNIT, tallies
+from services import targets
 from services.scope import find_task, office_name
 from storage.models import (
     Assignment,
@@ -309,7 +310,15 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
     children = (await ctx.session.exec(select(Assignment).where(
         col(Assignment.parent_id).is_not(None), Assignment.state == "active",
         col(Assignment.deadline) <= now, col(Assignment.id).not_in(told_before)))).all()
+    told = 0
     for child in children:
+        # Told once, whichever worker's sweep comes first: the task's row is locked and the
+        # question asked again.
+        await targets.lock_task(ctx.session, child)
+        if (await ctx.session.exec(told_before.where(
+                AuditLog.assignment_id == child.id).limit(1))).first() is not None:
+            continue
+        told += 1
         ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",
                                  assignment_id=child.id, detail=f"#{child.number}"))
         counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
@@ -319,4 +328,4 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
             "⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. Tải các tệp "
             "đã nộp: /tainop #{number}", task=task_line(tr, child), done=tr.number(f.submitted),
             total=tr.number(f.expected), number=child.number))
-    return len(children)
+    return told

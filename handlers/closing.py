@@ -11,6 +11,7 @@ from core import roles
 from handlers.common import OPEN_STATES, task_line, task_to_change, tell_assigner
 from handlers.context import Context
 from handlers.reminders import replan_target, unplan_target
+from services import targets
 from storage.models import Target
 
 
@@ -34,6 +35,7 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
     if assignment is None:
         return
+    await targets.lock_task(ctx.session, assignment)  # decided on the row as committed
     task = task_line(t, assignment)
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ.", task=task))
@@ -42,24 +44,23 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
         ctx.reply(t("Nhiệm vụ {task} đã đóng rồi.", task=task) if closing
                   else t("Nhiệm vụ {task} đang mở.", task=task))
         return
-    assignment.state = "closed" if closing else "active"
-    ctx.session.add(assignment)
-    targets = (await ctx.session.exec(select(Target).where(
+    await targets.set_task_state(ctx.session, assignment, "closed" if closing else "active")
+    owed = (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
         col(Target.state).in_(OPEN_STATES)))).all()
-    for target in targets:
+    for target in owed:
         if closing:
             await unplan_target(ctx, target)
         else:
             await replan_target(ctx, target, assignment)
     if closing:
-        ctx.audit("close", assignment.id, number=assignment.number, still_open=len(targets))
+        ctx.audit("close", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã đóng nhiệm vụ."))
         ctx.reply(t("Đã đóng nhiệm vụ {task}: bot thôi nhắc {n} đơn vị chưa nộp; bài nộp muộn "
-                    "vẫn được ghi nhận. Mở lại bằng /mo #{number}.", task=task, n=len(targets),
+                    "vẫn được ghi nhận. Mở lại bằng /mo #{number}.", task=task, n=len(owed),
                     number=assignment.number))
     else:
-        ctx.audit("reopen", assignment.id, number=assignment.number, still_open=len(targets))
+        ctx.audit("reopen", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã mở lại nhiệm vụ."))
         ctx.reply(t("Đã mở lại nhiệm vụ {task}; đã lập lại lịch nhắc cho {n} đơn vị chưa nộp "
-                    "từ bây giờ.", task=task, n=len(targets)))
+                    "từ bây giờ.", task=task, n=len(owed)))

@@ -18,6 +18,7 @@ from core.scope import Scope
 from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
+from storage.queries import ROW_LOCK
 
 Render = Callable[[Translator], str]
 RenderButtons = Callable[[Translator], Sequence[Button]]
@@ -134,13 +135,17 @@ class Context:
 
     # Dialogue state lives in the database so that a restart loses nothing.
     async def dialogue(self) -> Dialogue | None:
+        """The member's open dialogue, its row locked: two events of one member at the same
+        moment (two devices, two workers) take turns on it rather than both acting on it."""
         if self.member is None:
             return None
-        return await self.session.get(Dialogue, self.member.id)
+        await self.session.flush()  # its changes not yet written are not lost to the re-read
+        return await self.session.get(Dialogue, self.member.id, with_for_update=ROW_LOCK,
+                                      populate_existing=True)
 
     async def set_dialogue(self, kind: str, data: dict) -> None:
         assert self.member is not None and self.member.id is not None
-        row = await self.session.get(Dialogue, self.member.id)
+        row = await self.dialogue()
         if row is None:
             row = Dialogue(member_id=self.member.id, kind=kind, data="{}", updated_at=self.now)
         row.kind = kind

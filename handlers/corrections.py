@@ -2,7 +2,8 @@
 another open task (or period) of their unit, or withdraws it. Nothing is erased: the
 submission keeps its row, marked withdrawn (and, for a move, with the submission it became),
 and both targets are counted again from the submissions that remain, so the figures and
-the counters (`storage.tally`, through the ORM) stay right."""
+the counters (`storage.tally`, moved by `services.targets` under the targets' row locks)
+stay right."""
 
 from __future__ import annotations
 
@@ -15,44 +16,18 @@ from handlers.cascade import after_answer
 from handlers.common import OPEN_STATES, task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
+from services import targets
 from storage.models import Assignment, Outbox, StoredFile, Submission, Target
 
-# Submissions that report the task done; the others (progress, help, ...) only say how it goes.
-REPORTS = ("file", "done", "nil")
 STALE = "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."
 
 
 async def recount(ctx: Context, target: Target, assignment: Assignment) -> None:
-    """Set `target`'s state from its submissions that are not withdrawn, as they would have
-    left it: the first report counts (its time judges on time), a file alone is not enough
-    where the task asks for a file and «đã xong», and without a report the latest progress
-    stands. A target that goes back to owing has its reminders planned again from now."""
-    if target.state in ("excused", "removed"):
-        return
-    rows = (await ctx.session.exec(select(Submission).where(
-        Submission.target_id == target.id, col(Submission.withdrawn_at).is_(None))
-        .order_by(col(Submission.created_at), col(Submission.id)))).all()
+    """Count `target` (locked) again from its submissions that remain
+    (`services.targets.recount`); a target that goes back to owing has its reminders planned
+    again from now."""
     was_open = target.state in OPEN_STATES
-    submitted_at, nil, percent, progress, done = None, False, None, False, False
-    for row in rows:
-        if row.kind == "progress" and submitted_at is None:
-            progress, percent = True, row.percent
-        if row.kind == "done":
-            done = True
-        if row.kind not in REPORTS:
-            continue
-        if row.kind == "file" and assignment.requires == "both" and not done:
-            continue
-        submitted_at = submitted_at or row.created_at
-        nil = row.kind == "nil"
-    if submitted_at is not None:
-        target.state, target.submitted_at, target.percent = "submitted", submitted_at, 100
-        target.on_time, target.nil_report = submitted_at <= target.deadline, nil
-    else:
-        target.state = "in_progress" if progress else "pending"
-        target.submitted_at = target.on_time = None
-        target.percent, target.nil_report = percent, False
-    ctx.session.add(target)
+    await targets.recount(ctx.session, target, assignment.requires)
     if not was_open and target.state in OPEN_STATES and assignment.state == "active":
         await replan_target(ctx, target, assignment)
 
@@ -106,6 +81,11 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                   buttons, target_id=target.id)
         return
     if parts[1] == "back":
+        assignment = await targets.lock(ctx.session, target)
+        await ctx.session.refresh(submission)  # a withdrawal committed meanwhile is seen
+        if submission.withdrawn_at is not None:
+            ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
+            return
         submission.withdrawn_at = ctx.now
         ctx.session.add(submission)
         await ctx.session.flush()
@@ -128,6 +108,19 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     if other is None or destination is None or other.unit_id not in ctx.unit_ids \
             or other.id == source.id:
         ctx.reply(t(STALE))
+        return
+    # Both targets locked (in id order) and read again, the submission too: a change made
+    # meanwhile by another worker is seen before anything is decided.
+    await targets.lock_all(ctx.session, select(Target).where(
+        col(Target.id).in_([source.id, other.id])))
+    await ctx.session.refresh(submission)
+    assignment = await ctx.session.get(Assignment, source.assignment_id,
+                                       populate_existing=True)  # type: ignore[assignment]
+    destination = await ctx.session.get(Assignment, other.assignment_id,
+                                        populate_existing=True)
+    assert assignment is not None and destination is not None
+    if submission.withdrawn_at is not None:
+        ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
     if other.state not in OPEN_STATES or destination.state != "active":
         ctx.reply(t("Nhiệm vụ {task} không còn chờ đơn vị nộp; chưa chuyển gì.",

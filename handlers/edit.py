@@ -41,6 +41,7 @@ from handlers.giao import (
     title_too_long,
 )
 from handlers.reminders import plan_target, replan_target, unplan_target
+from services import targets
 from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit
 
 FIELDS = (("deadline", N_("Hạn nộp")), ("add", N_("Thêm đơn vị")), ("remove", N_("Bớt đơn vị")),
@@ -62,16 +63,19 @@ USAGE = N_("Cách dùng: /sua #N — chọn phần cần sửa; hoặc một dò
 # --- what the task is now ----------------------------------------------------------------
 
 
-async def _targets(ctx: Context, assignment: Assignment) -> list[Target]:
-    """The targets of the task's current period, those taken off included."""
-    return list((await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, Target.period == assignment.period)
-        .order_by(col(Target.id)))).all())
+async def _targets(ctx: Context, assignment: Assignment, locked: bool = False) -> list[Target]:
+    """The targets of the task's current period, those taken off included; `locked`, their
+    rows locked and read afresh (before they are changed)."""
+    query = select(Target).where(Target.assignment_id == assignment.id,
+                                 Target.period == assignment.period)
+    if locked:
+        return await targets.lock_all(ctx.session, query)
+    return list((await ctx.session.exec(query.order_by(col(Target.id)))).all())
 
 
-def common_deadline(assignment: Assignment, targets: list[Target]) -> datetime:
+def common_deadline(assignment: Assignment, owed: list[Target]) -> datetime:
     """The deadline of the current period for every unit (an extension moves one unit's)."""
-    on_task = [t for t in targets if t.state != REMOVED]
+    on_task = [t for t in owed if t.state != REMOVED]
     plain = [t.deadline for t in on_task if not t.extension_granted]
     return min(plain or [t.deadline for t in on_task] or [assignment.deadline])
 
@@ -100,8 +104,8 @@ async def apply_part(ctx: Context, assignment: Assignment, changes: dict, name: 
     task = task_line(t, assignment)
     if not value:
         return t(PROMPTS[name])
-    targets = await _targets(ctx, assignment)
-    on_task = {tg.unit_id for tg in targets if tg.state != REMOVED}
+    current = await _targets(ctx, assignment)
+    on_task = {tg.unit_id for tg in current if tg.state != REMOVED}
     if name == "deadline":
         try:
             deadline = parse_deadline(value, ctx.now, ctx.settings.default_deadline_time,
@@ -111,7 +115,7 @@ async def apply_part(ctx: Context, assignment: Assignment, changes: dict, name: 
         if deadline.recurrence is not None:
             return t("Sửa hạn cần một ngày cụ thể, ví dụ 12/05/2023; lịch lặp lại của nhiệm vụ "
                      "không đổi được.")
-        if deadline.due == common_deadline(assignment, targets):
+        if deadline.due == common_deadline(assignment, current):
             return t("Hạn nộp của nhiệm vụ {task} đã là {due}.", task=task,
                      due=t.moment(deadline.due))
         changes["deadline"] = deadline.due.isoformat()
@@ -307,13 +311,16 @@ async def _send(ctx: Context, draft: dict) -> None:
     await ctx.clear_dialogue()
     if not await may_change(ctx, assignment, t(NO_TASK, ref=f"#{assignment.number}")):
         return
+    # The task's row, then its targets' rows (the order a cancel takes them): an answer in
+    # hand is counted before the change, and one that waited sees the task as changed.
+    assignment = await targets.lock_task(ctx.session, assignment)
     if assignment.state != "active":
         ctx.reply(t("Nhiệm vụ {task} không còn mở; chưa thay đổi gì.",
                     task=task_line(t, assignment)))
         return
     changes = draft["changes"]
-    targets = await _targets(ctx, assignment)
-    before = common_deadline(assignment, targets)
+    owed = await _targets(ctx, assignment, locked=True)
+    before = common_deadline(assignment, owed)
     due = datetime.fromisoformat(changes["deadline"]) if "deadline" in changes else before
     if due <= ctx.now:
         ctx.reply(t("Hạn {due} đã qua trong lúc chờ xác nhận; chưa thay đổi gì.",
@@ -335,19 +342,14 @@ async def _send(ctx: Context, draft: dict) -> None:
     if "deadline" in changes and not assignment.recurrence:
         assignment.deadline = due
     ctx.session.add(assignment)
-    by_unit = {tg.unit_id: tg for tg in targets}
+    by_unit = {tg.unit_id: tg for tg in owed}
     gone = {u.id for u in removed}
     told = 0
-    for target in targets:
+    for target in owed:
         if target.state == REMOVED or target.unit_id in gone:
             continue
         if "deadline" in changes:
-            # An extension running past the new deadline is kept; any other moves with it.
-            if not (target.extension_granted and target.deadline > due):
-                target.deadline = due
-            if target.submitted_at is not None:
-                target.on_time = target.submitted_at <= target.deadline
-            ctx.session.add(target)
+            await targets.move_deadline(ctx.session, target, due)
             if target.state in OPEN_STATES:
                 await replan_target(ctx, target, assignment)
         if target.state == "excused" or not _told(t, assignment, changes, target):
@@ -360,8 +362,7 @@ async def _send(ctx: Context, draft: dict) -> None:
             told += 1
     for unit in removed:
         target = by_unit[unit.id]  # type: ignore[index]
-        target.state = REMOVED
-        ctx.session.add(target)
+        await targets.remove(ctx.session, target)
         await unplan_target(ctx, target)
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
             ctx.send(member, lambda tr, unit=unit: tr(
@@ -376,14 +377,11 @@ async def _send(ctx: Context, draft: dict) -> None:
         for unit in added:
             target = by_unit.get(unit.id)  # type: ignore[arg-type]
             if target is None:
-                target = Target(assignment_id=assignment.id, unit_id=unit.id,  # type: ignore[arg-type]
-                                period=assignment.period, deadline=due)
+                target = await targets.add(ctx.session, Target(
+                    assignment_id=assignment.id, unit_id=unit.id,  # type: ignore[arg-type]
+                    period=assignment.period, deadline=due))
             else:  # taken off earlier and added again: it owes the task anew
-                target.state, target.deadline, target.percent = "pending", due, None
-                target.submitted_at, target.on_time = None, None
-                target.extension_granted = target.nil_report = False
-            ctx.session.add(target)
-            await ctx.session.flush()
+                await targets.owe_again(ctx.session, target, due)
             plan_target(ctx, target, assignment)
             told += await announce(ctx, assignment, target, unit,
                                    plan.original_name if plan else None, unit.id in offices)

@@ -27,7 +27,9 @@ from handlers.common import (
 from handlers.context import Context
 from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
+from services import targets
 from storage.models import Assignment, ExcuseRequest, Member, Outbox, Submission, Target, Unit
+from storage.queries import ROW_LOCK
 
 # `/mien #N <units> | bỏ` takes an excuse back: only when the whole text after "|" is one of
 # these phrases (case and accents aside); anything else, «thử» included, is a reason.
@@ -85,7 +87,8 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_excuse(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
         return
-    excuse = await ctx.session.get(ExcuseRequest, int(parts[0])) \
+    excuse = await ctx.session.get(ExcuseRequest, int(parts[0]), with_for_update=ROW_LOCK,
+                                   populate_existing=True) \
         if len(parts) == 2 and parts[0].isdigit() else None
     if excuse is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
@@ -98,8 +101,8 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     if excuse.state != "pending":
         ctx.reply(t("Đề nghị miễn nộp này đã được trả lời rồi."))
         return
-    target = await ctx.session.get(Target, excuse.target_id)
-    assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+    target = await targets.get(ctx.session, excuse.target_id)
+    assignment = await targets.lock(ctx.session, target) if target else None
     assert target is not None and assignment is not None
     if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
                                                 "các lệnh.")):
@@ -149,9 +152,7 @@ def _decided(ctx: Context, excuse: ExcuseRequest, state: str) -> None:
 
 
 async def _excuse(ctx: Context, target: Target) -> None:
-    target.state = "excused"
-    target.percent = None
-    ctx.session.add(target)
+    await targets.excuse(ctx.session, target)
     await unplan_target(ctx, target)
     await cascade.after_answer(ctx, target)  # the last unit of a hand-down to answer
     await cascade.after_excuse(ctx, target)  # an office excused: its hand-down still needed?
@@ -200,31 +201,31 @@ async def handle_command(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    targets = {target.unit_id: target for target in (await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, Target.period == assignment.period,
-        Target.state != "removed",
-        col(Target.unit_id).in_([unit.id for unit in units])))).all()}
-    outside = [unit for unit in units if unit.id not in targets]
+    owed = {target.unit_id: target for target in await targets.lock_all(ctx.session, select(
+        Target).where(Target.assignment_id == assignment.id, Target.period == assignment.period,
+                      Target.state != "removed",
+                      col(Target.unit_id).in_([unit.id for unit in units])))}
+    outside = [unit for unit in units if unit.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
                     units=_names(t, outside)))
         return
     if is_withdrawal(reason):
-        await _withdraw(ctx, assignment, units, targets)
+        await _withdraw(ctx, assignment, units, owed)
     else:
-        await _grant(ctx, assignment, units, targets, reason)
+        await _grant(ctx, assignment, units, owed, reason)
 
 
 async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
-                 targets: dict[int, Target], reason: str) -> None:
+                 owed: dict[int, Target], reason: str) -> None:
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    done = [u for u in units if targets[u.id].state == "submitted"]  # type: ignore[index]
-    already = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
-    excused = [u for u in units if targets[u.id].state in OPEN_STATES]  # type: ignore[index]
+    done = [u for u in units if owed[u.id].state == "submitted"]  # type: ignore[index]
+    already = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
+    excused = [u for u in units if owed[u.id].state in OPEN_STATES]  # type: ignore[index]
     for unit in excused:
-        target = targets[unit.id]  # type: ignore[index]
+        target = owed[unit.id]  # type: ignore[index]
         pending = (await ctx.session.exec(select(ExcuseRequest).where(
             ExcuseRequest.target_id == target.id, ExcuseRequest.state == "pending"))).first()
         excuse = pending or ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
@@ -258,20 +259,18 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
 
 
 async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
-                    targets: dict[int, Target]) -> None:
+                    owed: dict[int, Target]) -> None:
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    back = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
-    others = [u for u in units if targets[u.id].state != "excused"]  # type: ignore[index]
+    back = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
+    others = [u for u in units if owed[u.id].state != "excused"]  # type: ignore[index]
     for unit in back:
-        target = targets[unit.id]  # type: ignore[index]
+        target = owed[unit.id]  # type: ignore[index]
         progress = (await ctx.session.exec(select(Submission.percent).where(
             Submission.target_id == target.id, Submission.kind == "progress")
             .order_by(col(Submission.id).desc()))).first()
-        target.state = "pending" if progress is None else "in_progress"  # as before the excuse
-        target.percent = progress
-        ctx.session.add(target)
+        await targets.take_back_excuse(ctx.session, target, progress)  # as before the excuse
         record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                created_at=ctx.now)
         _decided(ctx, record, "withdrawn")

@@ -26,7 +26,9 @@ from handlers.common import (
 from handlers.context import Context
 from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
+from services import targets
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
+from storage.queries import ROW_LOCK
 
 
 async def request(ctx: Context, target: Target, assignment: Assignment, until: datetime,
@@ -78,8 +80,8 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     if ext.state != "pending":
         ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
         return
-    target = await ctx.session.get(Target, ext.target_id)
-    assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+    target = await targets.get(ctx.session, ext.target_id)
+    assignment = await targets.lock(ctx.session, target) if target else None
     assert target is not None and assignment is not None
     if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
                                                 "các lệnh.")):
@@ -130,11 +132,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
 async def extend(ctx: Context, target: Target, assignment: Assignment, until: datetime) -> None:
     """Move `target`'s deadline to `until` (an extension): on time is judged again against
     it, reminders are planned again, and an office's hand-down is told."""
-    target.deadline = until
-    target.extension_granted = True
-    if target.submitted_at is not None:  # on time is judged against the moved deadline
-        target.on_time = target.submitted_at <= target.deadline
-    ctx.session.add(target)
+    await targets.extend(ctx.session, target, until)  # on time judged again against it
     await replan_target(ctx, target, assignment)
     await cascade.after_extension(ctx, target, assignment)
 
@@ -176,24 +174,24 @@ async def handle_giahan(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    targets = {tg.unit_id: tg for tg in (await ctx.session.exec(select(Target).where(
+    owed = {tg.unit_id: tg for tg in await targets.lock_all(ctx.session, select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
         Target.state != "removed",
-        col(Target.unit_id).in_([u.id for u in units])))).all()}
-    outside = [u for u in units if u.id not in targets]
+        col(Target.unit_id).in_([u.id for u in units])))}
+    outside = [u for u in units if u.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
                     task=task_line(t, assignment), units=", ".join(u.name for u in outside)))
         return
-    early = [u for u in units if until <= targets[u.id].deadline]  # type: ignore[index]
+    early = [u for u in units if until <= owed[u.id].deadline]  # type: ignore[index]
     if early:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
                     "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
         return
-    excused = [u for u in units if targets[u.id].state == "excused"]  # type: ignore[index]
+    excused = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
     extended = [u for u in units if u not in excused]
     for unit in extended:
-        target = targets[unit.id]  # type: ignore[index]
+        target = owed[unit.id]  # type: ignore[index]
         await extend(ctx, target, assignment, until)
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
             ctx.send(member, lambda tr, unit=unit: tr(
@@ -221,7 +219,8 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_decide_extensions(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
         return
-    ext = await ctx.session.get(ExtensionRequest, int(parts[0])) \
+    ext = await ctx.session.get(ExtensionRequest, int(parts[0]), with_for_update=ROW_LOCK,
+                                populate_existing=True) \
         if parts and parts[0].isdigit() else None
     if ext is None or len(parts) != 2:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
@@ -241,7 +240,8 @@ async def handle_staff_reply(ctx: Context) -> bool:
         Outbox.platform_message_id == event.reply_to))).first()
     if source is None or source.extension_id is None:
         return False
-    ext = await ctx.session.get(ExtensionRequest, source.extension_id)
+    ext = await ctx.session.get(ExtensionRequest, source.extension_id, with_for_update=ROW_LOCK,
+                                populate_existing=True)
     assert ext is not None
     text = fold(event.text)
     if text.startswith(("tu choi", "khong")):

@@ -4,9 +4,11 @@ sent before the staff member has seen what the bot understood and pressed «Gử
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from core import roles
@@ -16,6 +18,7 @@ from core.i18n import N_, Translator
 from core.messages import Button
 from core.text import fold
 from handlers import files as file_intake
+from handlers import plans
 from handlers.common import (
     REQUIRES_TEXT,
     calendar_of,
@@ -31,6 +34,7 @@ from handlers.common import (
 )
 from handlers.context import Context, dialogue_data
 from handlers.reminders import plan_target
+from services import targets
 from services.scope import (
     assignable_units,
     directly_below,
@@ -39,6 +43,7 @@ from services.scope import (
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
 
 PREVIEW_UNITS = 10
+NUMBER_TRIES = 5  # a task's number taken by a concurrent [Gửi]: try the next one
 MAX_TITLE = 500  # Assignment.title; longer texts belong in the details
 STEPS = ("title", "details", "deadline", "units")
 EDITABLE = (("title", N_("Tên")), ("deadline", N_("Hạn")), ("units", N_("Đơn vị")),
@@ -193,8 +198,9 @@ async def ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
     ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
 
 
-async def _next(ctx: Context, draft: dict, before: str = "") -> None:
-    """Ask for the first missing part, or show the preview when the draft is complete."""
+async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
+    """Ask for the first missing part, or show the preview when the draft is complete (also
+    for drafts that `/kehoach` filled in from a plan)."""
     if draft["editing"]:
         await preview(ctx, draft, before)
         return
@@ -314,7 +320,7 @@ async def handle_command(ctx: Context, args: str) -> None:
             return
         draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
     if not args.strip():
-        await _next(ctx, draft)
+        await next_step(ctx, draft)
         return
     line = parse_giao_line(args)
     draft["title"] = line.title
@@ -364,7 +370,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         if problem:
             await ask(ctx, draft, "units", problem)
             return
-    await _next(ctx, draft, notice)
+    await next_step(ctx, draft, notice)
 
 
 async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
@@ -388,7 +394,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         if text and fold(text) not in ("bo qua", "khong", "skip", "-"):
             draft["details"] = text
         draft["details_done"] = True
-        await _next(ctx, draft)
+        await next_step(ctx, draft)
         return
     if event.file is not None:
         ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
@@ -411,7 +417,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         if problem:
             ctx.reply(problem)
             return
-    await _next(ctx, draft)
+    await next_step(ctx, draft)
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
@@ -425,7 +431,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     action = parts[0] if parts else ""
     if action == "cancel":
         await ctx.clear_dialogue()
-        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào."))
+        rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"])
+                              if draft.get("plan_id") else ("", []))
+        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào.") + (f"\n{rest}" if rest else ""),
+                  plan_buttons)
     elif action == "edit":
         draft["step"] = "choose_edit"
         await _save(ctx, draft)
@@ -475,10 +484,8 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
     ctx.session.add(assignment)
     offices = await units_with_units_below(ctx, [u.id for u in units])  # type: ignore[misc]
     for unit in units:
-        target = Target(assignment_id=assignment.id, unit_id=unit.id, period=period,  # type: ignore[arg-type]
-                        deadline=deadline)
-        ctx.session.add(target)
-        await ctx.session.flush()
+        target = await targets.add(ctx.session, Target(
+            assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline))  # type: ignore[arg-type]
         plan_target(ctx, target, assignment)
         told = await announce(ctx, assignment, target, unit, file_name,
                               unit.id in offices, rolled)
@@ -538,6 +545,9 @@ async def _send(ctx: Context, draft: dict) -> None:
                 codes=", ".join(u.code for u in units if u.id not in inside)))
             return
     if draft.get("parent_target_id"):  # handed down meanwhile (by a colleague)?
+        # The office's target is locked: of two colleagues sending at the same moment, the
+        # second sees the first one's hand-down.
+        await targets.get(ctx.session, draft["parent_target_id"])
         existing = (await ctx.session.exec(select(Assignment.number).where(
             Assignment.parent_target_id == draft["parent_target_id"],
             Assignment.state != "cancelled"))).first()
@@ -547,23 +557,24 @@ async def _send(ctx: Context, draft: dict) -> None:
                         "nháp này không được gửi.", parent=draft["parent_number"],
                         number=existing))
             return
-    number = ((await ctx.session.exec(select(func.max(Assignment.number)))).first() or 0) + 1
     offsets = draft["offsets"] if draft["offsets"] is not None else list(
         ctx.settings.reminders.offsets_days)
-    assignment = Assignment(
+    assignment = await _numbered(ctx, lambda number: Assignment(
         number=number, title=draft["title"], details=draft["details"],
         file_id=draft["file_id"], deadline=deadline, recurrence=draft["recurrence"],
         requires=draft["requires"], reminder_offsets=",".join(map(str, offsets)),
-        assigned_by=ctx.member.id, created_at=ctx.now,  # type: ignore[arg-type]
+        assigned_by=ctx.member.id, created_at=ctx.now,  # type: ignore[union-attr,arg-type]
         office_id=draft.get("office_id") or ctx.scope.office_for_new_task(),
         parent_id=draft.get("parent_id"), parent_target_id=draft.get("parent_target_id"),
-    )
-    ctx.session.add(assignment)
-    await ctx.session.flush()
+    ))
+    number = assignment.number
     period = (Recurrence.from_rule(draft["recurrence"]).period_label(deadline)
               if draft["recurrence"] else "")
     recipients, silent = await open_targets(ctx, assignment, units, deadline, period,
                                             draft["file_name"])
+    rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"], draft["plan_duty"],
+                                                   number)
+                          if draft.get("plan_id") else ("", []))
     await ctx.clear_dialogue()
     ctx.audit("assign", assignment.id, number=number, title=assignment.title, units=len(units))
     lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",
@@ -574,7 +585,28 @@ async def _send(ctx: Context, draft: dict) -> None:
         names = ", ".join(u.name for u in silent[:PREVIEW_UNITS])
         lines.append(t("Chưa có người nhận ở {n} đơn vị: {names}. Hãy tạo mã mời cho các đơn vị "
                        "này.", n=len(silent), names=names))
-    ctx.reply("\n".join(lines), assignment_id=assignment.id)
+    if rest:
+        lines.append(rest)
+    ctx.reply("\n".join(lines), plan_buttons, assignment_id=assignment.id)
+
+
+async def _numbered(ctx: Context, build: Callable[[int], Assignment]) -> Assignment:
+    """The new task `build(number)` stored with the next free number. Two staff sending at
+    the same moment read the same highest number: the second insert waits for the first
+    and fails on the unique number, so it takes the next one (in a savepoint, so nothing
+    else of the event is undone)."""
+    for attempt in range(NUMBER_TRIES):
+        number = ((await ctx.session.exec(select(func.max(Assignment.number)))).first() or 0) + 1
+        try:
+            async with ctx.session.begin_nested():
+                assignment = build(number)
+                ctx.session.add(assignment)
+                await ctx.session.flush()
+            return assignment
+        except IntegrityError:
+            if attempt == NUMBER_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def handle_cancel(ctx: Context, args: str) -> None:
@@ -593,6 +625,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
     if assignment is None:
         return
+    await targets.lock_task(ctx.session, assignment)  # decided on the row as committed
     if assignment.state == "cancelled":
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
         return
@@ -609,13 +642,15 @@ async def handle_cancel(ctx: Context, args: str) -> None:
 
 async def cancel_task(ctx: Context, assignment: Assignment) -> int:
     """Cancel `assignment` and tell the reporters of the units that still owed it; returns
-    how many were told."""
-    assignment.state = "cancelled"
-    ctx.session.add(assignment)
-    targets = (await ctx.session.exec(select(Target).where(
+    how many were told (none when it was cancelled meanwhile)."""
+    await targets.lock_task(ctx.session, assignment)
+    if assignment.state == "cancelled":
+        return 0
+    await targets.set_task_state(ctx.session, assignment, "cancelled")
+    owed = (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id))).all()
     notified = 0
-    for target in targets:
+    for target in owed:
         if target.state in ("submitted", "excused", "removed"):
             continue
         for member in await members_with_role(ctx, target.unit_id, "reporter"):

@@ -15,6 +15,7 @@ from core.deadlines import Recurrence
 from core.periods import current_period, next_opening
 from handlers.context import Context
 from handlers.giao import open_targets, task_line
+from services import targets
 from storage.models import Assignment, Member, Reminder, StoredFile, Target, Unit
 
 
@@ -37,9 +38,12 @@ async def roll_over(ctx: Context, now: datetime) -> int:
         rule = Recurrence.from_rule(assignment.recurrence or "")
         due = current_period(rule, assignment.deadline, now, _lead(ctx))
         period = rule.period_label(due)
-        exists = (await ctx.session.exec(select(Target.id).where(
-            Target.assignment_id == assignment.id, Target.period == period).limit(1))).first()
-        if exists is not None:
+        if await _opened(ctx, assignment, period):
+            continue
+        # Another worker's sweep may be opening it at the same moment: the task's row is
+        # locked and the question asked again, so the period opens once.
+        await targets.lock_task(ctx.session, assignment)
+        if assignment.state != "active" or await _opened(ctx, assignment, period):
             continue
         # The units of the current period: those added since come along, those taken off
         # (`/sua`) do not.
@@ -63,6 +67,12 @@ async def roll_over(ctx: Context, now: datetime) -> int:
                   units=len(units))
         opened += 1
     return opened
+
+
+async def _opened(ctx: Context, assignment: Assignment, period: str) -> bool:
+    return (await ctx.session.exec(select(Target.id).where(
+        Target.assignment_id == assignment.id, Target.period == period).limit(1))).first() \
+        is not None
 
 
 async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import commands
 from core.messages import Button
@@ -20,6 +20,8 @@ from handlers import (
     excuses,
     extensions,
     giao,
+    invites,
+    kehoach,
     nhac,
     nhatky,
     report_files,
@@ -28,6 +30,7 @@ from handlers import (
 )
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
+from storage.queries import for_change
 
 Command = Callable[[Context, str], Awaitable[None]]
 ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
@@ -50,6 +53,8 @@ COMMANDS: dict[str, Command] = {
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
     "sua": edit.handle_command,
+    "kehoach": kehoach.handle_command,
+    "moi": invites.handle_command,
 }
 
 BUTTONS: dict[str, ButtonHandler] = {
@@ -63,11 +68,12 @@ BUTTONS: dict[str, ButtonHandler] = {
     "h": cascade.on_button,
     "e": edit.on_button,
     "w": corrections.on_button,
+    "k": kehoach.on_button,
 }
 
 # Buttons that show something (a chart, a workbook, another page) rather than decide: they may
 # be pressed again, and their message keeps its buttons.
-REPEATABLE = frozenset({"r", "t", "h"})
+REPEATABLE = frozenset({"r", "t", "h", "k"})
 KNOWN = frozenset({*COMMANDS, "start"})
 MAX_PAYLOAD = 64
 
@@ -81,6 +87,7 @@ DIALOGUES: dict[str, DialogueHandler] = {
     "giao": giao.on_dialogue,
     "answer": answers.on_dialogue,
     "sua": edit.on_dialogue,
+    "kehoach": kehoach.on_dialogue,
 }
 
 
@@ -160,14 +167,16 @@ async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
 
 async def press(ctx: Context, payload: str) -> None:
     """A button press, checked against the message that carried it: a forged or unknown
-    button and a second press of the same button get a clear answer, nothing else."""
+    button and a second press of the same button get a clear answer, nothing else. The
+    message's row is locked and read afresh: of two presses handled at the same moment (a
+    double tap reaching two workers), the second sees the first."""
     event = ctx.event
     assert event is not None
-    source = (await ctx.session.exec(select(Outbox).where(
+    source = (await ctx.session.exec(for_change(select(Outbox).where(
         Outbox.channel == event.channel,
         Outbox.chat_id == event.chat_id,
         Outbox.platform_message_id == event.button_message_id,
-    ))).first()
+    ).order_by(col(Outbox.id)).limit(1)))).first()
     labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

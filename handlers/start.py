@@ -10,6 +10,7 @@ from core import roles as role_rules
 from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
 from storage.models import Invite, Member, Membership, Unit
+from storage.queries import for_change
 
 ROLE_NAMES = {
     "admin": N_("quản trị"),
@@ -79,8 +80,13 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Đơn vị: trong phạm vi đơn vị của bạn; @tructhuoc — các đơn vị trực thuộc\n"
             "• /nhatky #N — ai đã thay đổi gì ở nhiệm vụ N do đơn vị bạn giao"
         ))
+        parts.append(t("• /moi @nhóm hoặc mã đơn vị — tạo mã mời, nhận tệp PDF thẻ mời để in "
+                       "hoặc chuyển cho đơn vị"))
         parts.append(t("• /giahan #N <đơn vị> | đến 12/05/2023 — gia hạn cho đơn vị\n"
                        "• /dong #N — đóng nhiệm vụ (thôi nhắc); /mo #N — mở lại"))
+        parts.append(t("• /kehoach — gửi kèm tệp kế hoạch (.docx, .pdf, .txt) hoặc dán nội "
+                       "dung: bot tìm các việc cần báo cáo, hạn và đơn vị, soạn sẵn từng nhiệm "
+                       "vụ để bạn xác nhận"))
         parts.append(t("• /giaotiep #N — giao tiếp nhiệm vụ N cho các đơn vị trực thuộc (hạn sớm "
                        "hơn), tiến độ được cộng lên nhiệm vụ N"))
     if {"staff", "admin", "leader"} & roles:
@@ -114,7 +120,10 @@ async def handle_start(ctx: Context, args: str) -> None:
     if not code:
         ctx.reply(help_text(ctx.t, ctx.roles))
         return
-    invite = (await ctx.session.exec(select(Invite).where(func.upper(Invite.code) == code))).first()
+    # Locked and read afresh: two people joining with a single-use code at the same moment
+    # take turns, and the second finds it used.
+    invite = (await ctx.session.exec(for_change(select(Invite).where(
+        func.upper(Invite.code) == code)))).first()
     t = ctx.t
     if invite is None:
         ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "

@@ -11,8 +11,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import tally
-
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -73,7 +71,6 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    tally.install()
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-CHANNELS = ("console", "telegram", "zalo")
+from core.roles import CHANNELS  # noqa: F401  (the channels a member may be on)
+
 OPEN_TARGET = "state IN ('pending', 'in_progress')"
 
 
@@ -288,6 +289,21 @@ class Dialogue(SQLModel, table=True):
     kind: str = Field(max_length=32)
     data: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     updated_at: datetime
+
+
+class PlanDraft(SQLModel, table=True):
+    """A plan read by `/kehoach`: the duties found in it (JSON), kept so that each one's button
+    opens a `/giao` draft later, and which of them have become tasks (`sent`: duty → #N)."""
+
+    __tablename__ = "plan_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    name: str = Field(max_length=255)  # the file's name, or «nội dung dán vào»
+    duties: str = Field(sa_column=Column(Text, nullable=False))
+    sent: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    created_at: datetime
 
 
 class AuditLog(SQLModel, table=True):

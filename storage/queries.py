@@ -1,4 +1,4 @@
-"""Queries that several use cases share: the unit tree."""
+"""Queries that several use cases share: the unit tree, a row read for a change."""
 
 from __future__ import annotations
 
@@ -16,3 +16,16 @@ def subtree(roots: Any) -> Any:
         "tree", recursive=True)
     tree = tree.union(select(col(Unit.id)).join(tree, col(Unit.parent_id) == tree.c.id))
     return select(tree.c.id)
+
+
+# Rows about to change are locked FOR NO KEY UPDATE on PostgreSQL (SQLite has one writer at a
+# time anyway): two workers changing one row take turns, while other transactions may still
+# insert rows that refer to it (a reminder's message, a submission), which a plain FOR UPDATE
+# would hold up.
+ROW_LOCK: dict[str, Any] = {"key_share": True}
+
+
+def for_change(query: Any) -> Any:
+    """`query` with its rows locked until the commit and read afresh (not from the session):
+    a change is decided on the committed values, never on values read earlier."""
+    return query.with_for_update(**ROW_LOCK).execution_options(populate_existing=True)

@@ -1,17 +1,14 @@
-"""Keeps the counters that `/tiendo` reads up to date in the flush that changes a target or
-cancels a task, so they commit or roll back with the change itself:
-
+"""Keeps the counters that `/tiendo` reads up to date in the transaction that changes a target
+or cancels a task, so they commit or roll back with the change itself:
 - `UnitTally`, each unit's history counters (tasks not cancelled);
 - `ProgressTally`, the targets of each task's period counted by the fields their figures
   depend on, over every unit and over each group (`GroupUnit`, the groups' units with the
   units below them, recomputed by `regroup` when an import moves or regroups units).
 
-Every ORM write of a `Target` (added, changed, deleted) and of `Assignment.state` goes through
-the session's `before_flush` event, whatever handler makes it: the previous values are read
-back from the database (it still holds them before the flush) and each unit gets the
-difference. A task crossing into or out of `cancelled` moves all of its targets: their counters
-are summed by the database. Bulk SQL writes of targets would bypass this; the application
-makes none (the benchmark fills its database before the migration that backfills the table).
+They are moved by `shift` (a target added or changed) and `move_task` (a task cancelled or
+brought back), called by `services.targets` in the transaction that changes the target, as
+increments of the stored counters (never a value computed from a read). Bulk SQL writes of
+targets bypass them; `rebuild` counts everything again (the benchmark fills its database so).
 """
 
 from __future__ import annotations
@@ -21,11 +18,10 @@ from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import bindparam, case, event, func, inspect, literal, select
+from sqlalchemy import bindparam, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from core.progress import SUBMITTED, History, history_of
 from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
@@ -36,8 +32,6 @@ T = Target.__table__.c  # type: ignore[attr-defined]
 A = Assignment.__table__.c  # type: ignore[attr-defined]
 P = ProgressTally.__table__.c  # type: ignore[attr-defined]
 G = GroupUnit.__table__.c  # type: ignore[attr-defined]
-FIELDS = (T.id, T.unit_id, T.assignment_id, T.period, T.state, T.on_time, T.submitted_at,
-          T.deadline, T.extension_granted, T.nil_report)
 KEY_FIELDS = (T.assignment_id, T.period, T.state, T.on_time, T.extension_granted, T.nil_report,
               T.deadline)
 ALL_UNITS = ""  # the scope of ProgressTally rows over every unit
@@ -74,66 +68,35 @@ def _history(row: Any) -> History:
     return history_of(row.state, row.on_time, row.submitted_at, row.deadline)
 
 
-def _assignment_states(conn: Connection, ids: set[int], cancelling: set[int]) -> dict[int, str]:
-    """The tasks' states before this flush. On PostgreSQL their rows stay locked until the
-    commit, `cancelling` ones exclusively (before their targets are summed): a task being
-    cancelled in another transaction waits for this one's answers, or they see it cancelled."""
-    states: dict[int, str] = {}
-    for chunk in _chunks(sorted(ids)):
-        for lock, where in ((True, A.id.not_in(cancelling)), (False, A.id.in_(cancelling))):
-            query = select(A.id, A.state).where(A.id.in_(chunk), where).with_for_update(
-                read=lock)
-            states.update({row.id: row.state for row in conn.execute(query)})
-    return states
-
-
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    targets = [o for o in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(o, Target)]
-    assignments = [o for o in session.dirty if isinstance(o, Assignment)
-                   and inspect(o).attrs.state.history.has_changes()]
-    if not targets and not assignments:
-        return
-    conn = session.connection()
-    dialect = conn.dialect.name
-    cancelling = {a.id for a in assignments if a.id is not None}
-    old_state = _assignment_states(
-        conn, cancelling | {t.assignment_id for t in targets if t.assignment_id is not None},
-        cancelling)
-    # Previous values of the changed and deleted targets, as stored.
-    stored_ids = [t.id for t in targets if t not in session.new and t.id is not None]
-    before = {}
-    for chunk in _chunks(stored_ids):
-        before.update({row.id: row for row in conn.execute(select(*FIELDS).where(
-            T.id.in_(chunk)))})
-    new_state = old_state | {a.id: a.state for a in assignments}
+def shift(conn: Connection, before: Iterable[Any], after: Iterable[Any],
+          in_history: bool = True) -> None:
+    """Move the counters from the targets `before` (as they were, or none for new ones) to the
+    same targets `after` (as they are now): the progress rows always, the units' history
+    when the task is not cancelled (`in_history`). Each counter moves by an increment
+    (`n = n + d`), so concurrent changes of other targets add up instead of overwriting."""
     delta: dict[int, History] = defaultdict(History)
     counted: dict[tuple, int] = defaultdict(int)  # ProgressTally key without scope, unit → n
-    for target in targets:
-        old = before.get(target.id)  # type: ignore[arg-type]
-        if old is not None:
-            counted[(*progress_key(old), old.unit_id)] -= 1
-            if old_state.get(old.assignment_id) != CANCELLED:
-                delta[old.unit_id] += -_history(old)
-        if target not in session.deleted:
-            counted[(*progress_key(target), target.unit_id)] += 1
-            if new_state.get(target.assignment_id) != CANCELLED:
-                delta[target.unit_id] += _history(target)
-    for assignment in assignments:
-        was = old_state.get(assignment.id)  # type: ignore[arg-type]
-        if (was == CANCELLED) == (assignment.state == CANCELLED):
-            continue
-        sign = 1 if was == CANCELLED else -1
-        # Its targets as stored, but for those changed in this flush (counted above).
-        query = select(T.unit_id, *sums(dialect)).where(T.assignment_id == assignment.id)
-        if stored_ids:
-            query = query.where(T.id.not_in(stored_ids))
-        for unit_id, *counts in conn.execute(query.group_by(T.unit_id)):
-            on_time, late, delay, still_open = counts
-            delta[unit_id] += History(sign * int(on_time), sign * int(late),
-                                      sign * float(delay), sign * int(still_open))
+    for sign, rows in ((-1, before), (1, after)):
+        for row in rows:
+            counted[(*progress_key(row), row.unit_id)] += sign
+            if in_history:
+                history = _history(row)
+                delta[row.unit_id] += history if sign > 0 else -history
     _apply(conn, delta)
     _count(conn, counted)
+
+
+def move_task(conn: Connection, assignment_id: int, sign: int) -> None:
+    """A task cancelled (`sign` -1) or brought back (+1): its targets, as stored, leave or
+    join their units' history. The caller holds the task's row and its targets' rows locked
+    (`services.targets.set_task_state`), so no answer changes them meanwhile."""
+    query = select(T.unit_id, *sums(conn.dialect.name)).where(T.assignment_id == assignment_id)
+    delta: dict[int, History] = defaultdict(History)
+    for unit_id, *counts in conn.execute(query.group_by(T.unit_id)):
+        on_time, late, delay, still_open = counts
+        delta[unit_id] += History(sign * int(on_time), sign * int(late), sign * float(delay),
+                                  sign * int(still_open))
+    _apply(conn, delta)
 
 
 def progress_key(target: Any) -> tuple:
@@ -259,12 +222,6 @@ def rebuild(conn: Connection) -> None:
                .where(A.state != CANCELLED).group_by(T.unit_id))
     conn.execute(UnitTally.__table__.insert().from_select(  # type: ignore[attr-defined]
         ["unit_id", *History._fields], counted))
-
-
-def install() -> None:
-    """Keep the counters in every session (idempotent)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
 
 
 def _rebuild_progress(conn: Connection) -> None:

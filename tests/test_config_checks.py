@@ -83,8 +83,9 @@ def test_the_known_keys_are_exactly_what_load_settings_reads(monkeypatch) -> Non
                                       "(the Zalo webhook is served by the web server, [web])"),
     ("[cascade]\nfoo = 1\n", "cascade.foo: unknown key; the keys of [cascade] are lead_days"),
     ('[mail]\nhost = "x"\n', "[mail]: unknown section; the sections are [bot], [offices], "
-                             "[cascade], [database], [files], [reminders], [telegram], [zalo], "
-                             "[web]"),
+                             "[cascade], [plans], [database], [files], [reminders], [telegram], "
+                             "[zalo], [web]"),
+    ("[plans]\nkind = {}\n", "plans.kind: unknown key; did you mean plans.kinds?"),
     ('language = "en"\n', "language: unknown key outside any section; did you mean bot.language?"),
     ('web = "x"\n', "web: expected a [web] section, got a single value"),
 ])
@@ -141,6 +142,18 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
      "_ or - (Telegram refuses any other)"),
     ('[zalo]\nwebhook_secret = "short"\n',
      "zalo.webhook_secret: expected 8 to 256 characters, got 5"),
+    ('[plans]\nkinds = ["THPT"]\n',
+     'plans.kinds: expected a table of kinds and their words, such as { thpt = ["trường trung '
+     'học phổ thông"], ttgdtx = ["trung tâm GDTX"] }, got [\'THPT\']'),
+    ('[plans]\nkinds = { THPT = ["trường THPT"] }\n',
+     "plans.kinds: 'THPT' is no kind key; expected lower-case letters a-z, digits and _, "
+     'beginning with a letter, such as "thpt" or "gdnn_gdtx"'),
+    ('[plans]\nkinds = { thpt = [] }\n',
+     'plans.kinds.thpt: expected a list of words in quotes, such as ["trường trung học phổ '
+     'thông"], got []'),
+    ('[plans]\nkinds = { thpt = ["trường THPT", 3] }\n',
+     'plans.kinds.thpt: expected a list of words in quotes, such as ["trường trung học phổ '
+     "thông\"], got ['trường THPT', 3]"),
 ])
 def test_wrong_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
     assert refused(tmp_path, text) == message
@@ -157,6 +170,22 @@ def test_good_values_are_taken(tmp_path: Path) -> None:
     assert settings.reminders.quiet_start.hour == 9 and settings.bot_username == "baocao_so_bot"
     assert settings.telegram.webhook_port == 65535 and settings.web.port == 1
     assert settings.web.public_url == "https://baocao.example.vn"
+
+
+def test_plan_kinds_are_taken_in_order_and_reach_the_extractor(tmp_path: Path) -> None:
+    from core.plan import Audience, UnitView, resolve_audience
+
+    settings = load(tmp_path, '[plans]\nkinds = { ptdtnt = ["trường PTDTNT", "dân tộc nội '
+                              'trú"], thpt = "trường phổ thông nhiều cấp học" }\n')
+    assert settings.plan_kinds == (("ptdtnt", ("trường PTDTNT", "dân tộc nội trú")),
+                                   ("thpt", ("trường phổ thông nhiều cấp học",)))
+    assert load_settings(EXAMPLE, env={}).plan_kinds == ()
+    units = [UnitView(1, "DTNT", "Trường PTDTNT tỉnh", "Dân tộc nội trú", (), None),
+             UnitView(2, "PT-NC", "Trường PT Hà Nam", "Trường phổ thông nhiều cấp học", (), None)]
+    extra = dict(settings.plan_kinds)
+    assert resolve_audience(Audience("các trường PTDTNT", ("ptdtnt",)), units, None, extra) == [1]
+    assert resolve_audience(Audience("các trường THPT", ("thpt",)), units, None, extra) == [2]
+    assert resolve_audience(Audience("các trường THPT", ("thpt",)), units, None) == []
 
 
 # ---------------------------------------------------------------------- what Telegram and Zalo need

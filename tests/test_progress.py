@@ -19,6 +19,7 @@ from core.progress import Figures, figures, pages
 from core.text import fold
 from core.unit_rows import UnitRow
 from handlers.tiendo import percent
+from services.targets import add as add_target
 from storage import tally
 from storage.models import (
     Assignment,
@@ -151,7 +152,7 @@ async def seed(runtime: Runtime) -> None:
             session.add(assignment)
             await session.flush()
             for code, fields in targets.items():
-                session.add(Target(assignment_id=assignment.id, unit_id=ids[code],  # type: ignore[arg-type]
+                await add_target(session, Target(assignment_id=assignment.id, unit_id=ids[code],  # type: ignore[arg-type]
                                    **{"deadline": deadline, **fields}))
 
 
@@ -315,7 +316,7 @@ async def test_long_lists_are_paged(bot) -> None:
             unit = Unit(code=f"MN-{i:02d}", name=f"Mầm non {i:02d}", name_key=f"mam non {i:02d}")
             session.add(unit)
             await session.flush()
-            session.add(Target(assignment_id=4, unit_id=unit.id, deadline=D4))  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=4, unit_id=unit.id, deadline=D4))  # type: ignore[arg-type]
     first = await ask(bot, "lanhdao", "/tiendo #4")
     assert "Chưa nộp (47):" in first.text and "Trang 1/3" in first.text
     assert "• Mầm non 19" in first.text and "Mầm non 20" not in first.text
@@ -341,7 +342,7 @@ async def test_a_group_with_many_open_tasks_is_paged_under_its_name(bot) -> None
                               assigned_by=1, created_at=NOW - DAY)
             session.add(task)
             await session.flush()
-            session.add(Target(assignment_id=task.id, unit_id=4, deadline=D4))  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=task.id, unit_id=4, deadline=D4))  # type: ignore[arg-type]
     first = await ask(bot, "lanhdao", "/tiendo @th")
     assert first.text.startswith("Tiến độ của nhóm @th (3 đơn vị):") and "Trang 1/2" in first.text
     second = await press(bot, "lanhdao", first, "Trang sau")
@@ -385,7 +386,7 @@ async def test_a_recurring_task_shows_its_latest_period_and_the_earlier_ones(bot
         for unit_id, period, deadline, fields in (
                 (4, "04/2023", D2, submitted(D2 - DAY, D2)), (5, "04/2023", D2, {}),
                 (4, "05/2023", D1, submitted(D1 + DAY)), (5, "05/2023", D1, {})):
-            session.add(Target(assignment_id=task.id, unit_id=unit_id, period=period,  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=task.id, unit_id=unit_id, period=period,  # type: ignore[arg-type]
                                **{"deadline": deadline, **fields}))
     text = (await ask(bot, "lanhdao", "/tiendo #5")).text
     assert "Kỳ báo cáo: 05/2023" in text and "Hoàn thành 50% (1/2), đúng hạn 0% (0/2)" in text

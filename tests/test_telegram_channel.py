@@ -25,7 +25,7 @@ from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
-from tests.transcripts import give_task, platform_bot
+from tests.transcripts import give_task, platform_bot, play
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 
@@ -43,9 +43,12 @@ async def play_on_telegram(path: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-async def test_example_on_telegram(script: Path) -> None:
+async def test_example_on_telegram_prints_what_the_console_prints(script: Path) -> None:
     code, out = await play_on_telegram(script)
     assert code == 0, out
+    _, console = await play(script)
+    # Only the admin command's own echo names the channel the members were added on.
+    assert out.replace(" (telegram) as ", " (console) as ") == console
 
 
 def telegram_bot() -> AbstractAsyncContextManager[tuple[TelegramSession, Runtime]]:
@@ -242,8 +245,8 @@ async def test_command_menus_follow_roles() -> None:
         for name in ("vp_so", "ht_lhp"):
             await session.send(user_event(name, text="/help"))
         assert menu(emu, {"type": "chat", "chat_id": staff}) == [
-            "giao", "sua", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-            "tainop", "nhatky", "help", "ngonngu"]
+            "giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
+            "tiendo", "tainop", "nhatky", "moi", "help", "ngonngu"]
         assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
 
 
@@ -332,3 +335,17 @@ async def test_report_files_are_not_posted_to_a_group() -> None:
         await session.settle()
         (answer,) = [m for m in session.delivered if m.to == str(group)]
         assert "tin nhắn riêng" in answer.text and answer.file_name is None
+
+
+async def test_kehoach_sent_as_a_reply_to_a_plan_file_reads_that_file() -> None:
+    async with telegram_bot() as (session, _):
+        uid = session.user_id("vp_so")
+        plan = "Các trường THPT gửi báo cáo sơ kết học kỳ I về Sở trước ngày 15/5/2099.".encode()
+        sent = await session.emulator.inject_document(uid, "ke-hoach.txt", plan, "text/plain")
+        await session.settle()
+        await session.emulator.inject_text(uid, "/kehoach",
+                                           reply_to_message_id=sent["message_id"])
+        await session.settle()
+        answer = texts(session, "vp_so")[-1]
+        assert "Tìm thấy 1 việc cần giao trong «ke-hoach.txt»" in answer
+        assert "2 đơn vị (Các trường THPT)" in answer

@@ -22,6 +22,7 @@ from channels.console import play_script
 from core.progress import DAY_SECONDS, Figures, figures
 from handlers.context import Context
 from handlers.figures import Units, histories, history, most_late, tallies
+from services import targets as changes
 from storage import db, tally
 from storage.models import (
     Assignment,
@@ -161,7 +162,7 @@ steps = st.one_of(
               st.integers(-48, 96)),
     *(st.tuples(st.just(kind), st.integers(0, 50), st.integers(0, 50))
       for kind in ("answer", "progress", "excuse", "extend", "cancel", "close", "reopen",
-                   "delete", "cancel_and_answer")),
+                   "cancel_and_answer")),
     st.tuples(st.just("advance"), st.integers(1, 72), st.just(0)),
     st.tuples(st.just("regroup"), st.integers(0, UNITS - 1), st.integers(0, UNITS - 1)),
 )
@@ -210,32 +211,27 @@ async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: li
                 await session.flush()
                 tasks.append(assignment.id)  # type: ignore[arg-type]
                 for i in sorted(a):
-                    session.add(Target(assignment_id=assignment.id, unit_id=unit_ids[i],  # type: ignore[arg-type]
-                                       deadline=deadline))
+                    await changes.add(session, Target(
+                        assignment_id=assignment.id, unit_id=unit_ids[i], deadline=deadline))  # type: ignore[arg-type]
             elif kind == "advance":
                 now += a * HOUR
             elif kind == "regroup":
                 await regroup(session, unit_ids, a, b, group)
             elif target is not None and kind in ("answer", "cancel_and_answer"):
-                # As handlers/answers.py: the first submission's time counts.
-                target.state = "submitted"
-                if target.submitted_at is None:
-                    target.submitted_at = now
-                    target.on_time = now <= target.deadline
+                await changes.lock(session, target)
+                await changes.submit(session, target, now)
                 if kind == "cancel_and_answer" and task is not None:
-                    task.state = "cancelled"
+                    await changes.set_task_state(session, await changes.lock_task(
+                        session, task), "cancelled")
             elif target is not None and kind == "progress" and target.state == "pending":
-                target.state = "in_progress"
+                await changes.progress(session, target, None)
             elif target is not None and kind == "excuse" and target.state != "submitted":
-                target.state = "excused"
+                await changes.excuse(session, target)
             elif target is not None and kind == "extend":
-                target.deadline = max(target.deadline, now) + b * HOUR
-                target.extension_granted = True
-            elif target is not None and kind == "delete":
-                await session.delete(target)
+                await changes.extend(session, target, max(target.deadline, now) + b * HOUR)
             elif task is not None and kind in ("cancel", "close", "reopen"):
-                task.state = {"cancel": "cancelled", "close": "closed",
-                              "reopen": "active"}[kind]
+                await changes.set_task_state(session, await changes.lock_task(session, task), {
+                    "cancel": "cancelled", "close": "closed", "reopen": "active"}[kind])
         if kind in ("advance", "regroup") or not b % 7:
             async with runtime.sessions() as session:
                 await assert_every_group(context(runtime, session, now))

@@ -1,0 +1,235 @@
+"""The one place where a target or a task changes state, and where the counters that
+`/tiendo` reads move with it (`storage.tally`).
+
+Two workers may handle two answers for the same target at the same moment (two principals of
+one school, a double tap reaching two bot processes). So every change is applied to rows
+read under a lock, never to values read earlier: `lock` takes the target's row
+(`SELECT ... FOR NO KEY UPDATE` on PostgreSQL; SQLite has one writer at a time) and reads it
+and its task again, so the second answer sees the first one committed and counts as a
+re-submission. The counters move by increments in the same transaction (`tally.shift`).
+
+A task cancelled takes its row and then its targets' rows, in that order, the same order as
+an answer (target) followed by a read of its task: a cancel waits for the answers in hand,
+and an answer that waited for a cancel sees the task cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import tally
+from storage.models import Assignment, Submission, Target
+from storage.queries import ROW_LOCK, for_change
+
+CANCELLED = "cancelled"
+SUBMITTED = "submitted"
+EXCUSED = "excused"
+REMOVED = "removed"
+OPEN = ("pending", "in_progress")
+# Submissions that report the task done; the others (progress, help, ...) only say how it goes.
+REPORTS = ("file", "done", "nil")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the counters know of a target: the fields `storage.tally` counts by."""
+
+    unit_id: int
+    assignment_id: int
+    period: str
+    state: str
+    on_time: bool | None
+    submitted_at: datetime | None
+    deadline: datetime
+    extension_granted: bool
+    nil_report: bool
+
+
+def counted(target: Target) -> Counted:
+    return Counted(target.unit_id, target.assignment_id, target.period, target.state,
+                   target.on_time, target.submitted_at, target.deadline,
+                   bool(target.extension_granted), bool(target.nil_report))
+
+
+async def _in_history(session: AsyncSession, assignment_id: int) -> bool:
+    """Whether the task's targets count in their units' history (it is not cancelled), as
+    committed now: read again, not from the session, since a cancel may have committed while
+    this transaction waited for a target's lock."""
+    state = (await session.exec(select(Assignment.state).where(
+        Assignment.id == assignment_id))).one()
+    return state != CANCELLED
+
+
+async def _shift(session: AsyncSession, before: list[Counted], after: list[Counted]) -> None:
+    if before == after:
+        return
+    in_history = await _in_history(session, (after or before)[0].assignment_id)
+    await session.run_sync(lambda sync: tally.shift(sync.connection(), before, after,
+                                                    in_history))
+
+
+async def get(session: AsyncSession, target_id: int) -> Target | None:
+    """The target `target_id`, its row locked until the commit and read afresh."""
+    await session.flush()  # changes not yet written are not lost to the re-read
+    return await session.get(Target, target_id, with_for_update=ROW_LOCK,
+                             populate_existing=True)
+
+
+async def lock(session: AsyncSession, target: Target) -> Assignment:
+    """Lock `target`'s row and read it again, then its task: a change decided from them
+    sees every change committed before it. Returns the task."""
+    await get(session, target.id)  # type: ignore[arg-type]
+    assignment = await session.get(Assignment, target.assignment_id, populate_existing=True)
+    assert assignment is not None
+    return assignment
+
+
+async def lock_all(session: AsyncSession, query: Any) -> list[Target]:
+    """The targets `query` selects, their rows locked (in id order, as every lock of several
+    targets is taken) and read afresh."""
+    return list((await session.exec(for_change(query.order_by(col(Target.id))))).all())
+
+
+async def change(session: AsyncSession, target: Target, **values: Any) -> None:
+    """Set `values` on `target` (read under `lock`) and move the counters to match."""
+    before = counted(target)
+    for name, value in values.items():
+        setattr(target, name, value)
+    session.add(target)
+    await _shift(session, [before], [counted(target)])
+
+
+async def add(session: AsyncSession, target: Target) -> Target:
+    """A new target of a task, counted (it gets its id)."""
+    session.add(target)
+    await session.flush()
+    await _shift(session, [], [counted(target)])
+    return target
+
+
+# --- the transitions ---------------------------------------------------------------------
+
+
+async def submit(session: AsyncSession, target: Target, now: datetime,
+                 nil: bool = False) -> bool:
+    """A report (or «nothing to report», `nil`) for `target`. The first submission's time
+    stays the one that counts: a corrected re-submission does not make an on-time report
+    late. Returns True when this was a re-submission."""
+    again = target.state == SUBMITTED
+    values: dict[str, Any] = {"state": SUBMITTED, "percent": 100, "nil_report": nil}
+    if not again:
+        values.update(submitted_at=now, on_time=now <= target.deadline)
+    await change(session, target, **values)
+    return again
+
+
+async def progress(session: AsyncSession, target: Target, percent: int | None) -> None:
+    """Work in progress (at `percent`); a submitted target stays submitted."""
+    if target.state != SUBMITTED:
+        await change(session, target, state="in_progress", percent=percent)
+
+
+async def excuse(session: AsyncSession, target: Target) -> None:
+    await change(session, target, state=EXCUSED, percent=None)
+
+
+async def take_back_excuse(session: AsyncSession, target: Target, percent: int | None) -> None:
+    """The excuse withdrawn: the target is owed again, as it was before (in progress at the
+    last percent reported, if any)."""
+    await change(session, target, state="pending" if percent is None else "in_progress",
+                 percent=percent)
+
+
+async def extend(session: AsyncSession, target: Target, until: datetime) -> None:
+    """The deadline moved to `until`; a submission already made is judged on time again
+    against it."""
+    values: dict[str, Any] = {"deadline": until, "extension_granted": True}
+    if target.submitted_at is not None:
+        values["on_time"] = target.submitted_at <= until
+    await change(session, target, **values)
+
+
+async def remove(session: AsyncSession, target: Target) -> None:
+    """The unit taken off the task (`/sua`): the target and its answers stay as history, and
+    it counts nowhere."""
+    await change(session, target, state=REMOVED)
+
+
+async def owe_again(session: AsyncSession, target: Target, deadline: datetime) -> None:
+    """A unit taken off the task and added again (`/sua`): it owes the task anew, by
+    `deadline`."""
+    await change(session, target, state="pending", deadline=deadline, percent=None,
+                 submitted_at=None, on_time=None, extension_granted=False, nil_report=False)
+
+
+async def move_deadline(session: AsyncSession, target: Target, due: datetime) -> None:
+    """The task's deadline moved to `due` (`/sua`). An extension running past it is kept; a
+    submission already made is judged on time again against the deadline that applies."""
+    values: dict[str, Any] = {}
+    if not (target.extension_granted and target.deadline > due):
+        values["deadline"] = due
+    if target.submitted_at is not None:
+        values["on_time"] = target.submitted_at <= values.get("deadline", target.deadline)
+    await change(session, target, **values)
+
+
+async def recount(session: AsyncSession, target: Target, requires: str) -> None:
+    """Set `target`'s state (read under `lock`) from its submissions that are not withdrawn
+    ([Nộp nhầm]), as they would have left it: the first report counts (its time judges on
+    time), a file alone is not enough where the task (`requires`) asks for a file and «đã
+    xong», and without a report the latest progress stands. Excused and removed targets
+    stay as they are."""
+    if target.state in (EXCUSED, REMOVED):
+        return
+    await session.flush()
+    rows = (await session.exec(select(Submission).where(
+        Submission.target_id == target.id, col(Submission.withdrawn_at).is_(None))
+        .order_by(col(Submission.created_at), col(Submission.id)))).all()
+    submitted_at, nil, percent, progressed, done = None, False, None, False, False
+    for row in rows:
+        if row.kind == "progress" and submitted_at is None:
+            progressed, percent = True, row.percent
+        if row.kind == "done":
+            done = True
+        if row.kind not in REPORTS:
+            continue
+        if row.kind == "file" and requires == "both" and not done:
+            continue
+        submitted_at = submitted_at or row.created_at
+        nil = row.kind == "nil"
+    if submitted_at is not None:
+        await change(session, target, state=SUBMITTED, submitted_at=submitted_at, percent=100,
+                     on_time=submitted_at <= target.deadline, nil_report=nil)
+    else:
+        await change(session, target, state="in_progress" if progressed else "pending",
+                     submitted_at=None, on_time=None, percent=percent, nil_report=False)
+
+
+async def lock_task(session: AsyncSession, assignment: Assignment) -> Assignment:
+    """Lock the task's row and read it again (before deciding to cancel, close or reopen)."""
+    await session.flush()
+    locked = await session.get(Assignment, assignment.id, with_for_update=ROW_LOCK,
+                               populate_existing=True)
+    assert locked is not None
+    return locked
+
+
+async def set_task_state(session: AsyncSession, assignment: Assignment, state: str) -> None:
+    """Cancel, close or reopen a task (read under `lock_task`). Crossing into or out of
+    «cancelled» moves its targets out of or into their units' history: their rows are
+    locked first, so no answer is in hand while they are summed."""
+    was = assignment.state
+    assignment.state = state
+    session.add(assignment)
+    if (was == CANCELLED) == (state == CANCELLED):
+        return
+    await lock_all(session, select(Target).where(Target.assignment_id == assignment.id))
+    await session.flush()
+    sign = -1 if state == CANCELLED else 1
+    await session.run_sync(lambda sync: tally.move_task(sync.connection(),
+                                                        assignment.id, sign))  # type: ignore[arg-type]
