@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,8 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 from channels.base import ChannelAdapter
 from channels.ratelimit import Limits
-from channels.sender import Sender
+from channels.sender import Sender, is_gone, worker_name
 from handlers.dispatcher import Dispatcher
+from handlers.inbox import Handle, Inbox
 from storage import db
 from storage.filestore import FileStore
 
@@ -36,7 +38,12 @@ class Runtime:
 
     def sender(self, adapters: Mapping[str, ChannelAdapter],
                limits: Mapping[str, Limits] | None = None) -> Sender:
-        return Sender(self.sessions, self.files, adapters, limits=limits)
+        return Sender(self.sessions, self.files, adapters, limits=limits,
+                      on_refused=self.dispatcher.refused, on_moved=self.dispatcher.chat_moved)
+
+    def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime]) -> Inbox:
+        """The inbox of `channel` in this process; `handle` is its adapter's callback."""
+        return Inbox(self.dispatcher, channel, handle, worker_name(), is_gone, clock)
 
     async def close(self) -> None:
         await self.engine.dispose()

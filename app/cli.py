@@ -11,6 +11,7 @@ import secrets
 import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -323,7 +324,11 @@ def members_list(ctx: typer.Context) -> None:
                 shown = ", ".join(r.role + (
                     f"@{units.get(r.unit_id)}" if r.unit_id else
                     " (whole registry)" if r.role in ("staff", "leader") else "") for r in roles)
-                lines.append(f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}")
+                line = f"{m.display_name}\t{m.channel}\t{m.channel_user_id}\t{shown}"
+                if m.unreachable_since is not None:  # the platform refuses to deliver
+                    since = to_local(m.unreachable_since).strftime("%Y-%m-%d %H:%M")
+                    line += f"\tunreachable since {since} ({m.unreachable_reason})"
+                lines.append(line)
             return lines
 
     lines = run_async(env, work)
@@ -695,6 +700,21 @@ def _start_failure(name: str, settings: Settings, exc: Exception) -> StartupErro
     return None
 
 
+def _exit_after(seconds: float) -> threading.Timer:
+    """End the process with exit 0 after `seconds` (a stop that takes longer, e.g. a send
+    the platform does not answer). Nothing is lost: updates not handled yet are in the
+    inbox, messages not confirmed sent in the outbox, and the next start takes them over."""
+    def leave() -> None:
+        print(f"run.shutdown_seconds: still stopping after {seconds:g} s; exiting now, the next "
+              f"start handles what was left", file=sys.stderr, flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
     """Run every configured channel and the bot's web server until `stop` is set, sweeping
     reminders every `reminders.sweep_seconds`. What stops a channel from starting (a port in
@@ -759,7 +779,9 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
     finally:
         # The reminder tick and the sender finish what they hold (nothing claimed is left
         # half-sent) while the channels can still send; then the channels stop, each after
-        # the update it is handling.
+        # the update it is handling. `bot.py run` exits 0 within run.shutdown_seconds even
+        # if that takes longer.
+        watchdog = _exit_after(settings.shutdown_seconds) if signals else None
         await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
@@ -767,6 +789,8 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             await web.stop()
         for signum in signals:
             asyncio.get_running_loop().remove_signal_handler(signum)
+        if watchdog is not None:
+            watchdog.cancel()
 
 # --- export ------------------------------------------------------------------------------
 

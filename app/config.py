@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import tomllib
+from calendar import monthrange
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -67,6 +68,7 @@ class Settings:
     max_file_mb: int = 20
     default_language: str = "vi"
     default_deadline_time: time = time(17, 0)
+    school_year_end: tuple[int, int] = (5, 31)  # (month, day) «năm học 2023-2024» ends
     bot_username: str = ""
     secret_key: str = "change-me"  # refused for Telegram and Zalo (check_for_channels)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
@@ -78,12 +80,16 @@ class Settings:
     # Words of plans for unit kinds, beyond core.plan's built-in table: ((kind, (words, ...)),
     # ...) in the order of the file; `dict(settings.plan_kinds)` is what core.plan takes.
     plan_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # `bot.py run` stopped by SIGTERM/SIGINT exits 0 within this many seconds, finished or not
+    shutdown_seconds: float = 8.0
     base_dir: Path = Path(".")
 
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
 
+
+MIN_SHUTDOWN, MAX_SHUTDOWN = 1, 3600  # run.shutdown_seconds
 
 ENV_OVERRIDES = {
     "BOT_DATABASE_URL": ("database", "url"),
@@ -100,7 +106,7 @@ ENV_OVERRIDES = {
 # refused (a misspelt key would otherwise be ignored and its default used without a word).
 _CHANNEL_LIMITS = ("messages_per_second", "per_chat_per_second", "per_group_per_minute")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
-    "bot": ("language", "default_deadline_time", "username", "secret_key"),
+    "bot": ("language", "default_deadline_time", "school_year_end", "username", "secret_key"),
     "offices": ("department_kinds",),
     "cascade": ("lead_days",),
     "plans": ("kinds",),
@@ -115,6 +121,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     # upload page: no listen address, port or download limit of its own.
     "zalo": ("token", "base_url", "mode", "webhook_url", "webhook_secret", *_CHANNEL_LIMITS),
     "web": ("listen", "port", "public_url", "link_minutes", "file_link_days"),
+    "run": ("shutdown_seconds",),
 }
 # Keys that people look for in one section but that live in another.
 _ELSEWHERE = {"zalo.webhook_port": "web.port", "zalo.webhook_listen": "web.listen"}
@@ -164,6 +171,17 @@ def _raw(table: dict[str, Any], section: str, key: str, default: Any) -> Any:
 
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _school_year_end(value: str) -> tuple[int, int]:
+    """«31/05» → (5, 31): the day a school year ends, in January to July of its second year
+    (it starts in August)."""
+    match = re.fullmatch(r"\s*([0-9]{1,2})/([0-9]{1,2})\s*", value)
+    day, month = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not (1 <= month <= 7 and 1 <= day <= monthrange(2024, month)[1]):  # 29/02 allowed
+        raise ConfigError("bot.school_year_end: expected a day \"DD/MM\" from January to July, "
+                          f"such as \"31/05\", got {value!r}")
+    return month, day
 
 
 def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
@@ -325,7 +343,12 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     lead_days = _get(raw, "cascade", "lead_days", int, 2)
     if lead_days > 60:
         raise ConfigError(f"cascade.lead_days: expected 0..60 working days, got {lead_days!r}")
+    school_year_end = _school_year_end(_get(raw, "bot", "school_year_end", str, "31/05"))
     plan_kinds = _plan_kinds(raw)
+    shutdown = _get(raw, "run", "shutdown_seconds", float, 8.0)
+    if not MIN_SHUTDOWN <= shutdown <= MAX_SHUTDOWN:
+        raise ConfigError(f"run.shutdown_seconds: expected {MIN_SHUTDOWN:g} to {MAX_SHUTDOWN:g} "
+                          f"seconds, got {shutdown!r}")
     url = _get(raw, "database", "url", str, DEFAULT_DB_URL)
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -338,6 +361,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         max_file_mb=_get(raw, "files", "max_size_mb", int, 20),
         default_language=language,
         default_deadline_time=_get(raw, "bot", "default_deadline_time", time, time(17, 0)),
+        school_year_end=school_year_end,
         bot_username=_username(raw),
         secret_key=_get(raw, "bot", "secret_key", str, EXAMPLE_SECRET_KEY),
         reminders=reminders,
@@ -347,6 +371,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         department_kinds=departments,
         cascade_lead_days=lead_days,
         plan_kinds=plan_kinds,
+        shutdown_seconds=shutdown,
         base_dir=path.parent if path else Path("."),
     )
 
@@ -434,6 +459,17 @@ def check_for_channels(settings: Settings) -> None:
         raise ConfigError(f"bot.secret_key: {len(key)} characters is too short; {needs} "
                           f"a random value of at least {MIN_SECRET_KEY} characters (or "
                           f"BOT_SECRET_KEY): {FRESH_SECRET}")
+    if zalo.token:  # Zalo fetches the pictures and file links the bot sends from its server
+        public = settings.web.public_url
+        if not public:
+            raise ConfigError("web.public_url: needed with Zalo, which downloads the pictures "
+                              "and file links the bot sends from the bot's own web server: set "
+                              "the https address at which phones reach it, such as "
+                              "\"https://baocao.example.vn\" (or BOT_WEB_PUBLIC_URL)")
+        if not public.startswith("https://"):
+            raise ConfigError(f"web.public_url: {public!r} is not an https address; Zalo "
+                              f"downloads the bot's pictures and file links only over https "
+                              f"(or set BOT_WEB_PUBLIC_URL)")
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------

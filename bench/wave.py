@@ -12,11 +12,14 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
 from app import admin
 from app.bootstrap import Runtime
 from core.clock import to_local
 from core.messages import Incoming, Outgoing
 from core.unit_rows import UnitRow
+from storage.models import Reminder
 
 GROUP = "wave"
 FIRST_USER_ID = 700_000_000
@@ -38,9 +41,10 @@ class Recorder:
 
 
 async def build_wave(runtime: Runtime, units: int, now: datetime,
-                     timings: dict[str, float] | None = None) -> list[str]:
-    """Create the wave; returns the Telegram chat ids owed one reminder each. `timings`
-    receives the seconds taken by each step."""
+                     timings: dict[str, float] | None = None,
+                     channel: str = "telegram") -> list[str]:
+    """Create the wave; returns the chat ids (on `channel`) owed one reminder each.
+    `timings` receives the seconds taken by each step."""
     timings = {} if timings is None else timings
     started = time.perf_counter()
     assigned = now - timedelta(days=10)
@@ -71,7 +75,11 @@ async def build_wave(runtime: Runtime, units: int, now: datetime,
     chats = [str(FIRST_USER_ID + i) for i in range(units)]
     async with runtime.sessions() as session, session.begin():
         for i, chat in enumerate(chats):
-            await admin.add_member(session, f"ht_{i}", "telegram", "reporter", assigned,
+            await admin.add_member(session, f"ht_{i}", channel, "reporter", assigned,
                                    channel_user_id=chat, unit_code=f"W{i:05d}")
     timings["reporters added"] = time.perf_counter() - started
+    # Due now: a reminder missed by more than a day would be skipped, not sent late.
+    async with runtime.sessions() as session, session.begin():
+        await session.exec(update(Reminder).where(Reminder.state == "planned").values(
+            due_at=now - timedelta(minutes=1)))
     return chats

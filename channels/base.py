@@ -23,6 +23,25 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class Unreachable(Exception):
+    """The platform refuses for good to deliver to this chat: the person blocked the bot or
+    never opened it (a bot may not write first), or the bot left the group. Sending again
+    is pointless until the person writes to the bot."""
+
+    def __init__(self, kind: str, reason: str = "") -> None:
+        super().__init__(reason or kind)
+        self.kind = kind  # blocked | not_started | gone
+        self.reason = reason
+
+
+class ChatMoved(Exception):
+    """The chat lives on under another id (a Telegram group upgraded to a supergroup)."""
+
+    def __init__(self, new_chat_id: str) -> None:
+        super().__init__(f"the chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """`text` in pieces of at most `limit` characters, cut at line ends when possible."""
     pieces: list[str] = []

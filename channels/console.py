@@ -458,4 +458,8 @@ async def repl(
             await player.play_line(lineno, line)
         except ScriptError as exc:
             print(f"! {exc}", file=out)
+            continue
+        if line.startswith(("@now", "@advance")):  # the console's clock is virtual from now on
+            t = runtime.dispatcher.translator()
+            print(t("⏱ Giờ của bot bây giờ: {moment}", moment=t.moment(session.now)), file=out)
 

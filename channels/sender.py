@@ -21,7 +21,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels import ratelimit
-from channels.base import ChannelAdapter, RetryLater
+from channels.base import ChannelAdapter, ChatMoved, RetryLater, Unreachable
 from channels.ratelimit import HORIZON, Limits, chat_key
 from core.messages import Outgoing, OutgoingFile
 from handlers.context import buttons_of
@@ -46,6 +46,13 @@ MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
 CONCURRENCY = 8  # calls in flight per batch (they still start at their reserved slots)
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
+
+
+# A member the platform refuses for good: (member id, why: `Unreachable.kind`, now). The
+# application marks them unreachable; their rows wait until they write to the bot again.
+OnRefused = Callable[[int, str, datetime], Awaitable[None]]
+# A chat that lives on under a new id: (channel, old chat id, new chat id, now).
+OnMoved = Callable[[str, str, str, datetime], Awaitable[None]]
 
 
 def worker_name() -> str:
@@ -129,8 +136,12 @@ class Sender:
         limits: Mapping[str, Limits] | None = None,
         lease: timedelta = CLAIM_TIMEOUT,
         wall: Callable[[], float] = time.time,
+        on_refused: OnRefused | None = None,
+        on_moved: OnMoved | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_refused = on_refused
+        self.on_moved = on_moved
         self.files = files
         self.adapters = adapters
         self.worker = worker or worker_name()
@@ -157,7 +168,13 @@ class Sender:
                 col(Outbox.sent_at).is_(None),
                 Outbox.channel == channel,
                 Outbox.attempts < MAX_ATTEMPTS,
+                or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
                 or_(col(Outbox.claimed_by).is_(None), col(Outbox.claimed_at) < now - self.lease),
+                # A member the platform refuses gets nothing until they write again (a group
+                # row that answered them is the group's).
+                or_(col(Outbox.member_id).is_(None), col(Outbox.is_group).is_(True),
+                    col(Outbox.member_id).not_in(
+                        select(Member.id).where(col(Member.unreachable_since).is_not(None)))),
             )
             if skip:
                 query = query.where(col(Outbox.id).not_in(skip))
@@ -308,6 +325,16 @@ class Sender:
                         await asyncio.sleep(min(exc.seconds, MAX_WAIT))
                     await self._release(row, str(exc), failed=False)
                     return 0
+                except Unreachable as exc:  # no retry: nothing changes until they write
+                    log.warning("%s refuses chat %s for good (outbox row %s): %s", channel,
+                                row.chat_id, row.id, exc)
+                    failed.add(row.id)  # type: ignore[arg-type]
+                    await self._refused(row, exc, now)
+                    return 0
+                except ChatMoved as exc:  # sent again under the new id in this drain
+                    log.info("%s chat %s moved to %s", channel, row.chat_id, exc.new_chat_id)
+                    await self._moved(channel, row, exc.new_chat_id, now)
+                    return 0
                 except Exception as exc:  # a platform failure must not stop the queue
                     log.exception("sending outbox row %s failed", row.id)
                     failed.add(row.id)  # type: ignore[arg-type]
@@ -368,6 +395,30 @@ class Sender:
     async def _pause(self, channel: str, chat_id: str, until: float) -> None:
         async with self.sessions() as session, session.begin():
             await ratelimit.pause(session, channel, chat_id, until)
+
+    async def _refused(self, row: Outbox, exc: Unreachable, now: datetime) -> None:
+        """A member's row waits (unclaimed, its attempts not counted) once the member is
+        marked unreachable; a group's or a stranger's row is given up."""
+        error = f"unreachable: {exc}"[:500]
+        if row.member_id is None or row.is_group or self.on_refused is None:
+            async with self.sessions() as session, session.begin():
+                await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(
+                    claimed_by=None, error=error, attempts=MAX_ATTEMPTS))
+            return
+        await self.on_refused(row.member_id, exc.kind, now)
+        await self._release(row, error, failed=False)
+
+    async def _moved(self, channel: str, row: Outbox, new_chat_id: str, now: datetime) -> None:
+        """The application moves every row of the old chat (sent ones too, so that their
+        buttons still answer) to the new one; the claimed row is released to go again at
+        once. Without the application to move it, the row is given up."""
+        if self.on_moved is None:
+            async with self.sessions() as session, session.begin():
+                await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(
+                    claimed_by=None, error=f"moved to {new_chat_id}", attempts=MAX_ATTEMPTS))
+            return
+        await self.on_moved(channel, row.chat_id, new_chat_id, now)
+        await self._release(row, None, failed=False)
 
     async def _release(self, row: Outbox, error: str | None, failed: bool) -> None:
         values: dict[str, object] = {"claimed_by": None, "error": error}

@@ -1,7 +1,11 @@
 """The Telegram channel: a thin adapter on python-telegram-bot's `Application`.
 
 It only translates: Telegram updates become `Incoming` events for the dispatcher, and the
-sender's `Outgoing` messages become Bot API calls. `TelegramSession` plays `.chat`
+sender's `Outgoing` messages become Bot API calls. Updates are received by a polling loop of
+its own around `Bot.get_updates` (PTB's updater confirms an offset before the updates below
+it are handled) or by a webhook route of its own; either records them in the inbox
+(`handlers.inbox`) before Telegram is told they arrived (the next offset, or HTTP 200), and
+the inbox feeds them to the `Application`'s handlers. `TelegramSession` plays `.chat`
 transcripts through this adapter against the local Bot API emulator.
 """
 
@@ -9,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hmac
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -26,12 +34,12 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater, split_text
+from channels.base import ChatMoved, RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.transcripts import PlatformSession, rewrite_members_add
@@ -53,6 +61,8 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 PUBLIC_DOWNLOAD_MB = 20
+POLL_SECONDS = 10  # the long poll of getUpdates
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 T = TypeVar("T")
 
 COMMANDS = {
@@ -96,6 +106,16 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([keys[:half], keys[half:]])
 
 
+def refusal_kind(description: str) -> str:
+    """What a 403 says: the person blocked the bot, never opened it, or the chat is gone."""
+    text = description.lower()
+    if "blocked" in text:
+        return "blocked"
+    if "initiate" in text:
+        return "not_started"
+    return "gone"
+
+
 def retry_seconds(exc: RetryAfter) -> float:
     """The wait asked by a 429, in seconds (PTB 22 gives an int or a timedelta)."""
     with warnings.catch_warnings():
@@ -115,7 +135,7 @@ class TelegramAdapter:
         self.runtime = runtime
         self.settings = settings
         self.clock = clock
-        builder = Application.builder().token(settings.token)
+        builder = Application.builder().token(settings.token).updater(None)
         if settings.base_url:
             builder = builder.base_url(settings.base_url)
         if settings.base_file_url:
@@ -127,40 +147,140 @@ class TelegramAdapter:
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.handled = 0  # updates fully processed (transcripts wait on it)
         self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
+        self.inbox = runtime.inbox(CHANNEL, self._handle_recorded, clock)
+        self.poll_seconds = POLL_SECONDS
+        self.retry_seconds = 1.0  # pause after a failed getUpdates
+        self._poller: asyncio.Task[None] | None = None
+        self._waiting_for_updates = False  # the poller is in a long poll, safe to cancel
+        self._webhook: web.AppRunner | None = None
+        self._inbox_id: int | None = None  # the recorded update being handled
+        self._failed: Exception | None = None  # its translation failed: tried again later
+        self._dispatched = False  # it reached the dispatcher, which marked it handled
+        self._inbox_started = False
         self._running = False
         self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Initialise the bot, publish the command menu and start polling or the webhook."""
+        """Initialise the bot, publish the command menu, handle what earlier processes left
+        unhandled, and start polling or the webhook."""
         await self.app.initialize()
         await self.set_commands()
         await self.app.start()
-        updater = self.app.updater
-        assert updater is not None
         if self.settings.mode == "webhook":
-            path = urlsplit(self.settings.webhook_url).path.strip("/") or "telegram"
-            await updater.start_webhook(
-                listen=self.settings.webhook_listen,
-                port=self.settings.webhook_port,
-                url_path=path,
-                webhook_url=self.settings.webhook_url or None,
-                secret_token=self.settings.webhook_secret or None,
-            )
+            await self._listen()  # a port in use fails here, before anything else runs
+            await self._start_inbox()
+            await self.app.bot.set_webhook(url=self.settings.webhook_url,
+                                           secret_token=self.settings.webhook_secret or None)
         else:
-            await updater.start_polling(poll_interval=0.0)
+            await self._start_inbox()
+            await self.app.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         self._running = True
 
+    async def _start_inbox(self) -> None:
+        await self.inbox.start()
+        self._inbox_started = True
+
     async def stop(self) -> None:
-        """Stop receiving updates and close the bot's connections (also after a start that
-        failed half-way, e.g. on a webhook port in use)."""
+        """Stop receiving updates, finish the one being handled (the queued ones stay
+        recorded for the next process) and close the bot's connections (also after a start
+        that failed half-way, e.g. on a webhook port in use)."""
         self._running = False
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            if self._waiting_for_updates:
+                poller.cancel()
+            await asyncio.wait({poller})  # unlike awaiting it, keeps a cancel of our own
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
+        if self._inbox_started:
+            self._inbox_started = False
+            await self.inbox.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _poll(self) -> None:
+        """getUpdates in a loop: the offset that confirms a batch is sent only after the
+        batch was recorded, so an update is never confirmed and then lost."""
+        offset: int | None = None
+        while self._poller is not None:
+            self._waiting_for_updates = True
+            try:
+                updates = await self.app.bot.get_updates(offset=offset,
+                                                         timeout=self.poll_seconds)
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_seconds(exc))
+                continue
+            except TelegramError as exc:  # network, 409 conflict, 5xx: poll again soon
+                if self._poller is None:
+                    return
+                log.warning("telegram getUpdates failed: %s", exc)
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            finally:
+                self._waiting_for_updates = False
+            if not updates:
+                continue
+            try:
+                await self._receive([(str(u.update_id), u.to_dict()) for u in updates])
+            except Exception:  # not recorded, so not confirmed: Telegram sends them again
+                log.exception("recording %d telegram update(s) failed", len(updates))
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            offset = updates[-1].update_id + 1
+
+    async def _receive(self, updates: list[tuple[str, Any]]) -> None:
+        new = await self.inbox.receive(updates)
+        self.handled += len(updates) - new  # delivered again: already handled or queued
+
+    async def _listen(self) -> None:
+        path = "/" + (urlsplit(self.settings.webhook_url).path.strip("/") or "telegram")
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post(path, self._on_webhook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.settings.webhook_listen,
+                              self.settings.webhook_port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._webhook = runner
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """An update posted by Telegram: 200 once it is recorded (an error answer makes
+        Telegram post it again)."""
+        secret = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.webhook_secret
+        if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return web.Response(status=400, text="bad JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        await self._receive([(str(body["update_id"]), body)])
+        return web.Response(status=200)
+
+    async def _handle_recorded(self, inbox_id: int, payload: Any) -> bool:
+        """The inbox's callback: one recorded update through the Application's handlers;
+        True when it reached the dispatcher (which marked it handled)."""
+        update = Update.de_json(payload, self.app.bot)
+        self._inbox_id, self._failed, self._dispatched = inbox_id, None, False
+        try:
+            await self.app.process_update(update)
+        finally:
+            self._inbox_id = None
+        if self._failed is not None:
+            raise self._failed
+        return self._dispatched
 
     @staticmethod
     def _menu(names: Sequence[str], language: str) -> list[BotCommand]:
@@ -206,12 +326,18 @@ class TelegramAdapter:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update %s failed", update, exc_info=context.error)
 
-    async def _run(self, event: Incoming) -> None:
-        await self.runtime.dispatcher.handle(event, self.clock())
+    async def _run(self, event: Incoming) -> bool:
+        """Handle the event (False if its update was handled before) and send the replies."""
+        event = dataclasses.replace(event, inbox_id=self._inbox_id)
+        handled = await self.runtime.dispatcher.handle(event, self.clock())
+        self._dispatched = True
+        if not handled:
+            return False
         await self.drain()
         if not event.is_group and event.chat_id not in self._menus:
             self._menus[event.chat_id] = ()  # looked up once per chat and process
             await self.publish_menus(event.chat_id)
+        return True
 
     def _mentions_bot(self, message: Message) -> bool:
         username = (self.app.bot.username or "").lower()
@@ -223,13 +349,31 @@ class TelegramAdapter:
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             message = update.message
-            if message is None or message.from_user is None:
+            if message is None:
                 return
-            event = await self.incoming(message)
+            if message.migrate_to_chat_id or message.migrate_from_chat_id:
+                await self._moved(message)
+                return
+            if message.from_user is None:
+                return
+            try:
+                event = await self.incoming(message)
+            except Exception as exc:  # e.g. the file could not be downloaded
+                self._failed = exc
+                raise
             if event is not None:
                 await self._run(event)
         finally:
             self.handled += 1
+
+    async def _moved(self, message: Message) -> None:
+        """A group upgraded to a supergroup: its messages live on under the new id (Telegram
+        sends this to both chats; the second is a no-op)."""
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        else:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        await self.runtime.dispatcher.chat_moved(CHANNEL, str(old), str(new), self.clock())
 
     async def incoming(self, message: Message) -> Incoming | None:
         """The event for a user's message, or None when it is not for the core."""
@@ -275,7 +419,9 @@ class TelegramAdapter:
                 if self.upload_links is not None:
                     offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
                     text += f"\n{offer.text}" if offer else ""
-                await self.send(Outgoing(chat_id=str(chat.id), text=text))
+                if self._inbox_id is None or await self.runtime.dispatcher.claim_once(
+                        Incoming(**base, inbox_id=self._inbox_id), self.clock()):
+                    await self.send(Outgoing(chat_id=str(chat.id), text=text))
                 return None
             data = bytes(await (await document.get_file()).download_as_bytearray())
             return Incoming(**base, file=IncomingFile(name, data, is_photo=False))
@@ -307,7 +453,7 @@ class TelegramAdapter:
                  for key in row if key.callback_data == query.data),
                 None,
             )
-            await self._run(Incoming(
+            handled = await self._run(Incoming(
                 channel=CHANNEL,
                 user_id=str(query.from_user.id),
                 chat_id=str(message.chat.id),
@@ -316,7 +462,7 @@ class TelegramAdapter:
                 button_message_id=str(message.message_id),
                 is_group=message.chat.type != "private",
             ))
-            if label is not None and not router.keeps_buttons(query.data):
+            if handled and label is not None and not router.keeps_buttons(query.data):
                 await self._mark_chosen(message, label)
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")
@@ -349,6 +495,10 @@ class TelegramAdapter:
                 if first:
                     raise RetryLater(retry_seconds(exc), str(exc)) from exc
                 await asyncio.sleep(retry_seconds(exc))
+            except Forbidden as exc:  # 403: blocked, never opened, or left the group
+                raise Unreachable(refusal_kind(exc.message), exc.message) from exc
+            except ChatMigrated as exc:  # a group upgraded to a supergroup
+                raise ChatMoved(str(exc.new_chat_id)) from exc
         raise RetryLater(1.0, "too many 429 answers")
 
     async def send(self, message: Outgoing) -> str:

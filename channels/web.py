@@ -191,10 +191,17 @@ class WebServer:
     async def _receive(self, request: web.Request, t: Translator, member: Member, task: str,
                        claim: UploadClaim) -> web.Response:
         limit = self.runtime.settings.max_file_bytes
-        name, data, size, note = "", b"", 0, ""
+        name, data, size, note, files = "", b"", 0, "", 0
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
+                if part.name == "file" or getattr(part, "filename", None):
+                    files += 1
+                if files > 1:  # one file per link: the rest is not read
+                    return self._form(t, member, task, claim, t(
+                        "Mỗi lần chỉ gửi được một tệp; chưa có tệp nào được nhận. Hãy chọn "
+                        "một tệp rồi bấm «Gửi tệp»; nếu cần gửi thêm tệp, hãy nhắn «gửi tệp» "
+                        "cho bot để nhận liên kết mới."), 400)
                 if part.name == "note":
                     note = (await part.text())[:2000]  # type: ignore[union-attr]
                 elif part.name == "file":

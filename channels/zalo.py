@@ -2,17 +2,20 @@
 
 The API is Telegram-like (`<base_url>/bot<TOKEN>/<method>`, answers `{ok, result}`), with
 differences the adapter absorbs: getUpdates returns one update (or a 408 "timeout" when the
-long poll ends empty), updates have no `update_id` (de-duplicated on event name + message
-id, persistently), there are no buttons (choices become numbered answers), no quoted replies
-(a message answers the bot's latest message in that chat), texts stop at 2,000 characters,
-photos are sent by URL and documents are never delivered to the bot (the user gets a signed
-link to the upload page instead).
+long poll ends empty) and hands it out once, so each is recorded in the inbox
+(`handlers.inbox`) in a commit of its own the moment it arrives (a webhook post is answered
+200 after that commit); updates have no `update_id` (the inbox keys them on event name +
+message id, so one delivered twice is handled once), there are no buttons (choices become
+numbered answers), no quoted replies (a message answers the bot's latest message in that
+chat), texts stop at 2,000 characters, photos are sent by URL and documents are never
+delivered to the bot (the user gets a signed link to the upload page instead).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -26,7 +29,7 @@ from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import RetryLater, split_text
+from channels.base import RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
@@ -57,6 +60,14 @@ class ZaloApiError(Exception):
         self.code = code
         self.description = description
         self.retry_after = retry_after
+
+
+def update_key(update: dict[str, Any]) -> str:
+    """The inbox key of an update: its event name and message id (or a digest of it)."""
+    message_id = (update.get("message") or {}).get("message_id")
+    if message_id:
+        return f"{update.get('event_name', '')}:{message_id}"
+    return "sha256:" + hashlib.sha256(json.dumps(update, sort_keys=True).encode()).hexdigest()
 
 
 def updates_of(body: Any) -> list[dict[str, Any]]:
@@ -146,6 +157,8 @@ class ZaloAdapter:
         self.offers: dict[str, str] = {}  # message id → upload link offered in it
         self.photo_names: dict[str, str] = {}  # message id → name of the file sent as photo
         self.continued: set[str] = set()  # ids of pieces followed by more of the same text
+        self.inbox = runtime.inbox(CHANNEL, self.process, clock)
+        self._inbox_started = False
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False  # the poller is in a long poll, safe to cancel
 
@@ -162,8 +175,11 @@ class ZaloAdapter:
         app.router.add_post(self.webhook_path, self._on_webhook)
 
     async def start(self) -> None:
-        """Check the token, then receive updates by webhook or long polling."""
+        """Check the token, handle what earlier processes left unhandled, then receive
+        updates by webhook or long polling."""
         await self.client.get_me()
+        await self.inbox.start()
+        self._inbox_started = True
         if self.settings.mode == "webhook":
             await self.client.set_webhook(self.settings.webhook_url, self.settings.webhook_secret)
         else:
@@ -180,6 +196,9 @@ class ZaloAdapter:
             if self._waiting_for_updates:
                 poller.cancel()
             await asyncio.wait({poller})  # unlike awaiting it, keeps a cancel of our own
+        if self._inbox_started:
+            self._inbox_started = False
+            await self.inbox.stop()
         await self.client.close()
 
     async def drain(self, now: datetime | None = None) -> int:
@@ -202,7 +221,22 @@ class ZaloAdapter:
             finally:
                 self._waiting_for_updates = False
             for update in updates:
-                await self.process(update)
+                await self._record(update)
+
+    async def _record(self, update: dict[str, Any]) -> None:
+        """Record a polled update: Zalo will not hand it out again, so a failure to record
+        is tried again while the process runs."""
+        while True:
+            try:
+                await self._receive([update])
+                return
+            except Exception:
+                log.exception("recording a zalo update failed; trying again")
+                await asyncio.sleep(self.retry_seconds)
+
+    async def _receive(self, updates: list[dict[str, Any]]) -> None:
+        new = await self.inbox.receive([(update_key(u), u) for u in updates])
+        self.handled += len(updates) - new  # delivered again: already handled or queued
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         secret = request.headers.get(SECRET_HEADER, "")
@@ -213,21 +247,24 @@ class ZaloAdapter:
             body = json.loads(await request.read())
         except ValueError:
             return web.json_response({"ok": False, "description": "bad JSON"}, status=400)
-        for update in updates_of(body):
-            await self.process(update)
+        await self._receive(updates_of(body))  # an error answer: Zalo posts it again
         return web.json_response({"ok": True})
 
-    async def process(self, update: dict[str, Any]) -> None:
-        """Handle one update (from polling or the webhook); never raises."""
+    async def process(self, inbox_id: int | None, update: dict[str, Any]) -> bool:
+        """Handle one recorded update (the inbox's callback); never raises. True when it went
+        through the dispatcher (which marked it handled)."""
+        dispatched = False
         try:
-            event = await self.incoming(update)
+            event = await self.incoming(update, inbox_id)
             if event is not None:
                 await self.runtime.dispatcher.handle(event, self.clock())
+                dispatched = True
                 await self.drain()
         except Exception:
             log.exception("zalo update %s failed", update)
         finally:
             self.handled += 1
+        return dispatched
 
     async def _implied_reply(self, user_id: str, chat_id: str) -> str | None:
         """Zalo tells a bot nothing about quoted messages, so a message is taken as a reply
@@ -251,9 +288,10 @@ class ZaloAdapter:
         async with self.runtime.sessions() as session:
             return (await session.exec(query.order_by(col(Outbox.id).desc()).limit(1))).first()
 
-    async def incoming(self, update: dict[str, Any]) -> Incoming | None:
+    async def incoming(self, update: dict[str, Any],
+                       inbox_id: int | None = None) -> Incoming | None:
         """The event for an update, or None when it was answered here or is not for the core.
-        The event's `once_key` makes a re-delivered update record nothing."""
+        The event's `inbox_id` marks its recorded update handled with its effects."""
         name = str(update.get("event_name", ""))
         message = update.get("message") or {}
         sender = message.get("from") or {}
@@ -265,8 +303,7 @@ class ZaloAdapter:
         base = {
             "channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
             "display_name": str(sender.get("display_name") or user_id), "is_group": is_group,
-            "once_key": f"{name}:{message['message_id']}" if message.get("message_id")
-            else None,
+            "inbox_id": inbox_id,
             "reply_to": None if is_group else await self._implied_reply(user_id, chat_id),
         }
         if name == "message.text.received":
@@ -308,7 +345,7 @@ class ZaloAdapter:
         offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
         if offer is None:
             return False
-        if base["once_key"] and not await self.runtime.dispatcher.claim_once(
+        if base["inbox_id"] is not None and not await self.runtime.dispatcher.claim_once(
                 Incoming(**base), self.clock()):
             return True
         message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
@@ -324,6 +361,8 @@ class ZaloAdapter:
             try:
                 return await self.client.call(method, **params)
             except ZaloApiError as exc:
+                if exc.code == 403:  # the user blocked the bot: no retry
+                    raise Unreachable("blocked", exc.description) from exc
                 if exc.code != 429:
                     raise
                 if first:
@@ -362,4 +401,4 @@ class ZaloAdapter:
         return last_id
 
 
-__all__ = ["ZaloAdapter", "ZaloApiError", "ZaloClient", "updates_of"]
+__all__ = ["ZaloAdapter", "ZaloApiError", "ZaloClient", "update_key", "updates_of"]

@@ -20,8 +20,11 @@ import holidays
 from core.clock import LOCAL_TZ, to_local
 from core.text import fold
 
-RecurrenceKind = Literal["yearly", "school_year", "quarterly", "monthly", "weekly"]
-_MONTH_DAY_KINDS = ("yearly", "school_year", "quarterly")  # rules "kind:MM-DD@HH:MM"
+RecurrenceKind = Literal[
+    "yearly", "school_year", "half_yearly", "semester", "quarterly", "monthly", "weekly"
+]
+# rules "kind:MM-DD@HH:MM"; for the kinds of _SPAN, MM is the month within the period
+_MONTH_DAY_KINDS = ("yearly", "school_year", "half_yearly", "semester", "quarterly")
 
 # A school year (năm học) runs from August to the next summer: a deadline from August on
 # belongs to the year that starts then, an earlier one to the year that started before.
@@ -69,6 +72,20 @@ def _quarter_start(month: int) -> int:
     return month - (month - 1) % 3
 
 
+# Kinds whose periods are a few months long: (months, first month of a period). A half year
+# runs January-June and July-December; a semester (học kỳ) is half of a school year:
+# August-January (học kỳ I) and February-July (học kỳ II).
+_SPAN = {"quarterly": (3, 1), "half_yearly": (6, 1), "semester": (6, SCHOOL_YEAR_FIRST_MONTH)}
+
+
+def _period_start(kind: str, year: int, month: int) -> tuple[int, int]:
+    """(year, month) of the first month of the `kind` period that year/month is in."""
+    length, first = _SPAN[kind]
+    index = year * 12 + month - 1
+    start = index - (index - (first - 1)) % length
+    return start // 12, start % 12 + 1
+
+
 @dataclass(frozen=True)
 class Recurrence:
     """A repeating deadline: every year (or school year) on month/day, every quarter on a day
@@ -76,7 +93,7 @@ class Recurrence:
     recurs like a year but its periods are school years."""
 
     kind: RecurrenceKind
-    month: int | None = None  # yearly, school_year; quarterly: 1-3, the month in the quarter
+    month: int | None = None  # yearly, school_year; quarterly, ...: the month in the period
     day: int | None = None  # all but weekly; past the month's end: its last day
     weekday: int | None = None  # weekly, 0 = Monday
     at: time = time(17, 0)  # time of day of each deadline
@@ -93,9 +110,9 @@ class Recurrence:
             return (
                 weekday is None and _is_int(month) and _is_int(day) and _valid_day_month(day, month)
             )
-        if self.kind == "quarterly":
+        if self.kind in _SPAN:
             return (
-                weekday is None and _is_int(month) and 1 <= month <= 3
+                weekday is None and _is_int(month) and 1 <= month <= _SPAN[self.kind][0]
                 and _is_int(day) and 1 <= day <= 31
             )
         if self.kind == "monthly":
@@ -112,12 +129,13 @@ class Recurrence:
         if self.kind in ("yearly", "school_year"):
             assert self.month is not None and self.day is not None
             candidates = [_clamped(y, self.month, self.day) for y in (today.year, today.year + 1)]
-        elif self.kind == "quarterly":
+        elif self.kind in _SPAN:
             assert self.month is not None and self.day is not None
-            first = _quarter_start(today.month)
+            length = _SPAN[self.kind][0]
+            year, first = _period_start(self.kind, today.year, today.month)
             candidates = [
-                _clamped(*_add_months(today.year, first, step + self.month - 1), self.day)
-                for step in (0, 3)
+                _clamped(*_add_months(year, first, step + self.month - 1), self.day)
+                for step in (0, length)
             ]
         elif self.kind == "monthly":
             assert self.day is not None
@@ -145,6 +163,13 @@ class Recurrence:
             return f"năm học {start}-{start + 1}"
         if self.kind == "quarterly":
             return f"Q{(due.month - 1) // 3 + 1}/{due.year}"
+        if self.kind == "half_yearly":
+            return f"6 tháng {'đầu' if due.month <= 6 else 'cuối'} năm {due.year}"
+        if self.kind == "semester":
+            year, first = _period_start("semester", due.year, due.month)
+            if first == SCHOOL_YEAR_FIRST_MONTH:
+                return f"học kỳ I năm học {year}-{year + 1}"
+            return f"học kỳ II năm học {year - 1}-{year}"
         if self.kind == "monthly":
             return f"{due.month:02d}/{due.year}"
         monday = due.date() - timedelta(days=due.weekday())
@@ -152,7 +177,8 @@ class Recurrence:
 
     def to_rule(self) -> str:
         """Compact storable form: "yearly:11-30@17:00", "school_year:05-31@17:00",
-        "quarterly:03-20@17:00" (day 20 of each quarter's third month), "monthly:5@17:00",
+        "quarterly:03-20@17:00" (day 20 of each quarter's third month), "half_yearly:06-15@17:00"
+        (15/6 and 15/12), "semester:06-15@17:00" (15/1 and 15/7), "monthly:5@17:00",
         "weekly:4@17:00"."""
         at = f"{self.at.hour:02d}:{self.at.minute:02d}"
         if self.at.second:
@@ -184,7 +210,7 @@ class Recurrence:
 
 
 _RULE = re.compile(
-    r"(yearly|school_year|quarterly|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
+    r"(yearly|school_year|half_yearly|semester|quarterly|monthly|weekly):(?:([0-9]{1,2})-([0-9]{1,2})|([0-9]{1,2}))"
     r"@([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
 )
 
@@ -257,7 +283,17 @@ class MondayToSaturday:
 _MARK = "\x00"
 _NEXT = r"sau|toi|ke tiep|tiep theo"
 
-_RECURRING = re.compile(r"(?<!\w)(?:hang|moi) (nam hoc|nam|quy|thang|tuan)(?!\w)")
+_RECURRING = re.compile(  # "hằng năm", "mỗi quý", "định kỳ 6 tháng", "hàng học kỳ"
+    r"(?<!\w)(?:(?:hang|moi|dinh ky|dinh ki) (?P<half>6 thang|sau thang|nua nam)(?: (?:1|mot) lan)?"
+    r"|(?:hang|moi|dinh ky|dinh ki|theo) (?P<semester>hoc ky|hoc ki)"
+    r"|(?P<half_once>6 thang|sau thang|nua nam) (?:1|mot) lan"
+    r"|(?:hang|moi) (?P<unit>nam hoc|nam|quy|thang|tuan))(?!\w)"
+)
+# "6 tháng đầu năm (2024)": the half year reported on; its end when no day is given.
+_HALF_YEAR = re.compile(
+    r"(?<!\w)(?:(?:trong|het|cuoi) )?(?:6|sau) thang (?P<half>dau|cuoi) nam"
+    r"(?: (?:nay|(?P<year>[0-9]{4})))?(?![\w/])"
+)
 # Markdown emphasis pasted from a document: "trước **ngày 08/5/2023**", "__15/5__", "*15/5*".
 _EMPHASIS = re.compile(r"\*+|_{2,}")
 # "2023-05-15T17:00": the T between an ISO date and its time reads as a space.
@@ -374,6 +410,7 @@ _PIECES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("words", _DATE_WORDS),
     ("english", _DATE_ENGLISH),
     ("tet", _TET),  # before year_in: "Tết năm 2024" is one piece
+    ("half_year", _HALF_YEAR),  # before count: "6 tháng đầu năm" is no count of months
     ("school_year", _SCHOOL_YEAR),
     ("quarter_day", _QUARTER_DAY),  # before month_end, month_in and weekday ("tháng thứ 2")
     ("quarter_end", _QUARTER_END),
@@ -411,6 +448,15 @@ _DATE_PIECES = (
 )
 
 _WEEKDAY_NAMES = {"hai": 0, "ba": 1, "tu": 2, "nam": 3, "sau": 4, "bay": 5}
+
+
+def _recurring_kind(match: re.Match[str]) -> RecurrenceKind:
+    if match.group("half") or match.group("half_once"):
+        return "half_yearly"
+    if match.group("semester"):
+        return "semester"
+    return _RECURRING_KINDS[match.group("unit")]
+
 _RECURRING_KINDS: dict[str, RecurrenceKind] = {
     "nam hoc": "school_year",
     "nam": "yearly",
@@ -433,17 +479,23 @@ def parse_deadline(
     now: datetime,
     default_time: time = time(17, 0),
     calendar: WorkingDays | None = None,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> Deadline:
     """Parse a deadline typed by a person, relative to `now` (aware; naive is taken as UTC).
 
     `calendar` says which days are working days ("5 ngày làm việc", "trước Tết"); without one
-    every day but Sunday is. Raises DeadlineError (and nothing else) for any text that is not
-    a usable deadline.
+    every day but Sunday is. `school_year_end` (month, day; January to July) is the day
+    "năm học 2023-2024" ends in its second year. Raises DeadlineError (and nothing else) for
+    any text that is not a usable deadline.
     """
     workdays = calendar if calendar is not None else MondayToSaturday()
+    if not (1 <= school_year_end[0] < SCHOOL_YEAR_FIRST_MONTH
+            and _valid_day_month(school_year_end[1], school_year_end[0])):
+        raise ValueError(f"school_year_end: expected (month 1-7, day), got {school_year_end!r}")
     try:
         return _parse(
-            text, to_local(now), default_time.replace(tzinfo=None, microsecond=0), workdays
+            text, to_local(now), default_time.replace(tzinfo=None, microsecond=0), workdays,
+            school_year_end,
         )
     except DeadlineError:
         raise
@@ -451,7 +503,8 @@ def parse_deadline(
         raise DeadlineError("unrecognized") from exc
 
 
-def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) -> Deadline:
+def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays,
+           school_year_end: tuple[int, int]) -> Deadline:
     folded = fold(text)
     if not folded:
         raise DeadlineError("empty")
@@ -477,8 +530,13 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
     recurring = found.get("recurring", [])
     if len(dates) > 1 or len(weekdays) > 1 or len(times) > 1 or len(recurring) > 1:
         raise DeadlineError("unrecognized")
+    halves = found.get("half_year", [])
+    if len(halves) > 1:
+        raise DeadlineError("unrecognized")
+    if halves and not dates:  # "6 tháng đầu năm" alone: its end; with a day, the day
+        dates = [("half_year", halves[0])]
     if recurring and not (dates or weekdays):  # "định kỳ hằng năm": the caller asks the day
-        raise DeadlineError("needs_day", kind=_RECURRING_KINDS[recurring[0].group(1)])
+        raise DeadlineError("needs_day", kind=_recurring_kind(recurring[0]))
     if not (dates or weekdays or times):
         raise DeadlineError("unrecognized")
 
@@ -487,8 +545,8 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
     weekday = weekdays[0] if weekdays else None
 
     if recurring:
-        kind = _RECURRING_KINDS[recurring[0].group(1)]
-        recurrence = _recurrence(kind, date_piece, weekday, at)
+        kind = _recurring_kind(recurring[0])
+        recurrence = _recurrence(kind, date_piece, weekday, at, school_year_end)
         return Deadline(recurrence.next_due(now), recurrence)
 
     if date_piece is None:
@@ -498,7 +556,7 @@ def _parse(text: str, now: datetime, default_time: time, workdays: WorkingDays) 
 
     if weekday is not None and weekday.group("which"):
         raise DeadlineError("unrecognized")
-    due = _date_due(*date_piece, now, at, workdays)
+    due = _date_due(*date_piece, now, at, workdays, school_year_end)
     if weekday is not None and due.weekday() != _weekday_number(weekday):
         raise DeadlineError("unrecognized")  # "thứ 6 ngày 11/5/2023" but 11/5/2023 is a Thursday
     return Deadline(due)
@@ -601,7 +659,8 @@ def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:
 
 
 def _date_due(
-    kind: str, match: re.Match[str], now: datetime, at: time, workdays: WorkingDays
+    kind: str, match: re.Match[str], now: datetime, at: time, workdays: WorkingDays,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> datetime:
     today = now.date()
     if kind in _DAY_MONTH_PIECES:
@@ -638,7 +697,7 @@ def _date_due(
     if kind == "year_in":
         return _year_in_due(match, now, at)
     if kind == "school_year":
-        return _school_year_due(match, now, at)
+        return _school_year_due(match, now, at, school_year_end)
     if kind in ("quarter_day", "quarter_end"):
         month, day = _quarter_month_day(kind, match)
         first = _quarter_start(today.month)
@@ -649,6 +708,9 @@ def _date_due(
         return _rolling(this, following, match, now)
     if kind == "quarter":
         return _quarter_end_due(match, now, at)
+    if kind == "half_year":
+        return _named_month_end(6 if match.group("half") == "dau" else 12, match.group("year"),
+                                now, at)
     return _year_end_due(match, now, at)
 
 
@@ -786,28 +848,29 @@ def _year_in_due(match: re.Match[str], now: datetime, at: time) -> datetime:
     return _not_past(_local_at(date(now.year, 12, 31), at), now)
 
 
-def _school_year_end(first_year: int, at: time) -> datetime:
-    month, day = SCHOOL_YEAR_END
-    return _local_at(date(first_year + 1, month, day), at)
+def _school_year_end(first_year: int, at: time, end: tuple[int, int]) -> datetime:
+    month, day = end
+    return _local_at(_clamped(first_year + 1, month, day), at)
 
 
-def _school_year_due(match: re.Match[str], now: datetime, at: time) -> datetime:
+def _school_year_due(match: re.Match[str], now: datetime, at: time,
+                     end: tuple[int, int]) -> datetime:
     """"Năm học 2023-2024": the end of that school year; "cuối năm học" (này) the end of the
     school year under way, or of the next one in the summer between two."""
     first_text, second_text = match.group("first"), match.group("second")
     if first_text is None:
-        if match.group("edge") is None:
+        if match.group("edge") is None and not match.group("this"):
             raise DeadlineError("unrecognized")  # "năm học" alone names no moment
         today = now.date()
         start = today.year if today.month >= SCHOOL_YEAR_FIRST_MONTH else today.year - 1
-        this = _school_year_end(start, at)
+        this = _school_year_end(start, at, end)
         if match.group("this"):
             return _not_past(this, now)
-        return this if this > now else _school_year_end(start + 1, at)
+        return this if this > now else _school_year_end(start + 1, at, end)
     first, second = int(first_text), int(second_text)
     if second != (first + 1 if len(second_text) == 4 else (first + 1) % 100):
         raise DeadlineError("unrecognized")  # "năm học 2023-2025" is no school year
-    return _not_past(_school_year_end(first, at), now)
+    return _not_past(_school_year_end(first, at, end), now)
 
 
 def _year_end_due(match: re.Match[str], now: datetime, at: time) -> datetime:
@@ -823,6 +886,7 @@ def _recurrence(
     date_piece: tuple[str, re.Match[str]] | None,
     weekday: re.Match[str] | None,
     at: time,
+    school_year_end: tuple[int, int] = SCHOOL_YEAR_END,
 ) -> Recurrence:
     """The recurrence described by the pieces found next to "hàng năm/tháng/tuần"."""
     piece_kind, match = date_piece if date_piece else ("", None)
@@ -840,6 +904,18 @@ def _recurrence(
             month, day = _quarter_month_day(piece_kind, match)
             return Recurrence("quarterly", month=month, day=day, at=at)
         raise DeadlineError("unrecognized")
+    if kind in ("half_yearly", "semester"):
+        # "định kỳ 6 tháng trước 15/6": that day of the same month of each half (15/6, 15/12);
+        # "hàng học kỳ trước 15/1": of each semester (15/1, 15/7)
+        if piece_kind in _DAY_MONTH_PIECES:
+            day, month, year = _day_month_year(piece_kind, match)
+            _checked_date(day, month, year)
+            _checked_date(day, month, None)
+            first = _period_start(kind, 2000, month)[1]
+            return Recurrence(kind, month=(month - first) % 12 + 1, day=day, at=at)
+        if piece_kind == "half_year" and kind == "half_yearly" and match.group("year") is None:
+            return Recurrence(kind, month=6, day=31, at=at)  # "6 tháng ... cuối kỳ"
+        raise DeadlineError("unrecognized")
     if kind == "monthly":
         if piece_kind == "day_of_month":
             day = int(match.group(1))
@@ -854,6 +930,10 @@ def _recurrence(
         _checked_date(day, month, year)
         _checked_date(day, month, None)  # 29/02/2024 hàng năm is fine; the year is ignored
         return Recurrence(kind, month=month, day=day, at=at)
+    if piece_kind == "half_year" and match.group("year") is None and kind == "yearly":
+        # "6 tháng đầu năm hằng năm": every year, at the end of that half
+        month = 6 if match.group("half") == "dau" else 12
+        return Recurrence(kind, month=month, day=_month_length(2000, month), at=at)
     if piece_kind == "year_end" and not qualified and match.group("year") is None:
         return Recurrence(kind, month=12, day=31, at=at)
     if piece_kind in ("month_end", "month_in") and not qualified and match.group("month"):
@@ -863,6 +943,6 @@ def _recurrence(
             return Recurrence(kind, month=month, day=_month_length(2000, month), at=at)
     if piece_kind == "school_year" and match.group("edge") and match.group("first") is None:
         if not match.group("this"):  # "cuối năm học hàng năm": every school year's end
-            month, day = SCHOOL_YEAR_END
+            month, day = school_year_end
             return Recurrence("school_year", month=month, day=day, at=at)
     raise DeadlineError("unrecognized")

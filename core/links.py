@@ -43,19 +43,29 @@ def sign(secret: str, kind: str, fields: list[str | int], expires: datetime) -> 
     return f"{body}.{_mac(secret, body)}"
 
 
+MAX_TOKEN = 2048  # characters; the bot's own tokens are a few hundred
+MAX_ID = 2**31 - 1  # ids fit the databases' integer columns
+
+
 def verify(secret: str, kind: str, token: str,
            now: datetime) -> tuple[datetime, list[str | int]]:
-    """(expiry, fields) of a genuine, unexpired token of `kind`; raises LinkError otherwise."""
+    """(expiry, fields) of a genuine, unexpired token of `kind`; raises LinkError otherwise,
+    also for a malformed token (any characters, any length, an absurd expiry)."""
     body, _, mac = token.partition(".")
-    if not body or not hmac.compare_digest(mac, _mac(secret, body)):
+    if not body or len(token) > MAX_TOKEN or not hmac.compare_digest(
+            mac.encode("utf-8", "replace"), _mac(secret, body).encode()):
         raise LinkError("tampered")
     try:
         data = json.loads(_unb64(body))
     except ValueError as exc:
         raise LinkError("tampered") from exc
-    if not isinstance(data, list) or len(data) < 2 or data[0] != kind:
+    if not isinstance(data, list) or len(data) < 2 or data[0] != kind or \
+            not isinstance(data[1], int) or isinstance(data[1], bool):
         raise LinkError("tampered")
-    expires = datetime.fromtimestamp(int(data[1]), UTC)
+    try:
+        expires = datetime.fromtimestamp(data[1], UTC)
+    except (OverflowError, OSError, ValueError) as exc:  # years beyond 9999, or before 1
+        raise LinkError("tampered") from exc
     if now >= expires:
         raise LinkError("expired", expires)
     return expires, data[2:]
@@ -85,6 +95,9 @@ class UploadClaim:
         expires, fields = verify(secret, "u", token, now)
         try:
             member_id, target_id, reply_to, nonce = fields
-            return cls(int(member_id), int(target_id), str(reply_to), expires, str(nonce))
+            claim = cls(int(member_id), int(target_id), str(reply_to), expires, str(nonce))
         except (TypeError, ValueError) as exc:
             raise LinkError("tampered") from exc
+        if not (0 < claim.member_id <= MAX_ID and 0 <= claim.target_id <= MAX_ID):
+            raise LinkError("tampered")
+        return claim

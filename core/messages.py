@@ -27,7 +27,8 @@ class Incoming:
     reply_to: str | None = None  # platform id of the bot message this one replies to
     is_group: bool = False
     unsupported: str | None = None  # sticker, voice... that the bot cannot use
-    once_key: str | None = None  # handled at most once per channel (re-delivered updates)
+    once_key: str | None = None  # handled at most once per channel (one-time links)
+    inbox_id: int | None = None  # the recorded platform update: marked handled with its effects
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,22 @@ def place(moment: datetime, now: datetime, policy: Policy, calendar: WorkCalenda
     return later if later > now else None
 
 
+def bulk_wait(now: datetime, policy: Policy, calendar: WorkCalendar) -> datetime | None:
+    """When a message that answers nobody (a task announcement, a nudge, a period opening,
+    an escalation) may go out if it is written at `now`: None for at once; in quiet hours or
+    on a day off, the end of quiet hours on the next working day."""
+    local = to_local(now)
+    day, at = local.date(), local.timetz().replace(tzinfo=None)
+    quiet = _in_quiet_hours(at, policy)
+    if not quiet and not calendar.is_day_off(day):
+        return None
+    if quiet and at >= policy.quiet_start and policy.quiet_start > policy.quiet_end:
+        day += timedelta(days=1)  # late evening: tomorrow morning
+    elif not quiet or at >= policy.quiet_end:
+        day += timedelta(days=1)  # a day off after its quiet hours: a later day
+    return _at(calendar.next_working_day(day), policy.quiet_end)
+
+
 def plan(deadline: datetime, now: datetime, policy: Policy, calendar: WorkCalendar) \
         -> list[PlannedReminder]:
     """The reminders before and on the day of `deadline`, planned at `now`, one a day at

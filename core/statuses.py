@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Literal
+from datetime import date, datetime, time, timedelta
+from typing import Literal, NamedTuple
 
 from core.clock import LOCAL_TZ, to_local
-from core.deadlines import Deadline, DeadlineError, parse_deadline
+from core.deadlines import (
+    SCHOOL_YEAR_END,
+    Deadline,
+    DeadlineError,
+    WorkingDays,
+    parse_deadline,
+)
 from core.text import fold
 
 StatusKind = Literal["done", "progress", "not_started", "help", "extension", "excuse", "nil"]
 Route = Literal["email", "paper", "eoffice", "other"]
+LateUnit = Literal["working_day", "week", "month"]
 
 _MAX_TEXT = 2000
+
+
+class _When(NamedTuple):
+    """How a date inside an answer is read (parse_deadline's settings)."""
+
+    default_time: time
+    calendar: WorkingDays | None
+    school_year_end: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -34,7 +50,8 @@ class StatusAnswer:
     until: Deadline | None = None  # extension: requested new deadline, when given and valid
     until_error: DeadlineError | None = None  # extension: the date given could not be used
     route: Route | None = None  # done: sent another way (the whole text is then the note)
-    late_days: int | None = None  # extension: working days after the current deadline
+    late_count: int | None = None  # extension: how many late_unit after the current deadline
+    late_unit: LateUnit = "working_day"  # «xin gửi muộn 1 tuần»: weeks; «... 1 tháng»: months
 
 
 # --------------------------------------------------------------------------- folding with origin
@@ -181,8 +198,11 @@ _LATE = re.compile(
     r"(?: hon)?(?: (?:han|hon han|so voi han))?(?= |$)"
 )
 _LATE_DAYS = re.compile(
-    r" (?:them |khoang |tam )?([0-9]{1,2}) (?:ngay|hom)(?: lam viec)?(?: nua)?(?= |$)"
+    r" (?:them |khoang |tam )?([0-9]{1,2}) (ngay|hom|tuan|thang)(?: lam viec)?(?: nua)?(?= |$)"
 )
+_LATE_UNITS: dict[str, LateUnit] = {
+    "ngay": "working_day", "hom": "working_day", "tuan": "week", "thang": "month",
+}
 # "Huyện đang tổng hợp, dự kiến 2/12 gửi", "dự kiến gửi ngày 2/12" (on folded text)
 _PLAN_VERB = r"(?:(?:se|sang) )?(?:gui|nop|hoan thanh|bao cao|xong)(?: (?:bao cao|file|so lieu))?"
 _PLANNED = re.compile(
@@ -251,8 +271,12 @@ _DATE_INTENT = re.compile(r"(?:den|toi|sang|lui|keo dai|cho den|han|ngay|thu|hom
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> StatusAnswer | None:
-    """Recognise a status reply; None when the text is not essentially a status phrase."""
+def parse_status(text: str, now: datetime, default_time: time = time(17, 0),
+                 calendar: WorkingDays | None = None,
+                 school_year_end: tuple[int, int] = SCHOOL_YEAR_END) -> StatusAnswer | None:
+    """Recognise a status reply; None when the text is not essentially a status phrase. A date
+    in it is read as parse_deadline reads it, with `calendar` and `school_year_end`."""
+    when = _When(default_time, calendar, school_year_end)
     if len(text) > _MAX_TEXT:
         return None
     source, folded, origin = _fold_with_origin(text)
@@ -262,7 +286,7 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
 
     match = _EXTENSION.match(plain) or _EXTENSION_EN.match(plain)
     if match:
-        return _extension(_rest(source, where, match.end()), now, default_time)
+        return _extension(_rest(source, where, match.end()), now, when)
     match = _EXCUSE.match(plain) or _EXCUSE_MORE.match(plain)
     if match:
         return StatusAnswer("excuse", note=_reason(_rest(source, where, match.end())))
@@ -274,10 +298,10 @@ def parse_status(text: str, now: datetime, default_time: time = time(17, 0)) -> 
         return None  # "đã nộp?" asks, it does not answer
     match = _LATE.match(plain)
     if match:
-        return _late(source, where, plain, match.end(), now, default_time)
+        return _late(source, where, plain, match.end(), now, when)
     if _EXCUSE_LAST.fullmatch(plain):
         return StatusAnswer("excuse", note=_note(source))
-    planned = _planned(source, folded, origin, now, default_time)
+    planned = _planned(source, folded, origin, now, when)
     if planned is not None:
         return planned
     route = _route(plain)
@@ -349,7 +373,7 @@ def _strip_tail(folded: str) -> str:
     return " ".join(words)
 
 
-def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
+def _extension(rest: str, now: datetime, when: _When) -> StatusAnswer:
     """Parse what follows "xin gia hạn": an optional date or number of days, then a reason."""
     source, folded, origin = _fold_with_origin(rest)
     start = _LEADING_SEPARATORS.match(folded).end()  # type: ignore[union-attr]
@@ -362,11 +386,11 @@ def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
     if not segment:
         return StatusAnswer("extension", note=reason)
 
-    until, error = _until(segment, now, default_time)
+    until, error = _until(segment, now, when)
     if until is None and marker is None:  # "đến 12/5, trường đang thi học kỳ"
         for split in _WEAK_SPLIT.finditer(folded, start):
             head = _strip_tail(folded[start : split.start()])
-            head_until = _until(head, now, default_time)[0] if head else None
+            head_until = _until(head, now, when)[0] if head else None
             if head_until is not None:
                 note = _note(_rest(source, origin, split.end()))
                 return StatusAnswer("extension", note=note, until=head_until)
@@ -377,7 +401,7 @@ def _extension(rest: str, now: datetime, default_time: time) -> StatusAnswer:
 
 
 def _until(
-    segment: str, now: datetime, default_time: time
+    segment: str, now: datetime, when: _When
 ) -> tuple[Deadline | None, DeadlineError | None]:
     """(deadline, None), (None, error) when a date was meant but is unusable, or (None, None)
     when the segment is not about a date at all."""
@@ -386,12 +410,13 @@ def _until(
         count = int(days.group(1)) * (7 if days.group(2) == "tuan" else 1)
         local_now = to_local(now)
         moment = local_now.date() + timedelta(days=count)
-        due = datetime.combine(moment, default_time.replace(tzinfo=None), tzinfo=LOCAL_TZ)
+        due = datetime.combine(moment, when.default_time.replace(tzinfo=None), tzinfo=LOCAL_TZ)
         if due <= local_now:
             return None, DeadlineError("past", due=due)
         return Deadline(due), None
     try:
-        deadline = parse_deadline(segment, now, default_time)
+        deadline = parse_deadline(segment, now, when.default_time, when.calendar,
+                                  when.school_year_end)
     except DeadlineError as error:
         if error.code in ("past", "no_such_date") or _DATE_INTENT.match(segment):
             return None, error
@@ -400,21 +425,42 @@ def _until(
 
 
 def _late(source: str, where: list[int], plain: str, end: int, now: datetime,
-          default_time: time) -> StatusAnswer:
+          when: _When) -> StatusAnswer:
     """What follows "xin gửi muộn": a number of (working) days after the deadline, which the
     caller counts from the target's deadline, or what "xin gia hạn" takes."""
     days = _LATE_DAYS.match(plain, end)
     if days is None:
-        return _extension(_rest(source, where, end), now, default_time)
+        return _extension(_rest(source, where, end), now, when)
     count = int(days.group(1))
     if count == 0:
-        return _extension(_rest(source, where, end), now, default_time)
+        return _extension(_rest(source, where, end), now, when)
     return StatusAnswer("extension", note=_reason(_rest(source, where, days.end())),
-                        late_days=count)
+                        late_count=count, late_unit=_LATE_UNITS[days.group(2)])
+
+
+def late_until(deadline: datetime, count: int, unit: LateUnit, calendar: WorkingDays) -> datetime:
+    """The moment «xin gửi muộn N ngày / tuần / tháng» asks for, counted from `deadline` at
+    its local time of day: N working days after it; or N weeks (7 days each) or N calendar
+    months after it (the 31st gives the month's last day), moved to the next working day
+    when that is a day off."""
+    local = to_local(deadline)
+    day = local.date()
+    if unit == "working_day":
+        for _ in range(count):
+            day = calendar.next_working_day(day + timedelta(days=1))
+    else:
+        if unit == "week":
+            day += timedelta(weeks=count)
+        else:
+            index = day.year * 12 + day.month - 1 + count
+            year, month = divmod(index, 12)
+            day = date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+        day = calendar.next_working_day(day)
+    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def _planned(source: str, folded: str, origin: list[int], now: datetime,
-             default_time: time) -> StatusAnswer | None:
+             when: _When) -> StatusAnswer | None:
     """"(reason,) dự kiến <date> gửi": an extension to that date, the words before it its
     reason; None when no date is meant."""
     match = _PLANNED.fullmatch(folded)
@@ -431,7 +477,7 @@ def _planned(source: str, folded: str, origin: list[int], now: datetime,
     segment = re.sub(r"^(?:(?:vao|truoc|trong|den) )?", "", _strip_tail(segment))
     if not segment:
         return None
-    until, error = _until(segment, now, default_time)
+    until, error = _until(segment, now, when)
     if until is None and error is None:
         return None
     lead = ""

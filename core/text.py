@@ -44,6 +44,22 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> str:
     return _CONTROL.sub("", text)[:limit]
 
 
+EXCERPT = 80  # characters of a user's text quoted back in a reply
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """`text` as a reply quotes it back: on one line, at most `limit` characters, cut at a
+    word with "…" when longer (the user knows what they wrote; a reply that repeats a long
+    message whole buries what it says)."""
+    value = " ".join(text.split())
+    if len(value) <= limit:
+        return value
+    cut = value[:limit - 1]
+    if value[limit - 1] != " " and " " in cut[limit // 2:]:  # a word cut in two: drop it
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + "…"
+
+
 def clean_name(name: str) -> str:
     """A file name without control characters or folders, at most MAX_NAME characters with
     its extension kept."""

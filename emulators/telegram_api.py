@@ -11,7 +11,8 @@ How it follows the real API
 * Calls go to ``/bot<token>/<method>`` (GET or POST; JSON, form-urlencoded or multipart body).
   Method names are case-insensitive. Answers are ``{"ok": true, "result": ...}`` or
   ``{"ok": false, "error_code": N, "description": "..."}`` with N also the HTTP status
-  (401 wrong token, 404 unknown method, 400 bad request, 403 blocked, 409 conflict, 429).
+  (401 wrong token, 404 unknown method, 400 bad request, 403 blocked or never started,
+  400 with ``migrate_to_chat_id`` for a group upgraded to a supergroup, 409 conflict, 429).
 * Form and multipart values arrive as strings (PTB JSON-encodes objects); they are decoded
   back so ``RecordedCall.params`` holds ints, dicts and lists as a JSON body would.
 * ``parse_mode`` HTML, MarkdownV2 and Markdown are parsed into plain ``text`` plus
@@ -805,6 +806,8 @@ class TelegramEmulator:
         self._users: dict[int, JSONDict] = {}
         self._chats: dict[int, JSONDict] = {}
         self._blocked: set[int] = set()
+        self._never_started: set[int] = set()
+        self._migrated: dict[int, int] = {}
         self._messages: dict[int, dict[int, JSONDict]] = {}
         self._extras: dict[tuple[int, int], JSONDict] = {}
         self._last_message_id: dict[int, int] = {}
@@ -958,15 +961,39 @@ class TelegramEmulator:
         self._chats[chat_id] = chat
         return copy.deepcopy(chat)
 
-    def set_blocked(self, chat_id: int, blocked: bool = True) -> None:
-        """Make sends to a chat fail with 403 (user blocked the bot / bot kicked from group).
+    def set_blocked(self, chat_id: int, blocked: bool = True, *,
+                    never_started: bool = False) -> None:
+        """Make sends to a chat fail with 403 (user blocked the bot / bot kicked from group;
+        with ``never_started`` the user never opened the bot, which may not write first).
 
         A user who writes to the bot again in the private chat unblocks it.
         """
         if blocked:
             self._blocked.add(chat_id)
+            if never_started:
+                self._never_started.add(chat_id)
         else:
             self._blocked.discard(chat_id)
+            self._never_started.discard(chat_id)
+
+    async def migrate_group(self, chat_id: int, new_chat_id: int, user_id: int) -> JSONDict:
+        """Upgrade group ``chat_id`` to supergroup ``new_chat_id`` as ``user_id`` does in a
+        client: the old chat gets a service message with ``migrate_to_chat_id``, the new one
+        with ``migrate_from_chat_id``, and sends to the old id answer 400 "group chat was
+        upgraded to a supergroup chat" with ``migrate_to_chat_id`` in ``parameters``.
+        Returns the new chat."""
+        old = self._chats.get(chat_id)
+        if old is None or old["type"] != "group":
+            raise ValueError(f"no basic group {chat_id}")
+        if not str(new_chat_id).startswith("-100"):
+            raise ValueError("a supergroup's id starts with -100")
+        new = {"id": new_chat_id, "type": "supergroup", "title": old["title"]}
+        self._chats[new_chat_id] = new
+        self._migrated[chat_id] = new_chat_id
+        await self._inject(user_id, chat_id, "group", {"migrate_to_chat_id": new_chat_id}, None)
+        await self._inject(user_id, new_chat_id, "supergroup",
+                           {"migrate_from_chat_id": chat_id}, None)
+        return copy.deepcopy(new)
 
     # ---------------------------------------------------------------- the test side: injection
 
@@ -1438,6 +1465,7 @@ class TelegramEmulator:
         if chat_id is None or (chat_id == user_id and chat_type == "private"):
             chat = self._private_chat(user_id)
             self._blocked.discard(user_id)
+            self._never_started.discard(user_id)
         else:
             chat = self._chats.get(chat_id)
             if chat is None:
@@ -1504,7 +1532,12 @@ class TelegramEmulator:
                 chat = self._private_chat(chat_id)
         if chat is None:
             raise _bad_request("chat not found")
+        if chat["id"] in self._migrated:
+            raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                            {"migrate_to_chat_id": self._migrated[chat["id"]]})
         if chat["id"] in self._blocked:
+            if chat["id"] in self._never_started:
+                raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             if chat["type"] == "private":
                 raise _ApiError(403, "Forbidden: bot was blocked by the user")
             raise _ApiError(403, "Forbidden: bot was kicked from the group chat")

@@ -40,6 +40,8 @@ What the emulator assumes where the material is silent or unclear
   409 getUpdates while a webhook is set, 429 with ``parameters.retry_after`` and a
   ``Retry-After`` header, 500. The 408 poll timeout comes with HTTP 200.
 * Text length is counted in Python characters (code points); captions share the 2000 limit.
+* A user who blocked the bot (``set_blocked``): sends to their chat answer 403 "Forbidden:
+  the user has blocked the bot" (the public material names no code; Telegram's is assumed).
 * setWebhook accepts ``http://`` URLs (the real one wants HTTPS) so a local receiver works.
   A delivery counts as done on any 2xx answer; otherwise it is retried
   ``webhook_max_attempts`` times and then dropped (see ``webhook_deliveries``).
@@ -182,6 +184,7 @@ class ZaloEmulator:
         self.webhook_secret: str | None = None
         self._webhook_updated_at = 0
         self._known_chats: set[str] = set()
+        self._blocked: set[str] = set()
         self._pending: deque[dict[str, Any]] = deque()
         self._sent: dict[str, list[dict[str, Any]]] = {}
         self._sent_order: list[dict[str, Any]] = []
@@ -267,6 +270,14 @@ class ZaloEmulator:
         await self.stop()
 
     # ------------------------------------------------------------------ users and updates
+
+    def set_blocked(self, chat_id: str, blocked: bool = True) -> None:
+        """Make sends to a chat fail with 403 (the user blocked the bot); a user who writes
+        to the bot again unblocks it."""
+        if blocked:
+            self._blocked.add(chat_id)
+        else:
+            self._blocked.discard(chat_id)
 
     def add_user(self, user_id: str, display_name: str) -> None:
         """Register a Zalo user (their private chat id is their user id)."""
@@ -433,6 +444,8 @@ class ZaloEmulator:
             chat_id = f"group-{user_id}" if group else user_id
         chat_id = str(chat_id)
         self._known_chats.add(chat_id)
+        if not group:
+            self._blocked.discard(chat_id)
         return {
             "from": {"id": user_id, "display_name": self.users[user_id], "is_bot": False},
             "chat": {"id": chat_id, "chat_type": "GROUP" if group else "PRIVATE"},
@@ -599,6 +612,8 @@ class ZaloEmulator:
         chat_id = str(chat_id)
         if self.strict_chat_ids and chat_id not in self._known_chats:
             raise _ApiError(400, "Bad Request: chat not found")
+        if chat_id in self._blocked and params.get("action") is None:
+            raise _ApiError(403, "Forbidden: the user has blocked the bot")
         return chat_id
 
     def _checked_text(self, value: Any, field: str, *, required: bool) -> str | None:

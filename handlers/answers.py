@@ -4,17 +4,15 @@ button, or without context (matched to their open task, or asked which)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from core.clock import to_local
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
 from core.periods import named_periods, names_a_year
-from core.statuses import StatusAnswer, parse_percent, parse_status
-from core.text import fold
+from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
+from core.text import excerpt, fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
 from handlers.cascade import after_answer
@@ -136,6 +134,13 @@ def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
     return render
 
 
+def read_status(ctx: Context, text: str) -> StatusAnswer | None:
+    """An answer as parse_status reads it, dates on the configured calendar and school year."""
+    settings = ctx.settings
+    return parse_status(text, ctx.now, settings.default_deadline_time, calendar_of(settings),
+                        settings.school_year_end)
+
+
 async def handle_free(ctx: Context) -> None:
     event = ctx.event
     assert event is not None and ctx.member is not None
@@ -149,8 +154,7 @@ async def handle_free(ctx: Context) -> None:
     if isinstance(picked, str):
         ctx.reply(picked)
         return
-    status = parse_status(event.text, ctx.now, ctx.settings.default_deadline_time) \
-        if event.text and not event.file else None
+    status = read_status(ctx, event.text) if event.text and not event.file else None
     if event.file is None and status is None and picked is None:
         if not event.text.strip():
             return
@@ -161,7 +165,7 @@ async def handle_free(ctx: Context) -> None:
             ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
                         "xin gia hạn đến 12/5 vì ..., không có số liệu, xin miễn nộp vì ...; "
                         "hoặc gửi tệp báo cáo.",
-                        text=event.text.strip()[:80]))
+                        text=excerpt(event.text)))
             return
     if picked is None:
         rows = await open_targets_of(ctx, ctx.unit_ids)
@@ -260,7 +264,7 @@ def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -
     ctx.send(ctx.member, lambda t: t("Chưa hiểu «{text}» cho nhiệm vụ {task}. Hãy chọn một nút, "
                                      "hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia "
                                      "hạn đến 12/5 vì ..., không có số liệu.",
-                                     text=text.strip()[:80], task=task_line(t, assignment)),
+                                     text=excerpt(text), task=task_line(t, assignment)),
              status_buttons(target.id), target_id=target.id, assignment_id=assignment.id)  # type: ignore[arg-type]
 
 
@@ -380,7 +384,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        submission = record("done", text=status.note)
+        submission = record("done", text=status.note, route=status.route)
         again = await targets.submit(ctx.session, target, ctx.now)
         if not again:
             await after_answer(ctx, target)
@@ -441,8 +445,9 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         if status.until_error is not None:
             ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
             return
-        if status.late_days is not None:
-            until = working_days_after(ctx, target.deadline, status.late_days)
+        if status.late_count is not None:
+            until = late_until(target.deadline, status.late_count, status.late_unit,
+                               calendar_of(ctx.settings))
             await extensions.request(ctx, target, assignment, until, status.note)
             await _clear_answer_dialogue(ctx)
             return
@@ -472,16 +477,6 @@ def route_words(t: Translator, route: str) -> str:
     if route == "eoffice":
         return t("qua hệ thống văn bản điện tử")
     return t("theo đường khác (không qua bot)")
-
-
-def working_days_after(ctx: Context, deadline: datetime, days: int) -> datetime:
-    """`days` working days after `deadline` («xin gửi muộn 2 ngày»), at the same local time."""
-    calendar = calendar_of(ctx.settings)
-    local = to_local(deadline)
-    day = local.date()
-    for _ in range(days):
-        day = calendar.next_working_day(day + timedelta(days=1))
-    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
@@ -571,7 +566,7 @@ async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None
         stored = await ctx.session.get(StoredFile, pending["file_id"])
         await submit_file(ctx, target, assignment, pending["file_name"], stored)
         return
-    status = parse_status(pending.get("text", ""), ctx.now, ctx.settings.default_deadline_time)
+    status = read_status(ctx, pending.get("text", ""))
     if status is None:
         _ask_back(ctx, target, assignment, pending.get("text", ""))
         return
@@ -609,7 +604,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         else:
             await apply_status(ctx, target, assignment, StatusAnswer("progress", percent))
         return
-    status = parse_status(text, ctx.now, ctx.settings.default_deadline_time)
+    status = read_status(ctx, text)
     if expect == "help" and (status is None or status.kind == "help"):
         note = status.note if status else text
         await ctx.clear_dialogue()
@@ -625,8 +620,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         return
     if expect == "ext" and (status is None or status.kind == "extension"):
         if status is None:
-            status = parse_status(f"xin gia hạn {text}", ctx.now,
-                                  ctx.settings.default_deadline_time)
+            status = read_status(ctx, f"xin gia hạn {text}")
         if status is None or (status.until is None and status.until_error is None):
             ctx.reply(ctx.t("Chưa đọc được ngày. Hãy gõ, ví dụ: đến 12/5 vì chờ số liệu "
                             "(hoặc /huy để thôi)."))

@@ -24,6 +24,7 @@ from core.giao_line import parse_giao_line
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.progress import Figures
+from core.text import excerpt
 from handlers import giao
 from handlers.common import calendar_of, task_line
 from handlers.context import Context
@@ -66,7 +67,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     parent = await find_task(ctx.session, ctx.scope, ref)
     if parent is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=ref))
+        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(ref)))
         return
     offices = sorted(ctx.scope.staff_offices)
     target = (await ctx.session.exec(select(Target).where(
@@ -131,7 +132,7 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
         line = parse_giao_line(rest)
         if line.unknown:
             ctx.reply(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, chi tiết.",
-                        part=" | ".join(line.unknown)))
+                        part=excerpt(" | ".join(line.unknown))))
             return
         if line.details:
             draft["details"] = line.details

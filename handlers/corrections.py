@@ -132,7 +132,8 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
         return
     moved = Submission(target_id=other.id, member_id=submission.member_id,  # type: ignore[arg-type]
                        kind=submission.kind, percent=submission.percent, text=submission.text,
-                       file_id=submission.file_id, created_at=submission.created_at)
+                       file_id=submission.file_id, route=submission.route,
+                       created_at=submission.created_at)
     ctx.session.add(moved)
     await ctx.session.flush()
     submission.withdrawn_at, submission.moved_to = ctx.now, moved.id

@@ -10,15 +10,17 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
 from core.text import clean_name, clean_text
-from handlers import cascade, periods, reminders, router
+from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context
+from handlers.figures import aware
+from storage import inbox
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
@@ -56,18 +58,23 @@ class Dispatcher:
     async def handle(self, event: Incoming, now: datetime) -> bool:
         """Run one incoming event. Its changes and the messages it causes commit together;
         if anything fails, nothing is written and the user gets a short apology. An event
-        with a `once_key` already handled is skipped: returns False."""
+        whose recorded update (`inbox_id`) or `once_key` was already handled is skipped:
+        returns False."""
         event = cleaned(event)
         try:
             async with self.sessions() as session, session.begin():
-                if event.once_key is not None and not await _first_time(session, event, now):
+                if not await _first_time(session, event, now):
                     return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
+                await reach.welcome_back(ctx)
                 await router.route(ctx)
         except Exception:
             log.exception("handling %s failed", event)
             async with self.sessions() as session, session.begin():
+                if event.inbox_id is not None and not await inbox.mark_handled(
+                        session, event.inbox_id, now):
+                    return False  # handled meanwhile by another worker
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
                 session.add(
@@ -83,8 +90,19 @@ class Dispatcher:
                 )
         return True
 
+    async def refused(self, member_id: int, kind: str, now: datetime) -> None:
+        """The platform refuses for good to deliver to a member (the sender's report)."""
+        async with self.sessions() as session, session.begin():
+            await reach.refused(self.context(session, now), member_id, kind)
+
+    async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
+        """A chat lives on under a new id (a group upgraded to a supergroup)."""
+        async with self.sessions() as session, session.begin():
+            await reach.chat_moved(self.context(session, now), channel, old, new)
+
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        """For an event a channel answers itself: record its `once_key`; False if seen."""
+        """For an event a channel answers itself: mark its recorded update handled (or
+        record its `once_key`) in a commit of its own; False if it was handled before."""
         async with self.sessions() as session, session.begin():
             return await _first_time(session, event, now)
 
@@ -107,19 +125,26 @@ class Dispatcher:
                 return sent
 
     async def next_due(self, after: datetime) -> datetime | None:
-        """The next moment after `after` when the sweep has work (for the virtual clock and
-        the precise wake-up)."""
+        """The next moment after `after` when the sweep has work, or bulk held back by quiet
+        hours may go (for the virtual clock and the precise wake-up)."""
         async with self.sessions() as session:
             due = await reminders.next_due(session)
             opening = await periods.next_opening_after(self.context(session, after), after)
-        return min((m for m in (due, opening) if m is not None), default=None)
+            waiting = (await session.exec(select(func.min(Outbox.not_before)).where(
+                col(Outbox.sent_at).is_(None), col(Outbox.not_before) > after))).first()
+        return min((aware(m) for m in (due, opening, waiting) if m is not None), default=None)
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)
 
 
 async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:
-    """Record the event's `once_key` in the current transaction; False if it was seen."""
+    """Mark the event's recorded update handled, or record its `once_key`, in the current
+    transaction; False if it was handled before."""
+    if event.inbox_id is not None:
+        return await inbox.mark_handled(session, event.inbox_id, now)
+    if event.once_key is None:
+        return True
     key = (event.once_key or "")[:128]
     seen = (await session.exec(select(SeenEvent).where(
         SeenEvent.channel == event.channel, SeenEvent.key == key))).first()

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from core import roles
 from core.i18n import Translator
 from core.messages import Button
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
     OPEN_STATES,
@@ -190,7 +190,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(usage(t))
         return
     assignment = await task_to_change(ctx, reference, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
     task = task_line(t, assignment)

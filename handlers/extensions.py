@@ -12,7 +12,7 @@ from core import roles
 from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
     calendar_of,
@@ -158,7 +158,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(usage)
         return
     assignment = await task_to_change(ctx, reference, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=reference))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
     if assignment.state != "active":
@@ -166,7 +166,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     try:
         until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time,
-                               calendar_of(ctx.settings)).due
+                               calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError as error:
         ctx.reply(deadline_error_text(t, error))
         return
@@ -257,7 +257,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
             break
     try:
         until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time,
-                               calendar_of(ctx.settings)).due
+                               calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError:
         ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
         return True

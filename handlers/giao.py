@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from core import roles
+from core.clock import LOCAL_TZ
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
 from core.messages import Button
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import files as file_intake
 from handlers import plans
 from handlers.common import (
@@ -32,7 +33,7 @@ from handlers.common import (
     tell_assigner,
     units_with_units_below,
 )
-from handlers.context import Context, dialogue_data
+from handlers.context import Context, bulk_wait, dialogue_data
 from handlers.reminders import plan_target
 from services import targets
 from services.scope import (
@@ -74,6 +75,12 @@ def deadline_error_text(t: Translator, error: DeadlineError) -> str:
             return t("Hạn hàng tháng vào ngày nào? Ví dụ: ngày 5 hàng tháng.")
         if kind == "quarterly":
             return t("Hạn hàng quý vào ngày nào? Ví dụ: hàng quý trước ngày 20 tháng cuối quý.")
+        if kind == "half_yearly":
+            return t("Hạn 6 tháng một lần vào ngày nào? Ví dụ: định kỳ 6 tháng trước ngày 15/6 "
+                     "(rồi 15/12).")
+        if kind == "semester":
+            return t("Hạn hàng học kỳ vào ngày nào? Ví dụ: hàng học kỳ trước ngày 15/1 (rồi "
+                     "15/7).")
         return t("Hạn hàng năm vào ngày nào? Ví dụ: định kỳ hằng năm trước ngày 30/11.")
     return t("Chưa hiểu hạn nộp này. Ví dụ: 08/05/2023, 8/5/2023 17:00, trước ngày 15/5, "
              "thứ sáu tuần sau, cuối tháng, trong tháng 9/2023, 5 ngày làm việc, trước Tết, "
@@ -121,8 +128,8 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
                         func.upper(Unit.code) == token[1:].upper(), *within))).all()
             if not units:
                 problems.append(t("Không có nhóm «{group}» trong phạm vi của {office}.",
-                                  group=token, office=office) if office and await _exists(
-                    ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=token))
+                                  group=excerpt(token), office=office) if office and await _exists(
+                    ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=excerpt(token)))
                 continue
         else:
             units = (await session.exec(
@@ -254,9 +261,17 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
         ctx.settings.reminders.offsets_days)
     lines.append(t("• Nhắc trước hạn: {days} ngày", days=", ".join(map(str, offsets)))
                  if offsets else t("• Không nhắc trước hạn"))
+    waits = bulk_wait(ctx.settings, ctx.now)
+    if waits is not None:
+        lines.append(waiting_words(t, waits))
     buttons = [Button(t("Gửi"), "g:send"), Button(t("Sửa"), "g:edit"),
                Button(t("Huỷ"), "g:cancel")]
     ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
+
+
+def waiting_words(t: Translator, waits: datetime) -> str:
+    return t("• Ngoài giờ làm việc: tin giao việc sẽ được gửi lúc {moment}.",
+             moment=t.moment(waits))
 
 
 def recurrence_words(t: Translator, rule: Recurrence) -> str:
@@ -264,6 +279,12 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
         return t("hàng năm, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
     if rule.kind == "school_year":
         return t("hàng năm học, trước ngày {day:02d}/{month:02d}", day=rule.day, month=rule.month)
+    if rule.kind in ("half_yearly", "semester"):
+        first, second = _twice_a_year(rule)
+        if rule.kind == "half_yearly":
+            return t("6 tháng một lần, trước ngày {first} và {second}", first=first,
+                     second=second)
+        return t("hàng học kỳ, trước ngày {first} và {second}", first=first, second=second)
     if rule.kind == "quarterly":
         if rule.month == 3 and rule.day == 31:
             return t("hàng quý, trước ngày cuối quý")
@@ -277,11 +298,21 @@ def recurrence_words(t: Translator, rule: Recurrence) -> str:
     return t("hàng tuần")
 
 
+def _twice_a_year(rule: Recurrence) -> list[str]:
+    """The two days («15/06», «15/12») of a half-yearly or semester rule, in calendar order
+    (the 31st of a shorter month is its last day)."""
+    first = rule.next_due(datetime(2001, 1, 1, tzinfo=LOCAL_TZ))
+    second = rule.next_due(first)
+    days = sorted((d.month, d.day) for d in (first, second))
+    return [f"{day:02d}/{month:02d}" for month, day in days]
+
+
 def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
     """Parse `text` into the draft; returns the problem to show, if any."""
     try:
         deadline: Deadline = parse_deadline(text, ctx.now, ctx.settings.default_deadline_time,
-                                            calendar_of(ctx.settings))
+                                            calendar_of(ctx.settings),
+                                            ctx.settings.school_year_end)
     except DeadlineError as error:
         return deadline_error_text(ctx.t, error)
     draft["deadline"] = deadline.due.isoformat()
@@ -329,7 +360,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     problems: list[str] = []
     if line.unknown:
         problems.append(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, nộp, nhắc, "
-                          "chi tiết.", part=" | ".join(line.unknown)))
+                          "chi tiết.", part=excerpt(" | ".join(line.unknown))))
     if line.requires is not None:
         requires = parse_requires(line.requires)
         if requires is None:
@@ -581,6 +612,9 @@ async def _send(ctx: Context, draft: dict) -> None:
                number=number, title=assignment.title, units=len(units), people=recipients),
              t("Hạn nộp: {deadline}. Xem tiến độ: /tiendo #{number}",
                deadline=t.moment(deadline), number=number)]
+    waits = bulk_wait(ctx.settings, ctx.now)
+    if waits is not None and recipients:
+        lines.append(waiting_words(t, waits))
     if silent:
         names = ", ".join(u.name for u in silent[:PREVIEW_UNITS])
         lines.append(t("Chưa có người nhận ở {n} đơn vị: {names}. Hãy tạo mã mời cho các đơn vị "
@@ -622,7 +656,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
         ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
         return
     assignment = await task_to_change(ctx, args, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed

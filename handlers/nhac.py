@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from core import roles
 from core.giao_line import parse_offsets, repeated_offsets
+from core.text import excerpt
 from handlers.common import (
     OPEN_STATES,
     in_current_period,
@@ -28,7 +29,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     ref, _, rest = args.strip().partition(" ")
     assignment = await task_to_change(ctx, ref, t(
         "Không có nhiệm vụ «{ref}». Dùng: /nhac #N để nhắc ngay, hoặc /nhac #N 7,3,1 để đổi "
-        "lịch nhắc.", ref=ref or "?"))
+        "lịch nhắc.", ref=excerpt(ref) or "?"))
     if assignment is None:
         return
     if assignment.state != "active":
@@ -40,7 +41,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         offsets = parse_offsets(rest)
         if offsets is None:
             ctx.reply(t("Chưa hiểu lịch nhắc «{text}». Ghi các số ngày trước hạn, ví dụ: "
-                        "/nhac #{number} 7,3,1.", text=rest.strip(), number=assignment.number))
+                        "/nhac #{number} 7,3,1.", text=excerpt(rest), number=assignment.number))
             return
         if repeated_offsets(rest):
             ctx.reply(repeated_offsets_text(t, rest))

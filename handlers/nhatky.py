@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from core import roles
 from core.clock import to_local
 from core.i18n import N_
+from core.text import excerpt
 from handlers.common import task_line, task_to_change
 from handlers.context import Context
 from storage.models import AuditLog
@@ -53,7 +54,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Gõ /nhatky #số để xem ai đã thay đổi gì ở nhiệm vụ, ví dụ: /nhatky #1."))
         return
     assignment = await task_to_change(ctx, args, t(
-        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=args.strip()))
+        "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
     rows = list(reversed((await ctx.session.exec(

@@ -3,7 +3,7 @@ sweep turns the due ones into outbox messages in the same transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
@@ -21,9 +21,11 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
+from handlers.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
 CLOSED_STATES = ("submitted", "excused", "removed")
+STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
 
 def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
@@ -117,7 +119,9 @@ async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> li
 async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[int, int]:
     """Send the planned reminders due by `now` of up to `limit` targets; returns (reminders
     claimed, reminders sent). After downtime only the most recent missed reminder of each
-    target goes out; the older ones are marked skipped."""
+    target goes out, and only when it is less than `STALE_AFTER` late (a restart on an old
+    database, e.g. the console demo's, sends nothing from years ago); the others are marked
+    skipped and the next overdue reminder is planned from now."""
     due = await claim_due(ctx, now, limit)
     latest: dict[int, Reminder] = {}
     for reminder in due:
@@ -128,15 +132,17 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
         if latest[reminder.target_id] is reminder:
             target = await ctx.session.get(Target, reminder.target_id)
             assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
+            stale = aware(reminder.due_at) < now - STALE_AFTER
             if target and assignment and assignment.state == "active" \
                     and not assignment.reminders_paused and target.state not in CLOSED_STATES:
-                if await send_reminder(ctx, target, assignment, reminder.id):
+                if not stale and await send_reminder(ctx, target, assignment, reminder.id):
                     reminder.state = "sent"
                     reminder.sent_at = now
                     sent += 1
                 if reminder.kind == "overdue":
                     count = await _plan_next_overdue(ctx, target, assignment)
-                    await _escalate(ctx, target, assignment, count)
+                    if not stale:
+                        await _escalate(ctx, target, assignment, count)
         ctx.session.add(reminder)
     return len(due), sent
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.text import excerpt
 from handlers import files
 from handlers.context import Context
 from reports.archive import build_archives, with_files
@@ -48,7 +49,7 @@ async def _report(ctx: Context, ref: str) -> TaskReport | None:
     assignment = await find_task(ctx.session, ctx.scope, ref)
     if assignment is None:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
-                    ref=ref.strip()))
+                    ref=excerpt(ref)))
         return None
     report = await task_report(ctx.session, assignment,
                                await task_target_filter(ctx.session, ctx.scope, assignment))

@@ -63,8 +63,10 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• Hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia hạn đến 12/5 vì ..., "
             "không có số liệu, xin miễn nộp vì ..."
         ))
-        parts.append(t("• Đã gửi cách khác: «đã gửi qua email rồi», «đã nộp bản giấy»; xin nộp "
-                       "muộn: «xin gửi muộn 2 ngày», «dự kiến 2/12 gửi»"))
+        parts.append(t("• Đã gửi cách khác: «đã gửi qua email rồi», «đã nộp bản giấy», «đã gửi qua "
+                       "iOffice»; xin nộp muộn: «xin gửi muộn 2 ngày» (hoặc 1 tuần, 1 tháng, "
+                       "tính từ hạn nộp), «dự kiến 2/12 gửi»; xin miễn: «đề nghị miễn», «xin "
+                       "không báo cáo vì ...»"))
     if {"staff", "admin"} & roles:
         parts.append(t(
             "• /giao — giao nhiệm vụ (hỏi từng bước), hoặc một dòng:\n"
@@ -89,6 +91,11 @@ def help_text(t: Translator, roles: set[str]) -> str:
                        "vụ để bạn xác nhận"))
         parts.append(t("• /giaotiep #N — giao tiếp nhiệm vụ N cho các đơn vị trực thuộc (hạn sớm "
                        "hơn), tiến độ được cộng lên nhiệm vụ N"))
+        parts.append(t("• Hạn nộp viết như văn bản: 15/5/2023, trước ngày 15/5, trong tháng "
+                       "9/2023, năm học 2023-2024, 3 ngày nữa, 1 tuần, trong vòng 5 ngày làm "
+                       "việc, trước Tết, 6 tháng đầu năm trước 15/6, 2023-05-15, 15 May 2023; "
+                       "lặp lại: hằng năm trước 30/11, tháng 9 hằng năm, hàng quý trước ngày "
+                       "20 tháng cuối quý, định kỳ 6 tháng trước 15/6, hàng học kỳ trước 15/1"))
     if {"staff", "admin", "leader"} & roles:
         parts.append(t(
             "• /tiendo — tiến độ các nhiệm vụ đang mở; /tiendo #N — một nhiệm vụ và các đơn vị "
@@ -99,6 +106,9 @@ def help_text(t: Translator, roles: set[str]) -> str:
                        "/tiendo hay-tre — các đơn vị hay trễ hạn nhất"))
     elif "reporter" in roles:
         parts.append(t("• /tiendo — tiến độ các nhiệm vụ của đơn vị bạn"))
+    if {"staff", "admin", "leader"} & roles:
+        parts.append(t("• Lệnh gõ có dấu, có cách hay không có «/» cũng được: /tiến độ, /tien do, "
+                       "tiến độ #1; tên tiếng Anh: /progress, /assign, /help"))
     parts.append(t("• /huy — thoát khỏi thao tác đang làm dở\n• /ngonngu en — English"))
     return "\n".join(parts)
 

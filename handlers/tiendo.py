@@ -20,7 +20,8 @@ from core.i18n import Translator
 from core.messages import Button
 from core.progress import Figures, pages
 from core.scope import Scope
-from core.text import fold
+from core.text import excerpt, fold
+from handlers import reach
 from handlers.cascade import hand_down_words, hand_downs, level_below
 from handlers.common import OPEN_STATES, current_periods, task_line, units_with_units_below
 from handlers.context import Context
@@ -229,7 +230,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         ctx, units, assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
-                    ref=ref))
+                    ref=excerpt(ref)))
         return
     # The current period is the one opened last (an extension may move one of its deadlines
     # past the next period's); the earlier ones follow by deadline.
@@ -276,6 +277,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
         offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
             else set()
+        unreachable = await reach.unit_unreachable(ctx, [row[5] for row in rows])
         lines.append(t("Chưa nộp ({n}):", n=t.number(f.missing)))
         for name, target_state, progress, deadline, target_id, unit_id in rows:
             extra = ""
@@ -288,6 +290,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
                 extra += hand_down_words(t, downs[target_id])
             elif unit_id in offices:
                 extra += t(" — chưa giao tiếp")
+            if unit_id in unreachable:
+                extra += t(" — không liên lạc được")
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:
@@ -321,7 +325,7 @@ async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> Non
     count = (await ctx.session.exec(select(func.count()).select_from(roots.subquery()))).one()
     if not count:
         ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
-                    group=f"@{name}"))
+                    group=excerpt(f"@{name}")))
         return
     units = Units(group=key) if scope is None else Units.given(members)
     size = (await ctx.session.exec(select(func.count()).select_from(members.subquery()))).one()
@@ -407,13 +411,13 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     if unit is None:
         candidates = await _units_named(ctx, ref, scope)
         if len(candidates) > 1:
-            ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=ref),
+            ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=excerpt(ref)),
                       [Button(u.name, f"t:u:1:{u.id}") for u in candidates[:CHOICES]])
             return
         unit = candidates[0] if candidates else None
     if unit is None:
         ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
-                    "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=ref))
+                    "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=excerpt(ref)))
         return
     if _reporter_only(scope) and unit.id not in scope.reporting:  # type: ignore[union-attr]
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))

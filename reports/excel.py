@@ -37,7 +37,7 @@ TASK_COLUMNS = (
     (N_("Mã đơn vị"), 16), (N_("Tên đơn vị"), 36), (N_("Nhóm"), 20), (N_("Kỳ"), 10),
     (N_("Hạn nộp"), 17), (N_("Trạng thái"), 12), (N_("Nộp lúc"), 17),
     (N_("Đúng hạn / trễ hạn"), 14), (N_("Số ngày trễ"), 10), (N_("Người nộp"), 20),
-    (N_("Nội dung trạng thái"), 36), (N_("Tên tệp"), 30),
+    (N_("Nội dung trạng thái"), 36), (N_("Tên tệp"), 30), (N_("Nộp theo đường khác"), 18),
 )
 HAND_DOWN_COLUMN = (N_("Giao tiếp (đã nộp/phải nộp)"), 22)
 TREE_COLUMNS = (
@@ -75,7 +75,7 @@ def task_values(report: TaskReport, t: Translator, now: datetime) -> list[list[V
         lambda r: [])
     return [[r.code, r.name, ", ".join(r.groups), r.period, excel_time(r.deadline),
              r.state_label(t), excel_time(r.submitted_at), r.timing_label(t), r.delay_days(now),
-             r.reporter, r.status_text, r.file_name, *extra(r)] for r in rows]
+             r.reporter, r.status_text, r.file_name, r.route_label(t), *extra(r)] for r in rows]
 
 
 def tree_values(report: TaskReport, t: Translator) -> list[list[Value]]:

@@ -55,9 +55,10 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             .order_by(col(UnitGroup.id)))).all():
         groups[unit_id].append(name)
     latest: dict[int, tuple[str, str]] = {}  # target id: (reporter, text)
+    routes: dict[int, str] = {}  # target id: the latest answer's route, when sent another way
     latest_file: dict[int, tuple[str, str, str, int]] = {}  # target: (name, sha, type, size)
-    for target_id, text, reporter, name, sha256, mime, size in (await session.exec(
-            select(Submission.target_id, Submission.text, Member.display_name,
+    for target_id, text, route, reporter, name, sha256, mime, size in (await session.exec(
+            select(Submission.target_id, Submission.text, Submission.route, Member.display_name,
                    StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type,
                    StoredFile.size)
             .join(Target, col(Target.id) == col(Submission.target_id))
@@ -66,6 +67,7 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             .where(of_task, col(Submission.withdrawn_at).is_(None))  # not filed by mistake
             .order_by(col(Submission.id)))).all():
         latest[target_id] = (reporter, text)
+        routes[target_id] = route or ""
         if sha256 is not None:
             latest_file[target_id] = (name, sha256, mime, size)
     for target_id, reason, asker in (await session.exec(  # an excused unit: why, and who asked
@@ -75,6 +77,7 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             .where(of_task, Target.state == "excused", ExcuseRequest.state == "granted")
             .order_by(col(ExcuseRequest.id)))).all():
         latest[target_id] = (asker, reason)
+        routes[target_id] = ""
     rows = []
     for (target_id, unit_id, code, name, deadline, state, period, submitted_at, on_time,
          extended, percent, nil) in (await session.exec(
@@ -90,7 +93,8 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             groups=tuple(sorted(groups[unit_id], key=fold)), period=period,
             submitted_at=submitted_at, on_time=on_time, extension_granted=extended,
             percent=percent, nil_report=nil, reporter=reporter, status_text=text,
-            file_name=file_name, file_sha256=sha256, file_mime=mime, file_size=size))
+            route=routes.get(target_id, ""), file_name=file_name, file_sha256=sha256,
+            file_mime=mime, file_size=size))
     rows.sort(key=lambda r: (r.code, r.period))
     deadline = min((row.deadline for row in rows), default=assignment.deadline)
     hand_downs, tree = await _hand_downs(session, assignment, of_task)

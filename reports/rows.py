@@ -14,6 +14,13 @@ STATE_LABELS = {
     "submitted": N_("Đã nộp"),
     "excused": N_("Được miễn"),
 }
+# How a report sent another way went (`Submission.route`); the bot's own answers have none.
+ROUTE_LABELS = {
+    "email": N_("E-mail"),
+    "paper": N_("Bản giấy"),
+    "eoffice": N_("Hệ thống văn bản điện tử"),
+    "other": N_("Đường khác"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class TargetRow:
     nil_report: bool = False
     reporter: str = ""  # who sent the latest answer
     status_text: str = ""  # the latest answer's words
+    route: str = ""  # the latest answer was a report sent another way: email|paper|...
     file_name: str = ""  # the latest file sent
     file_sha256: str | None = None
     file_mime: str = ""
@@ -60,6 +68,11 @@ class TargetRow:
         if self.state == "submitted" and self.nil_report:
             return t("Đã nộp (không có số liệu)")
         return t(STATE_LABELS.get(self.state, self.state))
+
+    def route_label(self, t: Translator) -> str:
+        """«E-mail», «Bản giấy»...: how the latest answer says the report was sent, when it
+        did not come through the bot; "" otherwise."""
+        return t(ROUTE_LABELS[self.route]) if self.route in ROUTE_LABELS else ""
 
     def timing_label(self, t: Translator) -> str:
         if self.state != "submitted" or self.on_time is None:

@@ -60,6 +60,11 @@ class Member(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     language: str = Field(default="vi", max_length=8)
     created_at: datetime
+    # The platform refuses for good to deliver to them (blocked the bot, never opened it):
+    # since when, and why (blocked | not_started | gone). Cleared when they write again.
+    unreachable_since: datetime | None = None
+    unreachable_reason: str = Field(default="", max_length=16,
+                                    sa_column_kwargs={"server_default": text("''")})
 
 
 class Membership(SQLModel, table=True):
@@ -196,6 +201,7 @@ class Submission(SQLModel, table=True):
     percent: int | None = None
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    route: str | None = Field(default=None, max_length=16)  # done: email|paper|eoffice|other
     created_at: datetime
     # Filed by mistake ([Nộp nhầm]): withdrawn at this moment, and when it was moved to
     # another task, the submission it became there (an id without a foreign key). The row
@@ -273,6 +279,8 @@ class Outbox(SQLModel, table=True):
     reminder_id: int | None = Field(default=None, foreign_key="reminder.id")
     priority: int = 0  # 0 = a reply to a user, 1 = bulk (reminders, task fan-out)
     created_at: datetime
+    # Bulk written in quiet hours or on a day off waits until then (`core.policy.bulk_wait`).
+    not_before: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
@@ -319,6 +327,28 @@ class AuditLog(SQLModel, table=True):
     assignment_id: int | None = Field(default=None, index=True)
     action: str = Field(max_length=64)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class InboundUpdate(SQLModel, table=True):
+    """A platform update as it arrived (the inbox, the outbox's counterpart): recorded in a
+    commit of its own before the platform is told it was received, unique per channel and
+    `key` (Telegram's update id, Zalo's event and message id), and marked handled in the
+    same transaction as its effects, so it is handled once even when delivered twice or
+    when the process dies in between. `claimed_by` names the worker handling it."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "key"),
+                      Index("ix_inbound_update_pending", "handled_at", "channel", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the update, as JSON
+    received_at: datetime
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    attempts: int = 0  # failed handlings: an update that keeps failing is given up
+    handled_at: datetime | None = None
 
 
 class SeenEvent(SQLModel, table=True):

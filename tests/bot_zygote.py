@@ -35,7 +35,13 @@ def serve(config: Path, log: Path) -> None:
 
 
 async def warm_up(config: Path) -> None:
-    """Load what the first open loads (migration scripts), then close everything."""
+    """Load what the first open loads (migration scripts) and what `serve_channels` imports
+    (the channels, the scheduler), then close everything."""
+    import channels.telegram  # noqa: F401
+    import channels.web  # noqa: F401
+    import channels.zalo  # noqa: F401
+    import scheduler.service  # noqa: F401
+
     runtime = await Runtime.open(load_settings(config))
     await runtime.close()
 

@@ -5,7 +5,7 @@ document system), an excuse or an extension in their own words, a bare figure af
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -14,10 +14,11 @@ from sqlmodel import select
 
 from app.config import Settings
 from core.clock import LOCAL_TZ
-from core.deadlines import Deadline
+from core.deadlines import Deadline, MondayToSaturday
 from core.giao_line import parse_giao_line
-from core.statuses import StatusAnswer, parse_percent, parse_status
+from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
 from core.text import fold
+from core.workcal import WorkCalendar
 from handlers.excuses import is_withdrawal
 from storage.models import ExcuseRequest, ExtensionRequest, Submission, Target
 from tests.seed import seeded_bot
@@ -120,8 +121,57 @@ def test_late_by_days(text: str, days: int, note: str) -> None:
     for form, expected in zip(variants(text), variants(note), strict=True):
         answer = parse(form)
         assert answer is not None and answer.kind == "extension", form
-        assert answer.late_days == days and answer.until is None, form
+        assert answer.late_count == days and answer.until is None, form
         assert fold(answer.note) == fold(expected), form
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "unit", "note"),
+    [
+        ("xin gửi muộn 1 tuần", 1, "week", ""),
+        ("Trường xin nộp chậm 2 tuần vì đang thi học kỳ", 2, "week", "đang thi học kỳ"),
+        ("xin gửi muộn 1 tháng do chờ số liệu", 1, "month", "chờ số liệu"),
+        ("xin gửi trễ 3 hôm", 3, "working_day", ""),
+    ],
+)
+def test_late_by_weeks_or_months(text: str, count: int, unit: str, note: str) -> None:
+    for form, expected in zip(variants(text), variants(note), strict=True):
+        answer = parse(form)
+        assert answer is not None and answer.kind == "extension", form
+        assert (answer.late_count, answer.late_unit, answer.until) == (count, unit, None), form
+        assert fold(answer.note) == fold(expected), form
+
+
+@pytest.mark.parametrize(
+    ("deadline", "count", "unit", "until"),
+    [
+        # Friday 5/5/2023: Saturday works (no calendar given: Monday to Saturday), Sunday not.
+        (at(5, 5), 2, "working_day", at(8, 5)),
+        (at(5, 5), 1, "week", at(12, 5)),  # Friday a week later
+        (at(6, 5, hour=9), 1, "week", at(13, 5, hour=9)),  # the deadline's own time of day
+        (at(30, 4), 1, "week", at(8, 5)),  # Sunday 7/5 is a day off: Monday 8/5
+        (at(5, 5), 1, "month", at(5, 6)),
+        (at(31, 1), 1, "month", at(28, 2)),  # no 31/2: the month's last day, a Tuesday
+        (at(30, 9), 1, "month", at(30, 10)),
+        (at(1, 10), 1, "month", at(1, 11)),
+        (at(4, 3), 1, "month", at(4, 4)),
+        (at(5, 3), 1, "month", at(5, 4)),
+        (at(8, 3), 3, "month", at(8, 6)),
+        (at(5, 11), 2, "week", at(20, 11)),  # Sunday 19/11: Monday 20/11
+    ],
+)
+def test_late_until_counts_from_the_deadline(deadline: datetime, count: int, unit: str,
+                                             until: datetime) -> None:
+    assert late_until(deadline, count, unit, MondayToSaturday()) == until  # type: ignore[arg-type]
+
+
+def test_late_until_skips_holidays_of_the_work_calendar() -> None:
+    # 23/4/2023 + 1 week = Sunday 30/4; 29/4 to 3/5 are the 2023 holidays, 4/5 a day off
+    # from the configuration: Friday 5/5.
+    calendar = WorkCalendar(extra_days_off=(date(2023, 5, 4),))
+    assert late_until(at(23, 4), 1, "week", calendar) == at(5, 5)
+    # 1 month after 29/12/2023 is Monday 29/1/2024, a working day.
+    assert late_until(at(29, 12), 1, "month", calendar) == at(29, 1, 2024)
 
 
 @pytest.mark.parametrize(
@@ -194,8 +244,8 @@ def test_phrase_soup_never_raises(text: str, form: str) -> None:
     assert answer is None or isinstance(answer, StatusAnswer)
     if answer is not None and answer.route is not None:
         assert answer.kind == "done" and answer.note
-    if answer is not None and answer.late_days is not None:
-        assert answer.kind == "extension" and answer.late_days > 0
+    if answer is not None and answer.late_count is not None:
+        assert answer.kind == "extension" and answer.late_count > 0
 
 
 _ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạầấậèéềếìíòóồốờớùúừứỳý AĐ0123456789,!()"
@@ -207,7 +257,7 @@ _WORDS = st.text(alphabet=st.sampled_from(_ALPHABET), min_size=1, max_size=30)
 def test_late_reason_round_trip(words: str, form: str) -> None:
     reason = unicodedata.normalize(form, ("Trường " + words).strip())
     answer = parse(unicodedata.normalize(form, "xin gửi muộn 2 ngày vì ") + reason)
-    assert answer == StatusAnswer("extension", note=reason, late_days=2)
+    assert answer == StatusAnswer("extension", note=reason, late_count=2)
 
 
 @settings(max_examples=200)
@@ -291,6 +341,43 @@ async def test_late_by_two_days_counts_working_days_from_the_deadline(settings: 
         async with bot.runtime.sessions() as session:
             ext = (await session.exec(select(ExtensionRequest))).one()
         assert ext.requested_until.replace(tzinfo=None) == datetime(2023, 5, 8, 10, 0)  # UTC
+    finally:
+        await bot.runtime.close()
+
+
+async def test_late_by_a_week_counts_from_the_deadline(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A")
+        await bot.say("ht_a", START, "xin gửi muộn 1 tuần vì đang thi")
+        # Friday 5/5 + 7 days: Friday 12/5 at the deadline's time, not a week from today.
+        answered = last_text(bot, "ht_a")
+        assert answered.startswith("📨 Đã gửi đề nghị gia hạn nhiệm vụ #1 «Thi đua» đến ")
+        assert "12/05/2023" in answered
+        async with bot.runtime.sessions() as session:
+            ext = (await session.exec(select(ExtensionRequest))).one()
+        assert ext.requested_until.replace(tzinfo=None) == datetime(2023, 5, 12, 10, 0)  # UTC
+        assert ext.reason == "đang thi"
+    finally:
+        await bot.runtime.close()
+
+
+def test_dates_in_answers_use_the_calendar_and_the_school_year_given() -> None:
+    now = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)  # Tuesday; 3/5/2023 was a holiday
+    text = "xin gia hạn trong vòng 5 ngày làm việc"
+    assert parse_status(text, now).until == Deadline(at(8, 5))  # Monday to Saturday
+    answer = parse_status(text, now, calendar=WorkCalendar())
+    assert answer is not None and answer.until == Deadline(at(9, 5))
+    answer = parse_status("xin gia hạn đến cuối năm học", now, school_year_end=(6, 30))
+    assert answer is not None and answer.until == Deadline(at(30, 6))
+
+
+async def test_an_extension_in_working_days_skips_the_holidays(settings: Settings) -> None:
+    bot = await seeded_bot(settings, START)
+    try:
+        await bot.assign(START, "Thi đua | hạn 05/05/2023 | đơn vị A")
+        await bot.say("ht_a", START, "xin gia hạn trong vòng 5 ngày làm việc vì chờ số liệu")
+        assert "09/05/2023" in last_text(bot, "ht_a")  # 03/05/2023 was a public holiday
     finally:
         await bot.runtime.close()
 

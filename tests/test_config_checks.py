@@ -84,7 +84,7 @@ def test_the_known_keys_are_exactly_what_load_settings_reads(monkeypatch) -> Non
     ("[cascade]\nfoo = 1\n", "cascade.foo: unknown key; the keys of [cascade] are lead_days"),
     ('[mail]\nhost = "x"\n', "[mail]: unknown section; the sections are [bot], [offices], "
                              "[cascade], [plans], [database], [files], [reminders], [telegram], "
-                             "[zalo], [web]"),
+                             "[zalo], [web], [run]"),
     ("[plans]\nkind = {}\n", "plans.kind: unknown key; did you mean plans.kinds?"),
     ('language = "en"\n', "language: unknown key outside any section; did you mean bot.language?"),
     ('web = "x"\n', "web: expected a [web] section, got a single value"),
@@ -128,6 +128,12 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
     ('[web]\npublic_url = "baocao.example.vn"\n',
      "web.public_url: expected an http(s) URL, got 'baocao.example.vn'"),
     ("[web]\nport = 0\n", "web.port: expected a port number 1-65535, got 0"),
+    ("[run]\nshutdown_seconds = 0\n", "run.shutdown_seconds: expected 1 to 3600 seconds, got 0.0"),
+    ("[run]\nshutdown_seconds = 7200\n",
+     "run.shutdown_seconds: expected 1 to 3600 seconds, got 7200.0"),
+    ('[run]\nshutdown_seconds = "10s"\n', "run.shutdown_seconds: expected a number, got '10s'"),
+    ("[run]\nshutdown_second = 5\n", "run.shutdown_second: unknown key; did you mean "
+                                      "run.shutdown_seconds?"),
     ("[telegram]\nwebhook_port = 65536\n",
      "telegram.webhook_port: expected a port number 1-65535, got 65536"),
     ('[web]\nport = "8080"\n', "web.port: expected a port number 1-65535, got '8080'"),
@@ -142,6 +148,15 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path, text: str, messag
      "_ or - (Telegram refuses any other)"),
     ('[zalo]\nwebhook_secret = "short"\n',
      "zalo.webhook_secret: expected 8 to 256 characters, got 5"),
+    ('[bot]\nschool_year_end = "31/08"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '31/08'"),
+    ('[bot]\nschool_year_end = "31/06"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '31/06'"),
+    ('[bot]\nschool_year_end = "2024-05-31"\n',
+     'bot.school_year_end: expected a day "DD/MM" from January to July, such as "31/05", '
+     "got '2024-05-31'"),
     ('[plans]\nkinds = ["THPT"]\n',
      'plans.kinds: expected a table of kinds and their words, such as { thpt = ["trường trung '
      'học phổ thông"], ttgdtx = ["trung tâm GDTX"] }, got [\'THPT\']'),
@@ -170,6 +185,8 @@ def test_good_values_are_taken(tmp_path: Path) -> None:
     assert settings.reminders.quiet_start.hour == 9 and settings.bot_username == "baocao_so_bot"
     assert settings.telegram.webhook_port == 65535 and settings.web.port == 1
     assert settings.web.public_url == "https://baocao.example.vn"
+    assert settings.school_year_end == (5, 31)
+    assert load(tmp_path, '[bot]\nschool_year_end = "30/6"\n').school_year_end == (6, 30)
 
 
 def test_plan_kinds_are_taken_in_order_and_reach_the_extractor(tmp_path: Path) -> None:
@@ -235,6 +252,14 @@ def refused_for_channels(tmp_path: Path, text: str) -> str:
      'webhook_secret = "bi-mat-zalo"\n',
      'zalo.webhook_url: needed with zalo.mode = "webhook": the https URL at which Zalo reaches '
      "the bot's web server"),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\n',
+     "web.public_url: needed with Zalo, which downloads the pictures and file links the bot "
+     "sends from the bot's own web server: set the https address at which phones reach it, "
+     'such as "https://baocao.example.vn" (or BOT_WEB_PUBLIC_URL)'),
+    (f'[bot]\nsecret_key = "{GOOD_KEY}"\n[zalo]\ntoken = "z"\n'
+     '[web]\npublic_url = "http://baocao.example.vn"\n',
+     "web.public_url: 'http://baocao.example.vn' is not an https address; Zalo downloads the "
+     "bot's pictures and file links only over https (or set BOT_WEB_PUBLIC_URL)"),
 ])
 def test_insecure_settings_are_refused_for_the_channels(tmp_path: Path, text: str,
                                                         message: str) -> None:
@@ -251,7 +276,8 @@ def test_a_good_channel_configuration_passes(tmp_path: Path) -> None:
     check_for_channels(load(tmp_path, f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
                                       '[telegram]\ntoken = "1:x"\nmode = "webhook"\n'
                                       'webhook_url = "https://bot.example.vn/tg"\n'
-                                      'webhook_secret = "bi-mat"\n[zalo]\ntoken = "z"\n'))
+                                      'webhook_secret = "bi-mat"\n[zalo]\ntoken = "z"\n'
+                                      '[web]\npublic_url = "https://bot.example.vn"\n'))
     # The environment's secrets count as much as the file's.
     path = tmp_path / "config.toml"
     path.write_text('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.vn/tg"\n',
@@ -292,6 +318,17 @@ def test_secret_prints_a_fresh_key_even_when_the_file_is_wrong(tmp_path: Path) -
     assert len(key) == 64 and key != second.stdout.strip()
     good = f'[bot]\nsecret_key = "{key}"\n[telegram]\ntoken = "1:x"\n'
     check_for_channels(load(tmp_path, good))
+
+
+def test_run_with_zalo_and_no_public_url_is_one_line(tmp_path: Path) -> None:
+    result = bot(tmp_path, "run", config_text=f'[bot]\nsecret_key = "{GOOD_KEY}"\n'
+                                              '[zalo]\ntoken = "z"\n')
+    assert result.returncode == 2
+    assert_one_line(result, "Configuration error: web.public_url: needed with Zalo, which "
+                            "downloads the pictures and file links the bot sends from the "
+                            "bot's own web server: set the https address at which phones "
+                            'reach it, such as "https://baocao.example.vn" (or '
+                            "BOT_WEB_PUBLIC_URL)")
 
 
 def test_run_with_a_misspelt_section_is_one_line(tmp_path: Path) -> None:

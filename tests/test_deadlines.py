@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import unicodedata
+from calendar import monthrange
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -531,8 +532,21 @@ def test_quarterly_next_due_and_labels() -> None:
         Recurrence.from_rule("quarterly:5@17:00")
 
 
+def test_the_school_year_end_is_configurable() -> None:
+    now = at(1, 5, 2023, hour=8)
+    june = (6, 30)
+    assert parse_deadline("năm học 2023-2024", now, school_year_end=june).due == at(30, 6, 2024)
+    assert parse_deadline("cuối năm học", now, school_year_end=june).due == at(30, 6, 2023)
+    assert parse_deadline("cuối năm học hàng năm", now, school_year_end=june).recurrence == \
+        Recurrence("school_year", month=6, day=30)
+    assert parse_deadline("năm học 2023-2024", now).due == at(31, 5, 2024)  # the default
+    with pytest.raises(ValueError):
+        parse_deadline("năm học 2023-2024", now, school_year_end=(8, 31))
+
+
 def test_stored_rules_stay_readable() -> None:
     for rule in ("yearly:11-30@17:00", "school_year:05-31@17:00", "monthly:5@17:00",
+                 "half_yearly:06-15@17:00", "semester:06-15@17:00", "quarterly:03-20@17:00",
                  "weekly:4@17:00", "monthly:31@8:30"):
         assert Recurrence.from_rule(rule).to_rule() == rule.replace("@8:", "@08:")
 
@@ -549,6 +563,14 @@ def test_recurrence_words() -> None:
     assert recurrence_words(vi, end) == "hàng quý, trước ngày cuối quý"
     first = Recurrence("quarterly", month=1, day=31)
     assert recurrence_words(vi, first) == "hàng quý, trước ngày cuối tháng đầu quý"
+    half = Recurrence("half_yearly", month=6, day=15)
+    assert recurrence_words(vi, half) == "6 tháng một lần, trước ngày 15/06 và 15/12"
+    assert recurrence_words(en, half) == "every six months, by 15/06 and 15/12"
+    assert recurrence_words(vi, Recurrence("half_yearly", month=6, day=31)) == \
+        "6 tháng một lần, trước ngày 30/06 và 31/12"
+    semester = Recurrence("semester", month=6, day=15)
+    assert recurrence_words(vi, semester) == "hàng học kỳ, trước ngày 15/01 và 15/07"
+    assert recurrence_words(en, semester) == "each semester, by 15/01 and 15/07"
 
 
 @pytest.mark.parametrize(
@@ -565,6 +587,10 @@ def test_recurrence_words() -> None:
         ("hàng tuần", "weekly"),
         ("mỗi quý", "quarterly"),
         ("định kỳ hàng quý", "quarterly"),
+        ("định kỳ 6 tháng", "half_yearly"),
+        ("6 tháng một lần", "half_yearly"),
+        ("hàng học kỳ", "semester"),
+        ("mỗi học kỳ", "semester"),
     ],
 )
 def test_recurrence_without_a_day(text: str, kind: str) -> None:
@@ -822,6 +848,8 @@ def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurren
         return _valid_recurrence(kind, month, day, None, at_)
     if kind == "quarterly":
         return _valid_recurrence(kind, (month - 1) % 3 + 1, day, None, at_)
+    if kind in ("half_yearly", "semester"):
+        return _valid_recurrence(kind, (month - 1) % 6 + 1, day, None, at_)
     if kind == "monthly":
         return _valid_recurrence(kind, None, day, None, at_)
     return _valid_recurrence(kind, None, None, weekday, at_)
@@ -830,7 +858,7 @@ def _shape(kind: str, month: int, day: int, weekday: int, at_: time) -> Recurren
 def _recurrences(times: st.SearchStrategy[time]) -> st.SearchStrategy[Recurrence]:
     return st.builds(
         _shape,
-        st.sampled_from(["yearly", "quarterly", "monthly", "weekly"]),
+        st.sampled_from(["yearly", "half_yearly", "semester", "quarterly", "monthly", "weekly"]),
         st.integers(1, 12),
         st.integers(1, 31),
         st.integers(0, 6),
@@ -860,6 +888,10 @@ def _occurrence_on(recurrence: Recurrence, due: datetime) -> bool:
         return False
     if recurrence.kind == "quarterly":
         return (due.month - 1) % 3 + 1 == recurrence.month
+    if recurrence.kind == "half_yearly":
+        return (due.month - 1) % 6 + 1 == recurrence.month
+    if recurrence.kind == "semester":  # August-January, February-July
+        return (due.month - 8) % 6 + 1 == recurrence.month
     return recurrence.kind == "monthly" or due.month == recurrence.month
 
 
@@ -872,6 +904,8 @@ def _previous(recurrence: Recurrence, due: datetime) -> datetime:
         year, month = due.year - 1, due.month
     elif recurrence.kind == "quarterly":
         year, month = (due.year, due.month - 3) if due.month > 3 else (due.year - 1, due.month + 9)
+    elif recurrence.kind in ("half_yearly", "semester"):
+        year, month = (due.year, due.month - 6) if due.month > 6 else (due.year - 1, due.month + 6)
     else:
         year, month = (due.year, due.month - 1) if due.month > 1 else (due.year - 1, 12)
     first = date(year, month, 1)
@@ -895,6 +929,12 @@ def test_next_due_is_the_first_occurrence_after(recurrence: Recurrence, after: d
         assert label == f"{due.month:02d}/{due.year}"
     elif recurrence.kind == "quarterly":
         assert label == f"Q{(due.month + 2) // 3}/{due.year}"
+    elif recurrence.kind == "half_yearly":
+        assert label == f"6 tháng {'đầu' if due.month <= 6 else 'cuối'} năm {due.year}"
+    elif recurrence.kind == "semester":
+        start = due.year if due.month >= 8 else due.year - 1
+        half = "I" if due.month >= 8 or due.month == 1 else "II"
+        assert label == f"học kỳ {half} năm học {start}-{start + 1}"
     else:
         monday = datetime.strptime(label, "%d/%m/%Y").date()
         assert monday.weekday() == 0
@@ -913,6 +953,14 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
         assert recurrence.month is not None
         position = ["đầu", "giữa", "cuối"][recurrence.month - 1]
         text = f"hàng quý trước {hhmm} ngày {recurrence.day} tháng {position} quý"
+    elif recurrence.kind in ("half_yearly", "semester"):
+        assert recurrence.month is not None and recurrence.day is not None
+        first = 1 if recurrence.kind == "half_yearly" else 8
+        month = (first + recurrence.month - 2) % 12 + 1
+        if recurrence.day > monthrange(2024, month)[1]:  # «31/6»: name the other half's month
+            month = (month + 5) % 12 + 1
+        words = "định kỳ 6 tháng" if recurrence.kind == "half_yearly" else "hàng học kỳ"
+        text = f"{words} trước {hhmm} ngày {recurrence.day}/{month}"
     else:
         names = ["thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy", "chủ nhật"]
         assert recurrence.weekday is not None
@@ -933,6 +981,8 @@ def test_parsed_recurrences_match_next_due(recurrence: Recurrence, now: datetime
         ("hàng tháng", "ngày 5 hàng tháng", "day of the month"),
         ("hàng tuần", "thứ sáu hàng tuần", "weekday"),
         ("mỗi quý", "tháng cuối quý", "quarterly deadline"),
+        ("định kỳ 6 tháng", "trước ngày 15/6", "half-yearly deadline"),
+        ("hàng học kỳ", "trước ngày 15/1", "each semester's deadline"),
     ],
 )
 def test_needs_day_asks_for_the_day(text: str, vi: str, en: str) -> None:

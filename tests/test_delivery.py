@@ -238,6 +238,7 @@ class Wave:
     emulator: TelegramEmulator
     chats: list[str]
     per_second: float
+    extra: str = ""  # more configuration, appended
 
     def received(self) -> Counter[str]:
         return Counter(str(c.params["chat_id"]) for c in self.emulator.calls
@@ -255,7 +256,7 @@ class Wave:
             f'[telegram]\ntoken = "{self.emulator.token}"\n'
             f'base_url = "{self.emulator.base_url}"\n'
             f'base_file_url = "{self.emulator.base_file_url}"\n'
-            f'messages_per_second = {self.per_second}\n', encoding="utf-8")
+            f'messages_per_second = {self.per_second}\n{self.extra}', encoding="utf-8")
         return config
 
     async def start_worker(self, name: str,
@@ -455,3 +456,33 @@ async def test_sigterm_stops_the_bot_cleanly_and_loses_nothing(tmp_path: Path) -
         assert set(received) == set(wave.chats) and max(received.values()) == 1
     finally:
         await wave.emulator.stop()
+
+
+@pytest.mark.xdist_group("serial")
+async def test_a_stop_that_takes_longer_than_shutdown_seconds_still_exits_0_in_time(
+        tmp_path: Path) -> None:
+    """The platform does not answer a send for 30 s: `kill -TERM` still ends the bot with
+    exit 0 within run.shutdown_seconds, and a new process sends the rest of the wave."""
+    wave = await open_wave(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", tmp_path,
+                           units=10, per_second=20)
+    wave.extra = "[run]\nshutdown_seconds = 2\n"
+    try:
+        wave.emulator.fail_next("sendMessage", "slow", delay=30)
+        worker = await wave.start_worker("first")
+        assert await wait_until(lambda: wave.emulator._inflight > 0, 60)  # noqa: SLF001
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.wait(), 20)
+        took = time.monotonic() - started
+        log = (tmp_path / "first.log").read_text(errors="replace")
+        assert code == 0 and 1.5 < took < 3.5, (code, took, log[-2000:])
+        assert "run.shutdown_seconds: still stopping after 2 s; exiting now" in log
+        wave.emulator.clear_faults()
+        second = await wave.start_worker("second")
+        try:
+            assert await wait_until(wave.done, 60), "the rest of the wave did not go out"
+        finally:
+            await stop(second)
+    finally:
+        await wave.emulator.stop()
+

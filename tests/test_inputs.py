@@ -12,7 +12,7 @@ from sqlmodel import select
 from app.config import Settings
 from core.clock import LOCAL_TZ
 from core.messages import Incoming, IncomingFile
-from core.text import MAX_NAME, clean_name, clean_text
+from core.text import EXCERPT, MAX_NAME, clean_name, clean_text, excerpt
 from storage.models import Assignment, StoredFile
 from tests.seed import seeded_bot
 
@@ -35,6 +35,33 @@ def test_clean_name_is_a_bounded_file_name(name: str) -> None:
 
 def test_a_long_name_keeps_its_extension() -> None:
     assert clean_name("a" * 400 + ".pdf") == "a" * (MAX_NAME - 4) + ".pdf"
+
+
+@given(st.text())
+def test_an_excerpt_is_short_and_marked_when_cut(text: str) -> None:
+    short = excerpt(text)
+    assert len(short) <= EXCERPT and "\n" not in short
+    assert short == " ".join(text.split()) or short.endswith("…")
+
+
+def test_an_excerpt_cuts_at_a_word() -> None:
+    assert excerpt("đã xong") == "đã xong"
+    assert excerpt("báo cáo " * 30) == ("báo cáo " * 10).strip() + "…"
+
+
+async def test_long_text_is_never_quoted_back_whole(settings: Settings) -> None:
+    """A reply that quotes what the user typed quotes at most EXCERPT characters, with «…»."""
+    bot = await seeded_bot(settings, NOW)
+    try:
+        await bot.assign(NOW, "Thi đua | hạn 08/05/2023 | đơn vị A")
+        long = "không hiểu gì cả " * 200  # 3,400 characters
+        for user, text in (("ht_a", long), ("staff", "/tiendo " + long),
+                           ("staff", "/nhatky " + long), ("staff", "/dong " + long)):
+            await bot.say(user, NOW, text)
+            reply = [m.text for m in bot.recorder.sent if m.chat_id == user][-1]
+            assert "…»" in reply and len(reply) < 400, reply
+    finally:
+        await bot.runtime.close()
 
 
 async def test_long_titles_nul_bytes_and_long_file_names(settings: Settings) -> None:

@@ -76,6 +76,32 @@ def test_quarterly_periods_are_labelled_by_quarter() -> None:
     assert current_period(rule, deadline.due, local(2024, 8, 20, 8, 0), LEAD) == deadline.due
 
 
+def test_half_yearly_periods_are_the_two_halves_of_the_year() -> None:
+    deadline = parse_deadline("định kỳ 6 tháng, trước ngày 15/6", local(2024, 5, 2, 8, 0))
+    rule = deadline.recurrence
+    assert rule is not None and rule.to_rule() == "half_yearly:06-15@17:00"
+    assert rule.period_label(deadline.due) == "6 tháng đầu năm 2024"
+    opened = current_period(rule, deadline.due, local(2024, 11, 20, 8, 0), LEAD)
+    assert (opened, rule.period_label(opened)) == (local(2024, 12, 15, 17, 0),
+                                                   "6 tháng cuối năm 2024")
+    opened = current_period(rule, deadline.due, local(2025, 5, 20, 8, 0), LEAD)
+    assert (opened, rule.period_label(opened)) == (local(2025, 6, 15, 17, 0),
+                                                   "6 tháng đầu năm 2025")
+
+
+def test_semester_periods_are_the_two_halves_of_the_school_year() -> None:
+    deadline = parse_deadline("hàng học kỳ trước 15/1", local(2024, 9, 5, 8, 0))
+    rule = deadline.recurrence
+    assert rule is not None and rule.to_rule() == "semester:06-15@17:00"
+    assert (deadline.due, rule.period_label(deadline.due)) == (
+        local(2025, 1, 15, 17, 0), "học kỳ I năm học 2024-2025")
+    opened = current_period(rule, deadline.due, local(2025, 6, 20, 8, 0), LEAD)
+    assert (opened, rule.period_label(opened)) == (local(2025, 7, 15, 17, 0),
+                                                   "học kỳ II năm học 2024-2025")
+    opened = current_period(rule, deadline.due, local(2025, 12, 20, 8, 0), LEAD)
+    assert rule.period_label(opened) == "học kỳ I năm học 2025-2026"
+
+
 def test_after_a_long_downtime_only_the_newest_period_opens() -> None:
     rule = Recurrence("yearly", month=11, day=30)
     first = local(2024, 11, 30, 17, 0)
@@ -86,7 +112,9 @@ def test_after_a_long_downtime_only_the_newest_period_opens() -> None:
 @given(st.sampled_from([Recurrence("yearly", month=2, day=29), Recurrence("monthly", day=31),
                         Recurrence("weekly", weekday=4),
                         Recurrence("school_year", month=8, day=1),
-                        Recurrence("quarterly", month=3, day=20)]),
+                        Recurrence("quarterly", month=3, day=20),
+                        Recurrence("half_yearly", month=6, day=31),
+                        Recurrence("semester", month=6, day=15)]),
        st.integers(min_value=0, max_value=3000), st.integers(min_value=0, max_value=400))
 def test_the_current_period_is_open_and_the_next_opening_is_later(rule, days, lead_days) -> None:
     first = rule.next_due(local(2024, 1, 1, 0, 0))

@@ -70,7 +70,7 @@ SUMMARY_HEADER = ("Nhiệm vụ", "Tên nhiệm vụ", "Hạn nộp", "Tình tr�
                   "Tỷ lệ đúng hạn")
 TASK_HEADER = ("Mã đơn vị", "Tên đơn vị", "Nhóm", "Kỳ", "Hạn nộp", "Trạng thái", "Nộp lúc",
                "Đúng hạn / trễ hạn", "Số ngày trễ", "Người nộp", "Nội dung trạng thái",
-               "Tên tệp")
+               "Tên tệp", "Nộp theo đường khác")
 EXPECTED_SUMMARY = [
     SUMMARY_HEADER,
     ("#1", "Báo cáo tổng kết: 10 năm [NQ29]/2023", LOCAL_DEADLINE, "Đang mở", 5, 3, 2, 1, 2, 2,
@@ -81,17 +81,17 @@ EXPECTED_SUMMARY = [
 EXPECTED_TASK = [
     TASK_HEADER,
     ("PGD-NAMTRUC", "Phòng GDĐT Nam Trực", "PGD", None, LOCAL_DEADLINE, "Đang làm 60%", None,
-     None, 1.6, "pgd_nt", "chờ số liệu trường", None),
+     None, 1.6, "pgd_nt", "chờ số liệu trường", None, None),
     ("PGD-YYEN", "Phòng GDĐT Ý Yên", "PGD", None, LOCAL_DEADLINE, "Chưa nộp", None, None, 1.6,
-     None, None, None),
+     None, None, None, None),
     ("THCS-A", "THCS A", "THCS", None, LOCAL_DEADLINE, "Đã nộp (không có số liệu)",
-     local(8, 10), "Đúng hạn", 0, "ht_a", "không phát sinh", None),
+     local(8, 10), "Đúng hạn", 0, "ht_a", "không phát sinh", None, None),
     ("THPT-LHP", "THPT chuyên Lê Hồng Phong", "THPT, truc-thuoc-so", None, LOCAL_DEADLINE,
-     "Đã nộp", local(5, 9, 12), "Đúng hạn", 0, "ht_lhp", "bản chính thức", "bao-cao.pdf"),
+     "Đã nộp", local(5, 9, 12), "Đúng hạn", 0, "ht_lhp", "bản chính thức", "bao-cao.pdf", None),
     ("THPT-NAMTRUC", "THPT Nam Trực", "THPT", None, datetime(2023, 5, 11, 17, 0), "Đã nộp",
-     local(12, 8), "Trễ hạn", 0.6, "ht_namtruc", None, "BC.DOCX"),
+     local(12, 8), "Trễ hạn", 0.6, "ht_namtruc", None, "BC.DOCX", None),
     ("TT-GDNN", "TT GDNN-GDTX Nam Trực", "GDNN-GDTX", None, LOCAL_DEADLINE, "Được miễn", None,
-     None, None, None, None, None),
+     None, None, None, None, None, None),
 ]
 
 
@@ -105,7 +105,7 @@ def test_workbook_read_back_cell_by_cell() -> None:
     # frozen header, filters over the whole table, widths, real dates and formats
     assert (summary.freeze_panes, task.freeze_panes) == ("A2", "A2")
     assert (summary.auto_filter.ref, task.auto_filter.ref, empty.auto_filter.ref) == \
-        ("A1:P3", "A1:L7", "A1:L1")
+        ("A1:P3", "A1:M7", "A1:M1")
     assert task.column_dimensions["B"].width == 36
     assert summary.column_dimensions["B"].width == 44
     assert task["A1"].font.b and summary["P1"].font.b
@@ -120,12 +120,32 @@ def test_workbook_headers_and_labels_in_english() -> None:
     assert summary.title == "Summary"
     assert [c.value for c in task[1]] == [
         "Unit code", "Unit name", "Groups", "Period", "Deadline", "State", "Submitted at",
-        "On time / late", "Delay (days)", "Reporter", "Status text", "File name"]
+        "On time / late", "Delay (days)", "Reporter", "Status text", "File name",
+        "Sent another way"]
     assert [c.value for c in summary[1]][:4] == ["Task", "Task title", "Deadline", "Task state"]
     assert [task.cell(row, 6).value for row in range(2, 8)] == [
         "In progress 60%", "Missing", "Submitted (nil report)", "Submitted", "Submitted",
         "Excused"]
     assert task["H6"].value == "Late" and summary["D2"].value == "Open"
+
+
+def test_the_route_of_a_report_sent_another_way_is_a_column() -> None:
+    sent = [TargetRow(f"PGD-{n}", f"Phòng {n}", DEADLINE, "submitted", submitted_at=utc(7, 15),
+                      on_time=True, reporter=f"pgd_{n}", status_text=text, route=route)
+            for n, (route, text) in enumerate([
+                ("email", "đã gửi qua email rồi ạ"), ("paper", "đã nộp bản giấy qua văn thư"),
+                ("eoffice", "đã gửi qua hệ thống văn bản điện tử (iOffice) ngày 7/5"),
+                ("other", "đã gửi qua Zalo cho cô rồi"), ("", "đã xong")])]
+    report = TaskReport(3, "Sáng kiến", DEADLINE, rows=sent)
+    for language, labels in (
+            ("vi", ["E-mail", "Bản giấy", "Hệ thống văn bản điện tử", "Đường khác", None]),
+            ("en", ["E-mail", "On paper", "E-office system", "Another way", None])):
+        book = load_workbook(BytesIO(build_workbook([report], Translator(language), NOW)))
+        task = book.worksheets[1]
+        assert task["M1"].value == ("Nộp theo đường khác" if language == "vi"
+                                    else "Sent another way")
+        assert [task.cell(row, 13).value for row in range(2, 7)] == labels
+        assert task.cell(4, 11).value == "đã gửi qua hệ thống văn bản điện tử (iOffice) ngày 7/5"
 
 
 def test_text_from_users_stays_text() -> None:

@@ -23,7 +23,7 @@ from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.messages import Button, IncomingFile
 from handlers import report_files
-from storage.models import Assignment, Member, Outbox
+from storage.models import Assignment, Member, Outbox, Submission
 from tests.conftest import EXAMPLES
 
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
@@ -108,9 +108,9 @@ async def test_chart_and_excel_buttons_send_the_files_and_bad_presses(settings,
         assert [[c.value for c in row] for row in task.iter_rows(min_row=2)] == [
             ["THPT-LHP", "THPT chuyên Lê Hồng Phong", "THPT, truc-thuoc-so", None,
              datetime(2023, 5, 8, 17, 0), "Đã nộp", datetime(2023, 5, 3, 8, 0), "Đúng hạn", 0,
-             "ht_lhp", "bản chính thức", "bc nq29.pdf"],
+             "ht_lhp", "bản chính thức", "bc nq29.pdf", None],
             ["THPT-NAMTRUC", "THPT Nam Trực", "huyen-nam-truc, THPT, truc-thuoc-so", None,
-             datetime(2023, 5, 8, 17, 0), "Chưa nộp", None, None, 0.6, None, None, None],
+             datetime(2023, 5, 8, 17, 0), "Chưa nộp", None, None, 0.6, None, None, None, None],
         ]
 
         message = await b.buttons_for("vp", 7)
@@ -118,6 +118,25 @@ async def test_chart_and_excel_buttons_send_the_files_and_bad_presses(settings,
         assert "Không có nhiệm vụ «7»" in answer.text and answer.file_name is None
         [answer] = await b.press("vp", message, "r:chart:1")  # not on that message
         assert "không còn hiệu lực" in answer.text
+
+
+async def test_the_workbook_names_the_route_of_a_report_sent_another_way(settings,
+                                                                       tmp_path) -> None:
+    async with bot(settings, tmp_path) as b:
+        [answer] = await b.say("ht_nt", text="Dạ trường đã gửi qua email cho Sở rồi ạ")
+        assert "qua e-mail" in answer.text
+        async with b.runtime.sessions() as s:
+            submission = (await s.exec(select(Submission).order_by(
+                col(Submission.id).desc()))).first()
+        assert submission is not None and submission.route == "email"
+        [sent] = await b.press("vp", await b.buttons_for("vp", 1), "r:xlsx:1")
+        task = load_workbook(io.BytesIO(b.received(sent.file_name))).worksheets[1]
+        assert task["M1"].value == "Nộp theo đường khác"
+        rows = {r[0]: r for r in task.iter_rows(min_row=2, values_only=True)}
+        assert rows["THPT-NAMTRUC"][5] == "Đã nộp"
+        assert rows["THPT-NAMTRUC"][10:] == ("Dạ trường đã gửi qua email cho Sở rồi ạ", None,
+                                             "E-mail")
+        assert rows["THPT-LHP"][12] is None  # sent through the bot
 
 
 async def test_leader_gets_them_in_english_and_a_reporter_is_refused(settings,

@@ -110,6 +110,39 @@ async def test_submissions_are_kept_not_overwritten(settings) -> None:
         await runtime.close()
 
 
+async def test_migration_0018_reads_the_route_of_earlier_answers_again(settings) -> None:
+    """Answers recorded before the route column: a «done» with words gets the route they
+    name; a plain «done» and other kinds get none."""
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            member = Member(display_name="A", channel="console", channel_user_id="a",
+                            chat_id="a", created_at=NOW)
+            unit = Unit(code="U", name="U", name_key="u")
+            session.add_all([member, unit])
+            await session.flush()
+            task = Assignment(number=1, title="T", deadline=NOW, assigned_by=member.id,
+                              created_at=NOW)
+            session.add(task)
+            await session.flush()
+            target = Target(assignment_id=task.id, unit_id=unit.id, deadline=NOW)
+            session.add(target)
+            await session.flush()
+            for kind, text in (("done", "đã nộp bản giấy qua văn thư"), ("done", ""),
+                               ("help", "gửi qua email được không"),
+                               ("done", "đã gửi qua iOffice"), ("done", "Dạ đã gửi qua mail ạ")):
+                session.add(Submission(target_id=target.id, member_id=member.id, kind=kind,
+                                       text=text, created_at=NOW))
+        await db.downgrade(runtime.engine, "0017")
+        await db.upgrade(runtime.engine)
+        async with runtime.sessions() as session:
+            routes = [s.route for s in (await session.exec(
+                select(Submission).order_by(Submission.id))).all()]  # type: ignore[arg-type]
+        assert routes == ["paper", None, None, "eoffice", "email"]
+    finally:
+        await runtime.close()
+
+
 async def test_unreachable_database_is_named() -> None:
     engine = db.create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/nowhere")
     with pytest.raises(db.DatabaseUnreachable, match="127.0.0.1:1"):

@@ -20,7 +20,7 @@ from channels.console import play_script, user_event
 from channels.transcripts import isolated_settings
 from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
-from storage.models import Outbox, SeenEvent, Submission
+from storage.models import InboundUpdate, Outbox, SeenEvent, Submission
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
@@ -115,7 +115,7 @@ async def test_a_redelivered_update_is_recorded_once() -> None:
         await session.settle()
         assert len([r for r in await rows(runtime, Submission) if r.kind == "progress"]) == 1
         assert sum("60%" in text for text in texts(session, "ht_lhp")) == 1
-        assert len(await rows(runtime, SeenEvent)) >= 2
+        assert len(await rows(runtime, InboundUpdate)) >= 2
 
 
 async def test_long_text_is_split_at_2000_characters() -> None:
@@ -206,7 +206,8 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
                         answer = await http.post(url, json=forged, headers=headers)
                         assert answer.status_code == 403
                 assert adapter.handled == 0 and emu.bot_messages("1001") == []
-                assert await rows(runtime, Outbox) == [] and await rows(runtime, SeenEvent) == []
+                assert await rows(runtime, Outbox) == []
+                assert await rows(runtime, InboundUpdate) == []
 
                 emu.wrap_webhook_body = True  # {ok, result} is read as well as the bare update
                 await emu.inject_text("1001", "/help")
@@ -269,6 +270,53 @@ async def test_expired_and_tampered_links_are_refused_with_a_reason() -> None:
         page = await session.http.post(url, files={"file": ("b.pdf", PDF, "application/pdf")})
         assert page.status_code == 410 and "hết hạn" in page.text
         assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
+
+
+async def test_malformed_and_absurd_upload_tokens_get_the_invalid_link_page() -> None:
+    """Tokens nobody signed, or signed with absurd fields (an expiry in the year 10^12, an
+    id beyond the database's integers): a 403 page, never a 500."""
+    import json
+
+    from core.links import _b64, _mac
+
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        url = await offered_link(session)
+        base = url.rpartition("/")[0]
+        secret = runtime.settings.secret_key
+
+        def signed(fields: list) -> str:
+            body = _b64(json.dumps(fields).encode())
+            return f"{body}.{_mac(secret, body)}"
+
+        tokens = [
+            signed(["u", 10**20, 1, 0, "", "n"]), signed(["u", -(10**15), 1, 0, "", "n"]),
+            signed(["u", "2099", 1, 0, "", "n"]), signed(["u", 4102444800, 10**30, 0, "", "n"]),
+            signed(["u", 4102444800, 1, -5, "", "n"]), signed(["u", 4102444800, 1]),
+            signed({"u": 1}), "é.é", "%25%00", "x" * 5000, "abc.", ".abc",
+        ]
+        for token in tokens:
+            for call in (session.http.get, session.http.post):
+                page = await call(f"{base}/{token}")
+                assert page.status_code == 403, (token, page.status_code)
+                assert "Liên kết không hợp lệ" in page.text
+        assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
+
+
+async def test_an_upload_with_two_files_is_refused_and_the_link_still_works() -> None:
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        url = await offered_link(session)
+        page = await session.http.post(url, files=[
+            ("file", ("a.pdf", PDF, "application/pdf")),
+            ("file", ("b.pdf", PDF, "application/pdf"))])
+        assert page.status_code == 400
+        assert "Mỗi lần chỉ gửi được một tệp; chưa có tệp nào được nhận" in page.text
+        assert [r for r in await rows(runtime, Submission) if r.kind == "file"] == []
+        done = await session.upload(url, "bao-cao.pdf", PDF)
+        assert done.status_code == 200
+        files = [r for r in await rows(runtime, Submission) if r.kind == "file"]
+        assert len(files) == 1 and len(files[0].text) == 0
 
 
 async def test_oversized_and_wrong_type_uploads_are_refused_and_the_link_still_works() -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from app.config import Settings
 from channels.console import play_script
 from channels.transcripts import isolated_settings
 from tests.conftest import EXAMPLES
+
+WORKING_MORNING = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội
 
 
 async def play(path: Path, settings: Settings | None = None) -> tuple[int, str]:
@@ -56,7 +59,8 @@ async def platform_bot(session_type: Any, **changes: Any) -> AsyncIterator[tuple
     with isolated_settings(Settings()) as base:
         settings = dataclasses.replace(base, **changes)
         runtime = await Runtime.open(settings, migrate=True)
-        session = session_type(runtime, io.StringIO())
+        # A working morning, whatever the real time: bulk waits out quiet hours and days off.
+        session = session_type(runtime, io.StringIO(), start=WORKING_MORNING)
         await session.start()
         run_admin = admin_runner(settings)
         try:

@@ -2,7 +2,7 @@
 history, marked with when and, for a move, the submission it became
 
 Revision ID: 0014
-Revises: 0017
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0014"
-down_revision = "0017"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

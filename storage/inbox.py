@@ -1,0 +1,127 @@
+"""The inbox's queries: platform updates recorded as they arrive, claimed by one worker,
+marked handled with their effects (`storage.models.InboundUpdate`).
+
+Claims are conditional updates (`claimed_by` empty or its lease run out) and, on
+PostgreSQL, the candidates are read with `FOR UPDATE SKIP LOCKED`, so two workers never
+take the same update; marking it handled is conditional too (`handled_at IS NULL`), in the
+transaction of its effects, so an update is handled once even if two workers got it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboundUpdate
+
+MAX_ATTEMPTS = 5  # failed handlings of one update before it is given up
+KEY_LENGTH = 128
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name  # type: ignore[union-attr]
+
+
+async def record(session: AsyncSession, channel: str, updates: Sequence[tuple[str, Any]],
+                 now: datetime, worker: str) -> list[int | None]:
+    """Record `updates` (key, JSON-able payload) claimed by `worker`; returns the id of
+    each, None for one recorded before (it records nothing)."""
+    ids: list[int | None] = []
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    for key, payload in updates:
+        statement = insert(InboundUpdate).values(
+            channel=channel, key=key[:KEY_LENGTH], received_at=now, attempts=0,
+            payload=json.dumps(payload, ensure_ascii=False), claimed_by=worker, claimed_at=now,
+        ).on_conflict_do_nothing(index_elements=["channel", "key"]).returning(
+            col(InboundUpdate.id))
+        row = (await session.exec(statement)).first()  # type: ignore[call-overload]
+        ids.append(None if row is None else int(row[0]))
+    return ids
+
+
+async def claim(session: AsyncSession, channel: str, worker: str, now: datetime,
+                lease: timedelta, limit: int = 50) -> list[InboundUpdate]:
+    """Claim unhandled updates of `channel` that nobody holds (or whose holder's lease ran
+    out), oldest first. `worker`'s own claims are in its queue already."""
+    free = or_(col(InboundUpdate.claimed_by).is_(None),
+               and_(col(InboundUpdate.claimed_at) < now - lease,
+                    col(InboundUpdate.claimed_by) != worker))
+    candidates = select(InboundUpdate.id).where(
+        col(InboundUpdate.handled_at).is_(None), InboundUpdate.channel == channel,
+        InboundUpdate.attempts < MAX_ATTEMPTS, free,
+    ).order_by(col(InboundUpdate.id)).limit(limit)
+    if _dialect(session) == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list((await session.exec(candidates)).all())
+    if not ids:
+        return []
+    claimed = (await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id).in_(ids), col(InboundUpdate.handled_at).is_(None), free)
+        .values(claimed_by=worker, claimed_at=now)
+        .returning(col(InboundUpdate.id)))).all()
+    taken = sorted(int(row[0]) for row in claimed)
+    rows = (await session.exec(select(InboundUpdate).where(
+        col(InboundUpdate.id).in_(taken)).order_by(col(InboundUpdate.id)))).all()
+    return list(rows)
+
+
+async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Mark the update handled in the current transaction; False if it was already (on
+    PostgreSQL a second transaction waits here for the first one's commit)."""
+    result = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(col(InboundUpdate.id) == update_id, col(InboundUpdate.handled_at).is_(None))
+        .values(handled_at=now))
+    return bool(result.rowcount)
+
+
+async def release(session: AsyncSession, ids: Sequence[int], worker: str,
+                  failed: bool = False) -> None:
+    """Give back `worker`'s claims of the unhandled updates `ids` (for any worker to take),
+    counting a failed attempt if `failed`. A process killed while handling counts none:
+    what it held is handled by the next one, however often that happens."""
+    if ids:
+        values: dict[str, Any] = {"claimed_by": None}
+        if failed:
+            values["attempts"] = InboundUpdate.attempts + 1
+        await session.exec(  # type: ignore[call-overload]
+            update(InboundUpdate)
+            .where(col(InboundUpdate.id).in_(list(ids)), InboundUpdate.claimed_by == worker,
+                   col(InboundUpdate.handled_at).is_(None))
+            .values(**values))
+
+
+async def release_gone(session: AsyncSession, channel: str,
+                       is_gone: Callable[[str], bool]) -> int:
+    """Give back the claims of workers that no longer run (`is_gone`); returns how many
+    workers that was."""
+    workers = (await session.exec(select(InboundUpdate.claimed_by).where(
+        col(InboundUpdate.handled_at).is_(None), InboundUpdate.channel == channel,
+        col(InboundUpdate.claimed_by).is_not(None)).distinct())).all()
+    gone = [w for w in workers if w and is_gone(w)]
+    if gone:
+        await session.exec(  # type: ignore[call-overload]
+            update(InboundUpdate)
+            .where(col(InboundUpdate.claimed_by).in_(gone),
+                   col(InboundUpdate.handled_at).is_(None))
+            .values(claimed_by=None))
+    return len(gone)
+
+
+async def forget(session: AsyncSession, before: datetime) -> None:
+    """Delete the updates handled before `before` (a platform re-delivers within hours)."""
+    await session.exec(delete(InboundUpdate).where(  # type: ignore[call-overload]
+        col(InboundUpdate.handled_at) < before))
+
+
+__all__ = ["MAX_ATTEMPTS", "claim", "forget", "mark_handled", "record", "release",
+           "release_gone"]
