@@ -67,6 +67,7 @@ T = TypeVar("T")
 
 COMMANDS = {
     "giao": N_("Giao nhiệm vụ cho các đơn vị"),
+    "sua": N_("Sửa nhiệm vụ đã giao (hạn, đơn vị, tên, nội dung)"),
     "kehoach": N_("Đọc kế hoạch (tệp hoặc nội dung dán vào), soạn sẵn các việc cần giao"),
     "nhac": N_("Nhắc ngay hoặc đổi lịch nhắc của một nhiệm vụ"),
     "mien": N_("Miễn nộp cho đơn vị, hoặc bỏ miễn"),

@@ -28,5 +28,7 @@ def hand_down_deadline(calendar: WorkCalendar, office_deadline: datetime, lead_d
 
 
 def answered(states: list[str]) -> bool:
-    """Every unit of a hand-down has answered: submitted or excused."""
+    """Every unit of a hand-down has answered: submitted or excused (a unit taken off the
+    task owes nothing)."""
+    states = [state for state in states if state != "removed"]
     return bool(states) and all(state in ("submitted", "excused") for state in states)

@@ -19,7 +19,7 @@ ALIASES = {
     "progress": "tiendo", "assign": "giao", "cancel": "huy", "remind": "nhac",
     "nudge": "nhac", "tasks": "viec", "files": "tainop", "language": "ngonngu",
     "excuse": "mien", "extend": "giahan", "close": "dong", "reopen": "mo",
-    "handdown": "giaotiep", "log": "nhatky", "invite": "moi", "plan": "kehoach",
+    "handdown": "giaotiep", "log": "nhatky", "invite": "moi", "plan": "kehoach", "edit": "sua",
     "trogiup": "help",
 }
 # Commands understood without the slash when they are the whole message (or are followed by a

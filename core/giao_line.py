@@ -45,11 +45,12 @@ class GiaoLine:
 _WEAK_UNIT_KEYWORDS = frozenset({"gui", "to"})
 
 
-def _strip_keyword(part: str) -> tuple[str | None, str]:
+def _strip_keyword(part: str, table: tuple[tuple[str, tuple[str, ...]], ...] = _PARTS
+                   ) -> tuple[str | None, str]:
     folded = fold(part)
-    if folded.startswith("@"):  # "| @THCS": a unit list without its keyword
+    if folded.startswith("@") and table is _PARTS:  # "| @THCS": a unit list without its keyword
         return "units", part.strip()
-    for name, keywords in _PARTS:
+    for name, keywords in table:
         for keyword in keywords:
             if keyword in _WEAK_UNIT_KEYWORDS and not re.match(
                     rf"{re.escape(keyword)}\s*(?::|@)", folded):
@@ -102,3 +103,40 @@ def repeated_offsets(value: str) -> bool:
     which the policy never does, so the list is refused rather than silently shortened."""
     numbers = [int(n) for n in re.findall(r"\d+", fold(value))]
     return len(numbers) != len(set(numbers))
+
+
+# `/sua #N | hạn ... | thêm ... | bớt ... | tên ... | chi tiết ... | nộp: ...`: the parts of
+# `/giao` that can change after sending, with the same keywords, and the units added or taken
+# off.
+_EDIT_PARTS = (
+    ("deadline", dict(_PARTS)["deadline"]),
+    ("add", ("them don vi", "them", "add")),
+    ("remove", ("bot don vi", "bo don vi", "bot", "remove")),
+    ("title", ("ten nhiem vu", "ten", "tieu de", "title")),
+    ("details", dict(_PARTS)["details"]),
+    ("requires", ("can nop", *dict(_PARTS)["requires"])),
+)
+EDIT_FIELDS = tuple(name for name, _ in _EDIT_PARTS)
+
+
+@dataclass
+class EditLine:
+    reference: str = ""  # `#N`
+    parts: dict[str, str] = field(default_factory=dict)  # field name → raw value
+    unknown: list[str] = field(default_factory=list)
+
+
+def parse_edit_line(text: str) -> EditLine:
+    """`#N | hạn 12/05/2023 | thêm THCS-NAMHONG` → the task reference and the named parts;
+    a part without a known keyword (or named twice) is kept in `unknown`, never dropped."""
+    head, *rest = [p.strip() for p in text.split("|")]
+    line = EditLine(reference=head)
+    for part in rest:
+        if not part:
+            continue
+        name, value = _strip_keyword(part, _EDIT_PARTS)
+        if name is None or name in line.parts:
+            line.unknown.append(part)
+        else:
+            line.parts[name] = value
+    return line

@@ -29,6 +29,9 @@ from typing import NamedTuple, Protocol
 
 SUBMITTED = "submitted"
 EXCUSED = "excused"
+# A unit taken off a task after it was sent (`/sua #N | bớt ...`): its target and answers stay
+# as history, and it counts nowhere.
+REMOVED = "removed"
 IN_PROGRESS = "in_progress"
 DAY_SECONDS = 86400.0
 
@@ -93,6 +96,8 @@ class Figures:
 def tally(groups: Iterable[Group]) -> Figures:
     counts: dict[str, float] = dict.fromkeys(Figures.__dataclass_fields__, 0)
     for g in groups:
+        if g.state == REMOVED:
+            continue
         if g.state == EXCUSED:
             counts["excused"] += g.count
             continue
@@ -155,7 +160,7 @@ def history_of(state: str, on_time: bool | None, submitted_at: datetime | None,
         if on_time is False and submitted_at is not None:
             delay = (submitted_at - deadline).total_seconds() / DAY_SECONDS
         return History(late=1, delay_days=delay)
-    if state == EXCUSED:
+    if state in (EXCUSED, REMOVED):
         return History()
     return History(open=1)
 

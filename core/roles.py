@@ -26,13 +26,13 @@ def can_excuse(roles: Iterable[str]) -> bool:
 
 
 # The commands each role uses, in the order a command menu shows them. Admins assign too.
-_MENU_ORDER = ("giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
-               "tiendo", "tainop", "nhatky", "moi", "viec", "help", "ngonngu")
+_MENU_ORDER = ("giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+               "huy", "tiendo", "tainop", "nhatky", "moi", "viec", "help", "ngonngu")
 _ROLE_MENUS = {
-    "admin": {"giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
-              "tiendo", "tainop", "nhatky", "moi"},
-    "staff": {"giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
-              "tiendo", "tainop", "nhatky", "moi"},
+    "admin": {"giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+              "huy", "tiendo", "tainop", "nhatky", "moi"},
+    "staff": {"giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo",
+              "huy", "tiendo", "tainop", "nhatky", "moi"},
     "leader": {"tiendo", "tainop"},
     "reporter": {"viec", "tiendo"},
 }

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
+from core.periods import named_periods, names_a_year
 from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
 from core.text import excerpt, fold
 from handlers import excuses, extensions
@@ -18,6 +19,7 @@ from handlers.cascade import after_answer
 from handlers.common import (
     OPEN_STATES,
     calendar_of,
+    in_current_period,
     open_targets_of,
     status_buttons,
     task_line,
@@ -167,25 +169,30 @@ async def handle_free(ctx: Context) -> None:
             return
     if picked is None:
         rows = await open_targets_of(ctx, ctx.unit_ids)
+        if not rows and (event.file is not None or (status and status.kind in ("done", "nil"))):
+            # A re-submission without a reply: the task already submitted, if only one is.
+            rows = await submitted_targets_of(ctx, ctx.unit_ids)
+            if len(rows) > 1:
+                await _ask_which(ctx, rows, lambda tr: tr(
+                    "Đơn vị bạn không còn nhiệm vụ nào đang mở. Đây là bản nộp lại cho nhiệm vụ "
+                    "nào?"))
+                return
         if not rows:
             ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào đang mở, nên chưa ghi nhận gì. "
                         "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
             return
         if len(rows) > 1:
-            pending = {"text": event.text, "file_id": None, "file_name": None}
-            if event.file is not None:
-                stored, problem = await file_intake.store(ctx, event.file)
-                if problem:
-                    ctx.reply(problem)
-                    return
-                pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
-            await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
-            ctx.send(ctx.member, lambda tr: tr("Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời "
-                                               "này dành cho nhiệm vụ nào?", n=len(rows)),
-                     _pick_buttons(rows, await _apart(ctx, rows)))
+            await _ask_which(ctx, rows, lambda tr: tr(
+                "Đơn vị bạn có {n} nhiệm vụ đang mở. Câu trả lời này dành cho nhiệm vụ nào?",
+                n=len(rows)))
             return
         picked = rows[0]
     target, assignment = picked
+    if event.text.strip():  # a caption naming another period goes there, or the bot asks
+        named = await _period_named(ctx, target, assignment, event.text)
+        if named is None:
+            return
+        target = named
     if event.file is not None:
         await submit_file(ctx, target, assignment, event.file.name, None)
         return
@@ -193,6 +200,63 @@ async def handle_free(ctx: Context) -> None:
         _ask_back(ctx, target, assignment, event.text)
         return
     await apply_status(ctx, target, assignment, status)
+
+
+async def _ask_which(ctx: Context, rows: list[tuple[Target, Assignment]],
+                     question: Callable[[Translator], str]) -> None:
+    """Keep the answer (its file stored) and ask which of `rows` it is for."""
+    event = ctx.event
+    assert event is not None and ctx.member is not None
+    pending = {"text": event.text, "file_id": None, "file_name": None}
+    if event.file is not None:
+        stored, problem = await file_intake.store(ctx, event.file)
+        if problem:
+            ctx.reply(problem)
+            return
+        pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
+    await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
+    ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
+
+
+RESUBMIT_CHOICES = 5
+
+
+async def submitted_targets_of(ctx: Context, unit_ids: set[int]
+                               ) -> list[tuple[Target, Assignment]]:
+    """The submitted targets of the current periods of active tasks of `unit_ids`, the most
+    recently submitted first: what a re-submission without a reply may be for."""
+    if not unit_ids:
+        return []
+    rows = list((await ctx.session.exec(
+        select(Target, Assignment)
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(col(Target.unit_id).in_(unit_ids), Target.state == "submitted",
+               Assignment.state == "active")
+        .order_by(col(Target.submitted_at).desc(), col(Assignment.number)))).all())
+    current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
+    return [(t, a) for t, a in rows if id(t) in current][:RESUBMIT_CHOICES]
+
+
+async def _period_named(ctx: Context, target: Target, assignment: Assignment,
+                        text: str) -> Target | None:
+    """The unit's target of the period `text` names («báo cáo năm 2023 nộp bổ sung») for a
+    recurring task, else `target`; None after asking, when a file's caption names a year
+    that is none of the unit's periods of the task."""
+    if not assignment.recurrence:
+        return target
+    periods = {t.period: t for t in (await ctx.session.exec(select(Target).where(
+        Target.assignment_id == assignment.id, Target.unit_id == target.unit_id,
+        Target.state != "removed"))).all()}
+    named = named_periods(text, periods)
+    if len(named) == 1:
+        return periods[named[0]]
+    if (len(named) > 1 or names_a_year(text)) and ctx.event and ctx.event.file is not None:
+        rows = [(t, assignment) for _, t in sorted(periods.items(), reverse=True)]
+        await _ask_which(ctx, rows[:RESUBMIT_CHOICES], lambda tr: tr(
+            "Nhiệm vụ {task} không có kỳ nào khớp với «{text}». Tệp này dành cho kỳ nào?",
+            task=task_line(tr, assignment), text=text.strip()[:80]))
+        return None
+    return target
 
 
 def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
@@ -214,6 +278,9 @@ def _closed_reason(ctx: Context, assignment: Assignment, target: Target) -> str 
                  task=task_line(t, assignment))
     if target.state == "excused":
         return t("Đơn vị đã được miễn nộp nhiệm vụ {task}.", task=task_line(t, assignment))
+    if target.state == "removed":
+        return t("Đơn vị không còn thuộc nhiệm vụ {task}; chưa ghi nhận gì.",
+                 task=task_line(t, assignment))
     return None
 
 
@@ -227,7 +294,8 @@ def _timing(ctx: Context, target: Target) -> str:
 
 
 async def _has(ctx: Context, target: Target, kind: str) -> bool:
-    query = select(Submission).where(Submission.target_id == target.id)
+    query = select(Submission).where(Submission.target_id == target.id,
+                                     col(Submission.withdrawn_at).is_(None))
     rows = (await ctx.session.exec(query)).all()
     if kind == "file":
         return any(r.file_id is not None for r in rows)
@@ -256,14 +324,17 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
-    ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
-                               file_id=stored.id, text=caption, created_at=ctx.now))
+    submission = Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
+                            file_id=stored.id, text=caption, created_at=ctx.now)
+    ctx.session.add(submission)
+    await ctx.session.flush()
     unit = await unit_name(ctx, target.unit_id)
     size = t.number(round(stored.size / 1024, 1))
     if assignment.requires == "both" and not await _has(ctx, target, "done"):
         ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi báo "
                     "cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
-                    task=task_line(t, assignment)), target_id=target.id)
+                    task=task_line(t, assignment)),
+                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
         await _clear_answer_dialogue(ctx)
         return
     again = await targets.submit(ctx.session, target, ctx.now)
@@ -273,9 +344,11 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
              name=name, size=size, unit=unit, task=task_line(t, assignment),
              timing=_timing(ctx, target))
+    if target.period != assignment.period:  # an earlier period (a caption named it)
+        text += "\n" + t("Kỳ báo cáo: {period}", period=target.period)
     if again:
         text += "\n" + t("Đây là bản nộp lại; bản trước vẫn được lưu.")
-    ctx.reply(text, target_id=target.id)
+    ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     await _clear_answer_dialogue(ctx)
 
 
@@ -297,10 +370,12 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     task = task_line(t, assignment)
     unit = await unit_name(ctx, target.unit_id)
 
-    def record(kind: str, **extra: object) -> None:
-        ctx.session.add(Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
-                                   kind=kind, created_at=ctx.now, **extra))  # type: ignore[arg-type]
+    def record(kind: str, **extra: object) -> Submission:
+        row = Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
+                         kind=kind, created_at=ctx.now, **extra)  # type: ignore[arg-type]
+        ctx.session.add(row)
         ctx.audit(f"status_{kind}", assignment.id, target=target.id)
+        return row
 
     if status.kind == "done":
         if status.route is None and assignment.requires in ("file", "both") \
@@ -309,7 +384,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        record("done", text=status.note, route=status.route)
+        submission = record("done", text=status.note, route=status.route)
         again = await targets.submit(ctx.session, target, ctx.now)
         if not again:
             await after_answer(ctx, target)
@@ -322,14 +397,17 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                      task=task, timing=_timing(ctx, target))
         if again:
             text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
-        ctx.reply(text, target_id=target.id)
+        await ctx.session.flush()
+        ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
-        record("nil", text=status.note)
+        submission = record("nil", text=status.note)
         if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
+        await ctx.session.flush()
         ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
                     "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
-                    timing=_timing(ctx, target)), target_id=target.id)
+                    timing=_timing(ctx, target)),
+                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
         record("progress", percent=status.percent)
         await targets.progress(ctx.session, target, status.percent)
@@ -403,6 +481,37 @@ def route_words(t: Translator, route: str) -> str:
 
 def _extension_date_problem(t: Translator, error: DeadlineError) -> str:
     return deadline_error_text(t, error)
+
+
+# --- [Nộp nhầm]: a submission filed under the wrong task --------------------------------
+
+MOVE_OPTIONS = 3  # «Chuyển sang #M» buttons under an acknowledgement, at most
+
+
+async def misfiled_buttons(ctx: Context, submission: Submission, target: Target
+                           ) -> list[Button]:
+    """Under every acknowledgement of a submission: [Nộp nhầm] and, when the unit has other
+    open tasks, one «Chuyển sang #M» each (on Zalo, where a message answers the bot's latest
+    one, these are the numbers to answer: «Trả lời 2 = Chuyển sang #1»)."""
+    t = ctx.t
+    buttons = [Button(t("Nộp nhầm"), f"w:{submission.id}")]
+    for other, assignment in (await move_options(ctx, target))[:MOVE_OPTIONS]:
+        buttons.append(Button(move_label(t, other, assignment, target), f"w:{submission.id}:"
+                              f"{other.id}"))
+    return buttons
+
+
+async def move_options(ctx: Context, target: Target) -> list[tuple[Target, Assignment]]:
+    """The open targets of the same unit a submission for `target` could be moved to."""
+    return [(other, a) for other, a in await open_targets_of(ctx, {target.unit_id})
+            if other.id != target.id]
+
+
+def move_label(t: Translator, other: Target, assignment: Assignment, source: Target) -> str:
+    if other.assignment_id == source.assignment_id:  # another period of the same task
+        return t("Chuyển sang #{number} kỳ {period}", number=assignment.number,
+                 period=other.period)
+    return t("Chuyển sang #{number}", number=assignment.number)
 
 
 # --- buttons and the answer dialogue -----------------------------------------------------

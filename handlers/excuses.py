@@ -115,6 +115,8 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
         _decided(ctx, excuse, "withdrawn")
         ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task)
                   if target.state == "submitted" else
+                  t("{unit} không còn thuộc nhiệm vụ {task}.", unit=unit, task=task)
+                  if target.state == "removed" else
                   t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
         return
     _decided(ctx, excuse, "granted" if grant else "refused")
@@ -201,6 +203,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     owed = {target.unit_id: target for target in await targets.lock_all(ctx.session, select(
         Target).where(Target.assignment_id == assignment.id, Target.period == assignment.period,
+                      Target.state != "removed",
                       col(Target.unit_id).in_([unit.id for unit in units])))}
     outside = [unit for unit in units if unit.id not in owed]
     if outside:

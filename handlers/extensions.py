@@ -90,6 +90,10 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
         ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
+    if target.state == "removed":  # taken off the task meanwhile (/sua)
+        ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
+                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
+        return
     until = until or ext.requested_until
     if grant and until <= target.deadline:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời bằng "
@@ -172,6 +176,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     owed = {tg.unit_id: tg for tg in await targets.lock_all(ctx.session, select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
+        Target.state != "removed",
         col(Target.unit_id).in_([u.id for u in units])))}
     outside = [u for u in units if u.id not in owed]
     if outside:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, text
 from sqlmodel import col, select
 
-from core.progress import Figures, Group, History, history_figures, tally
+from core.progress import REMOVED, Figures, Group, History, history_figures, tally
 from handlers.common import OPEN_STATES
 from handlers.context import Context
 from storage.models import (
@@ -120,6 +120,8 @@ async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
     for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
         assignment, period, state, on_time, extended, nil, count, overdue, first = row
         key = (assignment, period)
+        if state == REMOVED:  # taken off the task: counts nowhere
+            continue
         groups[key].append(Group(state, on_time, bool(extended), bool(nil), int(count),
                                  int(overdue)))
         earliest[key] = min(earliest.get(key, aware(first)), aware(first))

@@ -518,21 +518,30 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
         target = await targets.add(ctx.session, Target(
             assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline))  # type: ignore[arg-type]
         plan_target(ctx, target, assignment)
-        reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
-        # An office with units below it can hand the task down: its staff get [Giao tiếp].
-        staff = await office_staff(ctx, unit.id) if unit.id in offices else []  # type: ignore[arg-type]
-        staff_ids = {m.id for m in staff}
-        if not reporters and not staff:
+        told = await announce(ctx, assignment, target, unit, file_name,
+                              unit.id in offices, rolled)
+        if not told:
             silent.append(unit)
-        for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
-            ctx.send(member, lambda tr, target=target, unit=unit: task_text(
-                tr, ctx, assignment, target, unit, rolled),
-                _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
-                              member.id in staff_ids),
-                priority=1, file_id=assignment.file_id, file_name=file_name,
-                target_id=target.id, assignment_id=assignment.id)
-            recipients += 1
+        recipients += told
     return recipients, silent
+
+
+async def announce(ctx: Context, assignment: Assignment, target: Target, unit: Unit,
+                   file_name: str | None, is_office: bool, rolled: bool = False) -> int:
+    """Send the task message of `target` to its unit's reporters and, for an office with
+    units below it, to its staff with [Giao tiếp]; returns how many people got it."""
+    reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
+    staff = await office_staff(ctx, unit.id) if is_office else []  # type: ignore[arg-type]
+    staff_ids = {m.id for m in staff}
+    told = 0
+    for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
+        ctx.send(member, lambda tr: task_text(tr, ctx, assignment, target, unit, rolled),
+                 _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
+                               member.id in staff_ids),
+                 priority=1, file_id=assignment.file_id, file_name=file_name,
+                 target_id=target.id, assignment_id=assignment.id)
+        told += 1
+    return told
 
 
 def _task_buttons(target_id: int, reports: bool, hands_down: bool):
@@ -676,7 +685,7 @@ async def cancel_task(ctx: Context, assignment: Assignment) -> int:
         Target.assignment_id == assignment.id))).all()
     notified = 0
     for target in owed:
-        if target.state in ("submitted", "excused"):
+        if target.state in ("submitted", "excused", "removed"):
             continue
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
             ctx.send(member, lambda tr: tr("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp "

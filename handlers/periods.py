@@ -45,8 +45,11 @@ async def roll_over(ctx: Context, now: datetime) -> int:
         await targets.lock_task(ctx.session, assignment)
         if assignment.state != "active" or await _opened(ctx, assignment, period):
             continue
+        # The units of the current period: those added since come along, those taken off
+        # (`/sua`) do not.
         unit_ids = set((await ctx.session.exec(select(Target.unit_id).where(
-            Target.assignment_id == assignment.id))).all())
+            Target.assignment_id == assignment.id, Target.period == assignment.period,
+            Target.state != "removed"))).all())
         units = list((await ctx.session.exec(
             select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
         plan = await ctx.session.get(StoredFile, assignment.file_id) \

@@ -24,7 +24,7 @@ from handlers.context import Context
 from handlers.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
-CLOSED_STATES = ("submitted", "excused")
+CLOSED_STATES = ("submitted", "excused", "removed")
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
 

@@ -15,6 +15,8 @@ from handlers import (
     answers,
     cascade,
     closing,
+    corrections,
+    edit,
     excuses,
     extensions,
     giao,
@@ -50,6 +52,7 @@ COMMANDS: dict[str, Command] = {
     "giahan": extensions.handle_giahan,
     "dong": closing.handle_close,
     "mo": closing.handle_reopen,
+    "sua": edit.handle_command,
     "kehoach": kehoach.handle_command,
     "moi": invites.handle_command,
 }
@@ -63,6 +66,8 @@ BUTTONS: dict[str, ButtonHandler] = {
     "t": tiendo.on_button,
     "r": report_files.on_button,
     "h": cascade.on_button,
+    "e": edit.on_button,
+    "w": corrections.on_button,
     "k": kehoach.on_button,
 }
 
@@ -81,6 +86,7 @@ def keeps_buttons(payload: str) -> bool:
 DIALOGUES: dict[str, DialogueHandler] = {
     "giao": giao.on_dialogue,
     "answer": answers.on_dialogue,
+    "sua": edit.on_dialogue,
     "kehoach": kehoach.on_dialogue,
 }
 

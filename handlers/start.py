@@ -72,6 +72,8 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /giao — giao nhiệm vụ (hỏi từng bước), hoặc một dòng:\n"
             "  /giao Tên nhiệm vụ | hạn 08/05/2023 17:00 | đơn vị @THCS, PGD-NAMTRUC "
             "| nộp: tệp | nhắc: 7,3,1\n"
+            "• /sua #N — sửa nhiệm vụ đã giao; một dòng: /sua #N | hạn 12/05/2023 | thêm "
+            "<đơn vị> | bớt <đơn vị> | tên ... | chi tiết ... | nộp: tệp\n"
             "• /huy #N — huỷ nhiệm vụ số N\n"
             "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc\n"
             "• /mien #N <đơn vị> | <lý do> — miễn nộp cho đơn vị; /mien #N <đơn vị> | bỏ — bỏ miễn"

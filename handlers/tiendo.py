@@ -431,7 +431,8 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         .where(*own).order_by(col(Target.deadline), col(Assignment.number))
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
-    names = {"pending": t("chưa nộp"), "in_progress": t("đang làm"), "excused": t("được miễn")}
+    names = {"pending": t("chưa nộp"), "in_progress": t("đang làm"), "excused": t("được miễn"),
+             "removed": t("không còn thuộc nhiệm vụ")}
     for target, assignment in rows:
         if target.state == "submitted":
             state = t("đã nộp đúng hạn") if target.on_time else t("đã nộp muộn")

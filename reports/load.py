@@ -44,7 +44,8 @@ async def task_report(session: AsyncSession, assignment: Assignment,
     today's figures; only the targets meeting `seen` (the reader's scope), if given. Columns
     rather than model objects: a task may have tens of thousands of units."""
     period = assignment.period
-    of_task = and_(Target.assignment_id == assignment.id, Target.period == period)
+    of_task = and_(Target.assignment_id == assignment.id, Target.period == period,
+                   Target.state != "removed")  # a unit taken off the task is history only
     if seen is not None:
         of_task = and_(of_task, seen)
     groups: dict[int, list[str]] = defaultdict(list)
@@ -63,7 +64,7 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             .join(Target, col(Target.id) == col(Submission.target_id))
             .join(Member, col(Member.id) == col(Submission.member_id))
             .outerjoin(StoredFile, col(StoredFile.id) == col(Submission.file_id))
-            .where(of_task)
+            .where(of_task, col(Submission.withdrawn_at).is_(None))  # not filed by mistake
             .order_by(col(Submission.id)))).all():
         latest[target_id] = (reporter, text)
         routes[target_id] = route or ""

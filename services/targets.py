@@ -23,12 +23,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tally
-from storage.models import Assignment, Target
+from storage.models import Assignment, Submission, Target
 from storage.queries import ROW_LOCK, for_change
 
 CANCELLED = "cancelled"
 SUBMITTED = "submitted"
 EXCUSED = "excused"
+REMOVED = "removed"
+OPEN = ("pending", "in_progress")
+# Submissions that report the task done; the others (progress, help, ...) only say how it goes.
+REPORTS = ("file", "done", "nil")
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,62 @@ async def extend(session: AsyncSession, target: Target, until: datetime) -> None
     if target.submitted_at is not None:
         values["on_time"] = target.submitted_at <= until
     await change(session, target, **values)
+
+
+async def remove(session: AsyncSession, target: Target) -> None:
+    """The unit taken off the task (`/sua`): the target and its answers stay as history, and
+    it counts nowhere."""
+    await change(session, target, state=REMOVED)
+
+
+async def owe_again(session: AsyncSession, target: Target, deadline: datetime) -> None:
+    """A unit taken off the task and added again (`/sua`): it owes the task anew, by
+    `deadline`."""
+    await change(session, target, state="pending", deadline=deadline, percent=None,
+                 submitted_at=None, on_time=None, extension_granted=False, nil_report=False)
+
+
+async def move_deadline(session: AsyncSession, target: Target, due: datetime) -> None:
+    """The task's deadline moved to `due` (`/sua`). An extension running past it is kept; a
+    submission already made is judged on time again against the deadline that applies."""
+    values: dict[str, Any] = {}
+    if not (target.extension_granted and target.deadline > due):
+        values["deadline"] = due
+    if target.submitted_at is not None:
+        values["on_time"] = target.submitted_at <= values.get("deadline", target.deadline)
+    await change(session, target, **values)
+
+
+async def recount(session: AsyncSession, target: Target, requires: str) -> None:
+    """Set `target`'s state (read under `lock`) from its submissions that are not withdrawn
+    ([Nộp nhầm]), as they would have left it: the first report counts (its time judges on
+    time), a file alone is not enough where the task (`requires`) asks for a file and «đã
+    xong», and without a report the latest progress stands. Excused and removed targets
+    stay as they are."""
+    if target.state in (EXCUSED, REMOVED):
+        return
+    await session.flush()
+    rows = (await session.exec(select(Submission).where(
+        Submission.target_id == target.id, col(Submission.withdrawn_at).is_(None))
+        .order_by(col(Submission.created_at), col(Submission.id)))).all()
+    submitted_at, nil, percent, progressed, done = None, False, None, False, False
+    for row in rows:
+        if row.kind == "progress" and submitted_at is None:
+            progressed, percent = True, row.percent
+        if row.kind == "done":
+            done = True
+        if row.kind not in REPORTS:
+            continue
+        if row.kind == "file" and requires == "both" and not done:
+            continue
+        submitted_at = submitted_at or row.created_at
+        nil = row.kind == "nil"
+    if submitted_at is not None:
+        await change(session, target, state=SUBMITTED, submitted_at=submitted_at, percent=100,
+                     on_time=submitted_at <= target.deadline, nil_report=nil)
+    else:
+        await change(session, target, state="in_progress" if progressed else "pending",
+                     submitted_at=None, on_time=None, percent=percent, nil_report=False)
 
 
 async def lock_task(session: AsyncSession, assignment: Assignment) -> Assignment:

@@ -203,6 +203,11 @@ class Submission(SQLModel, table=True):
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")
     route: str | None = Field(default=None, max_length=16)  # done: email|paper|eoffice|other
     created_at: datetime
+    # Filed by mistake ([Nộp nhầm]): withdrawn at this moment, and when it was moved to
+    # another task, the submission it became there (an id without a foreign key). The row
+    # stays as history; the target's state is counted again without it.
+    withdrawn_at: datetime | None = None
+    moved_to: int | None = None
 
 
 class ExtensionRequest(SQLModel, table=True):

@@ -158,6 +158,12 @@ CHANGES: list[tuple[str, dict[str, str]]] = [
     ("/giahan #1 TH-B1 | đến 25/05/2023", {
         "pa_staff": SO_OWNS, "ht_b1": STAFF_ONLY, "so_leader": STAFF_ONLY,
         "so_staff": "Đã gia hạn nhiệm vụ #1"}),
+    ("/sua #1 | hạn 26/05/2023", {
+        "pa_staff": SO_OWNS, "ht_b1": STAFF_ONLY, "so_leader": STAFF_ONLY,
+        "pb_staff": SO_OWNS, "so_staff": "Xin xác nhận sửa nhiệm vụ #1"}),
+    ("/sua #2 | thêm TH-B1", {"so_staff": A_OWNS, "pa_staff": "không thuộc phạm vi"}),
+    ("/sua #2 | thêm TH-A1", {"pa_staff": "Đã thuộc nhiệm vụ #2"}),
+    ("/sua #3 | tên Khác", {"pa_staff": UNKNOWN_3, "pb_staff": "Xin xác nhận sửa nhiệm vụ #3"}),
     ("/giaotiep #1", {"pb_staff": "Giao tiếp từ nhiệm vụ #1", "ht_b1": STAFF_ONLY}),
     ("/giaotiep #3", {"pa_staff": UNKNOWN_3}),
     ("/huy #1", {

@@ -1,6 +1,7 @@
 """Two workers on one database handle events for the same rows at the same moment: two
 answers for one target, a double tap (the same press delivered twice, and two presses), two
-people joining with one single-use code, [Gửi] pressed together. Each worker has its own
+people joining with one single-use code, [Gửi] pressed together, `/sua` sent while units
+answer, a misfiled report moved and withdrawn together. Each worker has its own
 engine (its own connections), and the events are started together, so on PostgreSQL their
 transactions overlap; SQLite lets one writer at a time in. Every race runs several times:
 the counters stay what a recount from the targets gives, nobody gets the apology."""
@@ -300,6 +301,78 @@ async def test_two_workers_sweeping_open_a_period_once(settings: Settings) -> No
         notices = [t for t in texts(bot, "staff") if t.startswith("🔁 Đã mở kỳ")]
         assert len(notices) == len(months)
         await assert_counted(bot)
+        await assert_rebuilt_alike(bot)
+    finally:
+        await other.close()
+        await bot.runtime.close()
+
+
+async def test_an_edit_racing_answers_keeps_the_counters(settings: Settings) -> None:
+    """`/sua` (a new deadline, unit B taken off) is sent while A reports and B says how it
+    goes, at the same moment: whichever comes second sees the first, and the counters follow
+    all three."""
+    bot, other = await two_workers(settings)
+    try:
+        for i in range(ROUNDS):
+            await bot.assign(NOW, f"Báo cáo {i} | hạn 20/05/2023 | đơn vị A, B")
+            await bot.say("staff", NOW, f"/sua #{i + 1} | hạn 10/05/2023 | bớt B")
+            payload, message_id = await button(bot, "staff", "Gửi")
+            since = len(bot.recorder.sent)
+            await race((other, Incoming("console", "ht_a", "ht_a", text="đã xong")),
+                       (bot.runtime, press("staff", payload, message_id, f"edit{i}")),
+                       (other, Incoming("console", "ht_b", "ht_b", text="đang làm 40%")))
+            await bot.sender.drain(NOW + timedelta(seconds=1))
+            replies = [m.text for m in bot.recorder.sent[since:]]
+            assert not any(APOLOGY in r for r in replies), replies
+            assert any("Đã sửa nhiệm vụ" in r for r in texts(bot, "staff", since)), replies
+            await assert_counted(bot)
+        async with bot.runtime.sessions() as session:
+            states = dict((await session.exec(select(Target.state, func.count()).group_by(
+                col(Target.state)))).all())
+        assert states == {"submitted": ROUNDS, "removed": ROUNDS}  # A reported, B taken off
+        await assert_rebuilt_alike(bot)
+    finally:
+        await other.close()
+        await bot.runtime.close()
+
+
+async def test_one_submission_moved_and_withdrawn_at_once(settings: Settings) -> None:
+    """A report filed under the wrong task: [Rút lại] and [Chuyển sang #M] pressed at the same
+    moment, each through a worker. One of them happens; the other is told the submission was
+    already moved or withdrawn, and the counters follow."""
+    bot, other = await two_workers(settings)
+    try:
+        for i in range(ROUNDS):
+            wrong, right = 2 * i + 1, 2 * i + 2
+            await bot.assign(NOW, f"Báo cáo sai {i} | hạn 20/05/2023 | đơn vị A")
+            await bot.assign(NOW, f"Báo cáo đúng {i} | hạn 20/05/2023 | đơn vị A")
+            await bot.runtime.dispatcher.handle(Incoming(
+                "console", "ht_a", "ht_a", text="đã xong",
+                reply_to=await task_message(bot, "ht_a", wrong)), NOW)
+            await bot.sender.drain(NOW)
+            move = await button(bot, "ht_a", f"Chuyển sang #{right}")
+            await bot.press("ht_a", NOW, "Nộp nhầm")
+            back = await button(bot, "ht_a", "Rút lại")
+            since = len(bot.recorder.sent)
+            handled = await race((bot.runtime, press("ht_a", *back, f"back{i}")),
+                                 (other, press("ht_a", *move, f"move{i}")))
+            await bot.sender.drain(NOW)
+            assert handled == [True, True]
+            replies = texts(bot, "ht_a", since)
+            assert not any(APOLOGY in r for r in replies), replies
+            assert sum("đã được chuyển hoặc rút lại rồi" in r for r in replies) == 1, replies
+            assert sum("Đã rút lại" in r or "Đã chuyển" in r for r in replies) == 1, replies
+            await assert_counted(bot)
+            of_round = select(Target.id).join(
+                Assignment, col(Assignment.id) == col(Target.assignment_id)).where(
+                col(Assignment.number).in_([wrong, right]))
+            async with bot.runtime.sessions() as session:
+                live = (await session.exec(select(func.count()).select_from(Submission).where(
+                    col(Submission.withdrawn_at).is_(None),
+                    col(Submission.target_id).in_(of_round)))).one()
+            assert live <= 1  # moved (one copy on the right task) or withdrawn (none)
+            for number in (wrong, right):  # neither stays open for the next round
+                await bot.say("staff", NOW, f"/huy #{number}")
         await assert_rebuilt_alike(bot)
     finally:
         await other.close()

@@ -245,8 +245,8 @@ async def test_command_menus_follow_roles() -> None:
         for name in ("vp_so", "ht_lhp"):
             await session.send(user_event(name, text="/help"))
         assert menu(emu, {"type": "chat", "chat_id": staff}) == [
-            "giao", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy", "tiendo",
-            "tainop", "nhatky", "moi", "help", "ngonngu"]
+            "giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
+            "tiendo", "tainop", "nhatky", "moi", "help", "ngonngu"]
         assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
 
 

@@ -267,7 +267,7 @@ async def test_random_events_keep_the_counters_exact(settings, events: list) -> 
 
 # --- through the handlers -------------------------------------------------------------------
 
-SCRIPTS = ("wrong_inputs", "extension", "excuse", "yearly_rollover")
+SCRIPTS = ("wrong_inputs", "extension", "excuse", "yearly_rollover", "edit_and_correct")
 
 
 def rounded(rows: Iterable) -> dict:

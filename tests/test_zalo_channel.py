@@ -84,6 +84,27 @@ async def test_choices_are_numbered_and_a_number_presses_the_button() -> None:
         assert len(pressed) == 1 and "g:" in pressed[0].pressed
 
 
+async def test_a_misfiled_answer_is_moved_by_its_number() -> None:
+    """On Zalo a message answers the bot's latest message: a status sent after the second
+    task's announcement goes to it, and its acknowledgement lists the number that moves it."""
+    async with zalo_bot() as (session, runtime):
+        await give_task(session, "Báo cáo một | hạn 08/05/2099 | đơn vị THPT-LHP")
+        await give_task(session, "Báo cáo hai | hạn 09/05/2099 | đơn vị THPT-LHP")
+        uid = session.user_id("ht_lhp")
+        await session.emulator.inject_text(uid, "đã xong")
+        await session.settle()
+        ack = session.emulator.bot_messages(uid)[-1]["text"]
+        assert "đã nộp nhiệm vụ #2 «Báo cáo hai»" in ack
+        assert ack.endswith("Trả lời 1 = Nộp nhầm, 2 = Chuyển sang #1")
+        await session.emulator.inject_text(uid, "2")
+        await session.settle()
+        moved = session.emulator.bot_messages(uid)[-1]["text"]
+        assert "từ nhiệm vụ #2 «Báo cáo hai» sang nhiệm vụ #1 «Báo cáo một»" in moved
+        assert "Trả lời 1 = Nộp nhầm, 2 = Chuyển sang #2" in moved
+        kept = await rows(runtime, Submission)
+        assert [(s.target_id, s.withdrawn_at is not None) for s in kept] == [(2, True), (1, False)]
+
+
 async def test_a_redelivered_update_is_recorded_once() -> None:
     async with zalo_bot() as (session, runtime):
         await give_task(session)
