@@ -78,6 +78,9 @@ def help_text(t: Translator, roles: set[str]) -> str:
             "• /nhac #N — nhắc ngay các đơn vị chưa nộp; /nhac #N 7,3,1 — đổi lịch nhắc\n"
             "• /mien #N <đơn vị> | <lý do> — miễn nộp cho đơn vị; /mien #N <đơn vị> | bỏ — bỏ miễn"
         ))
+        parts.append(t("• /kehoach — gửi kèm tệp kế hoạch (.docx, .pdf, .txt) hoặc dán nội "
+                       "dung: bot tìm các việc cần báo cáo, hạn và đơn vị, soạn sẵn từng nhiệm "
+                       "vụ để bạn xác nhận"))
         parts.append(t(
             "• Đơn vị: trong phạm vi đơn vị của bạn; @tructhuoc — các đơn vị trực thuộc\n"
             "• /nhatky #N — ai đã thay đổi gì ở nhiệm vụ N do đơn vị bạn giao"
@@ -86,9 +89,6 @@ def help_text(t: Translator, roles: set[str]) -> str:
                        "hoặc chuyển cho đơn vị"))
         parts.append(t("• /giahan #N <đơn vị> | đến 12/05/2023 — gia hạn cho đơn vị\n"
                        "• /dong #N — đóng nhiệm vụ (thôi nhắc); /mo #N — mở lại"))
-        parts.append(t("• /kehoach — gửi kèm tệp kế hoạch (.docx, .pdf, .txt) hoặc dán nội "
-                       "dung: bot tìm các việc cần báo cáo, hạn và đơn vị, soạn sẵn từng nhiệm "
-                       "vụ để bạn xác nhận"))
         parts.append(t("• /giaotiep #N — giao tiếp nhiệm vụ N cho các đơn vị trực thuộc (hạn sớm "
                        "hơn), tiến độ được cộng lên nhiệm vụ N"))
         parts.append(t("• Hạn nộp viết như văn bản: 15/5/2023, trước ngày 15/5, trong tháng "
