@@ -26,6 +26,7 @@ TEST_WORKERS ?= 2
 test: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0
 
 lint: install

@@ -13,7 +13,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache, partial
-from typing import Any, Literal, Protocol, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import holidays
 
@@ -144,8 +144,8 @@ class Recurrence:
             ]
         else:
             assert self.weekday is not None
-            first = today + timedelta(days=(self.weekday - today.weekday()) % 7)
-            candidates = [first, first + timedelta(days=7)]
+            week_day = today + timedelta(days=(self.weekday - today.weekday()) % 7)
+            candidates = [week_day, week_day + timedelta(days=7)]
         for candidate in candidates:
             due = _local_at(candidate, self.at)
             if due > after:
@@ -203,7 +203,7 @@ class Recurrence:
         except ValueError as exc:
             raise ValueError(f"bad time in recurrence rule: {rule!r}") from exc
         if kind in _MONTH_DAY_KINDS:
-            return cls(kind, month=int(month), day=int(day), at=at)
+            return cls(cast(RecurrenceKind, kind), month=int(month), day=int(day), at=at)
         if kind == "monthly":
             return cls("monthly", day=int(number), at=at)
         return cls("weekly", weekday=int(number), at=at)
@@ -641,13 +641,14 @@ def _day_month_year(kind: str, match: re.Match[str]) -> tuple[int, int, int | No
         year_text = match.group("year")
         return int(day), month, int(year_text) if year_text else None
     if kind == "numeric":
-        day, month, year_text = match.group(1), match.group(3), match.group(4)
+        day_text, month_text, year_text = match.group(1), match.group(3), match.group(4)
     else:
-        day, month, year_text = match.group(1), match.group(2), match.group(3) or match.group(4)
+        day_text, month_text = match.group(1), match.group(2)
+        year_text = match.group(3) or match.group(4)
     year = None
     if year_text is not None:
         year = int(year_text) + (2000 if len(year_text) == 2 else 0)
-    return int(day), int(month), year
+    return int(day_text), int(month_text), year
 
 
 def _first_ahead(candidates: list[date], now: datetime, at: time) -> datetime:

@@ -53,7 +53,7 @@ class Group(NamedTuple):
     on_time: bool | None
     extended: bool
     nil_report: bool
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # a field named like tuple.count
     past: int = 0
     delay_days: float = 0.0
 
@@ -142,12 +142,12 @@ class History(NamedTuple):
     delay_days: float = 0.0
     open: int = 0
 
-    def __add__(self, other: object) -> History:  # type: ignore[override]
+    def __add__(self, other: object) -> History:
         assert isinstance(other, History)
-        return History(*(a + b for a, b in zip(self, other, strict=True)))
+        return History._make(a + b for a, b in zip(self, other, strict=True))
 
     def __neg__(self) -> History:
-        return History(*(-a for a in self))
+        return History._make(-a for a in self)
 
 
 def history_of(state: str, on_time: bool | None, submitted_at: datetime | None,

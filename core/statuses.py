@@ -13,7 +13,7 @@ import unicodedata
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from core.clock import LOCAL_TZ, to_local
 from core.deadlines import (
@@ -243,7 +243,8 @@ _SENT_EN = re.compile(
     r"(?: (?P<how>by|via|through|over|on|in|using|as))?(?= |$)"
 )
 _ROUTES: tuple[tuple[Route, re.Pattern[str]], ...] = tuple(
-    (route, re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])")) for route, words in (
+    (cast(Route, route), re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])"))
+    for route, words in (
         ("eoffice", r"i ?office|e ?office|e ?gov"
                     r"|he thong (?:quan ly )?(?:van ban|cong van|dieu hanh)"
                     r"|van ban dien tu|cong van dien tu|qlvb|phan mem (?:quan ly )?van ban"

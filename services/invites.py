@@ -25,6 +25,7 @@ def create_invites(session: AsyncSession, units: list[Unit], role: str, now: dat
     """A fresh invite for each of `units` (added to the session, not yet flushed)."""
     result = []
     for unit in units:
+        assert unit.id is not None
         invite = Invite(code=new_invite_code(), unit_id=unit.id, role=role, uses_left=uses,
                         expires_at=now + expires if expires else None, created_at=now)
         session.add(invite)
