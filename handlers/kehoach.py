@@ -55,21 +55,21 @@ def problem_text(t: Translator, name: str, problem: DocumentProblem) -> str:
              "dán nội dung kế hoạch.", name=name)
 
 
-def read_file(ctx: Context, file: IncomingFile) -> tuple[str | None, str | None]:
-    """(the plan's text, None) or (None, what to tell the user)."""
+def read_file(ctx: Context, file: IncomingFile) -> tuple[str, str] | str:
+    """(the plan's text, the file's type), or what to tell the user."""
     t = ctx.t
     mime, problem = check_file(file.data, ctx.settings.max_file_bytes, file.name)
     is_text_file = file.name.lower().endswith((".txt", ".csv"))
     if problem is not None and not (problem.code == "bad_type" and is_text_file):
-        return None, file_intake.problem_text(t, file.name, problem)
+        return file_intake.problem_text(t, file.name, problem)
     if problem is not None:  # a .txt in a legacy code page: not UTF-8, read by its encoding
         mime = "text/plain"
     if mime not in PLAN_TYPES and mime != "application/x-ole-storage":
-        return None, problem_text(t, file.name, DocumentProblem("not_a_plan"))
+        return problem_text(t, file.name, DocumentProblem("not_a_plan"))
     try:
-        return plan_text(file.data, mime), None
+        return plan_text(file.data, mime), mime
     except DocumentProblem as problem_found:
-        return None, problem_text(t, file.name, problem_found)
+        return problem_text(t, file.name, problem_found)
 
 
 # --- the command and its dialogue ------------------------------------------------------
@@ -103,15 +103,15 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
 
 async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> None:
     t = ctx.t
+    mime = ""
     if file is not None:
-        text, problem = read_file(ctx, file)
-        if problem:
-            ctx.reply(problem)
+        read = read_file(ctx, file)
+        if isinstance(read, str):
+            ctx.reply(read)
             return
-        name = file.name
+        (text, mime), name = read, file.name
     else:
-        text, name = pasted, t(PASTED)
-    assert text is not None
+        text, name = pasted or "", t(PASTED)
     if len(text) > MAX_PLAN_CHARS:
         ctx.reply(t("Nội dung dài {n} ký tự, quá giới hạn {limit}. Hãy gửi phần kế hoạch có các "
                     "việc cần báo cáo.", n=t.number(len(text)), limit=t.number(MAX_PLAN_CHARS)))
@@ -126,9 +126,7 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
     office = ctx.scope.office_for_new_task()
     stored = None
     if file is not None:
-        stored = await file_intake.keep(ctx, file.data, file.name,
-                                        check_file(file.data, ctx.settings.max_file_bytes,
-                                                   file.name)[0])
+        stored = await file_intake.keep(ctx, file.data, file.name, mime)
     rows = [_duty_row(duty, _audience_units(ctx, duty.audience, units, office))
             for duty in duties]
     assert ctx.member is not None
