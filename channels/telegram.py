@@ -128,13 +128,16 @@ class TelegramAdapter:
         self.photo_names: dict[tuple[int, int], str] = {}  # names of files sent as photos
         self._running = False
         self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
+        self._publishing: asyncio.Task | None = None  # the chats' menus, after the start
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Initialise the bot, publish the command menu and start polling or the webhook."""
+        """Initialise the bot, publish the command menus and start polling or the webhook.
+        The menus of single chats (one call each, tens of thousands at national scale) are
+        published in the background, so that updates are answered from the start."""
         await self.app.initialize()
-        await self.set_commands()
+        await self.set_commands(chats=False)
         await self.app.start()
         updater = self.app.updater
         assert updater is not None
@@ -150,11 +153,16 @@ class TelegramAdapter:
         else:
             await updater.start_polling(poll_interval=0.0)
         self._running = True
+        self._publishing = asyncio.create_task(self._publish_all())
 
     async def stop(self) -> None:
         """Stop receiving updates and close the bot's connections (also after a start that
         failed half-way, e.g. on a webhook port in use)."""
         self._running = False
+        if self._publishing is not None:
+            self._publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publishing
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -166,10 +174,10 @@ class TelegramAdapter:
         t = Translator(language)
         return [BotCommand(name, t(COMMANDS[name])) for name in names]
 
-    async def set_commands(self) -> None:
+    async def set_commands(self, chats: bool = True) -> None:
         """The command menus, in Vietnamese (default and `vi`) and English: the reporters'
-        menu for private chats, a short one for groups, and their own menu in the chats of
-        staff and leaders."""
+        menu for private chats, a short one for groups, and (with `chats`) their own menu in
+        the chats of staff and leaders."""
         private = roles.menu_commands(roles.DEFAULT_MENU_ROLES)
         for language in ("", *LANGUAGES):
             code = language or None
@@ -178,7 +186,14 @@ class TelegramAdapter:
             await self.app.bot.set_my_commands(self._menu(roles.GROUP_MENU, language or "vi"),
                                                scope=BotCommandScopeAllGroupChats(),
                                                language_code=code)
-        await self.publish_menus()
+        if chats:
+            await self.publish_menus()
+
+    async def _publish_all(self) -> None:
+        try:
+            await self.publish_menus()
+        except Exception:  # the menus are a convenience: never the end of the process
+            log.exception("publishing the command menus failed")
 
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the

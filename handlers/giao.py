@@ -24,7 +24,8 @@ from handlers.common import (
     calendar_of,
     hand_down_button,
     members_with_role,
-    office_staff,
+    members_with_role_in,
+    office_staff_of,
     repeated_offsets_text,
     status_buttons,
     task_line,
@@ -33,7 +34,7 @@ from handlers.common import (
     units_with_units_below,
 )
 from handlers.context import Context, dialogue_data
-from handlers.reminders import plan_target
+from handlers.reminders import plan_targets
 from services import targets
 from services.scope import (
     assignable_units,
@@ -482,25 +483,30 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
     recipients, silent = 0, []
     assignment.period = period
     ctx.session.add(assignment)
-    offices = await units_with_units_below(ctx, [u.id for u in units])  # type: ignore[misc]
-    for unit in units:
-        target = await targets.add(ctx.session, Target(
-            assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline))  # type: ignore[arg-type]
-        plan_target(ctx, target, assignment)
-        reporters = await members_with_role(ctx, unit.id, "reporter")  # type: ignore[arg-type]
+    unit_ids = [u.id for u in units]
+    offices = await units_with_units_below(ctx, unit_ids)  # type: ignore[arg-type]
+    opened = await targets.add_all(ctx.session, [Target(
+        assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline)  # type: ignore[arg-type]
+        for unit in units])
+    await plan_targets(ctx, opened, assignment)
+    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
+    staff_of = await office_staff_of(ctx, sorted(offices & set(unit_ids)))  # type: ignore[arg-type]
+    for unit, target in zip(units, opened, strict=True):
+        reporters = reporters_of.get(unit.id, [])  # type: ignore[arg-type]
         # An office with units below it can hand the task down: its staff get [Giao tiếp].
-        staff = await office_staff(ctx, unit.id) if unit.id in offices else []  # type: ignore[arg-type]
+        staff = staff_of.get(unit.id, [])  # type: ignore[arg-type]
         staff_ids = {m.id for m in staff}
         if not reporters and not staff:
             silent.append(unit)
         for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
-            ctx.send(member, lambda tr, target=target, unit=unit: task_text(
+            ctx.send_bulk(member, lambda tr, target=target, unit=unit: task_text(
                 tr, ctx, assignment, target, unit, rolled),
                 _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
                               member.id in staff_ids),
                 priority=1, file_id=assignment.file_id, file_name=file_name,
                 target_id=target.id, assignment_id=assignment.id)
             recipients += 1
+    await ctx.write_queued()
     return recipients, silent
 
 
