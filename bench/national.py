@@ -302,8 +302,12 @@ async def workers(args: argparse.Namespace, folder: Path, url: str, chats: list[
                   f"{peak:.0f} MB", "< 200 MB", peak < 200)
         for process in processes:
             process.terminate()
-        for process in processes:
-            await process.wait()
+        for process in processes:  # a worker sends what it claimed, then stops
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
     finally:
         for process in processes:
             if process.returncode is None:
