@@ -44,6 +44,7 @@ from services.scope import (
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
 
 PREVIEW_UNITS = 10
+ID_CHUNK = 5000  # ids per IN (...) list
 NUMBER_TRIES = 5  # a task's number taken by a concurrent [Gửi]: try the next one
 MAX_TITLE = 500  # Assignment.title; longer texts belong in the details
 STEPS = ("title", "details", "deadline", "units")
@@ -216,13 +217,25 @@ async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
     await preview(ctx, draft, before)
 
 
+async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[Unit]:
+    """The draft's units by code, read in chunks (PostgreSQL takes at most 32,767
+    parameters a statement; a national task has 50,000 units)."""
+    if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
+        return list((await ctx.session.exec(select(Unit).where(
+            col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
+    units: list[Unit] = []
+    for start in range(0, len(unit_ids), ID_CHUNK):
+        units += (await ctx.session.exec(select(Unit).where(
+            col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])))).all()
+    return sorted(units, key=lambda u: u.code)
+
+
 async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     t = ctx.t
     draft["step"] = "confirm"
     draft["editing"] = False
     await _save(ctx, draft)
-    units = list((await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    units = await _draft_units(ctx, draft["unit_ids"])
     deadline = _deadline_of(draft)
     lines = [t("Xin xác nhận nhiệm vụ sẽ giao:")]
     if draft.get("parent_id"):
@@ -529,12 +542,14 @@ async def _send(ctx: Context, draft: dict) -> None:
         await ask(ctx, draft, "deadline", t("Hạn {due} đã qua trong lúc chờ xác nhận.",
                                              due=t.moment(deadline)))
         return
-    units = list((await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    units = await _draft_units(ctx, draft["unit_ids"])
     allowed = assignable_units(ctx.scope)
     if allowed is not None:  # the scope may have changed since the preview
-        inside = set((await ctx.session.exec(select(Unit.id).where(
-            col(Unit.id).in_(draft["unit_ids"]), col(Unit.id).in_(allowed)))).all())
+        inside: set[int] = set()
+        for start in range(0, len(draft["unit_ids"]), ID_CHUNK):
+            inside.update((await ctx.session.exec(select(Unit.id).where(
+                col(Unit.id).in_(draft["unit_ids"][start:start + ID_CHUNK]),
+                col(Unit.id).in_(allowed)))).all())  # type: ignore[arg-type]
         if len(inside) < len(units):
             draft["editing"] = True
             await ask(ctx, draft, "units", t(
