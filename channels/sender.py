@@ -245,7 +245,17 @@ class Sender:
                     .values(claimed_by=None)
                 )
 
-    async def _render(self, row: Outbox) -> Outgoing:
+    async def _languages(self, rows: list[tuple[Outbox, float]]) -> dict[int, str]:
+        """The languages of the members the claimed rows with buttons go to, in one query
+        (their choices may be written out in words), not one per message."""
+        ids = sorted({row.member_id for row, _ in rows if row.buttons and row.member_id})
+        if not ids:
+            return {}
+        async with self.sessions() as session:
+            return dict((await session.exec(select(Member.id, Member.language).where(
+                col(Member.id).in_(ids)))).all())  # type: ignore[arg-type]
+
+    async def _render(self, row: Outbox, languages: dict[int, str]) -> Outgoing:
         file = None
         if row.file_id is not None:
             async with self.sessions() as session:
@@ -257,11 +267,8 @@ class Sender:
                 mime_type=stored.mime_type,
             )
         extra = {}
-        if row.buttons and row.member_id is not None:  # choices may be written out in words
-            async with self.sessions() as session:
-                member = await session.get(Member, row.member_id)
-            if member is not None:
-                extra["language"] = member.language
+        if row.buttons and row.member_id in languages:  # choices may be written out in words
+            extra["language"] = languages[row.member_id]
         return Outgoing(chat_id=row.chat_id, text=row.text, buttons=tuple(buttons_of(row)),
                         file=file, extra=extra)
 
@@ -295,6 +302,7 @@ class Sender:
                     failed: set[int]) -> int:
         """Send the claimed rows, each at its slot; returns how many went out."""
         adapter = self.adapters[channel]
+        languages = await self._languages(rows)
         # Start no call after half the lease, so no other worker can take the row meanwhile.
         deadline = self.wall() + self.lease.total_seconds() / 2
         calls = asyncio.Semaphore(CONCURRENCY)
@@ -316,7 +324,7 @@ class Sender:
                     self._chat_free[key] = self.wall() + limits.chat_interval(
                         row.chat_id, row.is_group)
                 try:
-                    message_id = await adapter.send(await self._render(row))
+                    message_id = await adapter.send(await self._render(row, languages))
                 except RetryLater as exc:
                     self.rate_limited += 1
                     paused["until"] = max(paused["until"], self.wall() + exc.seconds)

@@ -159,14 +159,17 @@ class TelegramAdapter:
         self._inbox_started = False
         self._running = False
         self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
+        self._publishing: asyncio.Task | None = None  # the chats' menus, after the start
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Initialise the bot, publish the command menu, handle what earlier processes left
-        unhandled, and start polling or the webhook."""
+        """Initialise the bot, publish the command menus, handle what earlier processes left
+        unhandled, and start polling or the webhook. The menus of single chats (one call each,
+        tens of thousands at national scale) are published in the background, so that updates
+        are answered from the start."""
         await self.app.initialize()
-        await self.set_commands()
+        await self.set_commands(chats=False)
         await self.app.start()
         if self.settings.mode == "webhook":
             await self._listen()  # a port in use fails here, before anything else runs
@@ -178,6 +181,7 @@ class TelegramAdapter:
             await self.app.bot.delete_webhook()
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         self._running = True
+        self._publishing = asyncio.create_task(self._publish_all())
 
     async def _start_inbox(self) -> None:
         await self.inbox.start()
@@ -188,6 +192,10 @@ class TelegramAdapter:
         recorded for the next process) and close the bot's connections (also after a start
         that failed half-way, e.g. on a webhook port in use)."""
         self._running = False
+        if self._publishing is not None:
+            self._publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publishing
         poller, self._poller = self._poller, None
         if poller is not None:
             if self._waiting_for_updates:
@@ -287,10 +295,10 @@ class TelegramAdapter:
         t = Translator(language)
         return [BotCommand(name, t(COMMANDS[name])) for name in names]
 
-    async def set_commands(self) -> None:
+    async def set_commands(self, chats: bool = True) -> None:
         """The command menus, in Vietnamese (default and `vi`) and English: the reporters'
-        menu for private chats, a short one for groups, and their own menu in the chats of
-        staff and leaders."""
+        menu for private chats, a short one for groups, and (with `chats`) their own menu in
+        the chats of staff and leaders."""
         private = roles.menu_commands(roles.DEFAULT_MENU_ROLES)
         for language in ("", *LANGUAGES):
             code = language or None
@@ -299,7 +307,14 @@ class TelegramAdapter:
             await self.app.bot.set_my_commands(self._menu(roles.GROUP_MENU, language or "vi"),
                                                scope=BotCommandScopeAllGroupChats(),
                                                language_code=code)
-        await self.publish_menus()
+        if chats:
+            await self.publish_menus()
+
+    async def _publish_all(self) -> None:
+        try:
+            await self.publish_menus()
+        except Exception:  # the menus are a convenience: never the end of the process
+            log.exception("publishing the command menus failed")
 
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the

@@ -49,6 +49,24 @@ async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Membe
     return list((await ctx.session.exec(query)).unique().all())
 
 
+async def members_with_role_in(ctx: Context, unit_ids: list[int],
+                               role: str) -> dict[int, list[Member]]:
+    """`members_with_role` of many units at once (a few queries, not one per unit)."""
+    found: dict[int, list[Member]] = {}
+    for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
+        rows = (await ctx.session.exec(
+            select(Membership.unit_id, Member)
+            .join(Member, col(Membership.member_id) == col(Member.id))
+            .where(col(Membership.unit_id).in_(unit_ids[start:start + 500]),
+                   Membership.role == role)
+            .order_by(col(Member.id)))).all()
+        for unit_id, member in rows:
+            members = found.setdefault(unit_id, [])  # type: ignore[arg-type]
+            if member not in members:
+                members.append(member)
+    return found
+
+
 async def find_assignment(ctx: Context, text: str) -> Assignment | None:
     number = small_number(text.strip().lstrip("#"))
     if number is None:
@@ -173,6 +191,33 @@ async def units_with_units_below(ctx: Context, unit_ids: list[int]) -> set[int]:
     for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
         found.update((await ctx.session.exec(select(Unit.parent_id).where(
             col(Unit.parent_id).in_(unit_ids[start:start + 500])).distinct())).all())  # type: ignore[arg-type]
+    return found
+
+
+async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list[Member]]:
+    """`office_staff` of many offices at once (a few queries, not two per office)."""
+    kinds = {fold(kind) for kind in ctx.settings.department_kinds}
+    office_of: dict[int, list[int]] = {office: [office] for office in office_ids}
+    for start in range(0, len(office_ids), 500):
+        for unit in (await ctx.session.exec(select(Unit).where(
+                col(Unit.parent_id).in_(office_ids[start:start + 500])))).all():
+            if fold(unit.kind) in kinds:  # a department: its staff are the office's
+                office_of.setdefault(unit.id, []).append(unit.parent_id)  # type: ignore[arg-type]
+    found: dict[int, list[Member]] = {}
+    units = list(office_of)
+    for start in range(0, len(units), 500):
+        rows = (await ctx.session.exec(
+            select(Membership.unit_id, Member)
+            .join(Member, col(Membership.member_id) == col(Member.id))
+            .where(col(Membership.unit_id).in_(units[start:start + 500]),
+                   Membership.role == "staff"))).all()
+        for unit_id, member in rows:
+            for office in office_of[unit_id]:  # type: ignore[index]
+                members = found.setdefault(office, [])
+                if member not in members:
+                    members.append(member)
+    for members in found.values():
+        members.sort(key=lambda m: m.id)  # type: ignore[arg-type,return-value]
     return found
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,6 +56,7 @@ class Context:
     roles: set[str] = field(default_factory=set)
     unit_ids: set[int] = field(default_factory=set)  # units where this member reports
     scope: Scope = field(default_factory=Scope)  # what they may see and change
+    queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
 
     @property
     def t(self) -> Translator:
@@ -102,8 +104,37 @@ class Context:
         chat (never a group: `Member.chat_id` follows private messages only). Bulk
         (`priority` 1: it answers nobody) written in quiet hours or on a day off waits,
         but for a scheduled reminder, which the reminder policy placed."""
+        row = Outbox(**self._message(member, render, buttons, priority=priority,
+                                     file_id=file_id, file_name=file_name,
+                                     target_id=target_id, assignment_id=assignment_id,
+                                     extension_id=extension_id, reminder_id=reminder_id))
+        self.session.add(row)
+        return row
+
+    def send_bulk(self, member: Member, render: Render, buttons: RenderButtons | None = None,
+                  **links: int | str | None) -> None:
+        """`send` for the thousands of messages of one event (a task to every unit, a
+        reminder wave): kept as plain values and written by `write_queued` with a few INSERT
+        statements (an ORM object per message costs more than the message)."""
+        # every column, as the table's Python-side defaults are not applied to bulk rows
+        self.queued.append({"is_group": False, "sent_at": None, "attempts": 0,
+                            "claimed_by": None, "claimed_at": None, "platform_message_id": None,
+                            "pressed": "", "error": None,
+                            **self._message(member, render, buttons, **links)})  # type: ignore[arg-type]
+
+    async def write_queued(self) -> None:
+        """Write the messages of `send_bulk` (before the commit; the dispatcher calls it)."""
+        rows, self.queued = self.queued, []
+        if rows:  # one executemany, sent by the driver in batches of rows
+            await (await self.session.connection()).execute(
+                insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
+
+    def _message(self, member: Member, render: Render, buttons: RenderButtons | None, *,
+                 priority: int = 0, file_id: int | None = None, file_name: str | None = None,
+                 target_id: int | None = None, assignment_id: int | None = None,
+                 extension_id: int | None = None, reminder_id: int | None = None) -> dict:
         t = Translator(member.language)
-        row = Outbox(
+        return dict(
             member_id=member.id,
             channel=member.channel,
             chat_id=member.chat_id,
@@ -121,8 +152,6 @@ class Context:
             not_before=(bulk_wait(self.settings, self.now)
                         if priority and reminder_id is None else None),
         )
-        self.session.add(row)
-        return row
 
     def reply(
         self, text: str, buttons: Sequence[Button] = (), **links: int | str | None

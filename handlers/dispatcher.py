@@ -25,7 +25,7 @@ from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
-SWEEP_BATCH = 20  # targets per sweep transaction (short, so senders can commit between)
+SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
 
 
 def cleaned(event: Incoming) -> Incoming:

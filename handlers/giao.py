@@ -25,7 +25,9 @@ from handlers.common import (
     calendar_of,
     hand_down_button,
     members_with_role,
+    members_with_role_in,
     office_staff,
+    office_staff_of,
     repeated_offsets_text,
     status_buttons,
     task_line,
@@ -34,7 +36,7 @@ from handlers.common import (
     units_with_units_below,
 )
 from handlers.context import Context, bulk_wait, dialogue_data
-from handlers.reminders import plan_target
+from handlers.reminders import plan_targets
 from services import targets
 from services.scope import (
     assignable_units,
@@ -44,6 +46,7 @@ from services.scope import (
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
 
 PREVIEW_UNITS = 10
+ID_CHUNK = 5000  # ids per IN (...) list
 NUMBER_TRIES = 5  # a task's number taken by a concurrent [Gửi]: try the next one
 MAX_TITLE = 500  # Assignment.title; longer texts belong in the details
 STEPS = ("title", "details", "deadline", "units")
@@ -222,13 +225,25 @@ async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
     await preview(ctx, draft, before)
 
 
+async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[Unit]:
+    """The draft's units by code, read in chunks (PostgreSQL takes at most 32,767
+    parameters a statement; a national task has 50,000 units)."""
+    if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
+        return list((await ctx.session.exec(select(Unit).where(
+            col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
+    units: list[Unit] = []
+    for start in range(0, len(unit_ids), ID_CHUNK):
+        units += (await ctx.session.exec(select(Unit).where(
+            col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])))).all()
+    return sorted(units, key=lambda u: u.code)
+
+
 async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     t = ctx.t
     draft["step"] = "confirm"
     draft["editing"] = False
     await _save(ctx, draft)
-    units = list((await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    units = await _draft_units(ctx, draft["unit_ids"])
     deadline = _deadline_of(draft)
     lines = [t("Xin xác nhận nhiệm vụ sẽ giao:")]
     if draft.get("parent_id"):
@@ -513,16 +528,30 @@ async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
     recipients, silent = 0, []
     assignment.period = period
     ctx.session.add(assignment)
-    offices = await units_with_units_below(ctx, [u.id for u in units])  # type: ignore[misc]
-    for unit in units:
-        target = await targets.add(ctx.session, Target(
-            assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline))  # type: ignore[arg-type]
-        plan_target(ctx, target, assignment)
-        told = await announce(ctx, assignment, target, unit, file_name,
-                              unit.id in offices, rolled)
-        if not told:
+    unit_ids = [u.id for u in units]
+    offices = await units_with_units_below(ctx, unit_ids)  # type: ignore[arg-type]
+    opened = await targets.add_all(ctx.session, [Target(
+        assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline)  # type: ignore[arg-type]
+        for unit in units])
+    await plan_targets(ctx, opened, assignment)
+    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
+    staff_of = await office_staff_of(ctx, sorted(offices & set(unit_ids)))  # type: ignore[arg-type]
+    for unit, target in zip(units, opened, strict=True):
+        reporters = reporters_of.get(unit.id, [])  # type: ignore[arg-type]
+        # An office with units below it can hand the task down: its staff get [Giao tiếp].
+        staff = staff_of.get(unit.id, [])  # type: ignore[arg-type]
+        staff_ids = {m.id for m in staff}
+        if not reporters and not staff:
             silent.append(unit)
-        recipients += told
+        for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
+            ctx.send_bulk(member, lambda tr, target=target, unit=unit: task_text(
+                tr, ctx, assignment, target, unit, rolled),
+                _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
+                              member.id in staff_ids),
+                priority=1, file_id=assignment.file_id, file_name=file_name,
+                target_id=target.id, assignment_id=assignment.id)
+            recipients += 1
+    await ctx.write_queued()
     return recipients, silent
 
 
@@ -563,12 +592,14 @@ async def _send(ctx: Context, draft: dict) -> None:
         await ask(ctx, draft, "deadline", t("Hạn {due} đã qua trong lúc chờ xác nhận.",
                                              due=t.moment(deadline)))
         return
-    units = list((await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(draft["unit_ids"])).order_by(col(Unit.code)))).all())
+    units = await _draft_units(ctx, draft["unit_ids"])
     allowed = assignable_units(ctx.scope)
     if allowed is not None:  # the scope may have changed since the preview
-        inside = set((await ctx.session.exec(select(Unit.id).where(
-            col(Unit.id).in_(draft["unit_ids"]), col(Unit.id).in_(allowed)))).all())
+        inside: set[int] = set()
+        for start in range(0, len(draft["unit_ids"]), ID_CHUNK):
+            inside.update((await ctx.session.exec(select(Unit.id).where(
+                col(Unit.id).in_(draft["unit_ids"][start:start + ID_CHUNK]),
+                col(Unit.id).in_(allowed)))).all())  # type: ignore[arg-type]
         if len(inside) < len(units):
             draft["editing"] = True
             await ask(ctx, draft, "units", t(

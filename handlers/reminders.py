@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +15,7 @@ from core.i18n import Translator
 from handlers.common import (
     calendar_of,
     members_with_role,
+    members_with_role_in,
     policy_of,
     status_buttons,
     task_line,
@@ -28,17 +29,37 @@ CLOSED_STATES = ("submitted", "excused", "removed")
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
 
+def _planned(ctx: Context, deadline: datetime, assignment: Assignment) -> list:
+    policy = policy_of(ctx.settings, assignment)
+    calendar = calendar_of(ctx.settings)
+    planned = reminder_policy.plan(deadline, ctx.now, policy, calendar)
+    overdue = reminder_policy.next_overdue(deadline, ctx.now, 0, policy, calendar)
+    return [*planned, *([overdue] if overdue else [])]
+
+
 def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
     """Plan the reminders of `target` from now on (before, on the day, first overdue);
     nothing while the task's reminders are paused (resuming plans them)."""
     if assignment.reminders_paused:
         return
-    policy = policy_of(ctx.settings, assignment)
-    calendar = calendar_of(ctx.settings)
-    planned = reminder_policy.plan(target.deadline, ctx.now, policy, calendar)
-    overdue = reminder_policy.next_overdue(target.deadline, ctx.now, 0, policy, calendar)
-    for item in [*planned, *([overdue] if overdue else [])]:
+    for item in _planned(ctx, target.deadline, assignment):
         ctx.session.add(Reminder(target_id=target.id, due_at=item.due_at, kind=item.kind))
+
+
+async def plan_targets(ctx: Context, targets: list[Target], assignment: Assignment) -> None:
+    """`plan_target` for the many new targets of a task: the plan is worked out once per
+    deadline and written with a few INSERT statements (not an object per reminder)."""
+    if assignment.reminders_paused:
+        return
+    plans: dict[datetime, list] = {}
+    rows = [{"target_id": target.id, "due_at": item.due_at, "kind": item.kind,
+             "state": "planned", "sent_at": None}
+            for target in targets
+            for item in plans.setdefault(target.deadline, _planned(ctx, target.deadline,
+                                                                   assignment))]
+    if rows:  # one executemany, sent by the driver in batches of rows
+        await (await ctx.session.connection()).execute(
+            insert(Reminder.__table__), rows)  # type: ignore[attr-defined]
 
 
 async def unplan_target(ctx: Context, target: Target) -> None:
@@ -126,16 +147,32 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
     latest: dict[int, Reminder] = {}
     for reminder in due:
         latest[reminder.target_id] = reminder
+    # Everything the batch needs, read in a few queries (not three per target).
+    ids = sorted(latest)
+    by_id = {t.id: t for t in (await ctx.session.exec(
+        select(Target).where(col(Target.id).in_(ids)))).all()}
+    unit_ids = sorted({t.unit_id for t in by_id.values()})
+    names = dict((await ctx.session.exec(
+        select(Unit.id, Unit.name).where(col(Unit.id).in_(unit_ids)))).all())
+    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
     sent = 0
     for reminder in due:
         reminder.state = "skipped"
         if latest[reminder.target_id] is reminder:
-            target = await ctx.session.get(Target, reminder.target_id)
+            target = by_id.get(reminder.target_id)
             assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
             stale = aware(reminder.due_at) < now - STALE_AFTER
             if target and assignment and assignment.state == "active" \
                     and not assignment.reminders_paused and target.state not in CLOSED_STATES:
-                if not stale and await send_reminder(ctx, target, assignment, reminder.id):
+                reporters = [] if stale else reporters_of.get(target.unit_id, [])
+                unit = names.get(target.unit_id, "?")
+                for member in reporters:
+                    ctx.send_bulk(member, lambda t, target=target, assignment=assignment,
+                                  unit=unit: reminder_text(t, ctx, assignment, target, unit),
+                                  status_buttons(target.id), priority=1,  # type: ignore[arg-type]
+                                  target_id=target.id, assignment_id=assignment.id,
+                                  reminder_id=reminder.id)
+                if reporters:
                     reminder.state = "sent"
                     reminder.sent_at = now
                     sent += 1
@@ -144,6 +181,7 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
                     if not stale:
                         await _escalate(ctx, target, assignment, count)
         ctx.session.add(reminder)
+    await ctx.write_queued()
     return len(due), sent
 
 

@@ -106,10 +106,18 @@ async def change(session: AsyncSession, target: Target, **values: Any) -> None:
 
 async def add(session: AsyncSession, target: Target) -> Target:
     """A new target of a task, counted (it gets its id)."""
-    session.add(target)
+    return (await add_all(session, [target]))[0]
+
+
+async def add_all(session: AsyncSession, new: list[Target]) -> list[Target]:
+    """New targets of one task, counted together (they get their ids): one flush and one
+    move of the counters, however many units the task goes to."""
+    if not new:
+        return new
+    session.add_all(new)
     await session.flush()
-    await _shift(session, [], [counted(target)])
-    return target
+    await _shift(session, [], [counted(target) for target in new])
+    return new
 
 
 # --- the transitions ---------------------------------------------------------------------
