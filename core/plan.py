@@ -810,7 +810,9 @@ def _add_addressees(text: str, context: _Context) -> None:
 def _strip_title(text: str) -> str:
     """"Trưởng phòng GDĐT các huyện" -> "phòng GDĐT các huyện" (same length kept out)."""
     match = _TITLE_OF_HEAD.match(_fold1(text))
-    return text[match.end():] if match else text
+    if match is None or match.group().startswith("giao") and text[:4].lower() != "giao":
+        return text  # "Giáo viên ..." is no "Giao ..." (assign)
+    return text[match.end():]
 
 
 def _line_duties(line: _Line, folded: str, context: _Context) -> Iterator[Duty]:
