@@ -1096,7 +1096,14 @@ def _phrase(sentence: str, folded: str, start: int) -> str:
     return " ".join(re.sub(r"[*_]+", "", sentence[start:end]).split()).strip(" ,;:.-–—")
 
 
+_DEADLINE_WORDS = re.compile(r"\s(?:truoc|cham nhat|han chot|dinh ky|hang nam|hang quy)\b")
+
+
 def _clause_title(sentence: str, folded: str, start: int, end: int) -> str:
+    """The clause as a title, without its deadline (shown beside the title anyway)."""
+    cut = _DEADLINE_WORDS.search(folded, start + 1, end)
+    if cut is not None and cut.start() > start:
+        end = cut.start()
     words = " ".join(re.sub(r"[*_]+", "", sentence[start:end]).split()).strip(" ,;:.-–—")
     if not words:
         return ""
