@@ -20,7 +20,7 @@ from core.files import check_file
 from core.i18n import N_, Translator
 from core.messages import IncomingFile
 from core.plan import Audience, Duty, UnitView, extract_duties, resolve_audience
-from core.text import fold
+from core.text import excerpt, fold
 from handlers import files as file_intake
 from handlers import giao, plans
 from handlers.common import calendar_of
@@ -183,9 +183,9 @@ def _duty_row(duty: Duty, unit_ids: list[int]) -> dict:
 # --- what the staff member sees -----------------------------------------------------------
 
 
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split()).lstrip("-–•+* ")
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+def passage(text: str, limit: int) -> str:
+    """A plan's passage on one line, without its leading bullet, cut at a word."""
+    return excerpt(text.strip().lstrip("-–•+* "), limit)
 
 
 def deadline_words(t: Translator, now: datetime, row: dict) -> str:
@@ -208,7 +208,7 @@ def list_text(t: Translator, now: datetime, name: str, rows: list[dict]) -> str:
         else:
             units = t("chưa rõ đơn vị") + (f" ({row['audience']})" if row["audience"] else "")
         lines.append(f"{i}. {row['title']} — {deadline} — {units}")
-        lines.append(f"   «{shorten(row['source'], SOURCE_CHARS)}»")
+        lines.append(f"   «{passage(row['source'], SOURCE_CHARS)}»")
     lines.append(t("Bấm số của việc để xem bản nháp giao việc; chưa gửi gì cho đơn vị nào."))
     return "\n".join(lines)
 
@@ -232,7 +232,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         return
     row = rows[index - 1]
     draft = giao.new_draft()
-    draft.update(title=shorten(row["title"], giao.MAX_TITLE),
+    draft.update(title=passage(row["title"], giao.MAX_TITLE),
                  details=row["source"].strip().lstrip("-–•+* "),
                  details_done=True, file_id=plan.file_id,
                  file_name=plan.name if plan.file_id else None,
