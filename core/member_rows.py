@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from core.roles import CHANNELS, ROLES
 from core.text import fold
+from core.unit_rows import find_columns
 
 REQUIRED = ("name", "channel", "role")
 HEADER_ALIASES = {
@@ -68,12 +69,7 @@ class MemberProblem:
 
 def header_map(cells: Iterable[object]) -> dict[str, int] | None:
     """Column index per field when `cells` is a members header row."""
-    found: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        key = HEADER_ALIASES.get(fold(str(cell or "")))
-        if key and key not in found:
-            found[key] = index
-    return found if all(k in found for k in REQUIRED) else None
+    return find_columns(cells, HEADER_ALIASES, REQUIRED)
 
 
 def cell_text(value: object) -> str:

@@ -34,14 +34,21 @@ class RowProblem:
     value: str
 
 
-def header_map(cells: Iterable[object]) -> dict[str, int] | None:
-    """Column index per field when `cells` is a header row (English or Vietnamese)."""
+def find_columns(cells: Iterable[object], aliases: Mapping[str, str],
+                 required: Iterable[str]) -> dict[str, int] | None:
+    """Column index per field when `cells` is a header row whose (folded) titles `aliases`
+    names; None when a required field has no column (the row is data, not a header)."""
     found: dict[str, int] = {}
     for index, cell in enumerate(cells):
-        key = HEADER_ALIASES.get(fold(str(cell or "")))
+        key = aliases.get(fold(str(cell or "")))
         if key and key not in found:
             found[key] = index
-    return found if all(k in found for k in REQUIRED) else None
+    return found if all(k in found for k in required) else None
+
+
+def header_map(cells: Iterable[object]) -> dict[str, int] | None:
+    """Column index per field when `cells` is a units header row (English or Vietnamese)."""
+    return find_columns(cells, HEADER_ALIASES, REQUIRED)
 
 
 def to_row(number: int, cells: list[object], columns: Mapping[str, int]) -> UnitRow:
