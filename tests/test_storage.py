@@ -85,22 +85,27 @@ async def test_unique_unit_code_and_foreign_keys_enforced(settings) -> None:
         await runtime.close()
 
 
+async def one_target(session) -> tuple[Member, Target]:
+    """A member, a unit and a task given to it: its one target."""
+    member = Member(display_name="A", channel="console", channel_user_id="a", chat_id="a",
+                    created_at=NOW)
+    unit = Unit(code="U", name="U", name_key="u")
+    session.add_all([member, unit])
+    await session.flush()
+    task = Assignment(number=1, title="T", deadline=NOW, assigned_by=member.id, created_at=NOW)
+    session.add(task)
+    await session.flush()
+    target = Target(assignment_id=task.id, unit_id=unit.id, deadline=NOW)
+    session.add(target)
+    await session.flush()
+    return member, target
+
+
 async def test_submissions_are_kept_not_overwritten(settings) -> None:
     runtime = await Runtime.open(settings)
     try:
         async with runtime.sessions() as session, session.begin():
-            member = Member(display_name="A", channel="console", channel_user_id="a",
-                            chat_id="a", created_at=NOW)
-            unit = Unit(code="U", name="U", name_key="u")
-            session.add_all([member, unit])
-            await session.flush()
-            task = Assignment(number=1, title="T", deadline=NOW, assigned_by=member.id,
-                              created_at=NOW)
-            session.add(task)
-            await session.flush()
-            target = Target(assignment_id=task.id, unit_id=unit.id, deadline=NOW)
-            session.add(target)
-            await session.flush()
+            member, target = await one_target(session)
             for kind in ("file", "done"):
                 session.add(Submission(target_id=target.id, member_id=member.id, kind=kind,
                                        created_at=NOW))
@@ -116,18 +121,7 @@ async def test_migration_0018_reads_the_route_of_earlier_answers_again(settings)
     runtime = await Runtime.open(settings)
     try:
         async with runtime.sessions() as session, session.begin():
-            member = Member(display_name="A", channel="console", channel_user_id="a",
-                            chat_id="a", created_at=NOW)
-            unit = Unit(code="U", name="U", name_key="u")
-            session.add_all([member, unit])
-            await session.flush()
-            task = Assignment(number=1, title="T", deadline=NOW, assigned_by=member.id,
-                              created_at=NOW)
-            session.add(task)
-            await session.flush()
-            target = Target(assignment_id=task.id, unit_id=unit.id, deadline=NOW)
-            session.add(target)
-            await session.flush()
+            member, target = await one_target(session)
             for kind, text in (("done", "đã nộp bản giấy qua văn thư"), ("done", ""),
                                ("help", "gửi qua email được không"),
                                ("done", "đã gửi qua iOffice"), ("done", "Dạ đã gửi qua mail ạ")):
