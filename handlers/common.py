@@ -10,12 +10,11 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires
 from core.text import excerpt, fold, small_number
 from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
-
-OPEN_STATES = ("pending", "in_progress")
 
 STATUS_LABELS = (
     ("done", N_("Đã nộp")),
@@ -25,10 +24,10 @@ STATUS_LABELS = (
 )
 
 REQUIRES_TEXT = {
-    "any": N_("tệp báo cáo, hoặc báo «đã nộp» nếu đã gửi qua e-mail/giấy"),
-    "file": N_("tệp báo cáo"),
-    "status": N_("chỉ cần báo trạng thái (không cần tệp)"),
-    "both": N_("tệp báo cáo và xác nhận «đã xong»"),
+    Requires.ANY: N_("tệp báo cáo, hoặc báo «đã nộp» nếu đã gửi qua e-mail/giấy"),
+    Requires.FILE: N_("tệp báo cáo"),
+    Requires.STATUS: N_("chỉ cần báo trạng thái (không cần tệp)"),
+    Requires.BOTH: N_("tệp báo cáo và xác nhận «đã xong»"),
 }
 
 
@@ -114,7 +113,7 @@ async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]
     that deadline, so it stays."""
     current = await current_periods(ctx, {t.assignment_id for t in targets})
     return [t for t in targets if current.get(t.assignment_id) == t.period
-            or (t.state in OPEN_STATES and t.deadline >= ctx.now)]
+            or (t.state in OPEN_TARGET_STATES and t.deadline >= ctx.now)]
 
 
 async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
@@ -124,8 +123,8 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     query = (
         select(Target, Assignment)
         .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_STATES),
-               Assignment.state == "active")
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
+               Assignment.state == AssignmentState.ACTIVE)
         .order_by(col(Target.deadline), col(Assignment.number))
     )
     rows = [(t, a) for t, a in (await ctx.session.exec(query)).all()]

@@ -11,9 +11,10 @@ from sqlmodel import col, select
 
 from core.i18n import Translator
 from core.messages import Button
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires, SubmissionKind, TargetState
 from handlers.answers import misfiled_buttons, move_label, move_options
 from handlers.cascade import after_answer
-from handlers.common import OPEN_STATES, task_line, unit_name
+from handlers.common import task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import targets
@@ -26,24 +27,25 @@ async def recount(ctx: Context, target: Target, assignment: Assignment) -> None:
     """Count `target` (locked) again from its submissions that remain
     (`services.targets.recount`); a target that goes back to owing has its reminders planned
     again from now."""
-    was_open = target.state in OPEN_STATES
+    was_open = target.state in OPEN_TARGET_STATES
     await targets.recount(ctx.session, target, assignment.requires)
-    if not was_open and target.state in OPEN_STATES and assignment.state == "active":
+    if not was_open and target.state in OPEN_TARGET_STATES \
+            and assignment.state == AssignmentState.ACTIVE:
         await replan_target(ctx, target, assignment)
 
 
 def what(t: Translator, submission: Submission, file_name: str) -> str:
-    if submission.kind == "file":
+    if submission.kind == SubmissionKind.FILE:
         return t("tệp «{name}»", name=file_name)
-    if submission.kind == "nil":
+    if submission.kind == SubmissionKind.NIL:
         return t("báo cáo không phát sinh")
     return t("báo «đã nộp»")
 
 
 def state_words(t: Translator, target: Target) -> str:
-    if target.state == "submitted":
+    if target.state == TargetState.SUBMITTED:
         return t("vẫn đã nộp (còn bài nộp khác)")
-    if target.state == "in_progress":
+    if target.state == TargetState.IN_PROGRESS:
         return t("đang làm")
     return t("chưa nộp")
 
@@ -122,11 +124,11 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     if submission.withdrawn_at is not None:
         ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
-    if other.state not in OPEN_STATES or destination.state != "active":
+    if other.state not in OPEN_TARGET_STATES or destination.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn chờ đơn vị nộp; chưa chuyển gì.",
                     task=task_line(t, destination)))
         return
-    if submission.kind == "file" and destination.requires == "status":
+    if submission.kind == SubmissionKind.FILE and destination.requires == Requires.STATUS:
         ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không nhận tệp; chưa chuyển gì.",
                     task=task_line(t, destination)))
         return
@@ -141,12 +143,12 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     await ctx.session.flush()
     await recount(ctx, source, assignment)
     await recount(ctx, other, destination)
-    if other.state == "submitted":
+    if other.state == TargetState.SUBMITTED:
         await after_answer(ctx, other)
     for task in {assignment.id, destination.id}:  # in the log of both tasks
         ctx.audit("submission_moved", task, submission=submission.id, to=moved.id,
                   from_task=assignment.number, to_task=destination.number)
-    if other.state == "submitted":
+    if other.state == TargetState.SUBMITTED:
         at = other.submitted_at
         assert at is not None
         timing = t("nộp đúng hạn") if other.on_time else t(

@@ -12,6 +12,7 @@ from core import roles
 from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
+from core.states import AssignmentState, RequestState, TargetState
 from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
@@ -40,7 +41,8 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
                     until=t.moment(until), deadline=t.moment(target.deadline)))
         return
     pending = (await ctx.session.exec(select(ExtensionRequest).where(
-        ExtensionRequest.target_id == target.id, ExtensionRequest.state == "pending"))).first()
+        ExtensionRequest.target_id == target.id,
+        ExtensionRequest.state == RequestState.PENDING))).first()
     if pending is not None:
         ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task_line(t, assignment)))
@@ -77,7 +79,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
 async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                  until: datetime | None = None) -> None:
     t = ctx.t
-    if ext.state != "pending":
+    if ext.state != RequestState.PENDING:
         ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
         return
     target = await targets.get(ctx.session, ext.target_id)
@@ -86,11 +88,11 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
                                                 "các lệnh.")):
         return
-    if target.state == "excused":  # excused meanwhile: it owes nothing to extend
+    if target.state == TargetState.EXCUSED:  # excused meanwhile: it owes nothing to extend
         ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
-    if target.state == "removed":  # taken off the task meanwhile (/sua)
+    if target.state == TargetState.REMOVED:  # taken off the task meanwhile (/sua)
         ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
@@ -100,7 +102,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                     "một ngày sau hạn đó, hoặc bấm Từ chối.", until=t.moment(until),
                     deadline=t.moment(target.deadline)))
         return
-    ext.state = "granted" if grant else "refused"
+    ext.state = RequestState.GRANTED if grant else RequestState.REFUSED
     ext.decided_by = ctx.member.id if ctx.member else None
     ext.decided_at = ctx.now
     unit = await unit_name(ctx, target.unit_id)
@@ -161,7 +163,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     try:
@@ -176,7 +178,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     owed = {tg.unit_id: tg for tg in await targets.lock_all(ctx.session, select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
-        Target.state != "removed",
+        Target.state != TargetState.REMOVED,
         col(Target.unit_id).in_([u.id for u in units])))}
     outside = [u for u in units if u.id not in owed]
     if outside:
@@ -188,7 +190,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
                     "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
         return
-    excused = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
+    excused = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
     extended = [u for u in units if u not in excused]
     for unit in extended:
         target = owed[unit.id]  # type: ignore[index]
