@@ -108,7 +108,7 @@ class Pick(_TargetPress):
 
 
 @dataclass(frozen=True)
-class HandDown(_TargetPress):
+class HandDownPress(_TargetPress):
     """`h:<target>`: hand the office's task down to its units."""
 
     PREFIX: ClassVar[str] = "h"
@@ -236,3 +236,45 @@ class EditPress(Callback):
         if len(fields) == 2 and fields[0] == "field" and fields[1]:
             return cls("field", fields[1])
         return None
+
+
+@dataclass(frozen=True)
+class ProgressPage(Callback):
+    """`t:<view>:<page>[:<arg>]`: another page of a `/tiendo` view (`arg`: the task number,
+    the unit id or the group key the view is of)."""
+
+    PREFIX: ClassVar[str] = "t"
+    view: str
+    page: int
+    arg: str = ""
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.view, str(self.page), self.arg) if self.arg else (self.view, str(self.page))
+
+    @classmethod
+    def of_fields(cls, fields: list[str]) -> Self | None:
+        page = _number(fields[1]) if len(fields) >= 2 and fields[0] else None
+        arg = ":".join(fields[2:])
+        if page is None or (len(fields) > 2 and not arg):
+            return None
+        return cls(fields[0], page, arg)
+
+
+@dataclass(frozen=True)
+class ReportFile(Callback):
+    """`r:chart:<task number>` or `r:xlsx:<task number>` under `/tiendo #N`."""
+
+    PREFIX: ClassVar[str] = "r"
+    kind: Literal["chart", "xlsx"]
+    number: int
+
+    def fields(self) -> tuple[str, ...]:
+        return self.kind, str(self.number)
+
+    @classmethod
+    def of_fields(cls, fields: list[str]) -> Self | None:
+        if len(fields) != 2 or fields[0] not in ("chart", "xlsx"):
+            return None
+        number = _number(fields[1])
+        kind = cast(Literal["chart", "xlsx"], fields[0])
+        return None if number is None else cls(kind, number)

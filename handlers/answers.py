@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlmodel import col, select
 
+from core.callbacks import Misfiled, Pick, StatusPress
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
@@ -129,7 +130,8 @@ def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
         return t("#{number} {title}", number=assignment.number, title=assignment.title[:40])
 
     def render(t: Translator) -> list[Button]:
-        return [Button(label(t, target, a), f"p:{target.id}") for target, a in rows]
+        return [Button(label(t, target, a), Pick(target.id).pack())
+                for target, a in rows]
 
     return render
 
@@ -495,10 +497,10 @@ async def misfiled_buttons(ctx: Context, submission: Submission, target: Target
     open tasks, one «Chuyển sang #M» each (on Zalo, where a message answers the bot's latest
     one, these are the numbers to answer: «Trả lời 2 = Chuyển sang #1»)."""
     t = ctx.t
-    buttons = [Button(t("Nộp nhầm"), f"w:{submission.id}")]
+    buttons = [Button(t("Nộp nhầm"), Misfiled(submission.id).pack())]
     for other, assignment in (await move_options(ctx, target))[:MOVE_OPTIONS]:
-        buttons.append(Button(move_label(t, other, assignment, target), f"w:{submission.id}:"
-                              f"{other.id}"))
+        buttons.append(Button(move_label(t, other, assignment, target),
+                              Misfiled(submission.id, other.id).pack()))
     return buttons
 
 
@@ -518,8 +520,8 @@ def move_label(t: Translator, other: Target, assignment: Assignment, source: Tar
 # --- buttons and the answer dialogue -----------------------------------------------------
 
 
-async def _own_target(ctx: Context, target_id: str) -> tuple[Target, Assignment] | None:
-    target = await ctx.session.get(Target, int(target_id)) if target_id.isdigit() else None
+async def _own_target(ctx: Context, target_id: int) -> tuple[Target, Assignment] | None:
+    target = await ctx.session.get(Target, target_id)
     if target is None or target.unit_id not in ctx.unit_ids:
         ctx.reply(ctx.t("Nút này không dành cho đơn vị bạn."))
         return None
@@ -533,14 +535,15 @@ async def _own_target(ctx: Context, target_id: str) -> tuple[Target, Assignment]
 
 
 async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> None:
-    if len(parts) != 2:
+    press = StatusPress.from_parts(parts)
+    if press is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    owned = await _own_target(ctx, parts[0])
+    owned = await _own_target(ctx, press.target_id)
     if owned is None:
         return
     target, assignment = owned
-    action = parts[1]
+    action = press.action
     if action == "done":
         await apply_status(ctx, target, assignment, StatusAnswer("done"))
     elif action == "prog":
@@ -554,10 +557,11 @@ async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> No
 async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     dialogue = await ctx.dialogue()
     data = dialogue_data(dialogue) if dialogue and dialogue.kind == "answer" else {}
-    if data.get("expect") != "pick" or not parts:
+    press = Pick.from_parts(parts)
+    if data.get("expect") != "pick" or press is None:
         ctx.reply(ctx.t("Câu trả lời này đã được xử lý rồi."))
         return
-    owned = await _own_target(ctx, parts[0])
+    owned = await _own_target(ctx, press.target_id)
     if owned is None:
         return
     target, assignment = owned

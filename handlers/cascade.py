@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import CancelHandDown, HandDownPress
 from core.cascade import answered, hand_down_deadline
 from core.giao_line import parse_giao_line
 from core.i18n import N_, Translator
@@ -85,11 +86,12 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`h:<target id>` under a task message; `h:cancel:<number>` under the notice that the
     office was excused from the parent."""
     t = ctx.t
-    if len(parts) == 2 and parts[0] == "cancel":
-        await giao.handle_cancel(ctx, f"#{parts[1]}")
+    cancel = CancelHandDown.from_parts(parts)
+    if cancel is not None:
+        await giao.handle_cancel(ctx, f"#{cancel.number}")
         return
-    target = await ctx.session.get(Target, int(parts[0])) \
-        if len(parts) == 1 and parts[0].isdigit() else None
+    press = HandDownPress.from_parts(parts)
+    target = await ctx.session.get(Target, press.target_id) if press else None
     parent = await ctx.session.get(Assignment, target.assignment_id) if target else None
     if target is None or parent is None:
         ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
@@ -253,7 +255,7 @@ async def after_excuse(ctx: Context, target: Target) -> None:
         "Bấm «Huỷ #{number}» để huỷ và báo các đơn vị; nếu vẫn cần thì không phải làm gì.",
         parent=task_line(tr, parent), task=task_line(tr, child), number=child.number),
         lambda tr: [Button(tr("Huỷ #{number}", number=child.number),
-                           f"h:cancel:{child.number}")],
+                           CancelHandDown(child.number).pack())],
         priority=1, assignment_id=child.id)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlmodel import col, select
 
 from app.config import Settings
+from core.callbacks import HandDownPress, StatusAction, StatusPress
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
@@ -16,7 +17,7 @@ from handlers.context import Context, calendar_of  # noqa: F401 (shared from her
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
 
-STATUS_LABELS = (
+STATUS_LABELS: tuple[tuple[StatusAction, str], ...] = (
     ("done", N_("Đã nộp")),
     ("prog", N_("Đang làm")),
     ("help", N_("Cần hỗ trợ")),
@@ -33,7 +34,8 @@ REQUIRES_TEXT = {
 
 def status_buttons(target_id: int):
     def render(t: Translator) -> list[Button]:
-        return [Button(t(label), f"s:{target_id}:{action}") for action, label in STATUS_LABELS]
+        return [Button(t(label), StatusPress(target_id, action).pack())
+                for action, label in STATUS_LABELS]
 
     return render
 
@@ -179,7 +181,7 @@ async def tell_assigner(ctx: Context, assignment: Assignment, change: Callable[[
 def hand_down_button(target_id: int):
     """`[Giao tiếp]` under a task message to an office's staff (`handlers.cascade`)."""
     def render(t: Translator) -> list[Button]:
-        return [Button(t("Giao tiếp"), f"h:{target_id}")]
+        return [Button(t("Giao tiếp"), HandDownPress(target_id).pack())]
 
     return render
 

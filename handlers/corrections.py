@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from core.callbacks import Misfiled
 from core.i18n import Translator
 from core.messages import Button
 from core.states import OPEN_TARGET_STATES, AssignmentState, Requires, SubmissionKind, TargetState
@@ -54,10 +55,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`w:<submission>` asks where to; `w:<submission>:<target>` moves it there;
     `w:<submission>:back` withdraws it."""
     t = ctx.t
-    submission = await ctx.session.get(Submission, int(parts[0])) \
-        if parts and parts[0].isdigit() else None
+    press = Misfiled.from_parts(parts)
+    submission = await ctx.session.get(Submission, press.submission_id) if press else None
     target = await ctx.session.get(Target, submission.target_id) if submission else None
-    if submission is None or target is None or len(parts) > 2:
+    if press is None or submission is None or target is None:
         ctx.reply(t(STALE))
         return
     if target.unit_id not in ctx.unit_ids:
@@ -71,18 +72,19 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     stored = await ctx.session.get(StoredFile, submission.file_id) if submission.file_id \
         else None
     shown = what(t, submission, stored.original_name if stored else "")
-    if len(parts) == 1:
+    if press.to is None and not press.withdraw:
         options = await move_options(ctx, target)
-        buttons = [Button(move_label(t, other, a, target), f"w:{submission.id}:{other.id}")
+        buttons = [Button(move_label(t, other, a, target),
+                          Misfiled(submission.id, other.id).pack())
                    for other, a in options]
-        buttons.append(Button(t("Rút lại"), f"w:{submission.id}:back"))
+        buttons.append(Button(t("Rút lại"), Misfiled(submission.id, withdraw=True).pack()))
         ctx.reply(t("Bài nộp {what} đang ở nhiệm vụ {task}. Chuyển sang nhiệm vụ nào, hay rút "
                     "lại?", what=shown, task=task_line(t, assignment)) if options else
                   t("Bài nộp {what} đang ở nhiệm vụ {task}; đơn vị không còn nhiệm vụ nào khác "
                     "đang mở. Rút lại bài nộp này?", what=shown, task=task_line(t, assignment)),
                   buttons, target_id=target.id)
         return
-    if parts[1] == "back":
+    if press.withdraw:
         assignment = await targets.lock(ctx.session, target)
         await ctx.session.refresh(submission)  # a withdrawal committed meanwhile is seen
         if submission.withdrawn_at is not None:
@@ -99,13 +101,14 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment),
                     state=state_words(t, target)), target_id=target.id)
         return
-    await _move(ctx, submission, target, assignment, parts[1], shown)
+    assert press.to is not None
+    await _move(ctx, submission, target, assignment, press.to, shown)
 
 
 async def _move(ctx: Context, submission: Submission, source: Target, assignment: Assignment,
-                to: str, shown: str) -> None:
+                to: int, shown: str) -> None:
     t = ctx.t
-    other = await ctx.session.get(Target, int(to)) if to.isdigit() else None
+    other = await ctx.session.get(Target, to)
     destination = await ctx.session.get(Assignment, other.assignment_id) if other else None
     if other is None or destination is None or other.unit_id not in ctx.unit_ids \
             or other.id == source.id:

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import EditPress
 from core.deadlines import DeadlineError, parse_deadline
 from core.giao_line import EditLine, parse_edit_line, parse_requires
 from core.i18n import N_, Translator
@@ -200,7 +201,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     if not line.parts and not line.unknown:
         await ctx.set_dialogue("sua", draft)
         ctx.reply(t("Sửa gì ở nhiệm vụ {task}?", task=task_line(t, assignment)),
-                  [Button(t(label), f"e:field:{name}") for name, label in FIELDS])
+                  [Button(t(label), EditPress("field", name).pack()) for name, label in FIELDS])
         return
     problems = [t("Không hiểu phần «{part}»; các phần là: hạn, thêm, bớt, tên, chi tiết, nộp.",
                   part=" | ".join(line.unknown))] if line.unknown else []
@@ -250,14 +251,15 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                     "vụ."))
         return
     draft = dialogue_data(dialogue)
-    action = parts[0] if parts else ""
+    press = EditPress.from_parts(parts)
+    action = press.action if press else ""
     if action == "cancel":
         await ctx.clear_dialogue()
         ctx.reply(t("Đã huỷ bản sửa; nhiệm vụ vẫn như cũ."))
-    elif action == "field" and len(parts) > 1 and parts[1] in PROMPTS:
-        draft["step"] = parts[1]
+    elif press is not None and action == "field" and press.field in PROMPTS:
+        draft["step"] = press.field
         await ctx.set_dialogue("sua", draft)
-        ctx.reply(t(PROMPTS[parts[1]]))
+        ctx.reply(t(PROMPTS[press.field]))
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:
@@ -300,7 +302,8 @@ async def preview(ctx: Context, assignment: Assignment, draft: dict) -> None:
     await ctx.set_dialogue("sua", draft)
     lines = [t("Xin xác nhận sửa nhiệm vụ {task}:", task=task_line(t, assignment)),
              *await _change_lines(ctx, t, assignment, draft["changes"], before)]
-    ctx.reply("\n".join(lines), [Button(t("Gửi"), "e:send"), Button(t("Huỷ"), "e:cancel")])
+    ctx.reply("\n".join(lines), [Button(t("Gửi"), EditPress("send").pack()),
+                                 Button(t("Huỷ"), EditPress("cancel").pack())])
 
 
 async def _send(ctx: Context, draft: dict) -> None:

@@ -11,6 +11,7 @@ import re
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import ExcuseDecision
 from core.i18n import Translator
 from core.messages import Button
 from core.states import (
@@ -81,8 +82,9 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ])
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"m:{excuse.id}:ok"),
-                                            Button(tr("Từ chối"), f"m:{excuse.id}:no")],
+        ctx.send(staff, render, lambda tr: [
+            Button(tr("Đồng ý"), ExcuseDecision(excuse.id, True).pack()),
+            Button(tr("Từ chối"), ExcuseDecision(excuse.id, False).pack())],
                  target_id=target.id, assignment_id=assignment.id)
     ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
     ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
@@ -93,13 +95,13 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_excuse(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
         return
-    excuse = await ctx.session.get(ExcuseRequest, int(parts[0]), with_for_update=ROW_LOCK,
-                                   populate_existing=True) \
-        if len(parts) == 2 and parts[0].isdigit() else None
-    if excuse is None:
+    press = ExcuseDecision.from_parts(parts)
+    excuse = await ctx.session.get(ExcuseRequest, press.request_id, with_for_update=ROW_LOCK,
+                                   populate_existing=True) if press else None
+    if press is None or excuse is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await decide(ctx, excuse, parts[1] == "ok")
+    await decide(ctx, excuse, press.grant)
 
 
 async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import ExtensionDecision
 from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
@@ -67,8 +68,9 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         return "\n".join(lines)
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"x:{ext.id}:ok"),
-                                            Button(tr("Từ chối"), f"x:{ext.id}:no")],
+        ctx.send(staff, render, lambda tr: [
+            Button(tr("Đồng ý"), ExtensionDecision(ext.id, True).pack()),
+            Button(tr("Từ chối"), ExtensionDecision(ext.id, False).pack())],
                  target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
     ctx.audit("extension_request", assignment.id, target=target.id, until=until)
     ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
@@ -221,13 +223,13 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_decide_extensions(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
         return
-    ext = await ctx.session.get(ExtensionRequest, int(parts[0]), with_for_update=ROW_LOCK,
-                                populate_existing=True) \
-        if parts and parts[0].isdigit() else None
-    if ext is None or len(parts) != 2:
+    press = ExtensionDecision.from_parts(parts)
+    ext = await ctx.session.get(ExtensionRequest, press.request_id, with_for_update=ROW_LOCK,
+                                populate_existing=True) if press else None
+    if press is None or ext is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await decide(ctx, ext, parts[1] == "ok")
+    await decide(ctx, ext, press.grant)
 
 
 async def handle_staff_reply(ctx: Context) -> bool:

@@ -11,23 +11,25 @@ from core.callbacks import (
     EditPress,
     ExcuseDecision,
     ExtensionDecision,
-    HandDown,
+    HandDownPress,
     Misfiled,
     Pick,
     PlanDuty,
+    ProgressPage,
+    ReportFile,
     StatusPress,
     Suggested,
 )
 
-KINDS = (ExcuseDecision, ExtensionDecision, Pick, HandDown, CancelHandDown, StatusPress,
-         Misfiled, PlanDuty, Suggested, EditPress)
+KINDS = (ExcuseDecision, ExtensionDecision, Pick, HandDownPress, CancelHandDown, StatusPress,
+         Misfiled, PlanDuty, Suggested, EditPress, ProgressPage, ReportFile)
 ids = st.integers(min_value=0, max_value=10**12)
 words = st.text(st.characters(blacklist_characters=":"), min_size=1, max_size=12)
 payloads = st.one_of(
     st.builds(ExcuseDecision, ids, st.booleans()),
     st.builds(ExtensionDecision, ids, st.booleans()),
     st.builds(Pick, ids),
-    st.builds(HandDown, ids),
+    st.builds(HandDownPress, ids),
     st.builds(CancelHandDown, ids),
     st.builds(StatusPress, ids, st.sampled_from(STATUS_ACTIONS)),
     st.builds(Misfiled, ids),
@@ -37,6 +39,8 @@ payloads = st.one_of(
     st.builds(Suggested, st.from_regex(r"[a-z]{1,10}", fullmatch=True), st.text(max_size=40)),
     st.sampled_from([EditPress("send"), EditPress("cancel")]),
     st.builds(lambda name: EditPress("field", name), words),
+    st.builds(ProgressPage, words, ids, st.one_of(st.just(""), st.text(min_size=1, max_size=20))),
+    st.builds(ReportFile, st.sampled_from(["chart", "xlsx"]), ids),
 )
 
 
@@ -45,7 +49,7 @@ def test_the_payloads_are_the_ones_buttons_in_chats_carry() -> None:
     assert ExtensionDecision(7, False).pack() == "x:7:no"
     assert StatusPress(3, "prog").pack() == "s:3:prog"
     assert Pick(9).pack() == "p:9"
-    assert HandDown(4).pack() == "h:4"
+    assert HandDownPress(4).pack() == "h:4"
     assert CancelHandDown(15).pack() == "h:cancel:15"
     assert Misfiled(5).pack() == "w:5"
     assert Misfiled(5, 8).pack() == "w:5:8"
@@ -55,17 +59,22 @@ def test_the_payloads_are_the_ones_buttons_in_chats_carry() -> None:
     assert Suggested("giao").pack() == "c:giao:"
     assert EditPress("field", "deadline").pack() == "e:field:deadline"
     assert EditPress("send").pack() == "e:send"
+    assert ProgressPage("o", 2).pack() == "t:o:2"
+    assert ProgressPage("u", 1, "42").pack() == "t:u:1:42"
+    assert ReportFile("xlsx", 3).pack() == "r:xlsx:3"
 
 
 def test_malformed_payloads_are_refused() -> None:
     for kind, payload in [(ExcuseDecision, "m:12"), (ExcuseDecision, "m:12:yes"),
                           (ExcuseDecision, "x:12:ok"), (ExtensionDecision, "x:a:ok"),
                           (Pick, "p:"), (Pick, "p:1:2"), (Pick, "p:²"), (Pick, "p:07"),
-                          (HandDown, "h:cancel:3"), (CancelHandDown, "h:3"),
+                          (HandDownPress, "h:cancel:3"), (CancelHandDown, "h:3"),
                           (StatusPress, "s:1:finish"), (Misfiled, "w:1:2:3"),
                           (Misfiled, "w:1:x"), (PlanDuty, "k:1"), (Suggested, "c:"),
                           (Suggested, "c:giao"), (EditPress, "e:field"), (EditPress, "e:edit"),
-                          (EditPress, "e:send:now")]:
+                          (EditPress, "e:send:now"), (ProgressPage, "t:o"),
+                          (ProgressPage, "t:o:x"), (ProgressPage, "t:o:1:"),
+                          (ReportFile, "r:pdf:3"), (ReportFile, "r:xlsx")]:
         assert kind.parse(payload) is None, payload
 
 
