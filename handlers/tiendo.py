@@ -16,6 +16,7 @@ import re
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from core.callbacks import ProgressPage, ReportFile
 from core.i18n import Translator
 from core.messages import Button
 from core.progress import Figures, pages
@@ -94,13 +95,12 @@ def _cap(text: str) -> str:
 
 
 def _page_buttons(t: Translator, view: str, page: int, total: int, arg: str = "") -> list[Button]:
-    """`t:<view>:<page>[:<arg>]` payloads for the neighbouring pages."""
-    suffix = f":{arg}" if arg else ""
+    """The buttons of the neighbouring pages."""
     buttons = []
     if page > 1:
-        buttons.append(Button(t("Trang trước"), f"t:{view}:{page - 1}{suffix}"))
+        buttons.append(Button(t("Trang trước"), ProgressPage(view, page - 1, arg).pack()))
     if page < pages(total, PAGE_SIZE):
-        buttons.append(Button(t("Trang sau"), f"t:{view}:{page + 1}{suffix}"))
+        buttons.append(Button(t("Trang sau"), ProgressPage(view, page + 1, arg).pack()))
     return buttons
 
 
@@ -161,12 +161,12 @@ async def handle_command(ctx: Context, args: str) -> None:
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """A page button: `t:<view>:<page>[:<arg>]`. The router checked that the payload was on a
     message to this chat; the view checks again what this member may see."""
-    view, page_text, arg = (parts + ["", "", ""])[:2] + [":".join(parts[2:])]
+    press = ProgressPage.from_parts(parts)
     scope = _scope(ctx)
-    if not page_text.isdigit() or _nothing(scope):
+    if press is None or _nothing(scope):
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    page = int(page_text)
+    view, page, arg = press.view, press.page, press.arg
     if view == "o":
         await _overview(ctx, scope, page)
     elif view == "n":
@@ -307,8 +307,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         lines.append(text)
     buttons = _page_buttons(t, "n", page, f.missing, str(assignment.number))
     if ctx.scope.sees_offices and not (ctx.event and ctx.event.is_group):  # private only
-        buttons += [Button(t("Biểu đồ"), f"r:chart:{assignment.number}"),
-                    Button("Excel", f"r:xlsx:{assignment.number}")]
+        buttons += [Button(t("Biểu đồ"), ReportFile("chart", assignment.number).pack()),
+                    Button("Excel", ReportFile("xlsx", assignment.number).pack())]
     ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
 
 
@@ -414,7 +414,8 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         candidates = await _units_named(ctx, ref, scope)
         if len(candidates) > 1:
             ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=excerpt(ref)),
-                      [Button(u.name, f"t:u:1:{u.id}") for u in candidates[:CHOICES]])
+                      [Button(u.name, ProgressPage("u", 1, str(u.id)).pack())
+                       for u in candidates[:CHOICES]])
             return
         unit = candidates[0] if candidates else None
     if unit is None:
