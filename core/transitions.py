@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from core.states import REPORT_KINDS, AssignmentState, Requires, SubmissionKind, TargetState
@@ -133,6 +134,20 @@ def recount(facts: Facts, answers: Iterable[Answer], requires: str) -> Facts:
 
 
 # --- a task ------------------------------------------------------------------------------
+
+
+class TaskRefusal(StrEnum):
+    """Why a task does not go to the state asked for."""
+
+    CANCELLED = "cancelled"  # a cancelled task is neither closed nor reopened
+    ALREADY = "already"  # it is in that state already
+
+
+def task_refusal(was: str, state: str) -> TaskRefusal | None:
+    """Whether a task in state `was` may be closed, reopened or cancelled (`state`)."""
+    if was == AssignmentState.CANCELLED:
+        return TaskRefusal.CANCELLED
+    return TaskRefusal.ALREADY if was == state else None
 
 
 def in_history(state: str) -> bool:

@@ -172,3 +172,13 @@ def test_recount_gives_what_the_answers_gave_one_by_one(sequence: list[tuple]) -
             facts = tr.progress(facts, value)
     assert tr.recount(facts, answers, Requires.ANY) == facts
     assert tr.recount(tr.recount(facts, answers, Requires.ANY), answers, Requires.ANY) == facts
+
+
+def test_a_cancelled_task_is_neither_closed_nor_reopened() -> None:
+    active, cancelled, closed = AssignmentState
+    assert tr.task_refusal(cancelled, closed) == tr.task_refusal(cancelled, active) \
+        == tr.task_refusal(cancelled, cancelled) == tr.TaskRefusal.CANCELLED
+    assert tr.task_refusal(closed, closed) == tr.task_refusal(active, active) \
+        == tr.TaskRefusal.ALREADY
+    assert tr.task_refusal(active, closed) is tr.task_refusal(closed, active) is None
+    assert tr.task_refusal(active, cancelled) is tr.task_refusal(closed, cancelled) is None
