@@ -242,7 +242,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
                        key=lambda k: by_period[k].earliest), period]
     current = by_period[period]
     f = current.figures
-    state = {"cancelled": t(" (đã huỷ)"), "closed": t(" (đã đóng)")}.get(assignment.state, "")
+    state = {AssignmentState.CANCELLED: t(" (đã huỷ)"),
+             AssignmentState.CLOSED: t(" (đã đóng)")}.get(assignment.state, "")
     lines = [t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state)]
     if period:
         lines.append(t("Kỳ báo cáo: {period}", period=period))
