@@ -169,7 +169,7 @@ async def import_units(
                 PROBLEM_TEXT[p.code].format(row=p.row, value=p.value) for p in problems
             )
         )
-    groups: dict[int, set[str]] = {}
+    groups: dict[int | None, set[str]] = {}  # by unit id
     for group in (await session.exec(select(UnitGroup))).all():
         groups.setdefault(group.unit_id, set()).add(group.name)
     report = ImportReport([], [], [])
@@ -281,6 +281,7 @@ async def add_member(
         )
     ).first()
     if not exists:
+        assert member.id is not None
         session.add(Membership(member_id=member.id, unit_id=unit.id if unit else None, role=role))
         audit(session, now, "member_add", name=name, channel=channel, role=role,
               unit=unit.code if unit else None)

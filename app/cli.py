@@ -207,7 +207,7 @@ def units_list(
                 await admin.units_in_group(s, group) if group
                 else list((await s.exec(select(Unit).order_by(col(Unit.code)))).all())
             )
-            names: dict[int, list[str]] = {}
+            names: dict[int | None, list[str]] = {}  # by unit id
             for g in (await s.exec(select(UnitGroup))).all():
                 names.setdefault(g.unit_id, []).append(g.name)
             codes = {u.id: u.code for u in (await s.exec(select(Unit))).all()}
@@ -787,8 +787,8 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             await adapter.stop()
         if web is not None:
             await web.stop()
-        for signum in signals:
-            asyncio.get_running_loop().remove_signal_handler(signum)
+        for handled in signals:
+            asyncio.get_running_loop().remove_signal_handler(handled)
         if watchdog is not None:
             watchdog.cancel()
 
