@@ -22,14 +22,14 @@ from app.config import Settings
 from core.encodings import UnreadableText, decode_table
 from core.roles import ROLES
 from core.scope import Scope
-from core.text import fold, small_number
+from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import OPEN_STATES, current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import invites
 from services.scope import load_scope
-from storage import tally
+from storage import repositories, tally
 from storage.filestore import FileStore
 from storage.models import (
     CHANNELS,
@@ -260,11 +260,7 @@ async def add_member(
     if role == "reporter" and not unit_code:
         raise AdminError("a reporter needs --unit CODE")
     unit = await unit_by_code(session, unit_code) if unit_code else None
-    member = (
-        await session.exec(
-            select(Member).where(Member.channel == channel, Member.channel_user_id == user_id)
-        )
-    ).first()
+    member = await repositories.member_by_identity(session, channel, user_id)
     created = member is None
     if member is None:
         member = Member(display_name=name, channel=channel, channel_user_id=user_id,
@@ -386,9 +382,7 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
 
 
 async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
-    number = small_number(ref.strip().lstrip("#"))
-    task = (await session.exec(select(Assignment).where(Assignment.number == number))
-            ).first() if number is not None else None
+    task = await repositories.task_by_ref(session, ref)
     if task is None:
         raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
                          "with /tiendo)")
@@ -464,9 +458,7 @@ async def audit_entries(session: AsyncSession, task: str | None = None,
     query = select(AuditLog, Assignment.number).outerjoin(
         Assignment, col(Assignment.id) == col(AuditLog.assignment_id))
     if task is not None:
-        number = small_number(task.strip().lstrip("#"))
-        found = (await session.exec(select(Assignment).where(Assignment.number == number))
-                 ).first() if number is not None else None
+        found = await repositories.task_by_ref(session, task)
         if found is None:
             raise AdminError(f"no task {task!r}: give a task number such as #3")
         query = query.where(AuditLog.assignment_id == found.id)

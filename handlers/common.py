@@ -10,10 +10,11 @@ from app.config import Settings
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.text import excerpt, fold, small_number
+from core.text import excerpt, fold
 from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
+from storage.repositories import task_by_ref
 
 OPEN_STATES = ("pending", "in_progress")
 
@@ -68,11 +69,7 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
 
 
 async def find_assignment(ctx: Context, text: str) -> Assignment | None:
-    number = small_number(text.strip().lstrip("#"))
-    if number is None:
-        return None
-    return (await ctx.session.exec(select(Assignment).where(Assignment.number == number)
-                                   )).first()
+    return await task_by_ref(ctx.session, text)
 
 
 def task_line(t: Translator, assignment: Assignment) -> str:
