@@ -5,8 +5,7 @@ sender's `Outgoing` messages become Bot API calls. Updates are received by a pol
 its own around `Bot.get_updates` (PTB's updater confirms an offset before the updates below
 it are handled) or by a webhook route of its own; either records them in the inbox
 (`handlers.inbox`) before Telegram is told they arrived (the next offset, or HTTP 200), and
-the inbox feeds them to the `Application`'s handlers. `TelegramSession` plays `.chat`
-transcripts through this adapter against the local Bot API emulator.
+the inbox feeds them to the `Application`'s handlers.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -42,7 +41,6 @@ from app.config import ChannelSettings
 from channels.base import ChatMoved, Recent, RetryLater, Unreachable, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
-from channels.transcripts import PlatformSession, rewrite_members_add
 from core import roles
 from core.clock import utc_now
 from core.files import IMAGE_TYPES
@@ -51,9 +49,7 @@ from core.messages import Button, Incoming, IncomingFile, Outgoing
 from handlers import router, start
 
 if TYPE_CHECKING:
-    from channels.console import Delivered
     from channels.web import WebServer
-    from emulators.telegram_api import TelegramEmulator
 
 log = logging.getLogger(__name__)
 
@@ -563,123 +559,4 @@ class TelegramAdapter:
         return last_id
 
 
-# ---------------------------------------------------------------------- transcripts
-
-
-class TelegramSession(PlatformSession):
-    """A `.chat` transcript played through `TelegramAdapter` against the local emulator:
-    each console user becomes a Telegram user with a private chat."""
-
-    platform = "Telegram"
-
-    def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
-        from emulators.telegram_api import TelegramEmulator
-
-        self.runtime = runtime
-        self.out = out
-        self.now = start or utc_now().replace(second=0, microsecond=0)
-        self.emulator: TelegramEmulator = TelegramEmulator(bot_username="baocao_bot")
-        self.adapter: TelegramAdapter | None = None
-        self.delivered: list[Delivered] = []
-        self.ids: dict[str, int] = {}
-        self.names: dict[int, str] = {}
-        self._seen: int = 0  # emulator calls already turned into Delivered lines
-        self._injected = 0
-
-    async def start(self) -> None:
-        await self.emulator.start()
-        settings = ChannelSettings(
-            token=self.emulator.token, base_url=self.emulator.base_url,
-            base_file_url=self.emulator.base_file_url,
-            # no sending limits in transcripts, so that tests stay fast
-            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0,
-        )
-        self.adapter = TelegramAdapter(self.runtime, settings, clock=lambda: self.now)
-        await self.adapter.start()
-        self._seen = len(self.emulator.calls)
-
-    async def stop(self) -> None:
-        if self.adapter is not None:
-            await self.adapter.stop()
-        await self.emulator.stop()
-
-    def user_id(self, name: str) -> int:
-        """The stable Telegram id of console user `name` (in order of appearance)."""
-        if name not in self.ids:
-            uid = 1001 + len(self.ids)
-            self.ids[name] = uid
-            self.names[uid] = name
-            self.emulator.add_user(uid, name)
-        return self.ids[name]
-
-    def rewrite_admin(self, args: list[str]) -> list[str]:
-        return rewrite_members_add(args, CHANNEL, lambda name: str(self.user_id(name)))
-
-    # --- the session protocol the Player drives
-
-    async def send(self, event: Incoming) -> None:
-        """Play a console user's action as the Telegram client would."""
-        uid = self.user_id(event.user_id)
-        emu = self.emulator
-        reply = int(event.reply_to) if event.reply_to else None
-        if event.button is not None:
-            message_id = int(event.button_message_id or 0)
-            current = {m["message_id"]: m for m in emu.bot_messages(uid)}
-            # A button already taken off its message (pressed before) is a double tap whose
-            # second callback reaches Telegram before the edit, as happens with real clients.
-            await emu.inject_callback(uid, message_id, event.button,
-                                      check_button=_shown(current.get(message_id)))
-        elif event.file is not None:
-            caption = event.text or None
-            if event.file.is_photo:
-                await emu.inject_photo(uid, event.file.data, caption=caption,
-                                       reply_to_message_id=reply)
-            else:
-                import mimetypes
-
-                mime = mimetypes.guess_type(event.file.name)[0] or "application/octet-stream"
-                await emu.inject_document(uid, event.file.name, event.file.data, mime,
-                                          caption=caption, reply_to_message_id=reply)
-        else:
-            await emu.inject_text(uid, event.text, reply_to_message_id=reply)
-        await self.settle()
-
-    def collect(self) -> None:
-        """Print the bot's new messages (edits of earlier ones print nothing)."""
-        from channels.console import Delivered
-
-        calls = self.emulator.calls
-        for call in calls[self._seen:]:
-            if call.method not in ("sendMessage", "sendDocument", "sendPhoto") or not call.ok:
-                continue
-            message = call.result
-            chat_id = message["chat"]["id"]
-            markup = message.get("reply_markup", {}).get("inline_keyboard", [])
-            file_name = None
-            if "document" in message:
-                file_name = message["document"].get("file_name")
-            elif "photo" in message:
-                assert self.adapter is not None
-                file_name = self.adapter.photo_names.get((chat_id, message["message_id"]),
-                                                         "photo.jpg")
-            item = Delivered(
-                message_id=str(message["message_id"]),
-                to=self.names.get(chat_id, str(chat_id)),
-                at=self.now,
-                text=message.get("text") or message.get("caption") or "",
-                buttons=tuple(Button(b["text"], b.get("callback_data", ""))
-                              for row in markup for b in row),
-                file_name=file_name,
-            )
-            self.delivered.append(item)
-            for line in item.lines():
-                print(line, file=self.out)
-        self._seen = len(calls)
-
-
-def _shown(message: dict[str, Any] | None) -> bool:
-    """Whether the bot's message still shows an inline keyboard."""
-    return bool(message and message.get("reply_markup", {}).get("inline_keyboard"))
-
-
-__all__ = ["TelegramAdapter", "TelegramSession"]
+__all__ = ["TelegramAdapter"]

@@ -16,13 +16,14 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import ChannelSettings, Settings
+from app.scratch import isolated_settings
 from channels.console import user_event
-from channels.telegram import TelegramAdapter, TelegramSession, keyboard
-from channels.transcripts import isolated_settings
+from channels.telegram import TelegramAdapter, keyboard
 from core.messages import Button, Outgoing
-from emulators.telegram_api import TelegramEmulator
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
+from testing.emulators.telegram_api import TelegramEmulator
+from testing.telegram_session import TelegramSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot, play

@@ -16,11 +16,11 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import Settings
+from app.scratch import isolated_settings
 from channels.console import play_script, user_event
-from channels.transcripts import isolated_settings
-from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
 from storage.models import InboundUpdate, Outbox, SeenEvent, Submission
+from testing.zalo_session import ZaloSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
@@ -171,7 +171,7 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
     from app.config import ChannelSettings
     from channels.web import WebServer
     from channels.zalo import ZaloAdapter
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     async with ZaloEmulator() as emu:
         emu.add_user("1001", "ht_lhp")
@@ -338,8 +338,8 @@ async def test_oversized_and_wrong_type_uploads_are_refused_and_the_link_still_w
 
 
 async def test_telegram_file_over_the_download_limit_gets_the_upload_page() -> None:
-    from channels.telegram import TelegramSession
     from channels.web import WebServer
+    from testing.telegram_session import TelegramSession
 
     with isolated_settings(Settings()) as settings:
         runtime = await Runtime.open(settings, migrate=True)
@@ -380,7 +380,7 @@ async def test_run_serves_zalo_and_the_upload_page() -> None:
 
     from app.cli import serve_channels
     from app.config import ChannelSettings, WebSettings
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     async with ZaloEmulator() as emu:
         emu.add_user("1001", "ht_lhp")
@@ -481,7 +481,7 @@ async def test_replies_in_a_zalo_group_are_spaced_by_the_group_interval() -> Non
     from app.config import ChannelSettings
     from channels.web import WebServer
     from channels.zalo import ZaloAdapter
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     group, private = "5b7d9e0c2a41f386", "1001"
     async with ZaloEmulator() as emu:

@@ -17,14 +17,13 @@ import httpx
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.console import Delivered, ScriptError
-from channels.transcripts import PlatformSession, rewrite_members_add
 from channels.web import WebServer
 from channels.zalo import CHANNEL, ZaloAdapter
 from core.choices import split_choices
-from core.clock import utc_now
 from core.i18n import LANGUAGES, Translator
 from core.messages import Button, Incoming
-from emulators.zalo_api import ZaloEmulator
+from testing.emulators.zalo_api import ZaloEmulator
+from testing.platform import PlatformSession, rewrite_members_add
 
 FILE_LINE = re.compile(r"^📎 (.+): (https?://\S+)$")
 
@@ -35,19 +34,15 @@ class ZaloSession(PlatformSession):
     platform = "Zalo"
 
     def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
-        self.runtime = runtime
-        self.out = out
-        self.now = start or utc_now().replace(second=0, microsecond=0)
+        super().__init__(runtime, out, start)
         self.emulator = ZaloEmulator()
         self.web = WebServer(runtime, clock=lambda: self.now, port=0)
         self.adapter: ZaloAdapter | None = None
         self.http = httpx.AsyncClient(timeout=30)
-        self.delivered: list[Delivered] = []
         self.ids: dict[str, str] = {}
         self.names: dict[str, str] = {}
         self._seen = 0  # bot messages already turned into Delivered lines
         self._pieces: list[str] = []  # the first parts of a split text
-        self._injected = 0
 
     async def start(self) -> None:
         await self.emulator.start()

@@ -1,85 +1,24 @@
-"""Each transcript plays on an empty database of its own. Migrating SQLite from scratch for
-every transcript is slow, so a migrated template is made once per process and copied."""
+"""What the transcript sessions over a chat platform share: `PlatformSession` (the
+`channels.console.Player` session protocol on top of an adapter and its emulator) and the
+rewriting of `@admin members add` lines for the platform."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import shutil
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from app.config import Settings
+from channels.console import Delivered, find_button, run_script
+from core.clock import utc_now
 from core.messages import Button
-from storage import db
 
 if TYPE_CHECKING:
     from app.bootstrap import Runtime
-    from channels.console import Delivered
 
 AdminRunner = Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]]
-
-_template: Path | None = None
-
-
-def _migrated_template() -> Path:
-    global _template
-    if _template is None or not _template.exists():
-        folder = Path(tempfile.mkdtemp(prefix="bot-template-"))
-        path = folder / "template.sqlite3"
-
-        async def migrate() -> None:
-            engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
-            await db.upgrade(engine)
-            await engine.dispose()
-
-        asyncio.run(migrate()) if not _loop_running() else _run_in_thread(migrate)
-        _template = path
-    return _template
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _run_in_thread(factory) -> None:  # type: ignore[no-untyped-def]
-    import threading
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(factory())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-@contextmanager
-def isolated_settings(settings: Settings) -> Iterator[Settings]:
-    """`settings` pointed at a fresh SQLite database and file store in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="bot-transcript-") as folder:
-        path = Path(folder) / "bot.sqlite3"
-        shutil.copyfile(_migrated_template(), path)
-        yield dataclasses.replace(
-            settings,
-            database_url=f"sqlite+aiosqlite:///{path}",
-            files_dir=Path(folder) / "files",
-        )
 
 
 def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], str]) -> list[str]:
@@ -107,11 +46,14 @@ class PlatformSession:
     Player uses. A subclass starts its emulator and adapter and prints in `collect`."""
 
     platform = ""
-    runtime: Runtime
-    adapter: Any  # the channel adapter: `handled` updates and `drain(now)`
-    now: datetime
-    delivered: list[Delivered]
-    _injected: int
+    adapter: Any  # the channel adapter: `drain(now)`
+
+    def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
+        self.runtime = runtime
+        self.out = out
+        self.now = start or utc_now().replace(second=0, microsecond=0)
+        self.delivered: list[Delivered] = []
+        self._injected = 0
 
     def collect(self) -> None:
         """Print the bot's new messages as the console shows them."""
@@ -153,8 +95,6 @@ class PlatformSession:
         return next((m for m in reversed(self.delivered) if m.to == user), None)
 
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        from channels.console import find_button
-
         return find_button(self.delivered, user, label)
 
     def rewrite_admin(self, args: list[str]) -> list[str]:
@@ -171,9 +111,7 @@ class PlatformSession:
                    run_admin: AdminRunner) -> int:
         """Play a `.chat` file through this platform's adapter and emulator; 0 when it held.
         `members add ... --channel console` lines add the users on this platform instead."""
-        from channels.console import run_script
-
-        session = cls(runtime, out)  # type: ignore[call-arg]
+        session = cls(runtime, out)
 
         async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
             return await run_admin(session.rewrite_admin(args), cwd, now)
