@@ -38,7 +38,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import ChatMoved, Recent, RetryLater, Unreachable, split_text
+from channels.base import ChatMoved, RetryLater, Unreachable, Watcher, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from core import roles
@@ -141,8 +141,7 @@ class TelegramAdapter:
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_error_handler(self._on_error)
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
-        self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.photo_names: Recent[tuple[int, int], str] = Recent()  # files sent as photos
+        self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
         self.inbox = runtime.inbox(CHANNEL, self._handle_recorded, clock)
         self.poll_seconds = POLL_SECONDS
         self.retry_seconds = 1.0  # pause after a failed getUpdates
@@ -241,7 +240,7 @@ class TelegramAdapter:
 
     async def _receive(self, updates: list[tuple[str, Any]]) -> None:
         new = await self.inbox.receive(updates)
-        self.handled += len(updates) - new  # delivered again: already handled or queued
+        self.watcher.handled(len(updates) - new)  # delivered again: handled or queued
 
     async def _listen(self) -> None:
         path = "/" + (urlsplit(self.settings.webhook_url).path.strip("/") or "telegram")
@@ -375,7 +374,7 @@ class TelegramAdapter:
             if event is not None:
                 await self._run(event)
         finally:
-            self.handled += 1
+            self.watcher.handled()
 
     async def _moved(self, message: Message) -> None:
         """A group upgraded to a supergroup: its messages live on under the new id (Telegram
@@ -478,7 +477,7 @@ class TelegramAdapter:
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")
         finally:
-            self.handled += 1
+            self.watcher.handled()
 
     async def _mark_chosen(self, message: Message, label: str) -> None:
         """Take the keyboard off the pressed message and show what was chosen."""
@@ -537,7 +536,7 @@ class TelegramAdapter:
 
             sent = await self._call(send_file, first=True)
             if is_image:
-                self.photo_names[(chat_id, sent.message_id)] = file.name
+                self.watcher.sent_photo(message.chat_id, str(sent.message_id), file.name)
             if caption is not None:
                 return str(sent.message_id)
             first = False

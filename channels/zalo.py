@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
-from channels.base import Recent, RetryLater, Unreachable, split_text
+from channels.base import RetryLater, Unreachable, Watcher, split_text
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
@@ -153,10 +153,7 @@ class ZaloAdapter:
         self.client = ZaloClient(settings.token, settings.base_url)
         self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         web_server.adapters[CHANNEL] = self
-        self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.offers: Recent[str, str] = Recent()  # message id → upload link offered in it
-        self.photo_names: Recent[str, str] = Recent()  # message id → file sent as a photo
-        self.continued: Recent[str, bool] = Recent()  # pieces followed by more of the text
+        self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
         self.inbox = runtime.inbox(CHANNEL, self.process, clock)
         self._inbox_started = False
         self._poller: asyncio.Task[None] | None = None
@@ -236,7 +233,7 @@ class ZaloAdapter:
 
     async def _receive(self, updates: list[dict[str, Any]]) -> None:
         new = await self.inbox.receive([(update_key(u), u) for u in updates])
-        self.handled += len(updates) - new  # delivered again: already handled or queued
+        self.watcher.handled(len(updates) - new)  # delivered again: handled or queued
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         secret = request.headers.get(SECRET_HEADER, "")
@@ -263,7 +260,7 @@ class ZaloAdapter:
         except Exception:
             log.exception("zalo update %s failed", update)
         finally:
-            self.handled += 1
+            self.watcher.handled()
         return dispatched
 
     async def _implied_reply(self, user_id: str, chat_id: str) -> str | None:
@@ -349,7 +346,7 @@ class ZaloAdapter:
                 Incoming(**base), self.clock()):
             return True
         message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
-        self.offers[message_id] = offer.url
+        self.watcher.offered_link(base["chat_id"], message_id, offer.url)
         return True
 
     # ------------------------------------------------------------------ Outgoing → Bot API
@@ -383,7 +380,7 @@ class ZaloAdapter:
                 caption = text if len(text) <= MAX_TEXT else ""
                 sent = await self._call(True, "sendPhoto", chat_id=chat_id, photo=url,
                                         **({"caption": caption} if caption else {}))
-                self.photo_names[str(sent["message_id"])] = message.file.name
+                self.watcher.sent_photo(chat_id, str(sent["message_id"]), message.file.name)
                 if caption or not text:
                     return str(sent["message_id"])
                 first = False
@@ -394,7 +391,7 @@ class ZaloAdapter:
         last_id = ""
         for piece in split_text(text, MAX_TEXT):
             if last_id:
-                self.continued[last_id] = True
+                self.watcher.sent_piece(chat_id, last_id)
             sent = await self._call(first, "sendMessage", chat_id=chat_id, text=piece)
             first = False
             last_id = str(sent["message_id"])

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from channels.base import Watcher
 from channels.console import Delivered, find_button, run_script
 from core.clock import utc_now
 from core.messages import Button
@@ -40,19 +41,43 @@ def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], st
     return out
 
 
+class Notes(Watcher):
+    """What a session's adapter tells it: how many updates it handled, and of its sends what
+    the platform does not show (a photo's file name, a text split in pieces, a link offer)."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+        self.photos: dict[tuple[str, str], str] = {}  # (chat id, message id) → file name
+        self.pieces: set[tuple[str, str]] = set()  # messages continued by the next one
+        self.offers: dict[tuple[str, str], str] = {}  # message → the upload link it offers
+
+    def handled(self, updates: int = 1) -> None:
+        self.updates += updates
+
+    def sent_photo(self, chat_id: str, message_id: str, name: str) -> None:
+        self.photos[chat_id, message_id] = name
+
+    def sent_piece(self, chat_id: str, message_id: str) -> None:
+        self.pieces.add((chat_id, message_id))
+
+    def offered_link(self, chat_id: str, message_id: str, url: str) -> None:
+        self.offers[chat_id, message_id] = url
+
+
 class PlatformSession:
     """What the transcript sessions over a chat platform (Telegram, Zalo) share: waiting for
     the adapter to handle what was injected, the virtual clock, and the lookups the console's
     Player uses. A subclass starts its emulator and adapter and prints in `collect`."""
 
     platform = ""
-    adapter: Any  # the channel adapter: `drain(now)`
+    adapter: Any  # the channel adapter: `drain(now)`, and `watcher` is `notes` once started
 
     def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
         self.runtime = runtime
         self.out = out
         self.now = start or utc_now().replace(second=0, microsecond=0)
         self.delivered: list[Delivered] = []
+        self.notes = Notes()
         self._injected = 0
 
     def collect(self) -> None:
@@ -62,10 +87,9 @@ class PlatformSession:
     async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
         """Wait until the adapter has handled `updates` more injected updates, then print
         what the bot sent meanwhile."""
-        assert self.adapter is not None
         self._injected += updates
         deadline = time.monotonic() + limit_s
-        while self.adapter.handled < self._injected:
+        while self.notes.updates < self._injected:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the {self.platform} adapter did not handle the update "
                                    "in time")

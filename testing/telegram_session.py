@@ -39,6 +39,7 @@ class TelegramSession(PlatformSession):
             messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0,
         )
         self.adapter = TelegramAdapter(self.runtime, settings, clock=lambda: self.now)
+        self.adapter.watcher = self.notes
         await self.adapter.start()
         self._seen = len(self.emulator.calls)
 
@@ -99,9 +100,8 @@ class TelegramSession(PlatformSession):
             if "document" in message:
                 file_name = message["document"].get("file_name")
             elif "photo" in message:
-                assert self.adapter is not None
-                file_name = self.adapter.photo_names.get((chat_id, message["message_id"]),
-                                                         "photo.jpg")
+                file_name = self.notes.photos.get((str(chat_id), str(message["message_id"])),
+                                                  "photo.jpg")
             item = Delivered(
                 message_id=str(message["message_id"]),
                 to=self.names.get(chat_id, str(chat_id)),

@@ -53,6 +53,7 @@ class ZaloSession(PlatformSession):
             messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0)
         self.adapter = ZaloAdapter(self.runtime, settings, self.web, clock=lambda: self.now,
                                    poll_seconds=5)
+        self.adapter.watcher = self.notes
         await self.adapter.start()
 
     async def stop(self) -> None:
@@ -85,13 +86,12 @@ class ZaloSession(PlatformSession):
         elif event.file is not None and event.file.is_photo:
             await emu.inject_image(uid, event.file.data, caption=event.text or None)
         elif event.file is not None:
-            assert self.adapter is not None
-            offered = len(self.adapter.offers)
+            offered = len(self.notes.offers)
             await emu.inject_unsupported(uid)
             await self.settle()
-            if len(self.adapter.offers) == offered:
+            if len(self.notes.offers) == offered:
                 raise ScriptError("the bot offered no upload link for the file")
-            url = list(self.adapter.offers.values())[-1]
+            url = list(self.notes.offers.values())[-1]
             await self.upload(url, event.file.name, event.file.data, event.text)
             self.collect()
             return
@@ -130,17 +130,16 @@ class ZaloSession(PlatformSession):
         self._seen = len(messages)
 
     def _delivered(self, message: dict[str, Any]) -> Delivered | None:
-        assert self.adapter is not None
-        message_id = str(message["message_id"])
-        if message_id in self.adapter.offers:
+        message_id, chat_id = str(message["message_id"]), str(message["chat_id"])
+        if (chat_id, message_id) in self.notes.offers:
             return None
         file_name = None
         if message["type"] == "photo":
-            file_name = self.adapter.photo_names.get(message_id, "photo.jpg")
+            file_name = self.notes.photos.get((chat_id, message_id), "photo.jpg")
             text = message.get("caption") or ""
         else:
             text = message.get("text") or ""
-        if message_id in self.adapter.continued:
+        if (chat_id, message_id) in self.notes.pieces:
             self._pieces.append(text)
             return None
         text, self._pieces = "\n".join([*self._pieces, text]), []
@@ -155,7 +154,7 @@ class ZaloSession(PlatformSession):
             file_name, text = link.group(1), body
         return Delivered(
             message_id=message_id,
-            to=self.names.get(str(message["chat_id"]), str(message["chat_id"])),
+            to=self.names.get(chat_id, chat_id),
             at=self.now, text=text, file_name=file_name,
             buttons=tuple(Button(label, str(n)) for n, label in enumerate(labels, start=1)),
         )

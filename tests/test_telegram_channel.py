@@ -23,6 +23,7 @@ from core.messages import Button, Outgoing
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from testing.emulators.telegram_api import TelegramEmulator
+from testing.platform import Notes
 from testing.telegram_session import TelegramSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
@@ -151,12 +152,15 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> Non
         with isolated_settings(Settings()) as settings:
             runtime = await Runtime.open(settings, migrate=True)
 
+            notes = Notes()
+
             async def webhook_on(port: int) -> tuple[TelegramAdapter, int]:
                 adapter = TelegramAdapter(runtime, ChannelSettings(
                     token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
                     mode="webhook", webhook_listen="127.0.0.1", webhook_port=port,
                     webhook_url=f"http://127.0.0.1:{port}/tg", webhook_secret="dung-bi-mat",
                     per_chat_per_second=0, messages_per_second=0))
+                adapter.watcher = notes
                 try:
                     await adapter.start()
                 except OSError:  # the port was taken: undo what start() did before listening
@@ -179,7 +183,7 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> Non
                         headers={"X-Telegram-Bot-Api-Secret-Token": "sai"})
                 assert answer.status_code == 403
                 await emu.wait_idle()
-                assert adapter.handled == 0 and emu.bot_messages(1001) == []
+                assert notes.updates == 0 and emu.bot_messages(1001) == []
                 assert await outbox(runtime) == []
 
                 await emu.inject_text(1001, "/help")  # the real API, with the right secret
@@ -352,18 +356,11 @@ async def test_kehoach_sent_as_a_reply_to_a_plan_file_reads_that_file() -> None:
         assert "2 đơn vị (Các trường THPT)" in answer
 
 
-def test_what_adapters_note_of_their_sends_stays_bounded() -> None:
-    """A bot running for months sends millions of messages: the notes an adapter keeps for
-    the transcript printer (photo names, upload offers, split pieces) keep the newest only."""
-    from channels.base import RECENT, Recent
+def test_the_senders_record_of_acknowledgements_stays_bounded() -> None:
+    """A bot running for months sends millions of messages: of the windows between an
+    acknowledgement and its commit, the sender keeps the figures and the newest samples."""
     from channels.sender import AckWindows
 
-    names: Recent[int, str] = Recent()
-    for i in range(10_000):
-        names[i] = f"anh-{i}.png"
-    assert len(names) == RECENT and 9_999 in names and 0 not in names
-    names[8_500] = "again.png"  # a note written again is the newest
-    assert list(names)[-1] == 8_500
     acks = AckWindows()
     for i in range(150_000):
         acks.add(i / 1000)
