@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.messages import Outgoing
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """A chat platform's settings (`[telegram]`, `[zalo]` in `app.config`)."""
+
+    token: str = ""
+    base_url: str = ""
+    base_file_url: str = ""
+    mode: str = "polling"  # polling | webhook
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    messages_per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+    max_download_mb: int = 20
 
 
 class ChannelAdapter(Protocol):

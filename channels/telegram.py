@@ -36,9 +36,8 @@ from telegram import (
 from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from app.bootstrap import Runtime
-from app.config import ChannelSettings
-from channels.base import ChatMoved, RetryLater, Unreachable, Watcher, split_text
+from channels.base import ChannelSettings, ChatMoved, RetryLater, Unreachable, Watcher, split_text
+from channels.host import Host
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from core import roles
@@ -46,7 +45,6 @@ from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import LANGUAGES, N_, Translator
 from core.messages import Button, Incoming, IncomingFile, Outgoing
-from handlers import router, start
 
 if TYPE_CHECKING:
     from channels.web import WebServer
@@ -126,9 +124,9 @@ class TelegramAdapter:
     name = CHANNEL
     upload_links: WebServer | None = None  # offers the upload page for files over the limit
 
-    def __init__(self, runtime: Runtime, settings: ChannelSettings,
+    def __init__(self, host: Host, settings: ChannelSettings,
                  clock: Callable[[], datetime] = utc_now) -> None:
-        self.runtime = runtime
+        self.host = host
         self.settings = settings
         self.clock = clock
         builder = Application.builder().token(settings.token).updater(None)
@@ -140,9 +138,9 @@ class TelegramAdapter:
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_error_handler(self._on_error)
-        self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
+        self.sender: Sender = host.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
-        self.inbox = runtime.inbox(CHANNEL, self._handle_recorded, clock)
+        self.inbox = host.inbox(CHANNEL, self._handle_recorded, clock)
         self.poll_seconds = POLL_SECONDS
         self.retry_seconds = 1.0  # pause after a failed getUpdates
         self._poller: asyncio.Task[None] | None = None
@@ -314,8 +312,7 @@ class TelegramAdapter:
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the
         member in `chat_id`), for their chat alone."""
-        async with self.runtime.sessions() as session:
-            menus = await start.special_menus(session, CHANNEL, chat_id)
+        menus = await self.host.special_menus(CHANNEL, chat_id)
         for chat, language, names in menus:
             if self._menus.get(chat) == names or not chat.lstrip("-").isdigit():
                 continue
@@ -339,7 +336,7 @@ class TelegramAdapter:
     async def _run(self, event: Incoming) -> bool:
         """Handle the event (False if its update was handled before) and send the replies."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
-        handled = await self.runtime.dispatcher.handle(event, self.clock())
+        handled = await self.host.handle(event, self.clock())
         self._dispatched = True
         if not handled:
             return False
@@ -383,7 +380,7 @@ class TelegramAdapter:
             old, new = message.chat.id, message.migrate_to_chat_id
         else:
             old, new = message.migrate_from_chat_id, message.chat.id
-        await self.runtime.dispatcher.chat_moved(CHANNEL, str(old), str(new), self.clock())
+        await self.host.chat_moved(CHANNEL, str(old), str(new), self.clock())
 
     async def incoming(self, message: Message) -> Incoming | None:
         """The event for a user's message, or None when it is not for the core."""
@@ -429,7 +426,7 @@ class TelegramAdapter:
                 if self.upload_links is not None:
                     offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
                     text += f"\n{offer.text}" if offer else ""
-                if self._inbox_id is None or await self.runtime.dispatcher.claim_once(
+                if self._inbox_id is None or await self.host.claim_once(
                         Incoming(**base, inbox_id=self._inbox_id), self.clock()):
                     await self.send(Outgoing(chat_id=str(chat.id), text=text))
                 return None
@@ -472,7 +469,7 @@ class TelegramAdapter:
                 button_message_id=str(message.message_id),
                 is_group=message.chat.type != "private",
             ))
-            if handled and label is not None and not router.keeps_buttons(query.data):
+            if handled and label is not None and not self.host.keeps_buttons(query.data):
                 await self._mark_chosen(message, label)
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")
