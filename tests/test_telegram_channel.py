@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import io
+import time
+import types
+from collections.abc import Callable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +25,7 @@ from app.config import ChannelSettings, Settings
 from app.scratch import isolated_settings
 from channels.console import user_event
 from channels.telegram import TelegramAdapter, keyboard
-from core.messages import Button, Outgoing
+from core.messages import Button, Incoming, Outgoing
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
 from testing.emulators.telegram_api import TelegramEmulator
@@ -365,3 +371,122 @@ def test_the_senders_record_of_acknowledgements_stays_bounded() -> None:
     for i in range(150_000):
         acks.add(i / 1000)
     assert acks.count == 150_000 and len(acks.samples) == 100_000
+
+
+# --- a long-running bot ------------------------------------------------------------------
+
+
+class StandIn:
+    """The bot behind an adapter (`channels.host.Host`) at its thinnest: every event is
+    handled at once, nothing is queued to send, and the inbox hands each update straight
+    back, so that only the adapter's own memory is measured."""
+
+    default_language = "vi"
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def sender(self, adapters: Mapping[str, Any], limits: Any = None) -> Any:
+        return self
+
+    async def drain(self, now: datetime) -> int:
+        return 0
+
+    def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any) -> Any:
+        return Straight(handle)
+
+    async def handle(self, event: Incoming, now: datetime) -> bool:
+        self.events += 1
+        return True
+
+    async def claim_once(self, event: Incoming, now: datetime) -> bool:
+        return True
+
+    async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
+        return None
+
+    async def special_menus(self, channel: str, chat_id: str | None = None) -> list[Any]:
+        return []
+
+    def keeps_buttons(self, payload: str) -> bool:
+        return False
+
+    async def in_dialogue(self, channel: str, user_id: str) -> bool:
+        return False
+
+    async def latest_delivered(self, channel: str, chat_id: str,
+                               with_buttons: bool = False) -> None:
+        return None
+
+
+class Straight:
+    """An inbox that handles each update the moment it is received."""
+
+    def __init__(self, handle: Callable[[int, Any], Any]) -> None:
+        self.handle = handle
+        self.last = 0
+
+    async def receive(self, updates: list[tuple[str, Any]]) -> int:
+        for _, payload in updates:
+            self.last += 1
+            await self.handle(self.last, payload)
+        return len(updates)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def long_containers(root: object, limit: int) -> list[str]:
+    """The containers with `limit` items or more among the objects `root` holds (modules,
+    classes, functions and the event loop are not followed)."""
+    skip = (type, types.ModuleType, types.FunctionType, asyncio.AbstractEventLoop)
+    seen: set[int] = set()
+    stack = [root]
+    found = []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (str, bytes, bytearray)):
+            continue
+        if isinstance(obj, Sized) and len(obj) >= limit:
+            found.append(f"{type(obj).__name__} of {len(obj)}")
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+async def test_ten_thousand_updates_leave_nothing_behind_in_the_telegram_adapter() -> None:
+    """A bot runs for months: the adapter (and python-telegram-bot's `Application` in it)
+    keeps no structure that grows with the updates it handles, such as a note per update
+    or per message sent."""
+    updates = 10_000
+    async with TelegramEmulator(bot_username="baocao_bot") as emu:
+        users = [1001 + n for n in range(20)]
+        for uid in users:
+            emu.add_user(uid, f"u{uid}")
+        emu.add_group(-100700, "Tổ báo cáo")
+        host = StandIn()
+        adapter = TelegramAdapter(host, ChannelSettings(
+            token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0))
+        adapter.watcher = notes = Notes()
+        await adapter.start()
+        try:
+            for n in range(updates):
+                uid = users[n % len(users)]
+                if n % 10 == 9:  # a group chat that is not for the bot
+                    await emu.inject_text(uid, f"chào cả nhà {n}", chat_id=-100700)
+                else:
+                    await emu.inject_text(uid, f"đã nộp {n}")
+            deadline = time.monotonic() + 300
+            while notes.updates < updates:
+                assert time.monotonic() < deadline, notes.updates
+                await asyncio.sleep(0.05)
+            assert host.events == updates - updates // 10
+            assert long_containers(adapter, limit=1_000) == []
+        finally:
+            await adapter.stop()
