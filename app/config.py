@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.base import ChannelSettings
+from channels.base import ChannelSettings, WebSettings
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
 
@@ -459,15 +459,6 @@ def check_for_channels(settings: Settings) -> None:
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    listen: str = "127.0.0.1"
-    port: int = 8080
-    public_url: str = ""  # how users reach it, e.g. https://baocao.example.vn
-    link_minutes: int = 30  # lifetime of an upload link
-    file_link_days: int = 30  # lifetime of a link to a file the bot sends on Zalo
 
 
 def _web(raw: dict[str, Any]) -> WebSettings:

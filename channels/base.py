@@ -26,6 +26,17 @@ class ChannelSettings:
     max_download_mb: int = 20
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """The bot's web server (`[web]`): the upload page and links to files."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how users reach it, e.g. https://baocao.example.vn
+    link_minutes: int = 30  # lifetime of an upload link
+    file_link_days: int = 30  # lifetime of a link to a file the bot sends on Zalo
+
+
 class ChannelAdapter(Protocol):
     name: str
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from channels.base import ChannelAdapter
+from channels.base import ChannelAdapter, WebSettings
 from channels.ratelimit import Limits
 from channels.sender import Sender
+from core.files import FileProblem
 from core.i18n import Translator
 from core.messages import Button, Incoming
 
@@ -92,4 +93,79 @@ class ConsoleHost(Host, Protocol):
     async def adopt_first_user(self, channel: str, user: str, now: datetime) -> bool:
         """On a database with no members yet, make `user` admin, staff and leader; True
         when it did."""
+        ...
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """A member as the upload page knows them."""
+
+    member_id: int
+    channel: str
+    user_id: str
+    chat_id: str
+    display_name: str
+    language: str
+
+
+class PageSettings(Protocol):
+    """The settings the web server reads (`app.config.Settings` has them)."""
+
+    @property
+    def web(self) -> WebSettings: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    @property
+    def default_language(self) -> str: ...
+
+    @property
+    def max_file_mb(self) -> int: ...
+
+    @property
+    def max_file_bytes(self) -> int: ...
+
+
+class Files(Protocol):
+    """The content-addressed file store: bytes in, a digest out, and back."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+
+class UploadHost(Protocol):
+    """What the web server (the upload page, links to files) uses of the bot."""
+
+    @property
+    def settings(self) -> PageSettings: ...
+
+    @property
+    def files(self) -> Files: ...
+
+    async def handle(self, event: Incoming, now: datetime) -> bool: ...
+
+    async def uploader(self, channel: str, user_id: str) -> Uploader | None:
+        """The member with this channel identity, None for a stranger."""
+        ...
+
+    async def uploader_by_id(self, member_id: int) -> Uploader | None:
+        """The member, None when there is none or they were removed."""
+        ...
+
+    async def replied_target(self, channel: str, chat_id: str, message_id: str) -> int | None:
+        """The target the bot's message `message_id` in `chat_id` was about, if any."""
+        ...
+
+    async def once_used(self, channel: str, key: str) -> bool:
+        """Whether an event with this `once_key` was handled already."""
+        ...
+
+    async def task_line(self, t: Translator, target_id: int) -> str:
+        """«#N «title»» of the task of the target, "" when there is none."""
+        ...
+
+    def problem_text(self, t: Translator, name: str, problem: FileProblem) -> str:
+        """What to tell the user about a refused file."""
         ...

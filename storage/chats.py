@@ -1,18 +1,18 @@
-"""What a chat adapter asks the bot about a chat (through `channels.host.Host`): whether the
-member writing is in a guided conversation, and the bot's latest message delivered there."""
+"""What the channels ask the bot about a chat (through `channels.host`): who writes, whether
+they are in a guided conversation, the bot's latest message delivered there, what a message
+was about, whether a one-time link was used."""
 
 from __future__ import annotations
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Dialogue, Member, Outbox
+from storage.models import Assignment, Dialogue, Member, Outbox, SeenEvent, Target
 
 
 async def in_dialogue(session: AsyncSession, channel: str, user_id: str) -> bool:
     """Whether the member with this channel identity has a guided conversation open."""
-    member = (await session.exec(select(Member).where(
-        Member.channel == channel, Member.channel_user_id == user_id))).first()
+    member = await member_by_identity(session, channel, user_id)
     return member is not None and await session.get(Dialogue, member.id) is not None
 
 
@@ -25,3 +25,28 @@ async def latest_delivered(session: AsyncSession, channel: str, chat_id: str,
     if with_buttons:
         query = query.where(Outbox.buttons != "")
     return (await session.exec(query.order_by(col(Outbox.id).desc()).limit(1))).first()
+
+
+async def member_by_identity(session: AsyncSession, channel: str, user_id: str) -> Member | None:
+    return (await session.exec(select(Member).where(
+        Member.channel == channel, Member.channel_user_id == user_id))).first()
+
+
+async def replied_target(session: AsyncSession, channel: str, chat_id: str,
+                         message_id: str) -> int | None:
+    """The target the bot's message `message_id` in `chat_id` was about, if any."""
+    row = (await session.exec(select(Outbox).where(
+        Outbox.channel == channel, Outbox.chat_id == chat_id,
+        Outbox.platform_message_id == message_id))).first()
+    return row.target_id if row is not None else None
+
+
+async def once_used(session: AsyncSession, channel: str, key: str) -> bool:
+    """Whether an event with this `once_key` (or update key) was handled already."""
+    return (await session.exec(select(SeenEvent).where(
+        SeenEvent.channel == channel, SeenEvent.key == key))).first() is not None
+
+
+async def assignment_of(session: AsyncSession, target_id: int) -> Assignment | None:
+    target = await session.get(Target, target_id)
+    return await session.get(Assignment, target.assignment_id) if target is not None else None
