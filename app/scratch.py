@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import dataclasses
+import os
 import shutil
 import tempfile
 import threading
@@ -25,7 +26,7 @@ def _migrated_template() -> Path:
     global _template
     if _template is None or not _template.exists():
         folder = Path(tempfile.mkdtemp(prefix="bot-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        atexit.register(_remove, folder, os.getpid())
         path = folder / "template.sqlite3"
 
         async def migrate() -> None:
@@ -36,6 +37,12 @@ def _migrated_template() -> Path:
         asyncio.run(migrate()) if not _loop_running() else _run_in_thread(migrate)
         _template = path
     return _template
+
+
+def _remove(folder: Path, owner: int) -> None:
+    """Delete the template's folder when the process that made it ends (not a fork of it)."""
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _loop_running() -> bool:
