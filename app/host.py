@@ -20,7 +20,7 @@ from handlers.common import task_line
 from handlers.context import buttons_of
 from handlers.dispatcher import Dispatcher
 from handlers.files import problem_text
-from storage import chats
+from storage import chats, repositories
 from storage.filestore import FileStore
 from storage.models import Member
 
@@ -88,7 +88,7 @@ class HostSide:
 
     async def uploader(self, channel: str, user_id: str) -> Uploader | None:
         async with self.sessions() as session:
-            member = await chats.member_by_identity(session, channel, user_id)
+            member = await repositories.member_by_identity(session, channel, user_id)
         return _uploader(member) if member is not None else None
 
     async def uploader_by_id(self, member_id: int) -> Uploader | None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Assignment, Dialogue, Member, Outbox, SeenEvent, Target
+from storage import repositories
+from storage.models import Assignment, Dialogue, Outbox, SeenEvent, Target
 
 
 async def in_dialogue(session: AsyncSession, channel: str, user_id: str) -> bool:
     """Whether the member with this channel identity has a guided conversation open."""
-    member = await member_by_identity(session, channel, user_id)
+    member = await repositories.member_by_identity(session, channel, user_id)
     return member is not None and await session.get(Dialogue, member.id) is not None
 
 
@@ -27,17 +28,10 @@ async def latest_delivered(session: AsyncSession, channel: str, chat_id: str,
     return (await session.exec(query.order_by(col(Outbox.id).desc()).limit(1))).first()
 
 
-async def member_by_identity(session: AsyncSession, channel: str, user_id: str) -> Member | None:
-    return (await session.exec(select(Member).where(
-        Member.channel == channel, Member.channel_user_id == user_id))).first()
-
-
 async def replied_target(session: AsyncSession, channel: str, chat_id: str,
                          message_id: str) -> int | None:
     """The target the bot's message `message_id` in `chat_id` was about, if any."""
-    row = (await session.exec(select(Outbox).where(
-        Outbox.channel == channel, Outbox.chat_id == chat_id,
-        Outbox.platform_message_id == message_id))).first()
+    row = await repositories.bot_message(session, channel, chat_id, message_id)
     return row.target_id if row is not None else None
 
 
