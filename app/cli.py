@@ -490,8 +490,8 @@ def console(
     channel: Annotated[str, typer.Option(help="console, telegram or zalo")] = "console",
 ) -> None:
     """The console channel: a REPL, or `--script FILE.chat` to play a transcript."""
+    from app.scratch import isolated_settings
     from channels.console import play_script, repl
-    from channels.transcripts import isolated_settings
 
     env = env_of(ctx)
     if channel not in ("console", "telegram", "zalo"):
@@ -505,12 +505,12 @@ def console(
 
         async def play(runtime: Runtime) -> int:
             if channel == "telegram":
-                from channels.telegram import TelegramSession
+                from testing.telegram_session import TelegramSession
 
                 return await TelegramSession.play(runtime, path, sys.stdout,
                                                   admin_runner(runtime.settings))
             if channel == "zalo":
-                from channels.zalo_session import ZaloSession
+                from testing.zalo_session import ZaloSession
 
                 return await ZaloSession.play(runtime, path, sys.stdout,
                                               admin_runner(runtime.settings))

@@ -31,9 +31,9 @@ from sqlmodel import col, select
 from app.bootstrap import Runtime
 from bench.wave import build_wave
 from core.clock import utc_now
-from emulators.telegram_api import TelegramEmulator
-from emulators.zalo_api import ZaloEmulator
 from storage.models import InboundUpdate, Member, Outbox, Submission
+from testing.emulators.telegram_api import TelegramEmulator
+from testing.emulators.zalo_api import ZaloEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 from tests.ports import unused_port
 from tests.test_delivery import ROOT, kill, spawn, stop, wait_until
