@@ -23,14 +23,14 @@ from core.encodings import UnreadableText, decode_table
 from core.roles import ROLES
 from core.scope import Scope
 from core.states import OPEN_TARGET_STATES, AssignmentState, ReminderState
-from core.text import fold, small_number
+from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
 from handlers.common import current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import invites
 from services.scope import load_scope
-from storage import tally
+from storage import repositories, tally
 from storage.filestore import FileStore
 from storage.models import (
     CHANNELS,
@@ -170,7 +170,7 @@ async def import_units(
                 PROBLEM_TEXT[p.code].format(row=p.row, value=p.value) for p in problems
             )
         )
-    groups: dict[int, set[str]] = {}
+    groups: dict[int | None, set[str]] = {}  # by unit id
     for group in (await session.exec(select(UnitGroup))).all():
         groups.setdefault(group.unit_id, set()).add(group.name)
     report = ImportReport([], [], [])
@@ -261,11 +261,7 @@ async def add_member(
     if role == "reporter" and not unit_code:
         raise AdminError("a reporter needs --unit CODE")
     unit = await unit_by_code(session, unit_code) if unit_code else None
-    member = (
-        await session.exec(
-            select(Member).where(Member.channel == channel, Member.channel_user_id == user_id)
-        )
-    ).first()
+    member = await repositories.member_by_identity(session, channel, user_id)
     created = member is None
     if member is None:
         member = Member(display_name=name, channel=channel, channel_user_id=user_id,
@@ -282,6 +278,7 @@ async def add_member(
         )
     ).first()
     if not exists:
+        assert member.id is not None
         session.add(Membership(member_id=member.id, unit_id=unit.id if unit else None, role=role))
         audit(session, now, "member_add", name=name, channel=channel, role=role,
               unit=unit.code if unit else None)
@@ -386,9 +383,7 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
 
 
 async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
-    number = small_number(ref.strip().lstrip("#"))
-    task = (await session.exec(select(Assignment).where(Assignment.number == number))
-            ).first() if number is not None else None
+    task = await repositories.task_by_ref(session, ref)
     if task is None:
         raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
                          "with /tiendo)")
@@ -466,9 +461,7 @@ async def audit_entries(session: AsyncSession, task: str | None = None,
     query = select(AuditLog, Assignment.number).outerjoin(
         Assignment, col(Assignment.id) == col(AuditLog.assignment_id))
     if task is not None:
-        number = small_number(task.strip().lstrip("#"))
-        found = (await session.exec(select(Assignment).where(Assignment.number == number))
-                 ).first() if number is not None else None
+        found = await repositories.task_by_ref(session, task)
         if found is None:
             raise AdminError(f"no task {task!r}: give a task number such as #3")
         query = query.where(AuditLog.assignment_id == found.id)

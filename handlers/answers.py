@@ -39,6 +39,7 @@ from storage.models import (
     Target,
     Unit,
 )
+from storage.repositories import bot_message
 
 # --- /viec -------------------------------------------------------------------------------
 
@@ -80,9 +81,7 @@ async def _target_of_reply(ctx: Context) -> tuple[Target, Assignment] | None | s
     assert event is not None
     if not event.reply_to:
         return None
-    source = (await ctx.session.exec(select(Outbox).where(
-        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.reply_to))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id, event.reply_to)
     if source is None or source.target_id is None:
         return None
     target = await ctx.session.get(Target, source.target_id)

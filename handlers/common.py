@@ -12,10 +12,11 @@ from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
 from core.states import OPEN_TARGET_STATES, AssignmentState, Requires
-from core.text import excerpt, fold, small_number
+from core.text import excerpt, fold
 from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
+from storage.repositories import task_by_ref
 
 STATUS_LABELS: tuple[tuple[StatusAction, str], ...] = (
     ("done", N_("Đã nộp")),
@@ -69,11 +70,7 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
 
 
 async def find_assignment(ctx: Context, text: str) -> Assignment | None:
-    number = small_number(text.strip().lstrip("#"))
-    if number is None:
-        return None
-    return (await ctx.session.exec(select(Assignment).where(Assignment.number == number)
-                                   )).first()
+    return await task_by_ref(ctx.session, text)
 
 
 def task_line(t: Translator, assignment: Assignment) -> str:

@@ -22,6 +22,7 @@ from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
 from storage.queries import ROW_LOCK
+from storage.repositories import member_by_identity
 
 Render = Callable[[Translator], str]
 
@@ -66,14 +67,8 @@ class Context:
     async def load_member(self) -> None:
         """Find the sender among the members and read their roles."""
         assert self.event is not None
-        self.member = (
-            await self.session.exec(
-                select(Member).where(
-                    Member.channel == self.event.channel,
-                    Member.channel_user_id == self.event.user_id,
-                )
-            )
-        ).first()
+        self.member = await member_by_identity(self.session, self.event.channel,
+                                               self.event.user_id)
         if self.member is None:
             return
         if self.member.chat_id != self.event.chat_id and not self.event.is_group:

@@ -31,6 +31,7 @@ from handlers.reminders import replan_target
 from services import targets
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
 from storage.queries import ROW_LOCK
+from storage.repositories import bot_message
 
 
 async def request(ctx: Context, target: Target, assignment: Assignment, until: datetime,
@@ -239,9 +240,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
     assert event is not None
     if not event.reply_to or not roles.can_decide_extensions(ctx.roles):
         return False
-    source = (await ctx.session.exec(select(Outbox).where(
-        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.reply_to))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id, event.reply_to)
     if source is None or source.extension_id is None:
         return False
     ext = await ctx.session.get(ExtensionRequest, source.extension_id, with_for_update=ROW_LOCK,

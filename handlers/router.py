@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from sqlmodel import col, select
-
 from core import commands
 from core.callbacks import Suggested
 from core.messages import Button
@@ -31,7 +29,7 @@ from handlers import (
 )
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
-from storage.queries import for_change
+from storage.repositories import bot_message
 
 Command = Callable[[Context, str], Awaitable[None]]
 ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
@@ -173,11 +171,8 @@ async def press(ctx: Context, payload: str) -> None:
     double tap reaching two workers), the second sees the first."""
     event = ctx.event
     assert event is not None
-    source = (await ctx.session.exec(for_change(select(Outbox).where(
-        Outbox.channel == event.channel,
-        Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.button_message_id,
-    ).order_by(col(Outbox.id)).limit(1)))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id,
+                               event.button_message_id or "", lock=True)
     labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

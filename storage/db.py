@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,7 +46,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Let BEGIN be issued by SQLAlchemy events below, so writers take the lock early.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -56,7 +57,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_begin(connection: Connection) -> None:
             # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -84,7 +85,7 @@ def alembic_config(url: str) -> Config:
 async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
     config = alembic_config(str(engine.url))
 
-    def run(sync_connection) -> None:  # type: ignore[no-untyped-def]
+    def run(sync_connection: Connection) -> None:
         config.attributes["connection"] = sync_connection
         getattr(command, action)(config, revision)
 

@@ -169,7 +169,7 @@ def group_closure(conn: Connection) -> set[tuple[str, int]]:
         own[unit_id].add(key)
     keys: dict[int, frozenset[str]] = {}
 
-    def keys_of(unit_id: int) -> frozenset[str]:
+    def keys_of(unit_id: int | None) -> frozenset[str]:
         chain = []  # walked up iteratively: a deep tree must not hit the recursion limit
         seen = set()
         while unit_id is not None and unit_id not in keys and unit_id not in seen:
