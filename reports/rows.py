@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.i18n import N_, Translator
+from core.progress import EXCUSED, IN_PROGRESS, SUBMITTED  # per row: module names
 from core.states import AssignmentState, TargetState
 
 STATE_LABELS = {
@@ -51,9 +52,9 @@ class TargetRow:
     def delay_days(self, now: datetime) -> float | None:
         """Days past the deadline: of a late answer, or so far for a missing one; 0 when on
         time; None while a missing answer is not yet due (or excused)."""
-        if self.state == TargetState.EXCUSED:
+        if self.state == EXCUSED:
             return None
-        if self.state == TargetState.SUBMITTED:
+        if self.state == SUBMITTED:
             if self.on_time or self.submitted_at is None:
                 return 0.0
             end = self.submitted_at
@@ -64,9 +65,9 @@ class TargetRow:
         return round(max(0.0, (end - self.deadline).total_seconds() / 86400), 1)
 
     def state_label(self, t: Translator) -> str:
-        if self.state == TargetState.IN_PROGRESS and self.percent is not None:
+        if self.state == IN_PROGRESS and self.percent is not None:
             return t("Đang làm {percent}%", percent=self.percent)
-        if self.state == TargetState.SUBMITTED and self.nil_report:
+        if self.state == SUBMITTED and self.nil_report:
             return t("Đã nộp (không có số liệu)")
         return t(STATE_LABELS.get(self.state, self.state))
 
@@ -76,7 +77,7 @@ class TargetRow:
         return t(ROUTE_LABELS[self.route]) if self.route in ROUTE_LABELS else ""
 
     def timing_label(self, t: Translator) -> str:
-        if self.state != TargetState.SUBMITTED or self.on_time is None:
+        if self.state != SUBMITTED or self.on_time is None:
             return ""
         return t("Đúng hạn") if self.on_time else t("Trễ hạn")
 
