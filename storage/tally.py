@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from core.progress import History, history_of
+from core.progress import SUBMITTED, History, history_of  # SUBMITTED: once per target
 from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
 
@@ -104,7 +104,7 @@ def progress_key(target: Any) -> tuple:
     deadline = target.deadline if target.deadline.tzinfo else target.deadline.replace(
         tzinfo=UTC)
     return (target.assignment_id, target.period, target.state,
-            target.state == TargetState.SUBMITTED and bool(target.on_time),
+            target.state == SUBMITTED and bool(target.on_time),
             bool(target.extension_granted), bool(target.nil_report), deadline)
 
 
