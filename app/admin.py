@@ -22,9 +22,10 @@ from app.config import Settings
 from core.encodings import UnreadableText, decode_table
 from core.roles import ROLES
 from core.scope import Scope
+from core.states import OPEN_TARGET_STATES, AssignmentState, ReminderState
 from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
-from handlers.common import OPEN_STATES, current_periods
+from handlers.common import current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import invites
@@ -361,9 +362,9 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
         .join(Target, col(Target.id) == col(Reminder.target_id))
         .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
         .join(Unit, col(Unit.id) == col(Target.unit_id))
-        .where(Reminder.state == "planned", Assignment.state == "active",
+        .where(Reminder.state == ReminderState.PLANNED, Assignment.state == AssignmentState.ACTIVE,
                col(Assignment.reminders_paused).is_(False),
-               col(Target.state).in_(("pending", "in_progress")))
+               col(Target.state).in_(OPEN_TARGET_STATES))
         .order_by(col(Reminder.due_at), col(Assignment.number), col(Unit.code))
     )
     if until is not None:
@@ -386,7 +387,7 @@ async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
     if task is None:
         raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
                          "with /tiendo)")
-    if task.state != "active":
+    if task.state != AssignmentState.ACTIVE:
         raise AdminError(f"task #{task.number} is {task.state}: it has no reminders to pause "
                          "or resume")
     return task
@@ -413,9 +414,10 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
     target_ids = select(Target.id).where(Target.assignment_id == task.id)
     if paused:
         withdrawn = (await session.exec(select(func.count()).select_from(Reminder).where(
-            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).one()
+            Reminder.state == ReminderState.PLANNED,
+            col(Reminder.target_id).in_(target_ids)))).one()
         await session.exec(delete(Reminder).where(
-            col(Reminder.state) == "planned", col(Reminder.target_id).in_(target_ids)))
+            col(Reminder.state) == ReminderState.PLANNED, col(Reminder.target_id).in_(target_ids)))
         report = PauseReport(task, True, withdrawn)
     else:
         ctx = Context(session=session, now=now, settings=settings,
@@ -425,12 +427,13 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
         current = (await current_periods(ctx, {task.id})).get(task.id, "")  # type: ignore[arg-type]
         targets = (await session.exec(select(Target).where(
             Target.assignment_id == task.id, Target.period == current,
-            col(Target.state).in_(OPEN_STATES)))).all()
+            col(Target.state).in_(OPEN_TARGET_STATES)))).all()
         for target in targets:
             await replan_target(ctx, target, task)
         await session.flush()
         upcoming = (await session.exec(select(func.min(Reminder.due_at)).where(
-            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).first()
+            Reminder.state == ReminderState.PLANNED,
+            col(Reminder.target_id).in_(target_ids)))).first()
         report = PauseReport(task, True, len(targets), upcoming)
     audit(session, now, "reminders_pause" if paused else "reminders_resume", task.id,
           number=task.number, count=report.count)

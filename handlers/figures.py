@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, text
 from sqlmodel import col, select
 
-from core.progress import REMOVED, Figures, Group, History, history_figures, tally
-from handlers.common import OPEN_STATES
+from core.progress import Figures, Group, History, history_figures, tally
+from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from handlers.context import Context
 from storage.models import (
     OPEN_TARGET,
@@ -77,11 +77,11 @@ def aware(moment: datetime) -> datetime:
 
 
 def active() -> ColumnElement[bool]:
-    return col(Assignment.state) == "active"
+    return col(Assignment.state) == AssignmentState.ACTIVE
 
 
 def not_cancelled() -> ColumnElement[bool]:
-    return col(Assignment.state) != "cancelled"
+    return col(Assignment.state) != AssignmentState.CANCELLED
 
 
 def tasks(column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -120,7 +120,7 @@ async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
     for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
         assignment, period, state, on_time, extended, nil, count, overdue, first = row
         key = (assignment, period)
-        if state == REMOVED:  # taken off the task: counts nowhere
+        if state == TargetState.REMOVED:  # taken off the task: counts nowhere
             continue
         groups[key].append(Group(state, on_time, bool(extended), bool(nil), int(count),
                                  int(overdue)))
@@ -133,8 +133,8 @@ async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
 
 def late_or_overdue(source: Any, now: datetime) -> ColumnElement[bool]:
     """Submitted late, or not submitted and past the deadline (of a target or a counter)."""
-    return or_(and_(source.state == "submitted", col(source.on_time).is_not(True)),
-               and_(col(source.state).in_(OPEN_STATES), col(source.deadline) < now))
+    return or_(and_(source.state == TargetState.SUBMITTED, col(source.on_time).is_not(True)),
+               and_(col(source.state).in_(OPEN_TARGET_STATES), col(source.deadline) < now))
 
 
 async def late_page(ctx: Context, units: Units, offset: int, limit: int
@@ -191,7 +191,7 @@ def _not_due(ctx: Context) -> list[ColumnElement[bool]]:
 async def _not_due_count(ctx: Context, units: Units) -> int:
     if units.group is not None:
         query = select(func.coalesce(func.sum(ProgressTally.n), 0)).where(
-            ProgressTally.scope == units.group, col(ProgressTally.state).in_(OPEN_STATES),
+            ProgressTally.scope == units.group, col(ProgressTally.state).in_(OPEN_TARGET_STATES),
             col(ProgressTally.deadline) >= ctx.now,
             tasks(ProgressTally.assignment_id, not_cancelled()))
     else:

@@ -12,6 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import policy as reminder_policy
 from core.clock import to_local
 from core.i18n import Translator
+from core.states import (
+    OPEN_TARGET_STATES,
+    SETTLED_TARGET_STATES,
+    AssignmentState,
+    ReminderKind,
+    ReminderState,
+    TargetState,
+)
 from handlers.common import (
     calendar_of,
     members_with_role,
@@ -25,7 +33,6 @@ from handlers.context import Context
 from handlers.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
-CLOSED_STATES = ("submitted", "excused", "removed")
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
 
@@ -53,7 +60,7 @@ async def plan_targets(ctx: Context, targets: list[Target], assignment: Assignme
         return
     plans: dict[datetime, list] = {}
     rows = [{"target_id": target.id, "due_at": item.due_at, "kind": item.kind,
-             "state": "planned", "sent_at": None}
+             "state": ReminderState.PLANNED, "sent_at": None}
             for target in targets
             for item in plans.setdefault(target.deadline, _planned(ctx, target.deadline,
                                                                    assignment))]
@@ -65,7 +72,7 @@ async def plan_targets(ctx: Context, targets: list[Target], assignment: Assignme
 async def unplan_target(ctx: Context, target: Target) -> None:
     """Drop the reminders of `target` not sent yet."""
     await ctx.session.exec(delete(Reminder).where(
-        col(Reminder.target_id) == target.id, Reminder.state == "planned"))
+        col(Reminder.target_id) == target.id, Reminder.state == ReminderState.PLANNED))
 
 
 async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
@@ -76,7 +83,7 @@ async def replan_target(ctx: Context, target: Target, assignment: Assignment) ->
 async def next_due(session: AsyncSession) -> datetime | None:
     """The earliest planned reminder (one already due is the next thing to do)."""
     return (await session.exec(
-        select(func.min(Reminder.due_at)).where(Reminder.state == "planned")
+        select(func.min(Reminder.due_at)).where(Reminder.state == ReminderState.PLANNED)
     )).first()
 
 
@@ -93,7 +100,7 @@ def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: T
     ]
     if target.period:
         lines.append(t("Kỳ báo cáo: {period}", period=target.period))
-    if target.state == "in_progress":
+    if target.state == TargetState.IN_PROGRESS:
         lines.append(t("Đơn vị đã báo đang làm ({percent}%); nhớ gửi báo cáo khi xong.",
                        percent=target.percent if target.percent is not None else "?"))
     lines.append(t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."))
@@ -120,7 +127,7 @@ async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> li
     `BEGIN IMMEDIATE` (storage.db), so sweeps run one after another. Locking targets, not
     reminders, keeps all due reminders of a target in one sweep (only the latest is sent)."""
     due_targets = select(Reminder.target_id).where(
-        Reminder.state == "planned", col(Reminder.due_at) <= now)
+        Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
     query = select(Target.id).where(col(Target.id).in_(due_targets)).order_by(col(Target.id))
     if limit is not None:
         query = query.limit(limit)
@@ -132,7 +139,7 @@ async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> li
     # A new statement sees what a worker that held a lock committed meanwhile.
     return list((await ctx.session.exec(
         select(Reminder).where(col(Reminder.target_id).in_(targets),
-                               Reminder.state == "planned", col(Reminder.due_at) <= now)
+                               Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
         .order_by(col(Reminder.due_at), col(Reminder.id))
     )).all())
 
@@ -157,13 +164,14 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
     reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
     sent = 0
     for reminder in due:
-        reminder.state = "skipped"
+        reminder.state = ReminderState.SKIPPED
         if latest[reminder.target_id] is reminder:
             target = by_id.get(reminder.target_id)
             assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
             stale = aware(reminder.due_at) < now - STALE_AFTER
-            if target and assignment and assignment.state == "active" \
-                    and not assignment.reminders_paused and target.state not in CLOSED_STATES:
+            if target and assignment and assignment.state == AssignmentState.ACTIVE \
+                    and not assignment.reminders_paused \
+                    and target.state not in SETTLED_TARGET_STATES:
                 reporters = [] if stale else reporters_of.get(target.unit_id, [])
                 unit = names.get(target.unit_id, "?")
                 for member in reporters:
@@ -173,10 +181,10 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
                                   target_id=target.id, assignment_id=assignment.id,
                                   reminder_id=reminder.id)
                 if reporters:
-                    reminder.state = "sent"
+                    reminder.state = ReminderState.SENT
                     reminder.sent_at = now
                     sent += 1
-                if reminder.kind == "overdue":
+                if reminder.kind == ReminderKind.OVERDUE:
                     count = await _plan_next_overdue(ctx, target, assignment)
                     if not stale:
                         await _escalate(ctx, target, assignment, count)
@@ -188,13 +196,14 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
 async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> int:
     """Plan the next overdue reminder; returns how many overdue reminders went out so far."""
     count = (await ctx.session.exec(select(func.count()).select_from(Reminder).where(
-        Reminder.target_id == target.id, Reminder.kind == "overdue",
-        col(Reminder.state).in_(("sent", "skipped"))))).one()
+        Reminder.target_id == target.id, Reminder.kind == ReminderKind.OVERDUE,
+        col(Reminder.state).in_((ReminderState.SENT, ReminderState.SKIPPED))))).one()
     follow = reminder_policy.next_overdue(target.deadline, ctx.now, count,
                                           policy_of(ctx.settings, assignment),
                                           calendar_of(ctx.settings))
     if follow:
-        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at, kind="overdue"))
+        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at,
+                                 kind=ReminderKind.OVERDUE))
     return count
 
 
@@ -226,7 +235,7 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     missing = (await ctx.session.exec(
         select(Unit).join(Target, col(Target.unit_id) == col(Unit.id))
         .where(Target.assignment_id == assignment.id, Target.period == target.period,
-               col(Target.state).in_(("pending", "in_progress")),
+               col(Target.state).in_(OPEN_TARGET_STATES),
                col(Target.deadline) < ctx.now)
         .order_by(col(Unit.code)))).all()
     names = "\n".join(f"• {u.name}" for u in missing[:30])

@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from core import commands
+from core.callbacks import Suggested
 from core.messages import Button
 from core.roles import invite_code
 from handlers import (
@@ -139,9 +140,9 @@ def suggest(ctx: Context, typed: commands.Suggestion) -> None:
     if not typed.name or typed.name not in COMMANDS:
         ctx.reply(t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=typed.typed))
         return
-    payload = f"c:{typed.name}:{typed.args}"
+    payload = Suggested(typed.name, typed.args).pack()
     if len(payload.encode()) > MAX_PAYLOAD:  # Telegram keeps at most 64 bytes per button
-        payload = f"c:{typed.name}:"
+        payload = Suggested(typed.name).pack()
     ctx.reply(t("Không có lệnh /{name}. Ý bạn là /{command}?", name=typed.typed,
                 command=typed.name), [Button(f"/{typed.name}", payload)])
 
@@ -156,11 +157,11 @@ async def run_command(ctx: Context, name: str, args: str) -> None:
 
 async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`c:<command>:<args>`: the command a suggestion offered."""
-    name, args = (parts + ["", ""])[0], ":".join(parts[1:])
-    if name not in COMMANDS:
+    press = Suggested.from_parts(parts)
+    if press is None or press.command not in COMMANDS:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await run_command(ctx, name, args)
+    await run_command(ctx, press.command, press.args)
 
 
 async def press(ctx: Context, payload: str) -> None:

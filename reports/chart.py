@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from core.clock import to_local
 from core.i18n import Translator
-from core.progress import figures
+from core.progress import SUBMITTED, figures
 from core.text import fold
 from reports.rows import TargetRow, TaskReport
 
@@ -72,7 +72,7 @@ def days(report: TaskReport) -> list[tuple[date, int, int]]:
     later); at most the last MAX_DAYS days."""
     daily: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for row in report.rows:
-        if row.state == "submitted" and row.submitted_at is not None:
+        if row.state == SUBMITTED and row.submitted_at is not None:
             daily[to_local(row.submitted_at).date()][0 if row.on_time else 1] += 1
     due = to_local(report.deadline).date()
     first = min([due - timedelta(days=7), *daily])

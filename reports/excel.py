@@ -18,6 +18,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from core.clock import to_local
 from core.i18n import N_, Translator
 from core.progress import figures
+from core.states import AssignmentState
 from reports.rows import TaskReport
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
@@ -47,9 +48,9 @@ TREE_COLUMNS = (
 )
 TREE_FORMATS = {5: DATE_FORMAT, 7: DATE_FORMAT}
 TASK_STATES = {
-    "active": N_("Đang mở"),
-    "cancelled": N_("Đã huỷ"),
-    "closed": N_("Đã đóng"),
+    AssignmentState.ACTIVE: N_("Đang mở"),
+    AssignmentState.CANCELLED: N_("Đã huỷ"),
+    AssignmentState.CLOSED: N_("Đã đóng"),
 }
 
 Value = str | int | float | datetime | None

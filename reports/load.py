@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.progress import figures
+from core.states import AssignmentState, RequestState, TargetState
 from core.text import fold
 from reports.rows import TargetRow, TaskReport, TreeRow
 from storage.models import (
@@ -45,7 +46,7 @@ async def task_report(session: AsyncSession, assignment: Assignment,
     rather than model objects: a task may have tens of thousands of units."""
     period = assignment.period
     of_task = and_(Target.assignment_id == assignment.id, Target.period == period,
-                   Target.state != "removed")  # a unit taken off the task is history only
+                   Target.state != TargetState.REMOVED)  # a unit taken off: history only
     if seen is not None:
         of_task = and_(of_task, seen)
     groups: dict[int, list[str]] = defaultdict(list)
@@ -74,7 +75,8 @@ async def task_report(session: AsyncSession, assignment: Assignment,
             select(ExcuseRequest.target_id, ExcuseRequest.reason, Member.display_name)
             .join(Target, col(Target.id) == col(ExcuseRequest.target_id))
             .join(Member, col(Member.id) == col(ExcuseRequest.member_id))
-            .where(of_task, Target.state == "excused", ExcuseRequest.state == "granted")
+            .where(of_task, Target.state == TargetState.EXCUSED,
+                   ExcuseRequest.state == RequestState.GRANTED)
             .order_by(col(ExcuseRequest.id)))).all():
         latest[target_id] = (asker, reason)
         routes[target_id] = ""
@@ -111,7 +113,7 @@ async def _hand_downs(session: AsyncSession, assignment: Assignment, of_task: An
         select(Assignment, Unit.code, Unit.name)
         .join(Target, col(Target.id) == col(Assignment.parent_target_id))
         .join(Unit, col(Unit.id) == col(Target.unit_id))
-        .where(Assignment.parent_id == assignment.id, Assignment.state != "cancelled",
+        .where(Assignment.parent_id == assignment.id, Assignment.state != AssignmentState.CANCELLED,
                col(Assignment.parent_target_id).in_(select(Target.id).where(of_task)))
         .order_by(col(Unit.code)))).all()
     hand_downs: dict[str, str] = {}
