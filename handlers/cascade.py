@@ -30,9 +30,9 @@ from core.text import excerpt
 from handlers import giao
 from handlers.common import calendar_of, task_line
 from handlers.context import Context
-from handlers.figures import EVERY_UNIT, tallies
 from services import targets
 from services.scope import find_task, office_name
+from storage.figures import EVERY_UNIT, tallies
 from storage.models import (
     Assignment,
     AuditLog,
@@ -282,7 +282,8 @@ async def hand_downs(ctx: Context, assignment: Assignment, period: str,
     if not children:
         return {}
     # One read of the counters for every hand-down (a Sở task may have hundreds).
-    counted = await tallies(ctx, EVERY_UNIT, col(Assignment.parent_id) == assignment.id,
+    counted = await tallies(ctx.session, ctx.now, EVERY_UNIT,
+                            col(Assignment.parent_id) == assignment.id,
                             col(Assignment.state) != AssignmentState.CANCELLED)
     found: dict[int, HandDown] = {}
     for child in children:
@@ -325,7 +326,7 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
         told += 1
         ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",
                                  assignment_id=child.id, detail=f"#{child.number}"))
-        counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
+        counted = await tallies(ctx.session, ctx.now, EVERY_UNIT, assignment_id=child.id)
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
         f = item.figures if item else Figures()
         await _tell_office(ctx, child, lambda tr, child=child, f=f: tr(

@@ -19,8 +19,8 @@ from core.messages import Incoming
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context
-from handlers.figures import aware
 from storage import inbox
+from storage.figures import aware
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 

@@ -30,7 +30,7 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
-from handlers.figures import aware
+from storage.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late

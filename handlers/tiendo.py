@@ -27,7 +27,8 @@ from handlers import reach
 from handlers.cascade import hand_down_words, hand_downs, level_below
 from handlers.common import current_periods, task_line, units_with_units_below
 from handlers.context import Context
-from handlers.figures import (
+from services.scope import find_task, own_tasks, task_target_filter, visible_units
+from storage.figures import (
     EVERY_UNIT,
     Units,
     active,
@@ -38,7 +39,6 @@ from handlers.figures import (
     most_late,
     tallies,
 )
-from services.scope import find_task, own_tasks, task_target_filter, visible_units
 from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGroup
 from storage.queries import subtree
 
@@ -192,7 +192,7 @@ async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str
     """One line per open task (its latest period), nearest deadline first, one page; no lines
     when there is no open task."""
     t = ctx.t
-    counted = await tallies(ctx, units, active())
+    counted = await tallies(ctx.session, ctx.now, units, active())
     current = await current_periods(ctx, {assignment_id for assignment_id, _ in counted})
     latest = {assignment_id: (period, item) for (assignment_id, period), item in counted.items()
               if current.get(assignment_id) == period}
@@ -228,7 +228,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         else None
     units = EVERY_UNIT if seen is None else Units.given(visible_units(ctx.scope))
     by_period = ({period: item for (_, period), item in (await tallies(
-        ctx, units, assignment_id=assignment.id)).items()} if assignment else {})
+        ctx.session, ctx.now, units, assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=excerpt(ref)))
@@ -345,7 +345,7 @@ async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> Non
 
 
 async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
-    figures = await history(ctx, units)
+    figures = await history(ctx.session, ctx.now, units)
     if not figures.owed:
         return []
     return [ctx.t("Từ trước đến nay — {who}: {figures}", who=who,
@@ -355,10 +355,10 @@ async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
 async def _most_late(ctx: Context, units: Units) -> list[str]:
     """The units most often late or missing over time, with their figures."""
     t = ctx.t
-    ids = await most_late(ctx, units)
+    ids = await most_late(ctx.session, ctx.now, units)
     if not ids:
         return []
-    figures = await histories(ctx, ids)
+    figures = await histories(ctx.session, ctx.now, ids)
     units_by_id = {u.id: u for u in (await ctx.session.exec(
         select(Unit).where(col(Unit.id).in_(ids)))).all()}
     lines = [t("Đơn vị hay trễ hạn nhất:")]
@@ -464,13 +464,14 @@ async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
     """Late and missing targets across the open tasks, by deadline, task and unit."""
     t = ctx.t
     units = _units(scope)
-    total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    total, rows = await late_page(ctx.session, ctx.now, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     if not total:
         ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
         return
     if page != _clamp(page, total):  # a page button of a list that has shrunk since
         page = _clamp(page, total)
-        total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        total, rows = await late_page(ctx.session, ctx.now, units, (page - 1) * PAGE_SIZE,
+                                      PAGE_SIZE)
     lines = [t("Trễ hạn ở các nhiệm vụ đang mở ({n}):", n=t.number(total))]
     for assignment, name, target in rows:
         if target.state == TargetState.SUBMITTED:
