@@ -1,5 +1,22 @@
 """The application's entry points for channels and the scheduler: `handle(event, now)` runs
-one user action in one transaction; `sweep(now)` turns due reminders into messages."""
+one user action in one transaction; `sweep(now)` turns due reminders into messages.
+
+An event whose work is too long to hold a transaction open (a report file: on SQLite every
+write transaction holds the one write lock, so every other chat would wait) asks for it with
+`Context.later`; then `handle` runs three short steps instead of one:
+
+1. the event's transaction routes it and checks what the reader may see, as any event; it
+   commits what it wrote, but the event's mark as handled is given back (`_not_yet`);
+2. the work reads its rows in a read-only transaction (no write lock on SQLite), then is
+   built in a worker thread with no transaction open;
+3. one write transaction marks the event handled (conditionally, as always) and writes the
+   work's result: the stored file, the reply, the audit row.
+
+If the process dies before 3 commits, the update is still unhandled in the inbox and is
+handled again after the restart; step 1's writes are of the kind that are the same when done
+twice (a dialogue closed, a chat id, a member reachable again). If step 2 or 3 fails, 3 is
+rolled back and the user gets the usual apology, written with the event's mark.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
@@ -18,9 +35,10 @@ from core.i18n import Translator
 from core.messages import Incoming
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
-from handlers.context import Context
+from handlers.context import Context, Later
 from handlers.figures import aware
 from storage import inbox
+from storage.db import read_only
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
@@ -69,6 +87,11 @@ class Dispatcher:
                 await ctx.load_member()
                 await reach.welcome_back(ctx)
                 await router.route(ctx)
+                work = ctx.pending
+                if work is not None:
+                    await _not_yet(session, event)
+            if work is not None:
+                return await self._finish_later(event, now, work)
         except Exception:
             log.exception("handling %s failed", event)
             async with self.sessions() as session, session.begin():
@@ -88,6 +111,19 @@ class Dispatcher:
                         created_at=now,
                     )
                 )
+        return True
+
+    async def _finish_later(self, event: Incoming, now: datetime, work: Later) -> bool:
+        """Steps 2 and 3 of an event that asked for `later` work (see the module's doc)."""
+        async with self.sessions() as session, read_only(session):
+            data = await work.read(session)
+        result = await asyncio.to_thread(work.build, data)
+        async with self.sessions() as session, session.begin():
+            if not await _first_time(session, event, now):
+                return False  # handled meanwhile by another worker
+            ctx = self.context(session, now, event)
+            await ctx.load_member()
+            await work.finish(ctx, result)
         return True
 
     async def refused(self, member_id: int, kind: str, now: datetime) -> None:
@@ -136,6 +172,16 @@ class Dispatcher:
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)
+
+
+async def _not_yet(session: AsyncSession, event: Incoming) -> None:
+    """Undo `_first_time` in the current transaction, for an event whose handling goes on
+    after it (`Context.later`)."""
+    if event.inbox_id is not None:
+        await inbox.unmark_handled(session, event.inbox_id)
+    elif event.once_key is not None:
+        await session.exec(delete(SeenEvent).where(  # type: ignore[call-overload]
+            SeenEvent.channel == event.channel, SeenEvent.key == event.once_key[:128]))
 
 
 async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:

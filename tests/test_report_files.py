@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,16 @@ from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.messages import Button, IncomingFile
 from handlers import report_files
-from storage.models import Assignment, Member, Outbox, Submission
+from storage import inbox
+from storage.models import (
+    Assignment,
+    AuditLog,
+    InboundUpdate,
+    Member,
+    Outbox,
+    StoredFile,
+    Submission,
+)
 from tests.conftest import EXAMPLES
 
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
@@ -118,6 +128,98 @@ async def test_chart_and_excel_buttons_send_the_files_and_bad_presses(settings,
         assert "Không có nhiệm vụ «7»" in answer.text and answer.file_name is None
         [answer] = await b.press("vp", message, "r:chart:1")  # not on that message
         assert "không còn hiệu lực" in answer.text
+
+
+class HeldBuild:
+    """`build_workbook` that waits, in its worker thread, until the test lets it go on."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.started, self.go_on, self.fail = threading.Event(), threading.Event(), fail
+        self.real = report_files.build_workbook
+
+    def __call__(self, *args, **kwargs) -> bytes:  # noqa: ANN002, ANN003
+        self.started.set()
+        assert self.go_on.wait(60)
+        if self.fail:
+            raise RuntimeError("the build broke")
+        return self.real(*args, **kwargs)
+
+
+async def outbox_after(b: Bot, row_id: int) -> list[Outbox]:
+    async with b.runtime.sessions() as s:  # a fresh session: only what is committed
+        return list((await s.exec(select(Outbox).where(col(Outbox.id) > row_id)
+                                  .order_by(col(Outbox.id)))).all())
+
+
+async def recorded(b: Bot, key: str) -> int:
+    """An inbound update recorded as a channel records one (to follow its handled mark)."""
+    async with b.runtime.sessions() as s, s.begin():
+        [row_id] = await inbox.record(s, "console", [(key, {})], b.session.now, "w")
+    assert row_id is not None
+    return row_id
+
+
+async def handled_at(b: Bot, row_id: int) -> datetime | None:
+    async with b.runtime.sessions() as s:
+        row = await s.get(InboundUpdate, row_id)
+        assert row is not None
+        return row.handled_at
+
+
+async def test_others_are_answered_while_a_workbook_is_built(settings, tmp_path,
+                                                             monkeypatch) -> None:
+    """The workbook is built with no transaction open: another user's /help commits its
+    answer before the workbook's message exists, and the press is marked handled only with
+    that message (a process dying during the build leaves it to be handled again)."""
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        update = await recorded(b, "press-xlsx")
+        dispatcher, now = b.runtime.dispatcher, b.session.now
+        press = asyncio.create_task(dispatcher.handle(user_event(
+            "vp", button="r:xlsx:1", button_message_id=message.message_id,
+            inbox_id=update), now))
+        assert await asyncio.to_thread(build.started.wait, 60)
+        assert await handled_at(b, update) is None
+
+        assert await dispatcher.handle(user_event("ht_nt", text="/help"), now)
+        [help_row] = await outbox_after(b, last)
+        assert help_row.chat_id == "ht_nt" and help_row.file_id is None
+
+        build.go_on.set()
+        assert await press
+        assert await handled_at(b, update) is not None
+        [help_again, workbook] = await outbox_after(b, last)
+        assert help_again.id == help_row.id
+        assert (workbook.chat_id, workbook.file_name) == ("vp", "tien-do-nhiem-vu-1.xlsx")
+        await b.session.drain()
+        book = load_workbook(io.BytesIO(b.received("tien-do-nhiem-vu-1.xlsx")))
+        assert book.worksheets[1]["A2"].value == "THPT-LHP"
+        assert not await dispatcher.handle(user_event(  # a second delivery: handled once
+            "vp", button="r:xlsx:1", button_message_id=message.message_id,
+            inbox_id=update), now)
+
+
+async def test_a_build_that_fails_gives_the_apology_and_writes_nothing(settings, tmp_path,
+                                                                       monkeypatch) -> None:
+    build = HeldBuild(fail=True)
+    build.go_on.set()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        async with b.runtime.sessions() as s:
+            files_before = len((await s.exec(select(StoredFile))).all())
+            audits_before = len((await s.exec(select(AuditLog))).all())
+        update = await recorded(b, "press-xlsx")
+        [answer] = await b.say("vp", button="r:xlsx:1", button_message_id=message.message_id,
+                               inbox_id=update)
+        assert answer.file_name is None and answer.text.startswith("Xin lỗi, đã có lỗi")
+        assert await handled_at(b, update) is not None  # not tried again and again
+        async with b.runtime.sessions() as s:
+            assert len((await s.exec(select(StoredFile))).all()) == files_before
+            assert len((await s.exec(select(AuditLog))).all()) == audits_before
 
 
 async def test_the_workbook_names_the_route_of_a_report_sent_another_way(settings,
