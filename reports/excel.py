@@ -101,30 +101,36 @@ def summary_values(report: TaskReport, t: Translator, now: datetime) -> list[Val
 
 
 class _Sheet:
-    """One sheet written row after row: header, frozen pane, widths and number formats by
-    column, and at the end a filter over what was written."""
+    """One sheet written row after row: header, frozen pane, widths, and at the end a
+    filter over what was written."""
 
     def __init__(self, book: _Book, title: str, columns: tuple[tuple[str, int], ...],
                  formats: dict[int, str], t: Translator) -> None:
         self.sheet: Worksheet = book.workbook.add_worksheet(title)
         self.columns = len(columns)
+        self.formats = {index: book.style(number_format)
+                        for index, number_format in formats.items()}
         self.sheet.freeze_panes(1, 0)
         for index, (label, width) in enumerate(columns):
-            # Dates get the workbook's date format; other numbers their column's.
-            number_format = formats.get(index)
-            style = (book.style(number_format) if number_format not in (None, DATE_FORMAT)
-                     else None)
-            self.sheet.set_column(index, index, width, style)
+            self.sheet.set_column(index, index, width)
             self.sheet.write_string(0, index, t(label), book.header)
         self.rows = 0
 
     def append(self, values: list[Value]) -> None:
-        """A row of values by their type; None and "" leave the cell empty. Text loses the
-        control characters XML cannot hold."""
+        """A row of values by their type (a cell format where the column has one); None and
+        "" leave the cell empty. Text loses the control characters XML cannot hold."""
         self.rows += 1
-        self.sheet.write_row(self.rows, 0, [
-            ILLEGAL_CHARACTERS.sub("", value) if value.__class__ is str else value
-            for value in values])
+        row, sheet, formats = self.rows, self.sheet, self.formats
+        for index, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if isinstance(value, str):
+                sheet.write_string(row, index, ILLEGAL_CHARACTERS.sub("", value),
+                                   formats.get(index))
+            elif isinstance(value, datetime):
+                sheet.write_datetime(row, index, value, formats.get(index))
+            else:
+                sheet.write_number(row, index, value, formats.get(index))
 
     def finish(self) -> None:
         self.sheet.autofilter(0, 0, self.rows, self.columns - 1)
@@ -132,10 +138,9 @@ class _Sheet:
 
 class _Book:
     def __init__(self, output: BytesIO) -> None:
-        self.workbook = Workbook(output, {
-            "constant_memory": True, "default_date_format": DATE_FORMAT,
-            "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False})
+        self.workbook = Workbook(output, {"constant_memory": True, "strings_to_formulas": False,
+                                          "strings_to_urls": False,
+                                          "strings_to_numbers": False})
         self.header = self.workbook.add_format(HEADER_STYLE)
         self._styles: dict[str, Format] = {}
 
