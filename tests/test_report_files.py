@@ -137,7 +137,7 @@ class HeldBuild:
         self.started, self.go_on, self.fail = threading.Event(), threading.Event(), fail
         self.real = report_files.build_workbook
 
-    def __call__(self, *args, **kwargs) -> bytes:  # noqa: ANN002, ANN003
+    def __call__(self, *args: object, **kwargs: object) -> bytes:
         self.started.set()
         assert self.go_on.wait(60)
         if self.fail:
@@ -200,6 +200,31 @@ async def test_others_are_answered_while_a_workbook_is_built(settings, tmp_path,
         assert not await dispatcher.handle(user_event(  # a second delivery: handled once
             "vp", button="r:xlsx:1", button_message_id=message.message_id,
             inbox_id=update), now)
+
+
+async def test_a_press_whose_build_is_cut_short_is_handled_again(settings, tmp_path,
+                                                               monkeypatch) -> None:
+    """The handling stopped during the build (as by a process killed then): nothing of it
+    is lost, the update is still unhandled, and handling it again sends the workbook once."""
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        update = await recorded(b, "press-xlsx")
+        event = user_event("vp", button="r:xlsx:1", button_message_id=message.message_id,
+                           inbox_id=update)
+        press = asyncio.create_task(b.runtime.dispatcher.handle(event, b.session.now))
+        assert await asyncio.to_thread(build.started.wait, 60)
+        press.cancel()
+        await asyncio.gather(press, return_exceptions=True)
+        assert await handled_at(b, update) is None and await outbox_after(b, last) == []
+
+        build.go_on.set()
+        assert await b.runtime.dispatcher.handle(event, b.session.now)
+        [workbook] = await outbox_after(b, last)
+        assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
+        assert await handled_at(b, update) is not None
 
 
 async def test_a_build_that_fails_gives_the_apology_and_writes_nothing(settings, tmp_path,
