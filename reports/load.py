@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,11 +59,14 @@ def _deadline(rows: list[TargetRow], assignment: Assignment) -> datetime:
     return min((row.deadline for row in rows), default=assignment.deadline)
 
 
-def _current(ids: list[int]) -> ColumnElement[bool]:
-    """The targets of the tasks `ids` in each one's current period, but units taken off."""
-    return and_(col(Target.assignment_id).in_(ids), Target.state != "removed",
-                Target.period == select(Assignment.period).where(
-                    col(Assignment.id) == col(Target.assignment_id)).scalar_subquery())
+def _current(tasks: list[Assignment]) -> ColumnElement[bool]:
+    """The targets of `tasks` in each one's current period, but units taken off: grouped by
+    period, as tasks handed down together mostly share one."""
+    periods: dict[str, list[int]] = defaultdict(list)
+    for task in tasks:
+        periods[task.period].append(task.id or 0)
+    return and_(or_(*(and_(col(Target.assignment_id).in_(ids), Target.period == period)
+                      for period, ids in periods.items())), Target.state != "removed")
 
 
 async def _rows(session: AsyncSession, of_task: ColumnElement[bool]
@@ -140,14 +143,15 @@ async def _hand_downs(session: AsyncSession, assignment: Assignment, of_task: An
             .where(col(Assignment.parent_id).in_(level), Assignment.state != "cancelled",
                    col(Assignment.parent_target_id).in_(offices))
             .order_by(col(Unit.code)))).all()
-        level = []
+        tasks = []
         for child, code, name in found:
             if child.id not in seen:  # a task is read once, whatever its links
                 seen.add(child.id or 0)
                 below.setdefault(child.parent_id or 0, []).append((child, code, name))
-                level.append(child.id or 0)
-        if level:
-            of_level = _current(level)
+                tasks.append(child)
+        level = [task.id or 0 for task in tasks]
+        if tasks:
+            of_level = _current(tasks)
             rows.update(await _rows(session, of_level))
             offices = select(Target.id).where(of_level)
 
