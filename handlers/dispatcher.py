@@ -180,7 +180,7 @@ async def _not_yet(session: AsyncSession, event: Incoming) -> None:
     if event.inbox_id is not None:
         await inbox.unmark_handled(session, event.inbox_id)
     elif event.once_key is not None:
-        await session.exec(delete(SeenEvent).where(  # type: ignore[call-overload]
+        await session.exec(delete(SeenEvent).where(
             SeenEvent.channel == event.channel, SeenEvent.key == event.once_key[:128]))
 
 

@@ -88,7 +88,7 @@ async def unmark_handled(session: AsyncSession, update_id: int) -> None:
     """Undo `mark_handled` in the current transaction: the update's handling goes on after
     the commit and marks it again when it ends (a report file built outside the transaction),
     so a process that dies meanwhile leaves it to be handled again."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(InboundUpdate).where(col(InboundUpdate.id) == update_id)
         .values(handled_at=None))
 
