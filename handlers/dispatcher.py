@@ -16,6 +16,10 @@ If the process dies before 3 commits, the update is still unhandled in the inbox
 handled again after the restart; step 1's writes are of the kind that are the same when done
 twice (a dialogue closed, a chat id, a member reachable again). If step 2 or 3 fails, 3 is
 rolled back and the user gets the usual apology, written with the event's mark.
+
+In `bot.py run` (`in_background`), `handle` returns after step 1 and steps 2 and 3 run as a
+task of their own, so the next updates of the channel (handled one after another) are not
+held up behind a build; at shutdown that task is cancelled and its update stays unhandled.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class Dispatcher:
         self.settings = settings
         self.sessions = sessions
         self.files = files
+        # `bot.py run`: steps 2 and 3 of `later` work run beside the updates that come next
+        # (a channel's updates are handled one after another) instead of before them.
+        self.in_background = False
+        self._background: set[asyncio.Task[bool]] = set()
 
     def context(self, session: AsyncSession, now: datetime, event: Incoming | None = None):
         return Context(session=session, now=now, settings=self.settings, files=self.files,
@@ -90,41 +98,68 @@ class Dispatcher:
                 work = ctx.pending
                 if work is not None:
                     await _not_yet(session, event)
-            if work is not None:
+            if work is not None and self.in_background:
+                task = asyncio.create_task(self._finish_later(event, now, work))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            elif work is not None:
                 return await self._finish_later(event, now, work)
         except Exception:
             log.exception("handling %s failed", event)
-            async with self.sessions() as session, session.begin():
-                if event.inbox_id is not None and not await inbox.mark_handled(
-                        session, event.inbox_id, now):
-                    return False  # handled meanwhile by another worker
-                ctx = self.context(session, now, event)
-                await ctx.load_member()
-                session.add(
-                    Outbox(
-                        member_id=ctx.member.id if ctx.member else None,
-                        channel=event.channel,
-                        chat_id=event.chat_id,
-                        is_group=event.is_group,
-                        text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
-                                   "ghi lại. Vui lòng thử lại sau."),
-                        created_at=now,
-                    )
+            return await self._apologise(event, now)
+        return True
+
+    async def _apologise(self, event: Incoming, now: datetime) -> bool:
+        """The event failed: mark it handled with a short apology (False: another worker
+        handled it meanwhile)."""
+        async with self.sessions() as session, session.begin():
+            if event.inbox_id is not None and not await inbox.mark_handled(
+                    session, event.inbox_id, now):
+                return False
+            ctx = self.context(session, now, event)
+            await ctx.load_member()
+            session.add(
+                Outbox(
+                    member_id=ctx.member.id if ctx.member else None,
+                    channel=event.channel,
+                    chat_id=event.chat_id,
+                    is_group=event.is_group,
+                    text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
+                               "ghi lại. Vui lòng thử lại sau."),
+                    created_at=now,
                 )
+            )
         return True
 
     async def _finish_later(self, event: Incoming, now: datetime, work: Later) -> bool:
         """Steps 2 and 3 of an event that asked for `later` work (see the module's doc)."""
-        async with self.sessions() as session, read_only(session):
-            data = await work.read(session)
-        result = await asyncio.to_thread(work.build, data)
-        async with self.sessions() as session, session.begin():
-            if not await _first_time(session, event, now):
-                return False  # handled meanwhile by another worker
-            ctx = self.context(session, now, event)
-            await ctx.load_member()
-            await work.finish(ctx, result)
+        try:
+            async with self.sessions() as session, read_only(session):
+                data = await work.read(session)
+            result = await asyncio.to_thread(work.build, data)
+            async with self.sessions() as session, session.begin():
+                if not await _first_time(session, event, now):
+                    return False  # handled meanwhile by another worker
+                ctx = self.context(session, now, event)
+                await ctx.load_member()
+                await work.finish(ctx, result)
+        except Exception:
+            log.exception("handling %s failed", event)
+            return await self._apologise(event, now)
         return True
+
+    async def settled(self) -> None:
+        """Wait until the `later` work running in the background is done."""
+        while self._background:
+            await asyncio.wait(set(self._background))
+
+    async def stop_background(self) -> None:
+        """Stop the `later` work running in the background (at shutdown): its events are
+        still unhandled, so the next process handles them."""
+        tasks = set(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def refused(self, member_id: int, kind: str, now: datetime) -> None:
         """The platform refuses for good to deliver to a member (the sender's report)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import threading
 import zipfile
@@ -225,6 +226,59 @@ async def test_a_press_whose_build_is_cut_short_is_handled_again(settings, tmp_p
         [workbook] = await outbox_after(b, last)
         assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
         assert await handled_at(b, update) is not None
+
+
+async def test_in_the_background_the_next_updates_do_not_wait_for_a_build(
+        settings, tmp_path, monkeypatch) -> None:
+    """As in `bot.py run`: a channel's inbox handles its updates one after another, and a
+    press of `[Excel]` holds it up only for the checks; the /help behind it is answered
+    while the workbook is being built. Stopped at shutdown, a build leaves its update to the
+    next process."""
+    from handlers.inbox import Inbox
+
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        dispatcher, now = b.runtime.dispatcher, b.session.now
+        dispatcher.in_background = True
+        events = {"press": user_event("vp", button="r:xlsx:1",
+                                      button_message_id=message.message_id),
+                  "help": user_event("ht_nt", text="/help")}
+
+        async def handle(row_id: int, payload: dict) -> bool:
+            event = dataclasses.replace(events[payload["event"]], inbox_id=row_id)
+            return await dispatcher.handle(event, now)
+
+        box = Inbox(dispatcher, "console", handle, "me:1", lambda worker: False, lambda: now)
+        await box.start()
+        try:
+            await box.receive([("1", {"event": "press"}), ("2", {"event": "help"})])
+            await asyncio.wait_for(box.settled(), 60)
+            assert await asyncio.to_thread(build.started.wait, 60)
+            [help_row] = await outbox_after(b, last)
+            assert help_row.chat_id == "ht_nt" and help_row.file_id is None
+
+            build.go_on.set()
+            await asyncio.wait_for(dispatcher.settled(), 60)
+            [_, workbook] = await outbox_after(b, last)
+            assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
+
+            build.go_on.clear()
+            build.started.clear()
+            await box.receive([("3", {"event": "press"})])
+            await asyncio.wait_for(box.settled(), 60)
+            assert await asyncio.to_thread(build.started.wait, 60)
+            await dispatcher.stop_background()
+        finally:
+            build.go_on.set()
+            await box.stop()
+        async with b.runtime.sessions() as s:
+            states = {r.key: r.handled_at is not None
+                      for r in (await s.exec(select(InboundUpdate))).all()}
+        assert states == {"1": True, "2": True, "3": False}
+        assert len(await outbox_after(b, last)) == 2
 
 
 async def test_a_build_that_fails_gives_the_apology_and_writes_nothing(settings, tmp_path,
