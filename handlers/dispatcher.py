@@ -18,8 +18,9 @@ twice (a dialogue closed, a chat id, a member reachable again). If step 2 or 3 f
 rolled back and the user gets the usual apology, written with the event's mark.
 
 In `bot.py run` (`in_background`), `handle` returns after step 1 and steps 2 and 3 run as a
-task of their own, so the next updates of the channel (handled one after another) are not
-held up behind a build; at shutdown that task is cancelled and its update stays unhandled.
+task of their own that then sends what it queued, so the next updates of the channel
+(handled one after another) are not held up behind a build; at shutdown that task is
+cancelled and its update stays unhandled.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -72,10 +74,11 @@ class Dispatcher:
         self.settings = settings
         self.sessions = sessions
         self.files = files
-        # `bot.py run`: steps 2 and 3 of `later` work run beside the updates that come next
-        # (a channel's updates are handled one after another) instead of before them.
-        self.in_background = False
-        self._background: set[asyncio.Task[bool]] = set()
+        # Set by `bot.py run`: steps 2 and 3 of `later` work run beside the updates that come
+        # next (a channel's updates are handled one after another) instead of before them,
+        # then this sends what they queued (the channels send after each update they handle).
+        self.in_background: Callable[[], Awaitable[object]] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def context(self, session: AsyncSession, now: datetime, event: Incoming | None = None):
         return Context(session=session, now=now, settings=self.settings, files=self.files,
@@ -98,8 +101,9 @@ class Dispatcher:
                 work = ctx.pending
                 if work is not None:
                     await _not_yet(session, event)
-            if work is not None and self.in_background:
-                task = asyncio.create_task(self._finish_later(event, now, work))
+            if work is not None and self.in_background is not None:
+                task = asyncio.create_task(self._later_in_background(event, now, work,
+                                                                     self.in_background))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
             elif work is not None:
@@ -147,6 +151,14 @@ class Dispatcher:
             log.exception("handling %s failed", event)
             return await self._apologise(event, now)
         return True
+
+    async def _later_in_background(self, event: Incoming, now: datetime, work: Later,
+                                   send: Callable[[], Awaitable[object]]) -> None:
+        if await self._finish_later(event, now, work):
+            try:
+                await send()
+            except Exception:  # the next drain sends it
+                log.exception("sending the answer to %s failed", event)
 
     async def settled(self) -> None:
         """Wait until the `later` work running in the background is done."""

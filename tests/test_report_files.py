@@ -242,7 +242,7 @@ async def test_in_the_background_the_next_updates_do_not_wait_for_a_build(
         message = await b.buttons_for("vp", 1)
         last = max(row.id or 0 for row in await outbox_after(b, 0))
         dispatcher, now = b.runtime.dispatcher, b.session.now
-        dispatcher.in_background = True
+        dispatcher.in_background = b.session.drain  # then what the build queued is sent
         events = {"press": user_event("vp", button="r:xlsx:1",
                                       button_message_id=message.message_id),
                   "help": user_event("ht_nt", text="/help")}
@@ -264,6 +264,8 @@ async def test_in_the_background_the_next_updates_do_not_wait_for_a_build(
             await asyncio.wait_for(dispatcher.settled(), 60)
             [_, workbook] = await outbox_after(b, last)
             assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
+            delivered = b.session.last_message_to("vp")
+            assert delivered is not None and delivered.file_name == workbook.file_name
 
             build.go_on.clear()
             build.started.clear()
