@@ -761,6 +761,12 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             raise _listen_failure("web", "port", settings.web.listen, settings.web.port,
                                   exc) from exc
     started: list[Any] = []
+
+    async def send_now() -> None:
+        for adapter in adapters.values():
+            await adapter.drain()
+
+    runtime.dispatcher.in_background = send_now  # a report file keeps no update waiting
     limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
@@ -785,6 +791,7 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
+        await runtime.dispatcher.stop_background()  # left unhandled for the next process
         if web is not None:
             await web.stop()
         for handled in signals:

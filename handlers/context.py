@@ -1,12 +1,14 @@
-"""The per-event context: one database transaction, the sender's identity, and an outbox
-writer that renders every message in its recipient's language."""
+"""The per-event context: one database transaction, the sender's identity, an outbox writer
+that renders every message in its recipient's language, and `later` for the long work an
+event may ask to run outside its transaction (`Later`, run by the dispatcher)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel import select
@@ -46,6 +48,17 @@ def bulk_wait(settings: Settings, now: datetime) -> datetime | None:
 RenderButtons = Callable[[Translator], Sequence[Button]]
 
 
+@dataclass(frozen=True)
+class Later:
+    """Work too long for the event's transaction (a workbook of 50,000 rows): `read` runs in
+    a short read-only transaction, `build` in a worker thread with no transaction open, and
+    `finish` in the write transaction that marks the event handled (`Dispatcher.handle`)."""
+
+    read: Callable[[AsyncSession], Awaitable[Any]]
+    build: Callable[[Any], Any]  # what `read` returned -> what `finish` gets
+    finish: Callable[[Context, Any], Awaitable[None]]
+
+
 @dataclass
 class Context:
     session: AsyncSession
@@ -58,6 +71,7 @@ class Context:
     unit_ids: set[int] = field(default_factory=set)  # units where this member reports
     scope: Scope = field(default_factory=Scope)  # what they may see and change
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
+    pending: Later | None = None  # the work to run after this transaction (`later`)
 
     @property
     def t(self) -> Translator:
@@ -181,6 +195,13 @@ class Context:
                 detail=json.dumps(detail, ensure_ascii=False, default=str),
             )
         )
+
+    def later(self, work: Later) -> None:
+        """Run `work` after this transaction commits, and finish the event only then. What
+        the event wrote so far commits first, so it must be true even if `work` never ends
+        (the process dies, and the event is handled again): replies belong in
+        `work.finish`."""
+        self.pending = work
 
     # Dialogue state lives in the database so that a restart loses nothing.
     async def dialogue(self) -> Dialogue | None:

@@ -4,7 +4,7 @@
 `/tiendo @group` and `/tiendo <unit>` (rolled up through the unit tree, with the figures over
 time), `/tiendo tre-han` (late and missing across open tasks), `/tiendo hay-tre` (the units
 most often late over time).
-The figures come from `handlers.figures` (counters kept with every change, tallied by
+The figures come from `storage.figures` (counters kept with every change, tallied by
 `core.progress`). Long lists are paged with `Trang sau`/`Trang trước` buttons whose payload
 carries the view.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
 
 
 class DatabaseUnreachable(Exception):
@@ -58,8 +61,12 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock. A read-only
+            # transaction begins deferred: a snapshot from its first read, no write lock.
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # No JIT: the bot's queries are short, and the row estimates of the recursive unit-tree
@@ -69,6 +76,18 @@ def create_engine(url: str) -> AsyncEngine:
     settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
     return create_async_engine(url, pool_pre_ping=True,
                                connect_args={"server_settings": settings})
+
+
+@asynccontextmanager
+async def read_only(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A transaction of `session` that only reads, for long reads that must not keep writers
+    waiting: on SQLite it takes no write lock (a deferred BEGIN; WAL lets writers commit
+    meanwhile while it goes on reading its snapshot), on PostgreSQL it is READ ONLY. A write
+    in it fails on PostgreSQL and may fail on SQLite: use `session.begin()` for those."""
+    async with session.begin():
+        await session.connection(execution_options={READ_ONLY: True,
+                                                    "postgresql_readonly": True})
+        yield session
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

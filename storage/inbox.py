@@ -84,6 +84,15 @@ async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> 
     return bool(result.rowcount)
 
 
+async def unmark_handled(session: AsyncSession, update_id: int) -> None:
+    """Undo `mark_handled` in the current transaction: the update's handling goes on after
+    the commit and marks it again when it ends (a report file built outside the transaction),
+    so a process that dies meanwhile leaves it to be handled again."""
+    await session.exec(
+        update(InboundUpdate).where(col(InboundUpdate.id) == update_id)
+        .values(handled_at=None))
+
+
 async def release(session: AsyncSession, ids: Sequence[int], worker: str,
                   failed: bool = False) -> None:
     """Give back `worker`'s claims of the unhandled updates `ids` (for any worker to take),
@@ -124,4 +133,4 @@ async def forget(session: AsyncSession, before: datetime) -> None:
 
 
 __all__ = ["MAX_ATTEMPTS", "claim", "forget", "mark_handled", "record", "release",
-           "release_gone"]
+           "release_gone", "unmark_handled"]
