@@ -37,12 +37,20 @@ SUBMITTED, EXCUSED, REMOVED, IN_PROGRESS = (TargetState.SUBMITTED, TargetState.E
 
 
 class TargetLike(Protocol):
-    state: str
-    on_time: bool | None
-    extension_granted: bool
-    nil_report: bool
-    deadline: datetime
-    submitted_at: datetime | None
+    """What the figures read of a target (a table row or a report's frozen row)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def extension_granted(self) -> bool: ...
+    @property
+    def nil_report(self) -> bool: ...
+    @property
+    def deadline(self) -> datetime: ...
+    @property
+    def submitted_at(self) -> datetime | None: ...
 
 
 class Group(NamedTuple):

@@ -100,7 +100,7 @@ def _groups_panel(axes: Axes, report: TaskReport, t: Translator, now: datetime) 
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_yticks(positions, labels)
     axes.set_xlabel(_nfc(t("Số đơn vị")))
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # a MaxNLocator
     axes.spines[["top", "right"]].set_visible(False)
     f = figures(report.rows, now)
     summary = t("Đã nộp {submitted}/{expected} · đúng hạn {on_time} · trễ hạn {late} · "
@@ -128,7 +128,7 @@ def _days_panel(axes: Axes, report: TaskReport, t: Translator) -> None:
     axes.set_xticks(list(positions)[::step], [d[0].strftime("%d/%m") for d in data][::step])
     most = max((d[1] + d[2] for d in data), default=0)
     axes.set_ylim(0, max(1, most) * 1.15)  # no answers yet: an axis from 0, not ±0.04
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # a MaxNLocator
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(_nfc(t("Số đơn vị nộp mỗi ngày")), fontsize=15, loc="left",
                    color="#444444")

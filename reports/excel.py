@@ -54,7 +54,7 @@ TREE_COLUMNS = (
 SUMMARY_FORMATS = {2: DATE_FORMAT, 13: PERCENT_FORMAT, 15: PERCENT_FORMAT}
 TASK_FORMATS = {4: DATE_FORMAT, 6: DATE_FORMAT, 8: DAYS_FORMAT}
 TREE_FORMATS = {5: DATE_FORMAT, 7: DATE_FORMAT}
-TASK_STATES = {
+TASK_STATES: dict[str, str] = {
     AssignmentState.ACTIVE: N_("Đang mở"),
     AssignmentState.CANCELLED: N_("Đã huỷ"),
     AssignmentState.CLOSED: N_("Đã đóng"),

@@ -45,8 +45,9 @@ async def task_report(session: AsyncSession, assignment: Assignment,
     `/tiendo #N` shows it: past periods of a recurring task are its history, not part of
     today's figures; only the targets meeting `seen` (the reader's scope), if given. Columns
     rather than model objects: a task may have tens of thousands of units."""
-    of_task = and_(Target.assignment_id == assignment.id, Target.period == assignment.period,
-                   Target.state != TargetState.REMOVED)  # a unit taken off: history only
+    of_task = and_(col(Target.assignment_id) == assignment.id,
+                   col(Target.period) == assignment.period,
+                   col(Target.state) != TargetState.REMOVED)  # a unit taken off: history only
     if seen is not None:
         of_task = and_(of_task, seen)
     rows = (await _rows(session, of_task)).get(assignment.id or 0, [])
@@ -66,8 +67,9 @@ def _current(tasks: list[Assignment]) -> ColumnElement[bool]:
     periods: dict[str, list[int]] = defaultdict(list)
     for task in tasks:
         periods[task.period].append(task.id or 0)
-    return and_(or_(*(and_(col(Target.assignment_id).in_(ids), Target.period == period)
-                      for period, ids in periods.items())), Target.state != TargetState.REMOVED)
+    return and_(or_(*(and_(col(Target.assignment_id).in_(ids), col(Target.period) == period)
+                      for period, ids in periods.items())),
+                col(Target.state) != TargetState.REMOVED)
 
 
 async def _rows(session: AsyncSession, of_task: ColumnElement[bool]
@@ -84,7 +86,7 @@ async def _rows(session: AsyncSession, of_task: ColumnElement[bool]
     routes: dict[int, str] = {}  # target id: the latest answer's route, when sent another way
     latest_file: dict[int, tuple[str, str, str, int]] = {}  # target: (name, sha, type, size)
     for target_id, text, route, reporter, name, sha256, mime, size in (await session.exec(
-            select(Submission.target_id, Submission.text, Submission.route, Member.display_name,
+            select(Submission.target_id, Submission.text, Submission.route, Member.display_name,  # type: ignore[call-overload]
                    StoredFile.original_name, StoredFile.sha256, StoredFile.mime_type,
                    StoredFile.size)
             .join(Target, col(Target.id) == col(Submission.target_id))
@@ -108,7 +110,7 @@ async def _rows(session: AsyncSession, of_task: ColumnElement[bool]
     rows: dict[int, list[TargetRow]] = defaultdict(list)
     for (target_id, assignment_id, unit_id, code, name, deadline, state, period, submitted_at,
          on_time, extended, percent, nil) in (await session.exec(
-            select(Target.id, Target.assignment_id, Target.unit_id, Unit.code, Unit.name,
+            select(Target.id, Target.assignment_id, Target.unit_id, Unit.code, Unit.name,  # type: ignore[call-overload]
                    Target.deadline, Target.state, Target.period, Target.submitted_at,
                    Target.on_time, Target.extension_granted, Target.percent,
                    Target.nil_report)

@@ -10,7 +10,7 @@ from core.i18n import N_, Translator
 from core.progress import EXCUSED, IN_PROGRESS, SUBMITTED  # per row: module names
 from core.states import AssignmentState, TargetState
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     TargetState.PENDING: N_("Chưa nộp"),
     TargetState.IN_PROGRESS: N_("Đang làm"),
     TargetState.SUBMITTED: N_("Đã nộp"),
