@@ -40,6 +40,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.base import ChatMoved, Recent, RetryLater, Unreachable, split_text
+from channels.bot_api_http import AiohttpRequest
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.transcripts import PlatformSession, rewrite_members_add
@@ -135,7 +136,8 @@ class TelegramAdapter:
         self.runtime = runtime
         self.settings = settings
         self.clock = clock
-        builder = Application.builder().token(settings.token).updater(None)
+        builder = (Application.builder().token(settings.token).updater(None)
+                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(1)))
         if settings.base_url:
             builder = builder.base_url(settings.base_url)
         if settings.base_file_url:
