@@ -209,6 +209,7 @@ class TelegramAdapter:
         if self._inbox_started:
             self._inbox_started = False
             await self.inbox.stop()
+        await self.sender.recorded()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -344,13 +345,21 @@ class TelegramAdapter:
         log.error("telegram update %s failed", update, exc_info=context.error)
 
     async def _run(self, event: Incoming) -> bool:
-        """Handle the event (False if its update was handled before) and send the replies."""
+        """Handle the event (False if its update was handled before) and send the replies:
+        handed over by the dispatcher, claimed in the event's transaction; the sender's
+        normal drain only when the event queued more."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
-        handled = await self.runtime.dispatcher.handle(event, self.clock())
+        if event.button or event.reply_to:  # it names a message: its id must be recorded
+            await self.sender.recorded()
+        now = self.clock()
+        replies = self.runtime.dispatcher.replies(self.sender.worker, self.sender.reserve)
+        handled = await self.runtime.dispatcher.handle(event, now, replies)
         self._dispatched = True
         if not handled:
             return False
-        await self.drain()
+        sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) if replies.rows else 0
+        if replies.rest or sent < len(replies.rows):
+            await self.drain()
         if not event.is_group and event.chat_id not in self._menus:
             self._menus[event.chat_id] = ()  # looked up once per chat and process
             await self.publish_menus(event.chat_id)
