@@ -47,6 +47,7 @@ MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
 CONCURRENCY = 8  # calls in flight per batch at least (they still start at their slots)
 IN_FLIGHT = 0.05  # ... and this many seconds of the channel's rate (a call's round trip)
 FIRST_CLAIM = 50  # rows in a process's first claim of a paced channel; it grows from there
+CLAIM_AHEAD = 0.3  # seconds before a batch's last slot when the next claim is made
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
@@ -354,33 +355,64 @@ class Sender:
     async def drain(self, now: datetime, limit: int = 100,
                     stop: asyncio.Event | None = None) -> int:
         """Send everything that is waiting (or, once `stop` is set, what was claimed
-        already); returns the number of messages sent."""
+        already); returns the number of messages sent. On a paced channel the next claim is
+        made while the last rows of the previous one still go out (`CLAIM_AHEAD`), so the
+        channel does not idle for a claim's round trip between two batches."""
         await self.recorded()  # a row being recorded is claimed still, by this process
         sent = 0
         failed: set[int] = set()  # rows that failed in this drain wait for the next one
         recovered = -RECOVER_EVERY
-        while stop is None or not stop.is_set():
-            if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
-                await self._recover()
-                recovered = self.wall()
-            progress = False
-            waits: list[float] = []
-            for channel in self.adapters:
-                claim = await self._claim(channel, now, limit, failed)
-                if claim.rows:
+        pending: dict[str, tuple[asyncio.Future[int], float]] = {}  # batch, next claim at
+        try:
+            while stop is None or not stop.is_set():
+                if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
+                    await self._recover()
+                    recovered = self.wall()
+                progress = False
+                waits: list[float] = []
+                for channel in self.adapters:
+                    if channel in pending:
+                        batch, claim_at = pending[channel]
+                        if not batch.done() and self.wall() < claim_at:
+                            waits.append(claim_at - self.wall())
+                            continue
+                    claim = await self._claim(channel, now, limit, failed)
+                    if not claim.rows:
+                        if claim.wait is not None:
+                            waits.append(claim.wait)
+                        continue
                     progress = True
-                    sent_now = await self._send(channel, claim.rows, now, failed)
-                    sent += sent_now
-                    limits = self.limits.get(channel)
-                    if limits is not None:
-                        first = max(claim.rows[0][1], claim.wall)
-                        self._achieved(channel, limits, sent_now, self.wall() - first)
-                elif claim.wait is not None:
-                    waits.append(claim.wait)
-            if not progress:
-                if not waits or min(waits) > MAX_WAIT:
-                    return sent
-                await asyncio.sleep(min(waits))
+                    if channel in pending:  # at most two batches of a channel in flight
+                        sent += await pending.pop(channel)[0]
+                    batch = asyncio.ensure_future(self._send_batch(channel, claim, now, failed))
+                    if channel in self.limits:
+                        pending[channel] = (batch, claim.rows[-1][1] - CLAIM_AHEAD)
+                    else:  # unpaced (transcripts): one batch after the other, in order
+                        sent += await batch
+                if progress:
+                    continue
+                if waits and min(waits) <= MAX_WAIT:
+                    await asyncio.sleep(min(waits))
+                elif pending:
+                    sent += sum(await asyncio.gather(*(b for b, _ in pending.values())))
+                    pending.clear()
+                else:
+                    break
+        finally:
+            if pending:
+                done = await asyncio.gather(*(b for b, _ in pending.values()),
+                                            return_exceptions=True)
+                sent += sum(n for n in done if isinstance(n, int))
+        return sent
+
+    async def _send_batch(self, channel: str, claim: Claim, now: datetime,
+                          failed: set[int]) -> int:
+        """Send a claim's rows; the time they took sizes the next claim."""
+        sent = await self._send(channel, claim.rows, now, failed)
+        limits = self.limits.get(channel)
+        if limits is not None:
+            first = max(claim.rows[0][1], claim.wall)
+            self._achieved(channel, limits, sent, self.wall() - first)
         return sent
 
     async def _send(self, channel: str, rows: list[tuple[Outbox, float]], now: datetime,
