@@ -11,14 +11,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin import add_member
 from app.config import Settings
-from channels.host import Menu, SentMessage, Uploader
+from channels.host import Menu, Reserve, SentMessage, Uploader
+from channels.host import Replies as HostReplies
 from core.files import FileProblem
 from core.i18n import Translator
 from core.messages import Incoming
 from handlers import router, start
 from handlers.common import task_line
 from handlers.context import buttons_of
-from handlers.dispatcher import Dispatcher
+from handlers.dispatcher import Dispatcher, Replies
 from handlers.files import problem_text
 from storage import chats, repositories
 from storage.filestore import FileStore
@@ -37,8 +38,13 @@ class HostSide:
     def default_language(self) -> str:
         return self.settings.default_language
 
-    async def handle(self, event: Incoming, now: datetime) -> bool:
-        return await self.dispatcher.handle(event, now)
+    async def handle(self, event: Incoming, now: datetime,
+                     replies: HostReplies | None = None) -> bool:
+        assert replies is None or isinstance(replies, Replies)  # made by `replies` below
+        return await self.dispatcher.handle(event, now, replies)
+
+    def replies(self, worker: str, reserve: Reserve) -> Replies:
+        return self.dispatcher.replies(worker, reserve)
 
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
         return await self.dispatcher.claim_once(event, now)

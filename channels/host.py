@@ -41,6 +41,20 @@ class Inbox(Protocol):
     async def stop(self) -> None: ...
 
 
+# The sender's part of a handled event's transaction (`Sender.reserve`): (session, outbox
+# rows) -> the rows that got a sending slot, each with its slot.
+Reserve = Callable[[Any, list[Any]], Awaitable[list[tuple[Any, float]]]]
+
+
+class Replies(Protocol):
+    """An event's replies handed to this process's sender (`Host.replies`): claimed in the
+    event's transaction with their slots (`rows`), sent right after its commit; `rest`: other
+    messages were queued, which the normal drain sends."""
+
+    rows: list[tuple[Any, float]]
+    rest: bool
+
+
 class Host(Protocol):
     """What the Telegram and Zalo adapters use of the bot."""
 
@@ -52,9 +66,13 @@ class Host(Protocol):
 
     def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime]) -> Inbox: ...
 
-    async def handle(self, event: Incoming, now: datetime) -> bool:
-        """Run one user action; False when its update or `once_key` was handled before."""
+    async def handle(self, event: Incoming, now: datetime,
+                     replies: Replies | None = None) -> bool:
+        """Run one user action; False when its update or `once_key` was handled before.
+        With `replies` (from `replies`), its replies are handed to the caller's sender."""
         ...
+
+    def replies(self, worker: str, reserve: Reserve) -> Replies: ...
 
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
         """Mark the event's update handled without running it (the adapter answered it

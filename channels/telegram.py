@@ -37,6 +37,7 @@ from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from channels.base import ChannelSettings, ChatMoved, RetryLater, Unreachable, Watcher, split_text
+from channels.bot_api_http import AiohttpRequest
 from channels.host import Host
 from channels.ratelimit import Limits
 from channels.sender import Sender
@@ -129,7 +130,8 @@ class TelegramAdapter:
         self.host = host
         self.settings = settings
         self.clock = clock
-        builder = Application.builder().token(settings.token).updater(None)
+        builder = (Application.builder().token(settings.token).updater(None)
+                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(1)))
         if settings.base_url:
             builder = builder.base_url(settings.base_url)
         if settings.base_file_url:
@@ -200,6 +202,7 @@ class TelegramAdapter:
         if self._inbox_started:
             self._inbox_started = False
             await self.inbox.stop()
+        await self.sender.recorded()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -334,13 +337,21 @@ class TelegramAdapter:
         log.error("telegram update %s failed", update, exc_info=context.error)
 
     async def _run(self, event: Incoming) -> bool:
-        """Handle the event (False if its update was handled before) and send the replies."""
+        """Handle the event (False if its update was handled before) and send the replies:
+        handed over by the dispatcher, claimed in the event's transaction; the sender's
+        normal drain only when the event queued more."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
-        handled = await self.host.handle(event, self.clock())
+        if event.button or event.reply_to:  # it names a message: its id must be recorded
+            await self.sender.recorded()
+        now = self.clock()
+        replies = self.host.replies(self.sender.worker, self.sender.reserve)
+        handled = await self.host.handle(event, now, replies)
         self._dispatched = True
         if not handled:
             return False
-        await self.drain()
+        sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) if replies.rows else 0
+        if replies.rest or sent < len(replies.rows):
+            await self.drain()
         if not event.is_group and event.chat_id not in self._menus:
             self._menus[event.chat_id] = ()  # looked up once per chat and process
             await self.publish_menus(event.chat_id)

@@ -72,6 +72,8 @@ class Context:
     scope: Scope = field(default_factory=Scope)  # what they may see and change
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
     pending: Later | None = None  # the work to run after this transaction (`later`)
+    written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
+    bulk_written: int = 0  # the messages `write_queued` wrote
 
     @property
     def t(self) -> Translator:
@@ -118,6 +120,7 @@ class Context:
                                      target_id=target_id, assignment_id=assignment_id,
                                      extension_id=extension_id, reminder_id=reminder_id))
         self.session.add(row)
+        self.written.append(row)
         return row
 
     def send_bulk(self, member: Member, render: Render, buttons: RenderButtons | None = None,
@@ -134,6 +137,7 @@ class Context:
     async def write_queued(self) -> None:
         """Write the messages of `send_bulk` (before the commit; the dispatcher calls it)."""
         rows, self.queued = self.queued, []
+        self.bulk_written += len(rows)
         if rows:  # one executemany, sent by the driver in batches of rows
             await (await self.session.connection()).execute(
                 insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
@@ -180,6 +184,7 @@ class Context:
             **links,  # type: ignore[arg-type]
         )
         self.session.add(row)
+        self.written.append(row)
         return row
 
     def audit(self, action: str, assignment_id: int | None = None, **detail: object) -> None:

@@ -29,6 +29,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +51,38 @@ from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
+
+
+# The sender's part of a handled event's transaction: give its replies their sending slots;
+# returns those that got one, each with its slot (the others wait for the normal drain).
+Reserve = Callable[[AsyncSession, list[Outbox]], Awaitable[list[tuple[Outbox, float]]]]
+
+
+@dataclass
+class Replies:
+    """Asks `Dispatcher.handle` to hand the event's replies (its own chat's and others' at
+    once, not bulk nor held back) to this process's sender: in the event's transaction they
+    are claimed by `worker` and given their slots (`reserve`), so right after the commit
+    they go out with no claim of their own. A crash in between loses nothing: the claims of
+    a process that is gone are taken over by the normal sender."""
+
+    worker: str
+    reserve: Reserve
+    rows: list[tuple[Outbox, float]] = field(default_factory=list)  # to send, with slots
+    rest: bool = False  # other messages were queued or freed: the normal drain sends them
+
+    async def take(self, ctx: Context, freed: bool) -> None:
+        """Claim the event's replies; `freed`: rows of the member's that waited may go."""
+        channel = ctx.event.channel if ctx.event else ""
+        mine = [row for row in ctx.written if row.priority == 0 and row.not_before is None
+                and row.channel == channel]
+        self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
+        if not mine:
+            return
+        self.rows = await self.reserve(ctx.session, mine)
+        self.rest = self.rest or len(self.rows) < len(mine)
+        for row, _ in self.rows:
+            row.claimed_by, row.claimed_at = self.worker, ctx.now
 
 
 def cleaned(event: Incoming) -> Incoming:
@@ -84,11 +117,16 @@ class Dispatcher:
         return Context(session=session, now=now, settings=self.settings, files=self.files,
                        event=event)
 
-    async def handle(self, event: Incoming, now: datetime) -> bool:
+    def replies(self, worker: str, reserve: Reserve) -> Replies:
+        """A hand-off of replies for `handle`, for a channel (which imports no handler)."""
+        return Replies(worker, reserve)
+
+    async def handle(self, event: Incoming, now: datetime, replies: Replies | None = None
+                     ) -> bool:
         """Run one incoming event. Its changes and the messages it causes commit together;
         if anything fails, nothing is written and the user gets a short apology. An event
         whose recorded update (`inbox_id`) or `once_key` was already handled is skipped:
-        returns False."""
+        returns False. With `replies`, the replies are handed to the caller's sender."""
         event = cleaned(event)
         try:
             async with self.sessions() as session, session.begin():
@@ -96,11 +134,15 @@ class Dispatcher:
                     return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
+                freed = ctx.member is not None and ctx.member.unreachable_since is not None
                 await reach.welcome_back(ctx)
                 await router.route(ctx)
                 work = ctx.pending
                 if work is not None:
                     await _not_yet(session, event)
+                if replies is not None:
+                    await replies.take(ctx, freed)
+                    replies.rest = replies.rest or work is not None  # its replies come later
             if work is not None and self.in_background is not None:
                 task = asyncio.create_task(self._later_in_background(event, now, work,
                                                                      self.in_background))
@@ -110,6 +152,8 @@ class Dispatcher:
                 return await self._finish_later(event, now, work)
         except Exception:
             log.exception("handling %s failed", event)
+            if replies is not None:  # nothing of it was written: the apology is drained
+                replies.rows, replies.rest = [], True
             return await self._apologise(event, now)
         return True
 

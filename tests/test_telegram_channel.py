@@ -392,10 +392,21 @@ class StandIn:
     async def drain(self, now: datetime) -> int:
         return 0
 
+    worker = "stand-in"
+
+    async def reserve(self, session: Any, rows: list[Any]) -> list[Any]:
+        return []
+
+    async def recorded(self) -> None:
+        return None
+
+    def replies(self, worker: str, reserve: Any) -> Any:
+        return types.SimpleNamespace(rows=[], rest=False)
+
     def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any) -> Any:
         return Straight(handle)
 
-    async def handle(self, event: Incoming, now: datetime) -> bool:
+    async def handle(self, event: Incoming, now: datetime, replies: Any = None) -> bool:
         self.events += 1
         return True
 
