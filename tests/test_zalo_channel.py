@@ -545,10 +545,10 @@ async def test_stopping_finishes_the_update_being_handled() -> None:
         entered, release = asyncio.Event(), asyncio.Event()
         handle = runtime.dispatcher.handle
 
-        async def held(event, now):  # noqa: ANN001, ANN202
+        async def held(event, now, *rest):  # noqa: ANN001, ANN002, ANN202
             entered.set()
             await release.wait()
-            return await handle(event, now)
+            return await handle(event, now, *rest)
 
         runtime.dispatcher.handle = held  # type: ignore[method-assign]
         await session.emulator.inject_text(session.user_id("ht_lhp"), "/help")
