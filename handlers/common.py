@@ -11,7 +11,7 @@ from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
 from core.text import excerpt, fold, small_number
-from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
+from handlers.context import Context, Recipient, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
 
@@ -50,17 +50,20 @@ async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Membe
 
 
 async def members_with_role_in(ctx: Context, unit_ids: list[int],
-                               role: str) -> dict[int, list[Member]]:
-    """`members_with_role` of many units at once (a few queries, not one per unit)."""
-    found: dict[int, list[Member]] = {}
+                               role: str) -> dict[int, list[Recipient]]:
+    """`members_with_role` of many units at once (a few queries, not one per unit), as the
+    columns a bulk message needs rather than objects."""
+    found: dict[int, list[Recipient]] = {}
     for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
         rows = (await ctx.session.exec(
-            select(Membership.unit_id, Member)
+            select(Membership.unit_id, Member.id, Member.channel, Member.chat_id,
+                   Member.language)
             .join(Member, col(Membership.member_id) == col(Member.id))
             .where(col(Membership.unit_id).in_(unit_ids[start:start + 500]),
                    Membership.role == role)
             .order_by(col(Member.id)))).all()
-        for unit_id, member in rows:
+        for unit_id, *columns in rows:
+            member = Recipient(*columns)
             members = found.setdefault(unit_id, [])  # type: ignore[arg-type]
             if member not in members:
                 members.append(member)
@@ -198,11 +201,12 @@ async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list
     """`office_staff` of many offices at once (a few queries, not two per office)."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
     office_of: dict[int, list[int]] = {office: [office] for office in office_ids}
-    for start in range(0, len(office_ids), 500):
-        for unit in (await ctx.session.exec(select(Unit).where(
+    for start in range(0, len(office_ids), 500):  # the units below: all, for a whole tree
+        for unit_id, parent_id, kind in (await ctx.session.exec(select(
+                Unit.id, Unit.parent_id, Unit.kind).where(
                 col(Unit.parent_id).in_(office_ids[start:start + 500])))).all():
-            if fold(unit.kind) in kinds:  # a department: its staff are the office's
-                office_of.setdefault(unit.id, []).append(unit.parent_id)  # type: ignore[arg-type]
+            if fold(kind) in kinds:  # a department: its staff are the office's
+                office_of.setdefault(unit_id, []).append(parent_id)  # type: ignore[arg-type]
     found: dict[int, list[Member]] = {}
     units = list(office_of)
     for start in range(0, len(units), 500):

@@ -15,10 +15,12 @@ and an answer that waited for a cancel sees the task cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -106,18 +108,34 @@ async def change(session: AsyncSession, target: Target, **values: Any) -> None:
 
 async def add(session: AsyncSession, target: Target) -> Target:
     """A new target of a task, counted (it gets its id)."""
-    return (await add_all(session, [target]))[0]
-
-
-async def add_all(session: AsyncSession, new: list[Target]) -> list[Target]:
-    """New targets of one task, counted together (they get their ids): one flush and one
-    move of the counters, however many units the task goes to."""
-    if not new:
-        return new
-    session.add_all(new)
+    session.add(target)
     await session.flush()
-    await _shift(session, [], [counted(target) for target in new])
-    return new
+    await _shift(session, [], [counted(target)])
+    return target
+
+
+async def add_all(session: AsyncSession, assignment_id: int, unit_ids: Sequence[int],
+                  period: str, deadline: datetime) -> list[int]:
+    """New targets of one task's `period`, one per unit of `unit_ids`, all due at `deadline`,
+    counted together; returns their ids in the order of `unit_ids`. One executemany and one
+    read of the ids (by the unique task, unit and period; faster than RETURNING in the
+    units' order), one move of the counters, and no ORM object per target: 50,000 of them
+    cost seconds."""
+    if not unit_ids:
+        return []
+    table = Target.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    # every column, as the model's defaults are not applied to rows written this way
+    await connection.execute(insert(table), [
+        {"assignment_id": assignment_id, "unit_id": unit_id, "period": period,
+         "deadline": deadline, "state": "pending", "percent": None, "submitted_at": None,
+         "on_time": None, "nil_report": False, "extension_granted": False}
+        for unit_id in unit_ids])
+    ids = dict((await connection.execute(select(table.c.unit_id, table.c.id).where(
+        table.c.assignment_id == assignment_id, table.c.period == period))).all())
+    await _shift(session, [], [Counted(unit_id, assignment_id, period, "pending", None, None,
+                                       deadline, False, False) for unit_id in unit_ids])
+    return [ids[unit_id] for unit_id in unit_ids]
 
 
 # --- the transitions ---------------------------------------------------------------------
