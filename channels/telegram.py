@@ -62,6 +62,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 PUBLIC_DOWNLOAD_MB = 20
 POLL_SECONDS = 10  # the long poll of getUpdates
+MENU_PAGE = 500  # members whose menus are read at a time (a national registry: 150,000)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 T = TypeVar("T")
 
@@ -318,9 +319,20 @@ class TelegramAdapter:
 
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the
-        member in `chat_id`), for their chat alone."""
-        async with self.runtime.sessions() as session:
-            menus = await start.special_menus(session, CHANNEL, chat_id)
+        member in `chat_id`), for their chat alone; every member a page at a time, each
+        page read in a short session of its own."""
+        if chat_id is not None:
+            async with self.runtime.sessions() as session:
+                await self._publish(await start.special_menus(session, CHANNEL, chat_id))
+            return
+        after: int | None = 0
+        while after is not None:
+            async with self.runtime.sessions() as session:
+                menus, after = await start.special_menus_page(session, CHANNEL, after,
+                                                              MENU_PAGE)
+            await self._publish(menus)
+
+    async def _publish(self, menus: list[start.Menu]) -> None:
         for chat, language, names in menus:
             if self._menus.get(chat) == names or not chat.lstrip("-").isdigit():
                 continue
