@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from sqlmodel import col, select
 
@@ -34,9 +35,18 @@ REQUIRES_TEXT = {
 
 def status_buttons(target_id: int):
     def render(t: Translator) -> list[Button]:
-        return [Button(t(label), f"s:{target_id}:{action}") for action, label in STATUS_LABELS]
+        return [Button(label, f"s:{target_id}:{action}")
+                for action, label in _status_labels(t.language)]
 
     return render
+
+
+@cache
+def _status_labels(language: str) -> tuple[tuple[str, str], ...]:
+    """The status buttons' labels in `language`, translated once (a reminder wave and a
+    national task put them under 100,000 messages)."""
+    t = Translator(language)
+    return tuple((action, t(label)) for action, label in STATUS_LABELS)
 
 
 async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Member]:

@@ -128,10 +128,9 @@ class Context:
         """`send` for the thousands of messages of one event (a task to every unit, a
         reminder wave): kept as plain values and written by `write_queued` with a few INSERT
         statements (an ORM object per message costs more than the message)."""
-        # every column, as the table's Python-side defaults are not applied to bulk rows
-        self.queued.append({"is_group": False, "sent_at": None, "attempts": 0,
-                            "claimed_by": None, "claimed_at": None, "platform_message_id": None,
-                            "pressed": "", "error": None,
+        # The columns that are not null: the model's defaults are not applied to rows written
+        # this way. Those left out (sent_at, claimed_at, ...) are null.
+        self.queued.append({"is_group": False, "attempts": 0, "pressed": "",
                             **self._message(member, render, buttons, **links)})  # type: ignore[arg-type]
 
     async def write_queued(self) -> None:
