@@ -22,14 +22,15 @@ from app.config import Settings
 from core.encodings import UnreadableText, decode_table
 from core.roles import ROLES
 from core.scope import Scope
-from core.text import fold, small_number
+from core.states import OPEN_TARGET_STATES, AssignmentState, ReminderState
+from core.text import fold
 from core.unit_rows import UnitRow, header_map, to_row, validate
-from handlers.common import OPEN_STATES, current_periods
+from handlers.common import current_periods
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import invites
 from services.scope import load_scope
-from storage import tally
+from storage import repositories, tally
 from storage.filestore import FileStore
 from storage.models import (
     CHANNELS,
@@ -169,7 +170,7 @@ async def import_units(
                 PROBLEM_TEXT[p.code].format(row=p.row, value=p.value) for p in problems
             )
         )
-    groups: dict[int, set[str]] = {}
+    groups: dict[int | None, set[str]] = {}  # by unit id
     for group in (await session.exec(select(UnitGroup))).all():
         groups.setdefault(group.unit_id, set()).add(group.name)
     report = ImportReport([], [], [])
@@ -265,11 +266,7 @@ async def add_member(
     if role == "reporter" and not unit_code:
         raise AdminError("a reporter needs --unit CODE")
     unit = await unit_by_code(session, unit_code) if unit_code else None
-    member = (
-        await session.exec(
-            select(Member).where(Member.channel == channel, Member.channel_user_id == user_id)
-        )
-    ).first()
+    member = await repositories.member_by_identity(session, channel, user_id)
     created = member is None
     if member is None:
         member = Member(display_name=name, channel=channel, channel_user_id=user_id,
@@ -286,6 +283,7 @@ async def add_member(
         )
     ).first()
     if not exists:
+        assert member.id is not None
         session.add(Membership(member_id=member.id, unit_id=unit.id if unit else None, role=role))
         audit(session, now, "member_add", name=name, channel=channel, role=role,
               unit=unit.code if unit else None)
@@ -369,9 +367,9 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
         .join(Target, col(Target.id) == col(Reminder.target_id))
         .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
         .join(Unit, col(Unit.id) == col(Target.unit_id))
-        .where(Reminder.state == "planned", Assignment.state == "active",
+        .where(Reminder.state == ReminderState.PLANNED, Assignment.state == AssignmentState.ACTIVE,
                col(Assignment.reminders_paused).is_(False),
-               col(Target.state).in_(("pending", "in_progress")))
+               col(Target.state).in_(OPEN_TARGET_STATES))
         .order_by(col(Reminder.due_at), col(Assignment.number), col(Unit.code))
     )
     if until is not None:
@@ -390,13 +388,11 @@ async def due_reminders(session: AsyncSession, until: datetime | None) -> list[D
 
 
 async def task_by_ref(session: AsyncSession, ref: str) -> Assignment:
-    number = small_number(ref.strip().lstrip("#"))
-    task = (await session.exec(select(Assignment).where(Assignment.number == number))
-            ).first() if number is not None else None
+    task = await repositories.task_by_ref(session, ref)
     if task is None:
         raise AdminError(f"no task {ref!r}: give a task number such as #3 (staff see them "
                          "with /tiendo)")
-    if task.state != "active":
+    if task.state != AssignmentState.ACTIVE:
         raise AdminError(f"task #{task.number} is {task.state}: it has no reminders to pause "
                          "or resume")
     return task
@@ -423,9 +419,10 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
     target_ids = select(Target.id).where(Target.assignment_id == task.id)
     if paused:
         withdrawn = (await session.exec(select(func.count()).select_from(Reminder).where(
-            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).one()
+            Reminder.state == ReminderState.PLANNED,
+            col(Reminder.target_id).in_(target_ids)))).one()
         await session.exec(delete(Reminder).where(
-            col(Reminder.state) == "planned", col(Reminder.target_id).in_(target_ids)))
+            col(Reminder.state) == ReminderState.PLANNED, col(Reminder.target_id).in_(target_ids)))
         report = PauseReport(task, True, withdrawn)
     else:
         ctx = Context(session=session, now=now, settings=settings,
@@ -435,12 +432,13 @@ async def set_reminders_paused(session: AsyncSession, settings: Settings, ref: s
         current = (await current_periods(ctx, {task.id})).get(task.id, "")  # type: ignore[arg-type]
         targets = (await session.exec(select(Target).where(
             Target.assignment_id == task.id, Target.period == current,
-            col(Target.state).in_(OPEN_STATES)))).all()
+            col(Target.state).in_(OPEN_TARGET_STATES)))).all()
         for target in targets:
             await replan_target(ctx, target, task)
         await session.flush()
         upcoming = (await session.exec(select(func.min(Reminder.due_at)).where(
-            Reminder.state == "planned", col(Reminder.target_id).in_(target_ids)))).first()
+            Reminder.state == ReminderState.PLANNED,
+            col(Reminder.target_id).in_(target_ids)))).first()
         report = PauseReport(task, True, len(targets), upcoming)
     audit(session, now, "reminders_pause" if paused else "reminders_resume", task.id,
           number=task.number, count=report.count)
@@ -468,9 +466,7 @@ async def audit_entries(session: AsyncSession, task: str | None = None,
     query = select(AuditLog, Assignment.number).outerjoin(
         Assignment, col(Assignment.id) == col(AuditLog.assignment_id))
     if task is not None:
-        number = small_number(task.strip().lstrip("#"))
-        found = (await session.exec(select(Assignment).where(Assignment.number == number))
-                 ).first() if number is not None else None
+        found = await repositories.task_by_ref(session, task)
         if found is None:
             raise AdminError(f"no task {task!r}: give a task number such as #3")
         query = query.where(AuditLog.assignment_id == found.id)

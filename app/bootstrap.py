@@ -1,4 +1,5 @@
-"""Wiring in one place: the engine, migrations, file store, dispatcher and sender."""
+"""Wiring in one place: the engine, migrations, file store, dispatcher and sender. The
+`Runtime` is also what the channels are given of the bot (`app.host`, `channels.host`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
+from app.host import HostSide
 from channels.base import ChannelAdapter
 from channels.ratelimit import Limits
 from channels.sender import Sender, is_gone, worker_name
@@ -20,7 +22,7 @@ from storage.filestore import FileStore
 
 
 @dataclass
-class Runtime:
+class Runtime(HostSide):
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]

@@ -207,7 +207,7 @@ def units_list(
                 await admin.units_in_group(s, group) if group
                 else list((await s.exec(select(Unit).order_by(col(Unit.code)))).all())
             )
-            names: dict[int, list[str]] = {}
+            names: dict[int | None, list[str]] = {}  # by unit id
             for g in (await s.exec(select(UnitGroup))).all():
                 names.setdefault(g.unit_id, []).append(g.name)
             codes = {u.id: u.code for u in (await s.exec(select(Unit))).all()}
@@ -490,8 +490,8 @@ def console(
     channel: Annotated[str, typer.Option(help="console, telegram or zalo")] = "console",
 ) -> None:
     """The console channel: a REPL, or `--script FILE.chat` to play a transcript."""
+    from app.scratch import isolated_settings
     from channels.console import play_script, repl
-    from channels.transcripts import isolated_settings
 
     env = env_of(ctx)
     if channel not in ("console", "telegram", "zalo"):
@@ -505,12 +505,12 @@ def console(
 
         async def play(runtime: Runtime) -> int:
             if channel == "telegram":
-                from channels.telegram import TelegramSession
+                from testing.telegram_session import TelegramSession
 
                 return await TelegramSession.play(runtime, path, sys.stdout,
                                                   admin_runner(runtime.settings))
             if channel == "zalo":
-                from channels.zalo_session import ZaloSession
+                from testing.zalo_session import ZaloSession
 
                 return await ZaloSession.play(runtime, path, sys.stdout,
                                               admin_runner(runtime.settings))
@@ -761,6 +761,12 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
             raise _listen_failure("web", "port", settings.web.listen, settings.web.port,
                                   exc) from exc
     started: list[Any] = []
+
+    async def send_now() -> None:
+        for adapter in adapters.values():
+            await adapter.drain()
+
+    runtime.dispatcher.in_background = send_now  # a report file keeps no update waiting
     limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
@@ -785,10 +791,11 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
         await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
+        await runtime.dispatcher.stop_background()  # left unhandled for the next process
         if web is not None:
             await web.stop()
-        for signum in signals:
-            asyncio.get_running_loop().remove_signal_handler(signum)
+        for handled in signals:
+            asyncio.get_running_loop().remove_signal_handler(handled)
         if watchdog is not None:
             watchdog.cancel()
 

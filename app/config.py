@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.base import ChannelSettings, WebSettings
+
 DEFAULT_DB_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
 
 
@@ -38,22 +40,6 @@ class ReminderSettings:
     extra_days_off: tuple[str, ...] = ()
     sweep_seconds: int = 30
     period_lead_days: int = 30  # a recurring task's next period opens this long before it
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    token: str = ""
-    base_url: str = ""
-    base_file_url: str = ""
-    mode: str = "polling"  # polling | webhook
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    webhook_url: str = ""
-    webhook_secret: str = ""
-    messages_per_second: float = 30.0
-    per_chat_per_second: float = 1.0
-    per_group_per_minute: float = 20.0
-    max_download_mb: int = 20
 
 
 # Kinds of unit that are departments of the office above them (Văn phòng Sở, a Phòng thuộc
@@ -473,15 +459,6 @@ def check_for_channels(settings: Settings) -> None:
 
 
 # --- the bot's web server: upload page, file links, Zalo webhook ---------------------------
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    listen: str = "127.0.0.1"
-    port: int = 8080
-    public_url: str = ""  # how users reach it, e.g. https://baocao.example.vn
-    link_minutes: int = 30  # lifetime of an upload link
-    file_link_days: int = 30  # lifetime of a link to a file the bot sends on Zalo
 
 
 def _web(raw: dict[str, Any]) -> WebSettings:

@@ -95,7 +95,7 @@ async def import_members(session: AsyncSession, rows: list[MemberRow], now: date
     done = 0
     batch = list(new.items())
     for start in range(0, len(batch), CHUNK):
-        await connection.execute(insert(Member), [  # type: ignore[arg-type]
+        await connection.execute(insert(Member), [
             {"display_name": row.name, "channel": channel, "channel_user_id": user_id,
              "chat_id": user_id, "language": language, "created_at": now}
             for (channel, user_id), row in batch[start:start + CHUNK]])
@@ -118,7 +118,7 @@ async def import_members(session: AsyncSession, rows: list[MemberRow], now: date
     total = len(new) + len(memberships)
     for start in range(0, len(memberships), CHUNK):
         chunk = memberships[start:start + CHUNK]
-        await connection.execute(insert(Membership), chunk)  # type: ignore[arg-type]
+        await connection.execute(insert(Membership), chunk)
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -133,6 +133,7 @@ async def import_members(session: AsyncSession, rows: list[MemberRow], now: date
 
 async def _accounts(session: AsyncSession, channels: list[str]) -> dict[tuple[str, str], int]:
     """(channel, user id) → member id of every member on `channels`."""
-    return {(channel, user_id): member_id for member_id, channel, user_id in (await session.exec(
-        select(Member.id, Member.channel, Member.channel_user_id)
-        .where(col(Member.channel).in_(channels)))).all()}
+    rows = (await session.exec(select(Member.id, Member.channel, Member.channel_user_id)
+                               .where(col(Member.channel).in_(channels)))).all()
+    return {(channel, user_id): member_id for member_id, channel, user_id in rows
+            if member_id is not None}  # a stored row always has its id

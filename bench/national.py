@@ -49,8 +49,8 @@ from app.config import Settings  # noqa: E402
 from bench.wave import Recorder  # noqa: E402
 from core.clock import to_local, utc_now  # noqa: E402
 from core.messages import Incoming  # noqa: E402
-from emulators.telegram_api import TelegramEmulator  # noqa: E402
 from storage.models import Outbox, Reminder, Target  # noqa: E402
+from testing.emulators.telegram_api import TelegramEmulator  # noqa: E402
 
 STAFF = "vp_national"
 FIRST_CHAT = 10_000_000

@@ -38,9 +38,9 @@ from app.config import ChannelSettings, Settings  # noqa: E402
 from bench.wave import FIRST_USER_ID, build_wave  # noqa: E402
 from channels.telegram import TelegramAdapter  # noqa: E402
 from core.clock import utc_now  # noqa: E402
-from emulators.telegram_api import TelegramEmulator  # noqa: E402
 from storage import db  # noqa: E402
 from storage.models import Outbox  # noqa: E402
+from testing.emulators.telegram_api import TelegramEmulator  # noqa: E402
 
 
 def platform(conn: Connection, rate: int) -> None:

@@ -32,7 +32,7 @@ from app.bootstrap import Runtime  # noqa: E402
 from app.cli import invoke  # noqa: E402
 from app.config import ChannelSettings, Settings  # noqa: E402
 from channels.telegram import TelegramAdapter  # noqa: E402
-from emulators.telegram_api import TelegramEmulator  # noqa: E402
+from testing.emulators.telegram_api import TelegramEmulator  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STAFF_ID = 900

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Generic, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Protocol
 
 from core.messages import Outgoing
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """A chat platform's settings (`[telegram]`, `[zalo]` in `app.config`)."""
+
+    token: str = ""
+    base_url: str = ""
+    base_file_url: str = ""
+    mode: str = "polling"  # polling | webhook
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    messages_per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+    max_download_mb: int = 20
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The bot's web server (`[web]`): the upload page and links to files."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how users reach it, e.g. https://baocao.example.vn
+    link_minutes: int = 30  # lifetime of an upload link
+    file_link_days: int = 30  # lifetime of a link to a file the bot sends on Zalo
 
 
 class ChannelAdapter(Protocol):
@@ -16,25 +45,23 @@ class ChannelAdapter(Protocol):
         ...
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-RECENT = 2_000  # what an adapter remembers of its latest sends, for transcript printing
+class Watcher:
+    """Told what an adapter did beyond what the outbox records. A running bot keeps this
+    default, which ignores it all, so that the adapter keeps nothing of its updates or sends;
+    the transcript sessions (`testing`) watch to know when an injected update is done and
+    how to print what was sent."""
 
+    def handled(self, updates: int = 1) -> None:
+        """`updates` more updates were handled, or found handled before (sent again)."""
 
-class Recent(OrderedDict[K, V], Generic[K, V]):
-    """A map that keeps only its `limit` newest entries: what an adapter notes about messages
-    it sent (a photo's file name, an offered upload link) is read back moments later by the
-    transcript printer, and a bot running for months must not keep it for every message."""
+    def sent_photo(self, chat_id: str, message_id: str, name: str) -> None:
+        """A file went out as a photo, which the platform shows without its name."""
 
-    def __init__(self, limit: int = RECENT) -> None:
-        super().__init__()
-        self.limit = limit
+    def sent_piece(self, chat_id: str, message_id: str) -> None:
+        """A piece of a text too long for one message: the next message carries on."""
 
-    def __setitem__(self, key: K, value: V) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+    def offered_link(self, chat_id: str, message_id: str, url: str) -> None:
+        """The adapter itself sent a message offering the upload link `url`."""
 
 
 class RetryLater(Exception):

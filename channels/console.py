@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from app.bootstrap import Runtime
+from channels.host import ConsoleHost
 from channels.sender import Sender
 from core.clock import LOCAL_TZ, to_local, utc_now
 from core.durations import parse_duration
@@ -91,22 +91,22 @@ class ConsoleAdapter:
 class ConsoleSession:
     """The bot on a virtual clock, talked to by console users."""
 
-    def __init__(self, runtime: Runtime, out: TextIO, files_dir: Path | None = None,
+    def __init__(self, host: ConsoleHost, out: TextIO, files_dir: Path | None = None,
                  start: datetime | None = None) -> None:
-        self.runtime = runtime
+        self.host = host
         self.out = out
         self.now = start or utc_now().replace(second=0, microsecond=0)
         self.adapter = ConsoleAdapter(lambda: self.now, out, files_dir)
-        self.sender: Sender = runtime.sender({CHANNEL: self.adapter})
+        self.sender: Sender = host.sender({CHANNEL: self.adapter})
 
     async def deliver(self) -> None:
-        await self.runtime.dispatcher.sweep(self.now)
+        await self.host.sweep(self.now)
         await self.sender.drain(self.now)
 
     async def advance_to(self, moment: datetime) -> None:
         """Move the clock to `moment`, running every job that falls due on the way, in order."""
         while True:
-            due = await self.runtime.dispatcher.next_due(self.now)
+            due = await self.host.next_due(self.now)
             if due is None or due > moment:
                 break
             self.now = max(self.now, due)
@@ -115,7 +115,7 @@ class ConsoleSession:
         await self.deliver()
 
     async def send(self, event: Incoming) -> None:
-        await self.runtime.dispatcher.handle(event, self.now)
+        await self.host.handle(event, self.now)
         await self.sender.drain(self.now)
 
     async def drain(self) -> None:
@@ -371,14 +371,14 @@ class Player:
 
 
 async def play_script(
-    runtime: Runtime,
+    host: ConsoleHost,
     script: Path,
     out: TextIO,
     run_admin: Callable[[list[str], Path, datetime], object],
     files_dir: Path | None = None,
 ) -> int:
     """Play a `.chat` file; 0 when every `@expect` held, 1 (with the reason) otherwise."""
-    return await run_script(ConsoleSession(runtime, out, files_dir), script, out, run_admin)
+    return await run_script(ConsoleSession(host, out, files_dir), script, out, run_admin)
 
 
 async def run_script(
@@ -402,26 +402,8 @@ async def run_script(
     return 0
 
 
-async def _first_run_admin(runtime: Runtime, user: str, now: datetime, out: TextIO) -> None:
-    """On a database with no members yet, the console user becomes admin and staff, so that
-    a new user can try everything at once."""
-    from sqlmodel import select
-
-    from app.admin import add_member
-    from storage.models import Member
-
-    async with runtime.sessions() as session, session.begin():
-        if (await session.exec(select(Member).limit(1))).first() is not None:
-            return
-        for role in ("admin", "staff", "leader"):
-            await add_member(session, user, CHANNEL, role, now)
-    print(runtime.dispatcher.translator()(
-        "(Lần chạy đầu: người dùng console «{user}» được làm quản trị, chuyên viên và lãnh "
-        "đạo.)", user=user), file=out)
-
-
 async def repl(
-    runtime: Runtime,
+    host: ConsoleHost,
     run_admin: Callable[[list[str], Path, datetime], object],
     inp: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
@@ -429,12 +411,16 @@ async def repl(
 ) -> int:
     """The interactive console: type messages, `/as NAME` to switch user, and any transcript
     directive (`@admin ...`, `@press ...`, `@advance 1d`). Ends at end of input."""
-    session = ConsoleSession(runtime, out)
+    session = ConsoleSession(host, out)
     player = Player(session, Path.cwd(), run_admin, user=user)
-    await _first_run_admin(runtime, user, session.now, out)
+    if await host.adopt_first_user(CHANNEL, user, session.now):
+        # On a database with no members yet, a new user can try everything at once.
+        print(host.translator()(
+            "(Lần chạy đầu: người dùng console «{user}» được làm quản trị, chuyên viên và lãnh "
+            "đạo.)", user=user), file=out)
     interactive = inp.isatty()
     if interactive:
-        print(runtime.dispatcher.translator()(
+        print(host.translator()(
             "Bảng điều khiển thử bot. Gõ /help; /as TÊN để đổi người dùng; Ctrl-D để thoát."),
             file=out)
     virtual = False
@@ -460,6 +446,6 @@ async def repl(
             print(f"! {exc}", file=out)
             continue
         if line.startswith(("@now", "@advance")):  # the console's clock is virtual from now on
-            t = runtime.dispatcher.translator()
+            t = host.translator()
             print(t("⏱ Giờ của bot bây giờ: {moment}", moment=t.moment(session.now)), file=out)
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import ChannelSettings
+from channels.base import ChannelSettings
 from storage.models import RateLimit
 
 HORIZON = 1.0  # seconds of slots a sender reserves ahead

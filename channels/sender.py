@@ -7,10 +7,11 @@ IMMEDIATE`), marked with this worker's name, and given send slots by the shared 
 (`channels.ratelimit`). A claim left by a process that died is taken over when its lease
 runs out, or at once when that process ran on this host and is gone.
 
-Exactly once: a message is recorded as sent in its own commit right after the platform's
-acknowledgement. A crash before the acknowledgement leaves the row unsent (it is sent
-later, never lost); a crash between the acknowledgement and that commit is the only way a
-message goes out twice. `Sender.acks` measures that window.
+Exactly once: a message is recorded as sent right after the platform's acknowledgement
+(group commit: one statement records every acknowledgement that arrived meanwhile). A crash
+before the acknowledgement leaves the row unsent (it is sent later, never lost); a crash
+between the acknowledgement and that commit is the only way a message goes out twice.
+`Sender.acks` measures that window.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=1)  # the lease of a claim
 MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
-CONCURRENCY = 8  # calls in flight per batch (they still start at their reserved slots)
+CONCURRENCY = 8  # calls in flight per batch at least (they still start at their slots)
+IN_FLIGHT = 0.05  # ... and this many seconds of the channel's rate (a call's round trip)
+FIRST_CLAIM = 50  # rows in a process's first claim of a paced channel; it grows from there
+CLAIM_AHEAD = 0.3  # seconds before a batch's last slot when the next claim is made
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
@@ -98,6 +102,7 @@ class AckWindows:
 class Claim:
     rows: list[tuple[Outbox, float]]  # each row with its send slot (Unix seconds)
     wait: float | None = None  # rows wait but none may go yet: seconds until one may
+    wall: float = 0.0  # when the claim was made (Unix seconds)
 
 
 class _Window:
@@ -155,6 +160,9 @@ class Sender:
         self._chat_free: dict[str, float] = {}  # chat key → when its next call may start
         self._windows: dict[str, _Window] = {}
         self._acknowledged: list[tuple[int, str, datetime, float]] = []
+        self._claim_size: dict[str, int] = {}  # channel → rows of this process's next claim
+        self._reply_languages: dict[int, str] = {}  # id(row) → language, for `send_claimed`
+        self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
         self._recording = asyncio.Lock()
 
     def _is_postgresql(self, session: AsyncSession) -> bool:
@@ -179,8 +187,8 @@ class Sender:
             )
             if skip:
                 query = query.where(col(Outbox.id).not_in(skip))
-            if limits is not None:  # enough rows for a second of slots, some chats busy
-                limit = max(limit, 2 * int(limits.per_second * HORIZON))
+            if limits is not None:  # enough rows for a claim's slots, some chats busy
+                limit = max(limit, 2 * self._size(channel, limits))
             query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
             if self._is_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
@@ -189,7 +197,9 @@ class Sender:
             if limits is None:
                 claim = Claim([(row, wall) for row in rows])
             else:
-                claim = await self._reserve(session, channel, limits, channel_next, rows, wall)
+                claim = await self._reserve(session, channel, limits, channel_next, rows, wall,
+                                            self._size(channel, limits))
+            claim.wall = wall
             if claim.rows:
                 await session.exec(
                     update(Outbox)
@@ -198,10 +208,29 @@ class Sender:
                 )
             return claim
 
+    def _size(self, channel: str, limits: Limits) -> int:
+        """Rows of the next claim: about `HORIZON` seconds of what this process achieves, at
+        most a `HORIZON` of the channel's limit. A process that reserved a second of slots at
+        the configured rate but sends at a fraction of it held rows (and slots) for seconds,
+        and took as long to stop."""
+        return self._claim_size.get(channel, min(FIRST_CLAIM, limits.batch_size(FIRST_CLAIM)))
+
+    def _achieved(self, channel: str, limits: Limits, rows: int, seconds: float) -> None:
+        """Size the next claim from this one: `rows` went out in `seconds` (from the first
+        slot to the last answer). Quicker than `HORIZON`: twice the size (or the rate reached,
+        if more); slower: `HORIZON` of the rate reached."""
+        size = self._size(channel, limits)
+        if rows < size:  # a short claim (the backlog's end, busy chats) says little
+            return
+        rate = rows / max(seconds, 1e-3)
+        grown = max(2 * size, int(rate * HORIZON)) if seconds < HORIZON else int(rate * HORIZON)
+        self._claim_size[channel] = max(1, limits.batch_size(grown))
+
     async def _reserve(self, session: AsyncSession, channel: str, limits: Limits,
-                       channel_next: float, rows: list[Outbox], wall: float) -> Claim:
-        """Give rows consecutive slots of the channel, at most `HORIZON` ahead; a row whose
-        chat is not free at its slot waits for a later claim."""
+                       channel_next: float, rows: list[Outbox], wall: float,
+                       size: int) -> Claim:
+        """Give at most `size` rows consecutive slots of the channel, at most `HORIZON`
+        ahead; a row whose chat is not free at its slot waits for a later claim."""
         start = max(channel_next, wall)
         chat_next = await ratelimit.next_free(
             session, sorted({chat_key(channel, row.chat_id) for row in rows}))
@@ -210,7 +239,7 @@ class Sender:
         later: list[float] = []
         waiting: set[str] = set()  # chats with a row left for later: their next rows wait too
         for row in rows:
-            if len(chosen) >= limits.batch_size(len(rows)) or start > wall + HORIZON:
+            if len(chosen) >= size or start > wall + HORIZON:
                 break
             key = chat_key(channel, row.chat_id)
             if key in waiting or chat_next.get(key, 0.0) > start:
@@ -229,6 +258,54 @@ class Sender:
         free_at = min(later) if start <= wall + HORIZON else start - HORIZON
         return Claim([], max(0.01, free_at - wall))
 
+    async def reserve(self, session: AsyncSession, rows: list[Outbox]
+                      ) -> list[tuple[Outbox, float]]:
+        """The slots of a handled event's replies (`handlers.dispatcher.Replies`), in its
+        transaction; returns the rows that got one (a busy chat's wait for a claim). The
+        languages of their members are read here too, not in a session of their own."""
+        channel = rows[0].channel
+        limits = self.limits.get(channel)
+        wall = self.wall()
+        if limits is None:
+            chosen = [(row, wall) for row in rows]
+        else:
+            channel_next = await ratelimit.lock_channel(session, channel)
+            chosen = (await self._reserve(session, channel, limits, channel_next, rows, wall,
+                                          len(rows))).rows
+        languages = await self._languages(chosen, session)
+        for row, _ in chosen:
+            if row.member_id in languages:
+                self._reply_languages[id(row)] = languages[row.member_id]
+        return chosen
+
+    async def send_claimed(self, channel: str, rows: list[tuple[Outbox, float]],
+                           now: datetime) -> int:
+        """Send rows this process claimed already (a handled event's replies); returns how
+        many went out. One that did not (a 429, a failure) is released for the normal drain."""
+        languages = {row.member_id: self._reply_languages.pop(id(row))
+                     for row, _ in rows if id(row) in self._reply_languages}
+        return await self._send(channel, rows, now, set(), languages, recorded=False)
+
+    async def recorded(self) -> None:
+        """Wait until every acknowledgement of `send_claimed` is committed (before the
+        process closes its database)."""
+        while self._recording_later:
+            await asyncio.wait(set(self._recording_later))
+
+    def _record_later(self, row_id: int, message_id: str, now: datetime) -> None:
+        """`_record` without waiting for the commit: the handling process goes on with the
+        next update while the reply's acknowledgement is written (at once, as any other)."""
+        task = asyncio.ensure_future(self._record(row_id, message_id, now))
+        self._recording_later.add(task)
+
+        def done(task: asyncio.Future[None]) -> None:
+            self._recording_later.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("recording outbox row %s as sent failed", row_id,
+                          exc_info=task.exception())
+
+        task.add_done_callback(done)
+
     async def _recover(self) -> None:
         """Release the claims of processes of this host that died (e.g. killed)."""
         async with self.sessions() as session, session.begin():
@@ -245,15 +322,18 @@ class Sender:
                     .values(claimed_by=None)
                 )
 
-    async def _languages(self, rows: list[tuple[Outbox, float]]) -> dict[int, str]:
+    async def _languages(self, rows: list[tuple[Outbox, float]],
+                         session: AsyncSession | None = None) -> dict[int, str]:
         """The languages of the members the claimed rows with buttons go to, in one query
         (their choices may be written out in words), not one per message."""
         ids = sorted({row.member_id for row, _ in rows if row.buttons and row.member_id})
         if not ids:
             return {}
-        async with self.sessions() as session:
-            return dict((await session.exec(select(Member.id, Member.language).where(
-                col(Member.id).in_(ids)))).all())  # type: ignore[arg-type]
+        query = select(Member.id, Member.language).where(col(Member.id).in_(ids))
+        if session is not None:
+            return dict((await session.exec(query)).all())  # type: ignore[arg-type]
+        async with self.sessions() as own:
+            return dict((await own.exec(query)).all())  # type: ignore[arg-type]
 
     async def _render(self, row: Outbox, languages: dict[int, str]) -> Outgoing:
         file = None
@@ -275,37 +355,79 @@ class Sender:
     async def drain(self, now: datetime, limit: int = 100,
                     stop: asyncio.Event | None = None) -> int:
         """Send everything that is waiting (or, once `stop` is set, what was claimed
-        already); returns the number of messages sent."""
+        already); returns the number of messages sent. On a paced channel the next claim is
+        made while the last rows of the previous one still go out (`CLAIM_AHEAD`), so the
+        channel does not idle for a claim's round trip between two batches."""
+        await self.recorded()  # a row being recorded is claimed still, by this process
         sent = 0
         failed: set[int] = set()  # rows that failed in this drain wait for the next one
         recovered = -RECOVER_EVERY
-        while stop is None or not stop.is_set():
-            if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
-                await self._recover()
-                recovered = self.wall()
-            progress = False
-            waits: list[float] = []
-            for channel in self.adapters:
-                claim = await self._claim(channel, now, limit, failed)
-                if claim.rows:
+        pending: dict[str, tuple[asyncio.Future[int], float]] = {}  # batch, next claim at
+        try:
+            while stop is None or not stop.is_set():
+                if self.wall() - recovered >= RECOVER_EVERY:  # also during a long wave
+                    await self._recover()
+                    recovered = self.wall()
+                progress = False
+                waits: list[float] = []
+                for channel in self.adapters:
+                    if channel in pending:
+                        batch, claim_at = pending[channel]
+                        if not batch.done() and self.wall() < claim_at:
+                            waits.append(claim_at - self.wall())
+                            continue
+                    claim = await self._claim(channel, now, limit, failed)
+                    if not claim.rows:
+                        if claim.wait is not None:
+                            waits.append(claim.wait)
+                        continue
                     progress = True
-                    sent += await self._send(channel, claim.rows, now, failed)
-                elif claim.wait is not None:
-                    waits.append(claim.wait)
-            if not progress:
-                if not waits or min(waits) > MAX_WAIT:
-                    return sent
-                await asyncio.sleep(min(waits))
+                    if channel in pending:  # at most two batches of a channel in flight
+                        sent += await pending.pop(channel)[0]
+                    batch = asyncio.ensure_future(self._send_batch(channel, claim, now, failed))
+                    if channel in self.limits:
+                        pending[channel] = (batch, claim.rows[-1][1] - CLAIM_AHEAD)
+                    else:  # unpaced (transcripts): one batch after the other, in order
+                        sent += await batch
+                if progress:
+                    continue
+                if waits and min(waits) <= MAX_WAIT:
+                    await asyncio.sleep(min(waits))
+                elif pending:
+                    sent += sum(await asyncio.gather(*(b for b, _ in pending.values())))
+                    pending.clear()
+                else:
+                    break
+        finally:
+            if pending:
+                done = await asyncio.gather(*(b for b, _ in pending.values()),
+                                            return_exceptions=True)
+                sent += sum(n for n in done if isinstance(n, int))
+        return sent
+
+    async def _send_batch(self, channel: str, claim: Claim, now: datetime,
+                          failed: set[int]) -> int:
+        """Send a claim's rows; the time they took sizes the next claim."""
+        sent = await self._send(channel, claim.rows, now, failed)
+        limits = self.limits.get(channel)
+        if limits is not None:
+            first = max(claim.rows[0][1], claim.wall)
+            self._achieved(channel, limits, sent, self.wall() - first)
         return sent
 
     async def _send(self, channel: str, rows: list[tuple[Outbox, float]], now: datetime,
-                    failed: set[int]) -> int:
-        """Send the claimed rows, each at its slot; returns how many went out."""
+                    failed: set[int], languages: dict[int, str] | None = None,
+                    recorded: bool = True) -> int:
+        """Send the claimed rows, each at its slot; returns how many went out (and were
+        recorded as sent, unless not `recorded`: then they are being recorded)."""
         adapter = self.adapters[channel]
-        languages = await self._languages(rows)
+        if languages is None:
+            languages = await self._languages(rows)
         # Start no call after half the lease, so no other worker can take the row meanwhile.
         deadline = self.wall() + self.lease.total_seconds() / 2
-        calls = asyncio.Semaphore(CONCURRENCY)
+        limits = self.limits.get(channel)
+        calls = asyncio.Semaphore(max(CONCURRENCY, int(IN_FLIGHT * limits.per_second))
+                                  if limits else CONCURRENCY)
         paused = {"until": 0.0}
 
         async def one(row: Outbox, slot: float) -> int:
@@ -319,7 +441,6 @@ class Sender:
                 if self.wall() > deadline or self.wall() < paused["until"]:
                     await self._release(row, row.error, failed=False)
                     return 0
-                limits = self.limits.get(channel)
                 if limits is not None:
                     self._chat_free[key] = self.wall() + limits.chat_interval(
                         row.chat_id, row.is_group)
@@ -349,8 +470,12 @@ class Sender:
                     failed.add(row.id)  # type: ignore[arg-type]
                     await self._release(row, repr(exc)[:500], failed=True)
                     return 0
+            # outside the call's slot: the next call need not wait for this commit
+            if recorded:
                 await self._record(row.id, message_id, now)  # type: ignore[arg-type]
-                return 1
+            else:
+                self._record_later(row.id, message_id, now)  # type: ignore[arg-type]
+            return 1
 
         # One chat's messages go out in order; different chats go in parallel, but only when
         # the channel is paced by its limits (without limits, e.g. in transcripts, the claim
@@ -375,12 +500,16 @@ class Sender:
                 return  # an earlier holder committed ours too
             batch, self._acknowledged = self._acknowledged, []
             table = Outbox.__table__  # type: ignore[attr-defined]
+            by_moment: dict[datetime, dict[int, str]] = {}
+            for row_id, message_id, at, _ in batch:
+                by_moment.setdefault(at, {})[row_id] = message_id
             async with self.sessions() as session, session.begin():
-                await session.exec(
-                    table.update().where(table.c.id == bindparam("row_id"))
-                    .values(sent_at=bindparam("at"), platform_message_id=bindparam("message"),
-                            error=None),
-                    params=[{"row_id": i, "message": m, "at": at} for i, m, at, _ in batch])
+                # One statement per moment, not one per row: SQLite's driver steps each row
+                # of an executemany with the GIL taken again, slow in a busy process.
+                for at, messages in by_moment.items():
+                    await session.exec(table.update().where(table.c.id.in_(messages)).values(
+                        sent_at=at, error=None,
+                        platform_message_id=case(messages, value=table.c.id)))
             committed = time.perf_counter()
             for *_, acknowledged in batch:
                 self.acks.add(committed - acknowledged)

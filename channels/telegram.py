@@ -5,8 +5,7 @@ sender's `Outgoing` messages become Bot API calls. Updates are received by a pol
 its own around `Bot.get_updates` (PTB's updater confirms an offset before the updates below
 it are handled) or by a webhook route of its own; either records them in the inbox
 (`handlers.inbox`) before Telegram is told they arrived (the next offset, or HTTP 200), and
-the inbox feeds them to the `Application`'s handlers. `TelegramSession` plays `.chat`
-transcripts through this adapter against the local Bot API emulator.
+the inbox feeds them to the `Application`'s handlers.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -37,23 +36,19 @@ from telegram import (
 from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from app.bootstrap import Runtime
-from app.config import ChannelSettings
-from channels.base import ChatMoved, Recent, RetryLater, Unreachable, split_text
+from channels.base import ChannelSettings, ChatMoved, RetryLater, Unreachable, Watcher, split_text
+from channels.bot_api_http import AiohttpRequest
+from channels.host import Host
 from channels.ratelimit import Limits
 from channels.sender import Sender
-from channels.transcripts import PlatformSession, rewrite_members_add
 from core import roles
 from core.clock import utc_now
 from core.files import IMAGE_TYPES
 from core.i18n import LANGUAGES, N_, Translator
 from core.messages import Button, Incoming, IncomingFile, Outgoing
-from handlers import router, start
 
 if TYPE_CHECKING:
-    from channels.console import Delivered
     from channels.web import WebServer
-    from emulators.telegram_api import TelegramEmulator
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +57,6 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 PUBLIC_DOWNLOAD_MB = 20
 POLL_SECONDS = 10  # the long poll of getUpdates
-MENU_PAGE = 500  # members whose menus are read at a time (a national registry: 150,000)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 T = TypeVar("T")
 
@@ -131,12 +125,13 @@ class TelegramAdapter:
     name = CHANNEL
     upload_links: WebServer | None = None  # offers the upload page for files over the limit
 
-    def __init__(self, runtime: Runtime, settings: ChannelSettings,
+    def __init__(self, host: Host, settings: ChannelSettings,
                  clock: Callable[[], datetime] = utc_now) -> None:
-        self.runtime = runtime
+        self.host = host
         self.settings = settings
         self.clock = clock
-        builder = Application.builder().token(settings.token).updater(None)
+        builder = (Application.builder().token(settings.token).updater(None)
+                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(1)))
         if settings.base_url:
             builder = builder.base_url(settings.base_url)
         if settings.base_file_url:
@@ -145,10 +140,9 @@ class TelegramAdapter:
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_error_handler(self._on_error)
-        self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
-        self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.photo_names: Recent[tuple[int, int], str] = Recent()  # files sent as photos
-        self.inbox = runtime.inbox(CHANNEL, self._handle_recorded, clock)
+        self.sender: Sender = host.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
+        self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
+        self.inbox = host.inbox(CHANNEL, self._handle_recorded, clock)
         self.poll_seconds = POLL_SECONDS
         self.retry_seconds = 1.0  # pause after a failed getUpdates
         self._poller: asyncio.Task[None] | None = None
@@ -208,6 +202,7 @@ class TelegramAdapter:
         if self._inbox_started:
             self._inbox_started = False
             await self.inbox.stop()
+        await self.sender.recorded()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -246,7 +241,7 @@ class TelegramAdapter:
 
     async def _receive(self, updates: list[tuple[str, Any]]) -> None:
         new = await self.inbox.receive(updates)
-        self.handled += len(updates) - new  # delivered again: already handled or queued
+        self.watcher.handled(len(updates) - new)  # delivered again: handled or queued
 
     async def _listen(self) -> None:
         path = "/" + (urlsplit(self.settings.webhook_url).path.strip("/") or "telegram")
@@ -319,20 +314,8 @@ class TelegramAdapter:
 
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the
-        member in `chat_id`), for their chat alone; every member a page at a time, each
-        page read in a short session of its own."""
-        if chat_id is not None:
-            async with self.runtime.sessions() as session:
-                await self._publish(await start.special_menus(session, CHANNEL, chat_id))
-            return
-        after: int | None = 0
-        while after is not None:
-            async with self.runtime.sessions() as session:
-                menus, after = await start.special_menus_page(session, CHANNEL, after,
-                                                              MENU_PAGE)
-            await self._publish(menus)
-
-    async def _publish(self, menus: list[start.Menu]) -> None:
+        member in `chat_id`), for their chat alone."""
+        menus = await self.host.special_menus(CHANNEL, chat_id)
         for chat, language, names in menus:
             if self._menus.get(chat) == names or not chat.lstrip("-").isdigit():
                 continue
@@ -354,13 +337,21 @@ class TelegramAdapter:
         log.error("telegram update %s failed", update, exc_info=context.error)
 
     async def _run(self, event: Incoming) -> bool:
-        """Handle the event (False if its update was handled before) and send the replies."""
+        """Handle the event (False if its update was handled before) and send the replies:
+        handed over by the dispatcher, claimed in the event's transaction; the sender's
+        normal drain only when the event queued more."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
-        handled = await self.runtime.dispatcher.handle(event, self.clock())
+        if event.button or event.reply_to:  # it names a message: its id must be recorded
+            await self.sender.recorded()
+        now = self.clock()
+        replies = self.host.replies(self.sender.worker, self.sender.reserve)
+        handled = await self.host.handle(event, now, replies)
         self._dispatched = True
         if not handled:
             return False
-        await self.drain()
+        sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) if replies.rows else 0
+        if replies.rest or sent < len(replies.rows):
+            await self.drain()
         if not event.is_group and event.chat_id not in self._menus:
             self._menus[event.chat_id] = ()  # looked up once per chat and process
             await self.publish_menus(event.chat_id)
@@ -391,7 +382,7 @@ class TelegramAdapter:
             if event is not None:
                 await self._run(event)
         finally:
-            self.handled += 1
+            self.watcher.handled()
 
     async def _moved(self, message: Message) -> None:
         """A group upgraded to a supergroup: its messages live on under the new id (Telegram
@@ -400,7 +391,7 @@ class TelegramAdapter:
             old, new = message.chat.id, message.migrate_to_chat_id
         else:
             old, new = message.migrate_from_chat_id, message.chat.id
-        await self.runtime.dispatcher.chat_moved(CHANNEL, str(old), str(new), self.clock())
+        await self.host.chat_moved(CHANNEL, str(old), str(new), self.clock())
 
     async def incoming(self, message: Message) -> Incoming | None:
         """The event for a user's message, or None when it is not for the core."""
@@ -446,7 +437,7 @@ class TelegramAdapter:
                 if self.upload_links is not None:
                     offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
                     text += f"\n{offer.text}" if offer else ""
-                if self._inbox_id is None or await self.runtime.dispatcher.claim_once(
+                if self._inbox_id is None or await self.host.claim_once(
                         Incoming(**base, inbox_id=self._inbox_id), self.clock()):
                     await self.send(Outgoing(chat_id=str(chat.id), text=text))
                 return None
@@ -489,12 +480,12 @@ class TelegramAdapter:
                 button_message_id=str(message.message_id),
                 is_group=message.chat.type != "private",
             ))
-            if handled and label is not None and not router.keeps_buttons(query.data):
+            if handled and label is not None and not self.host.keeps_buttons(query.data):
                 await self._mark_chosen(message, label)
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")
         finally:
-            self.handled += 1
+            self.watcher.handled()
 
     async def _mark_chosen(self, message: Message, label: str) -> None:
         """Take the keyboard off the pressed message and show what was chosen."""
@@ -553,7 +544,7 @@ class TelegramAdapter:
 
             sent = await self._call(send_file, first=True)
             if is_image:
-                self.photo_names[(chat_id, sent.message_id)] = file.name
+                self.watcher.sent_photo(message.chat_id, str(sent.message_id), file.name)
             if caption is not None:
                 return str(sent.message_id)
             first = False
@@ -575,123 +566,4 @@ class TelegramAdapter:
         return last_id
 
 
-# ---------------------------------------------------------------------- transcripts
-
-
-class TelegramSession(PlatformSession):
-    """A `.chat` transcript played through `TelegramAdapter` against the local emulator:
-    each console user becomes a Telegram user with a private chat."""
-
-    platform = "Telegram"
-
-    def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
-        from emulators.telegram_api import TelegramEmulator
-
-        self.runtime = runtime
-        self.out = out
-        self.now = start or utc_now().replace(second=0, microsecond=0)
-        self.emulator: TelegramEmulator = TelegramEmulator(bot_username="baocao_bot")
-        self.adapter: TelegramAdapter | None = None
-        self.delivered: list[Delivered] = []
-        self.ids: dict[str, int] = {}
-        self.names: dict[int, str] = {}
-        self._seen: int = 0  # emulator calls already turned into Delivered lines
-        self._injected = 0
-
-    async def start(self) -> None:
-        await self.emulator.start()
-        settings = ChannelSettings(
-            token=self.emulator.token, base_url=self.emulator.base_url,
-            base_file_url=self.emulator.base_file_url,
-            # no sending limits in transcripts, so that tests stay fast
-            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0,
-        )
-        self.adapter = TelegramAdapter(self.runtime, settings, clock=lambda: self.now)
-        await self.adapter.start()
-        self._seen = len(self.emulator.calls)
-
-    async def stop(self) -> None:
-        if self.adapter is not None:
-            await self.adapter.stop()
-        await self.emulator.stop()
-
-    def user_id(self, name: str) -> int:
-        """The stable Telegram id of console user `name` (in order of appearance)."""
-        if name not in self.ids:
-            uid = 1001 + len(self.ids)
-            self.ids[name] = uid
-            self.names[uid] = name
-            self.emulator.add_user(uid, name)
-        return self.ids[name]
-
-    def rewrite_admin(self, args: list[str]) -> list[str]:
-        return rewrite_members_add(args, CHANNEL, lambda name: str(self.user_id(name)))
-
-    # --- the session protocol the Player drives
-
-    async def send(self, event: Incoming) -> None:
-        """Play a console user's action as the Telegram client would."""
-        uid = self.user_id(event.user_id)
-        emu = self.emulator
-        reply = int(event.reply_to) if event.reply_to else None
-        if event.button is not None:
-            message_id = int(event.button_message_id or 0)
-            current = {m["message_id"]: m for m in emu.bot_messages(uid)}
-            # A button already taken off its message (pressed before) is a double tap whose
-            # second callback reaches Telegram before the edit, as happens with real clients.
-            await emu.inject_callback(uid, message_id, event.button,
-                                      check_button=_shown(current.get(message_id)))
-        elif event.file is not None:
-            caption = event.text or None
-            if event.file.is_photo:
-                await emu.inject_photo(uid, event.file.data, caption=caption,
-                                       reply_to_message_id=reply)
-            else:
-                import mimetypes
-
-                mime = mimetypes.guess_type(event.file.name)[0] or "application/octet-stream"
-                await emu.inject_document(uid, event.file.name, event.file.data, mime,
-                                          caption=caption, reply_to_message_id=reply)
-        else:
-            await emu.inject_text(uid, event.text, reply_to_message_id=reply)
-        await self.settle()
-
-    def collect(self) -> None:
-        """Print the bot's new messages (edits of earlier ones print nothing)."""
-        from channels.console import Delivered
-
-        calls = self.emulator.calls
-        for call in calls[self._seen:]:
-            if call.method not in ("sendMessage", "sendDocument", "sendPhoto") or not call.ok:
-                continue
-            message = call.result
-            chat_id = message["chat"]["id"]
-            markup = message.get("reply_markup", {}).get("inline_keyboard", [])
-            file_name = None
-            if "document" in message:
-                file_name = message["document"].get("file_name")
-            elif "photo" in message:
-                assert self.adapter is not None
-                file_name = self.adapter.photo_names.get((chat_id, message["message_id"]),
-                                                         "photo.jpg")
-            item = Delivered(
-                message_id=str(message["message_id"]),
-                to=self.names.get(chat_id, str(chat_id)),
-                at=self.now,
-                text=message.get("text") or message.get("caption") or "",
-                buttons=tuple(Button(b["text"], b.get("callback_data", ""))
-                              for row in markup for b in row),
-                file_name=file_name,
-            )
-            self.delivered.append(item)
-            for line in item.lines():
-                print(line, file=self.out)
-        self._seen = len(calls)
-
-
-def _shown(message: dict[str, Any] | None) -> bool:
-    """Whether the bot's message still shows an inline keyboard."""
-    return bool(message and message.get("reply_markup", {}).get("inline_keyboard"))
-
-
-__all__ = ["TelegramAdapter", "TelegramSession"]
+__all__ = ["TelegramAdapter"]

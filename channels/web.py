@@ -19,17 +19,13 @@ from typing import Protocol
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlmodel import select
 
-from app.bootstrap import Runtime
+from channels.host import Uploader, UploadHost
 from core.clock import utc_now
 from core.files import IMAGE_TYPES, check_file
 from core.i18n import N_, Translator
 from core.links import LinkError, UploadClaim, sign, verify
 from core.messages import Incoming, IncomingFile, Outgoing, OutgoingFile
-from handlers.common import task_line
-from handlers.files import problem_text
-from storage.models import Assignment, Member, Outbox, SeenEvent, Target
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +51,11 @@ class ChatAdapter(Protocol):
 class WebServer:
     """Serves the upload page and file links; channels register their adapter with it."""
 
-    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utc_now,
+    def __init__(self, host: UploadHost, clock: Callable[[], datetime] = utc_now,
                  port: int | None = None) -> None:
-        self.runtime = runtime
-        self.settings = runtime.settings.web
-        self.secret = runtime.settings.secret_key
+        self.host = host
+        self.settings = host.settings.web
+        self.secret = host.settings.secret_key
         self.clock = clock
         self.adapters: dict[str, ChatAdapter] = {}
         self.app = web.Application()
@@ -94,25 +90,20 @@ class WebServer:
         """A new upload link for a member, answering the bot message `reply_to` (the task
         the file is for); None for a stranger."""
         now = self.clock()
-        async with self.runtime.sessions() as session:
-            member = (await session.exec(select(Member).where(
-                Member.channel == channel, Member.channel_user_id == user_id))).first()
-            if member is None or member.id is None:
-                return None
-            source = None
-            if reply_to:
-                source = (await session.exec(select(Outbox).where(
-                    Outbox.channel == channel, Outbox.chat_id == member.chat_id,
-                    Outbox.platform_message_id == reply_to))).first()
+        member = await self.host.uploader(channel, user_id)
+        if member is None:
+            return None
+        target_id = await self.host.replied_target(channel, member.chat_id, reply_to) \
+            if reply_to else None
         minutes = self.settings.link_minutes
-        claim = UploadClaim.new(member.id, (source.target_id or 0) if source else 0,
-                                reply_to or "", now + timedelta(minutes=minutes))
+        claim = UploadClaim.new(member.member_id, target_id or 0, reply_to or "",
+                                now + timedelta(minutes=minutes))
         url = f"{self.base_url}/u/{claim.token(self.secret)}"
         return Offer(url, Translator(member.language)(OFFER, minutes=minutes, url=url))
 
     def file_url(self, file: OutgoingFile) -> str:
         """A link to a file the bot sends, for platforms that take files only by URL."""
-        digest = self.runtime.files.put(file.data)
+        digest = self.host.files.put(file.data)
         expires = self.clock() + timedelta(days=self.settings.file_link_days)
         token = sign(self.secret, "f", [digest, file.name, file.mime_type], expires)
         return f"{self.base_url}/f/{token}"
@@ -121,7 +112,7 @@ class WebServer:
         try:
             _, (digest, name, mime) = verify(self.secret, "f", request.match_info["token"],
                                              self.clock())
-            data = self.runtime.files.get(str(digest))
+            data = self.host.files.get(str(digest))
         except (LinkError, ValueError, OSError):
             raise web.HTTPNotFound() from None
         return web.Response(body=data, content_type=str(mime), headers={
@@ -131,7 +122,7 @@ class WebServer:
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         now = self.clock()
-        t = Translator(self.runtime.settings.default_language)
+        t = Translator(self.host.settings.default_language)
         try:
             claim = UploadClaim.read(self.secret, request.match_info["token"], now)
         except LinkError as exc:
@@ -143,19 +134,12 @@ class WebServer:
                 "Liên kết này không đúng (có thể bị sao chép thiếu hoặc bị sửa). Hãy mở lại "
                 "đúng liên kết bot đã gửi, hoặc nhắn «gửi tệp» cho bot để nhận liên kết mới."),
                 403)
-        async with self.runtime.sessions() as session:
-            member = await session.get(Member, claim.member_id)
-            used = member is not None and (await session.exec(select(SeenEvent).where(
-                SeenEvent.channel == member.channel, SeenEvent.key == _once_key(claim)))
-            ).first() is not None
-            task = ""
-            target = await session.get(Target, claim.target_id) if claim.target_id else None
-            if target is not None:
-                assignment = await session.get(Assignment, target.assignment_id)
-                task = task_line(t, assignment) if assignment else ""
-        if member is None or member.channel_user_id.startswith("removed:"):
+        member = await self.host.uploader_by_id(claim.member_id)
+        if member is None:
             return _page(t, t("Liên kết không hợp lệ"), t(
                 "Tài khoản nhận liên kết này không còn trong danh sách của bot."), 403)
+        used = await self.host.once_used(member.channel, _once_key(claim))
+        task = await self.host.task_line(t, claim.target_id) if claim.target_id else ""
         t = Translator(member.language)
         if used:
             return _used_page(t)
@@ -165,13 +149,13 @@ class WebServer:
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
         return await self._receive(request, t, member, task, claim)
 
-    def _form(self, t: Translator, member: Member, task: str, claim: UploadClaim,
+    def _form(self, t: Translator, member: Uploader, task: str, claim: UploadClaim,
               problem: str = "", status: int = 200) -> web.Response:
         e = html.escape
         sender = t("Người gửi: {name}", name=member.display_name)
         labels = (t("Tệp báo cáo"), t("Lời nhắn kèm theo (không bắt buộc)"), t("Gửi tệp"))
         hint = t("Tối đa {limit} MB: PDF, Word, Excel, PowerPoint, ảnh (JPG, PNG) hoặc tệp "
-                 "nén ZIP.", limit=self.runtime.settings.max_file_mb)
+                 "nén ZIP.", limit=self.host.settings.max_file_mb)
         once = t("Liên kết dùng được một lần, đến {time}.", time=t.moment(claim.expires))
         parts = [f'<p class="problem" id="problem" role="alert">{e(problem)}</p>'
                  if problem else "", f"<p>{e(sender)}</p>"]
@@ -188,9 +172,9 @@ class WebServer:
             f'<p class="hint">{e(once)}</p>')
         return _page(t, t("Gửi tệp báo cáo"), "".join(parts), status, raw=True)
 
-    async def _receive(self, request: web.Request, t: Translator, member: Member, task: str,
+    async def _receive(self, request: web.Request, t: Translator, member: Uploader, task: str,
                        claim: UploadClaim) -> web.Response:
-        limit = self.runtime.settings.max_file_bytes
+        limit = self.host.settings.max_file_bytes
         name, data, size, note, files = "", b"", 0, "", 0
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
@@ -218,19 +202,19 @@ class WebServer:
         if problem is not None:
             if problem.code == "too_large":
                 problem = type(problem)("too_large", size, problem.limit, problem.mime_type)
-            text = problem_text(t, name, problem)
+            text = self.host.problem_text(t, name, problem)
             adapter = self.adapters.get(member.channel)
             if adapter is not None:  # the chat shows it too, as for a file sent there
                 await adapter.send(Outgoing(chat_id=member.chat_id, text=text))
             status = {"too_large": 413, "bad_type": 415}.get(problem.code, 400)
             return self._form(t, member, task, claim, text, status)
         event = Incoming(
-            channel=member.channel, user_id=member.channel_user_id, chat_id=member.chat_id,
+            channel=member.channel, user_id=member.user_id, chat_id=member.chat_id,
             display_name=member.display_name, text=note.strip(),
             file=IncomingFile(name, data, is_photo=mime in IMAGE_TYPES),
             reply_to=claim.reply_to or None, once_key=_once_key(claim),
         )
-        if not await self.runtime.dispatcher.handle(event, self.clock()):
+        if not await self.host.handle(event, self.clock()):
             return _used_page(t)  # used meanwhile, e.g. by a second tab
         adapter = self.adapters.get(member.channel)
         if adapter is not None:

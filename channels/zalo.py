@@ -25,11 +25,9 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from sqlmodel import col, select
 
-from app.bootstrap import Runtime
-from app.config import ChannelSettings
-from channels.base import Recent, RetryLater, Unreachable, split_text
+from channels.base import ChannelSettings, RetryLater, Unreachable, Watcher, split_text
+from channels.host import Host
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from channels.web import WebServer
@@ -39,8 +37,6 @@ from core.files import IMAGE_TYPES, sniff_type
 from core.i18n import Translator
 from core.messages import Incoming, IncomingFile, Outgoing
 from core.text import fold, small_number
-from handlers.context import buttons_of
-from storage.models import Dialogue, Member, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -141,23 +137,20 @@ class ZaloAdapter:
 
     name = CHANNEL
 
-    def __init__(self, runtime: Runtime, settings: ChannelSettings, web_server: WebServer,
+    def __init__(self, host: Host, settings: ChannelSettings, web_server: WebServer,
                  clock: Callable[[], datetime] = utc_now, poll_seconds: int = POLL_SECONDS
                  ) -> None:
-        self.runtime = runtime
+        self.host = host
         self.settings = settings
         self.web = web_server
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.retry_seconds = 1.0  # pause after a failed getUpdates
         self.client = ZaloClient(settings.token, settings.base_url)
-        self.sender: Sender = runtime.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
+        self.sender: Sender = host.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         web_server.adapters[CHANNEL] = self
-        self.handled = 0  # updates fully processed (transcripts wait on it)
-        self.offers: Recent[str, str] = Recent()  # message id → upload link offered in it
-        self.photo_names: Recent[str, str] = Recent()  # message id → file sent as a photo
-        self.continued: Recent[str, bool] = Recent()  # pieces followed by more of the text
-        self.inbox = runtime.inbox(CHANNEL, self.process, clock)
+        self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
+        self.inbox = host.inbox(CHANNEL, self.process, clock)
         self._inbox_started = False
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False  # the poller is in a long poll, safe to cancel
@@ -236,7 +229,7 @@ class ZaloAdapter:
 
     async def _receive(self, updates: list[dict[str, Any]]) -> None:
         new = await self.inbox.receive([(update_key(u), u) for u in updates])
-        self.handled += len(updates) - new  # delivered again: already handled or queued
+        self.watcher.handled(len(updates) - new)  # delivered again: handled or queued
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         secret = request.headers.get(SECRET_HEADER, "")
@@ -257,36 +250,23 @@ class ZaloAdapter:
         try:
             event = await self.incoming(update, inbox_id)
             if event is not None:
-                await self.runtime.dispatcher.handle(event, self.clock())
+                await self.host.handle(event, self.clock())
                 dispatched = True
                 await self.drain()
         except Exception:
             log.exception("zalo update %s failed", update)
         finally:
-            self.handled += 1
+            self.watcher.handled()
         return dispatched
 
     async def _implied_reply(self, user_id: str, chat_id: str) -> str | None:
         """Zalo tells a bot nothing about quoted messages, so a message is taken as a reply
         to the bot's latest message in the chat (what the user sees above it), unless the
         user is in a guided conversation, which gets the answer as on other channels."""
-        async with self.runtime.sessions() as session:
-            member = (await session.exec(select(Member).where(
-                Member.channel == CHANNEL, Member.channel_user_id == user_id))).first()
-            if member is not None and await session.get(Dialogue, member.id) is not None:
-                return None
-        latest = await self._latest(chat_id, with_buttons=False)
-        return latest.platform_message_id if latest else None
-
-    async def _latest(self, chat_id: str, with_buttons: bool) -> Outbox | None:
-        """The bot's latest message delivered to `chat_id` (with choices, if asked)."""
-        query = select(Outbox).where(
-            Outbox.channel == CHANNEL, Outbox.chat_id == chat_id,
-            col(Outbox.platform_message_id).is_not(None))
-        if with_buttons:
-            query = query.where(Outbox.buttons != "")
-        async with self.runtime.sessions() as session:
-            return (await session.exec(query.order_by(col(Outbox.id).desc()).limit(1))).first()
+        if await self.host.in_dialogue(CHANNEL, user_id):
+            return None
+        latest = await self.host.latest_delivered(CHANNEL, chat_id)
+        return latest.message_id if latest else None
 
     async def incoming(self, update: dict[str, Any],
                        inbox_id: int | None = None) -> Incoming | None:
@@ -332,12 +312,11 @@ class ZaloAdapter:
         """(payload, message id) when `text` is a number listed under the latest choices."""
         if small_number(text.strip().rstrip(".)")) is None:
             return None
-        source = await self._latest(chat_id, with_buttons=True)
-        if source is None or source.platform_message_id is None:
+        source = await self.host.latest_delivered(CHANNEL, chat_id, with_buttons=True)
+        if source is None:
             return None
-        buttons = buttons_of(source)
-        index = chosen_index(text, len(buttons))
-        return None if index is None else (buttons[index].payload, source.platform_message_id)
+        index = chosen_index(text, len(source.buttons))
+        return None if index is None else (source.buttons[index].payload, source.message_id)
 
     async def _offer(self, base: dict[str, Any]) -> bool:
         """Answer a member who wants to send a file with an upload link (once per update);
@@ -345,11 +324,11 @@ class ZaloAdapter:
         offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
         if offer is None:
             return False
-        if base["inbox_id"] is not None and not await self.runtime.dispatcher.claim_once(
+        if base["inbox_id"] is not None and not await self.host.claim_once(
                 Incoming(**base), self.clock()):
             return True
         message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
-        self.offers[message_id] = offer.url
+        self.watcher.offered_link(base["chat_id"], message_id, offer.url)
         return True
 
     # ------------------------------------------------------------------ Outgoing → Bot API
@@ -373,7 +352,7 @@ class ZaloAdapter:
     async def send(self, message: Outgoing) -> str:
         """Send `message`; returns the id of the message that lists its choices."""
         chat_id = message.chat_id
-        t = Translator(message.extra.get("language", self.runtime.settings.default_language))
+        t = Translator(message.extra.get("language", self.host.default_language))
         labels = [b.label for b in message.buttons]
         text = with_choices(t, message.text, labels)
         first = True
@@ -383,7 +362,7 @@ class ZaloAdapter:
                 caption = text if len(text) <= MAX_TEXT else ""
                 sent = await self._call(True, "sendPhoto", chat_id=chat_id, photo=url,
                                         **({"caption": caption} if caption else {}))
-                self.photo_names[str(sent["message_id"])] = message.file.name
+                self.watcher.sent_photo(chat_id, str(sent["message_id"]), message.file.name)
                 if caption or not text:
                     return str(sent["message_id"])
                 first = False
@@ -394,7 +373,7 @@ class ZaloAdapter:
         last_id = ""
         for piece in split_text(text, MAX_TEXT):
             if last_id:
-                self.continued[last_id] = True
+                self.watcher.sent_piece(chat_id, last_id)
             sent = await self._call(first, "sendMessage", chat_id=chat_id, text=piece)
             first = False
             last_id = str(sent["message_id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from core.clock import LOCAL_TZ
+from core.states import TargetState
 from core.workcal import WorkCalendar
 
 
@@ -30,5 +31,6 @@ def hand_down_deadline(calendar: WorkCalendar, office_deadline: datetime, lead_d
 def answered(states: list[str]) -> bool:
     """Every unit of a hand-down has answered: submitted or excused (a unit taken off the
     task owes nothing)."""
-    states = [state for state in states if state != "removed"]
-    return bool(states) and all(state in ("submitted", "excused") for state in states)
+    states = [state for state in states if state != TargetState.REMOVED]
+    return bool(states) and all(state in (TargetState.SUBMITTED, TargetState.EXCUSED)
+                                for state in states)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.states import Requires
 from core.text import fold
 
-REQUIRES = {"tep": "file", "file": "file", "trang thai": "status", "status": "status",
-            "ca hai": "both", "both": "both", "tep hoac trang thai": "any", "any": "any"}
+REQUIRES = {"tep": Requires.FILE, "file": Requires.FILE, "trang thai": Requires.STATUS,
+            "status": Requires.STATUS, "ca hai": Requires.BOTH, "both": Requires.BOTH,
+            "tep hoac trang thai": Requires.ANY, "any": Requires.ANY}
 
 _PARTS = (
     ("deadline", ("han chot", "han nop", "han", "deadline", "due")),
@@ -80,7 +82,7 @@ def parse_giao_line(text: str) -> GiaoLine:
     return line
 
 
-def parse_requires(value: str) -> str | None:
+def parse_requires(value: str) -> Requires | None:
     return REQUIRES.get(fold(value).strip(" ."))
 
 

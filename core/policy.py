@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from core.clock import LOCAL_TZ, to_local
+from core.states import ReminderKind
 from core.workcal import WorkCalendar
 
 
@@ -29,7 +30,7 @@ class Policy:
 @dataclass(frozen=True)
 class PlannedReminder:
     due_at: datetime
-    kind: str  # before | on_day | overdue
+    kind: ReminderKind
 
 
 def _in_quiet_hours(at: time, policy: Policy) -> bool:
@@ -82,10 +83,10 @@ def plan(deadline: datetime, now: datetime, policy: Policy, calendar: WorkCalend
     most. Overdue reminders are planned one at a time by `next_overdue`."""
     local_deadline = to_local(deadline)
     wanted = [
-        (_at(local_deadline.date() - timedelta(days=d), policy.before_time), "before")
+        (_at(local_deadline.date() - timedelta(days=d), policy.before_time), ReminderKind.BEFORE)
         for d in policy.offsets_days
     ]
-    wanted.append((_at(local_deadline.date(), policy.on_day_time), "on_day"))
+    wanted.append((_at(local_deadline.date(), policy.on_day_time), ReminderKind.ON_DAY))
     planned: dict[date, PlannedReminder] = {}
     for nominal, kind in wanted:
         if nominal <= now or nominal >= deadline:
@@ -110,5 +111,5 @@ def next_overdue(deadline: datetime, after: datetime, sent: int, policy: Policy,
         day = calendar.next_working_day(day)
         moment = _at(day, policy.overdue_time)
         if moment > start:
-            return PlannedReminder(moment, "overdue")
+            return PlannedReminder(moment, ReminderKind.OVERDUE)
         day += timedelta(days=1)

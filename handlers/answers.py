@@ -7,17 +7,18 @@ from collections.abc import Callable
 
 from sqlmodel import col, select
 
+from core.callbacks import Misfiled, Pick, StatusPress
 from core.deadlines import DeadlineError
 from core.i18n import Translator
 from core.messages import Button
 from core.periods import named_periods, names_a_year
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires, SubmissionKind, TargetState
 from core.statuses import StatusAnswer, late_until, parse_percent, parse_status
 from core.text import excerpt, fold
 from handlers import excuses, extensions
 from handlers import files as file_intake
 from handlers.cascade import after_answer
 from handlers.common import (
-    OPEN_STATES,
     calendar_of,
     in_current_period,
     open_targets_of,
@@ -38,6 +39,7 @@ from storage.models import (
     Target,
     Unit,
 )
+from storage.repositories import bot_message
 
 # --- /viec -------------------------------------------------------------------------------
 
@@ -56,8 +58,8 @@ async def handle_viec(ctx: Context, _args: str) -> None:
     apart = await _apart(ctx, rows)
     for target, assignment in rows:
         state = (t(" — đang làm {percent}%", percent=target.percent)
-                 if target.state == "in_progress" and target.percent is not None
-                 else t(" — đang làm") if target.state == "in_progress" else "")
+                 if target.state == TargetState.IN_PROGRESS and target.percent is not None
+                 else t(" — đang làm") if target.state == TargetState.IN_PROGRESS else "")
         task = task_line(t, assignment)
         period, unit = apart(t, target, assignment)
         task += (f" {period}" if period else "") + (f" — {unit}" if unit else "")
@@ -79,9 +81,7 @@ async def _target_of_reply(ctx: Context) -> tuple[Target, Assignment] | None | s
     assert event is not None
     if not event.reply_to:
         return None
-    source = (await ctx.session.exec(select(Outbox).where(
-        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.reply_to))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id, event.reply_to)
     if source is None or source.target_id is None:
         return None
     target = await ctx.session.get(Target, source.target_id)
@@ -129,7 +129,8 @@ def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
         return t("#{number} {title}", number=assignment.number, title=assignment.title[:40])
 
     def render(t: Translator) -> list[Button]:
-        return [Button(label(t, target, a), f"p:{target.id}") for target, a in rows]
+        return [Button(label(t, target, a), Pick(target.id).pack())
+                for target, a in rows]
 
     return render
 
@@ -169,7 +170,8 @@ async def handle_free(ctx: Context) -> None:
             return
     if picked is None:
         rows = await open_targets_of(ctx, ctx.unit_ids)
-        if not rows and (event.file is not None or (status and status.kind in ("done", "nil"))):
+        if not rows and (event.file is not None
+                         or (status and status.kind in (SubmissionKind.DONE, SubmissionKind.NIL))):
             # A re-submission without a reply: the task already submitted, if only one is.
             rows = await submitted_targets_of(ctx, ctx.unit_ids)
             if len(rows) > 1:
@@ -230,8 +232,8 @@ async def submitted_targets_of(ctx: Context, unit_ids: set[int]
     rows = list((await ctx.session.exec(
         select(Target, Assignment)
         .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), Target.state == "submitted",
-               Assignment.state == "active")
+        .where(col(Target.unit_id).in_(unit_ids), Target.state == TargetState.SUBMITTED,
+               Assignment.state == AssignmentState.ACTIVE)
         .order_by(col(Target.submitted_at).desc(), col(Assignment.number)))).all())
     current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
     return [(t, a) for t, a in rows if id(t) in current][:RESUBMIT_CHOICES]
@@ -246,7 +248,7 @@ async def _period_named(ctx: Context, target: Target, assignment: Assignment,
         return target
     periods = {t.period: t for t in (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id, Target.unit_id == target.unit_id,
-        Target.state != "removed"))).all()}
+        Target.state != TargetState.REMOVED))).all()}
     named = named_periods(text, periods)
     if len(named) == 1:
         return periods[named[0]]
@@ -273,12 +275,12 @@ def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -
 
 def _closed_reason(ctx: Context, assignment: Assignment, target: Target) -> str | None:
     t = ctx.t
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         return t("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp nữa.",
                  task=task_line(t, assignment))
-    if target.state == "excused":
+    if target.state == TargetState.EXCUSED:
         return t("Đơn vị đã được miễn nộp nhiệm vụ {task}.", task=task_line(t, assignment))
-    if target.state == "removed":
+    if target.state == TargetState.REMOVED:
         return t("Đơn vị không còn thuộc nhiệm vụ {task}; chưa ghi nhận gì.",
                  task=task_line(t, assignment))
     return None
@@ -293,11 +295,11 @@ def _timing(ctx: Context, target: Target) -> str:
     return t("muộn, {late}", late=t.time_left(at, target.deadline))
 
 
-async def _has(ctx: Context, target: Target, kind: str) -> bool:
+async def _has(ctx: Context, target: Target, kind: SubmissionKind) -> bool:
     query = select(Submission).where(Submission.target_id == target.id,
                                      col(Submission.withdrawn_at).is_(None))
     rows = (await ctx.session.exec(query)).all()
-    if kind == "file":
+    if kind == SubmissionKind.FILE:
         return any(r.file_id is not None for r in rows)
     return any(r.kind == kind for r in rows)
 
@@ -312,7 +314,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     if closed:
         ctx.reply(closed)
         return
-    if assignment.requires == "status":
+    if assignment.requires == Requires.STATUS:
         ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không cần gửi tệp; tệp chưa được "
                     "ghi nhận. Hãy gõ «đã xong» hoặc bấm Đã nộp.", task=task_line(t, assignment)))
         return
@@ -324,13 +326,13 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
-    submission = Submission(target_id=target.id, member_id=ctx.member.id, kind="file",  # type: ignore[arg-type]
+    submission = Submission(target_id=target.id, member_id=ctx.member.id, kind=SubmissionKind.FILE,  # type: ignore[arg-type]
                             file_id=stored.id, text=caption, created_at=ctx.now)
     ctx.session.add(submission)
     await ctx.session.flush()
     unit = await unit_name(ctx, target.unit_id)
     size = t.number(round(stored.size / 1024, 1))
-    if assignment.requires == "both" and not await _has(ctx, target, "done"):
+    if assignment.requires == Requires.BOTH and not await _has(ctx, target, SubmissionKind.DONE):
         ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi báo "
                     "cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
                     task=task_line(t, assignment)),
@@ -370,7 +372,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     task = task_line(t, assignment)
     unit = await unit_name(ctx, target.unit_id)
 
-    def record(kind: str, **extra: object) -> Submission:
+    def record(kind: SubmissionKind, **extra: object) -> Submission:
         row = Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
                          kind=kind, created_at=ctx.now, **extra)  # type: ignore[arg-type]
         ctx.session.add(row)
@@ -378,13 +380,13 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         return row
 
     if status.kind == "done":
-        if status.route is None and assignment.requires in ("file", "both") \
-                and not await _has(ctx, target, "file"):
+        if status.route is None and assignment.requires in (Requires.FILE, Requires.BOTH) \
+                and not await _has(ctx, target, SubmissionKind.FILE):
             await ctx.set_dialogue("answer", {"expect": "file", "target_id": target.id})
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        submission = record("done", text=status.note, route=status.route)
+        submission = record(SubmissionKind.DONE, text=status.note, route=status.route)
         again = await targets.submit(ctx.session, target, ctx.now)
         if not again:
             await after_answer(ctx, target)
@@ -400,7 +402,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         await ctx.session.flush()
         ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
-        submission = record("nil", text=status.note)
+        submission = record(SubmissionKind.NIL, text=status.note)
         if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
         await ctx.session.flush()
@@ -409,7 +411,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                     timing=_timing(ctx, target)),
                   await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
-        record("progress", percent=status.percent)
+        record(SubmissionKind.PROGRESS, percent=status.percent)
         await targets.progress(ctx.session, target, status.percent)
         if status.percent is None:
             await ctx.set_dialogue("answer", {"expect": "percent", "target_id": target.id})
@@ -422,7 +424,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                     "đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.", unit=unit,
                     task=task, shown=shown), target_id=target.id)
     elif status.kind == "not_started":
-        record("not_started")
+        record(SubmissionKind.NOT_STARTED)
         ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: {deadline}. "
                     "Cần giúp gì, hãy gõ «cần hỗ trợ: ...».", unit=unit, task=task,
                     deadline=t.moment(target.deadline)), target_id=target.id)
@@ -432,7 +434,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Bạn cần hỗ trợ gì về nhiệm vụ {task}? Hãy gõ nội dung.", task=task),
                       target_id=target.id)
             return
-        record("help", text=status.note)
+        record(SubmissionKind.HELP, text=status.note)
         staff = await ctx.session.get(Member, assignment.assigned_by)
         if staff is not None:
             ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): {note}",
@@ -494,10 +496,10 @@ async def misfiled_buttons(ctx: Context, submission: Submission, target: Target
     open tasks, one «Chuyển sang #M» each (on Zalo, where a message answers the bot's latest
     one, these are the numbers to answer: «Trả lời 2 = Chuyển sang #1»)."""
     t = ctx.t
-    buttons = [Button(t("Nộp nhầm"), f"w:{submission.id}")]
+    buttons = [Button(t("Nộp nhầm"), Misfiled(submission.id).pack())]
     for other, assignment in (await move_options(ctx, target))[:MOVE_OPTIONS]:
-        buttons.append(Button(move_label(t, other, assignment, target), f"w:{submission.id}:"
-                              f"{other.id}"))
+        buttons.append(Button(move_label(t, other, assignment, target),
+                              Misfiled(submission.id, other.id).pack()))
     return buttons
 
 
@@ -517,8 +519,8 @@ def move_label(t: Translator, other: Target, assignment: Assignment, source: Tar
 # --- buttons and the answer dialogue -----------------------------------------------------
 
 
-async def _own_target(ctx: Context, target_id: str) -> tuple[Target, Assignment] | None:
-    target = await ctx.session.get(Target, int(target_id)) if target_id.isdigit() else None
+async def _own_target(ctx: Context, target_id: int) -> tuple[Target, Assignment] | None:
+    target = await ctx.session.get(Target, target_id)
     if target is None or target.unit_id not in ctx.unit_ids:
         ctx.reply(ctx.t("Nút này không dành cho đơn vị bạn."))
         return None
@@ -532,14 +534,15 @@ async def _own_target(ctx: Context, target_id: str) -> tuple[Target, Assignment]
 
 
 async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> None:
-    if len(parts) != 2:
+    press = StatusPress.from_parts(parts)
+    if press is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    owned = await _own_target(ctx, parts[0])
+    owned = await _own_target(ctx, press.target_id)
     if owned is None:
         return
     target, assignment = owned
-    action = parts[1]
+    action = press.action
     if action == "done":
         await apply_status(ctx, target, assignment, StatusAnswer("done"))
     elif action == "prog":
@@ -553,10 +556,11 @@ async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> No
 async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     dialogue = await ctx.dialogue()
     data = dialogue_data(dialogue) if dialogue and dialogue.kind == "answer" else {}
-    if data.get("expect") != "pick" or not parts:
+    press = Pick.from_parts(parts)
+    if data.get("expect") != "pick" or press is None:
         ctx.reply(ctx.t("Câu trả lời này đã được xử lý rồi."))
         return
-    owned = await _own_target(ctx, parts[0])
+    owned = await _own_target(ctx, press.target_id)
     if owned is None:
         return
     target, assignment = owned
@@ -584,7 +588,8 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         return
     target = await ctx.session.get(Target, data.get("target_id", 0))
     assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
-    if target is None or assignment is None or target.state not in OPEN_STATES + ("submitted",):
+    if target is None or assignment is None \
+            or target.state not in (*OPEN_TARGET_STATES, TargetState.SUBMITTED):
         await ctx.clear_dialogue()
         await handle_free(ctx)
         return

@@ -19,18 +19,20 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import CancelHandDown, HandDownPress
 from core.cascade import answered, hand_down_deadline
 from core.giao_line import parse_giao_line
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.progress import Figures
+from core.states import OPEN_TARGET_STATES, AssignmentState
 from core.text import excerpt
 from handlers import giao
 from handlers.common import calendar_of, task_line
 from handlers.context import Context
-from handlers.figures import EVERY_UNIT, tallies
 from services import targets
 from services.scope import find_task, office_name
+from storage.figures import EVERY_UNIT, tallies
 from storage.models import (
     Assignment,
     AuditLog,
@@ -48,7 +50,7 @@ USAGE = N_("Gõ /giaotiep #số để giao tiếp nhiệm vụ cho các đơn v�
 async def child_of(ctx: Context, target_id: int) -> Assignment | None:
     """The hand-down (not cancelled) made from office target `target_id`."""
     return (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_target_id == target_id, Assignment.state != "cancelled")
+        Assignment.parent_target_id == target_id, Assignment.state != AssignmentState.CANCELLED)
         .order_by(col(Assignment.id)))).first()
 
 
@@ -84,11 +86,12 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`h:<target id>` under a task message; `h:cancel:<number>` under the notice that the
     office was excused from the parent."""
     t = ctx.t
-    if len(parts) == 2 and parts[0] == "cancel":
-        await giao.handle_cancel(ctx, f"#{parts[1]}")
+    cancel = CancelHandDown.from_parts(parts)
+    if cancel is not None:
+        await giao.handle_cancel(ctx, f"#{cancel.number}")
         return
-    target = await ctx.session.get(Target, int(parts[0])) \
-        if len(parts) == 1 and parts[0].isdigit() else None
+    press = HandDownPress.from_parts(parts)
+    target = await ctx.session.get(Target, press.target_id) if press else None
     parent = await ctx.session.get(Assignment, target.assignment_id) if target else None
     if target is None or parent is None:
         ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
@@ -102,7 +105,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 
 async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> None:
     t = ctx.t
-    if parent.state != "active":
+    if parent.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, parent)))
         return
     existing = await child_of(ctx, target.id)  # type: ignore[arg-type]
@@ -189,7 +192,7 @@ async def _tell_office(ctx: Context, child: Assignment, news: Callable[[Translat
     if parent is None or office_target is None or staff is None:
         return
     office = await ctx.session.get(Unit, office_target.unit_id)
-    owed = office_target.state in ("pending", "in_progress")
+    owed = office_target.state in OPEN_TARGET_STATES
 
     def render(tr: Translator) -> str:
         lines = [news(tr)]
@@ -208,7 +211,7 @@ async def cancel_children(ctx: Context, parent: Assignment) -> int:
     Returns how many people were told."""
     told = 0
     children = (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_id == parent.id, Assignment.state == "active"))).all()
+        Assignment.parent_id == parent.id, Assignment.state == AssignmentState.ACTIVE))).all()
     for child in children:
         told += await giao.cancel_task(ctx, child)
         told += await cancel_children(ctx, child)  # and theirs, level after level
@@ -245,14 +248,14 @@ async def after_excuse(ctx: Context, target: Target) -> None:
     child = await child_of(ctx, target.id)  # type: ignore[arg-type]
     staff = await ctx.session.get(Member, child.assigned_by) if child else None
     parent = await ctx.session.get(Assignment, target.assignment_id)
-    if child is None or staff is None or parent is None or child.state != "active":
+    if child is None or staff is None or parent is None or child.state != AssignmentState.ACTIVE:
         return
     ctx.send(staff, lambda tr: tr(
         "ℹ️ Đơn vị được miễn nộp nhiệm vụ {parent}. Nhiệm vụ giao tiếp {task} còn cần không? "
         "Bấm «Huỷ #{number}» để huỷ và báo các đơn vị; nếu vẫn cần thì không phải làm gì.",
         parent=task_line(tr, parent), task=task_line(tr, child), number=child.number),
         lambda tr: [Button(tr("Huỷ #{number}", number=child.number),
-                           f"h:cancel:{child.number}")],
+                           CancelHandDown(child.number).pack())],
         priority=1, assignment_id=child.id)
 
 
@@ -274,13 +277,14 @@ async def hand_downs(ctx: Context, assignment: Assignment, period: str,
     if seen is not None:
         office_targets = office_targets.where(seen)
     children = (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_id == assignment.id, Assignment.state != "cancelled",
+        Assignment.parent_id == assignment.id, Assignment.state != AssignmentState.CANCELLED,
         col(Assignment.parent_target_id).in_(office_targets)))).all()
     if not children:
         return {}
     # One read of the counters for every hand-down (a Sở task may have hundreds).
-    counted = await tallies(ctx, EVERY_UNIT, col(Assignment.parent_id) == assignment.id,
-                            col(Assignment.state) != "cancelled")
+    counted = await tallies(ctx.session, ctx.now, EVERY_UNIT,
+                            col(Assignment.parent_id) == assignment.id,
+                            col(Assignment.state) != AssignmentState.CANCELLED)
     found: dict[int, HandDown] = {}
     for child in children:
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
@@ -309,7 +313,7 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
         col(AuditLog.action).in_(("handed_down_done", "handed_down_due")),
         col(AuditLog.assignment_id).is_not(None))
     children = (await ctx.session.exec(select(Assignment).where(
-        col(Assignment.parent_id).is_not(None), Assignment.state == "active",
+        col(Assignment.parent_id).is_not(None), Assignment.state == AssignmentState.ACTIVE,
         col(Assignment.deadline) <= now, col(Assignment.id).not_in(told_before)))).all()
     told = 0
     for child in children:
@@ -322,7 +326,7 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
         told += 1
         ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",
                                  assignment_id=child.id, detail=f"#{child.number}"))
-        counted = await tallies(ctx, EVERY_UNIT, assignment_id=child.id)
+        counted = await tallies(ctx.session, ctx.now, EVERY_UNIT, assignment_id=child.id)
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
         f = item.figures if item else Figures()
         await _tell_office(ctx, child, lambda tr, child=child, f=f: tr(

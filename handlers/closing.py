@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from core import roles
+from core import roles, transitions
+from core.states import OPEN_TARGET_STATES, AssignmentState
 from core.text import excerpt
-from handlers.common import OPEN_STATES, task_line, task_to_change, tell_assigner
+from handlers.common import task_line, task_to_change, tell_assigner
 from handlers.context import Context
 from handlers.reminders import replan_target, unplan_target
 from services import targets
@@ -38,17 +39,19 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed
     task = task_line(t, assignment)
-    if assignment.state == "cancelled":
+    state = AssignmentState.CLOSED if closing else AssignmentState.ACTIVE
+    refusal = transitions.task_refusal(assignment.state, state)
+    if refusal == transitions.TaskRefusal.CANCELLED:
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ.", task=task))
         return
-    if (assignment.state == "closed") == closing:
+    if refusal == transitions.TaskRefusal.ALREADY:
         ctx.reply(t("Nhiệm vụ {task} đã đóng rồi.", task=task) if closing
                   else t("Nhiệm vụ {task} đang mở.", task=task))
         return
-    await targets.set_task_state(ctx.session, assignment, "closed" if closing else "active")
+    await targets.set_task_state(ctx.session, assignment, state)
     owed = (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
-        col(Target.state).in_(OPEN_STATES)))).all()
+        col(Target.state).in_(OPEN_TARGET_STATES)))).all()
     for target in owed:
         if closing:
             await unplan_target(ctx, target)

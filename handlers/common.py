@@ -8,17 +8,18 @@ from functools import cache
 from sqlmodel import col, select
 
 from app.config import Settings
+from core.callbacks import HandDownPress, StatusAction, StatusPress
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.text import excerpt, fold, small_number
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires
+from core.text import excerpt, fold
 from handlers.context import Context, Recipient, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
+from storage.repositories import task_by_ref
 
-OPEN_STATES = ("pending", "in_progress")
-
-STATUS_LABELS = (
+STATUS_LABELS: tuple[tuple[StatusAction, str], ...] = (
     ("done", N_("Đã nộp")),
     ("prog", N_("Đang làm")),
     ("help", N_("Cần hỗ trợ")),
@@ -26,23 +27,23 @@ STATUS_LABELS = (
 )
 
 REQUIRES_TEXT = {
-    "any": N_("tệp báo cáo, hoặc báo «đã nộp» nếu đã gửi qua e-mail/giấy"),
-    "file": N_("tệp báo cáo"),
-    "status": N_("chỉ cần báo trạng thái (không cần tệp)"),
-    "both": N_("tệp báo cáo và xác nhận «đã xong»"),
+    Requires.ANY: N_("tệp báo cáo, hoặc báo «đã nộp» nếu đã gửi qua e-mail/giấy"),
+    Requires.FILE: N_("tệp báo cáo"),
+    Requires.STATUS: N_("chỉ cần báo trạng thái (không cần tệp)"),
+    Requires.BOTH: N_("tệp báo cáo và xác nhận «đã xong»"),
 }
 
 
 def status_buttons(target_id: int):
     def render(t: Translator) -> list[Button]:
-        return [Button(label, f"s:{target_id}:{action}")
+        return [Button(label, StatusPress(target_id, action).pack())
                 for action, label in _status_labels(t.language)]
 
     return render
 
 
 @cache
-def _status_labels(language: str) -> tuple[tuple[str, str], ...]:
+def _status_labels(language: str) -> tuple[tuple[StatusAction, str], ...]:
     """The status buttons' labels in `language`, translated once (a reminder wave and a
     national task put them under 100,000 messages)."""
     t = Translator(language)
@@ -81,11 +82,7 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
 
 
 async def find_assignment(ctx: Context, text: str) -> Assignment | None:
-    number = small_number(text.strip().lstrip("#"))
-    if number is None:
-        return None
-    return (await ctx.session.exec(select(Assignment).where(Assignment.number == number)
-                                   )).first()
+    return await task_by_ref(ctx.session, text)
 
 
 def task_line(t: Translator, assignment: Assignment) -> str:
@@ -127,7 +124,7 @@ async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]
     that deadline, so it stays."""
     current = await current_periods(ctx, {t.assignment_id for t in targets})
     return [t for t in targets if current.get(t.assignment_id) == t.period
-            or (t.state in OPEN_STATES and t.deadline >= ctx.now)]
+            or (t.state in OPEN_TARGET_STATES and t.deadline >= ctx.now)]
 
 
 async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
@@ -137,8 +134,8 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     query = (
         select(Target, Assignment)
         .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_STATES),
-               Assignment.state == "active")
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
+               Assignment.state == AssignmentState.ACTIVE)
         .order_by(col(Target.deadline), col(Assignment.number))
     )
     rows = [(t, a) for t, a in (await ctx.session.exec(query)).all()]
@@ -193,7 +190,7 @@ async def tell_assigner(ctx: Context, assignment: Assignment, change: Callable[[
 def hand_down_button(target_id: int):
     """`[Giao tiếp]` under a task message to an office's staff (`handlers.cascade`)."""
     def render(t: Translator) -> list[Button]:
-        return [Button(t("Giao tiếp"), f"h:{target_id}")]
+        return [Button(t("Giao tiếp"), HandDownPress(target_id).pack())]
 
     return render
 

@@ -1,14 +1,15 @@
-"""The per-event context: one database transaction, the sender's identity, and an outbox
-writer that renders every message in its recipient's language."""
+"""The per-event context: one database transaction, the sender's identity, an outbox writer
+that renders every message in its recipient's language, and `later` for the long work an
+event may ask to run outside its transaction (`Later`, run by the dispatcher)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert
 from sqlmodel import select
@@ -24,6 +25,7 @@ from services.scope import load_scope
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
 from storage.queries import ROW_LOCK
+from storage.repositories import member_by_identity
 
 Render = Callable[[Translator], str]
 
@@ -57,6 +59,17 @@ def bulk_wait(settings: Settings, now: datetime) -> datetime | None:
 RenderButtons = Callable[[Translator], Sequence[Button]]
 
 
+@dataclass(frozen=True)
+class Later:
+    """Work too long for the event's transaction (a workbook of 50,000 rows): `read` runs in
+    a short read-only transaction, `build` in a worker thread with no transaction open, and
+    `finish` in the write transaction that marks the event handled (`Dispatcher.handle`)."""
+
+    read: Callable[[AsyncSession], Awaitable[Any]]
+    build: Callable[[Any], Any]  # what `read` returned -> what `finish` gets
+    finish: Callable[[Context, Any], Awaitable[None]]
+
+
 @dataclass
 class Context:
     session: AsyncSession
@@ -69,6 +82,9 @@ class Context:
     unit_ids: set[int] = field(default_factory=set)  # units where this member reports
     scope: Scope = field(default_factory=Scope)  # what they may see and change
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
+    pending: Later | None = None  # the work to run after this transaction (`later`)
+    written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
+    bulk_written: int = 0  # the messages `write_queued` wrote
 
     @property
     def t(self) -> Translator:
@@ -78,14 +94,8 @@ class Context:
     async def load_member(self) -> None:
         """Find the sender among the members and read their roles."""
         assert self.event is not None
-        self.member = (
-            await self.session.exec(
-                select(Member).where(
-                    Member.channel == self.event.channel,
-                    Member.channel_user_id == self.event.user_id,
-                )
-            )
-        ).first()
+        self.member = await member_by_identity(self.session, self.event.channel,
+                                               self.event.user_id)
         if self.member is None:
             return
         if self.member.chat_id != self.event.chat_id and not self.event.is_group:
@@ -121,6 +131,7 @@ class Context:
                                      target_id=target_id, assignment_id=assignment_id,
                                      extension_id=extension_id, reminder_id=reminder_id))
         self.session.add(row)
+        self.written.append(row)
         return row
 
     def send_bulk(self, member: Member | Recipient, render: Render,
@@ -136,6 +147,7 @@ class Context:
     async def write_queued(self) -> None:
         """Write the messages of `send_bulk` (before the commit; the dispatcher calls it)."""
         rows, self.queued = self.queued, []
+        self.bulk_written += len(rows)
         if rows:  # one executemany, sent by the driver in batches of rows
             await (await self.session.connection()).execute(
                 insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
@@ -185,6 +197,7 @@ class Context:
             **links,  # type: ignore[arg-type]
         )
         self.session.add(row)
+        self.written.append(row)
         return row
 
     def audit(self, action: str, assignment_id: int | None = None, **detail: object) -> None:
@@ -200,6 +213,13 @@ class Context:
                 detail=json.dumps(detail, ensure_ascii=False, default=str),
             )
         )
+
+    def later(self, work: Later) -> None:
+        """Run `work` after this transaction commits, and finish the event only then. What
+        the event wrote so far commits first, so it must be true even if `work` never ends
+        (the process dies, and the event is handled again): replies belong in
+        `work.finish`."""
+        self.pending = work
 
     # Dialogue state lives in the database so that a restart loses nothing.
     async def dialogue(self) -> Dialogue | None:

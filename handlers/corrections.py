@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from core.callbacks import Misfiled
 from core.i18n import Translator
 from core.messages import Button
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires, SubmissionKind, TargetState
 from handlers.answers import misfiled_buttons, move_label, move_options
 from handlers.cascade import after_answer
-from handlers.common import OPEN_STATES, task_line, unit_name
+from handlers.common import task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import targets
@@ -26,24 +28,25 @@ async def recount(ctx: Context, target: Target, assignment: Assignment) -> None:
     """Count `target` (locked) again from its submissions that remain
     (`services.targets.recount`); a target that goes back to owing has its reminders planned
     again from now."""
-    was_open = target.state in OPEN_STATES
+    was_open = target.state in OPEN_TARGET_STATES
     await targets.recount(ctx.session, target, assignment.requires)
-    if not was_open and target.state in OPEN_STATES and assignment.state == "active":
+    if not was_open and target.state in OPEN_TARGET_STATES \
+            and assignment.state == AssignmentState.ACTIVE:
         await replan_target(ctx, target, assignment)
 
 
 def what(t: Translator, submission: Submission, file_name: str) -> str:
-    if submission.kind == "file":
+    if submission.kind == SubmissionKind.FILE:
         return t("tệp «{name}»", name=file_name)
-    if submission.kind == "nil":
+    if submission.kind == SubmissionKind.NIL:
         return t("báo cáo không phát sinh")
     return t("báo «đã nộp»")
 
 
 def state_words(t: Translator, target: Target) -> str:
-    if target.state == "submitted":
+    if target.state == TargetState.SUBMITTED:
         return t("vẫn đã nộp (còn bài nộp khác)")
-    if target.state == "in_progress":
+    if target.state == TargetState.IN_PROGRESS:
         return t("đang làm")
     return t("chưa nộp")
 
@@ -52,10 +55,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`w:<submission>` asks where to; `w:<submission>:<target>` moves it there;
     `w:<submission>:back` withdraws it."""
     t = ctx.t
-    submission = await ctx.session.get(Submission, int(parts[0])) \
-        if parts and parts[0].isdigit() else None
+    press = Misfiled.from_parts(parts)
+    submission = await ctx.session.get(Submission, press.submission_id) if press else None
     target = await ctx.session.get(Target, submission.target_id) if submission else None
-    if submission is None or target is None or len(parts) > 2:
+    if press is None or submission is None or target is None:
         ctx.reply(t(STALE))
         return
     if target.unit_id not in ctx.unit_ids:
@@ -69,18 +72,19 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     stored = await ctx.session.get(StoredFile, submission.file_id) if submission.file_id \
         else None
     shown = what(t, submission, stored.original_name if stored else "")
-    if len(parts) == 1:
+    if press.to is None and not press.withdraw:
         options = await move_options(ctx, target)
-        buttons = [Button(move_label(t, other, a, target), f"w:{submission.id}:{other.id}")
+        buttons = [Button(move_label(t, other, a, target),
+                          Misfiled(submission.id, other.id).pack())
                    for other, a in options]
-        buttons.append(Button(t("Rút lại"), f"w:{submission.id}:back"))
+        buttons.append(Button(t("Rút lại"), Misfiled(submission.id, withdraw=True).pack()))
         ctx.reply(t("Bài nộp {what} đang ở nhiệm vụ {task}. Chuyển sang nhiệm vụ nào, hay rút "
                     "lại?", what=shown, task=task_line(t, assignment)) if options else
                   t("Bài nộp {what} đang ở nhiệm vụ {task}; đơn vị không còn nhiệm vụ nào khác "
                     "đang mở. Rút lại bài nộp này?", what=shown, task=task_line(t, assignment)),
                   buttons, target_id=target.id)
         return
-    if parts[1] == "back":
+    if press.withdraw:
         assignment = await targets.lock(ctx.session, target)
         await ctx.session.refresh(submission)  # a withdrawal committed meanwhile is seen
         if submission.withdrawn_at is not None:
@@ -97,13 +101,14 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment),
                     state=state_words(t, target)), target_id=target.id)
         return
-    await _move(ctx, submission, target, assignment, parts[1], shown)
+    assert press.to is not None
+    await _move(ctx, submission, target, assignment, press.to, shown)
 
 
 async def _move(ctx: Context, submission: Submission, source: Target, assignment: Assignment,
-                to: str, shown: str) -> None:
+                to: int, shown: str) -> None:
     t = ctx.t
-    other = await ctx.session.get(Target, int(to)) if to.isdigit() else None
+    other = await ctx.session.get(Target, to)
     destination = await ctx.session.get(Assignment, other.assignment_id) if other else None
     if other is None or destination is None or other.unit_id not in ctx.unit_ids \
             or other.id == source.id:
@@ -122,11 +127,11 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     if submission.withdrawn_at is not None:
         ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
-    if other.state not in OPEN_STATES or destination.state != "active":
+    if other.state not in OPEN_TARGET_STATES or destination.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn chờ đơn vị nộp; chưa chuyển gì.",
                     task=task_line(t, destination)))
         return
-    if submission.kind == "file" and destination.requires == "status":
+    if submission.kind == SubmissionKind.FILE and destination.requires == Requires.STATUS:
         ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không nhận tệp; chưa chuyển gì.",
                     task=task_line(t, destination)))
         return
@@ -141,12 +146,12 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     await ctx.session.flush()
     await recount(ctx, source, assignment)
     await recount(ctx, other, destination)
-    if other.state == "submitted":
+    if other.state == TargetState.SUBMITTED:
         await after_answer(ctx, other)
     for task in {assignment.id, destination.id}:  # in the log of both tasks
         ctx.audit("submission_moved", task, submission=submission.id, to=moved.id,
                   from_task=assignment.number, to_task=destination.number)
-    if other.state == "submitted":
+    if other.state == TargetState.SUBMITTED:
         at = other.submitted_at
         assert at is not None
         timing = t("nộp đúng hạn") if other.on_time else t(

@@ -1,16 +1,40 @@
 """The application's entry points for channels and the scheduler: `handle(event, now)` runs
-one user action in one transaction; `sweep(now)` turns due reminders into messages."""
+one user action in one transaction; `sweep(now)` turns due reminders into messages.
+
+An event whose work is too long to hold a transaction open (a report file: on SQLite every
+write transaction holds the one write lock, so every other chat would wait) asks for it with
+`Context.later`; then `handle` runs three short steps instead of one:
+
+1. the event's transaction routes it and checks what the reader may see, as any event; it
+   commits what it wrote, but the event's mark as handled is given back (`_not_yet`);
+2. the work reads its rows in a read-only transaction (no write lock on SQLite), then is
+   built in a worker thread with no transaction open;
+3. one write transaction marks the event handled (conditionally, as always) and writes the
+   work's result: the stored file, the reply, the audit row.
+
+If the process dies before 3 commits, the update is still unhandled in the inbox and is
+handled again after the restart; step 1's writes are of the kind that are the same when done
+twice (a dialogue closed, a chat id, a member reachable again). If step 2 or 3 fails, 3 is
+rolled back and the user gets the usual apology, written with the event's mark.
+
+In `bot.py run` (`in_background`), `handle` returns after step 1 and steps 2 and 3 run as a
+task of their own that then sends what it queued, so the next updates of the channel
+(handled one after another) are not held up behind a build; at shutdown that task is
+cancelled and its update stays unhandled.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
@@ -18,14 +42,47 @@ from core.i18n import Translator
 from core.messages import Incoming
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
-from handlers.context import Context
-from handlers.figures import aware
+from handlers.context import Context, Later
 from storage import inbox
+from storage.db import read_only
+from storage.figures import aware
 from storage.filestore import FileStore
 from storage.models import Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
+
+
+# The sender's part of a handled event's transaction: give its replies their sending slots;
+# returns those that got one, each with its slot (the others wait for the normal drain).
+Reserve = Callable[[AsyncSession, list[Outbox]], Awaitable[list[tuple[Outbox, float]]]]
+
+
+@dataclass
+class Replies:
+    """Asks `Dispatcher.handle` to hand the event's replies (its own chat's and others' at
+    once, not bulk nor held back) to this process's sender: in the event's transaction they
+    are claimed by `worker` and given their slots (`reserve`), so right after the commit
+    they go out with no claim of their own. A crash in between loses nothing: the claims of
+    a process that is gone are taken over by the normal sender."""
+
+    worker: str
+    reserve: Reserve
+    rows: list[tuple[Outbox, float]] = field(default_factory=list)  # to send, with slots
+    rest: bool = False  # other messages were queued or freed: the normal drain sends them
+
+    async def take(self, ctx: Context, freed: bool) -> None:
+        """Claim the event's replies; `freed`: rows of the member's that waited may go."""
+        channel = ctx.event.channel if ctx.event else ""
+        mine = [row for row in ctx.written if row.priority == 0 and row.not_before is None
+                and row.channel == channel]
+        self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
+        if not mine:
+            return
+        self.rows = await self.reserve(ctx.session, mine)
+        self.rest = self.rest or len(self.rows) < len(mine)
+        for row, _ in self.rows:
+            row.claimed_by, row.claimed_at = self.worker, ctx.now
 
 
 def cleaned(event: Incoming) -> Incoming:
@@ -50,16 +107,26 @@ class Dispatcher:
         self.settings = settings
         self.sessions = sessions
         self.files = files
+        # Set by `bot.py run`: steps 2 and 3 of `later` work run beside the updates that come
+        # next (a channel's updates are handled one after another) instead of before them,
+        # then this sends what they queued (the channels send after each update they handle).
+        self.in_background: Callable[[], Awaitable[object]] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def context(self, session: AsyncSession, now: datetime, event: Incoming | None = None):
         return Context(session=session, now=now, settings=self.settings, files=self.files,
                        event=event)
 
-    async def handle(self, event: Incoming, now: datetime) -> bool:
+    def replies(self, worker: str, reserve: Reserve) -> Replies:
+        """A hand-off of replies for `handle`, for a channel (which imports no handler)."""
+        return Replies(worker, reserve)
+
+    async def handle(self, event: Incoming, now: datetime, replies: Replies | None = None
+                     ) -> bool:
         """Run one incoming event. Its changes and the messages it causes commit together;
         if anything fails, nothing is written and the user gets a short apology. An event
         whose recorded update (`inbox_id`) or `once_key` was already handled is skipped:
-        returns False."""
+        returns False. With `replies`, the replies are handed to the caller's sender."""
         event = cleaned(event)
         try:
             async with self.sessions() as session, session.begin():
@@ -67,28 +134,88 @@ class Dispatcher:
                     return False
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
+                freed = ctx.member is not None and ctx.member.unreachable_since is not None
                 await reach.welcome_back(ctx)
                 await router.route(ctx)
+                work = ctx.pending
+                if work is not None:
+                    await _not_yet(session, event)
+                if replies is not None:
+                    await replies.take(ctx, freed)
+                    replies.rest = replies.rest or work is not None  # its replies come later
+            if work is not None and self.in_background is not None:
+                task = asyncio.create_task(self._later_in_background(event, now, work,
+                                                                     self.in_background))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            elif work is not None:
+                return await self._finish_later(event, now, work)
         except Exception:
             log.exception("handling %s failed", event)
+            if replies is not None:  # nothing of it was written: the apology is drained
+                replies.rows, replies.rest = [], True
+            return await self._apologise(event, now)
+        return True
+
+    async def _apologise(self, event: Incoming, now: datetime) -> bool:
+        """The event failed: mark it handled with a short apology (False: another worker
+        handled it meanwhile)."""
+        async with self.sessions() as session, session.begin():
+            if event.inbox_id is not None and not await inbox.mark_handled(
+                    session, event.inbox_id, now):
+                return False
+            ctx = self.context(session, now, event)
+            await ctx.load_member()
+            session.add(
+                Outbox(
+                    member_id=ctx.member.id if ctx.member else None,
+                    channel=event.channel,
+                    chat_id=event.chat_id,
+                    is_group=event.is_group,
+                    text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
+                               "ghi lại. Vui lòng thử lại sau."),
+                    created_at=now,
+                )
+            )
+        return True
+
+    async def _finish_later(self, event: Incoming, now: datetime, work: Later) -> bool:
+        """Steps 2 and 3 of an event that asked for `later` work (see the module's doc)."""
+        try:
+            async with self.sessions() as session, read_only(session):
+                data = await work.read(session)
+            result = await asyncio.to_thread(work.build, data)
             async with self.sessions() as session, session.begin():
-                if event.inbox_id is not None and not await inbox.mark_handled(
-                        session, event.inbox_id, now):
+                if not await _first_time(session, event, now):
                     return False  # handled meanwhile by another worker
                 ctx = self.context(session, now, event)
                 await ctx.load_member()
-                session.add(
-                    Outbox(
-                        member_id=ctx.member.id if ctx.member else None,
-                        channel=event.channel,
-                        chat_id=event.chat_id,
-                        is_group=event.is_group,
-                        text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
-                                   "ghi lại. Vui lòng thử lại sau."),
-                        created_at=now,
-                    )
-                )
+                await work.finish(ctx, result)
+        except Exception:
+            log.exception("handling %s failed", event)
+            return await self._apologise(event, now)
         return True
+
+    async def _later_in_background(self, event: Incoming, now: datetime, work: Later,
+                                   send: Callable[[], Awaitable[object]]) -> None:
+        if await self._finish_later(event, now, work):
+            try:
+                await send()
+            except Exception:  # the next drain sends it
+                log.exception("sending the answer to %s failed", event)
+
+    async def settled(self) -> None:
+        """Wait until the `later` work running in the background is done."""
+        while self._background:
+            await asyncio.wait(set(self._background))
+
+    async def stop_background(self) -> None:
+        """Stop the `later` work running in the background (at shutdown): its events are
+        still unhandled, so the next process handles them."""
+        tasks = set(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def refused(self, member_id: int, kind: str, now: datetime) -> None:
         """The platform refuses for good to deliver to a member (the sender's report)."""
@@ -136,6 +263,16 @@ class Dispatcher:
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)
+
+
+async def _not_yet(session: AsyncSession, event: Incoming) -> None:
+    """Undo `_first_time` in the current transaction, for an event whose handling goes on
+    after it (`Context.later`)."""
+    if event.inbox_id is not None:
+        await inbox.unmark_handled(session, event.inbox_id)
+    elif event.once_key is not None:
+        await session.exec(delete(SeenEvent).where(
+            SeenEvent.channel == event.channel, SeenEvent.key == event.once_key[:128]))
 
 
 async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:

@@ -15,13 +15,13 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import EditPress
 from core.deadlines import DeadlineError, parse_deadline
 from core.giao_line import EditLine, parse_edit_line, parse_requires
 from core.i18n import N_, Translator
 from core.messages import Button
-from core.progress import REMOVED
+from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from handlers.common import (
-    OPEN_STATES,
     REQUIRES_TEXT,
     calendar_of,
     may_change,
@@ -75,7 +75,7 @@ async def _targets(ctx: Context, assignment: Assignment, locked: bool = False) -
 
 def common_deadline(assignment: Assignment, owed: list[Target]) -> datetime:
     """The deadline of the current period for every unit (an extension moves one unit's)."""
-    on_task = [t for t in owed if t.state != REMOVED]
+    on_task = [t for t in owed if t.state != TargetState.REMOVED]
     plain = [t.deadline for t in on_task if not t.extension_granted]
     return min(plain or [t.deadline for t in on_task] or [assignment.deadline])
 
@@ -105,7 +105,7 @@ async def apply_part(ctx: Context, assignment: Assignment, changes: dict, name: 
     if not value:
         return t(PROMPTS[name])
     current = await _targets(ctx, assignment)
-    on_task = {tg.unit_id for tg in current if tg.state != REMOVED}
+    on_task = {tg.unit_id for tg in current if tg.state != TargetState.REMOVED}
     if name == "deadline":
         try:
             deadline = parse_deadline(value, ctx.now, ctx.settings.default_deadline_time,
@@ -174,11 +174,11 @@ async def _task(ctx: Context, ref: str) -> Assignment | None:
     assignment = await task_to_change(ctx, ref, t(NO_TASK, ref=ref.strip()))
     if assignment is None:
         return None
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không sửa được.",
                     task=task_line(t, assignment)))
         return None
-    if assignment.state == "closed":
+    if assignment.state == AssignmentState.CLOSED:
         ctx.reply(t("Nhiệm vụ {task} đã đóng; mở lại bằng /mo #{number} rồi sửa.",
                     task=task_line(t, assignment), number=assignment.number))
         return None
@@ -201,7 +201,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     if not line.parts and not line.unknown:
         await ctx.set_dialogue("sua", draft)
         ctx.reply(t("Sửa gì ở nhiệm vụ {task}?", task=task_line(t, assignment)),
-                  [Button(t(label), f"e:field:{name}") for name, label in FIELDS])
+                  [Button(t(label), EditPress("field", name).pack()) for name, label in FIELDS])
         return
     problems = [t("Không hiểu phần «{part}»; các phần là: hạn, thêm, bớt, tên, chi tiết, nộp.",
                   part=" | ".join(line.unknown))] if line.unknown else []
@@ -251,14 +251,15 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                     "vụ."))
         return
     draft = dialogue_data(dialogue)
-    action = parts[0] if parts else ""
+    press = EditPress.from_parts(parts)
+    action = press.action if press else ""
     if action == "cancel":
         await ctx.clear_dialogue()
         ctx.reply(t("Đã huỷ bản sửa; nhiệm vụ vẫn như cũ."))
-    elif action == "field" and len(parts) > 1 and parts[1] in PROMPTS:
-        draft["step"] = parts[1]
+    elif press is not None and action == "field" and press.field in PROMPTS:
+        draft["step"] = press.field
         await ctx.set_dialogue("sua", draft)
-        ctx.reply(t(PROMPTS[parts[1]]))
+        ctx.reply(t(PROMPTS[press.field]))
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:
@@ -301,7 +302,8 @@ async def preview(ctx: Context, assignment: Assignment, draft: dict) -> None:
     await ctx.set_dialogue("sua", draft)
     lines = [t("Xin xác nhận sửa nhiệm vụ {task}:", task=task_line(t, assignment)),
              *await _change_lines(ctx, t, assignment, draft["changes"], before)]
-    ctx.reply("\n".join(lines), [Button(t("Gửi"), "e:send"), Button(t("Huỷ"), "e:cancel")])
+    ctx.reply("\n".join(lines), [Button(t("Gửi"), EditPress("send").pack()),
+                                 Button(t("Huỷ"), EditPress("cancel").pack())])
 
 
 async def _send(ctx: Context, draft: dict) -> None:
@@ -314,7 +316,7 @@ async def _send(ctx: Context, draft: dict) -> None:
     # The task's row, then its targets' rows (the order a cancel takes them): an answer in
     # hand is counted before the change, and one that waited sees the task as changed.
     assignment = await targets.lock_task(ctx.session, assignment)
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở; chưa thay đổi gì.",
                     task=task_line(t, assignment)))
         return
@@ -346,13 +348,13 @@ async def _send(ctx: Context, draft: dict) -> None:
     gone = {u.id for u in removed}
     told = 0
     for target in owed:
-        if target.state == REMOVED or target.unit_id in gone:
+        if target.state == TargetState.REMOVED or target.unit_id in gone:
             continue
         if "deadline" in changes:
             await targets.move_deadline(ctx.session, target, due)
-            if target.state in OPEN_STATES:
+            if target.state in OPEN_TARGET_STATES:
                 await replan_target(ctx, target, assignment)
-        if target.state == "excused" or not _told(t, assignment, changes, target):
+        if target.state == TargetState.EXCUSED or not _told(t, assignment, changes, target):
             continue  # an excused unit owes nothing; units added or taken off change no one else
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
             ctx.send(member, lambda tr, target=target: "\n".join([

@@ -11,12 +11,19 @@ import re
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import ExcuseDecision
 from core.i18n import Translator
 from core.messages import Button
+from core.states import (
+    OPEN_TARGET_STATES,
+    AssignmentState,
+    RequestState,
+    SubmissionKind,
+    TargetState,
+)
 from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
-    OPEN_STATES,
     may_change,
     members_with_role,
     task_line,
@@ -47,12 +54,12 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    if target.state == "submitted":
+    if target.state == TargetState.SUBMITTED:
         ctx.reply(t("Đơn vị đã nộp nhiệm vụ {task}; không cần xin miễn nữa.", task=task),
                   target_id=target.id)
         return
     pending = (await ctx.session.exec(select(ExcuseRequest).where(
-        ExcuseRequest.target_id == target.id, ExcuseRequest.state == "pending"))).first()
+        ExcuseRequest.target_id == target.id, ExcuseRequest.state == RequestState.PENDING))).first()
     if pending is not None:
         ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task), target_id=target.id)
@@ -75,8 +82,9 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ])
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"m:{excuse.id}:ok"),
-                                            Button(tr("Từ chối"), f"m:{excuse.id}:no")],
+        ctx.send(staff, render, lambda tr: [
+            Button(tr("Đồng ý"), ExcuseDecision(excuse.id, True).pack()),
+            Button(tr("Từ chối"), ExcuseDecision(excuse.id, False).pack())],
                  target_id=target.id, assignment_id=assignment.id)
     ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
     ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
@@ -87,18 +95,18 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_excuse(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
         return
-    excuse = await ctx.session.get(ExcuseRequest, int(parts[0]), with_for_update=ROW_LOCK,
-                                   populate_existing=True) \
-        if len(parts) == 2 and parts[0].isdigit() else None
-    if excuse is None:
+    press = ExcuseDecision.from_parts(parts)
+    excuse = await ctx.session.get(ExcuseRequest, press.request_id, with_for_update=ROW_LOCK,
+                                   populate_existing=True) if press else None
+    if press is None or excuse is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await decide(ctx, excuse, parts[1] == "ok")
+    await decide(ctx, excuse, press.grant)
 
 
 async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     t = ctx.t
-    if excuse.state != "pending":
+    if excuse.state != RequestState.PENDING:
         ctx.reply(t("Đề nghị miễn nộp này đã được trả lời rồi."))
         return
     target = await targets.get(ctx.session, excuse.target_id)
@@ -108,18 +116,18 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
                                                 "các lệnh.")):
         return
     task, unit = task_line(t, assignment), await unit_name(ctx, target.unit_id)
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
         return
-    if target.state not in OPEN_STATES:  # reported (or excused) meanwhile: nothing to decide
-        _decided(ctx, excuse, "withdrawn")
+    if target.state not in OPEN_TARGET_STATES:  # reported (or excused) meanwhile: nothing to decide
+        _decided(ctx, excuse, RequestState.WITHDRAWN)
         ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task)
-                  if target.state == "submitted" else
+                  if target.state == TargetState.SUBMITTED else
                   t("{unit} không còn thuộc nhiệm vụ {task}.", unit=unit, task=task)
-                  if target.state == "removed" else
+                  if target.state == TargetState.REMOVED else
                   t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
         return
-    _decided(ctx, excuse, "granted" if grant else "refused")
+    _decided(ctx, excuse, RequestState.GRANTED if grant else RequestState.REFUSED)
     if grant:
         await _excuse(ctx, target)
     ctx.audit("excuse_" + excuse.state, assignment.id, target=target.id)
@@ -194,7 +202,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     if assignment is None:
         return
     task = task_line(t, assignment)
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nào.", task=task))
         return
     units, problems = await resolve_units(ctx, spec)
@@ -203,7 +211,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     owed = {target.unit_id: target for target in await targets.lock_all(ctx.session, select(
         Target).where(Target.assignment_id == assignment.id, Target.period == assignment.period,
-                      Target.state != "removed",
+                      Target.state != TargetState.REMOVED,
                       col(Target.unit_id).in_([unit.id for unit in units])))}
     outside = [unit for unit in units if unit.id not in owed]
     if outside:
@@ -221,18 +229,19 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    done = [u for u in units if owed[u.id].state == "submitted"]  # type: ignore[index]
-    already = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
-    excused = [u for u in units if owed[u.id].state in OPEN_STATES]  # type: ignore[index]
+    done = [u for u in units if owed[u.id].state == TargetState.SUBMITTED]  # type: ignore[index]
+    already = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
+    excused = [u for u in units if owed[u.id].state in OPEN_TARGET_STATES]  # type: ignore[index]
     for unit in excused:
         target = owed[unit.id]  # type: ignore[index]
         pending = (await ctx.session.exec(select(ExcuseRequest).where(
-            ExcuseRequest.target_id == target.id, ExcuseRequest.state == "pending"))).first()
+            ExcuseRequest.target_id == target.id,
+            ExcuseRequest.state == RequestState.PENDING))).first()
         excuse = pending or ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                           reason=reason, created_at=ctx.now)
         if reason:
             excuse.reason = reason
-        _decided(ctx, excuse, "granted")
+        _decided(ctx, excuse, RequestState.GRANTED)
         await _excuse(ctx, target)
         shown = excuse.reason
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
@@ -263,17 +272,17 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    back = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
-    others = [u for u in units if owed[u.id].state != "excused"]  # type: ignore[index]
+    back = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
+    others = [u for u in units if owed[u.id].state != TargetState.EXCUSED]  # type: ignore[index]
     for unit in back:
         target = owed[unit.id]  # type: ignore[index]
         progress = (await ctx.session.exec(select(Submission.percent).where(
-            Submission.target_id == target.id, Submission.kind == "progress")
+            Submission.target_id == target.id, Submission.kind == SubmissionKind.PROGRESS)
             .order_by(col(Submission.id).desc()))).first()
         await targets.take_back_excuse(ctx.session, target, progress)  # as before the excuse
         record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                created_at=ctx.now)
-        _decided(ctx, record, "withdrawn")
+        _decided(ctx, record, RequestState.WITHDRAWN)
         await replan_target(ctx, target, assignment)
         for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
             ctx.send(member, lambda tr, target=target, unit=unit: _taken_back(

@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import ExtensionDecision
 from core.deadlines import DeadlineError, parse_deadline
 from core.i18n import Translator
 from core.messages import Button
+from core.states import AssignmentState, RequestState, TargetState
 from core.text import excerpt, fold
 from handlers import cascade
 from handlers.common import (
@@ -29,6 +31,7 @@ from handlers.reminders import replan_target
 from services import targets
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
 from storage.queries import ROW_LOCK
+from storage.repositories import bot_message
 
 
 async def request(ctx: Context, target: Target, assignment: Assignment, until: datetime,
@@ -40,7 +43,8 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
                     until=t.moment(until), deadline=t.moment(target.deadline)))
         return
     pending = (await ctx.session.exec(select(ExtensionRequest).where(
-        ExtensionRequest.target_id == target.id, ExtensionRequest.state == "pending"))).first()
+        ExtensionRequest.target_id == target.id,
+        ExtensionRequest.state == RequestState.PENDING))).first()
     if pending is not None:
         ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task_line(t, assignment)))
@@ -65,8 +69,9 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         return "\n".join(lines)
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [Button(tr("Đồng ý"), f"x:{ext.id}:ok"),
-                                            Button(tr("Từ chối"), f"x:{ext.id}:no")],
+        ctx.send(staff, render, lambda tr: [
+            Button(tr("Đồng ý"), ExtensionDecision(ext.id, True).pack()),
+            Button(tr("Từ chối"), ExtensionDecision(ext.id, False).pack())],
                  target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
     ctx.audit("extension_request", assignment.id, target=target.id, until=until)
     ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
@@ -77,7 +82,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
 async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                  until: datetime | None = None) -> None:
     t = ctx.t
-    if ext.state != "pending":
+    if ext.state != RequestState.PENDING:
         ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
         return
     target = await targets.get(ctx.session, ext.target_id)
@@ -86,11 +91,11 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
     if not await may_change(ctx, assignment, t("Nút này không còn hiệu lực. Gõ /help để xem "
                                                 "các lệnh.")):
         return
-    if target.state == "excused":  # excused meanwhile: it owes nothing to extend
+    if target.state == TargetState.EXCUSED:  # excused meanwhile: it owes nothing to extend
         ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
-    if target.state == "removed":  # taken off the task meanwhile (/sua)
+    if target.state == TargetState.REMOVED:  # taken off the task meanwhile (/sua)
         ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
                     unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
@@ -100,7 +105,7 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                     "một ngày sau hạn đó, hoặc bấm Từ chối.", until=t.moment(until),
                     deadline=t.moment(target.deadline)))
         return
-    ext.state = "granted" if grant else "refused"
+    ext.state = RequestState.GRANTED if grant else RequestState.REFUSED
     ext.decided_by = ctx.member.id if ctx.member else None
     ext.decided_at = ctx.now
     unit = await unit_name(ctx, target.unit_id)
@@ -161,7 +166,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     try:
@@ -176,7 +181,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         return
     owed = {tg.unit_id: tg for tg in await targets.lock_all(ctx.session, select(Target).where(
         Target.assignment_id == assignment.id, Target.period == assignment.period,
-        Target.state != "removed",
+        Target.state != TargetState.REMOVED,
         col(Target.unit_id).in_([u.id for u in units])))}
     outside = [u for u in units if u.id not in owed]
     if outside:
@@ -188,7 +193,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
                     "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
         return
-    excused = [u for u in units if owed[u.id].state == "excused"]  # type: ignore[index]
+    excused = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
     extended = [u for u in units if u not in excused]
     for unit in extended:
         target = owed[unit.id]  # type: ignore[index]
@@ -219,13 +224,13 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_decide_extensions(ctx.roles):
         ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
         return
-    ext = await ctx.session.get(ExtensionRequest, int(parts[0]), with_for_update=ROW_LOCK,
-                                populate_existing=True) \
-        if parts and parts[0].isdigit() else None
-    if ext is None or len(parts) != 2:
+    press = ExtensionDecision.from_parts(parts)
+    ext = await ctx.session.get(ExtensionRequest, press.request_id, with_for_update=ROW_LOCK,
+                                populate_existing=True) if press else None
+    if press is None or ext is None:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await decide(ctx, ext, parts[1] == "ok")
+    await decide(ctx, ext, press.grant)
 
 
 async def handle_staff_reply(ctx: Context) -> bool:
@@ -235,9 +240,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
     assert event is not None
     if not event.reply_to or not roles.can_decide_extensions(ctx.roles):
         return False
-    source = (await ctx.session.exec(select(Outbox).where(
-        Outbox.channel == event.channel, Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.reply_to))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id, event.reply_to)
     if source is None or source.extension_id is None:
         return False
     ext = await ctx.session.get(ExtensionRequest, source.extension_id, with_for_update=ROW_LOCK,

@@ -20,8 +20,13 @@ async def store(ctx: Context, incoming: IncomingFile) -> tuple[StoredFile | None
 
 async def keep(ctx: Context, data: bytes, name: str, mime: str) -> StoredFile:
     """Put `data` in the file store and record it, so an outbox row can refer to it."""
-    row = StoredFile(sha256=ctx.files.put(data), size=len(data), mime_type=mime,
-                     original_name=name[:255], created_at=ctx.now)
+    return await record(ctx, ctx.files.put(data), len(data), name, mime)
+
+
+async def record(ctx: Context, sha256: str, size: int, name: str, mime: str) -> StoredFile:
+    """Record a file already in the file store (put there outside the transaction)."""
+    row = StoredFile(sha256=sha256, size=size, mime_type=mime, original_name=name[:255],
+                     created_at=ctx.now)
     ctx.session.add(row)
     await ctx.session.flush()
     return row

@@ -18,6 +18,7 @@ from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
 from core.i18n import N_, Translator
 from core.messages import Button
+from core.states import SETTLED_TARGET_STATES, AssignmentState, Requires
 from core.text import excerpt, fold
 from handlers import files as file_intake
 from handlers import plans
@@ -190,7 +191,7 @@ async def _exists(ctx: Context, group: str, kind: str) -> bool:
 
 def new_draft() -> dict:
     return {"title": "", "details": "", "file_id": None, "file_name": None, "deadline": None,
-            "recurrence": None, "unit_ids": [], "requires": "any", "offsets": None,
+            "recurrence": None, "unit_ids": [], "requires": Requires.ANY, "offsets": None,
             "step": "title", "editing": False}
 
 
@@ -664,7 +665,7 @@ async def _send(ctx: Context, draft: dict) -> None:
         await targets.get(ctx.session, draft["parent_target_id"])
         existing = (await ctx.session.exec(select(Assignment.number).where(
             Assignment.parent_target_id == draft["parent_target_id"],
-            Assignment.state != "cancelled"))).first()
+            Assignment.state != AssignmentState.CANCELLED))).first()
         if existing is not None:
             await ctx.clear_dialogue()
             ctx.reply(t("Nhiệm vụ #{parent} đã được giao tiếp thành nhiệm vụ #{number}; bản "
@@ -743,7 +744,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     if assignment is None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
         return
     notified = await cancel_task(ctx, assignment)
@@ -761,14 +762,14 @@ async def cancel_task(ctx: Context, assignment: Assignment) -> int:
     """Cancel `assignment` and tell the reporters of the units that still owed it; returns
     how many were told (none when it was cancelled meanwhile)."""
     await targets.lock_task(ctx.session, assignment)
-    if assignment.state == "cancelled":
+    if assignment.state == AssignmentState.CANCELLED:
         return 0
-    await targets.set_task_state(ctx.session, assignment, "cancelled")
+    await targets.set_task_state(ctx.session, assignment, AssignmentState.CANCELLED)
     owed = (await ctx.session.exec(select(Target).where(
         Target.assignment_id == assignment.id))).all()
     notified = 0
     for target in owed:
-        if target.state in ("submitted", "excused", "removed"):
+        if target.state in SETTLED_TARGET_STATES:
             continue
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
             ctx.send(member, lambda tr: tr("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp "

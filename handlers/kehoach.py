@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from core import roles
+from core.callbacks import PlanDuty
 from core.deadlines import Recurrence
 from core.documents import PLAN_TYPES, DocumentProblem, plan_text
 from core.files import check_file
@@ -218,7 +219,8 @@ def list_text(t: Translator, now: datetime, name: str, rows: list[dict]) -> str:
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     t = ctx.t
-    plan_id, index = (int(p) if p.isdigit() else 0 for p in (parts + ["", ""])[:2])
+    press = PlanDuty.from_parts(parts)
+    plan_id, index = (press.plan_id, press.index) if press else (0, 0)
     plan = await ctx.session.get(PlanDraft, plan_id)
     rows = json.loads(plan.duties) if plan else []
     if (plan is None or ctx.member is None or plan.member_id != ctx.member.id

@@ -7,9 +7,9 @@ from sqlmodel import col, select
 
 from core import roles
 from core.giao_line import parse_offsets, repeated_offsets
+from core.states import OPEN_TARGET_STATES, AssignmentState
 from core.text import excerpt
 from handlers.common import (
-    OPEN_STATES,
     in_current_period,
     repeated_offsets_text,
     task_line,
@@ -32,11 +32,11 @@ async def handle_command(ctx: Context, args: str) -> None:
         "lịch nhắc.", ref=excerpt(ref) or "?"))
     if assignment is None:
         return
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     targets = await in_current_period(ctx, list((await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_STATES)))).all()))
+        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_TARGET_STATES)))).all()))
     if rest.strip():
         offsets = parse_offsets(rest)
         if offsets is None:

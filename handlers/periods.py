@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from core.deadlines import Recurrence
 from core.periods import current_period, next_opening
+from core.states import AssignmentState, ReminderState, TargetState
 from handlers.context import Context
 from handlers.giao import open_targets, task_line
 from services import targets
@@ -25,7 +26,7 @@ def _lead(ctx: Context) -> timedelta:
 
 async def _recurring(ctx: Context) -> list[Assignment]:
     return list((await ctx.session.exec(
-        select(Assignment).where(Assignment.state == "active",
+        select(Assignment).where(Assignment.state == AssignmentState.ACTIVE,
                                  col(Assignment.recurrence).is_not(None))
         .order_by(col(Assignment.number)))).all())
 
@@ -43,13 +44,13 @@ async def roll_over(ctx: Context, now: datetime) -> int:
         # Another worker's sweep may be opening it at the same moment: the task's row is
         # locked and the question asked again, so the period opens once.
         await targets.lock_task(ctx.session, assignment)
-        if assignment.state != "active" or await _opened(ctx, assignment, period):
+        if assignment.state != AssignmentState.ACTIVE or await _opened(ctx, assignment, period):
             continue
         # The units of the current period: those added since come along, those taken off
         # (`/sua`) do not.
         unit_ids = set((await ctx.session.exec(select(Target.unit_id).where(
             Target.assignment_id == assignment.id, Target.period == assignment.period,
-            Target.state != "removed"))).all())
+            Target.state != TargetState.REMOVED))).all())
         units = list((await ctx.session.exec(
             select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
@@ -81,8 +82,8 @@ async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period:
     past = select(Target.id).where(Target.assignment_id == assignment.id,
                                    Target.period != period, col(Target.deadline) < ctx.now)
     await ctx.session.exec(update(Reminder).where(
-        col(Reminder.state) == "planned", col(Reminder.target_id).in_(past))
-        .values(state="skipped"))
+        col(Reminder.state) == ReminderState.PLANNED, col(Reminder.target_id).in_(past))
+        .values(state=ReminderState.SKIPPED))
 
 
 async def next_opening_after(ctx: Context, after: datetime) -> datetime | None:

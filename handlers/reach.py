@@ -10,7 +10,8 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from core.i18n import N_, Translator
-from handlers.common import OPEN_STATES, members_with_role
+from core.states import OPEN_TARGET_STATES, AssignmentState
+from handlers.common import members_with_role
 from handlers.context import Context
 from storage.models import Assignment, Member, Membership, Outbox, Target, Unit
 
@@ -35,8 +36,8 @@ async def _owed_tasks(ctx: Context, unit_ids: list[int]) -> list[Assignment]:
         return []
     return list((await ctx.session.exec(
         select(Assignment).join(Target, col(Target.assignment_id) == col(Assignment.id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_STATES),
-               Assignment.state == "active")
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
+               Assignment.state == AssignmentState.ACTIVE)
         .distinct().order_by(col(Assignment.number)))).all())
 
 

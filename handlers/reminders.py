@@ -12,6 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import policy as reminder_policy
 from core.clock import to_local
 from core.i18n import Translator
+from core.states import (
+    OPEN_TARGET_STATES,
+    SETTLED_TARGET_STATES,
+    AssignmentState,
+    ReminderKind,
+    ReminderState,
+    TargetState,
+)
 from handlers.common import (
     calendar_of,
     members_with_role,
@@ -22,10 +30,9 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
-from handlers.figures import aware
+from storage.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
-CLOSED_STATES = ("submitted", "excused", "removed")
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
 
@@ -59,14 +66,14 @@ async def plan_period(ctx: Context, assignment: Assignment, deadline: datetime) 
         await connection.execute(insert(table).from_select(
             ["target_id", "due_at", "kind", "state", "sent_at"],
             select(col(Target.id), literal(item.due_at, table.c.due_at.type),
-                   literal(item.kind), literal("planned"), null())
+                   literal(str(item.kind)), literal(ReminderState.PLANNED.value), null())
             .where(Target.assignment_id == assignment.id, Target.period == assignment.period)))
 
 
 async def unplan_target(ctx: Context, target: Target) -> None:
     """Drop the reminders of `target` not sent yet."""
     await ctx.session.exec(delete(Reminder).where(
-        col(Reminder.target_id) == target.id, Reminder.state == "planned"))
+        col(Reminder.target_id) == target.id, Reminder.state == ReminderState.PLANNED))
 
 
 async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
@@ -77,7 +84,7 @@ async def replan_target(ctx: Context, target: Target, assignment: Assignment) ->
 async def next_due(session: AsyncSession) -> datetime | None:
     """The earliest planned reminder (one already due is the next thing to do)."""
     return (await session.exec(
-        select(func.min(Reminder.due_at)).where(Reminder.state == "planned")
+        select(func.min(Reminder.due_at)).where(Reminder.state == ReminderState.PLANNED)
     )).first()
 
 
@@ -94,7 +101,7 @@ def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: T
     ]
     if target.period:
         lines.append(t("Kỳ báo cáo: {period}", period=target.period))
-    if target.state == "in_progress":
+    if target.state == TargetState.IN_PROGRESS:
         lines.append(t("Đơn vị đã báo đang làm ({percent}%); nhớ gửi báo cáo khi xong.",
                        percent=target.percent if target.percent is not None else "?"))
     lines.append(t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."))
@@ -121,7 +128,7 @@ async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> li
     `BEGIN IMMEDIATE` (storage.db), so sweeps run one after another. Locking targets, not
     reminders, keeps all due reminders of a target in one sweep (only the latest is sent)."""
     due_targets = select(Reminder.target_id).where(
-        Reminder.state == "planned", col(Reminder.due_at) <= now)
+        Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
     query = select(Target.id).where(col(Target.id).in_(due_targets)).order_by(col(Target.id))
     if limit is not None:
         query = query.limit(limit)
@@ -133,7 +140,7 @@ async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> li
     # A new statement sees what a worker that held a lock committed meanwhile.
     return list((await ctx.session.exec(
         select(Reminder).where(col(Reminder.target_id).in_(targets),
-                               Reminder.state == "planned", col(Reminder.due_at) <= now)
+                               Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
         .order_by(col(Reminder.due_at), col(Reminder.id))
     )).all())
 
@@ -158,13 +165,14 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
     reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
     sent = 0
     for reminder in due:
-        reminder.state = "skipped"
+        reminder.state = ReminderState.SKIPPED
         if latest[reminder.target_id] is reminder:
             target = by_id.get(reminder.target_id)
             assignment = await ctx.session.get(Assignment, target.assignment_id) if target else None
             stale = aware(reminder.due_at) < now - STALE_AFTER
-            if target and assignment and assignment.state == "active" \
-                    and not assignment.reminders_paused and target.state not in CLOSED_STATES:
+            if target and assignment and assignment.state == AssignmentState.ACTIVE \
+                    and not assignment.reminders_paused \
+                    and target.state not in SETTLED_TARGET_STATES:
                 reporters = [] if stale else reporters_of.get(target.unit_id, [])
                 unit = names.get(target.unit_id, "?")
                 for member in reporters:
@@ -174,10 +182,10 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
                                   target_id=target.id, assignment_id=assignment.id,
                                   reminder_id=reminder.id)
                 if reporters:
-                    reminder.state = "sent"
+                    reminder.state = ReminderState.SENT
                     reminder.sent_at = now
                     sent += 1
-                if reminder.kind == "overdue":
+                if reminder.kind == ReminderKind.OVERDUE:
                     count = await _plan_next_overdue(ctx, target, assignment)
                     if not stale:
                         await _escalate(ctx, target, assignment, count)
@@ -189,13 +197,14 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
 async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> int:
     """Plan the next overdue reminder; returns how many overdue reminders went out so far."""
     count = (await ctx.session.exec(select(func.count()).select_from(Reminder).where(
-        Reminder.target_id == target.id, Reminder.kind == "overdue",
-        col(Reminder.state).in_(("sent", "skipped"))))).one()
+        Reminder.target_id == target.id, Reminder.kind == ReminderKind.OVERDUE,
+        col(Reminder.state).in_((ReminderState.SENT, ReminderState.SKIPPED))))).one()
     follow = reminder_policy.next_overdue(target.deadline, ctx.now, count,
                                           policy_of(ctx.settings, assignment),
                                           calendar_of(ctx.settings))
     if follow:
-        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at, kind="overdue"))
+        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at,
+                                 kind=ReminderKind.OVERDUE))
     return count
 
 
@@ -227,7 +236,7 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     missing = (await ctx.session.exec(
         select(Unit).join(Target, col(Target.unit_id) == col(Unit.id))
         .where(Target.assignment_id == assignment.id, Target.period == target.period,
-               col(Target.state).in_(("pending", "in_progress")),
+               col(Target.state).in_(OPEN_TARGET_STATES),
                col(Target.deadline) < ctx.now)
         .order_by(col(Unit.code)))).all()
     names = "\n".join(f"• {u.name}" for u in missing[:30])

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from sqlmodel import col, select
-
 from core import commands
+from core.callbacks import Suggested
 from core.messages import Button
 from core.roles import invite_code
 from handlers import (
@@ -30,7 +29,7 @@ from handlers import (
 )
 from handlers.context import Context, buttons_of
 from storage.models import Dialogue, Outbox
-from storage.queries import for_change
+from storage.repositories import bot_message
 
 Command = Callable[[Context, str], Awaitable[None]]
 ButtonHandler = Callable[[Context, list[str], Outbox], Awaitable[None]]
@@ -141,9 +140,9 @@ def suggest(ctx: Context, typed: commands.Suggestion) -> None:
     if not typed.name or typed.name not in COMMANDS:
         ctx.reply(t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=typed.typed))
         return
-    payload = f"c:{typed.name}:{typed.args}"
+    payload = Suggested(typed.name, typed.args).pack()
     if len(payload.encode()) > MAX_PAYLOAD:  # Telegram keeps at most 64 bytes per button
-        payload = f"c:{typed.name}:"
+        payload = Suggested(typed.name).pack()
     ctx.reply(t("Không có lệnh /{name}. Ý bạn là /{command}?", name=typed.typed,
                 command=typed.name), [Button(f"/{typed.name}", payload)])
 
@@ -158,11 +157,11 @@ async def run_command(ctx: Context, name: str, args: str) -> None:
 
 async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`c:<command>:<args>`: the command a suggestion offered."""
-    name, args = (parts + ["", ""])[0], ":".join(parts[1:])
-    if name not in COMMANDS:
+    press = Suggested.from_parts(parts)
+    if press is None or press.command not in COMMANDS:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    await run_command(ctx, name, args)
+    await run_command(ctx, press.command, press.args)
 
 
 async def press(ctx: Context, payload: str) -> None:
@@ -172,11 +171,8 @@ async def press(ctx: Context, payload: str) -> None:
     double tap reaching two workers), the second sees the first."""
     event = ctx.event
     assert event is not None
-    source = (await ctx.session.exec(for_change(select(Outbox).where(
-        Outbox.channel == event.channel,
-        Outbox.chat_id == event.chat_id,
-        Outbox.platform_message_id == event.button_message_id,
-    ).order_by(col(Outbox.id)).limit(1)))).first()
+    source = await bot_message(ctx.session, event.channel, event.chat_id,
+                               event.button_message_id or "", lock=True)
     labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

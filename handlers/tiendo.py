@@ -4,7 +4,7 @@
 `/tiendo @group` and `/tiendo <unit>` (rolled up through the unit tree, with the figures over
 time), `/tiendo tre-han` (late and missing across open tasks), `/tiendo hay-tre` (the units
 most often late over time).
-The figures come from `handlers.figures` (counters kept with every change, tallied by
+The figures come from `storage.figures` (counters kept with every change, tallied by
 `core.progress`). Long lists are paged with `Trang sau`/`Trang trước` buttons whose payload
 carries the view.
 """
@@ -16,16 +16,19 @@ import re
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from core.callbacks import ProgressPage, ReportFile
 from core.i18n import Translator
 from core.messages import Button
 from core.progress import Figures, pages
 from core.scope import Scope
+from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from core.text import excerpt, fold
 from handlers import reach
 from handlers.cascade import hand_down_words, hand_downs, level_below
-from handlers.common import OPEN_STATES, current_periods, task_line, units_with_units_below
+from handlers.common import current_periods, task_line, units_with_units_below
 from handlers.context import Context
-from handlers.figures import (
+from services.scope import find_task, own_tasks, task_target_filter, visible_units
+from storage.figures import (
     EVERY_UNIT,
     Units,
     active,
@@ -36,7 +39,6 @@ from handlers.figures import (
     most_late,
     tallies,
 )
-from services.scope import find_task, own_tasks, task_target_filter, visible_units
 from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGroup
 from storage.queries import subtree
 
@@ -93,13 +95,12 @@ def _cap(text: str) -> str:
 
 
 def _page_buttons(t: Translator, view: str, page: int, total: int, arg: str = "") -> list[Button]:
-    """`t:<view>:<page>[:<arg>]` payloads for the neighbouring pages."""
-    suffix = f":{arg}" if arg else ""
+    """The buttons of the neighbouring pages."""
     buttons = []
     if page > 1:
-        buttons.append(Button(t("Trang trước"), f"t:{view}:{page - 1}{suffix}"))
+        buttons.append(Button(t("Trang trước"), ProgressPage(view, page - 1, arg).pack()))
     if page < pages(total, PAGE_SIZE):
-        buttons.append(Button(t("Trang sau"), f"t:{view}:{page + 1}{suffix}"))
+        buttons.append(Button(t("Trang sau"), ProgressPage(view, page + 1, arg).pack()))
     return buttons
 
 
@@ -160,12 +161,12 @@ async def handle_command(ctx: Context, args: str) -> None:
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """A page button: `t:<view>:<page>[:<arg>]`. The router checked that the payload was on a
     message to this chat; the view checks again what this member may see."""
-    view, page_text, arg = (parts + ["", "", ""])[:2] + [":".join(parts[2:])]
+    press = ProgressPage.from_parts(parts)
     scope = _scope(ctx)
-    if not page_text.isdigit() or _nothing(scope):
+    if press is None or _nothing(scope):
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
-    page = int(page_text)
+    view, page, arg = press.view, press.page, press.arg
     if view == "o":
         await _overview(ctx, scope, page)
     elif view == "n":
@@ -191,7 +192,7 @@ async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str
     """One line per open task (its latest period), nearest deadline first, one page; no lines
     when there is no open task."""
     t = ctx.t
-    counted = await tallies(ctx, units, active())
+    counted = await tallies(ctx.session, ctx.now, units, active())
     current = await current_periods(ctx, {assignment_id for assignment_id, _ in counted})
     latest = {assignment_id: (period, item) for (assignment_id, period), item in counted.items()
               if current.get(assignment_id) == period}
@@ -227,7 +228,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         else None
     units = EVERY_UNIT if seen is None else Units.given(visible_units(ctx.scope))
     by_period = ({period: item for (_, period), item in (await tallies(
-        ctx, units, assignment_id=assignment.id)).items()} if assignment else {})
+        ctx.session, ctx.now, units, assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
                     ref=excerpt(ref)))
@@ -241,7 +242,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
                        key=lambda k: by_period[k].earliest), period]
     current = by_period[period]
     f = current.figures
-    state = {"cancelled": t(" (đã huỷ)"), "closed": t(" (đã đóng)")}.get(assignment.state, "")
+    state = {AssignmentState.CANCELLED: t(" (đã huỷ)"),
+             AssignmentState.CLOSED: t(" (đã đóng)")}.get(assignment.state, "")
     lines = [t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state)]
     if period:
         lines.append(t("Kỳ báo cáo: {period}", period=period))
@@ -259,7 +261,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     for earlier in reversed(periods[-6:-1]):
         lines.append(t("Kỳ {period}: {figures}", period=earlier,
                        figures=figures_text(t, by_period[earlier].figures)))
-    if assignment.state == "cancelled":  # nobody owes it: no list of units to chase
+    if assignment.state == AssignmentState.CANCELLED:  # nobody owes it: no list of units to chase
         lines.append(t("Nhiệm vụ đã được huỷ nên các đơn vị không cần nộp nữa; số liệu trên là "
                        "những gì đã nộp trước khi huỷ."))
         ctx.reply("\n".join(lines), assignment_id=assignment.id)
@@ -273,7 +275,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             select(Unit.name, Target.state, Target.percent, Target.deadline, Target.id,
                    Unit.id)
             .join(Unit, col(Unit.id) == col(Target.unit_id))
-            .where(*in_period, col(Target.state).in_(OPEN_STATES))
+            .where(*in_period, col(Target.state).in_(OPEN_TARGET_STATES))
             .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
         offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
             else set()
@@ -281,7 +283,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         lines.append(t("Chưa nộp ({n}):", n=t.number(f.missing)))
         for name, target_state, progress, deadline, target_id, unit_id in rows:
             extra = ""
-            if target_state == "in_progress":
+            if target_state == TargetState.IN_PROGRESS:
                 extra = (t(" — đang làm {percent}%", percent=progress) if progress is not None
                          else t(" — đang làm"))
             if deadline != current.earliest:
@@ -297,7 +299,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     if f.late and page == 1:
         names = (await ctx.session.exec(
             select(Unit.name).join(Target, col(Unit.id) == col(Target.unit_id))
-            .where(*in_period, Target.state == "submitted", col(Target.on_time).is_(False))
+            .where(*in_period, Target.state == TargetState.SUBMITTED,
+                   col(Target.on_time).is_(False))
             .order_by(col(Unit.code)).limit(PAGE_SIZE))).all()
         text = t("Nộp muộn ({n}): {names}", n=t.number(f.late), names=", ".join(names))
         if f.late > len(names):
@@ -305,8 +308,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         lines.append(text)
     buttons = _page_buttons(t, "n", page, f.missing, str(assignment.number))
     if ctx.scope.sees_offices and not (ctx.event and ctx.event.is_group):  # private only
-        buttons += [Button(t("Biểu đồ"), f"r:chart:{assignment.number}"),
-                    Button("Excel", f"r:xlsx:{assignment.number}")]
+        buttons += [Button(t("Biểu đồ"), ReportFile("chart", assignment.number).pack()),
+                    Button("Excel", ReportFile("xlsx", assignment.number).pack())]
     ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
 
 
@@ -342,7 +345,7 @@ async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> Non
 
 
 async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
-    figures = await history(ctx, units)
+    figures = await history(ctx.session, ctx.now, units)
     if not figures.owed:
         return []
     return [ctx.t("Từ trước đến nay — {who}: {figures}", who=who,
@@ -352,10 +355,10 @@ async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
 async def _most_late(ctx: Context, units: Units) -> list[str]:
     """The units most often late or missing over time, with their figures."""
     t = ctx.t
-    ids = await most_late(ctx, units)
+    ids = await most_late(ctx.session, ctx.now, units)
     if not ids:
         return []
-    figures = await histories(ctx, ids)
+    figures = await histories(ctx.session, ctx.now, ids)
     units_by_id = {u.id: u for u in (await ctx.session.exec(
         select(Unit).where(col(Unit.id).in_(ids)))).all()}
     lines = [t("Đơn vị hay trễ hạn nhất:")]
@@ -412,7 +415,8 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         candidates = await _units_named(ctx, ref, scope)
         if len(candidates) > 1:
             ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=excerpt(ref)),
-                      [Button(u.name, f"t:u:1:{u.id}") for u in candidates[:CHOICES]])
+                      [Button(u.name, ProgressPage("u", 1, str(u.id)).pack())
+                       for u in candidates[:CHOICES]])
             return
         unit = candidates[0] if candidates else None
     if unit is None:
@@ -431,14 +435,15 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         .where(*own).order_by(col(Target.deadline), col(Assignment.number))
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
-    names = {"pending": t("chưa nộp"), "in_progress": t("đang làm"), "excused": t("được miễn"),
-             "removed": t("không còn thuộc nhiệm vụ")}
+    names = {TargetState.PENDING: t("chưa nộp"), TargetState.IN_PROGRESS: t("đang làm"),
+             TargetState.EXCUSED: t("được miễn"),
+             TargetState.REMOVED: t("không còn thuộc nhiệm vụ")}
     for target, assignment in rows:
-        if target.state == "submitted":
+        if target.state == TargetState.SUBMITTED:
             state = t("đã nộp đúng hạn") if target.on_time else t("đã nộp muộn")
         else:
             state = names.get(target.state, target.state)
-            if ctx.now > target.deadline and target.state in OPEN_STATES:
+            if ctx.now > target.deadline and target.state in OPEN_TARGET_STATES:
                 state += t(" (quá hạn)")
         lines.append(t("• {task} — hạn {deadline} — {state}", task=task_line(t, assignment),
                        deadline=t.date(target.deadline), state=state))
@@ -459,16 +464,17 @@ async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
     """Late and missing targets across the open tasks, by deadline, task and unit."""
     t = ctx.t
     units = _units(scope)
-    total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    total, rows = await late_page(ctx.session, ctx.now, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     if not total:
         ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
         return
     if page != _clamp(page, total):  # a page button of a list that has shrunk since
         page = _clamp(page, total)
-        total, rows = await late_page(ctx, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        total, rows = await late_page(ctx.session, ctx.now, units, (page - 1) * PAGE_SIZE,
+                                      PAGE_SIZE)
     lines = [t("Trễ hạn ở các nhiệm vụ đang mở ({n}):", n=t.number(total))]
     for assignment, name, target in rows:
-        if target.state == "submitted":
+        if target.state == TargetState.SUBMITTED:
             assert target.submitted_at is not None
             state = t("nộp muộn, {late}", late=t.time_left(target.submitted_at, target.deadline))
         else:

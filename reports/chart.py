@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from core.clock import to_local
 from core.i18n import Translator
-from core.progress import figures
+from core.progress import SUBMITTED, figures
 from core.text import fold
 from reports.rows import TargetRow, TaskReport
 
@@ -71,7 +71,7 @@ def days(report: TaskReport) -> list[tuple[date, int, int]]:
     later); at most the last MAX_DAYS days."""
     daily: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for row in report.rows:
-        if row.state == "submitted" and row.submitted_at is not None:
+        if row.state == SUBMITTED and row.submitted_at is not None:
             daily[to_local(row.submitted_at).date()][0 if row.on_time else 1] += 1
     due = to_local(report.deadline).date()
     first = min([due - timedelta(days=7), *daily])
@@ -99,7 +99,7 @@ def _groups_panel(axes: Axes, report: TaskReport, t: Translator, now: datetime) 
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_yticks(positions, labels)
     axes.set_xlabel(_nfc(t("Số đơn vị")))
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # a MaxNLocator
     axes.spines[["top", "right"]].set_visible(False)
     f = figures(report.rows, now)
     summary = t("Đã nộp {submitted}/{expected} · đúng hạn {on_time} · trễ hạn {late} · "
@@ -127,7 +127,7 @@ def _days_panel(axes: Axes, report: TaskReport, t: Translator) -> None:
     axes.set_xticks(list(positions)[::step], [d[0].strftime("%d/%m") for d in data][::step])
     most = max((d[1] + d[2] for d in data), default=0)
     axes.set_ylim(0, max(1, most) * 1.15)  # no answers yet: an axis from 0, not ±0.04
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # a MaxNLocator
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(_nfc(t("Số đơn vị nộp mỗi ngày")), fontsize=15, loc="left",
                    color="#444444")

@@ -1,5 +1,10 @@
 """The progress workbook: a summary sheet with each task's figures, then one sheet per task
-with a row per unit. Frozen header, filters, column widths, real Excel dates (local time)."""
+with a row per unit. Frozen header, filters, column widths, real Excel dates (local time).
+
+Written with XlsxWriter in constant-memory mode: each row goes to a temporary file as soon as
+the next one starts, so a task of 50,000 units takes a few MB of memory and about a second.
+Its rows must therefore be written in order, which every sheet here does. Strings are written
+as strings only: text typed by users never becomes a formula, a link or a number."""
 
 from __future__ import annotations
 
@@ -8,22 +13,23 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from io import BytesIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from core.clock import to_local
 from core.i18n import N_, Translator
 from core.progress import figures
+from core.states import AssignmentState
 from reports.rows import TaskReport
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 PERCENT_FORMAT = "0.0%"
 DAYS_FORMAT = "0.0"
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+HEADER_STYLE = {"bold": True, "bg_color": "#DDEBF7", "pattern": 1, "text_wrap": True,
+                "valign": "top"}
+# The characters XML 1.0 cannot hold (Excel refuses the file): dropped from users' text.
+ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 # (header, width) of the summary sheet and of a task's sheet
 SUMMARY_COLUMNS = (
@@ -45,11 +51,13 @@ TREE_COLUMNS = (
     (N_("Mã đơn vị"), 16), (N_("Tên đơn vị"), 36), (N_("Hạn nộp"), 17), (N_("Trạng thái"), 12),
     (N_("Nộp lúc"), 17), (N_("Đúng hạn / trễ hạn"), 14), (N_("Tên tệp"), 30),
 )
+SUMMARY_FORMATS = {2: DATE_FORMAT, 13: PERCENT_FORMAT, 15: PERCENT_FORMAT}
+TASK_FORMATS = {4: DATE_FORMAT, 6: DATE_FORMAT, 8: DAYS_FORMAT}
 TREE_FORMATS = {5: DATE_FORMAT, 7: DATE_FORMAT}
-TASK_STATES = {
-    "active": N_("Đang mở"),
-    "cancelled": N_("Đã huỷ"),
-    "closed": N_("Đã đóng"),
+TASK_STATES: dict[str, str] = {
+    AssignmentState.ACTIVE: N_("Đang mở"),
+    AssignmentState.CANCELLED: N_("Đã huỷ"),
+    AssignmentState.CLOSED: N_("Đã đóng"),
 }
 
 Value = str | int | float | datetime | None
@@ -93,78 +101,79 @@ def summary_values(report: TaskReport, t: Translator, now: datetime) -> list[Val
             f.completeness / 100, f"{f.on_time}/{f.expected}", f.timeliness / 100]
 
 
-def _start(sheet: WriteOnlyWorksheet, columns: tuple[tuple[str, int], ...],
-           t: Translator) -> None:
-    sheet.freeze_panes = "A2"
-    for index, (_, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    header = []
-    for label, _ in columns:
-        cell = WriteOnlyCell(sheet, t(label))
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        header.append(cell)
-    sheet.append(header)
+class _Sheet:
+    """One sheet written row after row: header, frozen pane, widths, and at the end a
+    filter over what was written."""
+
+    def __init__(self, book: _Book, title: str, columns: tuple[tuple[str, int], ...],
+                 formats: dict[int, str], t: Translator) -> None:
+        self.sheet: Worksheet = book.workbook.add_worksheet(title)
+        self.columns = len(columns)
+        self.formats = {index: book.style(number_format)
+                        for index, number_format in formats.items()}
+        self.sheet.freeze_panes(1, 0)
+        for index, (label, width) in enumerate(columns):
+            self.sheet.set_column(index, index, width)
+            self.sheet.write_string(0, index, t(label), book.header)
+        self.rows = 0
+
+    def append(self, values: list[Value]) -> None:
+        """A row of values by their type (a cell format where the column has one); None and
+        "" leave the cell empty. Text loses the control characters XML cannot hold."""
+        self.rows += 1
+        row, sheet, formats = self.rows, self.sheet, self.formats
+        for index, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if isinstance(value, str):
+                sheet.write_string(row, index, ILLEGAL_CHARACTERS.sub("", value),
+                                   formats.get(index))
+            elif isinstance(value, datetime):
+                sheet.write_datetime(row, index, value, formats.get(index))
+            else:
+                sheet.write_number(row, index, value, formats.get(index))
+
+    def finish(self) -> None:
+        self.sheet.autofilter(0, 0, self.rows, self.columns - 1)
 
 
-def _append(sheet: WriteOnlyWorksheet, values: list[Value], formats: dict[int, str]) -> None:
-    """Plain values, and cells only where a number format is needed (cheaper). Text typed by
-    users is kept as text: control characters that Excel refuses are dropped, and a leading
-    `=` stays a character instead of making a formula."""
-    cells: list[Value | WriteOnlyCell] = list(values)
-    for index, value in enumerate(values):
-        if isinstance(value, str):
-            value = cells[index] = ILLEGAL_CHARACTERS_RE.sub("", value)
-            if value.startswith("="):
-                cell = WriteOnlyCell(sheet, value)
-                cell.data_type = "s"
-                cells[index] = cell
-    for index, number_format in formats.items():
-        if values[index] is not None:
-            cell = WriteOnlyCell(sheet, values[index])
-            cell.number_format = number_format
-            cells[index] = cell
-    sheet.append(cells)
+class _Book:
+    def __init__(self, output: BytesIO) -> None:
+        self.workbook = Workbook(output, {"constant_memory": True, "strings_to_formulas": False,
+                                          "strings_to_urls": False,
+                                          "strings_to_numbers": False})
+        self.header = self.workbook.add_format(HEADER_STYLE)
+        self._styles: dict[str, Format] = {}
 
-
-def _finish(sheet: WriteOnlyWorksheet, columns: int, rows: int) -> None:
-    sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
-
-
-SUMMARY_FORMATS = {2: DATE_FORMAT, 13: PERCENT_FORMAT, 15: PERCENT_FORMAT}
-TASK_FORMATS = {4: DATE_FORMAT, 6: DATE_FORMAT, 8: DAYS_FORMAT}
+    def style(self, number_format: str) -> Format:
+        if number_format not in self._styles:
+            self._styles[number_format] = self.workbook.add_format(
+                {"num_format": number_format})
+        return self._styles[number_format]
 
 
 def build_workbook(reports: Iterable[TaskReport], t: Translator, now: datetime,
                    step: Callable[[TaskReport], None] | None = None) -> bytes:
     """The .xlsx bytes for `reports` as of `now`; `step` is called after each task's sheet
-    (for a progress bar). Written in openpyxl's streaming mode, so big exports stay small in
-    memory."""
-    book = Workbook(write_only=True)
-    summary = book.create_sheet(t("Tổng hợp"))
-    _start(summary, SUMMARY_COLUMNS, t)
-    count = 0
+    (for a progress bar)."""
+    output = BytesIO()
+    book = _Book(output)
+    summary = _Sheet(book, t("Tổng hợp"), SUMMARY_COLUMNS, SUMMARY_FORMATS, t)
     for report in reports:
-        _append(summary, summary_values(report, t, now), SUMMARY_FORMATS)
-        sheet = book.create_sheet(sheet_title(report))
+        summary.append(summary_values(report, t, now))
         columns = TASK_COLUMNS + ((HAND_DOWN_COLUMN,) if report.hand_downs else ())
-        _start(sheet, columns, t)
-        values = task_values(report, t, now)
-        for row in values:
-            _append(sheet, row, TASK_FORMATS)
-        _finish(sheet, len(columns), len(values))
+        sheet = _Sheet(book, sheet_title(report), columns, TASK_FORMATS, t)
+        for row in task_values(report, t, now):
+            sheet.append(row)
+        sheet.finish()
         if report.tree:
-            below = book.create_sheet(t("#{number} cấp dưới", number=report.number)[:31])
-            _start(below, TREE_COLUMNS, t)
-            tree = tree_values(report, t)
-            for row in tree:
-                _append(below, row, TREE_FORMATS)
-            _finish(below, len(TREE_COLUMNS), len(tree))
-        count += 1
+            below = _Sheet(book, t("#{number} cấp dưới", number=report.number)[:31],
+                           TREE_COLUMNS, TREE_FORMATS, t)
+            for row in tree_values(report, t):
+                below.append(row)
+            below.finish()
         if step is not None:
             step(report)
-    _finish(summary, len(SUMMARY_COLUMNS), count)
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    summary.finish()
+    book.workbook.close()
+    return output.getvalue()

@@ -120,8 +120,10 @@ def build_invite_pdf(cards: list[InviteCard], t: Translator) -> bytes:
         """The lines of a sentence every card has, broken once (fpdf's line breaking is
         most of the time a card takes)."""
         if text not in wrapped:
-            wrapped[text] = [str(line) for line in pdf.multi_cell(
-                CARD_W - 2 * PAD, 3.5, _nfc(text), dry_run=True, output="LINES")]
+            lines = pdf.multi_cell(CARD_W - 2 * PAD, 3.5, _nfc(text), dry_run=True,
+                                   output="LINES")
+            assert isinstance(lines, list)  # what output="LINES" returns
+            wrapped[text] = [str(line) for line in lines]
         return wrapped[text]
 
     for index, card in enumerate(cards):

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.i18n import N_, Translator
+from core.progress import EXCUSED, IN_PROGRESS, SUBMITTED  # per row: module names
+from core.states import AssignmentState, TargetState
 
-STATE_LABELS = {
-    "pending": N_("Chưa nộp"),
-    "in_progress": N_("Đang làm"),
-    "submitted": N_("Đã nộp"),
-    "excused": N_("Được miễn"),
+STATE_LABELS: dict[str, str] = {
+    TargetState.PENDING: N_("Chưa nộp"),
+    TargetState.IN_PROGRESS: N_("Đang làm"),
+    TargetState.SUBMITTED: N_("Đã nộp"),
+    TargetState.EXCUSED: N_("Được miễn"),
 }
 # How a report sent another way went (`Submission.route`); the bot's own answers have none.
 ROUTE_LABELS = {
@@ -50,9 +52,9 @@ class TargetRow:
     def delay_days(self, now: datetime) -> float | None:
         """Days past the deadline: of a late answer, or so far for a missing one; 0 when on
         time; None while a missing answer is not yet due (or excused)."""
-        if self.state == "excused":
+        if self.state == EXCUSED:
             return None
-        if self.state == "submitted":
+        if self.state == SUBMITTED:
             if self.on_time or self.submitted_at is None:
                 return 0.0
             end = self.submitted_at
@@ -63,9 +65,9 @@ class TargetRow:
         return round(max(0.0, (end - self.deadline).total_seconds() / 86400), 1)
 
     def state_label(self, t: Translator) -> str:
-        if self.state == "in_progress" and self.percent is not None:
+        if self.state == IN_PROGRESS and self.percent is not None:
             return t("Đang làm {percent}%", percent=self.percent)
-        if self.state == "submitted" and self.nil_report:
+        if self.state == SUBMITTED and self.nil_report:
             return t("Đã nộp (không có số liệu)")
         return t(STATE_LABELS.get(self.state, self.state))
 
@@ -75,7 +77,7 @@ class TargetRow:
         return t(ROUTE_LABELS[self.route]) if self.route in ROUTE_LABELS else ""
 
     def timing_label(self, t: Translator) -> str:
-        if self.state != "submitted" or self.on_time is None:
+        if self.state != SUBMITTED or self.on_time is None:
             return ""
         return t("Đúng hạn") if self.on_time else t("Trễ hạn")
 
@@ -95,7 +97,7 @@ class TaskReport:
     number: int
     title: str
     deadline: datetime  # the period's deadline (the earliest, when extensions moved some)
-    state: str = "active"  # active | cancelled | closed
+    state: str = AssignmentState.ACTIVE
     rows: list[TargetRow] = field(default_factory=list)
     period: str = ""  # a recurring task's period; "" for a one-off task
     # Hand-downs (cascade): per office code, "#M: X/Y"; and every unit of the tree below.

@@ -16,9 +16,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.scope import OFFICE_ROLES, Scope, scope_of
-from core.text import fold, small_number
+from core.text import fold
 from storage.models import Assignment, Membership, Target, Unit
 from storage.queries import subtree
+from storage.repositories import task_by_ref
 
 
 async def load_scope(session: AsyncSession, member_id: int,
@@ -106,11 +107,7 @@ async def sees_task(session: AsyncSession, scope: Scope, assignment: Assignment)
 async def find_task(session: AsyncSession, scope: Scope, ref: str) -> Assignment | None:
     """Task `#N` if it exists for this member, else None (an unknown task and a task outside
     the scope get the same answer)."""
-    number = small_number(ref.strip().lstrip("#"))
-    if number is None:
-        return None
-    assignment = (await session.exec(select(Assignment).where(
-        Assignment.number == number))).first()
+    assignment = await task_by_ref(session, ref)
     if assignment is None or not await sees_task(session, scope, assignment):
         return None
     return assignment

@@ -25,18 +25,13 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import transitions
+from core.states import TargetState
 from storage import tally
 from storage.models import Assignment, Submission, Target, Unit
 from storage.queries import ROW_LOCK, for_change
 
-CANCELLED = "cancelled"
 ID_CHUNK = 5000  # ids per IN (...) list (PostgreSQL takes at most 32,767 parameters)
-SUBMITTED = "submitted"
-EXCUSED = "excused"
-REMOVED = "removed"
-OPEN = ("pending", "in_progress")
-# Submissions that report the task done; the others (progress, help, ...) only say how it goes.
-REPORTS = ("file", "done", "nil")
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ async def _in_history(session: AsyncSession, assignment_id: int) -> bool:
     this transaction waited for a target's lock."""
     state = (await session.exec(select(Assignment.state).where(
         Assignment.id == assignment_id))).one()
-    return state != CANCELLED
+    return transitions.in_history(state)
 
 
 async def _shift(session: AsyncSession, before: list[Counted], after: list[Counted]) -> None:
@@ -133,114 +128,85 @@ async def add_all(session: AsyncSession, assignment_id: int, unit_ids: Sequence[
             ["assignment_id", "unit_id", "period", "deadline", "state", "percent",
              "submitted_at", "on_time", "nil_report", "extension_granted"],
             core_select(literal(assignment_id), unit.id, literal(period),
-                        literal(deadline, table.c.deadline.type), literal("pending"), null(),
+                        literal(deadline, table.c.deadline.type),
+                        literal(TargetState.PENDING.value), null(),
                         null(), null(), false(), false())
             .where(unit.id.in_(unit_ids[start:start + ID_CHUNK]))
             .order_by(unit.code)))  # the ids in the order of codes, as the units come
     ids: dict[int, int] = dict((await connection.execute(core_select(
         table.c.unit_id, table.c.id).where(
             table.c.assignment_id == assignment_id, table.c.period == period))).all())
-    await _shift(session, [], [Counted(unit_id, assignment_id, period, "pending", None, None,
-                                       deadline, False, False) for unit_id in unit_ids])
+    await _shift(session, [], [Counted(unit_id, assignment_id, period, TargetState.PENDING,
+                                       None, None, deadline, False, False)
+                                for unit_id in unit_ids])
     return [ids[unit_id] for unit_id in unit_ids]
 
 
-# --- the transitions ---------------------------------------------------------------------
+# --- the transitions (their rules: `core.transitions`) ------------------------------------
+
+
+def facts(target: Target) -> transitions.Facts:
+    """The facts of `target` that the rules read."""
+    return transitions.Facts(TargetState(target.state), target.deadline, target.submitted_at,
+                             target.on_time, target.percent, bool(target.extension_granted),
+                             bool(target.nil_report))
+
+
+async def _apply(session: AsyncSession, target: Target, after: transitions.Facts) -> None:
+    """Write the facts that changed onto `target` (read under `lock`), moving the counters."""
+    await change(session, target, **{name: getattr(after, name) for name in transitions.FIELDS
+                                     if getattr(after, name) != getattr(target, name)})
 
 
 async def submit(session: AsyncSession, target: Target, now: datetime,
                  nil: bool = False) -> bool:
-    """A report (or «nothing to report», `nil`) for `target`. The first submission's time
-    stays the one that counts: a corrected re-submission does not make an on-time report
-    late. Returns True when this was a re-submission."""
-    again = target.state == SUBMITTED
-    values: dict[str, Any] = {"state": SUBMITTED, "percent": 100, "nil_report": nil}
-    if not again:
-        values.update(submitted_at=now, on_time=now <= target.deadline)
-    await change(session, target, **values)
+    """A report (or «nothing to report», `nil`) for `target`. Returns True when this was a
+    re-submission (the first one's time still counts)."""
+    after, again = transitions.submit(facts(target), now, nil)
+    await _apply(session, target, after)
     return again
 
 
 async def progress(session: AsyncSession, target: Target, percent: int | None) -> None:
-    """Work in progress (at `percent`); a submitted target stays submitted."""
-    if target.state != SUBMITTED:
-        await change(session, target, state="in_progress", percent=percent)
+    await _apply(session, target, transitions.progress(facts(target), percent))
 
 
 async def excuse(session: AsyncSession, target: Target) -> None:
-    await change(session, target, state=EXCUSED, percent=None)
+    await _apply(session, target, transitions.excuse(facts(target)))
 
 
 async def take_back_excuse(session: AsyncSession, target: Target, percent: int | None) -> None:
-    """The excuse withdrawn: the target is owed again, as it was before (in progress at the
-    last percent reported, if any)."""
-    await change(session, target, state="pending" if percent is None else "in_progress",
-                 percent=percent)
+    await _apply(session, target, transitions.take_back_excuse(facts(target), percent))
 
 
 async def extend(session: AsyncSession, target: Target, until: datetime) -> None:
-    """The deadline moved to `until`; a submission already made is judged on time again
-    against it."""
-    values: dict[str, Any] = {"deadline": until, "extension_granted": True}
-    if target.submitted_at is not None:
-        values["on_time"] = target.submitted_at <= until
-    await change(session, target, **values)
+    await _apply(session, target, transitions.extend(facts(target), until))
 
 
 async def remove(session: AsyncSession, target: Target) -> None:
-    """The unit taken off the task (`/sua`): the target and its answers stay as history, and
-    it counts nowhere."""
-    await change(session, target, state=REMOVED)
+    """The unit taken off the task (`/sua`): the target and its answers stay as history."""
+    await _apply(session, target, transitions.remove(facts(target)))
 
 
 async def owe_again(session: AsyncSession, target: Target, deadline: datetime) -> None:
-    """A unit taken off the task and added again (`/sua`): it owes the task anew, by
-    `deadline`."""
-    await change(session, target, state="pending", deadline=deadline, percent=None,
-                 submitted_at=None, on_time=None, extension_granted=False, nil_report=False)
+    """A unit taken off the task and added again (`/sua`)."""
+    await _apply(session, target, transitions.owe_again(facts(target), deadline))
 
 
 async def move_deadline(session: AsyncSession, target: Target, due: datetime) -> None:
-    """The task's deadline moved to `due` (`/sua`). An extension running past it is kept; a
-    submission already made is judged on time again against the deadline that applies."""
-    values: dict[str, Any] = {}
-    if not (target.extension_granted and target.deadline > due):
-        values["deadline"] = due
-    if target.submitted_at is not None:
-        values["on_time"] = target.submitted_at <= values.get("deadline", target.deadline)
-    await change(session, target, **values)
+    """The task's deadline moved to `due` (`/sua`)."""
+    await _apply(session, target, transitions.move_deadline(facts(target), due))
 
 
 async def recount(session: AsyncSession, target: Target, requires: str) -> None:
     """Set `target`'s state (read under `lock`) from its submissions that are not withdrawn
-    ([Nộp nhầm]), as they would have left it: the first report counts (its time judges on
-    time), a file alone is not enough where the task (`requires`) asks for a file and «đã
-    xong», and without a report the latest progress stands. Excused and removed targets
-    stay as they are."""
-    if target.state in (EXCUSED, REMOVED):
-        return
+    ([Nộp nhầm]), as they would have left it (`core.transitions.recount`)."""
     await session.flush()
     rows = (await session.exec(select(Submission).where(
         Submission.target_id == target.id, col(Submission.withdrawn_at).is_(None))
         .order_by(col(Submission.created_at), col(Submission.id)))).all()
-    submitted_at, nil, percent, progressed, done = None, False, None, False, False
-    for row in rows:
-        if row.kind == "progress" and submitted_at is None:
-            progressed, percent = True, row.percent
-        if row.kind == "done":
-            done = True
-        if row.kind not in REPORTS:
-            continue
-        if row.kind == "file" and requires == "both" and not done:
-            continue
-        submitted_at = submitted_at or row.created_at
-        nil = row.kind == "nil"
-    if submitted_at is not None:
-        await change(session, target, state=SUBMITTED, submitted_at=submitted_at, percent=100,
-                     on_time=submitted_at <= target.deadline, nil_report=nil)
-    else:
-        await change(session, target, state="in_progress" if progressed else "pending",
-                     submitted_at=None, on_time=None, percent=percent, nil_report=False)
+    answers = [transitions.Answer(row.kind, row.created_at, row.percent) for row in rows]
+    await _apply(session, target, transitions.recount(facts(target), answers, requires))
 
 
 async def lock_task(session: AsyncSession, assignment: Assignment) -> Assignment:
@@ -259,10 +225,10 @@ async def set_task_state(session: AsyncSession, assignment: Assignment, state: s
     was = assignment.state
     assignment.state = state
     session.add(assignment)
-    if (was == CANCELLED) == (state == CANCELLED):
+    sign = transitions.history_move(was, state)
+    if not sign:
         return
     await lock_all(session, select(Target).where(Target.assignment_id == assignment.id))
     await session.flush()
-    sign = -1 if state == CANCELLED else 1
     await session.run_sync(lambda sync: tally.move_task(sync.connection(),
                                                         assignment.id, sign))  # type: ignore[arg-type]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
 
 
 class DatabaseUnreachable(Exception):
@@ -45,7 +49,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Let BEGIN be issued by SQLAlchemy events below, so writers take the lock early.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -56,9 +60,13 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-            # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(connection: Connection) -> None:
+            # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock. A read-only
+            # transaction begins deferred: a snapshot from its first read, no write lock.
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # No JIT: the bot's queries are short, and the row estimates of the recursive unit-tree
@@ -68,6 +76,18 @@ def create_engine(url: str) -> AsyncEngine:
     settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
     return create_async_engine(url, pool_pre_ping=True,
                                connect_args={"server_settings": settings})
+
+
+@asynccontextmanager
+async def read_only(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A transaction of `session` that only reads, for long reads that must not keep writers
+    waiting: on SQLite it takes no write lock (a deferred BEGIN; WAL lets writers commit
+    meanwhile while it goes on reading its snapshot), on PostgreSQL it is READ ONLY. A write
+    in it fails on PostgreSQL and may fail on SQLite: use `session.begin()` for those."""
+    async with session.begin():
+        await session.connection(execution_options={READ_ONLY: True,
+                                                    "postgresql_readonly": True})
+        yield session
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -84,7 +104,7 @@ def alembic_config(url: str) -> Config:
 async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
     config = alembic_config(str(engine.url))
 
-    def run(sync_connection) -> None:  # type: ignore[no-untyped-def]
+    def run(sync_connection: Connection) -> None:
         config.attributes["connection"] = sync_connection
         getattr(command, action)(config, revision)
 

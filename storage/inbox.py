@@ -42,7 +42,7 @@ async def record(session: AsyncSession, channel: str, updates: Sequence[tuple[st
             payload=json.dumps(payload, ensure_ascii=False), claimed_by=worker, claimed_at=now,
         ).on_conflict_do_nothing(index_elements=["channel", "key"]).returning(
             col(InboundUpdate.id))
-        row = (await session.exec(statement)).first()  # type: ignore[call-overload]
+        row = (await session.exec(statement)).first()
         ids.append(None if row is None else int(row[0]))
     return ids
 
@@ -63,7 +63,7 @@ async def claim(session: AsyncSession, channel: str, worker: str, now: datetime,
     ids = list((await session.exec(candidates)).all())
     if not ids:
         return []
-    claimed = (await session.exec(  # type: ignore[call-overload]
+    claimed = (await session.exec(
         update(InboundUpdate)
         .where(col(InboundUpdate.id).in_(ids), col(InboundUpdate.handled_at).is_(None), free)
         .values(claimed_by=worker, claimed_at=now)
@@ -77,11 +77,20 @@ async def claim(session: AsyncSession, channel: str, worker: str, now: datetime,
 async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Mark the update handled in the current transaction; False if it was already (on
     PostgreSQL a second transaction waits here for the first one's commit)."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(InboundUpdate)
         .where(col(InboundUpdate.id) == update_id, col(InboundUpdate.handled_at).is_(None))
         .values(handled_at=now))
     return bool(result.rowcount)
+
+
+async def unmark_handled(session: AsyncSession, update_id: int) -> None:
+    """Undo `mark_handled` in the current transaction: the update's handling goes on after
+    the commit and marks it again when it ends (a report file built outside the transaction),
+    so a process that dies meanwhile leaves it to be handled again."""
+    await session.exec(
+        update(InboundUpdate).where(col(InboundUpdate.id) == update_id)
+        .values(handled_at=None))
 
 
 async def release(session: AsyncSession, ids: Sequence[int], worker: str,
@@ -93,9 +102,9 @@ async def release(session: AsyncSession, ids: Sequence[int], worker: str,
         values: dict[str, Any] = {"claimed_by": None}
         if failed:
             values["attempts"] = InboundUpdate.attempts + 1
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(InboundUpdate)
-            .where(col(InboundUpdate.id).in_(list(ids)), InboundUpdate.claimed_by == worker,
+            .where(col(InboundUpdate.id).in_(list(ids)), col(InboundUpdate.claimed_by) == worker,
                    col(InboundUpdate.handled_at).is_(None))
             .values(**values))
 
@@ -109,7 +118,7 @@ async def release_gone(session: AsyncSession, channel: str,
         col(InboundUpdate.claimed_by).is_not(None)).distinct())).all()
     gone = [w for w in workers if w and is_gone(w)]
     if gone:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(InboundUpdate)
             .where(col(InboundUpdate.claimed_by).in_(gone),
                    col(InboundUpdate.handled_at).is_(None))
@@ -119,9 +128,9 @@ async def release_gone(session: AsyncSession, channel: str,
 
 async def forget(session: AsyncSession, before: datetime) -> None:
     """Delete the updates handled before `before` (a platform re-delivers within hours)."""
-    await session.exec(delete(InboundUpdate).where(  # type: ignore[call-overload]
+    await session.exec(delete(InboundUpdate).where(
         col(InboundUpdate.handled_at) < before))
 
 
 __all__ = ["MAX_ATTEMPTS", "claim", "forget", "mark_handled", "record", "release",
-           "release_gone"]
+           "release_gone", "unmark_handled"]

@@ -9,8 +9,17 @@ from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, f
 from sqlmodel import Field, SQLModel
 
 from core.roles import CHANNELS  # noqa: F401  (the channels a member may be on)
+from core.states import (
+    OPEN_TARGET_STATES,
+    AssignmentState,
+    ReminderState,
+    RequestState,
+    Requires,
+    TargetState,
+)
 
-OPEN_TARGET = "state IN ('pending', 'in_progress')"
+# Owed and not yet reported (`OPEN_TARGET_STATES`), as SQL for the partial index.
+OPEN_TARGET = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_TARGET_STATES))
 
 
 class Unit(SQLModel, table=True):
@@ -109,7 +118,7 @@ class Assignment(SQLModel, table=True):
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")
     deadline: datetime  # the first (or only) period's deadline
     recurrence: str | None = Field(default=None, max_length=64)  # core.deadlines rule
-    requires: str = Field(default="any", max_length=16)  # any | file | status | both
+    requires: str = Field(default=Requires.ANY, max_length=16)  # core.states.Requires
     reminder_offsets: str = Field(default="7,3,1", max_length=64)  # days before the deadline
     reminders_paused: bool = False
     assigned_by: int = Field(foreign_key="member.id")
@@ -122,7 +131,7 @@ class Assignment(SQLModel, table=True):
     # and task ids without foreign keys, for the reason above).
     parent_id: int | None = Field(default=None, index=True)
     parent_target_id: int | None = Field(default=None, index=True)
-    state: str = Field(default="active", max_length=16)  # active | cancelled | closed
+    state: str = Field(default=AssignmentState.ACTIVE, max_length=16)
     created_at: datetime
     # The current period: the one opened last ("" for a one-off task).
     period: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": text("''")})
@@ -147,7 +156,7 @@ class Target(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     period: str = Field(default="", max_length=32)
     deadline: datetime  # moved by a granted extension, never by the calendar
-    state: str = Field(default="pending", max_length=16)  # pending|in_progress|submitted|excused
+    state: str = Field(default=TargetState.PENDING, max_length=16)  # core.states.TargetState
     percent: int | None = None
     submitted_at: datetime | None = None
     on_time: bool | None = None
@@ -197,7 +206,7 @@ class Submission(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     target_id: int = Field(foreign_key="target.id", index=True)
     member_id: int = Field(foreign_key="member.id")
-    kind: str = Field(max_length=16)  # done|progress|not_started|help|extension|nil|file
+    kind: str = Field(max_length=16)  # core.states.SubmissionKind
     percent: int | None = None
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     file_id: int | None = Field(default=None, foreign_key="stored_file.id")
@@ -218,7 +227,7 @@ class ExtensionRequest(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id")
     requested_until: datetime
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    state: str = Field(default="pending", max_length=16)  # pending | granted | refused
+    state: str = Field(default=RequestState.PENDING, max_length=16)  # RequestState, never withdrawn
     decided_by: int | None = Field(default=None, foreign_key="member.id")
     decided_at: datetime | None = None
     granted_until: datetime | None = None
@@ -236,7 +245,7 @@ class ExcuseRequest(SQLModel, table=True):
     target_id: int = Field(foreign_key="target.id", index=True)
     member_id: int = Field(foreign_key="member.id")
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    state: str = Field(default="pending", max_length=16)  # pending|granted|refused|withdrawn
+    state: str = Field(default=RequestState.PENDING, max_length=16)
     decided_by: int | None = Field(default=None, foreign_key="member.id")
     decided_at: datetime | None = None
     created_at: datetime
@@ -250,8 +259,8 @@ class Reminder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     target_id: int = Field(foreign_key="target.id", index=True)
     due_at: datetime
-    kind: str = Field(max_length=16)  # before | on_day | overdue
-    state: str = Field(default="planned", max_length=16)  # planned | sent | skipped
+    kind: str = Field(max_length=16)  # core.states.ReminderKind
+    state: str = Field(default=ReminderState.PLANNED, max_length=16)
     sent_at: datetime | None = None
 
 

@@ -23,10 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from core.progress import SUBMITTED, History, history_of
+from core.progress import SUBMITTED, History, history_of  # SUBMITTED: once per target
+from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
 
-CANCELLED = "cancelled"
 CHUNK = 500
 T = Target.__table__.c  # type: ignore[attr-defined]
 A = Assignment.__table__.c  # type: ignore[attr-defined]
@@ -49,13 +49,13 @@ def delay_days(dialect: str, submitted_at: Any, deadline: Any) -> Any:
 
 def sums(dialect: str) -> tuple[Any, ...]:
     """The `History` counters summed over targets, in SQL (the rules of `history_of`)."""
-    submitted = T.state == SUBMITTED
+    submitted = T.state == TargetState.SUBMITTED
     return (func.coalesce(func.sum(case((submitted & T.on_time.is_(True), 1), else_=0)), 0),
             func.coalesce(func.sum(case((submitted & T.on_time.is_not(True), 1), else_=0)), 0),
             func.coalesce(func.sum(case((submitted & T.on_time.is_(False),
                                          delay_days(dialect, T.submitted_at, T.deadline)),
                                         else_=0.0)), 0.0),
-            func.coalesce(func.sum(case((T.state.in_(("pending", "in_progress")), 1),
+            func.coalesce(func.sum(case((T.state.in_(OPEN_TARGET_STATES), 1),
                                         else_=0)), 0))
 
 
@@ -104,8 +104,8 @@ def progress_key(target: Any) -> tuple:
     deadline = target.deadline if target.deadline.tzinfo else target.deadline.replace(
         tzinfo=UTC)
     return (target.assignment_id, target.period, target.state,
-            target.state == SUBMITTED and bool(target.on_time), bool(target.extension_granted),
-            bool(target.nil_report), deadline)
+            target.state == SUBMITTED and bool(target.on_time),
+            bool(target.extension_granted), bool(target.nil_report), deadline)
 
 
 def _group_sizes(conn: Connection, unit_ids: list[int]) -> dict[str, int]:
@@ -186,7 +186,7 @@ def group_closure(conn: Connection) -> set[tuple[str, int]]:
         own[unit_id].add(key)
     keys: dict[int, frozenset[str]] = {}
 
-    def keys_of(unit_id: int) -> frozenset[str]:
+    def keys_of(unit_id: int | None) -> frozenset[str]:
         chain = []  # walked up iteratively: a deep tree must not hit the recursion limit
         seen = set()
         while unit_id is not None and unit_id not in keys and unit_id not in seen:
@@ -236,7 +236,7 @@ def rebuild(conn: Connection) -> None:
     counted = (select(T.unit_id, *sums(conn.dialect.name))
                .select_from(Target.__table__.join(  # type: ignore[attr-defined]
                    Assignment.__table__, A.id == T.assignment_id))  # type: ignore[attr-defined]
-               .where(A.state != CANCELLED).group_by(T.unit_id))
+               .where(A.state != AssignmentState.CANCELLED).group_by(T.unit_id))
     conn.execute(UnitTally.__table__.insert().from_select(  # type: ignore[attr-defined]
         ["unit_id", *History._fields], counted))
 
@@ -248,7 +248,7 @@ def _rebuild_progress(conn: Connection) -> None:
     if pairs:
         conn.execute(GroupUnit.__table__.insert(), [  # type: ignore[attr-defined]
             {"key": key, "unit_id": unit_id} for key, unit_id in pairs])
-    on_time = (T.state == SUBMITTED) & T.on_time.is_(True)
+    on_time = (T.state == TargetState.SUBMITTED) & T.on_time.is_(True)
     fields = (T.assignment_id, T.period, T.state, on_time, T.extension_granted, T.nil_report,
               T.deadline)
     columns = ["scope", *KEY, "n"]

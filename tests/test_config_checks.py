@@ -25,7 +25,7 @@ from app.config import (
     load_settings,
 )
 from core.clock import utc_now
-from emulators.telegram_api import TelegramEmulator
+from testing.emulators.telegram_api import TelegramEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 
 ROOT = Path(__file__).resolve().parent.parent

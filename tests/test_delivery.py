@@ -30,9 +30,9 @@ from channels.ratelimit import HEADROOM, Limits, chat_key
 from channels.sender import Sender
 from core.clock import utc_now
 from core.messages import Outgoing
-from emulators.telegram_api import TelegramEmulator
 from handlers import reminders
 from storage.models import Outbox
+from testing.emulators.telegram_api import TelegramEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 
 ROOT = Path(__file__).resolve().parent.parent

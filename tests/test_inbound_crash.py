@@ -31,9 +31,9 @@ from sqlmodel import col, select
 from app.bootstrap import Runtime
 from bench.wave import build_wave
 from core.clock import utc_now
-from emulators.telegram_api import TelegramEmulator
-from emulators.zalo_api import ZaloEmulator
 from storage.models import InboundUpdate, Member, Outbox, Submission
+from testing.emulators.telegram_api import TelegramEmulator
+from testing.emulators.zalo_api import ZaloEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 from tests.ports import unused_port
 from tests.test_delivery import ROOT, kill, spawn, stop, wait_until
@@ -45,8 +45,9 @@ KILLS = 15  # per case; seven cases, so more than a hundred in all
 ANSWER = "đã xong"
 # An update handed out by Zalo's getUpdates this long before a kill may die with the process:
 # the loop of a bot that has just started is busy (the reminder sweep, the sender, the
-# updates left over) for a few hundred milliseconds before it reads the answer.
-ZALO_WINDOW_S = 0.5
+# updates left over) for a few hundred milliseconds before it records the answer, and on a
+# machine loaded by other work (load average 8 on two cores) it was seen at 535 ms.
+ZALO_WINDOW_S = 1.0
 ALL: list[dict[str, Any]] = []  # the figures of every case, printed at the end
 
 

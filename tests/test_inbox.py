@@ -19,10 +19,10 @@ from app.bootstrap import Runtime
 from app.config import ChannelSettings, Settings
 from channels.telegram import TelegramAdapter
 from core.messages import Incoming
-from emulators.telegram_api import TelegramEmulator
 from handlers.inbox import Inbox
 from storage import inbox
 from storage.models import InboundUpdate, Outbox
+from testing.emulators.telegram_api import TelegramEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 from tests.ports import on_free_port
 

@@ -241,7 +241,7 @@ async def test_a_code_typed_as_read_off_paper_joins(settings, tmp_path) -> None:
 
 
 async def test_moi_on_telegram_sends_the_pdf_and_a_typed_code_joins() -> None:
-    from channels.telegram import TelegramSession
+    from testing.telegram_session import TelegramSession
     from tests.transcripts import platform_bot
 
     async with platform_bot(TelegramSession, bot_username="baocao_bot") as (session, _):
@@ -258,7 +258,7 @@ async def test_moi_on_telegram_sends_the_pdf_and_a_typed_code_joins() -> None:
 
 
 async def test_moi_on_zalo_sends_a_link_to_the_pdf_and_a_typed_code_joins() -> None:
-    from channels.zalo_session import ZaloSession
+    from testing.zalo_session import ZaloSession
     from tests.transcripts import platform_bot
 
     async with platform_bot(ZaloSession) as (session, _):

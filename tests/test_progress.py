@@ -198,7 +198,7 @@ async def test_one_task_figures_missing_units_and_buttons(bot) -> None:
 
 
 async def test_one_task_in_english_uses_english_numbers(bot) -> None:
-    async with bot.runtime.sessions() as session, session.begin():
+    async with bot.host.sessions() as session, session.begin():
         row = (await session.exec(select(Member).where(Member.display_name == "lanhdao"))).one()
         row.language = "en"
     answer = await ask(bot, "lanhdao", "/tiendo #1")
@@ -311,7 +311,7 @@ async def test_a_re_submission_keeps_the_first_time(bot) -> None:
 
 
 async def test_long_lists_are_paged(bot) -> None:
-    async with bot.runtime.sessions() as session, session.begin():
+    async with bot.host.sessions() as session, session.begin():
         for i in range(45):
             unit = Unit(code=f"MN-{i:02d}", name=f"Mầm non {i:02d}", name_key=f"mam non {i:02d}")
             session.add(unit)
@@ -336,7 +336,7 @@ async def test_long_lists_are_paged(bot) -> None:
 async def test_a_group_with_many_open_tasks_is_paged_under_its_name(bot) -> None:
     """The page buttons of `/tiendo @group` carry the group's key; the next page still names
     the group as the unit list spells it."""
-    async with bot.runtime.sessions() as session, session.begin():
+    async with bot.host.sessions() as session, session.begin():
         for number in range(10, 32):
             task = Assignment(number=number, title=f"Báo cáo {number}", deadline=D4,
                               assigned_by=1, created_at=NOW - DAY)
@@ -360,7 +360,7 @@ async def test_an_import_that_moves_a_unit_moves_its_figures(bot) -> None:
     rows = [UnitRow(i + 2, code, name, "", parent or "", groups)
             for i, (code, name, parent, groups) in enumerate(UNITS)]
     rows[5] = replace(rows[5], parent="PGD-NT", groups=("TH", "huyen-nt"))
-    async with bot.runtime.sessions() as session, session.begin():
+    async with bot.host.sessions() as session, session.begin():
         report = await admin.import_units(session, rows)
     assert [r.code for r in report.updated] == ["TH-C"]
     after = {ref: (await ask(bot, "lanhdao", ref)).text for ref in before}
@@ -368,16 +368,16 @@ async def test_an_import_that_moves_a_unit_moves_its_figures(bot) -> None:
     assert "miễn 1" in after["/tiendo @huyen-nt"]
     assert "(3 đơn vị, tính cả" not in after["/tiendo @huyen-nt"]
     assert (after["/tiendo @th"], after["/tiendo"]) == (before["/tiendo @th"], before["/tiendo"])
-    async with bot.runtime.sessions() as session:  # as counted again from every target
+    async with bot.host.sessions() as session:  # as counted again from every target
         kept = sorted(map(tuple, (await session.exec(select(ProgressTally))).all()))
-    async with bot.runtime.engine.begin() as conn:
+    async with bot.host.engine.begin() as conn:
         await conn.run_sync(tally.rebuild)
-    async with bot.runtime.sessions() as session:
+    async with bot.host.sessions() as session:
         assert sorted(map(tuple, (await session.exec(select(ProgressTally))).all())) == kept
 
 
 async def test_a_recurring_task_shows_its_latest_period_and_the_earlier_ones(bot) -> None:
-    async with bot.runtime.sessions() as session, session.begin():
+    async with bot.host.sessions() as session, session.begin():
         task = Assignment(number=5, title="Báo cáo tháng", deadline=D2, recurrence="monthly:10",
                           period="05/2023",
                           assigned_by=1, created_at=NOW - 60 * DAY)

@@ -13,10 +13,10 @@ from app.config import Settings
 from bench.wave import Recorder
 from channels.base import Unreachable
 from channels.console import user_event
-from channels.telegram import TelegramSession
-from channels.zalo_session import ZaloSession
 from core.messages import Outgoing
 from storage.models import Member, Outbox
+from testing.telegram_session import TelegramSession
+from testing.zalo_session import ZaloSession
 from tests.seed import seeded_bot
 from tests.transcripts import give_task, platform_bot
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
+import threading
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +25,16 @@ from app.config import Settings
 from channels.console import ConsoleSession, Delivered, user_event
 from core.messages import Button, IncomingFile
 from handlers import report_files
-from storage.models import Assignment, Member, Outbox, Submission
+from storage import inbox
+from storage.models import (
+    Assignment,
+    AuditLog,
+    InboundUpdate,
+    Member,
+    Outbox,
+    StoredFile,
+    Submission,
+)
 from tests.conftest import EXAMPLES
 
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
@@ -118,6 +129,178 @@ async def test_chart_and_excel_buttons_send_the_files_and_bad_presses(settings,
         assert "Không có nhiệm vụ «7»" in answer.text and answer.file_name is None
         [answer] = await b.press("vp", message, "r:chart:1")  # not on that message
         assert "không còn hiệu lực" in answer.text
+
+
+class HeldBuild:
+    """`build_workbook` that waits, in its worker thread, until the test lets it go on."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.started, self.go_on, self.fail = threading.Event(), threading.Event(), fail
+        self.real = report_files.build_workbook
+
+    def __call__(self, *args: object, **kwargs: object) -> bytes:
+        self.started.set()
+        assert self.go_on.wait(60)
+        if self.fail:
+            raise RuntimeError("the build broke")
+        return self.real(*args, **kwargs)
+
+
+async def outbox_after(b: Bot, row_id: int) -> list[Outbox]:
+    async with b.runtime.sessions() as s:  # a fresh session: only what is committed
+        return list((await s.exec(select(Outbox).where(col(Outbox.id) > row_id)
+                                  .order_by(col(Outbox.id)))).all())
+
+
+async def recorded(b: Bot, key: str) -> int:
+    """An inbound update recorded as a channel records one (to follow its handled mark)."""
+    async with b.runtime.sessions() as s, s.begin():
+        [row_id] = await inbox.record(s, "console", [(key, {})], b.session.now, "w")
+    assert row_id is not None
+    return row_id
+
+
+async def handled_at(b: Bot, row_id: int) -> datetime | None:
+    async with b.runtime.sessions() as s:
+        row = await s.get(InboundUpdate, row_id)
+        assert row is not None
+        return row.handled_at
+
+
+async def test_others_are_answered_while_a_workbook_is_built(settings, tmp_path,
+                                                             monkeypatch) -> None:
+    """The workbook is built with no transaction open: another user's /help commits its
+    answer before the workbook's message exists, and the press is marked handled only with
+    that message (a process dying during the build leaves it to be handled again)."""
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        update = await recorded(b, "press-xlsx")
+        dispatcher, now = b.runtime.dispatcher, b.session.now
+        press = asyncio.create_task(dispatcher.handle(user_event(
+            "vp", button="r:xlsx:1", button_message_id=message.message_id,
+            inbox_id=update), now))
+        assert await asyncio.to_thread(build.started.wait, 60)
+        assert await handled_at(b, update) is None
+
+        assert await dispatcher.handle(user_event("ht_nt", text="/help"), now)
+        [help_row] = await outbox_after(b, last)
+        assert help_row.chat_id == "ht_nt" and help_row.file_id is None
+
+        build.go_on.set()
+        assert await press
+        assert await handled_at(b, update) is not None
+        [help_again, workbook] = await outbox_after(b, last)
+        assert help_again.id == help_row.id
+        assert (workbook.chat_id, workbook.file_name) == ("vp", "tien-do-nhiem-vu-1.xlsx")
+        await b.session.drain()
+        book = load_workbook(io.BytesIO(b.received("tien-do-nhiem-vu-1.xlsx")))
+        assert book.worksheets[1]["A2"].value == "THPT-LHP"
+        assert not await dispatcher.handle(user_event(  # a second delivery: handled once
+            "vp", button="r:xlsx:1", button_message_id=message.message_id,
+            inbox_id=update), now)
+
+
+async def test_a_press_whose_build_is_cut_short_is_handled_again(settings, tmp_path,
+                                                               monkeypatch) -> None:
+    """The handling stopped during the build (as by a process killed then): nothing of it
+    is lost, the update is still unhandled, and handling it again sends the workbook once."""
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        update = await recorded(b, "press-xlsx")
+        event = user_event("vp", button="r:xlsx:1", button_message_id=message.message_id,
+                           inbox_id=update)
+        press = asyncio.create_task(b.runtime.dispatcher.handle(event, b.session.now))
+        assert await asyncio.to_thread(build.started.wait, 60)
+        press.cancel()
+        await asyncio.gather(press, return_exceptions=True)
+        assert await handled_at(b, update) is None and await outbox_after(b, last) == []
+
+        build.go_on.set()
+        assert await b.runtime.dispatcher.handle(event, b.session.now)
+        [workbook] = await outbox_after(b, last)
+        assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
+        assert await handled_at(b, update) is not None
+
+
+async def test_in_the_background_the_next_updates_do_not_wait_for_a_build(
+        settings, tmp_path, monkeypatch) -> None:
+    """As in `bot.py run`: a channel's inbox handles its updates one after another, and a
+    press of `[Excel]` holds it up only for the checks; the /help behind it is answered
+    while the workbook is being built. Stopped at shutdown, a build leaves its update to the
+    next process."""
+    from handlers.inbox import Inbox
+
+    build = HeldBuild()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        last = max(row.id or 0 for row in await outbox_after(b, 0))
+        dispatcher, now = b.runtime.dispatcher, b.session.now
+        dispatcher.in_background = b.session.drain  # then what the build queued is sent
+        events = {"press": user_event("vp", button="r:xlsx:1",
+                                      button_message_id=message.message_id),
+                  "help": user_event("ht_nt", text="/help")}
+
+        async def handle(row_id: int, payload: dict) -> bool:
+            event = dataclasses.replace(events[payload["event"]], inbox_id=row_id)
+            return await dispatcher.handle(event, now)
+
+        box = Inbox(dispatcher, "console", handle, "me:1", lambda worker: False, lambda: now)
+        await box.start()
+        try:
+            await box.receive([("1", {"event": "press"}), ("2", {"event": "help"})])
+            await asyncio.wait_for(box.settled(), 60)
+            assert await asyncio.to_thread(build.started.wait, 60)
+            [help_row] = await outbox_after(b, last)
+            assert help_row.chat_id == "ht_nt" and help_row.file_id is None
+
+            build.go_on.set()
+            await asyncio.wait_for(dispatcher.settled(), 60)
+            [_, workbook] = await outbox_after(b, last)
+            assert workbook.file_name == "tien-do-nhiem-vu-1.xlsx"
+            delivered = b.session.last_message_to("vp")
+            assert delivered is not None and delivered.file_name == workbook.file_name
+
+            build.go_on.clear()
+            build.started.clear()
+            await box.receive([("3", {"event": "press"})])
+            await asyncio.wait_for(box.settled(), 60)
+            assert await asyncio.to_thread(build.started.wait, 60)
+            await dispatcher.stop_background()
+        finally:
+            build.go_on.set()
+            await box.stop()
+        async with b.runtime.sessions() as s:
+            states = {r.key: r.handled_at is not None
+                      for r in (await s.exec(select(InboundUpdate))).all()}
+        assert states == {"1": True, "2": True, "3": False}
+        assert len(await outbox_after(b, last)) == 2
+
+
+async def test_a_build_that_fails_gives_the_apology_and_writes_nothing(settings, tmp_path,
+                                                                       monkeypatch) -> None:
+    build = HeldBuild(fail=True)
+    build.go_on.set()
+    monkeypatch.setattr(report_files, "build_workbook", build)
+    async with bot(settings, tmp_path) as b:
+        message = await b.buttons_for("vp", 1)
+        async with b.runtime.sessions() as s:
+            files_before = len((await s.exec(select(StoredFile))).all())
+            audits_before = len((await s.exec(select(AuditLog))).all())
+        update = await recorded(b, "press-xlsx")
+        [answer] = await b.say("vp", button="r:xlsx:1", button_message_id=message.message_id,
+                               inbox_id=update)
+        assert answer.file_name is None and answer.text.startswith("Xin lỗi, đã có lỗi")
+        assert await handled_at(b, update) is not None  # not tried again and again
+        async with b.runtime.sessions() as s:
+            assert len((await s.exec(select(StoredFile))).all()) == files_before
+            assert len((await s.exec(select(AuditLog))).all()) == audits_before
 
 
 async def test_the_workbook_names_the_route_of_a_report_sent_another_way(settings,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
 from app.bootstrap import Runtime
@@ -66,6 +66,30 @@ async def test_times_come_back_aware_in_utc(settings) -> None:
         async with runtime.sessions() as session:
             member = (await session.exec(select(Member))).one()
         assert member.created_at == NOW and member.created_at.tzinfo is not None
+    finally:
+        await runtime.close()
+
+
+async def test_a_read_only_transaction_keeps_no_writer_waiting(settings) -> None:
+    """While a read-only transaction reads (on SQLite: no write lock), a writer commits; the
+    reader goes on with what it read first (SQLite's snapshot) or sees the new row
+    (PostgreSQL's read committed), and cannot write itself on PostgreSQL."""
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as reader, db.read_only(reader):
+            assert (await reader.exec(select(Member))).all() == []
+            async with runtime.sessions() as writer, writer.begin():
+                writer.add(Member(display_name="A", channel="console", channel_user_id="a",
+                                  chat_id="a", created_at=NOW))
+            assert len((await reader.exec(select(Member))).all()) == (
+                0 if db.is_sqlite(settings.database_url) else 1)
+        if not db.is_sqlite(settings.database_url):
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                async with runtime.sessions() as reader, db.read_only(reader):
+                    reader.add(Member(display_name="B", channel="console",
+                                      channel_user_id="b", chat_id="b", created_at=NOW))
+        async with runtime.sessions() as session, session.begin():  # writers still write
+            assert len((await session.exec(select(Member))).all()) == 1
     finally:
         await runtime.close()
 

@@ -5,25 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import io
+import time
+import types
+from collections.abc import Callable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import select
 
+from app import host as app_host
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import ChannelSettings, Settings
-from channels import telegram as telegram_channel
+from app.scratch import isolated_settings
 from channels.console import user_event
-from channels.telegram import TelegramAdapter, TelegramSession, keyboard
-from channels.transcripts import isolated_settings
-from core.messages import Button, Outgoing
-from emulators.telegram_api import TelegramEmulator
+from channels.telegram import TelegramAdapter, keyboard
+from core.messages import Button, Incoming, Outgoing
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, Outbox
+from testing.emulators.telegram_api import TelegramEmulator
+from testing.platform import Notes
+from testing.telegram_session import TelegramSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot, play
@@ -151,12 +159,15 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> Non
         with isolated_settings(Settings()) as settings:
             runtime = await Runtime.open(settings, migrate=True)
 
+            notes = Notes()
+
             async def webhook_on(port: int) -> tuple[TelegramAdapter, int]:
                 adapter = TelegramAdapter(runtime, ChannelSettings(
                     token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
                     mode="webhook", webhook_listen="127.0.0.1", webhook_port=port,
                     webhook_url=f"http://127.0.0.1:{port}/tg", webhook_secret="dung-bi-mat",
                     per_chat_per_second=0, messages_per_second=0))
+                adapter.watcher = notes
                 try:
                     await adapter.start()
                 except OSError:  # the port was taken: undo what start() did before listening
@@ -179,7 +190,7 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_changes_nothing() -> Non
                         headers={"X-Telegram-Bot-Api-Secret-Token": "sai"})
                 assert answer.status_code == 403
                 await emu.wait_idle()
-                assert adapter.handled == 0 and emu.bot_messages(1001) == []
+                assert notes.updates == 0 and emu.bot_messages(1001) == []
                 assert await outbox(runtime) == []
 
                 await emu.inject_text(1001, "/help")  # the real API, with the right secret
@@ -252,7 +263,7 @@ async def test_command_menus_follow_roles() -> None:
 
 
 async def test_every_special_menu_is_published_a_page_at_a_time(monkeypatch) -> None:
-    monkeypatch.setattr(telegram_channel, "MENU_PAGE", 2)  # several pages of members
+    monkeypatch.setattr(app_host, "MENU_PAGE", 2)  # several pages of members
     async with telegram_bot() as (session, _):
         run_admin = admin_runner(session.runtime.settings)
         for name, role in (("ld_lhp", "leader"), ("ht_nt", "reporter"), ("vp_two", "staff")):
@@ -371,19 +382,142 @@ async def test_kehoach_sent_as_a_reply_to_a_plan_file_reads_that_file() -> None:
         assert "2 đơn vị (Các trường THPT)" in answer
 
 
-def test_what_adapters_note_of_their_sends_stays_bounded() -> None:
-    """A bot running for months sends millions of messages: the notes an adapter keeps for
-    the transcript printer (photo names, upload offers, split pieces) keep the newest only."""
-    from channels.base import RECENT, Recent
+def test_the_senders_record_of_acknowledgements_stays_bounded() -> None:
+    """A bot running for months sends millions of messages: of the windows between an
+    acknowledgement and its commit, the sender keeps the figures and the newest samples."""
     from channels.sender import AckWindows
 
-    names: Recent[int, str] = Recent()
-    for i in range(10_000):
-        names[i] = f"anh-{i}.png"
-    assert len(names) == RECENT and 9_999 in names and 0 not in names
-    names[8_500] = "again.png"  # a note written again is the newest
-    assert list(names)[-1] == 8_500
     acks = AckWindows()
     for i in range(150_000):
         acks.add(i / 1000)
     assert acks.count == 150_000 and len(acks.samples) == 100_000
+
+
+# --- a long-running bot ------------------------------------------------------------------
+
+
+class StandIn:
+    """The bot behind an adapter (`channels.host.Host`) at its thinnest: every event is
+    handled at once, nothing is queued to send, and the inbox hands each update straight
+    back, so that only the adapter's own memory is measured."""
+
+    default_language = "vi"
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def sender(self, adapters: Mapping[str, Any], limits: Any = None) -> Any:
+        return self
+
+    async def drain(self, now: datetime) -> int:
+        return 0
+
+    worker = "stand-in"
+
+    async def reserve(self, session: Any, rows: list[Any]) -> list[Any]:
+        return []
+
+    async def recorded(self) -> None:
+        return None
+
+    def replies(self, worker: str, reserve: Any) -> Any:
+        return types.SimpleNamespace(rows=[], rest=False)
+
+    def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any) -> Any:
+        return Straight(handle)
+
+    async def handle(self, event: Incoming, now: datetime, replies: Any = None) -> bool:
+        self.events += 1
+        return True
+
+    async def claim_once(self, event: Incoming, now: datetime) -> bool:
+        return True
+
+    async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
+        return None
+
+    async def special_menus(self, channel: str, chat_id: str | None = None) -> list[Any]:
+        return []
+
+    def keeps_buttons(self, payload: str) -> bool:
+        return False
+
+    async def in_dialogue(self, channel: str, user_id: str) -> bool:
+        return False
+
+    async def latest_delivered(self, channel: str, chat_id: str,
+                               with_buttons: bool = False) -> None:
+        return None
+
+
+class Straight:
+    """An inbox that handles each update the moment it is received."""
+
+    def __init__(self, handle: Callable[[int, Any], Any]) -> None:
+        self.handle = handle
+        self.last = 0
+
+    async def receive(self, updates: list[tuple[str, Any]]) -> int:
+        for _, payload in updates:
+            self.last += 1
+            await self.handle(self.last, payload)
+        return len(updates)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def long_containers(root: object, limit: int) -> list[str]:
+    """The containers with `limit` items or more among the objects `root` holds (modules,
+    classes, functions and the event loop are not followed)."""
+    skip = (type, types.ModuleType, types.FunctionType, asyncio.AbstractEventLoop)
+    seen: set[int] = set()
+    stack = [root]
+    found = []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (str, bytes, bytearray)):
+            continue
+        if isinstance(obj, Sized) and len(obj) >= limit:
+            found.append(f"{type(obj).__name__} of {len(obj)}")
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+async def test_ten_thousand_updates_leave_nothing_behind_in_the_telegram_adapter() -> None:
+    """A bot runs for months: the adapter (and python-telegram-bot's `Application` in it)
+    keeps no structure that grows with the updates it handles, such as a note per update
+    or per message sent."""
+    updates = 10_000
+    async with TelegramEmulator(bot_username="baocao_bot") as emu:
+        users = [1001 + n for n in range(20)]
+        for uid in users:
+            emu.add_user(uid, f"u{uid}")
+        emu.add_group(-100700, "Tổ báo cáo")
+        host = StandIn()
+        adapter = TelegramAdapter(host, ChannelSettings(
+            token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+            messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0))
+        adapter.watcher = notes = Notes()
+        await adapter.start()
+        try:
+            for n in range(updates):
+                uid = users[n % len(users)]
+                if n % 10 == 9:  # a group chat that is not for the bot
+                    await emu.inject_text(uid, f"chào cả nhà {n}", chat_id=-100700)
+                else:
+                    await emu.inject_text(uid, f"đã nộp {n}")
+            deadline = time.monotonic() + 300
+            while notes.updates < updates:
+                assert time.monotonic() < deadline, notes.updates
+                await asyncio.sleep(0.05)
+            assert host.events == updates - updates // 10
+            assert long_containers(adapter, limit=1_000) == []
+        finally:
+            await adapter.stop()

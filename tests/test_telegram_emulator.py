@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from emulators.telegram_api import TelegramEmulator
+from testing.emulators.telegram_api import TelegramEmulator
 from tests.ports import listening_socket, port_of
 
 TOKEN = "123456:TEST-token"

@@ -21,9 +21,9 @@ from app.cli import admin_runner
 from channels.console import play_script
 from core.progress import DAY_SECONDS, Figures, figures
 from handlers.context import Context
-from handlers.figures import Units, histories, history, most_late, tallies
 from services import targets as changes
 from storage import db, tally
+from storage.figures import Units, histories, history, most_late, tallies
 from storage.models import (
     Assignment,
     GroupUnit,
@@ -70,12 +70,12 @@ async def assert_same(ctx: Context, unit_ids: list[int], group: str | None = Non
     # Over time, all together and per unit.
     expected = figures(kept, ctx.now)
     for units in ways:
-        got = await history(ctx, units)
+        got = await history(ctx.session, ctx.now, units)
         assert history_of(got) == history_of(expected), units
         assert got.delay_days == pytest.approx(late_days(kept), abs=1e-6)
     per_unit = {unit_id: [t for t in kept if t.unit_id == unit_id] for unit_id in unit_ids}
     expected_per_unit = {u: figures(ts, ctx.now) for u, ts in per_unit.items()}
-    got_per_unit = await histories(ctx, unit_ids)
+    got_per_unit = await histories(ctx.session, ctx.now, unit_ids)
     for unit_id, f in expected_per_unit.items():
         got = got_per_unit.get(unit_id, Figures())
         assert history_of(got) == history_of(f), unit_id
@@ -85,13 +85,13 @@ async def assert_same(ctx: Context, unit_ids: list[int], group: str | None = Non
                     key=lambda u: (-(expected_per_unit[u].late + expected_per_unit[u].overdue),
                                    u))
     for units in ways:
-        assert await most_late(ctx, units) == ranked[:10], units
+        assert await most_late(ctx.session, ctx.now, units) == ranked[:10], units
     # Per task and period, cancelled tasks included (the views filter tasks themselves).
     by_task: dict[tuple, list[Target]] = {}
     for target, _ in rows:
         by_task.setdefault((target.assignment_id, target.period), []).append(target)
     for units in ways:
-        got_tasks = await tallies(ctx, units)
+        got_tasks = await tallies(ctx.session, ctx.now, units)
         assert {key: (item.figures, item.earliest) for key, item in got_tasks.items()} == {
             key: (replace(figures(ts, ctx.now), delay_days=0.0), min(t.deadline for t in ts))
             for key, ts in by_task.items()}, units

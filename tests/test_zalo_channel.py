@@ -16,11 +16,12 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import Settings
+from app.scratch import isolated_settings
 from channels.console import play_script, user_event
-from channels.transcripts import isolated_settings
-from channels.zalo_session import ZaloSession
 from core.messages import IncomingFile
 from storage.models import InboundUpdate, Outbox, SeenEvent, Submission
+from testing.platform import Notes
+from testing.zalo_session import ZaloSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
 from tests.transcripts import give_task, platform_bot
@@ -136,12 +137,12 @@ async def test_a_document_gets_an_upload_link_and_a_picture_is_taken_directly() 
         uid = session.user_id("ht_lhp")
         await session.emulator.inject_unsupported(uid)
         await session.settle()
-        assert session.adapter is not None and len(session.adapter.offers) == 1
+        assert len(session.notes.offers) == 1
         offer = session.emulator.bot_messages(uid)[-1]["text"]
         assert "/u/" in offer and "một lần" in offer
         session.emulator.redeliver_last()
         await session.settle()
-        assert len(session.adapter.offers) == 1  # a re-delivered file event: no second link
+        assert len(session.notes.offers) == 1  # a re-delivered file event: no second link
         png = (EXAMPLES.parent / "tests" / "data" / "tiny.png")
         data = png.read_bytes() if png.exists() else _png()
         await session.emulator.inject_image(uid, data, caption="bảng tổng hợp")
@@ -171,12 +172,14 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
     from app.config import ChannelSettings
     from channels.web import WebServer
     from channels.zalo import ZaloAdapter
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     async with ZaloEmulator() as emu:
         emu.add_user("1001", "ht_lhp")
         with isolated_settings(Settings()) as settings:
             runtime = await Runtime.open(settings, migrate=True)
+
+            notes = Notes()
 
             async def serve_on(port: int) -> tuple[WebServer, ZaloAdapter, str]:
                 # The webhook's URL, with its port, is set before the server starts.
@@ -185,6 +188,7 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
                 adapter = ZaloAdapter(runtime, ChannelSettings(
                     token=emu.token, base_url=emu.base_url, mode="webhook", webhook_url=url,
                     webhook_secret="dung-bi-mat-123"), web)
+                adapter.watcher = notes
                 adapter.add_routes(web.app)
                 try:
                     await web.start()
@@ -205,7 +209,7 @@ async def test_webhook_with_a_wrong_secret_gets_403_and_records_nothing() -> Non
                     for headers in ({"X-Bot-Api-Secret-Token": "sai"}, {}):
                         answer = await http.post(url, json=forged, headers=headers)
                         assert answer.status_code == 403
-                assert adapter.handled == 0 and emu.bot_messages("1001") == []
+                assert notes.updates == 0 and emu.bot_messages("1001") == []
                 assert await rows(runtime, Outbox) == []
                 assert await rows(runtime, InboundUpdate) == []
 
@@ -229,7 +233,7 @@ async def offered_link(session: ZaloSession) -> str:
     await session.emulator.inject_text(uid, "Gửi tệp")
     await session.settle()
     assert session.adapter is not None
-    return list(session.adapter.offers.values())[-1]
+    return list(session.notes.offers.values())[-1]
 
 
 PDF = (EXAMPLES / "files" / "bao-cao-nq29-namtruc.pdf").read_bytes()
@@ -338,8 +342,8 @@ async def test_oversized_and_wrong_type_uploads_are_refused_and_the_link_still_w
 
 
 async def test_telegram_file_over_the_download_limit_gets_the_upload_page() -> None:
-    from channels.telegram import TelegramSession
     from channels.web import WebServer
+    from testing.telegram_session import TelegramSession
 
     with isolated_settings(Settings()) as settings:
         runtime = await Runtime.open(settings, migrate=True)
@@ -380,7 +384,7 @@ async def test_run_serves_zalo_and_the_upload_page() -> None:
 
     from app.cli import serve_channels
     from app.config import ChannelSettings, WebSettings
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     async with ZaloEmulator() as emu:
         emu.add_user("1001", "ht_lhp")
@@ -462,7 +466,7 @@ async def test_strangers_and_groups() -> None:
         await session.settle()
         await emu.inject_text("9999", "gửi tệp")
         await session.settle()
-        assert session.adapter is not None and session.adapter.offers == {}
+        assert session.notes.offers == {}
         assert len(emu.bot_messages("9999")) == 2
         uid = session.user_id("ht_lhp")
         for text in ("chào cả nhà", "1", "/help"):  # in groups only commands are answered
@@ -481,7 +485,7 @@ async def test_replies_in_a_zalo_group_are_spaced_by_the_group_interval() -> Non
     from app.config import ChannelSettings
     from channels.web import WebServer
     from channels.zalo import ZaloAdapter
-    from emulators.zalo_api import ZaloEmulator
+    from testing.emulators.zalo_api import ZaloEmulator
 
     group, private = "5b7d9e0c2a41f386", "1001"
     async with ZaloEmulator() as emu:

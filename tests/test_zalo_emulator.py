@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from emulators.zalo_api import SECRET_HEADER, ZaloEmulator
+from testing.emulators.zalo_api import SECRET_HEADER, ZaloEmulator
 
 TOKEN = "1234567890:TESTZALO"
 SECRET = "s3cret-token-42"

@@ -13,8 +13,8 @@ from typing import Any
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import Settings
+from app.scratch import isolated_settings
 from channels.console import play_script
-from channels.transcripts import isolated_settings
 from tests.conftest import EXAMPLES
 
 WORKING_MORNING = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội

@@ -17,14 +17,13 @@ import httpx
 from app.bootstrap import Runtime
 from app.config import ChannelSettings
 from channels.console import Delivered, ScriptError
-from channels.transcripts import PlatformSession, rewrite_members_add
 from channels.web import WebServer
 from channels.zalo import CHANNEL, ZaloAdapter
 from core.choices import split_choices
-from core.clock import utc_now
 from core.i18n import LANGUAGES, Translator
 from core.messages import Button, Incoming
-from emulators.zalo_api import ZaloEmulator
+from testing.emulators.zalo_api import ZaloEmulator
+from testing.platform import PlatformSession, rewrite_members_add
 
 FILE_LINE = re.compile(r"^📎 (.+): (https?://\S+)$")
 
@@ -35,19 +34,15 @@ class ZaloSession(PlatformSession):
     platform = "Zalo"
 
     def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
-        self.runtime = runtime
-        self.out = out
-        self.now = start or utc_now().replace(second=0, microsecond=0)
+        super().__init__(runtime, out, start)
         self.emulator = ZaloEmulator()
         self.web = WebServer(runtime, clock=lambda: self.now, port=0)
         self.adapter: ZaloAdapter | None = None
         self.http = httpx.AsyncClient(timeout=30)
-        self.delivered: list[Delivered] = []
         self.ids: dict[str, str] = {}
         self.names: dict[str, str] = {}
         self._seen = 0  # bot messages already turned into Delivered lines
         self._pieces: list[str] = []  # the first parts of a split text
-        self._injected = 0
 
     async def start(self) -> None:
         await self.emulator.start()
@@ -58,6 +53,7 @@ class ZaloSession(PlatformSession):
             messages_per_second=0, per_chat_per_second=0, per_group_per_minute=0)
         self.adapter = ZaloAdapter(self.runtime, settings, self.web, clock=lambda: self.now,
                                    poll_seconds=5)
+        self.adapter.watcher = self.notes
         await self.adapter.start()
 
     async def stop(self) -> None:
@@ -90,13 +86,12 @@ class ZaloSession(PlatformSession):
         elif event.file is not None and event.file.is_photo:
             await emu.inject_image(uid, event.file.data, caption=event.text or None)
         elif event.file is not None:
-            assert self.adapter is not None
-            offered = len(self.adapter.offers)
+            offered = len(self.notes.offers)
             await emu.inject_unsupported(uid)
             await self.settle()
-            if len(self.adapter.offers) == offered:
+            if len(self.notes.offers) == offered:
                 raise ScriptError("the bot offered no upload link for the file")
-            url = list(self.adapter.offers.values())[-1]
+            url = list(self.notes.offers.values())[-1]
             await self.upload(url, event.file.name, event.file.data, event.text)
             self.collect()
             return
@@ -135,17 +130,16 @@ class ZaloSession(PlatformSession):
         self._seen = len(messages)
 
     def _delivered(self, message: dict[str, Any]) -> Delivered | None:
-        assert self.adapter is not None
-        message_id = str(message["message_id"])
-        if message_id in self.adapter.offers:
+        message_id, chat_id = str(message["message_id"]), str(message["chat_id"])
+        if (chat_id, message_id) in self.notes.offers:
             return None
         file_name = None
         if message["type"] == "photo":
-            file_name = self.adapter.photo_names.get(message_id, "photo.jpg")
+            file_name = self.notes.photos.get((chat_id, message_id), "photo.jpg")
             text = message.get("caption") or ""
         else:
             text = message.get("text") or ""
-        if message_id in self.adapter.continued:
+        if (chat_id, message_id) in self.notes.pieces:
             self._pieces.append(text)
             return None
         text, self._pieces = "\n".join([*self._pieces, text]), []
@@ -160,7 +154,7 @@ class ZaloSession(PlatformSession):
             file_name, text = link.group(1), body
         return Delivered(
             message_id=message_id,
-            to=self.names.get(str(message["chat_id"]), str(message["chat_id"])),
+            to=self.names.get(chat_id, chat_id),
             at=self.now, text=text, file_name=file_name,
             buttons=tuple(Button(label, str(n)) for n, label in enumerate(labels, start=1)),
         )

@@ -1,85 +1,25 @@
-"""Each transcript plays on an empty database of its own. Migrating SQLite from scratch for
-every transcript is slow, so a migrated template is made once per process and copied."""
+"""What the transcript sessions over a chat platform share: `PlatformSession` (the
+`channels.console.Player` session protocol on top of an adapter and its emulator) and the
+rewriting of `@admin members add` lines for the platform."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import shutil
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from app.config import Settings
+from channels.base import Watcher
+from channels.console import Delivered, find_button, run_script
+from core.clock import utc_now
 from core.messages import Button
-from storage import db
 
 if TYPE_CHECKING:
     from app.bootstrap import Runtime
-    from channels.console import Delivered
 
 AdminRunner = Callable[[list[str], Path, datetime], Awaitable[tuple[int, str]]]
-
-_template: Path | None = None
-
-
-def _migrated_template() -> Path:
-    global _template
-    if _template is None or not _template.exists():
-        folder = Path(tempfile.mkdtemp(prefix="bot-template-"))
-        path = folder / "template.sqlite3"
-
-        async def migrate() -> None:
-            engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
-            await db.upgrade(engine)
-            await engine.dispose()
-
-        asyncio.run(migrate()) if not _loop_running() else _run_in_thread(migrate)
-        _template = path
-    return _template
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _run_in_thread(factory) -> None:  # type: ignore[no-untyped-def]
-    import threading
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(factory())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-@contextmanager
-def isolated_settings(settings: Settings) -> Iterator[Settings]:
-    """`settings` pointed at a fresh SQLite database and file store in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="bot-transcript-") as folder:
-        path = Path(folder) / "bot.sqlite3"
-        shutil.copyfile(_migrated_template(), path)
-        yield dataclasses.replace(
-            settings,
-            database_url=f"sqlite+aiosqlite:///{path}",
-            files_dir=Path(folder) / "files",
-        )
 
 
 def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], str]) -> list[str]:
@@ -101,17 +41,44 @@ def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], st
     return out
 
 
+class Notes(Watcher):
+    """What a session's adapter tells it: how many updates it handled, and of its sends what
+    the platform does not show (a photo's file name, a text split in pieces, a link offer)."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+        self.photos: dict[tuple[str, str], str] = {}  # (chat id, message id) → file name
+        self.pieces: set[tuple[str, str]] = set()  # messages continued by the next one
+        self.offers: dict[tuple[str, str], str] = {}  # message → the upload link it offers
+
+    def handled(self, updates: int = 1) -> None:
+        self.updates += updates
+
+    def sent_photo(self, chat_id: str, message_id: str, name: str) -> None:
+        self.photos[chat_id, message_id] = name
+
+    def sent_piece(self, chat_id: str, message_id: str) -> None:
+        self.pieces.add((chat_id, message_id))
+
+    def offered_link(self, chat_id: str, message_id: str, url: str) -> None:
+        self.offers[chat_id, message_id] = url
+
+
 class PlatformSession:
     """What the transcript sessions over a chat platform (Telegram, Zalo) share: waiting for
     the adapter to handle what was injected, the virtual clock, and the lookups the console's
     Player uses. A subclass starts its emulator and adapter and prints in `collect`."""
 
     platform = ""
-    runtime: Runtime
-    adapter: Any  # the channel adapter: `handled` updates and `drain(now)`
-    now: datetime
-    delivered: list[Delivered]
-    _injected: int
+    adapter: Any  # the channel adapter: `drain(now)`, and `watcher` is `notes` once started
+
+    def __init__(self, runtime: Runtime, out: TextIO, start: datetime | None = None) -> None:
+        self.runtime = runtime
+        self.out = out
+        self.now = start or utc_now().replace(second=0, microsecond=0)
+        self.delivered: list[Delivered] = []
+        self.notes = Notes()
+        self._injected = 0
 
     def collect(self) -> None:
         """Print the bot's new messages as the console shows them."""
@@ -120,10 +87,9 @@ class PlatformSession:
     async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:
         """Wait until the adapter has handled `updates` more injected updates, then print
         what the bot sent meanwhile."""
-        assert self.adapter is not None
         self._injected += updates
         deadline = time.monotonic() + limit_s
-        while self.adapter.handled < self._injected:
+        while self.notes.updates < self._injected:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the {self.platform} adapter did not handle the update "
                                    "in time")
@@ -153,8 +119,6 @@ class PlatformSession:
         return next((m for m in reversed(self.delivered) if m.to == user), None)
 
     def find_button(self, user: str, label: str) -> tuple[Delivered, Button]:
-        from channels.console import find_button
-
         return find_button(self.delivered, user, label)
 
     def rewrite_admin(self, args: list[str]) -> list[str]:
@@ -171,9 +135,7 @@ class PlatformSession:
                    run_admin: AdminRunner) -> int:
         """Play a `.chat` file through this platform's adapter and emulator; 0 when it held.
         `members add ... --channel console` lines add the users on this platform instead."""
-        from channels.console import run_script
-
-        session = cls(runtime, out)  # type: ignore[call-arg]
+        session = cls(runtime, out)
 
         async def admin(args: list[str], cwd: Path, now: datetime) -> tuple[int, str]:
             return await run_admin(session.rewrite_admin(args), cwd, now)

@@ -1,4 +1,4 @@
-"""The figures behind `/tiendo`, read from the counters kept with every change
+"""The read model behind `/tiendo`: its figures, read from the counters kept with every change
 (`storage.tally`) so that a view costs a few rows per task, whatever the number of units.
 
 Whose figures is a `Units`: every unit, a group (its units and those below them, rolled up
@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, text
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.progress import REMOVED, Figures, Group, History, history_figures, tally
-from handlers.common import OPEN_STATES
-from handlers.context import Context
+from core.progress import Figures, Group, History, history_figures, tally
+from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from storage.models import (
     OPEN_TARGET,
     Assignment,
@@ -77,11 +77,11 @@ def aware(moment: datetime) -> datetime:
 
 
 def active() -> ColumnElement[bool]:
-    return col(Assignment.state) == "active"
+    return col(Assignment.state) == AssignmentState.ACTIVE
 
 
 def not_cancelled() -> ColumnElement[bool]:
-    return col(Assignment.state) != "cancelled"
+    return col(Assignment.state) != AssignmentState.CANCELLED
 
 
 def tasks(column: Any, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -98,12 +98,13 @@ def _source(units: Units) -> tuple[Any, Any, list[ColumnElement[bool]]]:
     group or every unit: the counters; given units: their targets, one each."""
     if units.group is not None:
         return (ProgressTally, ProgressTally.n,
-                [ProgressTally.scope == units.group, col(ProgressTally.n) > 0])
+                [col(ProgressTally.scope) == units.group, col(ProgressTally.n) > 0])
     return Target, literal(1), [units.targets()]
 
 
-async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
-                  assignment_id: int | None = None) -> dict[tuple[int, str], Tally]:
+async def tallies(session: AsyncSession, now: datetime, units: Units,
+                  *task_filter: ColumnElement[bool], assignment_id: int | None = None,
+                  ) -> dict[tuple[int, str], Tally]:
     """Figures per (task, period) of the tasks meeting `task_filter` (conditions on
     `Assignment`), or of one task."""
     source, weight, where = _source(units)
@@ -113,14 +114,14 @@ async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
         where.append(tasks(source.assignment_id, *task_filter))
     fields = (source.assignment_id, source.period, source.state, source.on_time,
               source.extension_granted, source.nil_report)
-    counts = (func.sum(weight), func.sum(case((source.deadline < ctx.now, weight), else_=0)))
-    query = select(*fields, *counts, func.min(source.deadline)).where(*where).group_by(*fields)
+    counts = (func.sum(weight), func.sum(case((source.deadline < now, weight), else_=0)))
+    query = select(*fields, *counts, func.min(source.deadline)).where(*where).group_by(*fields)  # type: ignore[call-overload]
     groups: dict[tuple[int, str], list[Group]] = defaultdict(list)
     earliest: dict[tuple[int, str], datetime] = {}
-    for row in (await ctx.session.exec(query)).all():  # type: ignore[call-overload]
+    for row in (await session.exec(query)).all():
         assignment, period, state, on_time, extended, nil, count, overdue, first = row
         key = (assignment, period)
-        if state == REMOVED:  # taken off the task: counts nowhere
+        if state == TargetState.REMOVED:  # taken off the task: counts nowhere
             continue
         groups[key].append(Group(state, on_time, bool(extended), bool(nil), int(count),
                                  int(overdue)))
@@ -133,21 +134,21 @@ async def tallies(ctx: Context, units: Units, *task_filter: ColumnElement[bool],
 
 def late_or_overdue(source: Any, now: datetime) -> ColumnElement[bool]:
     """Submitted late, or not submitted and past the deadline (of a target or a counter)."""
-    return or_(and_(source.state == "submitted", col(source.on_time).is_not(True)),
-               and_(col(source.state).in_(OPEN_STATES), col(source.deadline) < now))
+    return or_(and_(source.state == TargetState.SUBMITTED, col(source.on_time).is_not(True)),
+               and_(col(source.state).in_(OPEN_TARGET_STATES), col(source.deadline) < now))
 
 
-async def late_page(ctx: Context, units: Units, offset: int, limit: int
+async def late_page(session: AsyncSession, now: datetime, units: Units, offset: int, limit: int
                     ) -> tuple[int, list[tuple[Assignment, str, Target]]]:
     """Late and overdue targets of the active tasks, by deadline, task and unit code: how
     many, and (task, unit name, target) from `offset`. The counters give how many share each
     deadline and task; only the targets of the page are read."""
     source, weight, where = _source(units)
-    buckets = (await ctx.session.exec(  # type: ignore[call-overload]
-        select(source.deadline, Assignment.number, source.period, source.assignment_id,
+    buckets = (await session.exec(
+        select(source.deadline, Assignment.number, source.period, source.assignment_id,  # type: ignore[call-overload]
                func.sum(weight))
         .join(Assignment, col(Assignment.id) == source.assignment_id)
-        .where(*where, active(), late_or_overdue(source, ctx.now))
+        .where(*where, active(), late_or_overdue(source, now))
         .group_by(source.deadline, Assignment.number, source.period, source.assignment_id)
         .order_by(source.deadline, Assignment.number, source.period))).all()
     total = sum(int(row[-1]) for row in buckets)
@@ -157,12 +158,12 @@ async def late_page(ctx: Context, units: Units, offset: int, limit: int
             offset -= count
             continue
         in_bucket = [Target.assignment_id == assignment_id, Target.period == period,
-                     Target.deadline == aware(deadline), late_or_overdue(Target, ctx.now)]
+                     Target.deadline == aware(deadline), late_or_overdue(Target, now)]
         if units.group is None:
             in_bucket.append(units.targets())
         elif units.group != ALL_UNITS:
             in_bucket.append(col(Target.unit_id).in_(units.unit_ids()))
-        rows += (await ctx.session.exec(  # type: ignore[call-overload]
+        rows += (await session.exec(
             select(Assignment, Unit.name, Target)
             .join(Target, col(Assignment.id) == col(Target.assignment_id))
             .join(Unit, col(Unit.id) == col(Target.unit_id)).where(*in_bucket)
@@ -181,29 +182,30 @@ async def late_page(ctx: Context, units: Units, offset: int, limit: int
 OPEN_TARGET_SQL = text(f"target.{OPEN_TARGET}")
 
 
-def _not_due(ctx: Context) -> list[ColumnElement[bool]]:
+def _not_due(now: datetime) -> list[Any]:
     """Open targets of tasks not cancelled, not due yet: the part of a history that depends
     on `now`."""
-    return [OPEN_TARGET_SQL, col(Target.deadline) >= ctx.now,
+    return [OPEN_TARGET_SQL, col(Target.deadline) >= now,
             tasks(Target.assignment_id, not_cancelled())]
 
 
-async def _not_due_count(ctx: Context, units: Units) -> int:
+async def _not_due_count(session: AsyncSession, now: datetime, units: Units) -> int:
     if units.group is not None:
         query = select(func.coalesce(func.sum(ProgressTally.n), 0)).where(
-            ProgressTally.scope == units.group, col(ProgressTally.state).in_(OPEN_STATES),
-            col(ProgressTally.deadline) >= ctx.now,
+            ProgressTally.scope == units.group, col(ProgressTally.state).in_(OPEN_TARGET_STATES),
+            col(ProgressTally.deadline) >= now,
             tasks(ProgressTally.assignment_id, not_cancelled()))
     else:
         query = select(func.count()).select_from(Target).where(
-            *_not_due(ctx), col(Target.unit_id).in_(units.ids))
-    return int((await ctx.session.exec(query)).one())  # type: ignore[call-overload]
+            *_not_due(now), col(Target.unit_id).in_(units.ids))
+    return int((await session.exec(query)).one())
 
 
-async def _not_due_by_unit(ctx: Context, ids: Sequence[int]) -> dict[int, int]:
-    return dict((await ctx.session.exec(  # type: ignore[call-overload]
+async def _not_due_by_unit(session: AsyncSession, now: datetime,
+                           ids: Sequence[int]) -> dict[int, int]:
+    return dict((await session.exec(
         select(Target.unit_id, func.count()).where(
-            *_not_due(ctx), col(Target.unit_id).in_(ids)).group_by(col(Target.unit_id)))).all())
+            *_not_due(now), col(Target.unit_id).in_(ids)).group_by(col(Target.unit_id)))).all())
 
 
 COUNTERS = (func.coalesce(func.sum(UnitTally.on_time), 0),
@@ -222,25 +224,25 @@ def _history(row: Sequence[Any], not_due: int) -> Figures:
                            not_due)
 
 
-async def history(ctx: Context, units: Units) -> Figures:
+async def history(session: AsyncSession, now: datetime, units: Units) -> Figures:
     """Figures over time of `units` together: their `UnitTally` counters (tasks not
     cancelled) less their open targets not yet due. The same figures as a count over every
     target of theirs, without reading their whole history."""
-    row = (await ctx.session.exec(  # type: ignore[call-overload]
+    row = (await session.exec(
         select(*COUNTERS).where(*_tally_of(units)))).one()
-    return _history(row, await _not_due_count(ctx, units))
+    return _history(row, await _not_due_count(session, now, units))
 
 
-async def histories(ctx: Context, ids: Sequence[int]) -> dict[int, Figures]:
+async def histories(session: AsyncSession, now: datetime, ids: Sequence[int]) -> dict[int, Figures]:
     """Figures over time of each of the units `ids`."""
-    rows = (await ctx.session.exec(  # type: ignore[call-overload]
-        select(UnitTally.unit_id, *COUNTERS).where(col(UnitTally.unit_id).in_(ids))
+    rows = (await session.exec(
+        select(UnitTally.unit_id, *COUNTERS).where(col(UnitTally.unit_id).in_(ids))  # type: ignore[call-overload]
         .group_by(col(UnitTally.unit_id)))).all()
-    not_due = await _not_due_by_unit(ctx, ids)
+    not_due = await _not_due_by_unit(session, now, ids)
     return {row[0]: _history(row[1:], not_due.get(row[0], 0)) for row in rows}
 
 
-async def most_late(ctx: Context, units: Units) -> list[int]:
+async def most_late(session: AsyncSession, now: datetime, units: Units) -> list[int]:
     """Ids of the (at most MOST_LATE) units most often late or missing over time: late +
     overdue, most first, then by id. A unit's late + open counters bound that figure from
     above (open counts the targets not due yet too), so the units are read in that order,
@@ -254,11 +256,11 @@ async def most_late(ctx: Context, units: Units) -> list[int]:
         if after is not None:
             page = page.where(or_(bound < after[1], and_(
                 bound == after[1], col(UnitTally.unit_id) > after[0])))
-        rows = [tuple(row) for row in (await ctx.session.exec(  # type: ignore[call-overload]
+        rows: list[tuple[int, int]] = [(row[0], row[1]) for row in (await session.exec(
             page.order_by(bound.desc(), col(UnitTally.unit_id)).limit(CANDIDATES))).all()]
         if not rows:
             break
-        not_due = await _not_due_by_unit(ctx, [unit_id for unit_id, _ in rows])
+        not_due = await _not_due_by_unit(session, now, [unit_id for unit_id, _ in rows])
         best = sorted(best + [(not_due.get(unit_id, 0) - times, unit_id)
                               for unit_id, times in rows
                               if times > not_due.get(unit_id, 0)])[:MOST_LATE]
