@@ -25,6 +25,8 @@ from storage import chats, repositories
 from storage.filestore import FileStore
 from storage.models import Member
 
+MENU_PAGE = 500  # members whose menus are read at a time (a national registry: 150,000)
+
 
 class HostSide:
     """`channels.host.ConsoleHost` and `UploadHost` over the runtime's pieces."""
@@ -53,8 +55,17 @@ class HostSide:
         await self.dispatcher.chat_moved(channel, old, new, now)
 
     async def special_menus(self, channel: str, chat_id: str | None = None) -> list[Menu]:
-        async with self.sessions() as session:
-            return await start.special_menus(session, channel, chat_id)
+        if chat_id is not None:
+            async with self.sessions() as session:
+                return await start.special_menus(session, channel, chat_id)
+        menus: list[Menu] = []
+        after: int | None = 0
+        while after is not None:  # a page of members at a time, each in a short session
+            async with self.sessions() as session:
+                page, after = await start.special_menus_page(session, channel, after,
+                                                             MENU_PAGE)
+            menus += page
+        return menus
 
     def keeps_buttons(self, payload: str) -> bool:
         return router.keeps_buttons(payload)

@@ -57,6 +57,9 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 PUBLIC_DOWNLOAD_MB = 20
 POLL_SECONDS = 10  # the long poll of getUpdates
+# The chats' menus are published a moment after the start: reading them (150,000 members at
+# national size) took the event loop from the first updates' replies for about a second.
+MENUS_AFTER = 3.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 T = TypeVar("T")
 
@@ -307,6 +310,7 @@ class TelegramAdapter:
             await self.publish_menus()
 
     async def _publish_all(self) -> None:
+        await asyncio.sleep(MENUS_AFTER)
         try:
             await self.publish_menus()
         except Exception:  # the menus are a convenience: never the end of the process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from sqlmodel import col, select
 
@@ -13,7 +14,7 @@ from core.messages import Button
 from core.policy import Policy
 from core.states import OPEN_TARGET_STATES, AssignmentState, Requires
 from core.text import excerpt, fold
-from handlers.context import Context, calendar_of  # noqa: F401 (shared from here too)
+from handlers.context import Context, Recipient, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage.models import Assignment, Member, Membership, Target, Unit
 from storage.repositories import task_by_ref
@@ -35,10 +36,18 @@ REQUIRES_TEXT = {
 
 def status_buttons(target_id: int):
     def render(t: Translator) -> list[Button]:
-        return [Button(t(label), StatusPress(target_id, action).pack())
-                for action, label in STATUS_LABELS]
+        return [Button(label, StatusPress(target_id, action).pack())
+                for action, label in _status_labels(t.language)]
 
     return render
+
+
+@cache
+def _status_labels(language: str) -> tuple[tuple[StatusAction, str], ...]:
+    """The status buttons' labels in `language`, translated once (a reminder wave and a
+    national task put them under 100,000 messages)."""
+    t = Translator(language)
+    return tuple((action, t(label)) for action, label in STATUS_LABELS)
 
 
 async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Member]:
@@ -52,17 +61,20 @@ async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Membe
 
 
 async def members_with_role_in(ctx: Context, unit_ids: list[int],
-                               role: str) -> dict[int, list[Member]]:
-    """`members_with_role` of many units at once (a few queries, not one per unit)."""
-    found: dict[int, list[Member]] = {}
+                               role: str) -> dict[int, list[Recipient]]:
+    """`members_with_role` of many units at once (a few queries, not one per unit), as the
+    columns a bulk message needs rather than objects."""
+    found: dict[int, list[Recipient]] = {}
     for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
         rows = (await ctx.session.exec(
-            select(Membership.unit_id, Member)
+            select(Membership.unit_id, Member.id, Member.channel, Member.chat_id,
+                   Member.language)
             .join(Member, col(Membership.member_id) == col(Member.id))
             .where(col(Membership.unit_id).in_(unit_ids[start:start + 500]),
                    Membership.role == role)
             .order_by(col(Member.id)))).all()
-        for unit_id, member in rows:
+        for unit_id, *columns in rows:
+            member = Recipient(*columns)
             members = found.setdefault(unit_id, [])  # type: ignore[arg-type]
             if member not in members:
                 members.append(member)
@@ -196,11 +208,12 @@ async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list
     """`office_staff` of many offices at once (a few queries, not two per office)."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
     office_of: dict[int, list[int]] = {office: [office] for office in office_ids}
-    for start in range(0, len(office_ids), 500):
-        for unit in (await ctx.session.exec(select(Unit).where(
+    for start in range(0, len(office_ids), 500):  # the units below: all, for a whole tree
+        for unit_id, parent_id, kind in (await ctx.session.exec(select(
+                Unit.id, Unit.parent_id, Unit.kind).where(
                 col(Unit.parent_id).in_(office_ids[start:start + 500])))).all():
-            if fold(unit.kind) in kinds:  # a department: its staff are the office's
-                office_of.setdefault(unit.id, []).append(unit.parent_id)  # type: ignore[arg-type]
+            if fold(kind) in kinds:  # a department: its staff are the office's
+                office_of.setdefault(unit_id, []).append(parent_id)  # type: ignore[arg-type]
     found: dict[int, list[Member]] = {}
     units = list(office_of)
     for start in range(0, len(units), 500):

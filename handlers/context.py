@@ -8,7 +8,8 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert
 from sqlmodel import select
@@ -27,6 +28,16 @@ from storage.queries import ROW_LOCK
 from storage.repositories import member_by_identity
 
 Render = Callable[[Translator], str]
+
+
+class Recipient(NamedTuple):
+    """The columns of a `Member` that a bulk message needs (`Context.send_bulk`): read as
+    plain rows for the tens of thousands of recipients of a national task."""
+
+    id: int
+    channel: str
+    chat_id: str
+    language: str
 
 
 def calendar_of(settings: Settings) -> WorkCalendar:
@@ -123,15 +134,14 @@ class Context:
         self.written.append(row)
         return row
 
-    def send_bulk(self, member: Member, render: Render, buttons: RenderButtons | None = None,
-                  **links: int | str | None) -> None:
+    def send_bulk(self, member: Member | Recipient, render: Render,
+                  buttons: RenderButtons | None = None, **links: int | str | None) -> None:
         """`send` for the thousands of messages of one event (a task to every unit, a
         reminder wave): kept as plain values and written by `write_queued` with a few INSERT
         statements (an ORM object per message costs more than the message)."""
-        # every column, as the table's Python-side defaults are not applied to bulk rows
-        self.queued.append({"is_group": False, "sent_at": None, "attempts": 0,
-                            "claimed_by": None, "claimed_at": None, "platform_message_id": None,
-                            "pressed": "", "error": None,
+        # The columns that are not null: the model's defaults are not applied to rows written
+        # this way. Those left out (sent_at, claimed_at, ...) are null.
+        self.queued.append({"is_group": False, "attempts": 0, "pressed": "",
                             **self._message(member, render, buttons, **links)})  # type: ignore[arg-type]
 
     async def write_queued(self) -> None:
@@ -142,7 +152,7 @@ class Context:
             await (await self.session.connection()).execute(
                 insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
 
-    def _message(self, member: Member, render: Render, buttons: RenderButtons | None, *,
+    def _message(self, member: Member | Recipient, render: Render, buttons: RenderButtons | None, *,
                  priority: int = 0, file_id: int | None = None, file_name: str | None = None,
                  target_id: int | None = None, assignment_id: int | None = None,
                  extension_id: int | None = None, reminder_id: int | None = None) -> dict:
@@ -162,9 +172,12 @@ class Context:
             priority=priority,
             created_at=self.now,
             # A scheduled reminder's moment was placed by the policy already.
-            not_before=(bulk_wait(self.settings, self.now)
-                        if priority and reminder_id is None else None),
+            not_before=self._bulk_wait if priority and reminder_id is None else None,
         )
+
+    @cached_property
+    def _bulk_wait(self) -> datetime | None:
+        return bulk_wait(self.settings, self.now)
 
     def reply(
         self, text: str, buttons: Sequence[Button] = (), **links: int | str | None

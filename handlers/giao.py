@@ -4,8 +4,9 @@ sent before the staff member has seen what the bot understood and pressed «Gử
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,7 @@ from handlers.common import (
     units_with_units_below,
 )
 from handlers.context import Context, bulk_wait, dialogue_data
-from handlers.reminders import plan_targets
+from handlers.reminders import plan_period
 from services import targets
 from services.scope import (
     assignable_units,
@@ -99,8 +100,17 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
     """Units named by `spec` (codes, @groups, names without accents, «tất cả», @tructhuoc)
     and, for the parts that could not be used, what to tell the user. Everything is read
     inside the member's scope: a Phòng clerk's @THCS is his Phòng's THCS schools."""
+    return await _resolve(ctx, spec, (Unit,))
+
+
+# What `/giao` reads of the units it resolves: rows, not objects (50,000 for «tất cả»).
+UNIT_COLUMNS = (Unit.id, Unit.code, Unit.name, Unit.name_key)
+
+
+async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[list[Any], list[str]]:
+    """`resolve_units`, reading `entity`: the `Unit` objects, or `UNIT_COLUMNS`."""
     t = ctx.t
-    found: dict[int, Unit] = {}
+    found: dict[int, Any] = {}
     problems: list[str] = []
     allowed = assignable_units(ctx.scope)
     within = [] if allowed is None else [col(Unit.id).in_(allowed)]
@@ -112,10 +122,10 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
             continue
         key = fold(token)
         if key in EVERY_UNIT_WORDS:
-            units = (await session.exec(select(Unit).where(*within).order_by(
+            units = (await session.exec(select(*entity).where(*within).order_by(
                 col(Unit.code)))).all()
         elif fold(token.lstrip("@")) in DIRECTLY_BELOW_WORDS:
-            units = (await session.exec(select(Unit).where(
+            units = (await session.exec(select(*entity).where(
                 directly_below(ctx.scope), *within).order_by(col(Unit.code)))).all()
             if not units:
                 problems.append(t("Không có đơn vị nào trực thuộc đơn vị của bạn."))
@@ -123,12 +133,12 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
         elif token.startswith("@"):
             group = fold(token[1:])
             units = (await session.exec(
-                select(Unit).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
+                select(*entity).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
                 .where(UnitGroup.key == group, *within).order_by(col(Unit.code)))).unique().all()
             if not units:  # a unit kind (@THCS) or a unit code written as a group
-                units = (await session.exec(select(Unit).where(
+                units = (await session.exec(select(*entity).where(
                     func.lower(Unit.kind) == token[1:].lower(), *within))).all() or \
-                    (await session.exec(select(Unit).where(
+                    (await session.exec(select(*entity).where(
                         func.upper(Unit.code) == token[1:].upper(), *within))).all()
             if not units:
                 problems.append(t("Không có nhóm «{group}» trong phạm vi của {office}.",
@@ -137,7 +147,7 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
                 continue
         else:
             units = (await session.exec(
-                select(Unit).where(func.upper(Unit.code) == token.upper()))).all()
+                select(*entity).where(func.upper(Unit.code) == token.upper()))).all()
             if units and within and not (await session.exec(select(Unit.id).where(
                     col(Unit.id) == units[0].id, *within))).first():
                 problems.append(t("Đơn vị «{code}» không thuộc phạm vi của {office}: chỉ giao "
@@ -145,11 +155,11 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
                                   code=token, office=office or t("bạn")))
                 continue
             if not units:
-                units = (await session.exec(select(Unit).where(
+                units = (await session.exec(select(*entity).where(
                     Unit.name_key == key, *within))).all()
             if not units:
                 candidates = (await session.exec(
-                    select(Unit).where(col(Unit.name_key).contains(key), *within)
+                    select(*entity).where(col(Unit.name_key).contains(key), *within)
                     .order_by(col(Unit.code)).limit(11))).all()
                 words = [u for u in candidates if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
                 candidates = words or candidates
@@ -226,17 +236,45 @@ async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
     await preview(ctx, draft, before)
 
 
-async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[Unit]:
+class UnitRef(NamedTuple):
+    """The columns of a `Unit` that a task's sending needs, read as plain rows (a national
+    task has 50,000 units)."""
+
+    id: int
+    code: str
+    name: str
+
+
+async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[UnitRef]:
     """The draft's units by code, read in chunks (PostgreSQL takes at most 32,767
-    parameters a statement; a national task has 50,000 units)."""
+    parameters a statement)."""
+    query = select(Unit.id, Unit.code, Unit.name)
     if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
-        return list((await ctx.session.exec(select(Unit).where(
-            col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
-    units: list[Unit] = []
+        return [UnitRef(*row) for row in (await ctx.session.exec(query.where(
+            col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all()]
+    units: list[UnitRef] = []
     for start in range(0, len(unit_ids), ID_CHUNK):
-        units += (await ctx.session.exec(select(Unit).where(
-            col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])))).all()
+        units += [UnitRef(*row) for row in (await ctx.session.exec(query.where(
+            col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])))).all()]
     return sorted(units, key=lambda u: u.code)
+
+
+async def _draft_names(ctx: Context, unit_ids: list[int]) -> tuple[int, list[str]]:
+    """How many of the draft's units exist and the names of the first `PREVIEW_UNITS` by
+    code, for the preview: counted by the database, not read row by row."""
+    if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
+        where = col(Unit.id).in_(unit_ids)
+        count = (await ctx.session.exec(select(func.count()).where(where))).one()
+        names = (await ctx.session.exec(select(Unit.name).where(where).order_by(
+            col(Unit.code)).limit(PREVIEW_UNITS))).all()
+        return count, list(names)
+    count, first = 0, []
+    for start in range(0, len(unit_ids), ID_CHUNK):
+        where = col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])
+        count += (await ctx.session.exec(select(func.count()).where(where))).one()
+        first += (await ctx.session.exec(select(Unit.code, Unit.name).where(where).order_by(
+            col(Unit.code)).limit(PREVIEW_UNITS))).all()
+    return count, [name for _, name in sorted(first)[:PREVIEW_UNITS]]
 
 
 async def preview(ctx: Context, draft: dict, before: str = "") -> None:
@@ -244,7 +282,7 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     draft["step"] = "confirm"
     draft["editing"] = False
     await _save(ctx, draft)
-    units = await _draft_units(ctx, draft["unit_ids"])
+    count, names = await _draft_names(ctx, draft["unit_ids"])
     deadline = _deadline_of(draft)
     lines = [t("Xin xác nhận nhiệm vụ sẽ giao:")]
     if draft.get("parent_id"):
@@ -267,10 +305,9 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     if draft["recurrence"]:
         lines.append(t("• Lặp lại: {rule}", rule=recurrence_words(
             t, Recurrence.from_rule(draft["recurrence"]))))
-    names = ", ".join(u.name for u in units[:PREVIEW_UNITS])
-    more = len(units) - PREVIEW_UNITS
-    lines.append(t.plural("• {n} đơn vị: {names}", "• {n} đơn vị: {names}", len(units),
-                          names=names)
+    more = count - PREVIEW_UNITS
+    lines.append(t.plural("• {n} đơn vị: {names}", "• {n} đơn vị: {names}", count,
+                          names=", ".join(names))
                  + (t(" và {more} đơn vị khác", more=more) if more > 0 else ""))
     lines.append(t("• Nộp: {what}", what=t(REQUIRES_TEXT[draft["requires"]])))
     offsets = draft["offsets"] if draft["offsets"] is not None else list(
@@ -337,7 +374,7 @@ def apply_deadline(ctx: Context, draft: dict, text: str) -> str | None:
 
 
 async def apply_units(ctx: Context, draft: dict, text: str) -> str | None:
-    units, problems = await resolve_units(ctx, text)
+    units, problems = await _resolve(ctx, text, UNIT_COLUMNS)
     if problems:
         return "\n".join(problems)
     if draft.get("office_id"):  # a hand-down never reaches the office that hands it down
@@ -501,56 +538,71 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 
 def task_text(t: Translator, ctx: Context, assignment: Assignment, target: Target,
               unit: Unit, rolled: bool = False) -> str:
-    lines = [t("📋 Kỳ báo cáo mới {period} của nhiệm vụ {task}", period=target.period,
-               task=task_line(t, assignment)) if rolled
-             else t("📋 Nhiệm vụ mới {task}", task=task_line(t, assignment))]
+    before, after = _task_parts(t, ctx, assignment, target.deadline, target.period, rolled)
+    return _with_unit(t, before, after, unit.name)
+
+
+def _task_parts(t: Translator, ctx: Context, assignment: Assignment, deadline: datetime,
+                period: str, rolled: bool) -> tuple[str, str]:
+    """The task message's lines before and after its unit's name: the same for every unit
+    of the task in one language, so a national task renders them once per language."""
+    before = [t("📋 Kỳ báo cáo mới {period} của nhiệm vụ {task}", period=period,
+                task=task_line(t, assignment)) if rolled
+              else t("📋 Nhiệm vụ mới {task}", task=task_line(t, assignment))]
     if assignment.details:
-        lines.append(assignment.details)
-    lines += [
-        t("Đơn vị: {unit}", unit=unit.name),
-        t("Hạn nộp: {deadline} — {left}", deadline=t.moment(target.deadline),
-          left=t.time_left(ctx.now, target.deadline)),
-    ]
-    if target.period:
-        lines.append(t("Kỳ báo cáo: {period}", period=target.period))
-    lines += [
+        before.append(assignment.details)
+    after = [t("Hạn nộp: {deadline} — {left}", deadline=t.moment(deadline),
+               left=t.time_left(ctx.now, deadline))]
+    if period:
+        after.append(t("Kỳ báo cáo: {period}", period=period))
+    after += [
         t("Cần nộp: {what}", what=t(REQUIRES_TEXT[assignment.requires])),
         t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."),
     ]
-    return "\n".join(lines)
+    return "\n".join(before), "\n".join(after)
 
 
-async def open_targets(ctx: Context, assignment: Assignment, units: list[Unit],
+def _with_unit(t: Translator, before: str, after: str, unit: str) -> str:
+    return "\n".join((before, t("Đơn vị: {unit}", unit=unit), after))
+
+
+async def open_targets(ctx: Context, assignment: Assignment, units: Sequence[Unit | UnitRef],
                        deadline: datetime, period: str, file_name: str | None,
-                       rolled: bool = False) -> tuple[int, list[Unit]]:
+                       rolled: bool = False) -> tuple[int, list[Unit | UnitRef]]:
     """Create one target per unit for `period`, plan its reminders and send the task to
     the units' reporters (as a new period of a recurring task when `rolled`). Returns how
     many people got it and the units that have nobody to receive it."""
     recipients, silent = 0, []
     assignment.period = period
     ctx.session.add(assignment)
-    unit_ids = [u.id for u in units]
-    offices = await units_with_units_below(ctx, unit_ids)  # type: ignore[arg-type]
-    opened = await targets.add_all(ctx.session, [Target(
-        assignment_id=assignment.id, unit_id=unit.id, period=period, deadline=deadline)  # type: ignore[arg-type]
-        for unit in units])
-    await plan_targets(ctx, opened, assignment)
-    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
-    staff_of = await office_staff_of(ctx, sorted(offices & set(unit_ids)))  # type: ignore[arg-type]
-    for unit, target in zip(units, opened, strict=True):
+    unit_ids: list[int] = [u.id for u in units]  # type: ignore[misc]
+    offices = await units_with_units_below(ctx, unit_ids)
+    target_ids = await targets.add_all(ctx.session, assignment.id, unit_ids, period,  # type: ignore[arg-type]
+                                       deadline)
+    await plan_period(ctx, assignment, deadline)
+    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")
+    staff_of = await office_staff_of(ctx, sorted(offices & set(unit_ids)))
+    parts: dict[str, tuple[str, str]] = {}  # language → the text around the unit's name
+
+    def render(t: Translator, unit: str) -> str:
+        if t.language not in parts:
+            parts[t.language] = _task_parts(t, ctx, assignment, deadline, period, rolled)
+        return _with_unit(t, *parts[t.language], unit)
+
+    for unit, target_id in zip(units, target_ids, strict=True):
         reporters = reporters_of.get(unit.id, [])  # type: ignore[arg-type]
         # An office with units below it can hand the task down: its staff get [Giao tiếp].
         staff = staff_of.get(unit.id, [])  # type: ignore[arg-type]
-        staff_ids = {m.id for m in staff}
         if not reporters and not staff:
             silent.append(unit)
-        for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
-            ctx.send_bulk(member, lambda tr, target=target, unit=unit: task_text(
-                tr, ctx, assignment, target, unit, rolled),
-                _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
-                              member.id in staff_ids),
-                priority=1, file_id=assignment.file_id, file_name=file_name,
-                target_id=target.id, assignment_id=assignment.id)
+        reporter_ids = {m.id for m in reporters}
+        staff_ids = {m.id for m in staff}
+        for member in reporters + [m for m in staff if m.id not in reporter_ids]:
+            ctx.send_bulk(member, lambda tr, name=unit.name: render(tr, name),
+                          _task_buttons(target_id, member.id in reporter_ids,
+                                        member.id in staff_ids),
+                          priority=1, file_id=assignment.file_id, file_name=file_name,
+                          target_id=target_id, assignment_id=assignment.id)
             recipients += 1
     await ctx.write_queued()
     return recipients, silent

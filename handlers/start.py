@@ -3,6 +3,9 @@ user, in their roles, can do; `/ngonngu` switches language."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
+
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,30 +23,58 @@ ROLE_NAMES = {
 }
 
 
-async def special_menus(
-    session: AsyncSession, channel: str, chat_id: str | None = None,
-) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(chat id, language, commands) of every member on `channel` (or only the one in
-    `chat_id`) whose command menu differs from the default one, so that an adapter can
-    publish it for that chat alone."""
+Menu = tuple[str, str, tuple[str, ...]]  # chat id, language, commands
+
+
+async def special_menus(session: AsyncSession, channel: str, chat_id: str) -> list[Menu]:
+    """(chat id, language, commands) of the member on `channel` in `chat_id` if their
+    command menu differs from the default one, so that an adapter can publish it for that
+    chat alone."""
+    rows = (await session.exec(select(Member.id, Member.chat_id, Member.language,
+                                      Membership.role)
+                               .join(Membership, col(Membership.member_id) == Member.id)
+                               .where(Member.channel == channel,
+                                      Member.chat_id == chat_id))).all()
+    return _menus(rows)
+
+
+async def special_menus_page(session: AsyncSession, channel: str, after: int,
+                             limit: int) -> tuple[list[Menu], int | None]:
+    """`special_menus` of the next `limit` members on `channel` by id, from the one after
+    member `after`, and where the next page starts (None after the last): the menus of a
+    national registry (49,000 leaders) are read and published a page at a time."""
+    ids = (await session.exec(select(Member.id).where(
+        Member.channel == channel, col(Member.id) > after).order_by(col(Member.id))
+        .limit(limit))).all()
+    if not ids:
+        return [], None
+    rows = (await session.exec(select(Member.id, Member.chat_id, Member.language,
+                                      Membership.role)
+                               .join(Membership, col(Membership.member_id) == Member.id)
+                               .where(Member.channel == channel, col(Member.id) > after,
+                                      col(Member.id) <= ids[-1]))).all()
+    return _menus(rows), (ids[-1] if len(ids) == limit else None)
+
+
+@cache
+def _menu_of(roles: frozenset[str]) -> tuple[str, ...]:
+    """One tuple per set of roles, shared by the menus that adapters keep per chat."""
+    return role_rules.menu_commands(roles)
+
+
+def _menus(rows: Sequence[tuple[int | None, str, str, str]]) -> list[Menu]:
+    """The menus that differ from the default one, from (member id, chat id, language,
+    role) rows, by member id."""
     default = role_rules.menu_commands(role_rules.DEFAULT_MENU_ROLES)
-    roles: dict[int, set[str]] = {}
-    query = (select(Member, Membership.role)
-             .join(Membership, col(Membership.member_id) == Member.id)
-             .where(Member.channel == channel))
-    if chat_id is not None:
-        query = query.where(Member.chat_id == chat_id)
-    rows = await session.exec(query)
-    members: dict[int, Member] = {}
-    for member, role in rows.all():
-        assert member.id is not None
-        members[member.id] = member
-        roles.setdefault(member.id, set()).add(role)
+    members: dict[int, tuple[str, str, set[str]]] = {}
+    for member_id, chat_id, language, role in rows:
+        assert member_id is not None
+        members.setdefault(member_id, (chat_id, language, set()))[2].add(role)
     menus = []
-    for member_id, member in sorted(members.items()):
-        commands = role_rules.menu_commands(roles[member_id])
+    for _, (chat_id, language, roles) in sorted(members.items()):
+        commands = _menu_of(frozenset(roles))
         if commands != default:
-            menus.append((member.chat_id, member.language, commands))
+            menus.append((chat_id, language, commands))
     return menus
 
 

@@ -10,17 +10,16 @@ import unicodedata
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from io import BytesIO
-
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from core.clock import to_local
 from core.i18n import Translator
 from core.progress import SUBMITTED, figures
 from core.text import fold
 from reports.rows import TargetRow, TaskReport
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 WIDTH_PX = 1080
 DPI = 100
@@ -136,6 +135,12 @@ def _days_panel(axes: Axes, report: TaskReport, t: Translator) -> None:
 
 def build_chart(report: TaskReport, t: Translator, now: datetime) -> bytes:
     """The PNG bytes of `report`'s chart as of `now`: per group above, per day below."""
+    # Imported here: matplotlib and numpy cost a bot process 50 MB and most of a second at
+    # start, for the few who ask for a chart.
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     count = len(bars(report, now)) + len(office_bars(report, now))
     height = 7.5 + 0.7 * count
     figure = Figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI, layout="constrained")

@@ -15,18 +15,23 @@ and an answer that waited for a cancel sees the task cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import false, insert, literal, null
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import transitions
 from core.states import TargetState
 from storage import tally
-from storage.models import Assignment, Submission, Target
+from storage.models import Assignment, Submission, Target, Unit
 from storage.queries import ROW_LOCK, for_change
+
+ID_CHUNK = 5000  # ids per IN (...) list (PostgreSQL takes at most 32,767 parameters)
 
 
 @dataclass(frozen=True)
@@ -100,18 +105,41 @@ async def change(session: AsyncSession, target: Target, **values: Any) -> None:
 
 async def add(session: AsyncSession, target: Target) -> Target:
     """A new target of a task, counted (it gets its id)."""
-    return (await add_all(session, [target]))[0]
-
-
-async def add_all(session: AsyncSession, new: list[Target]) -> list[Target]:
-    """New targets of one task, counted together (they get their ids): one flush and one
-    move of the counters, however many units the task goes to."""
-    if not new:
-        return new
-    session.add_all(new)
+    session.add(target)
     await session.flush()
-    await _shift(session, [], [counted(target) for target in new])
-    return new
+    await _shift(session, [], [counted(target)])
+    return target
+
+
+async def add_all(session: AsyncSession, assignment_id: int, unit_ids: Sequence[int],
+                  period: str, deadline: datetime) -> list[int]:
+    """New targets of one task's `period`, one per unit of `unit_ids`, all due at `deadline`,
+    counted together; returns their ids in the order of `unit_ids` (units of the registry,
+    by code). Written by an INSERT ... SELECT from the units per chunk of ids and read back
+    by (task, unit, period), with one move of the counters: no row passes through Python
+    on the way in, and no ORM object is built (50,000 of them cost seconds)."""
+    if not unit_ids:
+        return []
+    table = Target.__table__  # type: ignore[attr-defined]
+    unit = Unit.__table__.c  # type: ignore[attr-defined]
+    connection = await session.connection()
+    for start in range(0, len(unit_ids), ID_CHUNK):
+        await connection.execute(insert(table).from_select(
+            ["assignment_id", "unit_id", "period", "deadline", "state", "percent",
+             "submitted_at", "on_time", "nil_report", "extension_granted"],
+            core_select(literal(assignment_id), unit.id, literal(period),
+                        literal(deadline, table.c.deadline.type),
+                        literal(TargetState.PENDING.value), null(),
+                        null(), null(), false(), false())
+            .where(unit.id.in_(unit_ids[start:start + ID_CHUNK]))
+            .order_by(unit.code)))  # the ids in the order of codes, as the units come
+    ids: dict[int, int] = dict((await connection.execute(core_select(
+        table.c.unit_id, table.c.id).where(
+            table.c.assignment_id == assignment_id, table.c.period == period))).all())
+    await _shift(session, [], [Counted(unit_id, assignment_id, period, TargetState.PENDING,
+                                       None, None, deadline, False, False)
+                                for unit_id in unit_ids])
+    return [ids[unit_id] for unit_id in unit_ids]
 
 
 # --- the transitions (their rules: `core.transitions`) ------------------------------------

@@ -108,23 +108,33 @@ def progress_key(target: Any) -> tuple:
             bool(target.extension_granted), bool(target.nil_report), deadline)
 
 
-def _groups_of(conn: Connection, unit_ids: Iterable[int]) -> dict[int, list[str]]:
-    groups: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(unit_ids))):
-        for unit_id, key in conn.execute(select(G.unit_id, G.key).where(G.unit_id.in_(chunk))):
-            groups[unit_id].append(key)
-    return groups
+def _group_sizes(conn: Connection, unit_ids: list[int]) -> dict[str, int]:
+    """How many of `unit_ids` each group holds (counted by the database: a national task's
+    50,000 units are in 250,000 (group, unit) pairs)."""
+    sizes: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(unit_ids):
+        for key, n in conn.execute(select(G.key, func.count()).where(G.unit_id.in_(chunk))
+                                   .group_by(G.key)):
+            sizes[key] += n
+    return sizes
 
 
 def _count(conn: Connection, counted: dict[tuple, int]) -> None:
     """Add `counted` ((*key, unit id) → n) to the tally of every unit and of the units'
-    groups."""
-    groups = _groups_of(conn, (key[-1] for key, n in counted.items() if n))
-    delta: dict[tuple, int] = defaultdict(int)
+    groups: the units of one key and increment are counted per group at once."""
+    units: dict[tuple, list[int]] = defaultdict(list)  # (key, n) → units
     for (*key, unit_id), n in counted.items():
         if n:
-            for scope in (ALL_UNITS, *groups.get(unit_id, ())):
-                delta[(scope, *key)] += n
+            units[(tuple(key), n)].append(unit_id)
+    sizes: dict[tuple[int, ...], dict[str, int]] = {}  # the same units: counted once
+    delta: dict[tuple, int] = defaultdict(int)
+    for (key, n), unit_ids in units.items():
+        these = tuple(sorted(set(unit_ids)))
+        if these not in sizes:
+            sizes[these] = _group_sizes(conn, list(these))
+        delta[(ALL_UNITS, *key)] += n * len(these)
+        for group, size in sizes[these].items():
+            delta[(group, *key)] += n * size
     _add_counts(conn, delta)
 
 
@@ -147,17 +157,24 @@ def _add_counts(conn: Connection, delta: dict[tuple, int]) -> None:
 
 
 def _apply(conn: Connection, delta: dict[int, History]) -> None:
-    rows = [{"unit_id": unit_id, **h._asdict()} for unit_id, h in sorted(delta.items())
-            if any(h)]
-    if not rows:
-        return
+    """Add `delta` to the units' history counters; the units that move by the same
+    increment (every unit of a new task: one more open) in one statement per chunk of them."""
+    units: dict[History, list[int]] = defaultdict(list)
+    for unit_id, h in sorted(delta.items()):
+        if any(h):
+            units[h].append(unit_id)
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    statement = insert(UnitTally.__table__)  # type: ignore[attr-defined]
-    table = UnitTally.__table__.c  # type: ignore[attr-defined]
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.unit_id],
-        set_={name: table[name] + statement.excluded[name] for name in History._fields})
-    conn.execute(statement, rows)
+    table = UnitTally.__table__  # type: ignore[attr-defined]
+    unit = Unit.__table__.c  # type: ignore[attr-defined]
+    for h, unit_ids in units.items():
+        for chunk in _chunks(unit_ids):
+            statement = insert(table).from_select(
+                ["unit_id", *History._fields],
+                select(unit.id, *(literal(value) for value in h)).where(unit.id.in_(chunk)))
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=[table.c.unit_id],
+                set_={name: table.c[name] + statement.excluded[name]
+                      for name in History._fields}))
 
 
 def group_closure(conn: Connection) -> set[tuple[str, int]]:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from app import host as app_host
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import ChannelSettings, Settings
@@ -259,6 +260,25 @@ async def test_command_menus_follow_roles() -> None:
             "giao", "sua", "kehoach", "giaotiep", "nhac", "giahan", "mien", "dong", "mo", "huy",
             "tiendo", "tainop", "nhatky", "moi", "help", "ngonngu"]
         assert menu(emu, {"type": "chat", "chat_id": reporter}) == []  # the default applies
+
+
+async def test_every_special_menu_is_published_a_page_at_a_time(monkeypatch) -> None:
+    monkeypatch.setattr(app_host, "MENU_PAGE", 2)  # several pages of members
+    async with telegram_bot() as (session, _):
+        run_admin = admin_runner(session.runtime.settings)
+        for name, role in (("ld_lhp", "leader"), ("ht_nt", "reporter"), ("vp_two", "staff")):
+            code, output = await run_admin(session.rewrite_admin(
+                ["members", "add", name, "--channel", "console", "--role", role, "--unit",
+                 "THPT-LHP"]), EXAMPLES, session.now)
+            assert code == 0, output
+        assert session.adapter is not None
+        await session.adapter.publish_menus()
+        emu = session.emulator
+        published = {name: menu(emu, {"type": "chat", "chat_id": session.user_id(name)})
+                     for name in ("vp_so", "ht_lhp", "ld_lhp", "ht_nt", "vp_two")}
+        assert published["vp_so"] == published["vp_two"] and "giao" in published["vp_so"]
+        assert published["ld_lhp"] and "giao" not in published["ld_lhp"]
+        assert published["ht_lhp"] == published["ht_nt"] == []  # the default applies
 
 
 async def test_a_long_text_is_split_with_the_buttons_on_the_last_piece() -> None:
