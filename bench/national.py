@@ -286,6 +286,10 @@ async def workers(args: argparse.Namespace, folder: Path, url: str, chats: list[
                 await asyncio.sleep(0.05)
         finally:
             await runtime.close()
+        if handled is None and answered is not None:
+            # Committed and sent between two looks at the outbox (the handling process sends
+            # its replies at once): the time at the platform bounds it from above.
+            handled = answered
 
         def seconds(value: float | None) -> str:
             return f"{value:.2f} s" if value is not None else "not in 120 s"
