@@ -3,6 +3,7 @@ so an adapter is handed the runtime and sees only the protocol it declares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -50,6 +51,13 @@ class HostSide:
 
     async def claim_once(self, event: Incoming, now: datetime) -> bool:
         return await self.dispatcher.claim_once(event, now)
+
+    async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
+                         now: datetime) -> bool:
+        return await self.dispatcher.reply_once(event, render, now)
+
+    async def tell(self, member_id: int, text: str, now: datetime) -> None:
+        await self.dispatcher.tell(member_id, text, now)
 
     async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
         await self.dispatcher.chat_moved(channel, old, new, now)

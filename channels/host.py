@@ -79,6 +79,12 @@ class Host(Protocol):
         itself); False when it was handled before."""
         ...
 
+    async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
+                         now: datetime) -> bool:
+        """Answer the event with the adapter's own words, rendered in the sender's language,
+        through the outbox, and mark it handled; False when it was handled before."""
+        ...
+
     async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None: ...
 
     async def special_menus(self, channel: str, chat_id: str | None = None) -> list[Menu]:
@@ -163,6 +169,10 @@ class UploadHost(Protocol):
     def files(self) -> Files: ...
 
     async def handle(self, event: Incoming, now: datetime) -> bool: ...
+
+    async def tell(self, member_id: int, text: str, now: datetime) -> None:
+        """Queue `text` to the member's chat through the outbox (a channel then drains)."""
+        ...
 
     async def uploader(self, channel: str, user_id: str) -> Uploader | None:
         """The member with this channel identity, None for a stranger."""

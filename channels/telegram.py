@@ -436,14 +436,16 @@ class TelegramAdapter:
             name = document.file_name or f"tep-{message.message_id}"
             size = document.file_size or 0
             if size > limit * 1024 * 1024:
-                t = Translator("vi")
-                text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
-                if self.upload_links is not None:
-                    offer = await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
-                    text += f"\n{offer.text}" if offer else ""
-                if self._inbox_id is None or await self.host.claim_once(
-                        Incoming(**base, inbox_id=self._inbox_id), self.clock()):
-                    await self.send(Outgoing(chat_id=str(chat.id), text=text))
+                offer = (await self.upload_links.offer(CHANNEL, str(user.id), reply_to)
+                         if self.upload_links is not None else None)
+
+                def too_large(t: Translator) -> str:
+                    text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
+                    return f"{text}\n{offer.text}" if offer else text
+
+                if await self.host.reply_once(Incoming(**base, inbox_id=self._inbox_id),
+                                              too_large, self.clock()):
+                    await self.drain()
                 return None
             data = bytes(await (await document.get_file()).download_as_bytearray())
             return Incoming(**base, file=IncomingFile(name, data, is_photo=False))

@@ -205,7 +205,8 @@ class WebServer:
             text = self.host.problem_text(t, name, problem)
             adapter = self.adapters.get(member.channel)
             if adapter is not None:  # the chat shows it too, as for a file sent there
-                await adapter.send(Outgoing(chat_id=member.chat_id, text=text))
+                await self.host.tell(member.member_id, text, self.clock())
+                await adapter.drain()
             status = {"too_large": 413, "bad_type": 415}.get(problem.code, 400)
             return self._form(t, member, task, claim, text, status)
         event = Incoming(

@@ -47,7 +47,7 @@ from storage import inbox
 from storage.db import read_only
 from storage.figures import aware
 from storage.filestore import FileStore
-from storage.models import Outbox, SeenEvent
+from storage.models import Member, Outbox, SeenEvent
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
@@ -232,6 +232,26 @@ class Dispatcher:
         record its `once_key`) in a commit of its own; False if it was handled before."""
         async with self.sessions() as session, session.begin():
             return await _first_time(session, event, now)
+
+    async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
+                         now: datetime) -> bool:
+        """For an event a channel answers with words of its own (a file over the platform's
+        download limit): queue `render`, in the sender's language, to the event's chat and
+        mark the event handled, in one commit; False if it was handled before."""
+        async with self.sessions() as session, session.begin():
+            if not await _first_time(session, event, now):
+                return False
+            ctx = self.context(session, now, event)
+            await ctx.load_member()
+            ctx.reply(render(ctx.t))
+        return True
+
+    async def tell(self, member_id: int, text: str, now: datetime) -> None:
+        """Queue `text` (already in the member's language) to a member's private chat."""
+        async with self.sessions() as session, session.begin():
+            member = await session.get(Member, member_id)
+            if member is not None:
+                self.context(session, now).send(member, lambda _t: text)
 
     async def sweep(self, now: datetime, stop: asyncio.Event | None = None) -> int:
         """Open the recurring tasks' periods that have come, then send every reminder due

@@ -138,7 +138,9 @@ async def test_document_over_the_download_limit_is_explained() -> None:
         answer = texts(session, "ht_lhp")[-1]
         assert "20 MB" in answer and "bao-cao-lon.pdf" in answer and "nén" in answer
         assert not any(c.method == "getFile" for c in session.emulator.calls)
-        assert await outbox(runtime) == []  # answered directly, nothing reached the core
+        rows = await outbox(runtime)  # the answer went through the outbox, nothing else
+        assert len(rows) == 1 and rows[0].sent_at is not None and rows[0].target_id is None
+        assert rows[0].platform_message_id == session.delivered[-1].message_id
 
 
 async def test_429_from_send_message_loses_nothing() -> None:
