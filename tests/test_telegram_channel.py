@@ -143,6 +143,18 @@ async def test_document_over_the_download_limit_is_explained() -> None:
         assert rows[0].platform_message_id == session.delivered[-1].message_id
 
 
+async def test_the_download_limit_is_explained_in_the_members_language() -> None:
+    async with telegram_bot() as (session, runtime):
+        uid = session.user_id("ht_lhp")
+        await session.emulator.inject_text(uid, "/ngonngu en")
+        await session.settle()
+        big = b"%PDF-1.4\n" + bytes(21 * 1024 * 1024)
+        await session.emulator.inject_document(uid, "report.pdf", big, "application/pdf")
+        await session.settle()
+        answer = texts(session, "ht_lhp")[-1]
+        assert "can only download files up to 20 MB" in answer and "report.pdf" in answer
+
+
 async def test_429_from_send_message_loses_nothing() -> None:
     async with telegram_bot() as (session, runtime):
         session.emulator.fail_next("sendMessage", "429", retry_after=1)
