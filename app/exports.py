@@ -13,9 +13,10 @@ from app.admin import AdminError
 from core.i18n import Translator
 from core.scope import Scope
 from reports.excel import build_workbook
-from reports.load import assignment_by_number, assignments_with_targets, task_report
+from reports.load import assignments_with_targets, task_report
 from reports.rows import TaskReport
 from services.scope import sees_task, task_target_filter
+from storage.repositories import task_by_number
 
 Step = Callable[[TaskReport], None]
 
@@ -33,7 +34,7 @@ async def read_reports(session: AsyncSession, task: int | None, step: Step,
         if not assignments:
             raise AdminError("there are no tasks with units yet; nothing to export")
     else:
-        assignment = await assignment_by_number(session, task)
+        assignment = await task_by_number(session, task)
         if assignment is not None and scope is not None and not await sees_task(
                 session, scope, assignment):
             assignment = None

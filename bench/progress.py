@@ -38,7 +38,7 @@ from app.config import Settings  # noqa: E402
 from core.i18n import Translator  # noqa: E402
 from core.messages import Incoming  # noqa: E402
 from reports.excel import build_workbook  # noqa: E402
-from reports.load import assignment_by_number, task_report  # noqa: E402
+from reports.load import task_report  # noqa: E402
 from storage import tally  # noqa: E402
 from storage.models import (  # noqa: E402
     Assignment,
@@ -48,6 +48,7 @@ from storage.models import (  # noqa: E402
     Unit,
     UnitGroup,
 )
+from storage.repositories import task_by_number  # noqa: E402
 
 NOW = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
 SCHOOLS_PER_DISTRICT = 50
@@ -194,7 +195,7 @@ async def measure_excel(runtime: Runtime, label: str, number: int, runs: int) ->
     for _ in range(runs):
         start = time.perf_counter()
         async with runtime.sessions() as session:
-            assignment = await assignment_by_number(session, number)
+            assignment = await task_by_number(session, number)
             assert assignment is not None
             report = await task_report(session, assignment)
         data = build_workbook([report], Translator("vi"), NOW)

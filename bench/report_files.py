@@ -31,7 +31,7 @@ from app.config import Settings  # noqa: E402
 from core.i18n import Translator  # noqa: E402
 from reports.chart import build_chart  # noqa: E402
 from reports.excel import build_workbook  # noqa: E402
-from reports.load import assignment_by_number, task_report  # noqa: E402
+from reports.load import task_report  # noqa: E402
 from storage.models import (  # noqa: E402
     Assignment,
     Member,
@@ -41,6 +41,7 @@ from storage.models import (  # noqa: E402
     Unit,
     UnitGroup,
 )
+from storage.repositories import task_by_number  # noqa: E402
 
 DEADLINE = datetime(2023, 5, 8, 10, 0, tzinfo=UTC)
 NOW = DEADLINE + timedelta(days=2)
@@ -117,7 +118,7 @@ async def run(label: str, settings: Settings, units: int, runs: int) -> None:
 
         async def load():
             async with runtime.sessions() as session:
-                assignment = await assignment_by_number(session, 1)
+                assignment = await task_by_number(session, 1)
                 assert assignment is not None
                 return await task_report(session, assignment)
 

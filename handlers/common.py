@@ -81,10 +81,6 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
     return found
 
 
-async def find_assignment(ctx: Context, text: str) -> Assignment | None:
-    return await task_by_ref(ctx.session, text)
-
-
 def task_line(t: Translator, assignment: Assignment) -> str:
     return t("#{number} «{title}»", number=assignment.number, title=assignment.title)
 
@@ -146,7 +142,7 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
 async def task_to_change(ctx: Context, ref: str, unknown: str) -> Assignment | None:
     """Task `ref` if this member may change it; otherwise None, after answering with
     `unknown` (no such task, or none they can see) or with the office that owns it."""
-    assignment = await find_assignment(ctx, ref)
+    assignment = await task_by_ref(ctx.session, ref)
     if assignment is None:
         ctx.reply(unknown)
         return None

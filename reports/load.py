@@ -27,10 +27,6 @@ from storage.models import (
 )
 
 
-async def assignment_by_number(session: AsyncSession, number: int) -> Assignment | None:
-    return (await session.exec(select(Assignment).where(Assignment.number == number))).first()
-
-
 async def assignments_with_targets(session: AsyncSession) -> list[Assignment]:
     """Every task that has units to answer it, by number."""
     query = (select(Assignment)
