@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
+
+# A database session and a factory of them, by the names the layers above use: they build no
+# SQL (`.importlinter`), so they need not import SQLAlchemy to name its types.
+Session: TypeAlias = AsyncSession
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
 
 
 class DatabaseUnreachable(Exception):
