@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlmodel import col, select
-
 from core.callbacks import Misfiled, Pick, StatusPress
 from core.deadlines import DeadlineError
 from core.i18n import Translator
@@ -29,6 +27,7 @@ from handlers.common import (
 from handlers.context import Context, dialogue_data
 from handlers.giao import deadline_error_text
 from services import targets
+from storage import submissions
 from storage.models import (
     Assignment,
     Dialogue,
@@ -37,7 +36,6 @@ from storage.models import (
     StoredFile,
     Submission,
     Target,
-    Unit,
 )
 from storage.repositories import bot_message
 
@@ -107,8 +105,8 @@ async def _apart(ctx: Context, rows: list[tuple[Target, Assignment]]) -> Apart:
     (an extension running past the next period's opening) or, for a member reporting for two
     units, the unit; ("", "") for a task owed once."""
     twice = _periods_shown(rows)
-    units = {u.id: u.name for u in (await ctx.session.exec(select(Unit).where(
-        col(Unit.id).in_({t.unit_id for t, a in rows if a.number in twice})))).all()}
+    units = await submissions.unit_names(
+        ctx.session, {t.unit_id for t, a in rows if a.number in twice})
 
     def apart(t: Translator, target: Target, assignment: Assignment) -> tuple[str, str]:
         if assignment.number not in twice:
@@ -229,12 +227,7 @@ async def submitted_targets_of(ctx: Context, unit_ids: set[int]
     recently submitted first: what a re-submission without a reply may be for."""
     if not unit_ids:
         return []
-    rows = list((await ctx.session.exec(
-        select(Target, Assignment)
-        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), Target.state == TargetState.SUBMITTED,
-               Assignment.state == AssignmentState.ACTIVE)
-        .order_by(col(Target.submitted_at).desc(), col(Assignment.number)))).all())
+    rows = await submissions.submitted_targets_of(ctx.session, unit_ids)
     current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
     return [(t, a) for t, a in rows if id(t) in current][:RESUBMIT_CHOICES]
 
@@ -246,9 +239,8 @@ async def _period_named(ctx: Context, target: Target, assignment: Assignment,
     that is none of the unit's periods of the task."""
     if not assignment.recurrence:
         return target
-    periods = {t.period: t for t in (await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, Target.unit_id == target.unit_id,
-        Target.state != TargetState.REMOVED))).all()}
+    periods = {t.period: t for t in await submissions.unit_targets_of_task(
+        ctx.session, assignment.id, target.unit_id)}
     named = named_periods(text, periods)
     if len(named) == 1:
         return periods[named[0]]
@@ -296,9 +288,7 @@ def _timing(ctx: Context, target: Target) -> str:
 
 
 async def _has(ctx: Context, target: Target, kind: SubmissionKind) -> bool:
-    query = select(Submission).where(Submission.target_id == target.id,
-                                     col(Submission.withdrawn_at).is_(None))
-    rows = (await ctx.session.exec(query)).all()
+    rows = await submissions.live_submissions(ctx.session, target.id)
     if kind == SubmissionKind.FILE:
         return any(r.file_id is not None for r in rows)
     return any(r.kind == kind for r in rows)

@@ -7,8 +7,6 @@ stay right."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from core.callbacks import Misfiled
 from core.i18n import Translator
 from core.messages import Button
@@ -19,6 +17,7 @@ from handlers.common import task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import targets
+from storage import submissions
 from storage.models import Assignment, Outbox, StoredFile, Submission, Target
 
 STALE = "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."
@@ -116,8 +115,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
         return
     # Both targets locked (in id order) and read again, the submission too: a change made
     # meanwhile by another worker is seen before anything is decided.
-    await targets.lock_all(ctx.session, select(Target).where(
-        col(Target.id).in_([source.id, other.id])))
+    await targets.lock_all(ctx.session, submissions.targets_by_ids([source.id, other.id]))
     await ctx.session.refresh(submission)
     assignment = await ctx.session.get(Assignment, source.assignment_id,
                                        populate_existing=True)  # type: ignore[assignment]

@@ -1,0 +1,88 @@
+"""What a unit owes and what it submitted: its open and submitted targets of active tasks,
+the periods of a task it has, the submissions of a target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from core.states import OPEN_TARGET_STATES, AssignmentState, SubmissionKind, TargetState
+from storage.models import Assignment, Submission, Target, Unit
+
+
+async def current_periods(session: AsyncSession, assignment_ids: Iterable[int]
+                          ) -> dict[int, str]:
+    """The period each of the tasks is in now (the one it opened last)."""
+    return dict((await session.exec(select(Assignment.id, Assignment.period).where(
+        col(Assignment.id).in_(assignment_ids)))).all())  # type: ignore[arg-type]
+
+
+async def open_targets_of(session: AsyncSession, unit_ids: Iterable[int]
+                          ) -> list[tuple[Target, Assignment]]:
+    """The open targets of active tasks of `unit_ids`, of every period, the earliest
+    deadline first."""
+    query = (
+        select(Target, Assignment)
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
+               Assignment.state == AssignmentState.ACTIVE)
+        .order_by(col(Target.deadline), col(Assignment.number))
+    )
+    return [(t, a) for t, a in (await session.exec(query)).all()]
+
+
+async def submitted_targets_of(session: AsyncSession, unit_ids: Iterable[int]
+                               ) -> list[tuple[Target, Assignment]]:
+    """The submitted targets of active tasks of `unit_ids`, of every period, the most
+    recently submitted first."""
+    return list((await session.exec(
+        select(Target, Assignment)
+        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(col(Target.unit_id).in_(unit_ids), Target.state == TargetState.SUBMITTED,
+               Assignment.state == AssignmentState.ACTIVE)
+        .order_by(col(Target.submitted_at).desc(), col(Assignment.number)))).all())
+
+
+async def tasks_owed_by(session: AsyncSession, unit_ids: list[int]) -> list[Assignment]:
+    """The active tasks for which any of `unit_ids` has an open target, by number."""
+    return list((await session.exec(
+        select(Assignment).join(Target, col(Target.assignment_id) == col(Assignment.id))
+        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
+               Assignment.state == AssignmentState.ACTIVE)
+        .distinct().order_by(col(Assignment.number)))).all())
+
+
+async def unit_names(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int | None, str]:
+    """The names of the units `unit_ids`, by id."""
+    return {u.id: u.name for u in (await session.exec(select(Unit).where(
+        col(Unit.id).in_(unit_ids)))).all()}
+
+
+async def unit_targets_of_task(session: AsyncSession, assignment_id: int | None,
+                               unit_id: int) -> list[Target]:
+    """The unit's targets of the task, of every period, but those it was taken off."""
+    return list((await session.exec(select(Target).where(
+        Target.assignment_id == assignment_id, Target.unit_id == unit_id,
+        Target.state != TargetState.REMOVED))).all())
+
+
+async def live_submissions(session: AsyncSession, target_id: int | None) -> list[Submission]:
+    """The submissions of the target that were not withdrawn (nor moved)."""
+    return list((await session.exec(select(Submission).where(
+        Submission.target_id == target_id, col(Submission.withdrawn_at).is_(None)))).all())
+
+
+async def latest_progress(session: AsyncSession, target_id: int | None) -> int | None:
+    """The percent of the target's latest progress report (None when there is none or it
+    gave none)."""
+    return (await session.exec(select(Submission.percent).where(
+        Submission.target_id == target_id, Submission.kind == SubmissionKind.PROGRESS)
+        .order_by(col(Submission.id).desc()))).first()
+
+
+def targets_by_ids(target_ids: list[int | None]) -> SelectOfScalar[Target]:
+    """The query of the targets `target_ids`, for `services.targets.lock_all`."""
+    return select(Target).where(col(Target.id).in_(target_ids))
