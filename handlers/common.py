@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from sqlmodel import col, select
-
 from app.config import Settings
 from core.callbacks import HandDownPress, StatusAction, StatusPress
 from core.i18n import N_, Translator
 from core.messages import Button
 from core.policy import Policy
-from core.states import OPEN_TARGET_STATES, AssignmentState, Requires
+from core.states import OPEN_TARGET_STATES, Requires
 from core.text import excerpt, fold
 from handlers.context import Context, Recipient, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
-from storage.models import Assignment, Member, Membership, Target, Unit
+from storage import members, submissions
+from storage.models import Assignment, Member, Target, Unit
 from storage.repositories import task_by_ref
 
 STATUS_LABELS: tuple[tuple[StatusAction, str], ...] = (
@@ -51,13 +50,7 @@ def _status_labels(language: str) -> tuple[tuple[StatusAction, str], ...]:
 
 
 async def members_with_role(ctx: Context, unit_id: int, role: str) -> list[Member]:
-    query = (
-        select(Member)
-        .join(Membership, col(Membership.member_id) == col(Member.id))
-        .where(Membership.unit_id == unit_id, Membership.role == role)
-        .order_by(col(Member.id))
-    )
-    return list((await ctx.session.exec(query)).unique().all())
+    return await members.members_with_role(ctx.session, unit_id, role)
 
 
 async def members_with_role_in(ctx: Context, unit_ids: list[int],
@@ -65,19 +58,11 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
     """`members_with_role` of many units at once (a few queries, not one per unit), as the
     columns a bulk message needs rather than objects."""
     found: dict[int, list[Recipient]] = {}
-    for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
-        rows = (await ctx.session.exec(
-            select(Membership.unit_id, Member.id, Member.channel, Member.chat_id,
-                   Member.language)
-            .join(Member, col(Membership.member_id) == col(Member.id))
-            .where(col(Membership.unit_id).in_(unit_ids[start:start + 500]),
-                   Membership.role == role)
-            .order_by(col(Member.id)))).all()
-        for unit_id, *columns in rows:
-            member = Recipient(*columns)
-            members = found.setdefault(unit_id, [])  # type: ignore[arg-type]
-            if member not in members:
-                members.append(member)
+    for unit_id, *columns in await members.role_holders_in(ctx.session, unit_ids, role):
+        member = Recipient(*columns)
+        found_members = found.setdefault(unit_id, [])
+        if member not in found_members:
+            found_members.append(member)
     return found
 
 
@@ -109,8 +94,7 @@ async def current_periods(ctx: Context, assignment_ids: set[int]) -> dict[int, s
     each period; a one-off task has the single period "")."""
     if not assignment_ids:
         return {}
-    return dict((await ctx.session.exec(select(Assignment.id, Assignment.period).where(
-        col(Assignment.id).in_(assignment_ids)))).all())  # type: ignore[arg-type]
+    return await submissions.current_periods(ctx.session, assignment_ids)
 
 
 async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]:
@@ -127,14 +111,7 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     """The open targets of the current periods of active tasks of `unit_ids`."""
     if not unit_ids:
         return []
-    query = (
-        select(Target, Assignment)
-        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
-               Assignment.state == AssignmentState.ACTIVE)
-        .order_by(col(Target.deadline), col(Assignment.number))
-    )
-    rows = [(t, a) for t, a in (await ctx.session.exec(query)).all()]
+    rows = await submissions.open_targets_of(ctx.session, unit_ids)
     current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
     return [(t, a) for t, a in rows if id(t) in current]
 
@@ -193,47 +170,31 @@ def hand_down_button(target_id: int):
 
 async def units_with_units_below(ctx: Context, unit_ids: list[int]) -> set[int]:
     """Those of `unit_ids` that have units below them (offices that can hand down)."""
-    found: set[int] = set()
-    for start in range(0, len(unit_ids), 500):  # a bounded number of parameters per query
-        found.update((await ctx.session.exec(select(Unit.parent_id).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + 500])).distinct())).all())  # type: ignore[arg-type]
-    return found
+    return await members.units_with_units_below(ctx.session, unit_ids)
 
 
 async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list[Member]]:
     """`office_staff` of many offices at once (a few queries, not two per office)."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
     office_of: dict[int, list[int]] = {office: [office] for office in office_ids}
-    for start in range(0, len(office_ids), 500):  # the units below: all, for a whole tree
-        for unit_id, parent_id, kind in (await ctx.session.exec(select(
-                Unit.id, Unit.parent_id, Unit.kind).where(
-                col(Unit.parent_id).in_(office_ids[start:start + 500])))).all():
-            if fold(kind) in kinds:  # a department: its staff are the office's
-                office_of.setdefault(unit_id, []).append(parent_id)  # type: ignore[arg-type]
+    # The units below: all, for a whole tree.
+    for unit_id, parent_id, kind in await members.units_below_of(ctx.session, office_ids):
+        if fold(kind) in kinds:  # a department: its staff are the office's
+            office_of.setdefault(unit_id, []).append(parent_id)
     found: dict[int, list[Member]] = {}
-    units = list(office_of)
-    for start in range(0, len(units), 500):
-        rows = (await ctx.session.exec(
-            select(Membership.unit_id, Member)
-            .join(Member, col(Membership.member_id) == col(Member.id))
-            .where(col(Membership.unit_id).in_(units[start:start + 500]),
-                   Membership.role == "staff"))).all()
-        for unit_id, member in rows:
-            for office in office_of[unit_id]:  # type: ignore[index]
-                members = found.setdefault(office, [])
-                if member not in members:
-                    members.append(member)
-    for members in found.values():
-        members.sort(key=lambda m: m.id)  # type: ignore[arg-type,return-value]
+    for unit_id, member in await members.staff_in(ctx.session, list(office_of)):
+        for office in office_of[unit_id]:
+            office_members = found.setdefault(office, [])
+            if member not in office_members:
+                office_members.append(member)
+    for office_members in found.values():
+        office_members.sort(key=lambda m: m.id)  # type: ignore[arg-type,return-value]
     return found
 
 
 async def office_staff(ctx: Context, unit_id: int) -> list[Member]:
     """The staff of office `unit_id`: attached to it or to one of its departments."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
-    departments = [u.id for u in (await ctx.session.exec(select(Unit).where(
-        Unit.parent_id == unit_id))).all() if fold(u.kind) in kinds]
-    return list((await ctx.session.exec(
-        select(Member).join(Membership, col(Membership.member_id) == col(Member.id))
-        .where(col(Membership.unit_id).in_([unit_id, *departments]),
-               Membership.role == "staff").order_by(col(Member.id)))).unique().all())
+    departments = [u.id for u in await members.units_below(ctx.session, unit_id)
+                   if fold(u.kind) in kinds]
+    return await members.staff_of_units(ctx.session, [unit_id, *departments])  # type: ignore[list-item]

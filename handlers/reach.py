@@ -6,14 +6,11 @@ supergroup) keeps its messages under the new id."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
-from sqlmodel import col, select
-
 from core.i18n import N_, Translator
-from core.states import OPEN_TARGET_STATES, AssignmentState
 from handlers.common import members_with_role
 from handlers.context import Context
-from storage.models import Assignment, Member, Membership, Outbox, Target, Unit
+from storage import members, submissions
+from storage.models import Assignment, Member, Unit
 
 WHY = {
     "blocked": N_("người này đã chặn bot"),
@@ -24,21 +21,14 @@ CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "console"}
 
 
 async def reporter_units(ctx: Context, member: Member) -> list[Unit]:
-    return list((await ctx.session.exec(
-        select(Unit).join(Membership, col(Membership.unit_id) == col(Unit.id))
-        .where(Membership.member_id == member.id, Membership.role == "reporter")
-        .order_by(col(Unit.code)))).all())
+    return await members.reporter_units(ctx.session, member.id)
 
 
 async def _owed_tasks(ctx: Context, unit_ids: list[int]) -> list[Assignment]:
     """The active tasks the units still owe something for."""
     if not unit_ids:
         return []
-    return list((await ctx.session.exec(
-        select(Assignment).join(Target, col(Target.assignment_id) == col(Assignment.id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
-               Assignment.state == AssignmentState.ACTIVE)
-        .distinct().order_by(col(Assignment.number)))).all())
+    return await submissions.tasks_owed_by(ctx.session, unit_ids)
 
 
 async def _staff_of(ctx: Context, assignment: Assignment) -> list[Member]:
@@ -108,19 +98,13 @@ async def welcome_back(ctx: Context) -> None:
     member.unreachable_reason = ""
     ctx.session.add(member)
     ctx.audit("reachable", member=member.display_name, channel=member.channel)
-    waiting = (await ctx.session.exec(
-        select(Outbox.id, Outbox.target_id).where(
-            Outbox.member_id == member.id, col(Outbox.sent_at).is_(None),
-            col(Outbox.reminder_id).is_not(None), col(Outbox.is_group).is_(False))
-        .order_by(col(Outbox.id)))).all()
+    waiting = await members.waiting_reminders(ctx.session, member.id)
     latest = {target: row_id for row_id, target in waiting}
     stale = [row_id for row_id, target in waiting if latest[target] != row_id]
     if stale:
-        await ctx.session.exec(delete(Outbox).where(col(Outbox.id).in_(stale)))
+        await members.drop_waiting(ctx.session, stale)
     # The waiting rows were queued to the chat they had then; private chats may have moved.
-    await ctx.session.exec(update(Outbox).where(
-        Outbox.member_id == member.id, col(Outbox.sent_at).is_(None),
-        col(Outbox.is_group).is_(False)).values(chat_id=member.chat_id))
+    await members.readdress_waiting(ctx.session, member.id, member.chat_id)
 
 
 async def unit_unreachable(ctx: Context, unit_ids: list[int]) -> set[int]:
@@ -128,13 +112,9 @@ async def unit_unreachable(ctx: Context, unit_ids: list[int]) -> set[int]:
     some)."""
     if not unit_ids:
         return set()
-    rows = (await ctx.session.exec(
-        select(Membership.unit_id, Member.unreachable_since)
-        .join(Member, col(Member.id) == col(Membership.member_id))
-        .where(col(Membership.unit_id).in_(unit_ids), Membership.role == "reporter"))).all()
     reachable: dict[int, bool] = {}
-    for unit_id, since in rows:
-        reachable[unit_id] = reachable.get(unit_id, False) or since is None  # type: ignore[index]
+    for unit_id, since in await members.reporters_reach(ctx.session, unit_ids):
+        reachable[unit_id] = reachable.get(unit_id, False) or since is None
     return {unit_id for unit_id, ok in reachable.items() if not ok}
 
 
@@ -143,7 +123,4 @@ async def chat_moved(ctx: Context, channel: str, old: str, new: str) -> None:
     still answer) belong to the new chat."""
     if old == new:
         return
-    await ctx.session.exec(update(Outbox).where(
-        Outbox.channel == channel, Outbox.chat_id == old).values(chat_id=new))
-    await ctx.session.exec(update(Member).where(
-        Member.channel == channel, Member.chat_id == old).values(chat_id=new))
+    await members.move_chat(ctx.session, channel, old, new)

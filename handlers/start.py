@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from core import roles as role_rules
 from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
-from storage.models import Invite, Member, Membership, Unit
-from storage.queries import for_change
+from storage import members
+from storage.db import Session
+from storage.models import Member, Membership, Unit
 
 ROLE_NAMES = {
     "admin": N_("quản trị"),
@@ -26,34 +24,25 @@ ROLE_NAMES = {
 Menu = tuple[str, str, tuple[str, ...]]  # chat id, language, commands
 
 
-async def special_menus(session: AsyncSession, channel: str, chat_id: str) -> list[Menu]:
+async def special_menus(session: Session, channel: str, chat_id: str) -> list[Menu]:
     """(chat id, language, commands) of the member on `channel` in `chat_id` if their
     command menu differs from the default one, so that an adapter can publish it for that
     chat alone."""
-    rows = (await session.exec(select(Member.id, Member.chat_id, Member.language,
-                                      Membership.role)
-                               .join(Membership, col(Membership.member_id) == Member.id)
-                               .where(Member.channel == channel,
-                                      Member.chat_id == chat_id))).all()
-    return _menus(rows)
+    return _menus(await members.menu_rows_in_chat(session, channel, chat_id))
 
 
-async def special_menus_page(session: AsyncSession, channel: str, after: int,
+async def special_menus_page(session: Session, channel: str, after: int,
                              limit: int) -> tuple[list[Menu], int | None]:
     """`special_menus` of the next `limit` members on `channel` by id, from the one after
     member `after`, and where the next page starts (None after the last): the menus of a
     national registry (49,000 leaders) are read and published a page at a time."""
-    ids = (await session.exec(select(Member.id).where(
-        Member.channel == channel, col(Member.id) > after).order_by(col(Member.id))
-        .limit(limit))).all()
+    ids = await members.member_ids_after(session, channel, after, limit)
     if not ids:
         return [], None
-    rows = (await session.exec(select(Member.id, Member.chat_id, Member.language,
-                                      Membership.role)
-                               .join(Membership, col(Membership.member_id) == Member.id)
-                               .where(Member.channel == channel, col(Member.id) > after,
-                                      col(Member.id) <= ids[-1]))).all()
-    return _menus(rows), (ids[-1] if len(ids) == limit else None)
+    last = ids[-1]
+    assert last is not None
+    rows = await members.menu_rows_between(session, channel, after, last)
+    return _menus(rows), (last if len(ids) == limit else None)
 
 
 @cache
@@ -150,8 +139,7 @@ async def handle_help(ctx: Context, _args: str) -> None:
 
 async def is_invite(ctx: Context, code: str) -> bool:
     """Whether `code` is an invite's code (a member's message that is only a code joins)."""
-    return (await ctx.session.exec(select(Invite.id).where(
-        func.upper(Invite.code) == code))).first() is not None
+    return await members.is_invite(ctx.session, code)
 
 
 async def handle_start(ctx: Context, args: str) -> None:
@@ -163,8 +151,7 @@ async def handle_start(ctx: Context, args: str) -> None:
         return
     # Locked and read afresh: two people joining with a single-use code at the same moment
     # take turns, and the second finds it used.
-    invite = (await ctx.session.exec(for_change(select(Invite).where(
-        func.upper(Invite.code) == code)))).first()
+    invite = await members.invite_to_use(ctx.session, code)
     t = ctx.t
     if invite is None:
         ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
@@ -193,9 +180,7 @@ async def handle_start(ctx: Context, args: str) -> None:
         ctx.session.add(member)
         await ctx.session.flush()
         ctx.member = member
-    existing = (await ctx.session.exec(select(Membership).where(
-        Membership.member_id == member.id, Membership.unit_id == unit.id,
-        Membership.role == invite.role))).first()
+    existing = await members.membership(ctx.session, member.id, unit.id, invite.role)
     role = t(ROLE_NAMES.get(invite.role, invite.role))
     if existing:
         ctx.reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=unit.name))
