@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import col, select
-
 from core import roles
 from core.callbacks import ExcuseDecision
 from core.i18n import Translator
@@ -18,7 +16,6 @@ from core.states import (
     OPEN_TARGET_STATES,
     AssignmentState,
     RequestState,
-    SubmissionKind,
     TargetState,
 )
 from core.text import excerpt, fold
@@ -35,7 +32,8 @@ from handlers.context import Context
 from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
 from services import targets
-from storage.models import Assignment, ExcuseRequest, Member, Outbox, Submission, Target, Unit
+from storage import requests, submissions
+from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit
 from storage.queries import ROW_LOCK
 
 # `/mien #N <units> | bỏ` takes an excuse back: only when the whole text after "|" is one of
@@ -58,8 +56,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ctx.reply(t("Đơn vị đã nộp nhiệm vụ {task}; không cần xin miễn nữa.", task=task),
                   target_id=target.id)
         return
-    pending = (await ctx.session.exec(select(ExcuseRequest).where(
-        ExcuseRequest.target_id == target.id, ExcuseRequest.state == RequestState.PENDING))).first()
+    pending = await requests.pending_excuse(ctx.session, target.id)
     if pending is not None:
         ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task), target_id=target.id)
@@ -209,10 +206,9 @@ async def handle_command(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    owed = {target.unit_id: target for target in await targets.lock_all(ctx.session, select(
-        Target).where(Target.assignment_id == assignment.id, Target.period == assignment.period,
-                      Target.state != TargetState.REMOVED,
-                      col(Target.unit_id).in_([unit.id for unit in units])))}
+    owed = {target.unit_id: target for target in await targets.lock_all(
+        ctx.session, requests.current_targets_of_units(
+            assignment.id, assignment.period, [unit.id for unit in units]))}
     outside = [unit for unit in units if unit.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
@@ -234,9 +230,7 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
     excused = [u for u in units if owed[u.id].state in OPEN_TARGET_STATES]  # type: ignore[index]
     for unit in excused:
         target = owed[unit.id]  # type: ignore[index]
-        pending = (await ctx.session.exec(select(ExcuseRequest).where(
-            ExcuseRequest.target_id == target.id,
-            ExcuseRequest.state == RequestState.PENDING))).first()
+        pending = await requests.pending_excuse(ctx.session, target.id)
         excuse = pending or ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                           reason=reason, created_at=ctx.now)
         if reason:
@@ -276,9 +270,7 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
     others = [u for u in units if owed[u.id].state != TargetState.EXCUSED]  # type: ignore[index]
     for unit in back:
         target = owed[unit.id]  # type: ignore[index]
-        progress = (await ctx.session.exec(select(Submission.percent).where(
-            Submission.target_id == target.id, Submission.kind == SubmissionKind.PROGRESS)
-            .order_by(col(Submission.id).desc()))).first()
+        progress = await submissions.latest_progress(ctx.session, target.id)
         await targets.take_back_excuse(ctx.session, target, progress)  # as before the excuse
         record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
                                created_at=ctx.now)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from core import roles
 from core.callbacks import ExtensionDecision
 from core.deadlines import DeadlineError, parse_deadline
@@ -29,6 +27,7 @@ from handlers.context import Context
 from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
 from services import targets
+from storage import requests
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
 from storage.queries import ROW_LOCK
 from storage.repositories import bot_message
@@ -42,9 +41,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         ctx.reply(t("Ngày xin gia hạn ({until}) không sau hạn hiện tại ({deadline}).",
                     until=t.moment(until), deadline=t.moment(target.deadline)))
         return
-    pending = (await ctx.session.exec(select(ExtensionRequest).where(
-        ExtensionRequest.target_id == target.id,
-        ExtensionRequest.state == RequestState.PENDING))).first()
+    pending = await requests.pending_extension(ctx.session, target.id)
     if pending is not None:
         ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task_line(t, assignment)))
@@ -179,10 +176,9 @@ async def handle_giahan(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    owed = {tg.unit_id: tg for tg in await targets.lock_all(ctx.session, select(Target).where(
-        Target.assignment_id == assignment.id, Target.period == assignment.period,
-        Target.state != TargetState.REMOVED,
-        col(Target.unit_id).in_([u.id for u in units])))}
+    owed = {tg.unit_id: tg for tg in await targets.lock_all(
+        ctx.session, requests.current_targets_of_units(
+            assignment.id, assignment.period, [u.id for u in units]))}
     outside = [u for u in units if u.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
