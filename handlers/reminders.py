@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, literal, null
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +30,7 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
+from storage import reminders as reminder_rows
 from storage.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
 
@@ -60,14 +61,8 @@ async def plan_period(ctx: Context, assignment: Assignment, deadline: datetime) 
     national task (250,000) never pass through Python."""
     if assignment.reminders_paused:
         return
-    table = Reminder.__table__  # type: ignore[attr-defined]
-    connection = await ctx.session.connection()
-    for item in _planned(ctx, deadline, assignment):
-        await connection.execute(insert(table).from_select(
-            ["target_id", "due_at", "kind", "state", "sent_at"],
-            select(col(Target.id), literal(item.due_at, table.c.due_at.type),
-                   literal(str(item.kind)), literal(ReminderState.PLANNED.value), null())
-            .where(Target.assignment_id == assignment.id, Target.period == assignment.period)))
+    await reminder_rows.plan_for_period(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                        assignment.period, _planned(ctx, deadline, assignment))
 
 
 async def unplan_target(ctx: Context, target: Target) -> None:
