@@ -4,7 +4,7 @@ periods, and the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -87,7 +87,7 @@ async def units_missing(session: AsyncSession, assignment_id: int, period: str,
         .order_by(col(Unit.code)))).all())
 
 
-async def units_by_code(session: AsyncSession, unit_ids: Any) -> list[Unit]:
+async def units_by_code(session: AsyncSession, unit_ids: Collection[int]) -> list[Unit]:
     """The units `unit_ids`, by code."""
     return list((await session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))
                                     .order_by(col(Unit.code)))).all())
