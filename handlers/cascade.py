@@ -15,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func
-from sqlmodel import col, select
-
 from core import roles
 from core.callbacks import CancelHandDown, HandDownPress
 from core.cascade import answered, hand_down_deadline
@@ -32,6 +29,7 @@ from handlers.common import calendar_of, task_line
 from handlers.context import Context
 from services import targets
 from services.scope import find_task, office_name
+from storage import tasks
 from storage.figures import EVERY_UNIT, tallies
 from storage.models import (
     Assignment,
@@ -42,6 +40,7 @@ from storage.models import (
     Target,
     Unit,
 )
+from storage.tasks import TargetCondition
 
 USAGE = N_("Gõ /giaotiep #số để giao tiếp nhiệm vụ cho các đơn vị trực thuộc, ví dụ: /giaotiep #1 "
          "hoặc /giaotiep #1 | hạn 15/05/2023 | đơn vị @THCS.")
@@ -49,9 +48,7 @@ USAGE = N_("Gõ /giaotiep #số để giao tiếp nhiệm vụ cho các đơn v�
 
 async def child_of(ctx: Context, target_id: int) -> Assignment | None:
     """The hand-down (not cancelled) made from office target `target_id`."""
-    return (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_target_id == target_id, Assignment.state != AssignmentState.CANCELLED)
-        .order_by(col(Assignment.id)))).first()
+    return await tasks.hand_down_of(ctx.session, target_id)
 
 
 # --- opening the preview -------------------------------------------------------------------
@@ -72,9 +69,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(ref)))
         return
     offices = sorted(ctx.scope.staff_offices)
-    target = (await ctx.session.exec(select(Target).where(
-        Target.assignment_id == parent.id, Target.period == parent.period,
-        col(Target.unit_id).in_(offices)).order_by(col(Target.id)))).first() if offices else None
+    target = await tasks.first_target_of(ctx.session, parent.id,  # type: ignore[arg-type]
+                                         parent.period, offices) if offices else None
     if target is None:
         ctx.reply(t("Nhiệm vụ {task} không giao cho đơn vị của bạn; chỉ đơn vị nhận nhiệm vụ "
                     "mới giao tiếp được cho các đơn vị cấp dưới.", task=task_line(t, parent)))
@@ -128,8 +124,7 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
         "parent_office": await office_name(ctx.session, parent.office_id) or "",
         "parent_deadline": target.deadline.isoformat(), "office_id": office.id,
     })
-    below = list((await ctx.session.exec(select(Unit.id).where(
-        Unit.parent_id == office.id).order_by(col(Unit.code)))).all())
+    below = await tasks.unit_ids_below(ctx.session, office.id)  # type: ignore[arg-type]
     draft["unit_ids"] = [u for u in below if u != office.id]
     if rest:
         line = parse_giao_line(rest)
@@ -165,13 +160,12 @@ async def after_answer(ctx: Context, target: Target) -> None:
     child = await ctx.session.get(Assignment, target.assignment_id)
     if child is None or child.parent_id is None or target.period != child.period:
         return
-    states = list((await ctx.session.exec(select(Target.state).where(
-        Target.assignment_id == child.id, Target.period == child.period))).all())
+    states = await tasks.target_states(ctx.session, child.id,  # type: ignore[arg-type]
+                                       child.period)
     if not answered(states):
         return
     marker = f"handed_down_done:{child.id}"
-    if (await ctx.session.exec(select(AuditLog.id).where(
-            AuditLog.action == "handed_down_done", AuditLog.detail == marker))).first():
+    if await tasks.logged(ctx.session, "handed_down_done", marker):
         return
     ctx.session.add(AuditLog(at=ctx.now, actor="system", action="handed_down_done",
                              assignment_id=child.id, detail=marker))
@@ -210,8 +204,7 @@ async def cancel_children(ctx: Context, parent: Assignment) -> int:
     """The parent was cancelled: so are its hand-downs (and theirs); their units are told.
     Returns how many people were told."""
     told = 0
-    children = (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_id == parent.id, Assignment.state == AssignmentState.ACTIVE))).all()
+    children = await tasks.active_hand_downs(ctx.session, parent.id)  # type: ignore[arg-type]
     for child in children:
         told += await giao.cancel_task(ctx, child)
         told += await cancel_children(ctx, child)  # and theirs, level after level
@@ -232,8 +225,7 @@ async def after_extension(ctx: Context, target: Target, parent: Assignment) -> N
     staff = await ctx.session.get(Member, child.assigned_by) if child else None
     if child is None or staff is None:
         return
-    child_due = (await ctx.session.exec(select(func.min(Target.deadline)).where(
-        Target.assignment_id == child.id))).one()
+    child_due = await tasks.earliest_deadline(ctx.session, child.id)  # type: ignore[arg-type]
     ctx.send(staff, lambda tr: tr(
         "ℹ️ Nhiệm vụ {parent} được gia hạn cho đơn vị đến {until}. Nhiệm vụ giao tiếp {task} "
         "vẫn giữ hạn {deadline}; có thể gia hạn cho các đơn vị nếu cần.",
@@ -269,22 +261,15 @@ class HandDown:
 
 
 async def hand_downs(ctx: Context, assignment: Assignment, period: str,
-                     seen: ColumnElement[bool] | None) -> dict[int, HandDown]:
+                     seen: TargetCondition | None) -> dict[int, HandDown]:
     """The hand-downs of `assignment`'s `period`, by the office target they came from, for
     the office targets the reader sees (`seen`, None for all)."""
-    office_targets = select(Target.id).where(Target.assignment_id == assignment.id,
-                                             Target.period == period)
-    if seen is not None:
-        office_targets = office_targets.where(seen)
-    children = (await ctx.session.exec(select(Assignment).where(
-        Assignment.parent_id == assignment.id, Assignment.state != AssignmentState.CANCELLED,
-        col(Assignment.parent_target_id).in_(office_targets)))).all()
+    children = await tasks.hand_downs_seen(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                           period, seen)
     if not children:
         return {}
     # One read of the counters for every hand-down (a Sở task may have hundreds).
-    counted = await tallies(ctx.session, ctx.now, EVERY_UNIT,
-                            col(Assignment.parent_id) == assignment.id,
-                            col(Assignment.state) != AssignmentState.CANCELLED)
+    counted = await tasks.hand_down_tallies(ctx.session, ctx.now, assignment.id)  # type: ignore[arg-type]
     found: dict[int, HandDown] = {}
     for child in children:
         item = counted.get((child.id, child.period))  # type: ignore[arg-type]
@@ -309,19 +294,13 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
     """Hand-downs whose deadline has passed with units still owing: the clerk who handed it
     down is told once, with `/tainop` ready and the report the office still owes upward
     (those whose units all answered were told then). Returns how many were told."""
-    told_before = select(AuditLog.assignment_id).where(
-        col(AuditLog.action).in_(("handed_down_done", "handed_down_due")),
-        col(AuditLog.assignment_id).is_not(None))
-    children = (await ctx.session.exec(select(Assignment).where(
-        col(Assignment.parent_id).is_not(None), Assignment.state == AssignmentState.ACTIVE,
-        col(Assignment.deadline) <= now, col(Assignment.id).not_in(told_before)))).all()
+    children = await tasks.hand_downs_due_untold(ctx.session, now)
     told = 0
     for child in children:
         # Told once, whichever worker's sweep comes first: the task's row is locked and the
         # question asked again.
         await targets.lock_task(ctx.session, child)
-        if (await ctx.session.exec(told_before.where(
-                AuditLog.assignment_id == child.id).limit(1))).first() is not None:
+        if await tasks.hand_down_told(ctx.session, child.id):  # type: ignore[arg-type]
             continue
         told += 1
         ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",

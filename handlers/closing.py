@@ -5,16 +5,14 @@ nothing missed is sent in a burst. Both belong to the staff of the office that o
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from core import roles, transitions
-from core.states import OPEN_TARGET_STATES, AssignmentState
+from core.states import AssignmentState
 from core.text import excerpt
 from handlers.common import task_line, task_to_change, tell_assigner
 from handlers.context import Context
 from handlers.reminders import replan_target, unplan_target
 from services import targets
-from storage.models import Target
+from storage import tasks
 
 
 async def handle_close(ctx: Context, args: str) -> None:
@@ -49,9 +47,8 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
                   else t("Nhiệm vụ {task} đang mở.", task=task))
         return
     await targets.set_task_state(ctx.session, assignment, state)
-    owed = (await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, Target.period == assignment.period,
-        col(Target.state).in_(OPEN_TARGET_STATES)))).all()
+    owed = await tasks.open_targets(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                    assignment.period)
     for target in owed:
         if closing:
             await unplan_target(ctx, target)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from core import roles
 from core.callbacks import EditPress
 from core.deadlines import DeadlineError, parse_deadline
@@ -42,6 +40,7 @@ from handlers.giao import (
 )
 from handlers.reminders import plan_target, replan_target, unplan_target
 from services import targets
+from storage import tasks
 from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit
 
 FIELDS = (("deadline", N_("Hạn nộp")), ("add", N_("Thêm đơn vị")), ("remove", N_("Bớt đơn vị")),
@@ -66,11 +65,8 @@ USAGE = N_("Cách dùng: /sua #N — chọn phần cần sửa; hoặc một dò
 async def _targets(ctx: Context, assignment: Assignment, locked: bool = False) -> list[Target]:
     """The targets of the task's current period, those taken off included; `locked`, their
     rows locked and read afresh (before they are changed)."""
-    query = select(Target).where(Target.assignment_id == assignment.id,
-                                 Target.period == assignment.period)
-    if locked:
-        return await targets.lock_all(ctx.session, query)
-    return list((await ctx.session.exec(query.order_by(col(Target.id)))).all())
+    return await tasks.period_targets(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                      assignment.period, lock=locked)
 
 
 def common_deadline(assignment: Assignment, owed: list[Target]) -> datetime:
@@ -83,8 +79,7 @@ def common_deadline(assignment: Assignment, owed: list[Target]) -> datetime:
 async def _units(ctx: Context, ids: list[int]) -> list[Unit]:
     if not ids:
         return []
-    return list((await ctx.session.exec(select(Unit).where(col(Unit.id).in_(ids))
-                                        .order_by(col(Unit.code)))).all())
+    return await tasks.units_by_code(ctx.session, ids)
 
 
 def _names(units: list[Unit]) -> str:

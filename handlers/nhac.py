@@ -3,11 +3,9 @@ changes when its reminders go out (days before the deadline) and re-plans them."
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from core import roles
 from core.giao_line import parse_offsets, repeated_offsets
-from core.states import OPEN_TARGET_STATES, AssignmentState
+from core.states import AssignmentState
 from core.text import excerpt
 from handlers.common import (
     in_current_period,
@@ -18,7 +16,7 @@ from handlers.common import (
 )
 from handlers.context import Context
 from handlers.reminders import replan_target, send_reminder
-from storage.models import Target
+from storage import tasks
 
 
 async def handle_command(ctx: Context, args: str) -> None:
@@ -35,8 +33,8 @@ async def handle_command(ctx: Context, args: str) -> None:
     if assignment.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
-    targets = await in_current_period(ctx, list((await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id, col(Target.state).in_(OPEN_TARGET_STATES)))).all()))
+    targets = await in_current_period(ctx, await tasks.open_targets(
+        ctx.session, assignment.id))  # type: ignore[arg-type]
     if rest.strip():
         offsets = parse_offsets(rest)
         if offsets is None:

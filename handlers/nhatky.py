@@ -3,15 +3,13 @@ channel each change came from is in `bot.py audit`)."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from core import roles
 from core.clock import to_local
 from core.i18n import N_
 from core.text import excerpt
 from handlers.common import task_line, task_to_change
 from handlers.context import Context
-from storage.models import AuditLog
+from storage import tasks
 
 SHOWN = 30
 ACTIONS = {
@@ -57,9 +55,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
-    rows = list(reversed((await ctx.session.exec(
-        select(AuditLog).where(AuditLog.assignment_id == assignment.id)
-        .order_by(col(AuditLog.id).desc()).limit(SHOWN))).all()))
+    rows = await tasks.latest_audit_entries(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                            SHOWN)
     lines = [t("Nhật ký nhiệm vụ {task}:", task=task_line(t, assignment))]
     for row in rows:
         action = t(ACTIONS[row.action]) if row.action in ACTIONS else row.action

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import col, select
-
 from core.deadlines import Recurrence
 from core.periods import current_period, next_opening
-from core.states import AssignmentState, ReminderState, TargetState
+from core.states import AssignmentState
 from handlers.context import Context
 from handlers.giao import open_targets, task_line
 from services import targets
-from storage.models import Assignment, Member, Reminder, StoredFile, Target, Unit
+from storage import reminders as reminder_rows
+from storage import tasks
+from storage.models import Assignment, Member, StoredFile
 
 
 def _lead(ctx: Context) -> timedelta:
@@ -25,10 +24,7 @@ def _lead(ctx: Context) -> timedelta:
 
 
 async def _recurring(ctx: Context) -> list[Assignment]:
-    return list((await ctx.session.exec(
-        select(Assignment).where(Assignment.state == AssignmentState.ACTIVE,
-                                 col(Assignment.recurrence).is_not(None))
-        .order_by(col(Assignment.number)))).all())
+    return await tasks.recurring_tasks(ctx.session)
 
 
 async def roll_over(ctx: Context, now: datetime) -> int:
@@ -48,11 +44,9 @@ async def roll_over(ctx: Context, now: datetime) -> int:
             continue
         # The units of the current period: those added since come along, those taken off
         # (`/sua`) do not.
-        unit_ids = set((await ctx.session.exec(select(Target.unit_id).where(
-            Target.assignment_id == assignment.id, Target.period == assignment.period,
-            Target.state != TargetState.REMOVED))).all())
-        units = list((await ctx.session.exec(
-            select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all())
+        unit_ids = await tasks.unit_ids_on_task(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                                assignment.period)
+        units = await tasks.units_by_code(ctx.session, unit_ids)
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
             if assignment.file_id else None
         await _withdraw_past_reminders(ctx, assignment, period)
@@ -71,19 +65,14 @@ async def roll_over(ctx: Context, now: datetime) -> int:
 
 
 async def _opened(ctx: Context, assignment: Assignment, period: str) -> bool:
-    return (await ctx.session.exec(select(Target.id).where(
-        Target.assignment_id == assignment.id, Target.period == period).limit(1))).first() \
-        is not None
+    return await tasks.period_opened(ctx.session, assignment.id, period)  # type: ignore[arg-type]
 
 
 async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period: str) -> None:
     """Past periods' reminders stop, but for targets whose (extended) deadline is still
     ahead: those are chased until it."""
-    past = select(Target.id).where(Target.assignment_id == assignment.id,
-                                   Target.period != period, col(Target.deadline) < ctx.now)
-    await ctx.session.exec(update(Reminder).where(
-        col(Reminder.state) == ReminderState.PLANNED, col(Reminder.target_id).in_(past))
-        .values(state=ReminderState.SKIPPED))
+    await reminder_rows.skip_past_periods(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                          period, ctx.now)
 
 
 async def next_opening_after(ctx: Context, after: datetime) -> datetime | None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, literal, null
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from core import policy as reminder_policy
 from core.clock import to_local
 from core.i18n import Translator
 from core.states import (
-    OPEN_TARGET_STATES,
     SETTLED_TARGET_STATES,
     AssignmentState,
     ReminderKind,
@@ -30,8 +25,11 @@ from handlers.common import (
     unit_name,
 )
 from handlers.context import Context
+from storage import reminders as reminder_rows
+from storage import tasks
+from storage.db import Session
 from storage.figures import aware
-from storage.models import Assignment, AuditLog, Member, Reminder, Target, Unit
+from storage.models import Assignment, AuditLog, Member, Reminder, Target
 
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
@@ -60,20 +58,13 @@ async def plan_period(ctx: Context, assignment: Assignment, deadline: datetime) 
     national task (250,000) never pass through Python."""
     if assignment.reminders_paused:
         return
-    table = Reminder.__table__  # type: ignore[attr-defined]
-    connection = await ctx.session.connection()
-    for item in _planned(ctx, deadline, assignment):
-        await connection.execute(insert(table).from_select(
-            ["target_id", "due_at", "kind", "state", "sent_at"],
-            select(col(Target.id), literal(item.due_at, table.c.due_at.type),
-                   literal(str(item.kind)), literal(ReminderState.PLANNED.value), null())
-            .where(Target.assignment_id == assignment.id, Target.period == assignment.period)))
+    await reminder_rows.plan_for_period(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                        assignment.period, _planned(ctx, deadline, assignment))
 
 
 async def unplan_target(ctx: Context, target: Target) -> None:
     """Drop the reminders of `target` not sent yet."""
-    await ctx.session.exec(delete(Reminder).where(
-        col(Reminder.target_id) == target.id, Reminder.state == ReminderState.PLANNED))
+    await reminder_rows.unplan(ctx.session, target.id)  # type: ignore[arg-type]
 
 
 async def replan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
@@ -81,11 +72,9 @@ async def replan_target(ctx: Context, target: Target, assignment: Assignment) ->
     plan_target(ctx, target, assignment)
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
+async def next_due(session: Session) -> datetime | None:
     """The earliest planned reminder (one already due is the next thing to do)."""
-    return (await session.exec(
-        select(func.min(Reminder.due_at)).where(Reminder.state == ReminderState.PLANNED)
-    )).first()
+    return await reminder_rows.next_due(session)
 
 
 def reminder_text(t: Translator, ctx: Context, assignment: Assignment, target: Target,
@@ -122,27 +111,8 @@ async def send_reminder(ctx: Context, target: Target, assignment: Assignment,
 
 async def claim_due(ctx: Context, now: datetime, limit: int | None = None) -> list[Reminder]:
     """The planned reminders due by `now` of up to `limit` targets, claimed for this
-    transaction. The claim locks the targets: on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
-    so several bot processes sweeping at once split the targets between them and never turn
-    the same reminder into two messages; on SQLite every write transaction starts with
-    `BEGIN IMMEDIATE` (storage.db), so sweeps run one after another. Locking targets, not
-    reminders, keeps all due reminders of a target in one sweep (only the latest is sent)."""
-    due_targets = select(Reminder.target_id).where(
-        Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
-    query = select(Target.id).where(col(Target.id).in_(due_targets)).order_by(col(Target.id))
-    if limit is not None:
-        query = query.limit(limit)
-    if ctx.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        query = query.with_for_update(skip_locked=True)
-    targets = list((await ctx.session.exec(query)).all())
-    if not targets:
-        return []
-    # A new statement sees what a worker that held a lock committed meanwhile.
-    return list((await ctx.session.exec(
-        select(Reminder).where(col(Reminder.target_id).in_(targets),
-                               Reminder.state == ReminderState.PLANNED, col(Reminder.due_at) <= now)
-        .order_by(col(Reminder.due_at), col(Reminder.id))
-    )).all())
+    transaction (`storage.reminders.claim_due` says how workers split them)."""
+    return await reminder_rows.claim_due(ctx.session, now, limit)
 
 
 async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[int, int]:
@@ -157,11 +127,9 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
         latest[reminder.target_id] = reminder
     # Everything the batch needs, read in a few queries (not three per target).
     ids = sorted(latest)
-    by_id = {t.id: t for t in (await ctx.session.exec(
-        select(Target).where(col(Target.id).in_(ids)))).all()}
+    by_id = await tasks.targets_by_id(ctx.session, ids)
     unit_ids = sorted({t.unit_id for t in by_id.values()})
-    names = dict((await ctx.session.exec(
-        select(Unit.id, Unit.name).where(col(Unit.id).in_(unit_ids)))).all())
+    names = await tasks.unit_names(ctx.session, unit_ids)
     reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
     sent = 0
     for reminder in due:
@@ -196,9 +164,7 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
 
 async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignment) -> int:
     """Plan the next overdue reminder; returns how many overdue reminders went out so far."""
-    count = (await ctx.session.exec(select(func.count()).select_from(Reminder).where(
-        Reminder.target_id == target.id, Reminder.kind == ReminderKind.OVERDUE,
-        col(Reminder.state).in_((ReminderState.SENT, ReminderState.SKIPPED))))).one()
+    count = await reminder_rows.overdue_reminders_out(ctx.session, target.id)  # type: ignore[arg-type]
     follow = reminder_policy.next_overdue(target.deadline, ctx.now, count,
                                           policy_of(ctx.settings, assignment),
                                           calendar_of(ctx.settings))
@@ -227,18 +193,13 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
         return
     day = to_local(ctx.now).date().isoformat()
     marker = f"escalate:{assignment.id}:{target.period}:{day}"
-    already = (await ctx.session.exec(select(AuditLog).where(
-        AuditLog.action == "escalate", AuditLog.detail == marker))).first()
+    already = await tasks.logged(ctx.session, "escalate", marker)
     staff = await ctx.session.get(Member, assignment.assigned_by)
     if already or staff is None:
         return
     ctx.session.add(AuditLog(at=ctx.now, actor="system", action="escalate", detail=marker))
-    missing = (await ctx.session.exec(
-        select(Unit).join(Target, col(Target.unit_id) == col(Unit.id))
-        .where(Target.assignment_id == assignment.id, Target.period == target.period,
-               col(Target.state).in_(OPEN_TARGET_STATES),
-               col(Target.deadline) < ctx.now)
-        .order_by(col(Unit.code)))).all()
+    missing = await tasks.units_missing(ctx.session, assignment.id,  # type: ignore[arg-type]
+                                        target.period, ctx.now)
     names = "\n".join(f"• {u.name}" for u in missing[:30])
     ctx.send(staff, lambda t: t("⚠️ Nhiệm vụ {task} đã quá hạn 3 ngày làm việc; {n} đơn vị vẫn "
                                 "chưa nộp:\n{names}\nNhắc ngay: /nhac #{number}",
