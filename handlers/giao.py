@@ -116,11 +116,9 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
     return await _resolve(ctx, spec, UNIT_OBJECTS)
 
 
-# What `/giao` reads of the units it resolves: rows, not objects (50,000 for «tất cả»).
-
-
 async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[list[Any], list[str]]:
-    """`resolve_units`, reading `entity`: the `Unit` objects, or `UNIT_COLUMNS`."""
+    """`resolve_units`, reading `entity`: the `Unit` objects, or `UNIT_COLUMNS` (what
+    `/giao` reads of the units it resolves: rows, not objects, 50,000 for «tất cả»)."""
     t = ctx.t
     found: dict[int, Any] = {}
     problems: list[str] = []
@@ -699,10 +697,8 @@ async def _send(ctx: Context, draft: dict) -> None:
 
 
 async def _numbered(ctx: Context, build: Callable[[int], Assignment]) -> Assignment:
-    """The new task `build(number)` stored with the next free number. Two staff sending at
-    the same moment read the same highest number: the second insert waits for the first
-    and fails on the unique number, so it takes the next one (in a savepoint, so nothing
-    else of the event is undone)."""
+    """The new task `build(number)` stored with the next free number, taking the next one
+    when a colleague's [Gửi] took it meanwhile (`storage.assigning.numbered`)."""
     return await assigning.numbered(ctx.session, build)
 
 
