@@ -8,10 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
 from core import roles
 from core.clock import LOCAL_TZ
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
@@ -45,11 +41,28 @@ from services.scope import (
     directly_below,
     office_name,
 )
-from storage.models import Assignment, Dialogue, Outbox, Target, Unit, UnitGroup
+from storage import assigning
+from storage.models import Assignment, Dialogue, Outbox, Target, Unit
+from storage.units import (
+    UNIT_COLUMNS,
+    UNIT_OBJECTS,
+    code_and_name_rows,
+    count_units,
+    first_codes_and_names,
+    first_names,
+    group_or_kind_exists,
+    is_within,
+    unit_ids_within,
+    units_among,
+    units_by_code,
+    units_by_name,
+    units_named,
+    units_of_group,
+    units_of_kind,
+)
 
 PREVIEW_UNITS = 10
 ID_CHUNK = 5000  # ids per IN (...) list
-NUMBER_TRIES = 5  # a task's number taken by a concurrent [Gửi]: try the next one
 MAX_TITLE = 500  # Assignment.title; longer texts belong in the details
 STEPS = ("title", "details", "deadline", "units")
 EDITABLE = (("title", N_("Tên")), ("deadline", N_("Hạn")), ("units", N_("Đơn vị")),
@@ -100,20 +113,16 @@ async def resolve_units(ctx: Context, spec: str) -> tuple[list[Unit], list[str]]
     """Units named by `spec` (codes, @groups, names without accents, «tất cả», @tructhuoc)
     and, for the parts that could not be used, what to tell the user. Everything is read
     inside the member's scope: a Phòng clerk's @THCS is his Phòng's THCS schools."""
-    return await _resolve(ctx, spec, (Unit,))
-
-
-# What `/giao` reads of the units it resolves: rows, not objects (50,000 for «tất cả»).
-UNIT_COLUMNS = (Unit.id, Unit.code, Unit.name, Unit.name_key)
+    return await _resolve(ctx, spec, UNIT_OBJECTS)
 
 
 async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[list[Any], list[str]]:
-    """`resolve_units`, reading `entity`: the `Unit` objects, or `UNIT_COLUMNS`."""
+    """`resolve_units`, reading `entity`: the `Unit` objects, or `UNIT_COLUMNS` (what
+    `/giao` reads of the units it resolves: rows, not objects, 50,000 for «tất cả»)."""
     t = ctx.t
     found: dict[int, Any] = {}
     problems: list[str] = []
     allowed = assignable_units(ctx.scope)
-    within = [] if allowed is None else [col(Unit.id).in_(allowed)]
     office = await office_name(ctx.session, ctx.scope.office_for_new_task())
     session = ctx.session
     for raw in re.split(r"[,;\n]|\s+và\s+|\s+va\s+", spec):
@@ -122,47 +131,36 @@ async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[li
             continue
         key = fold(token)
         if key in EVERY_UNIT_WORDS:
-            units = (await session.exec(select(*entity).where(*within).order_by(
-                col(Unit.code)))).all()
+            units = await units_among(session, allowed, entity=entity)
         elif fold(token.lstrip("@")) in DIRECTLY_BELOW_WORDS:
-            units = (await session.exec(select(*entity).where(
-                directly_below(ctx.scope), *within).order_by(col(Unit.code)))).all()
+            units = await units_among(session, allowed, directly_below(ctx.scope),
+                                      entity=entity)
             if not units:
                 problems.append(t("Không có đơn vị nào trực thuộc đơn vị của bạn."))
                 continue
         elif token.startswith("@"):
             group = fold(token[1:])
-            units = (await session.exec(
-                select(*entity).join(UnitGroup, col(UnitGroup.unit_id) == col(Unit.id))
-                .where(UnitGroup.key == group, *within).order_by(col(Unit.code)))).unique().all()
+            units = await units_of_group(session, group, allowed, entity)
             if not units:  # a unit kind (@THCS) or a unit code written as a group
-                units = (await session.exec(select(*entity).where(
-                    func.lower(Unit.kind) == token[1:].lower(), *within))).all() or \
-                    (await session.exec(select(*entity).where(
-                        func.upper(Unit.code) == token[1:].upper(), *within))).all()
+                units = await units_of_kind(session, token[1:], allowed, entity) or \
+                    await units_by_code(session, token[1:], allowed, entity)
             if not units:
                 problems.append(t("Không có nhóm «{group}» trong phạm vi của {office}.",
                                   group=excerpt(token), office=office) if office and await _exists(
                     ctx, group, token[1:]) else t("Không có nhóm «{group}».", group=excerpt(token)))
                 continue
         else:
-            units = (await session.exec(
-                select(*entity).where(func.upper(Unit.code) == token.upper()))).all()
-            if units and within and not (await session.exec(select(Unit.id).where(
-                    col(Unit.id) == units[0].id, *within))).first():
+            units = await units_by_code(session, token, None, entity)
+            if units and allowed is not None and not await is_within(
+                    session, units[0].id, allowed):
                 problems.append(t("Đơn vị «{code}» không thuộc phạm vi của {office}: chỉ giao "
                                   "được cho {office} và các đơn vị cấp dưới.",
                                   code=token, office=office or t("bạn")))
                 continue
             if not units:
-                units = (await session.exec(select(*entity).where(
-                    Unit.name_key == key, *within))).all()
+                units = await units_by_name(session, key, allowed, entity)
             if not units:
-                candidates = (await session.exec(
-                    select(*entity).where(col(Unit.name_key).contains(key), *within)
-                    .order_by(col(Unit.code)).limit(11))).all()
-                words = [u for u in candidates if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
-                candidates = words or candidates
+                candidates = await units_named(session, key, allowed, 11, entity)
                 if len(candidates) > 1:
                     listed = "\n".join(f"• {u.code} — {u.name}" for u in candidates[:10])
                     problems.append(t("«{name}» khớp với nhiều đơn vị; hãy ghi rõ mã đơn vị:\n"
@@ -181,9 +179,7 @@ async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[li
 
 async def _exists(ctx: Context, group: str, kind: str) -> bool:
     """Whether a group or kind exists anywhere (to say it is outside the scope)."""
-    return bool((await ctx.session.exec(select(UnitGroup.id).where(
-        UnitGroup.key == group).limit(1))).first() or (await ctx.session.exec(select(
-            Unit.id).where(func.lower(Unit.kind) == kind.lower()).limit(1))).first())
+    return await group_or_kind_exists(ctx.session, group, kind)
 
 
 # --- the draft, kept in the dialogue -----------------------------------------------------
@@ -248,14 +244,12 @@ class UnitRef(NamedTuple):
 async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[UnitRef]:
     """The draft's units by code, read in chunks (PostgreSQL takes at most 32,767
     parameters a statement)."""
-    query = select(Unit.id, Unit.code, Unit.name)
     if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
-        return [UnitRef(*row) for row in (await ctx.session.exec(query.where(
-            col(Unit.id).in_(unit_ids)).order_by(col(Unit.code)))).all()]
+        return [UnitRef(*row) for row in await code_and_name_rows(ctx.session, unit_ids)]
     units: list[UnitRef] = []
     for start in range(0, len(unit_ids), ID_CHUNK):
-        units += [UnitRef(*row) for row in (await ctx.session.exec(query.where(
-            col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])))).all()]
+        units += [UnitRef(*row) for row in await code_and_name_rows(
+            ctx.session, unit_ids[start:start + ID_CHUNK], by_code=False)]
     return sorted(units, key=lambda u: u.code)
 
 
@@ -263,17 +257,14 @@ async def _draft_names(ctx: Context, unit_ids: list[int]) -> tuple[int, list[str
     """How many of the draft's units exist and the names of the first `PREVIEW_UNITS` by
     code, for the preview: counted by the database, not read row by row."""
     if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
-        where = col(Unit.id).in_(unit_ids)
-        count = (await ctx.session.exec(select(func.count()).where(where))).one()
-        names = (await ctx.session.exec(select(Unit.name).where(where).order_by(
-            col(Unit.code)).limit(PREVIEW_UNITS))).all()
-        return count, list(names)
+        count = await count_units(ctx.session, unit_ids)
+        names = await first_names(ctx.session, unit_ids, PREVIEW_UNITS)
+        return count, names
     count, first = 0, []
     for start in range(0, len(unit_ids), ID_CHUNK):
-        where = col(Unit.id).in_(unit_ids[start:start + ID_CHUNK])
-        count += (await ctx.session.exec(select(func.count()).where(where))).one()
-        first += (await ctx.session.exec(select(Unit.code, Unit.name).where(where).order_by(
-            col(Unit.code)).limit(PREVIEW_UNITS))).all()
+        chunk = unit_ids[start:start + ID_CHUNK]
+        count += await count_units(ctx.session, chunk)
+        first += await first_codes_and_names(ctx.session, chunk, PREVIEW_UNITS)
     return count, [name for _, name in sorted(first)[:PREVIEW_UNITS]]
 
 
@@ -650,9 +641,8 @@ async def _send(ctx: Context, draft: dict) -> None:
     if allowed is not None:  # the scope may have changed since the preview
         inside: set[int] = set()
         for start in range(0, len(draft["unit_ids"]), ID_CHUNK):
-            inside.update((await ctx.session.exec(select(Unit.id).where(
-                col(Unit.id).in_(draft["unit_ids"][start:start + ID_CHUNK]),
-                col(Unit.id).in_(allowed)))).all())  # type: ignore[arg-type]
+            inside.update(await unit_ids_within(
+                ctx.session, draft["unit_ids"][start:start + ID_CHUNK], allowed))
         if len(inside) < len(units):
             draft["editing"] = True
             await ask(ctx, draft, "units", t(
@@ -663,9 +653,7 @@ async def _send(ctx: Context, draft: dict) -> None:
         # The office's target is locked: of two colleagues sending at the same moment, the
         # second sees the first one's hand-down.
         await targets.get(ctx.session, draft["parent_target_id"])
-        existing = (await ctx.session.exec(select(Assignment.number).where(
-            Assignment.parent_target_id == draft["parent_target_id"],
-            Assignment.state != AssignmentState.CANCELLED))).first()
+        existing = await assigning.hand_down_number(ctx.session, draft["parent_target_id"])
         if existing is not None:
             await ctx.clear_dialogue()
             ctx.reply(t("Nhiệm vụ #{parent} đã được giao tiếp thành nhiệm vụ #{number}; bản "
@@ -709,22 +697,9 @@ async def _send(ctx: Context, draft: dict) -> None:
 
 
 async def _numbered(ctx: Context, build: Callable[[int], Assignment]) -> Assignment:
-    """The new task `build(number)` stored with the next free number. Two staff sending at
-    the same moment read the same highest number: the second insert waits for the first
-    and fails on the unique number, so it takes the next one (in a savepoint, so nothing
-    else of the event is undone)."""
-    for attempt in range(NUMBER_TRIES):
-        number = ((await ctx.session.exec(select(func.max(Assignment.number)))).first() or 0) + 1
-        try:
-            async with ctx.session.begin_nested():
-                assignment = build(number)
-                ctx.session.add(assignment)
-                await ctx.session.flush()
-            return assignment
-        except IntegrityError:
-            if attempt == NUMBER_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    """The new task `build(number)` stored with the next free number, taking the next one
+    when a colleague's [Gửi] took it meanwhile (`storage.assigning.numbered`)."""
+    return await assigning.numbered(ctx.session, build)
 
 
 async def handle_cancel(ctx: Context, args: str) -> None:
@@ -765,8 +740,7 @@ async def cancel_task(ctx: Context, assignment: Assignment) -> int:
     if assignment.state == AssignmentState.CANCELLED:
         return 0
     await targets.set_task_state(ctx.session, assignment, AssignmentState.CANCELLED)
-    owed = (await ctx.session.exec(select(Target).where(
-        Target.assignment_id == assignment.id))).all()
+    owed = await assigning.targets_of(ctx.session, assignment.id)  # type: ignore[arg-type]
     notified = 0
     for target in owed:
         if target.state in SETTLED_TARGET_STATES:

@@ -11,8 +11,6 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from core import roles
 from core.callbacks import PlanDuty
 from core.deadlines import Recurrence
@@ -27,7 +25,8 @@ from handlers import giao, plans
 from handlers.common import calendar_of
 from handlers.context import Context
 from services.scope import assignable_units
-from storage.models import Dialogue, Outbox, PlanDraft, Unit, UnitGroup
+from storage.models import Dialogue, Outbox, PlanDraft
+from storage.units import group_names, unit_ids_within, units_within
 
 PASTED = N_("nội dung dán vào")
 SOURCE_CHARS = 160  # of each duty's passage shown in the list
@@ -143,12 +142,9 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
 async def _scope_units(ctx: Context) -> list[UnitView]:
     """The units the staff member may assign to, with their groups, for the audience."""
     allowed = assignable_units(ctx.scope)
-    within = [] if allowed is None else [col(Unit.id).in_(allowed)]
-    units = (await ctx.session.exec(select(Unit).where(*within))).all()
+    units = await units_within(ctx.session, allowed)
     groups: dict[int, list[str]] = {}
-    rows = await ctx.session.exec(select(UnitGroup.unit_id, UnitGroup.name).where(
-        *([] if allowed is None else [col(UnitGroup.unit_id).in_(allowed)])))
-    for unit_id, group in rows.all():
+    for unit_id, group in await group_names(ctx.session, allowed):
         groups.setdefault(unit_id, []).append(group)
     return [UnitView(id=u.id, code=u.code, name=u.name, kind=u.kind,  # type: ignore[arg-type]
                      groups=tuple(groups.get(u.id, ())), parent_id=u.parent_id)  # type: ignore[arg-type]
@@ -249,9 +245,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
             notice = t("Hạn trong kế hoạch ({date}) đã qua.", date=t.date(due))
     if row["unit_ids"]:
         allowed = assignable_units(ctx.scope)  # the scope may have changed since the reading
-        within = [] if allowed is None else [col(Unit.id).in_(allowed)]
-        draft["unit_ids"] = list((await ctx.session.exec(select(Unit.id).where(
-            col(Unit.id).in_(row["unit_ids"]), *within))).all())
+        draft["unit_ids"] = list(await unit_ids_within(ctx.session, row["unit_ids"], allowed))
     elif row["audience"]:
         notice = (notice + "\n" if notice else "") + t(
             "Chưa tìm được đơn vị nào khớp với «{words}».", words=row["audience"])

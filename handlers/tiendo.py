@@ -11,11 +11,6 @@ carries the view.
 
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from core.callbacks import ProgressPage, ReportFile
 from core.i18n import Translator
 from core.messages import Button
@@ -35,12 +30,28 @@ from storage.figures import (
     aware,
     histories,
     history,
+    late_names,
     late_page,
+    missing_page,
     most_late,
     tallies,
+    tasks_by_id,
+    unit_task_count,
+    unit_task_page,
 )
-from storage.models import Assignment, GroupUnit, Outbox, Target, Unit, UnitGroup
+from storage.models import Outbox, Unit
 from storage.queries import subtree
+from storage.units import (
+    any_of,
+    count_of,
+    group_name,
+    group_roots,
+    group_units,
+    units_by_code,
+    units_by_id,
+    units_by_name,
+    units_named,
+)
 
 PAGE_SIZE = 20
 CHOICES = 10  # units offered as buttons when a name matches several
@@ -174,8 +185,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     elif view == "l":
         await _late(ctx, scope, page)
     elif view == "g":  # the payload carries the group's key: show its name as imported
-        name = (await ctx.session.exec(select(func.min(UnitGroup.name)).where(
-            UnitGroup.key == arg))).one()
+        name = await group_name(ctx.session, arg)
         await _group(ctx, name or arg, scope, page)
     elif view == "u" and arg.isdigit():
         unit = await ctx.session.get(Unit, int(arg))
@@ -198,8 +208,7 @@ async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str
               if current.get(assignment_id) == period}
     if not latest:
         return [], []
-    assignments = {a.id: a for a in (await ctx.session.exec(
-        select(Assignment).where(col(Assignment.id).in_(latest)))).all()}
+    assignments = await tasks_by_id(ctx.session, latest)
     order = sorted(latest, key=lambda a: (latest[a][1].earliest, assignments[a].number))
     page = _clamp(page, len(order))
     lines = []
@@ -266,17 +275,10 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
                        "những gì đã nộp trước khi huỷ."))
         ctx.reply("\n".join(lines), assignment_id=assignment.id)
         return
-    in_period = [Target.assignment_id == assignment.id, Target.period == period]
-    if seen is not None:
-        in_period.append(seen)
     page = _clamp(page, f.missing)
     if f.missing:
-        rows = (await ctx.session.exec(
-            select(Unit.name, Target.state, Target.percent, Target.deadline, Target.id,
-                   Unit.id)
-            .join(Unit, col(Unit.id) == col(Target.unit_id))
-            .where(*in_period, col(Target.state).in_(OPEN_TARGET_STATES))
-            .order_by(col(Unit.code)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+        rows = await missing_page(ctx.session, assignment.id, period, seen,  # type: ignore[arg-type]
+                                  (page - 1) * PAGE_SIZE, PAGE_SIZE)
         offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
             else set()
         unreachable = await reach.unit_unreachable(ctx, [row[5] for row in rows])
@@ -297,11 +299,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:
-        names = (await ctx.session.exec(
-            select(Unit.name).join(Target, col(Unit.id) == col(Target.unit_id))
-            .where(*in_period, Target.state == TargetState.SUBMITTED,
-                   col(Target.on_time).is_(False))
-            .order_by(col(Unit.code)).limit(PAGE_SIZE))).all()
+        names = await late_names(ctx.session, assignment.id, period, seen,  # type: ignore[arg-type]
+                                 PAGE_SIZE)
         text = t("Nộp muộn ({n}): {names}", n=t.number(f.late), names=", ".join(names))
         if f.late > len(names):
             text += t(" … và {n} đơn vị khác (/tiendo tre-han)", n=t.number(f.late - len(names)))
@@ -320,18 +319,15 @@ async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> Non
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
     key = fold(name)
-    roots = select(UnitGroup.unit_id).where(UnitGroup.key == key)
-    members = select(GroupUnit.unit_id).where(GroupUnit.key == key)
-    if scope is not None:
-        roots = roots.where(col(UnitGroup.unit_id).in_(visible_units(scope)))
-        members = members.where(col(GroupUnit.unit_id).in_(visible_units(scope)))
-    count = (await ctx.session.exec(select(func.count()).select_from(roots.subquery()))).one()
+    within = None if scope is None else visible_units(scope)
+    roots, members = group_roots(key, within), group_units(key, within)
+    count = await count_of(ctx.session, roots)
     if not count:
         ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
                     group=excerpt(f"@{name}")))
         return
     units = Units(group=key) if scope is None else Units.given(members)
-    size = (await ctx.session.exec(select(func.count()).select_from(members.subquery()))).one()
+    size = await count_of(ctx.session, members)
     lines = [t("Tiến độ của nhóm {group} ({n} đơn vị):", group=f"@{name}", n=t.number(count))]
     if size > count:
         lines[0] = t("Tiến độ của nhóm {group} ({n} đơn vị, tính cả {below} đơn vị trực "
@@ -359,21 +355,18 @@ async def _most_late(ctx: Context, units: Units) -> list[str]:
     if not ids:
         return []
     figures = await histories(ctx.session, ctx.now, ids)
-    units_by_id = {u.id: u for u in (await ctx.session.exec(
-        select(Unit).where(col(Unit.id).in_(ids)))).all()}
+    by_id = {u.id: u for u in await units_by_id(ctx.session, ids)}
     lines = [t("Đơn vị hay trễ hạn nhất:")]
     for unit_id in ids:
-        lines.append(t("• {unit} ({code}) — {figures}", unit=units_by_id[unit_id].name,
-                       code=units_by_id[unit_id].code,
+        lines.append(t("• {unit} ({code}) — {figures}", unit=by_id[unit_id].name,
+                       code=by_id[unit_id].code,
                        figures=history_text(t, figures[unit_id])))
     return lines
 
 
 async def _is_group(ctx: Context, name: str, scope: Scope | None) -> bool:
-    roots = select(UnitGroup.unit_id).where(UnitGroup.key == fold(name))
-    if scope is not None:
-        roots = roots.where(col(UnitGroup.unit_id).in_(visible_units(scope)))
-    return (await ctx.session.exec(roots.limit(1))).first() is not None
+    return await any_of(ctx.session, group_roots(
+        fold(name), None if scope is None else visible_units(scope)))
 
 
 async def _units_named(ctx: Context, ref: str, scope: Scope | None) -> list[Unit]:
@@ -382,27 +375,20 @@ async def _units_named(ctx: Context, ref: str, scope: Scope | None) -> list[Unit
     key = fold(ref)
     if not key:
         return []
-    within = [] if scope is None else [col(Unit.id).in_(
-        sorted(scope.reporting) if _reporter_only(scope) else visible_units(scope))]
-    found = list((await ctx.session.exec(select(Unit).where(
-        col(Unit.name_key).contains(key), *within).order_by(col(Unit.code))
-        .limit(CHOICES + 1))).all())
-    words = [u for u in found if re.search(rf"\b{re.escape(key)}\b", u.name_key)]
-    return words or found
+    within = None if scope is None else (
+        sorted(scope.reporting) if _reporter_only(scope) else visible_units(scope))
+    return await units_named(ctx.session, key, within, CHOICES + 1)
 
 
 async def _find_unit(ctx: Context, ref: str, scope: Scope | None) -> Unit | None:
     """The unit with code or name `ref`; for an office, only among the units it sees."""
     if not ref:
         return None
-    within = [] if scope is None or _reporter_only(scope) else [
-        col(Unit.id).in_(visible_units(scope))]
-    unit = (await ctx.session.exec(
-        select(Unit).where(func.upper(Unit.code) == ref.upper(), *within))).first()
-    if unit is None:
-        unit = (await ctx.session.exec(select(Unit).where(
-            Unit.name_key == fold(ref), *within))).first()
-    return unit
+    within = None if scope is None or _reporter_only(scope) else visible_units(scope)
+    found = await units_by_code(ctx.session, ref, within)
+    if not found:
+        found = await units_by_name(ctx.session, fold(ref), within)
+    return found[0] if found else None
 
 
 async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
@@ -426,14 +412,10 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     if _reporter_only(scope) and unit.id not in scope.reporting:  # type: ignore[union-attr]
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
         return
-    own = [Target.unit_id == unit.id, col(Target.assignment_id).in_(
-        select(Assignment.id).where(active()))]
-    total = (await ctx.session.exec(select(func.count()).select_from(Target).where(*own))).one()
+    total = await unit_task_count(ctx.session, unit.id)  # type: ignore[arg-type]
     page = _clamp(page, total)
-    rows = (await ctx.session.exec(
-        select(Target, Assignment).join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(*own).order_by(col(Target.deadline), col(Assignment.number))
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))).all()
+    rows = await unit_task_page(ctx.session, unit.id,  # type: ignore[arg-type]
+                                (page - 1) * PAGE_SIZE, PAGE_SIZE)
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
     names = {TargetState.PENDING: t("chưa nộp"), TargetState.IN_PROGRESS: t("đang làm"),
              TargetState.EXCUSED: t("được miễn"),
@@ -453,7 +435,7 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     if page == 1:
         lines += await _over_time(ctx, Units.given([unit.id]), t("riêng đơn vị"))
         tree = subtree([unit.id])
-        size = (await ctx.session.exec(select(func.count()).select_from(tree.subquery()))).one()
+        size = await count_of(ctx.session, tree)
         if size > 1:
             lines += await _over_time(ctx, Units.given(tree), t(
                 "tính cả {n} đơn vị trực thuộc", n=t.number(size - 1)))

@@ -10,7 +10,7 @@ targets, by the same rules (tests/test_unit_tally.py checks that both agree).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -268,3 +268,65 @@ async def most_late(session: AsyncSession, now: datetime, units: Units) -> list[
         if len(rows) < CANDIDATES or (len(best) == MOST_LATE and -best[-1][0] > after[1]):
             break
     return [unit_id for _, unit_id in best]
+
+
+# --- the rows behind a view -------------------------------------------------------------------
+
+
+async def tasks_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Assignment]:
+    return {a.id: a for a in (await session.exec(  # type: ignore[misc]
+        select(Assignment).where(col(Assignment.id).in_(ids)))).all()}
+
+
+def _in_period(assignment_id: int, period: str, seen: Any) -> list[Any]:
+    """The targets of a task's period that the member sees (`seen`: a condition on
+    `Target`, None for all of them)."""
+    where = [Target.assignment_id == assignment_id, Target.period == period]
+    if seen is not None:
+        where.append(seen)
+    return where
+
+
+async def missing_page(session: AsyncSession, assignment_id: int, period: str, seen: Any,
+                       offset: int, limit: int) -> Sequence[Any]:
+    """The targets of a task's period still owed, by unit code, from `offset`: (unit name,
+    state, percent, deadline, target id, unit id)."""
+    return (await session.exec(
+        select(Unit.name, Target.state, Target.percent, Target.deadline, Target.id,  # type: ignore[call-overload]
+               Unit.id)
+        .join(Unit, col(Unit.id) == col(Target.unit_id))
+        .where(*_in_period(assignment_id, period, seen),
+               col(Target.state).in_(OPEN_TARGET_STATES))
+        .order_by(col(Unit.code)).offset(offset).limit(limit))).all()
+
+
+async def late_names(session: AsyncSession, assignment_id: int, period: str, seen: Any,
+                     limit: int) -> Sequence[str]:
+    """The names of the first `limit` units by code that submitted a task's period late."""
+    return (await session.exec(
+        select(Unit.name).join(Target, col(Unit.id) == col(Target.unit_id))
+        .where(*_in_period(assignment_id, period, seen), Target.state == TargetState.SUBMITTED,
+               col(Target.on_time).is_(False))
+        .order_by(col(Unit.code)).limit(limit))).all()
+
+
+def _unit_tasks(unit_id: int) -> list[ColumnElement[bool]]:
+    """The targets of a unit in the active tasks."""
+    return [Target.unit_id == unit_id, col(Target.assignment_id).in_(  # type: ignore[list-item]
+        select(Assignment.id).where(active()))]
+
+
+async def unit_task_count(session: AsyncSession, unit_id: int) -> int:
+    """How many targets the unit has in the active tasks."""
+    return (await session.exec(select(func.count()).select_from(Target).where(
+        *_unit_tasks(unit_id)))).one()
+
+
+async def unit_task_page(session: AsyncSession, unit_id: int, offset: int, limit: int
+                         ) -> Sequence[tuple[Target, Assignment]]:
+    """The unit's targets in the active tasks with their tasks, by deadline and number, from
+    `offset`."""
+    return (await session.exec(
+        select(Target, Assignment).join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+        .where(*_unit_tasks(unit_id)).order_by(col(Target.deadline), col(Assignment.number))
+        .offset(offset).limit(limit))).all()
