@@ -38,6 +38,7 @@ from storage.models import (
     Target,
 )
 from storage.repositories import bot_message
+from storage.units import unit_names
 
 # --- /viec -------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ async def _apart(ctx: Context, rows: list[tuple[Target, Assignment]]) -> Apart:
     (an extension running past the next period's opening) or, for a member reporting for two
     units, the unit; ("", "") for a task owed once."""
     twice = _periods_shown(rows)
-    units = await submissions.unit_names(
+    units = await unit_names(
         ctx.session, {t.unit_id for t, a in rows if a.number in twice})
 
     def apart(t: Translator, target: Target, assignment: Assignment) -> tuple[str, str]:

@@ -41,6 +41,7 @@ from storage.models import (
     Unit,
 )
 from storage.tasks import TargetCondition
+from storage.units import unit_ids_below
 
 USAGE = N_("Gõ /giaotiep #số để giao tiếp nhiệm vụ cho các đơn vị trực thuộc, ví dụ: /giaotiep #1 "
          "hoặc /giaotiep #1 | hạn 15/05/2023 | đơn vị @THCS.")
@@ -124,7 +125,7 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
         "parent_office": await office_name(ctx.session, parent.office_id) or "",
         "parent_deadline": target.deadline.isoformat(), "office_id": office.id,
     })
-    below = await tasks.unit_ids_below(ctx.session, office.id)  # type: ignore[arg-type]
+    below = await unit_ids_below(ctx.session, office.id)  # type: ignore[arg-type]
     draft["unit_ids"] = [u for u in below if u != office.id]
     if rest:
         line = parse_giao_line(rest)

@@ -17,6 +17,8 @@ from services.scope import Access, check_change
 from storage import members, submissions
 from storage.models import Assignment, Member, Target, Unit
 from storage.repositories import task_by_ref
+from storage.units import units_below, units_below_of
+from storage.units import units_with_units_below as _units_with_units_below
 
 STATUS_LABELS: tuple[tuple[StatusAction, str], ...] = (
     ("done", N_("Đã nộp")),
@@ -170,7 +172,7 @@ def hand_down_button(target_id: int):
 
 async def units_with_units_below(ctx: Context, unit_ids: list[int]) -> set[int]:
     """Those of `unit_ids` that have units below them (offices that can hand down)."""
-    return await members.units_with_units_below(ctx.session, unit_ids)
+    return await _units_with_units_below(ctx.session, unit_ids)
 
 
 async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list[Member]]:
@@ -178,7 +180,7 @@ async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
     office_of: dict[int, list[int]] = {office: [office] for office in office_ids}
     # The units below: all, for a whole tree.
-    for unit_id, parent_id, kind in await members.units_below_of(ctx.session, office_ids):
+    for unit_id, parent_id, kind in await units_below_of(ctx.session, office_ids):
         if fold(kind) in kinds:  # a department: its staff are the office's
             office_of.setdefault(unit_id, []).append(parent_id)
     found: dict[int, list[Member]] = {}
@@ -195,6 +197,6 @@ async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list
 async def office_staff(ctx: Context, unit_id: int) -> list[Member]:
     """The staff of office `unit_id`: attached to it or to one of its departments."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
-    departments = [u.id for u in await members.units_below(ctx.session, unit_id)
+    departments = [u.id for u in await units_below(ctx.session, unit_id)
                    if fold(u.kind) in kinds]
     return await members.staff_of_units(ctx.session, [unit_id, *departments])  # type: ignore[list-item]

@@ -42,6 +42,7 @@ from handlers.reminders import plan_target, replan_target, unplan_target
 from services import targets
 from storage import tasks
 from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit
+from storage.units import units_by_id
 
 FIELDS = (("deadline", N_("Hạn nộp")), ("add", N_("Thêm đơn vị")), ("remove", N_("Bớt đơn vị")),
           ("title", N_("Tên")), ("details", N_("Chi tiết")), ("requires", N_("Cần nộp")))
@@ -79,7 +80,7 @@ def common_deadline(assignment: Assignment, owed: list[Target]) -> datetime:
 async def _units(ctx: Context, ids: list[int]) -> list[Unit]:
     if not ids:
         return []
-    return await tasks.units_by_code(ctx.session, ids)
+    return await units_by_id(ctx.session, ids)
 
 
 def _names(units: list[Unit]) -> str:

@@ -17,6 +17,7 @@ from services import targets
 from storage import reminders as reminder_rows
 from storage import tasks
 from storage.models import Assignment, Member, StoredFile
+from storage.units import units_by_id
 
 
 def _lead(ctx: Context) -> timedelta:
@@ -46,7 +47,7 @@ async def roll_over(ctx: Context, now: datetime) -> int:
         # (`/sua`) do not.
         unit_ids = await tasks.unit_ids_on_task(ctx.session, assignment.id,  # type: ignore[arg-type]
                                                 assignment.period)
-        units = await tasks.units_by_code(ctx.session, unit_ids)
+        units = await units_by_id(ctx.session, unit_ids)
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
             if assignment.file_id else None
         await _withdraw_past_reminders(ctx, assignment, period)

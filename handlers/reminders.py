@@ -30,6 +30,7 @@ from storage import tasks
 from storage.db import Session
 from storage.figures import aware
 from storage.models import Assignment, AuditLog, Member, Reminder, Target
+from storage.units import unit_names
 
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
 
@@ -129,7 +130,7 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
     ids = sorted(latest)
     by_id = await tasks.targets_by_id(ctx.session, ids)
     unit_ids = sorted({t.unit_id for t in by_id.values()})
-    names = await tasks.unit_names(ctx.session, unit_ids)
+    names = await unit_names(ctx.session, unit_ids)
     reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
     sent = 0
     for reminder in due:

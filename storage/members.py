@@ -12,9 +12,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Invite, Member, Membership, Outbox, Unit
-from storage.queries import for_change
-
-CHUNK = 500  # ids per IN (...) list: a bounded number of parameters per query
+from storage.queries import CHUNK, for_change
 
 # --- who reports for or staffs a unit ------------------------------------------------------
 
@@ -64,33 +62,6 @@ async def staff_of_units(session: AsyncSession, unit_ids: list[int]) -> list[Mem
         select(Member).join(Membership, col(Membership.member_id) == col(Member.id))
         .where(col(Membership.unit_id).in_(unit_ids),
                Membership.role == "staff").order_by(col(Member.id)))).unique().all())
-
-
-# --- offices and the units below them --------------------------------------------------
-
-
-async def units_with_units_below(session: AsyncSession, unit_ids: list[int]) -> set[int]:
-    """Those of `unit_ids` that have units below them."""
-    found: set[int] = set()
-    for start in range(0, len(unit_ids), CHUNK):
-        found.update((await session.exec(select(Unit.parent_id).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])).distinct())).all())  # type: ignore[arg-type]
-    return found
-
-
-async def units_below_of(session: AsyncSession, unit_ids: list[int]
-                         ) -> list[tuple[int, int, str]]:
-    """(unit id, parent id, kind) of the units right below any of `unit_ids`."""
-    rows: list[tuple[int, int, str]] = []
-    for start in range(0, len(unit_ids), CHUNK):
-        rows.extend((await session.exec(select(Unit.id, Unit.parent_id, Unit.kind).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])))).all())  # type: ignore[arg-type]
-    return rows
-
-
-async def units_below(session: AsyncSession, unit_id: int) -> list[Unit]:
-    """The units right below unit `unit_id`."""
-    return list((await session.exec(select(Unit).where(Unit.parent_id == unit_id))).all())
 
 
 # --- invites and joining ---------------------------------------------------------------

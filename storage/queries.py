@@ -8,6 +8,8 @@ from sqlmodel import col, select
 
 from storage.models import Unit
 
+CHUNK = 500  # ids per IN (...) list: a bounded number of parameters per query
+
 
 def subtree(roots: Any) -> Any:
     """Ids of the units selected by `roots` and of all units below them (a Phòng and its

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.states import OPEN_TARGET_STATES, AssignmentState, SubmissionKind, TargetState
-from storage.models import Assignment, Submission, Target, Unit
+from storage.models import Assignment, Submission, Target
 
 
 async def current_periods(session: AsyncSession, assignment_ids: Iterable[int]
@@ -53,12 +53,6 @@ async def tasks_owed_by(session: AsyncSession, unit_ids: list[int]) -> list[Assi
         .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
                Assignment.state == AssignmentState.ACTIVE)
         .distinct().order_by(col(Assignment.number)))).all())
-
-
-async def unit_names(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int | None, str]:
-    """The names of the units `unit_ids`, by id."""
-    return {u.id: u.name for u in (await session.exec(select(Unit).where(
-        col(Unit.id).in_(unit_ids)))).all()}
 
 
 async def unit_targets_of_task(session: AsyncSession, assignment_id: int | None,

@@ -4,7 +4,7 @@ periods, and the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,23 +85,6 @@ async def units_missing(session: AsyncSession, assignment_id: int, period: str,
                col(Target.state).in_(OPEN_TARGET_STATES),
                col(Target.deadline) < now)
         .order_by(col(Unit.code)))).all())
-
-
-async def units_by_code(session: AsyncSession, unit_ids: Collection[int]) -> list[Unit]:
-    """The units `unit_ids`, by code."""
-    return list((await session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))
-                                    .order_by(col(Unit.code)))).all())
-
-
-async def unit_names(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, str]:
-    return dict((await session.exec(  # type: ignore[arg-type]
-        select(Unit.id, Unit.name).where(col(Unit.id).in_(unit_ids)))).all())
-
-
-async def unit_ids_below(session: AsyncSession, office_id: int) -> list[int]:
-    """The units directly below an office, by code."""
-    return list((await session.exec(select(Unit.id).where(
-        Unit.parent_id == office_id).order_by(col(Unit.code)))).all())  # type: ignore[arg-type]
 
 
 # --- hand-downs ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import GroupUnit, Unit, UnitGroup
+from storage.queries import CHUNK
 
 UNIT_OBJECTS: tuple[Any, ...] = (Unit,)
 UNIT_COLUMNS: tuple[Any, ...] = (Unit.id, Unit.code, Unit.name, Unit.name_key)
@@ -136,8 +137,16 @@ async def units_within(session: AsyncSession, within: Any) -> Sequence[Unit]:
     return (await session.exec(select(Unit).where(*_among(within)))).all()
 
 
-async def units_by_id(session: AsyncSession, ids: Collection[int]) -> Sequence[Unit]:
-    return (await session.exec(select(Unit).where(col(Unit.id).in_(ids)))).all()
+async def units_by_id(session: AsyncSession, ids: Collection[int]) -> list[Unit]:
+    """The units `ids`, by code."""
+    return list((await session.exec(select(Unit).where(col(Unit.id).in_(ids))
+                                    .order_by(col(Unit.code)))).all())
+
+
+async def unit_names(session: AsyncSession, ids: Collection[int]) -> dict[int, str]:
+    """The names of the units `ids`, by id."""
+    return dict((await session.exec(  # type: ignore[arg-type]
+        select(Unit.id, Unit.name).where(col(Unit.id).in_(ids)))).all())
 
 
 async def unit_ids_within(session: AsyncSession, ids: Collection[int], within: Any
@@ -171,3 +180,36 @@ async def first_codes_and_names(session: AsyncSession, ids: Collection[int], lim
     """(code, name) of the first `limit` of the units `ids` by code."""
     return list((await session.exec(select(Unit.code, Unit.name).where(
         col(Unit.id).in_(ids)).order_by(col(Unit.code)).limit(limit))).all())
+
+
+# --- offices and the units below them ------------------------------------------------------
+
+
+async def units_with_units_below(session: AsyncSession, unit_ids: list[int]) -> set[int]:
+    """Those of `unit_ids` that have units below them."""
+    found: set[int] = set()
+    for start in range(0, len(unit_ids), CHUNK):
+        found.update((await session.exec(select(Unit.parent_id).where(
+            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])).distinct())).all())  # type: ignore[arg-type]
+    return found
+
+
+async def units_below_of(session: AsyncSession, unit_ids: list[int]
+                         ) -> list[tuple[int, int, str]]:
+    """(unit id, parent id, kind) of the units right below any of `unit_ids`."""
+    rows: list[tuple[int, int, str]] = []
+    for start in range(0, len(unit_ids), CHUNK):
+        rows.extend((await session.exec(select(Unit.id, Unit.parent_id, Unit.kind).where(
+            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])))).all())  # type: ignore[arg-type]
+    return rows
+
+
+async def units_below(session: AsyncSession, unit_id: int) -> list[Unit]:
+    """The units right below unit `unit_id`."""
+    return list((await session.exec(select(Unit).where(Unit.parent_id == unit_id))).all())
+
+
+async def unit_ids_below(session: AsyncSession, office_id: int) -> list[int]:
+    """The units directly below an office, by code."""
+    return list((await session.exec(select(Unit.id).where(
+        Unit.parent_id == office_id).order_by(col(Unit.code)))).all())  # type: ignore[arg-type]
