@@ -217,13 +217,15 @@ class Suggested(Callback):
         return cls(fields[0], ":".join(fields[1:]))
 
 
-@dataclass(frozen=True)
-class EditPress(Callback):
-    """A button under a `/sua` draft: `e:send`, `e:cancel`, or `e:field:<name>` to change
-    one field."""
+DraftAction = Literal["send", "edit", "cancel", "field"]
 
-    PREFIX: ClassVar[str] = "e"
-    action: Literal["send", "cancel", "field"]
+
+@dataclass(frozen=True)
+class _DraftPress(Callback):
+    """A button under a draft: one of `ACTIONS`, or `field:<name>` to change one field."""
+
+    ACTIONS: ClassVar[tuple[str, ...]]
+    action: DraftAction
     field: str = ""  # of a «field» press
 
     def fields(self) -> tuple[str, ...]:
@@ -231,11 +233,28 @@ class EditPress(Callback):
 
     @classmethod
     def of_fields(cls, fields: list[str]) -> Self | None:
-        if fields == ["send"] or fields == ["cancel"]:
-            return cls(cast(Literal["send", "cancel"], fields[0]))
+        if len(fields) == 1 and fields[0] in cls.ACTIONS:
+            return cls(cast(DraftAction, fields[0]))
         if len(fields) == 2 and fields[0] == "field" and fields[1]:
             return cls("field", fields[1])
         return None
+
+
+@dataclass(frozen=True)
+class GiaoPress(_DraftPress):
+    """Under a `/giao` draft: `g:send`, `g:edit` (choose a part to change), `g:cancel`, or
+    `g:field:<name>`."""
+
+    PREFIX: ClassVar[str] = "g"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("send", "edit", "cancel")
+
+
+@dataclass(frozen=True)
+class EditPress(_DraftPress):
+    """Under a `/sua` draft: `e:send`, `e:cancel`, or `e:field:<name>` to change one field."""
+
+    PREFIX: ClassVar[str] = "e"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("send", "cancel")
 
 
 @dataclass(frozen=True)

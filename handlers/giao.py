@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from core import roles
+from core.callbacks import GiaoPress
 from core.clock import LOCAL_TZ
 from core.deadlines import Deadline, DeadlineError, Recurrence, parse_deadline
 from core.giao_line import parse_giao_line, parse_offsets, parse_requires, repeated_offsets
@@ -308,8 +309,9 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     waits = bulk_wait(ctx.settings, ctx.now)
     if waits is not None:
         lines.append(waiting_words(t, waits))
-    buttons = [Button(t("Gửi"), "g:send"), Button(t("Sửa"), "g:edit"),
-               Button(t("Huỷ"), "g:cancel")]
+    buttons = [Button(t("Gửi"), GiaoPress("send").pack()),
+               Button(t("Sửa"), GiaoPress("edit").pack()),
+               Button(t("Huỷ"), GiaoPress("cancel").pack())]
     ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
 
 
@@ -503,7 +505,8 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                     "mới."))
         return
     draft = dialogue_data(dialogue)
-    action = parts[0] if parts else ""
+    press = GiaoPress.from_parts(parts)
+    action = press.action if press else ""
     if action == "cancel":
         await ctx.clear_dialogue()
         rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"])
@@ -514,10 +517,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         draft["step"] = "choose_edit"
         await _save(ctx, draft)
         ctx.reply(t("Sửa phần nào?"),
-                  [Button(t(label), f"g:field:{name}") for name, label in EDITABLE])
-    elif action == "field" and len(parts) > 1 and parts[1] in PROMPTS:
+                  [Button(t(label), GiaoPress("field", name).pack()) for name, label in EDITABLE])
+    elif press is not None and action == "field" and press.field in PROMPTS:
         draft["editing"] = True
-        await ask(ctx, draft, parts[1])
+        await ask(ctx, draft, press.field)
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.callbacks import ReportFile
 from core.i18n import Translator
 from core.text import excerpt
 from handlers import files
@@ -160,10 +161,10 @@ async def handle_tainop(ctx: Context, args: str) -> None:
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`r:chart:N` and `r:xlsx:N` under `/tiendo #N`."""
-    action, number = (parts + ["", ""])[:2]
-    if action == "chart":
-        await send_chart(ctx, number)
-    elif action == "xlsx":
-        await send_workbook(ctx, number)
+    press = ReportFile.from_parts(parts)
+    if press is not None and press.kind == "chart":
+        await send_chart(ctx, str(press.number))
+    elif press is not None:
+        await send_workbook(ctx, str(press.number))
     else:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

@@ -11,6 +11,7 @@ from core.callbacks import (
     EditPress,
     ExcuseDecision,
     ExtensionDecision,
+    GiaoPress,
     HandDownPress,
     Misfiled,
     Pick,
@@ -22,7 +23,7 @@ from core.callbacks import (
 )
 
 KINDS = (ExcuseDecision, ExtensionDecision, Pick, HandDownPress, CancelHandDown, StatusPress,
-         Misfiled, PlanDuty, Suggested, EditPress, ProgressPage, ReportFile)
+         Misfiled, PlanDuty, Suggested, EditPress, GiaoPress, ProgressPage, ReportFile)
 ids = st.integers(min_value=0, max_value=10**12)
 words = st.text(st.characters(blacklist_characters=":"), min_size=1, max_size=12)
 payloads = st.one_of(
@@ -39,6 +40,8 @@ payloads = st.one_of(
     st.builds(Suggested, st.from_regex(r"[a-z]{1,10}", fullmatch=True), st.text(max_size=40)),
     st.sampled_from([EditPress("send"), EditPress("cancel")]),
     st.builds(lambda name: EditPress("field", name), words),
+    st.sampled_from([GiaoPress("send"), GiaoPress("edit"), GiaoPress("cancel")]),
+    st.builds(lambda name: GiaoPress("field", name), words),
     st.builds(ProgressPage, words, ids, st.one_of(st.just(""), st.text(min_size=1, max_size=20))),
     st.builds(ReportFile, st.sampled_from(["chart", "xlsx"]), ids),
 )
@@ -59,6 +62,8 @@ def test_the_payloads_are_the_ones_buttons_in_chats_carry() -> None:
     assert Suggested("giao").pack() == "c:giao:"
     assert EditPress("field", "deadline").pack() == "e:field:deadline"
     assert EditPress("send").pack() == "e:send"
+    assert GiaoPress("send").pack() == "g:send"
+    assert GiaoPress("field", "units").pack() == "g:field:units"
     assert ProgressPage("o", 2).pack() == "t:o:2"
     assert ProgressPage("u", 1, "42").pack() == "t:u:1:42"
     assert ReportFile("xlsx", 3).pack() == "r:xlsx:3"
@@ -72,7 +77,8 @@ def test_malformed_payloads_are_refused() -> None:
                           (StatusPress, "s:1:finish"), (Misfiled, "w:1:2:3"),
                           (Misfiled, "w:1:x"), (PlanDuty, "k:1"), (Suggested, "c:"),
                           (Suggested, "c:giao"), (EditPress, "e:field"), (EditPress, "e:edit"),
-                          (EditPress, "e:send:now"), (ProgressPage, "t:o"),
+                          (EditPress, "e:send:now"), (GiaoPress, "g:field"),
+                          (GiaoPress, "g:ok"), (ProgressPage, "t:o"),
                           (ProgressPage, "t:o:x"), (ProgressPage, "t:o:1:"),
                           (ReportFile, "r:pdf:3"), (ReportFile, "r:xlsx")]:
         assert kind.parse(payload) is None, payload
