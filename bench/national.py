@@ -12,7 +12,9 @@ paths, each figure printed beside its target (issue 20).
    first update answered, and its resident memory (peak) after a while of sending;
 7. a second worker: both send at a configured rate for `--send-seconds` (the emulator
    enforcing it); the rate at the platform, duplicates (a row arriving twice) and rows
-   recorded as sent that never arrived.
+   recorded as sent that never arrived;
+8. the ceiling beside it: two bare python-telegram-bot processes (`bench/bare_sender.py`, no
+   database) send at the same configured rate to the same emulator for as long.
 
 Run: .venv/bin/python bench/national.py [--units 50000] [--members 150000]
      [--database sqlite|postgresql] [--rate 1000] [--send-seconds 30]
@@ -312,18 +314,21 @@ async def workers(args: argparse.Namespace, folder: Path, url: str, chats: list[
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        ceiling = await bare_senders(args, folder, emulator, chats)
     finally:
         for process in processes:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
         await emulator.stop()
-    sends = [c for c in emulator.calls[mark:] if c.method == "sendMessage" and c.ok]
+    sends = [c for c in emulator.calls[mark:] if c.method == "sendMessage" and c.ok
+             and not str(c.params.get("text", "")).startswith(BARE)]
     times = sorted(c.time for c in sends)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     rate = (len(times) - 1) / span if span else 0.0
     arrived = Counter((str(c.params.get("chat_id")), c.params.get("text")) for c in
-                      emulator.calls if c.method == "sendMessage" and c.ok)
+                      emulator.calls if c.method == "sendMessage" and c.ok
+                      and not str(c.params.get("text", "")).startswith(BARE))
     duplicates = sum(arrived.values()) - len(arrived)
     settings = dataclasses.replace(Settings(), database_url=url, files_dir=folder / "files")
     runtime = await Runtime.open(settings, migrate=False)
@@ -337,8 +342,39 @@ async def workers(args: argparse.Namespace, folder: Path, url: str, chats: list[
     table.add(f"sending, 2 workers, {len(sends):,} messages in {args.send_seconds} s",
               f"{rate:,.0f}/s = {rate / args.rate:.0%}", f"≥ 90 % of {args.rate}/s",
               rate >= 0.9 * args.rate)
+    table.add("  ceiling: 2 bare python-telegram-bot senders, same emulator and limit",
+              f"{ceiling:,.0f}/s = {ceiling / args.rate:.0%}", "", None)
+    if ceiling:
+        table.add("  the workers' rate as a share of that ceiling", f"{rate / ceiling:.0%}",
+                  "", None)
     table.add("  duplicates / lost (recorded as sent, never arrived)",
               f"{duplicates} / {lost}", "0 / 0", duplicates == 0 and lost == 0)
+
+
+BARE = "bare "  # the text of the ceiling's messages starts so
+
+
+async def bare_senders(args: argparse.Namespace, folder: Path, emulator: TelegramEmulator,
+                       chats: list[int]) -> float:
+    """The sending ceiling of this machine: two bare python-telegram-bot processes
+    (`bench/bare_sender.py`), each at half the configured rate, for as long as the workers
+    sent; returns the rate the platform accepted from them together (per second)."""
+    files = []
+    for half in (0, 1):
+        path = folder / f"bare-chats-{half}.txt"
+        path.write_text("\n".join(str(c) for c in chats[half::2]), encoding="utf-8")
+        files.append(path)
+    mark = len(emulator.calls)
+    senders = [await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "bench" / "bare_sender.py"), emulator.base_url,
+        emulator.token, str(args.rate / 2), str(args.send_seconds), str(path), cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL) for path in files]
+    for sender in senders:
+        await sender.wait()
+    times = sorted(c.time for c in emulator.calls[mark:] if c.method == "sendMessage" and c.ok
+                   and str(c.params.get("text", "")).startswith(BARE))
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return (len(times) - 1) / span if span else 0.0
 
 
 def _answer(call, chat: int) -> bool:  # noqa: ANN001
