@@ -393,8 +393,10 @@ class TelegramAdapter:
         sends this to both chats; the second is a no-op)."""
         if message.migrate_to_chat_id:
             old, new = message.chat.id, message.migrate_to_chat_id
-        else:
+        elif message.migrate_from_chat_id:
             old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return  # not a move
         await self.host.chat_moved(CHANNEL, str(old), str(new), self.clock())
 
     async def incoming(self, message: Message) -> Incoming | None:
@@ -419,15 +421,9 @@ class TelegramAdapter:
         reply_to = None
         if replied is not None and replied.from_user and replied.from_user.id == self.app.bot.id:
             reply_to = str(replied.message_id)
-        base = {
-            "channel": CHANNEL,
-            "user_id": str(user.id),
-            "chat_id": str(chat.id),
-            "display_name": user.full_name,
-            "text": text,
-            "reply_to": reply_to,
-            "is_group": is_group,
-        }
+        base = Incoming(channel=CHANNEL, user_id=str(user.id), chat_id=str(chat.id),
+                        display_name=user.full_name, text=text, reply_to=reply_to,
+                        is_group=is_group)
         limit = self.settings.max_download_mb or PUBLIC_DOWNLOAD_MB
         document = message.document
         if document is None and replied is not None and text.lstrip().startswith("/"):
@@ -443,23 +439,23 @@ class TelegramAdapter:
                     text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
                     return f"{text}\n{offer.text}" if offer else text
 
-                if await self.host.reply_once(Incoming(**base, inbox_id=self._inbox_id),
+                if await self.host.reply_once(dataclasses.replace(base, inbox_id=self._inbox_id),
                                               too_large, self.clock()):
                     await self.drain()
                 return None
             data = bytes(await (await document.get_file()).download_as_bytearray())
-            return Incoming(**base, file=IncomingFile(name, data, is_photo=False))
+            return dataclasses.replace(base, file=IncomingFile(name, data, is_photo=False))
         if message.photo:
             photo = message.photo[-1]
             data = bytes(await (await photo.get_file()).download_as_bytearray())
             name = f"anh-{message.message_id}.jpg"
-            return Incoming(**base, file=IncomingFile(name, data, is_photo=True))
+            return dataclasses.replace(base, file=IncomingFile(name, data, is_photo=True))
         for kind in UNSUPPORTED_KINDS:
             if getattr(message, kind, None):
-                return Incoming(**base, unsupported=kind)
+                return dataclasses.replace(base, unsupported=kind)
         if not text:
-            return None if is_group else Incoming(**base, unsupported="other")
-        return Incoming(**base)
+            return None if is_group else dataclasses.replace(base, unsupported="other")
+        return base
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

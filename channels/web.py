@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from channels.host import Uploader, UploadHost
 from core.clock import utc_now
@@ -179,7 +179,9 @@ class WebServer:
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                if part.name == "file" or getattr(part, "filename", None):
+                if not isinstance(part, BodyPartReader):
+                    continue  # a nested multipart body (no form field of ours): not read
+                if part.name == "file" or part.filename:
                     files += 1
                 if files > 1:  # one file per link: the rest is not read
                     return self._form(t, member, task, claim, t(
@@ -187,11 +189,11 @@ class WebServer:
                         "một tệp rồi bấm «Gửi tệp»; nếu cần gửi thêm tệp, hãy nhắn «gửi tệp» "
                         "cho bot để nhận liên kết mới."), 400)
                 if part.name == "note":
-                    note = (await part.text())[:2000]  # type: ignore[union-attr]
+                    note = (await part.text())[:2000]
                 elif part.name == "file":
-                    name = Path(part.filename or "").name[:255]  # type: ignore[union-attr]
+                    name = Path(part.filename or "").name[:255]
                     chunks: list[bytes] = []
-                    while chunk := await part.read_chunk(CHUNK):  # type: ignore[union-attr]
+                    while chunk := await part.read_chunk(CHUNK):
                         if size <= limit:  # past the limit only the size is counted
                             chunks.append(chunk)
                         size += len(chunk)
