@@ -19,6 +19,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.inbox import Handle, Inbox
 from storage import db
 from storage.filestore import FileStore
+from storage.sending import OutboxQueue
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Runtime(HostSide):
 
     def sender(self, adapters: Mapping[str, ChannelAdapter],
                limits: Mapping[str, Limits] | None = None) -> Sender:
-        return Sender(self.sessions, self.files, adapters, limits=limits,
+        return Sender(OutboxQueue(self.sessions, self.files), adapters, limits=limits,
                       on_refused=self.dispatcher.refused, on_moved=self.dispatcher.chat_moved)
 
     def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime]) -> Inbox:

@@ -13,20 +13,15 @@ before bulk rows (`Outbox.priority`), waits at most that long behind a reminder 
 moves the channel's and the chat's keys to `now + retry_after`, so every process obeys it.
 
 The adapters stay thin: they send and turn a 429 into `RetryLater`; nothing in them counts.
+This module is the arithmetic; the keys' statements are `storage.sending`'s (through
+`channels.queue`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from channels.base import ChannelSettings
-from storage.models import RateLimit
 
 HORIZON = 1.0  # seconds of slots a sender reserves ahead
 HEADROOM = 0.97  # keep this far under a limit, so network jitter does not cross it
@@ -71,50 +66,3 @@ class Limits:
 
 def chat_key(channel: str, chat_id: str) -> str:
     return f"{channel}:{chat_id}"
-
-
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    dialect = session.bind.dialect.name  # type: ignore[union-attr]
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RateLimit)
-
-
-async def lock_channel(session: AsyncSession, channel: str) -> float:
-    """Lock the channel's key for this transaction; returns its next free moment."""
-    await session.exec(_insert(session).values(key=channel, next_at=0.0)  # type: ignore[call-overload]
-                       .on_conflict_do_nothing(index_elements=["key"]))
-    row = (await session.exec(select(RateLimit).where(RateLimit.key == channel)
-                              .with_for_update())).one()
-    return row.next_at
-
-
-async def next_free(session: AsyncSession, keys: list[str]) -> dict[str, float]:
-    """The next free moment of each key that has one (unknown keys are free)."""
-    if not keys:
-        return {}
-    rows = await session.exec(select(RateLimit).where(col(RateLimit.key).in_(keys)))
-    return {row.key: row.next_at for row in rows.all()}
-
-
-async def store(session: AsyncSession, values: Mapping[str, float]) -> None:
-    """Set keys to these moments (a key only moves forward)."""
-    if not values:
-        return
-    insert = _insert(session)
-    rows = [{"key": key, "next_at": at} for key, at in sorted(values.items())]
-    statement = insert.values(rows)
-    await session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
-        index_elements=["key"],
-        set_={"next_at": _greatest(session, statement.excluded.next_at)},
-    ))
-
-
-def _greatest(session: AsyncSession, new):  # type: ignore[no-untyped-def]
-    dialect = session.bind.dialect.name  # type: ignore[union-attr]
-    pick = func.greatest if dialect == "postgresql" else func.max
-    return pick(RateLimit.__table__.c.next_at, new)  # type: ignore[attr-defined]
-
-
-async def pause(session: AsyncSession, channel: str, chat_id: str, until: float) -> None:
-    """A 429: nothing more on this channel and chat before `until`, in every process."""
-    await lock_channel(session, channel)
-    await store(session, {channel: until, chat_key(channel, chat_id): until})

@@ -1,11 +1,13 @@
 """The sender drains the outbox: it claims unsent rows, hands them to their channel adapter,
 and records the platform's message id so that a later reply maps back to its task.
 
-Several bot processes may drain one database. A claim is one transaction: rows are taken
-with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serialises writers with `BEGIN
-IMMEDIATE`), marked with this worker's name, and given send slots by the shared limiter
-(`channels.ratelimit`). A claim left by a process that died is taken over when its lease
-runs out, or at once when that process ran on this host and is gone.
+Several bot processes may drain one database. A claim is one transaction (`channels.queue`,
+the outbox as the sender sees it): rows are taken with `FOR UPDATE SKIP LOCKED` on
+PostgreSQL (SQLite serialises writers with `BEGIN IMMEDIATE`), marked with this worker's
+name, and given send slots by the shared limiter (`channels.ratelimit`). A claim left by a
+process that died is taken over when its lease runs out, or at once when that process ran on
+this host and is gone. The sender builds no SQL: the queue's statements are
+`storage.sending`'s.
 
 Exactly once: a message is recorded as sent right after the platform's acknowledgement
 (group commit: one statement records every acknowledgement that arrived meanwhile). A crash
@@ -22,28 +24,20 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import case, or_, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from channels import ratelimit
 from channels.base import ChannelAdapter, ChatMoved, RetryLater, Unreachable
+from channels.queue import Addressed, Claiming, Queue
 from channels.ratelimit import HORIZON, Limits, chat_key
-from core.messages import Outgoing, OutgoingFile
-from handlers.context import buttons_of
-from storage.filestore import FileStore
-from storage.models import Member, Outbox, StoredFile
+from core.messages import Outgoing, Queued
 
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=1)  # the lease of a claim
-MAX_ATTEMPTS = 10  # failed sending attempts before a row is given up
 CONCURRENCY = 8  # calls in flight per batch at least (they still start at their slots)
 IN_FLIGHT = 0.05  # ... and this many seconds of the channel's rate (a call's round trip)
 FIRST_CLAIM = 50  # rows in a process's first claim of a paced channel; it grows from there
@@ -57,6 +51,8 @@ RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local proces
 OnRefused = Callable[[int, str, datetime], Awaitable[None]]
 # A chat that lives on under a new id: (channel, old chat id, new chat id, now).
 OnMoved = Callable[[str, str, str, datetime], Awaitable[None]]
+# A row to give a slot: a queued one, or a handled event's reply (`Sender.reserve`).
+Row = TypeVar("Row", bound=Addressed)
 
 
 def worker_name() -> str:
@@ -100,7 +96,7 @@ class AckWindows:
 
 @dataclass
 class Claim:
-    rows: list[tuple[Outbox, float]]  # each row with its send slot (Unix seconds)
+    rows: list[tuple[Queued, float]]  # each row with its send slot (Unix seconds)
     wait: float | None = None  # rows wait but none may go yet: seconds until one may
     wall: float = 0.0  # when the claim was made (Unix seconds)
 
@@ -135,8 +131,7 @@ class _Window:
 class Sender:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
-        files: FileStore,
+        queue: Queue,
         adapters: Mapping[str, ChannelAdapter],
         worker: str | None = None,
         limits: Mapping[str, Limits] | None = None,
@@ -145,10 +140,9 @@ class Sender:
         on_refused: OnRefused | None = None,
         on_moved: OnMoved | None = None,
     ) -> None:
-        self.sessions = sessions
+        self.queue = queue
         self.on_refused = on_refused
         self.on_moved = on_moved
-        self.files = files
         self.adapters = adapters
         self.worker = worker or worker_name()
         self.limits = {name: lim for name, lim in (limits or {}).items() if lim.active}
@@ -165,47 +159,23 @@ class Sender:
         self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
         self._recording = asyncio.Lock()
 
-    def _is_postgresql(self, session: AsyncSession) -> bool:
-        return session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
-
     async def _claim(self, channel: str, now: datetime, limit: int, skip: set[int]) -> Claim:
         """Claim rows of `channel` (interactive replies first) and reserve their slots."""
         limits = self.limits.get(channel)
-        async with self.sessions() as session, session.begin():
-            channel_next = await ratelimit.lock_channel(session, channel) if limits else 0.0
-            query = select(Outbox).where(
-                col(Outbox.sent_at).is_(None),
-                Outbox.channel == channel,
-                Outbox.attempts < MAX_ATTEMPTS,
-                or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
-                or_(col(Outbox.claimed_by).is_(None), col(Outbox.claimed_at) < now - self.lease),
-                # A member the platform refuses gets nothing until they write again (a group
-                # row that answered them is the group's).
-                or_(col(Outbox.member_id).is_(None), col(Outbox.is_group).is_(True),
-                    col(Outbox.member_id).not_in(
-                        select(Member.id).where(col(Member.unreachable_since).is_not(None)))),
-            )
-            if skip:
-                query = query.where(col(Outbox.id).not_in(skip))
+        async with self.queue.claiming(channel) as tx:
+            channel_next = await tx.channel_next() if limits else 0.0
             if limits is not None:  # enough rows for a claim's slots, some chats busy
                 limit = max(limit, 2 * self._size(channel, limits))
-            query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
-            if self._is_postgresql(session):
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.exec(query)).all())
+            rows = await tx.waiting(now, now - self.lease, limit, skip)
             wall = self.wall()
             if limits is None:
                 claim = Claim([(row, wall) for row in rows])
             else:
-                claim = await self._reserve(session, channel, limits, channel_next, rows, wall,
-                                            self._size(channel, limits))
+                claim = Claim(*await self._reserve(tx, channel, limits, channel_next, rows,
+                                                   wall, self._size(channel, limits)))
             claim.wall = wall
             if claim.rows:
-                await session.exec(
-                    update(Outbox)
-                    .where(col(Outbox.id).in_([row.id for row, _ in claim.rows]))
-                    .values(claimed_by=self.worker, claimed_at=now)
-                )
+                await tx.mark([row.id for row, _ in claim.rows], self.worker, now)
             return claim
 
     def _size(self, channel: str, limits: Limits) -> int:
@@ -226,16 +196,17 @@ class Sender:
         grown = max(2 * size, int(rate * HORIZON)) if seconds < HORIZON else int(rate * HORIZON)
         self._claim_size[channel] = max(1, limits.batch_size(grown))
 
-    async def _reserve(self, session: AsyncSession, channel: str, limits: Limits,
-                       channel_next: float, rows: list[Outbox], wall: float,
-                       size: int) -> Claim:
+    async def _reserve(self, tx: Claiming, channel: str, limits: Limits,
+                       channel_next: float, rows: list[Row], wall: float,
+                       size: int) -> tuple[list[tuple[Row, float]], float | None]:
         """Give at most `size` rows consecutive slots of the channel, at most `HORIZON`
-        ahead; a row whose chat is not free at its slot waits for a later claim."""
+        ahead; a row whose chat is not free at its slot waits for a later claim. Returns
+        the rows that got a slot, and when none did but some wait, the seconds until one
+        may go."""
         start = max(channel_next, wall)
-        chat_next = await ratelimit.next_free(
-            session, sorted({chat_key(channel, row.chat_id) for row in rows}))
+        chat_next = await tx.next_free(sorted({chat_key(channel, row.chat_id) for row in rows}))
         moved: dict[str, float] = {}
-        chosen: list[tuple[Outbox, float]] = []
+        chosen: list[tuple[Row, float]] = []
         later: list[float] = []
         waiting: set[str] = set()  # chats with a row left for later: their next rows wait too
         for row in rows:
@@ -252,39 +223,43 @@ class Sender:
                 chat_next[key] = moved[key] = start + interval
             start += limits.interval
         moved[channel] = start
-        await ratelimit.store(session, moved)
+        await tx.store(moved)
         if chosen or not rows:
-            return Claim(chosen)
+            return chosen, None
         free_at = min(later) if start <= wall + HORIZON else start - HORIZON
-        return Claim([], max(0.01, free_at - wall))
+        return [], max(0.01, free_at - wall)
 
-    async def reserve(self, session: AsyncSession, rows: list[Outbox]
-                      ) -> list[tuple[Outbox, float]]:
-        """The slots of a handled event's replies (`handlers.dispatcher.Replies`), in its
-        transaction; returns the rows that got one (a busy chat's wait for a claim). The
-        languages of their members are read here too, not in a session of their own."""
+    async def reserve(self, session: Any, rows: list[Any]) -> list[tuple[Any, float]]:
+        """The slots of a handled event's replies (`handlers.dispatcher.Replies`: its outbox
+        rows, not yet committed), in its transaction `session`; returns the rows that got
+        one (a busy chat's wait for a claim). The languages of their members are read here
+        too, not in a session of their own."""
         channel = rows[0].channel
+        tx = self.queue.within(session, channel)
         limits = self.limits.get(channel)
         wall = self.wall()
         if limits is None:
             chosen = [(row, wall) for row in rows]
         else:
-            channel_next = await ratelimit.lock_channel(session, channel)
-            chosen = (await self._reserve(session, channel, limits, channel_next, rows, wall,
-                                          len(rows))).rows
-        languages = await self._languages(chosen, session)
+            channel_next = await tx.channel_next()
+            chosen, _ = await self._reserve(tx, channel, limits, channel_next, rows, wall,
+                                            len(rows))
+        languages = await self._languages(chosen, tx)
         for row, _ in chosen:
             if row.member_id in languages:
                 self._reply_languages[id(row)] = languages[row.member_id]
         return chosen
 
-    async def send_claimed(self, channel: str, rows: list[tuple[Outbox, float]],
+    async def send_claimed(self, channel: str, rows: list[tuple[Any, float]],
                            now: datetime) -> int:
-        """Send rows this process claimed already (a handled event's replies); returns how
-        many went out. One that did not (a 429, a failure) is released for the normal drain."""
+        """Send rows this process claimed already (`reserve`'s, once their transaction
+        committed); returns how many went out. One that did not (a 429, a failure) is
+        released for the normal drain."""
         languages = {row.member_id: self._reply_languages.pop(id(row))
                      for row, _ in rows if id(row) in self._reply_languages}
-        return await self._send(channel, rows, now, set(), languages, recorded=False)
+        queued = self.queue.queued([row for row, _ in rows])
+        return await self._send(channel, [(row, slot) for row, (_, slot) in zip(
+            queued, rows, strict=True)], now, set(), languages, recorded=False)
 
     async def recorded(self) -> None:
         """Wait until every acknowledgement of `send_claimed` is committed (before the
@@ -308,49 +283,26 @@ class Sender:
 
     async def _recover(self) -> None:
         """Release the claims of processes of this host that died (e.g. killed)."""
-        async with self.sessions() as session, session.begin():
-            workers = (await session.exec(
-                select(Outbox.claimed_by).where(
-                    col(Outbox.sent_at).is_(None), col(Outbox.claimed_by).is_not(None))
-                .distinct()
-            )).all()
-            gone = [w for w in workers if w and w != self.worker and is_gone(w)]
-            if gone:
-                await session.exec(
-                    update(Outbox)
-                    .where(col(Outbox.claimed_by).in_(gone), col(Outbox.sent_at).is_(None))
-                    .values(claimed_by=None)
-                )
+        await self.queue.recover(lambda worker: worker != self.worker and is_gone(worker))
 
-    async def _languages(self, rows: list[tuple[Outbox, float]],
-                         session: AsyncSession | None = None) -> dict[int, str]:
+    async def _languages(self, rows: Sequence[tuple[Addressed, float]],
+                         tx: Claiming | None = None) -> dict[int, str]:
         """The languages of the members the claimed rows with buttons go to, in one query
         (their choices may be written out in words), not one per message."""
         ids = sorted({row.member_id for row, _ in rows if row.buttons and row.member_id})
         if not ids:
             return {}
-        query = select(Member.id, Member.language).where(col(Member.id).in_(ids))
-        if session is not None:
-            return dict((await session.exec(query)).all())  # type: ignore[arg-type]
-        async with self.sessions() as own:
-            return dict((await own.exec(query)).all())  # type: ignore[arg-type]
+        if tx is not None:
+            return await tx.languages(ids)
+        return await self.queue.languages(ids)
 
-    async def _render(self, row: Outbox, languages: dict[int, str]) -> Outgoing:
-        file = None
-        if row.file_id is not None:
-            async with self.sessions() as session:
-                stored = await session.get(StoredFile, row.file_id)
-            assert stored is not None
-            file = OutgoingFile(
-                name=row.file_name or stored.original_name,
-                data=self.files.get(stored.sha256),
-                mime_type=stored.mime_type,
-            )
+    async def _render(self, row: Queued, languages: dict[int, str]) -> Outgoing:
+        file = await self.queue.file_of(row) if row.file_id is not None else None
         extra = {}
         if row.buttons and row.member_id in languages:  # choices may be written out in words
             extra["language"] = languages[row.member_id]
-        return Outgoing(chat_id=row.chat_id, text=row.text, buttons=tuple(buttons_of(row)),
-                        file=file, extra=extra)
+        return Outgoing(chat_id=row.chat_id, text=row.text, buttons=row.buttons, file=file,
+                        extra=extra)
 
     async def drain(self, now: datetime, limit: int = 100,
                     stop: asyncio.Event | None = None) -> int:
@@ -415,7 +367,7 @@ class Sender:
             self._achieved(channel, limits, sent, self.wall() - first)
         return sent
 
-    async def _send(self, channel: str, rows: list[tuple[Outbox, float]], now: datetime,
+    async def _send(self, channel: str, rows: list[tuple[Queued, float]], now: datetime,
                     failed: set[int], languages: dict[int, str] | None = None,
                     recorded: bool = True) -> int:
         """Send the claimed rows, each at its slot; returns how many went out (and were
@@ -430,7 +382,7 @@ class Sender:
                                   if limits else CONCURRENCY)
         paused = {"until": 0.0}
 
-        async def one(row: Outbox, slot: float) -> int:
+        async def one(row: Queued, slot: float) -> int:
             # The slot is when the row may go; a chat's previous message that went out late
             # (a busy process) must not bring the next one closer than the chat's interval.
             key = chat_key(channel, row.chat_id)
@@ -458,7 +410,7 @@ class Sender:
                 except Unreachable as exc:  # no retry: nothing changes until they write
                     log.warning("%s refuses chat %s for good (outbox row %s): %s", channel,
                                 row.chat_id, row.id, exc)
-                    failed.add(row.id)  # type: ignore[arg-type]
+                    failed.add(row.id)
                     await self._refused(row, exc, now)
                     return 0
                 except ChatMoved as exc:  # sent again under the new id in this drain
@@ -467,25 +419,25 @@ class Sender:
                     return 0
                 except Exception as exc:  # a platform failure must not stop the queue
                     log.exception("sending outbox row %s failed", row.id)
-                    failed.add(row.id)  # type: ignore[arg-type]
+                    failed.add(row.id)
                     await self._release(row, repr(exc)[:500], failed=True)
                     return 0
             # outside the call's slot: the next call need not wait for this commit
             if recorded:
-                await self._record(row.id, message_id, now)  # type: ignore[arg-type]
+                await self._record(row.id, message_id, now)
             else:
-                self._record_later(row.id, message_id, now)  # type: ignore[arg-type]
+                self._record_later(row.id, message_id, now)
             return 1
 
         # One chat's messages go out in order; different chats go in parallel, but only when
         # the channel is paced by its limits (without limits, e.g. in transcripts, the claim
         # order is kept across chats too).
-        chains: dict[str, list[tuple[Outbox, float]]] = {}
+        chains: dict[str, list[tuple[Queued, float]]] = {}
         for row, slot in rows:
             chains.setdefault(row.chat_id if channel in self.limits else "", []).append(
                 (row, slot))
 
-        async def chain(items: list[tuple[Outbox, float]]) -> int:
+        async def chain(items: list[tuple[Queued, float]]) -> int:
             return sum([await one(row, slot) for row, slot in items])
 
         return sum(await asyncio.gather(*(chain(items) for items in chains.values())))
@@ -499,17 +451,10 @@ class Sender:
             if not self._acknowledged:
                 return  # an earlier holder committed ours too
             batch, self._acknowledged = self._acknowledged, []
-            table = Outbox.__table__  # type: ignore[attr-defined]
             by_moment: dict[datetime, dict[int, str]] = {}
             for row_id, message_id, at, _ in batch:
                 by_moment.setdefault(at, {})[row_id] = message_id
-            async with self.sessions() as session, session.begin():
-                # One statement per moment, not one per row: SQLite's driver steps each row
-                # of an executemany with the GIL taken again, slow in a busy process.
-                for at, messages in by_moment.items():
-                    await session.exec(table.update().where(table.c.id.in_(messages)).values(
-                        sent_at=at, error=None,
-                        platform_message_id=case(messages, value=table.c.id)))
+            await self.queue.record(by_moment)
             committed = time.perf_counter()
             for *_, acknowledged in batch:
                 self.acks.add(committed - acknowledged)
@@ -531,36 +476,27 @@ class Sender:
             yield
 
     async def _pause(self, channel: str, chat_id: str, until: float) -> None:
-        async with self.sessions() as session, session.begin():
-            await ratelimit.pause(session, channel, chat_id, until)
+        await self.queue.pause(channel, {channel: until, chat_key(channel, chat_id): until})
 
-    async def _refused(self, row: Outbox, exc: Unreachable, now: datetime) -> None:
+    async def _refused(self, row: Queued, exc: Unreachable, now: datetime) -> None:
         """A member's row waits (unclaimed, its attempts not counted) once the member is
         marked unreachable; a group's or a stranger's row is given up."""
         error = f"unreachable: {exc}"[:500]
         if row.member_id is None or row.is_group or self.on_refused is None:
-            async with self.sessions() as session, session.begin():
-                await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(
-                    claimed_by=None, error=error, attempts=MAX_ATTEMPTS))
+            await self.queue.give_up(row.id, error)
             return
         await self.on_refused(row.member_id, exc.kind, now)
         await self._release(row, error, failed=False)
 
-    async def _moved(self, channel: str, row: Outbox, new_chat_id: str, now: datetime) -> None:
+    async def _moved(self, channel: str, row: Queued, new_chat_id: str, now: datetime) -> None:
         """The application moves every row of the old chat (sent ones too, so that their
         buttons still answer) to the new one; the claimed row is released to go again at
         once. Without the application to move it, the row is given up."""
         if self.on_moved is None:
-            async with self.sessions() as session, session.begin():
-                await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(
-                    claimed_by=None, error=f"moved to {new_chat_id}", attempts=MAX_ATTEMPTS))
+            await self.queue.give_up(row.id, f"moved to {new_chat_id}")
             return
         await self.on_moved(channel, row.chat_id, new_chat_id, now)
         await self._release(row, None, failed=False)
 
-    async def _release(self, row: Outbox, error: str | None, failed: bool) -> None:
-        values: dict[str, object] = {"claimed_by": None, "error": error}
-        if failed:
-            values["attempts"] = Outbox.attempts + 1
-        async with self.sessions() as session, session.begin():
-            await session.exec(update(Outbox).where(col(Outbox.id) == row.id).values(**values))
+    async def _release(self, row: Queued, error: str | None, failed: bool) -> None:
+        await self.queue.release(row.id, error, failed)

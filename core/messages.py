@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -54,3 +55,28 @@ class Outgoing:
     file: OutgoingFile | None = None
     reply_to: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row as the sender handles it: where it goes and what it says, not yet
+    rendered for the channel (its stored file is read when it is sent)."""
+
+    id: int
+    channel: str
+    chat_id: str
+    is_group: bool
+    member_id: int | None
+    text: str
+    buttons: tuple[Button, ...]
+    file_id: int | None
+    file_name: str | None
+    error: str | None
+    priority: int
+
+
+def buttons_from_json(text: str | None) -> tuple[Button, ...]:
+    """The buttons of a queued message, kept as JSON `[[label, payload], ...]` ("" for none)."""
+    if not text:
+        return ()
+    return tuple(Button(label, payload) for label, payload in json.loads(text))

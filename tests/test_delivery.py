@@ -24,14 +24,15 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from app.config import Settings
 from bench.wave import build_wave
-from channels import ratelimit
 from channels.base import RetryLater
 from channels.ratelimit import HEADROOM, Limits, chat_key
 from channels.sender import Sender
 from core.clock import utc_now
 from core.messages import Outgoing
 from handlers import reminders
+from storage import sending
 from storage.models import Outbox
+from storage.sending import OutboxQueue
 from testing.emulators.telegram_api import TelegramEmulator
 from tests.conftest import fresh_pg_database, sqlite_settings
 
@@ -67,8 +68,8 @@ async def queue(runtime: Runtime, *rows: tuple[str, int]) -> None:
 
 def sender(runtime: Runtime, adapter: Recorder, worker: str, wall: Callable[[], float],
            limits: Limits = Limits(30, 1, 20)) -> Sender:
-    return Sender(runtime.sessions, runtime.files, {"telegram": adapter}, worker=worker,
-                  limits={"telegram": limits}, wall=wall)
+    return Sender(OutboxQueue(runtime.sessions, runtime.files), {"telegram": adapter},
+                  worker=worker, limits={"telegram": limits}, wall=wall)
 
 
 async def test_two_senders_reserve_disjoint_slots_within_the_limits(settings: Settings) -> None:
@@ -112,7 +113,7 @@ async def test_one_chats_messages_keep_their_order_when_the_chat_is_busy(
     try:
         await queue(runtime, ("900", 1), *[(str(100 + i), 1) for i in range(12)], ("900", 1))
         async with runtime.sessions() as session, session.begin():
-            await ratelimit.store(session, {chat_key("telegram", "900"): T0 + 0.4})
+            await sending.store(session, {chat_key("telegram", "900"): T0 + 0.4})
         first = await sender(runtime, Recorder(), "a", lambda: clock["now"])._claim(
             "telegram", NOW, 100, set())
         assert [row.chat_id for row, _ in first.rows] == [str(100 + i) for i in range(12)]
@@ -146,7 +147,7 @@ async def test_the_sender_paces_rows_flagged_as_groups_at_the_group_rate(
         assert [row.chat_id for row, _ in first.rows] == ["g-1", "p-1", "-5"]
         slot = {row.chat_id: at for row, at in first.rows}
         async with runtime.sessions() as session:
-            free = await ratelimit.next_free(
+            free = await sending.next_free(
                 session, [chat_key("telegram", chat) for chat in slot])
         group, private = 3 / HEADROOM, 1 / HEADROOM
         waits = {chat: free[chat_key("telegram", chat)] - at for chat, at in slot.items()}
@@ -198,7 +199,8 @@ async def test_claims_of_a_dead_local_process_are_taken_over_at_once(settings: S
             rows[1].claimed_by, rows[1].claimed_at = f"{socket.gethostname()}:{os.getpid()}", NOW
             session.add_all(rows)
         adapter = Recorder()
-        live = Sender(runtime.sessions, runtime.files, {"telegram": adapter}, worker="other")
+        live = Sender(OutboxQueue(runtime.sessions, runtime.files), {"telegram": adapter},
+                      worker="other")
         assert await live.drain(NOW) == 1  # the dead one's row; the live claim is respected
         assert [m.chat_id for m in adapter.sent] == ["1"]
         assert live.acks.count == 1 and live.acks.longest < 5
