@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -280,33 +281,33 @@ class ZaloAdapter:
         if not user_id or not chat_id or sender.get("is_bot"):
             return None
         is_group = str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE"
-        base = {
-            "channel": CHANNEL, "user_id": user_id, "chat_id": chat_id,
-            "display_name": str(sender.get("display_name") or user_id), "is_group": is_group,
-            "inbox_id": inbox_id,
-            "reply_to": None if is_group else await self._implied_reply(user_id, chat_id),
-        }
+        base = Incoming(
+            channel=CHANNEL, user_id=user_id, chat_id=chat_id, text="",
+            display_name=str(sender.get("display_name") or user_id), is_group=is_group,
+            inbox_id=inbox_id,
+            reply_to=None if is_group else await self._implied_reply(user_id, chat_id),
+        )
         if name == "message.text.received":
             text = str(message.get("text") or "")
             if not is_group:
                 choice = await self._choice(chat_id, text)
                 if choice is not None:
-                    return Incoming(**{**base, "reply_to": None}, button=choice[0],
-                                    button_message_id=choice[1])
+                    return dataclasses.replace(base, reply_to=None, button=choice[0],
+                                               button_message_id=choice[1])
                 if fold(text).strip(" .!?") in UPLOAD_WORDS and await self._offer(base):
                     return None
-            return Incoming(**base, text=text)
+            return dataclasses.replace(base, text=text)
         if name == "message.image.received" and message.get("photo_url"):
             data = (await self.client.http.get(str(message["photo_url"]))).content
             # Zalo names no picture: call it after what its bytes are (a PNG is no .jpg).
             extension = {"image/png": "png", "image/gif": "gif"}.get(sniff_type(data), "jpg")
             file = IncomingFile(f"anh-{str(message.get('message_id', ''))[:8]}.{extension}",
                                 data, is_photo=True)
-            return Incoming(**base, text=str(message.get("caption") or ""), file=file)
+            return dataclasses.replace(base, text=str(message.get("caption") or ""), file=file)
         if name == "message.unsupported.received" and not is_group and await self._offer(base):
             return None
         kind = name.removeprefix("message.").removesuffix(".received") or "other"
-        return Incoming(**base, unsupported=kind)
+        return dataclasses.replace(base, unsupported=kind)
 
     async def _choice(self, chat_id: str, text: str) -> tuple[str, str] | None:
         """(payload, message id) when `text` is a number listed under the latest choices."""
@@ -318,17 +319,16 @@ class ZaloAdapter:
         index = chosen_index(text, len(source.buttons))
         return None if index is None else (source.buttons[index].payload, source.message_id)
 
-    async def _offer(self, base: dict[str, Any]) -> bool:
+    async def _offer(self, event: Incoming) -> bool:
         """Answer a member who wants to send a file with an upload link (once per update);
-        False for others."""
-        offer = await self.web.offer(CHANNEL, base["user_id"], base["reply_to"])
+        False for others. `event` is the update's event without its text."""
+        offer = await self.web.offer(CHANNEL, event.user_id, event.reply_to)
         if offer is None:
             return False
-        if base["inbox_id"] is not None and not await self.host.claim_once(
-                Incoming(**base), self.clock()):
+        if event.inbox_id is not None and not await self.host.claim_once(event, self.clock()):
             return True
-        message_id = await self.send(Outgoing(chat_id=base["chat_id"], text=offer.text))
-        self.watcher.offered_link(base["chat_id"], message_id, offer.url)
+        message_id = await self.send(Outgoing(chat_id=event.chat_id, text=offer.text))
+        self.watcher.offered_link(event.chat_id, message_id, offer.url)
         return True
 
     # ------------------------------------------------------------------ Outgoing → Bot API
