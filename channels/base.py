@@ -60,9 +60,6 @@ class Watcher:
     def sent_piece(self, chat_id: str, message_id: str) -> None:
         """A piece of a text too long for one message: the next message carries on."""
 
-    def offered_link(self, chat_id: str, message_id: str, url: str) -> None:
-        """The adapter itself sent a message offering the upload link `url`."""
-
 
 class RetryLater(Exception):
     """The platform asked to slow down (429 retry_after) or failed for now."""

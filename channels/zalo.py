@@ -320,15 +320,14 @@ class ZaloAdapter:
         return None if index is None else (source.buttons[index].payload, source.message_id)
 
     async def _offer(self, event: Incoming) -> bool:
-        """Answer a member who wants to send a file with an upload link (once per update);
-        False for others. `event` is the update's event without its text."""
+        """Answer a member who wants to send a file with an upload link, through the outbox
+        and once per update; False for others. `event` is the update's event without its
+        text; the link is for the task of the message it answers (Zalo: the latest one)."""
         offer = await self.web.offer(CHANNEL, event.user_id, event.reply_to)
         if offer is None:
             return False
-        if event.inbox_id is not None and not await self.host.claim_once(event, self.clock()):
-            return True
-        message_id = await self.send(Outgoing(chat_id=event.chat_id, text=offer.text))
-        self.watcher.offered_link(event.chat_id, message_id, offer.url)
+        if await self.host.reply_once(event, lambda _t: offer.text, self.clock()):
+            await self.drain()
         return True
 
     # ------------------------------------------------------------------ Outgoing → Bot API

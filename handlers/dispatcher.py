@@ -48,6 +48,7 @@ from storage.db import read_only
 from storage.figures import aware
 from storage.filestore import FileStore
 from storage.models import Member, Outbox, SeenEvent
+from storage.repositories import bot_message
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
@@ -236,14 +237,20 @@ class Dispatcher:
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:
         """For an event a channel answers with words of its own (a file over the platform's
-        download limit): queue `render`, in the sender's language, to the event's chat and
-        mark the event handled, in one commit; False if it was handled before."""
+        download limit, a Zalo upload link): queue `render`, in the sender's language, to the
+        event's chat and mark the event handled, in one commit; False if it was handled
+        before. The answer is about the task of the bot message the event replies to, so
+        that on Zalo (where the latest message is the one replied to) the member's next
+        message still answers that task."""
         async with self.sessions() as session, session.begin():
             if not await _first_time(session, event, now):
                 return False
             ctx = self.context(session, now, event)
             await ctx.load_member()
-            ctx.reply(render(ctx.t))
+            source = await bot_message(session, event.channel, event.chat_id, event.reply_to) \
+                if event.reply_to else None
+            ctx.reply(render(ctx.t), target_id=source.target_id if source else None,
+                      assignment_id=source.assignment_id if source else None)
         return True
 
     async def tell(self, member_id: int, text: str, now: datetime) -> None:

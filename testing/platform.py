@@ -43,13 +43,12 @@ def rewrite_members_add(args: list[str], channel: str, id_of: Callable[[str], st
 
 class Notes(Watcher):
     """What a session's adapter tells it: how many updates it handled, and of its sends what
-    the platform does not show (a photo's file name, a text split in pieces, a link offer)."""
+    the platform does not show (a photo's file name, a text split in pieces)."""
 
     def __init__(self) -> None:
         self.updates = 0
         self.photos: dict[tuple[str, str], str] = {}  # (chat id, message id) → file name
         self.pieces: set[tuple[str, str]] = set()  # messages continued by the next one
-        self.offers: dict[tuple[str, str], str] = {}  # message → the upload link it offers
 
     def handled(self, updates: int = 1) -> None:
         self.updates += updates
@@ -59,9 +58,6 @@ class Notes(Watcher):
 
     def sent_piece(self, chat_id: str, message_id: str) -> None:
         self.pieces.add((chat_id, message_id))
-
-    def offered_link(self, chat_id: str, message_id: str, url: str) -> None:
-        self.offers[chat_id, message_id] = url
 
 
 class PlatformSession:

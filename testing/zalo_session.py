@@ -86,13 +86,12 @@ class ZaloSession(PlatformSession):
         elif event.file is not None and event.file.is_photo:
             await emu.inject_image(uid, event.file.data, caption=event.text or None)
         elif event.file is not None:
-            offered = len(self.notes.offers)
+            offered = len(self.offers())
             await emu.inject_unsupported(uid)
             await self.settle()
-            if len(self.notes.offers) == offered:
+            if len(self.offers()) == offered:
                 raise ScriptError("the bot offered no upload link for the file")
-            url = list(self.notes.offers.values())[-1]
-            await self.upload(url, event.file.name, event.file.data, event.text)
+            await self.upload(self.offers()[-1], event.file.name, event.file.data, event.text)
             self.collect()
             return
         else:
@@ -129,9 +128,19 @@ class ZaloSession(PlatformSession):
                 print(line, file=self.out)
         self._seen = len(messages)
 
+    def offers(self) -> list[str]:
+        """The upload links the bot has offered so far, oldest first."""
+        return [url for message in self.emulator.bot_messages()
+                if (url := self._offered(message)) is not None]
+
+    def _offered(self, message: dict[str, Any]) -> str | None:
+        """The upload link a bot message offers, if it is a link offer."""
+        found = re.search(rf"{re.escape(self.web.base_url)}/u/\S+", message.get("text") or "")
+        return found.group(0) if found else None
+
     def _delivered(self, message: dict[str, Any]) -> Delivered | None:
         message_id, chat_id = str(message["message_id"]), str(message["chat_id"])
-        if (chat_id, message_id) in self.notes.offers:
+        if self._offered(message) is not None:
             return None
         file_name = None
         if message["type"] == "photo":

@@ -137,12 +137,12 @@ async def test_a_document_gets_an_upload_link_and_a_picture_is_taken_directly() 
         uid = session.user_id("ht_lhp")
         await session.emulator.inject_unsupported(uid)
         await session.settle()
-        assert len(session.notes.offers) == 1
+        assert len(session.offers()) == 1
         offer = session.emulator.bot_messages(uid)[-1]["text"]
         assert "/u/" in offer and "một lần" in offer
         session.emulator.redeliver_last()
         await session.settle()
-        assert len(session.notes.offers) == 1  # a re-delivered file event: no second link
+        assert len(session.offers()) == 1  # a re-delivered file event: no second link
         png = (EXAMPLES.parent / "tests" / "data" / "tiny.png")
         data = png.read_bytes() if png.exists() else _png()
         await session.emulator.inject_image(uid, data, caption="bảng tổng hợp")
@@ -233,7 +233,7 @@ async def offered_link(session: ZaloSession) -> str:
     await session.emulator.inject_text(uid, "Gửi tệp")
     await session.settle()
     assert session.adapter is not None
-    return list(session.notes.offers.values())[-1]
+    return session.offers()[-1]
 
 
 PDF = (EXAMPLES / "files" / "bao-cao-nq29-namtruc.pdf").read_bytes()
@@ -255,6 +255,22 @@ async def test_upload_link_records_the_file_once_then_says_it_was_used() -> None
         assert (await session.http.get(url)).status_code == 410
         files = [r for r in await rows(runtime, Submission) if r.kind == "file"]
         assert len(files) == 1 and files[0].text == "bản ký"
+
+
+async def test_the_link_offer_goes_through_the_outbox_and_the_next_answer_is_for_the_task(
+) -> None:
+    async with zalo_bot() as (session, runtime):
+        await give_task(session)
+        task_message = [r for r in await rows(runtime, Outbox) if r.target_id][-1]
+        url = await offered_link(session)
+        offer = next(r for r in await rows(runtime, Outbox) if url in r.text)
+        assert offer.platform_message_id is not None  # recorded, as every message the bot sends
+        assert offer.target_id == task_message.target_id  # about the task it answered
+        await session.emulator.inject_text(session.user_id("ht_lhp"), "đã gửi qua email")
+        await session.settle()
+        session.collect()
+        answers = [r for r in await rows(runtime, Submission) if r.kind != "file"]
+        assert [a.target_id for a in answers] == [task_message.target_id]
 
 
 async def test_expired_and_tampered_links_are_refused_with_a_reason() -> None:
@@ -466,7 +482,7 @@ async def test_strangers_and_groups() -> None:
         await session.settle()
         await emu.inject_text("9999", "gửi tệp")
         await session.settle()
-        assert session.notes.offers == {}
+        assert session.offers() == []
         assert len(emu.bot_messages("9999")) == 2
         uid = session.user_id("ht_lhp")
         for text in ("chào cả nhà", "1", "/help"):  # in groups only commands are answered
