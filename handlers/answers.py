@@ -36,6 +36,7 @@ from storage.models import (
     StoredFile,
     Submission,
     Target,
+    ident,
 )
 from storage.repositories import bot_message
 from storage.units import unit_names
@@ -128,7 +129,7 @@ def _pick_buttons(rows: list[tuple[Target, Assignment]], apart: Apart):
         return t("#{number} {title}", number=assignment.number, title=assignment.title[:40])
 
     def render(t: Translator) -> list[Button]:
-        return [Button(label(t, target, a), Pick(target.id).pack())
+        return [Button(label(t, target, a), Pick(ident(target)).pack())
                 for target, a in rows]
 
     return render
@@ -208,13 +209,15 @@ async def _ask_which(ctx: Context, rows: list[tuple[Target, Assignment]],
     """Keep the answer (its file stored) and ask which of `rows` it is for."""
     event = ctx.event
     assert event is not None and ctx.member is not None
-    pending = {"text": event.text, "file_id": None, "file_name": None}
+    pending: dict[str, str | int | None] = {"text": event.text, "file_id": None,
+                                            "file_name": None}
     if event.file is not None:
         stored, problem = await file_intake.store(ctx, event.file)
         if problem:
             ctx.reply(problem)
             return
-        pending.update(file_id=stored.id, file_name=event.file.name)  # type: ignore[union-attr]
+        assert stored is not None
+        pending.update(file_id=stored.id, file_name=event.file.name)
     await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
     ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
 
@@ -260,7 +263,7 @@ def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -
                                      "hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia "
                                      "hạn đến 12/5 vì ..., không có số liệu.",
                                      text=excerpt(text), task=task_line(t, assignment)),
-             status_buttons(target.id), target_id=target.id, assignment_id=assignment.id)  # type: ignore[arg-type]
+             status_buttons(ident(target)), target_id=target.id, assignment_id=assignment.id)
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -317,8 +320,9 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
-    submission = Submission(target_id=target.id, member_id=ctx.member.id, kind=SubmissionKind.FILE,  # type: ignore[arg-type]
-                            file_id=stored.id, text=caption, created_at=ctx.now)
+    submission = Submission(target_id=ident(target), member_id=ident(ctx.member),
+                            kind=SubmissionKind.FILE, file_id=stored.id, text=caption,
+                            created_at=ctx.now)
     ctx.session.add(submission)
     await ctx.session.flush()
     unit = await unit_name(ctx, target.unit_id)
@@ -360,12 +364,14 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     if closed:
         ctx.reply(closed)
         return
+    member = ctx.member
     task = task_line(t, assignment)
     unit = await unit_name(ctx, target.unit_id)
 
-    def record(kind: SubmissionKind, **extra: object) -> Submission:
-        row = Submission(target_id=target.id, member_id=ctx.member.id,  # type: ignore[union-attr,arg-type]
-                         kind=kind, created_at=ctx.now, **extra)  # type: ignore[arg-type]
+    def record(kind: SubmissionKind, text: str = "", percent: int | None = None,
+               route: str | None = None) -> Submission:
+        row = Submission(target_id=ident(target), member_id=ident(member), kind=kind,
+                         percent=percent, text=text, route=route, created_at=ctx.now)
         ctx.session.add(row)
         ctx.audit(f"status_{kind}", assignment.id, target=target.id)
         return row
@@ -430,7 +436,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         if staff is not None:
             ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): {note}",
                                           unit=unit, task=task_line(tr, assignment),
-                                          who=ctx.member.display_name, note=status.note),  # type: ignore[union-attr]
+                                          who=member.display_name, note=status.note),
                      target_id=target.id)
         ctx.reply(t("📨 Đã chuyển yêu cầu hỗ trợ về nhiệm vụ {task} tới văn phòng.", task=task),
                   target_id=target.id)
@@ -487,10 +493,10 @@ async def misfiled_buttons(ctx: Context, submission: Submission, target: Target
     open tasks, one «Chuyển sang #M» each (on Zalo, where a message answers the bot's latest
     one, these are the numbers to answer: «Trả lời 2 = Chuyển sang #1»)."""
     t = ctx.t
-    buttons = [Button(t("Nộp nhầm"), Misfiled(submission.id).pack())]
+    buttons = [Button(t("Nộp nhầm"), Misfiled(ident(submission)).pack())]
     for other, assignment in (await move_options(ctx, target))[:MOVE_OPTIONS]:
         buttons.append(Button(move_label(t, other, assignment, target),
-                              Misfiled(submission.id, other.id).pack()))
+                              Misfiled(ident(submission), ident(other)).pack()))
     return buttons
 
 
@@ -587,8 +593,10 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     text = event.text.strip()
     if event.file is not None or event.reply_to:
         await ctx.clear_dialogue()
-        await handle_free(ctx) if event.reply_to else await submit_file(
-            ctx, target, assignment, event.file.name, None)  # type: ignore[union-attr]
+        if event.reply_to:
+            await handle_free(ctx)
+        elif event.file is not None:
+            await submit_file(ctx, target, assignment, event.file.name, None)
         return
     if expect == "percent":  # after [Đang làm]: a bare «40» or «40%»
         percent = parse_percent(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from core import roles
 from core.callbacks import CancelHandDown, HandDownPress
@@ -39,6 +40,7 @@ from storage.models import (
     StoredFile,
     Target,
     Unit,
+    ident,
 )
 from storage.tasks import TargetCondition
 from storage.units import unit_ids_below
@@ -70,7 +72,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(ref)))
         return
     offices = sorted(ctx.scope.staff_offices)
-    target = await tasks.first_target_of(ctx.session, parent.id,  # type: ignore[arg-type]
+    target = await tasks.first_target_of(ctx.session, ident(parent),
                                          parent.period, offices) if offices else None
     if target is None:
         ctx.reply(t("Nhiệm vụ {task} không giao cho đơn vị của bạn; chỉ đơn vị nhận nhiệm vụ "
@@ -105,7 +107,7 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
     if parent.state != AssignmentState.ACTIVE:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, parent)))
         return
-    existing = await child_of(ctx, target.id)  # type: ignore[arg-type]
+    existing = await child_of(ctx, ident(target))
     if existing is not None:
         ctx.reply(t("Đơn vị đã giao tiếp nhiệm vụ {task} thành nhiệm vụ #{number}; xem tiến độ: "
                     "/tiendo #{number}.", task=task_line(t, parent), number=existing.number))
@@ -125,7 +127,7 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
         "parent_office": await office_name(ctx.session, parent.office_id) or "",
         "parent_deadline": target.deadline.isoformat(), "office_id": office.id,
     })
-    below = await unit_ids_below(ctx.session, office.id)  # type: ignore[arg-type]
+    below = await unit_ids_below(ctx.session, ident(office))
     draft["unit_ids"] = [u for u in below if u != office.id]
     if rest:
         line = parse_giao_line(rest)
@@ -161,7 +163,7 @@ async def after_answer(ctx: Context, target: Target) -> None:
     child = await ctx.session.get(Assignment, target.assignment_id)
     if child is None or child.parent_id is None or target.period != child.period:
         return
-    states = await tasks.target_states(ctx.session, child.id,  # type: ignore[arg-type]
+    states = await tasks.target_states(ctx.session, ident(child),
                                        child.period)
     if not answered(states):
         return
@@ -205,28 +207,32 @@ async def cancel_children(ctx: Context, parent: Assignment) -> int:
     """The parent was cancelled: so are its hand-downs (and theirs); their units are told.
     Returns how many people were told."""
     told = 0
-    children = await tasks.active_hand_downs(ctx.session, parent.id)  # type: ignore[arg-type]
+    children = await tasks.active_hand_downs(ctx.session, ident(parent))
     for child in children:
         told += await giao.cancel_task(ctx, child)
         told += await cancel_children(ctx, child)  # and theirs, level after level
         ctx.audit("cancel", child.id, number=child.number, because=f"#{parent.number}")
         staff = await ctx.session.get(Member, child.assigned_by)
         if staff is not None and (ctx.member is None or staff.id != ctx.member.id):
-            ctx.send(staff, lambda tr, child=child: tr(
-                "Nhiệm vụ {parent} đã được huỷ nên nhiệm vụ giao tiếp {task} cũng được huỷ; "
-                "các đơn vị đã được báo.", parent=task_line(tr, parent),
-                task=task_line(tr, child)), priority=1, assignment_id=child.id)
+            ctx.send(staff, partial(_cancelled_text, parent=parent, child=child), priority=1,
+                     assignment_id=child.id)
     return told
+
+
+def _cancelled_text(tr: Translator, parent: Assignment, child: Assignment) -> str:
+    return tr("Nhiệm vụ {parent} đã được huỷ nên nhiệm vụ giao tiếp {task} cũng được huỷ; "
+              "các đơn vị đã được báo.", parent=task_line(tr, parent),
+              task=task_line(tr, child))
 
 
 async def after_extension(ctx: Context, target: Target, parent: Assignment) -> None:
     """An office got an extension on the parent: its hand-down keeps its deadline, and its
     staff are told they may move it."""
-    child = await child_of(ctx, target.id)  # type: ignore[arg-type]
+    child = await child_of(ctx, ident(target))
     staff = await ctx.session.get(Member, child.assigned_by) if child else None
     if child is None or staff is None:
         return
-    child_due = await tasks.earliest_deadline(ctx.session, child.id)  # type: ignore[arg-type]
+    child_due = await tasks.earliest_deadline(ctx.session, ident(child))
     ctx.send(staff, lambda tr: tr(
         "ℹ️ Nhiệm vụ {parent} được gia hạn cho đơn vị đến {until}. Nhiệm vụ giao tiếp {task} "
         "vẫn giữ hạn {deadline}; có thể gia hạn cho các đơn vị nếu cần.",
@@ -238,7 +244,7 @@ async def after_extension(ctx: Context, target: Target, parent: Assignment) -> N
 async def after_excuse(ctx: Context, target: Target) -> None:
     """An office was excused from the parent: its hand-down's staff are asked whether to
     cancel it."""
-    child = await child_of(ctx, target.id)  # type: ignore[arg-type]
+    child = await child_of(ctx, ident(target))
     staff = await ctx.session.get(Member, child.assigned_by) if child else None
     parent = await ctx.session.get(Assignment, target.assignment_id)
     if child is None or staff is None or parent is None or child.state != AssignmentState.ACTIVE:
@@ -265,17 +271,17 @@ async def hand_downs(ctx: Context, assignment: Assignment, period: str,
                      seen: TargetCondition | None) -> dict[int, HandDown]:
     """The hand-downs of `assignment`'s `period`, by the office target they came from, for
     the office targets the reader sees (`seen`, None for all)."""
-    children = await tasks.hand_downs_seen(ctx.session, assignment.id,  # type: ignore[arg-type]
+    children = await tasks.hand_downs_seen(ctx.session, ident(assignment),
                                            period, seen)
     if not children:
         return {}
     # One read of the counters for every hand-down (a Sở task may have hundreds).
-    counted = await tasks.hand_down_tallies(ctx.session, ctx.now, assignment.id)  # type: ignore[arg-type]
+    counted = await tasks.hand_down_tallies(ctx.session, ctx.now, ident(assignment))
     found: dict[int, HandDown] = {}
     for child in children:
-        item = counted.get((child.id, child.period))  # type: ignore[arg-type]
-        found[child.parent_target_id] = HandDown(  # type: ignore[index]
-            child, item.figures if item else Figures())
+        assert child.parent_target_id is not None  # a hand-down comes from an office target
+        item = counted.get((ident(child), child.period))
+        found[child.parent_target_id] = HandDown(child, item.figures if item else Figures())
     return found
 
 
@@ -301,16 +307,19 @@ async def hand_downs_due(ctx: Context, now: datetime) -> int:
         # Told once, whichever worker's sweep comes first: the task's row is locked and the
         # question asked again.
         await targets.lock_task(ctx.session, child)
-        if await tasks.hand_down_told(ctx.session, child.id):  # type: ignore[arg-type]
+        if await tasks.hand_down_told(ctx.session, ident(child)):
             continue
         told += 1
         ctx.session.add(AuditLog(at=now, actor="system", action="handed_down_due",
                                  assignment_id=child.id, detail=f"#{child.number}"))
         counted = await tallies(ctx.session, ctx.now, EVERY_UNIT, assignment_id=child.id)
-        item = counted.get((child.id, child.period))  # type: ignore[arg-type]
+        item = counted.get((ident(child), child.period))
         f = item.figures if item else Figures()
-        await _tell_office(ctx, child, lambda tr, child=child, f=f: tr(
-            "⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. Tải các tệp "
-            "đã nộp: /tainop #{number}", task=task_line(tr, child), done=tr.number(f.submitted),
-            total=tr.number(f.expected), number=child.number))
+        await _tell_office(ctx, child, partial(_due_text, child=child, f=f))
     return told
+
+
+def _due_text(tr: Translator, child: Assignment, f: Figures) -> str:
+    return tr("⏰ Đã đến hạn nhiệm vụ giao tiếp {task}: {done}/{total} đơn vị đã nộp. Tải các "
+              "tệp đã nộp: /tainop #{number}", task=task_line(tr, child),
+              done=tr.number(f.submitted), total=tr.number(f.expected), number=child.number)

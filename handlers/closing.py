@@ -13,6 +13,7 @@ from handlers.context import Context
 from handlers.reminders import replan_target, unplan_target
 from services import targets
 from storage import tasks
+from storage.models import ident
 
 
 async def handle_close(ctx: Context, args: str) -> None:
@@ -47,7 +48,7 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
                   else t("Nhiệm vụ {task} đang mở.", task=task))
         return
     await targets.set_task_state(ctx.session, assignment, state)
-    owed = await tasks.open_targets(ctx.session, assignment.id,  # type: ignore[arg-type]
+    owed = await tasks.open_targets(ctx.session, ident(assignment),
                                     assignment.period)
     for target in owed:
         if closing:

@@ -15,7 +15,7 @@ from core.text import excerpt, fold
 from handlers.context import Context, Recipient, calendar_of  # noqa: F401 (shared from here too)
 from services.scope import Access, check_change
 from storage import members, submissions
-from storage.models import Assignment, Member, Target, Unit
+from storage.models import Assignment, Member, Target, Unit, ident
 from storage.repositories import task_by_ref
 from storage.units import units_below, units_below_of
 from storage.units import units_with_units_below as _units_with_units_below
@@ -60,8 +60,9 @@ async def members_with_role_in(ctx: Context, unit_ids: list[int],
     """`members_with_role` of many units at once (a few queries, not one per unit), as the
     columns a bulk message needs rather than objects."""
     found: dict[int, list[Recipient]] = {}
-    for unit_id, *columns in await members.role_holders_in(ctx.session, unit_ids, role):
-        member = Recipient(*columns)
+    for unit_id, member_id, channel, chat_id, language in await members.role_holders_in(
+            ctx.session, unit_ids, role):
+        member = Recipient(member_id, channel, chat_id, language)
         found_members = found.setdefault(unit_id, [])
         if member not in found_members:
             found_members.append(member)
@@ -190,13 +191,13 @@ async def office_staff_of(ctx: Context, office_ids: list[int]) -> dict[int, list
             if member not in office_members:
                 office_members.append(member)
     for office_members in found.values():
-        office_members.sort(key=lambda m: m.id)  # type: ignore[arg-type,return-value]
+        office_members.sort(key=ident)
     return found
 
 
 async def office_staff(ctx: Context, unit_id: int) -> list[Member]:
     """The staff of office `unit_id`: attached to it or to one of its departments."""
     kinds = {fold(kind) for kind in ctx.settings.department_kinds}
-    departments = [u.id for u in await units_below(ctx.session, unit_id)
+    departments = [ident(u) for u in await units_below(ctx.session, unit_id)
                    if fold(u.kind) in kinds]
-    return await members.staff_of_units(ctx.session, [unit_id, *departments])  # type: ignore[list-item]
+    return await members.staff_of_units(ctx.session, [unit_id, *departments])

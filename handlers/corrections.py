@@ -18,7 +18,7 @@ from handlers.context import Context
 from handlers.reminders import replan_target
 from services import targets
 from storage import submissions
-from storage.models import Assignment, Outbox, StoredFile, Submission, Target
+from storage.models import Assignment, Outbox, StoredFile, Submission, Target, ident
 
 STALE = "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."
 
@@ -74,9 +74,9 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if press.to is None and not press.withdraw:
         options = await move_options(ctx, target)
         buttons = [Button(move_label(t, other, a, target),
-                          Misfiled(submission.id, other.id).pack())
+                          Misfiled(ident(submission), ident(other)).pack())
                    for other, a in options]
-        buttons.append(Button(t("Rút lại"), Misfiled(submission.id, withdraw=True).pack()))
+        buttons.append(Button(t("Rút lại"), Misfiled(ident(submission), withdraw=True).pack()))
         ctx.reply(t("Bài nộp {what} đang ở nhiệm vụ {task}. Chuyển sang nhiệm vụ nào, hay rút "
                     "lại?", what=shown, task=task_line(t, assignment)) if options else
                   t("Bài nộp {what} đang ở nhiệm vụ {task}; đơn vị không còn nhiệm vụ nào khác "
@@ -117,11 +117,11 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     # meanwhile by another worker is seen before anything is decided.
     await targets.lock_all(ctx.session, submissions.targets_by_ids([source.id, other.id]))
     await ctx.session.refresh(submission)
-    assignment = await ctx.session.get(Assignment, source.assignment_id,
-                                       populate_existing=True)  # type: ignore[assignment]
+    fresh = await ctx.session.get(Assignment, source.assignment_id, populate_existing=True)
     destination = await ctx.session.get(Assignment, other.assignment_id,
                                         populate_existing=True)
-    assert assignment is not None and destination is not None
+    assert fresh is not None and destination is not None
+    assignment = fresh
     if submission.withdrawn_at is not None:
         ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
@@ -133,7 +133,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
         ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không nhận tệp; chưa chuyển gì.",
                     task=task_line(t, destination)))
         return
-    moved = Submission(target_id=other.id, member_id=submission.member_id,  # type: ignore[arg-type]
+    moved = Submission(target_id=ident(other), member_id=submission.member_id,
                        kind=submission.kind, percent=submission.percent, text=submission.text,
                        file_id=submission.file_id, route=submission.route,
                        created_at=submission.created_at)

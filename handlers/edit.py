@@ -11,6 +11,7 @@ figures and the counters (`storage.tally`) leave out."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from core import roles
 from core.callbacks import EditPress
@@ -18,7 +19,7 @@ from core.deadlines import DeadlineError, parse_deadline
 from core.giao_line import EditLine, parse_edit_line, parse_requires
 from core.i18n import N_, Translator
 from core.messages import Button
-from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
+from core.states import OPEN_TARGET_STATES, AssignmentState, Requires, TargetState
 from handlers.common import (
     REQUIRES_TEXT,
     calendar_of,
@@ -41,7 +42,7 @@ from handlers.giao import (
 from handlers.reminders import plan_target, replan_target, unplan_target
 from services import targets
 from storage import tasks
-from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit
+from storage.models import Assignment, Dialogue, Outbox, StoredFile, Target, Unit, ident
 from storage.units import units_by_id
 
 FIELDS = (("deadline", N_("Hạn nộp")), ("add", N_("Thêm đơn vị")), ("remove", N_("Bớt đơn vị")),
@@ -66,7 +67,7 @@ USAGE = N_("Cách dùng: /sua #N — chọn phần cần sửa; hoặc một dò
 async def _targets(ctx: Context, assignment: Assignment, locked: bool = False) -> list[Target]:
     """The targets of the task's current period, those taken off included; `locked`, their
     rows locked and read afresh (before they are changed)."""
-    return await tasks.period_targets(ctx.session, assignment.id,  # type: ignore[arg-type]
+    return await tasks.period_targets(ctx.session, ident(assignment),
                                       assignment.period, lock=locked)
 
 
@@ -193,7 +194,8 @@ async def handle_command(ctx: Context, args: str) -> None:
     assignment = await _task(ctx, line.reference)
     if assignment is None:
         return
-    draft = {"assignment_id": assignment.id, "changes": {}, "step": "choose"}
+    changes: dict = {}
+    draft = {"assignment_id": assignment.id, "changes": changes, "step": "choose"}
     if not line.parts and not line.unknown:
         await ctx.set_dialogue("sua", draft)
         ctx.reply(t("Sửa gì ở nhiệm vụ {task}?", task=task_line(t, assignment)),
@@ -203,7 +205,7 @@ async def handle_command(ctx: Context, args: str) -> None:
                   part=" | ".join(line.unknown))] if line.unknown else []
     # Units added first: taking off every unit but those added is no empty task.
     for name, value in sorted(line.parts.items(), key=lambda part: part[0] != "add"):
-        problem = await apply_part(ctx, assignment, draft["changes"], name, value)
+        problem = await apply_part(ctx, assignment, changes, name, value)
         if problem:
             problems.append(problem)
     if problems:
@@ -286,8 +288,9 @@ async def _change_lines(ctx: Context, t: Translator, assignment: Assignment, cha
     if "details" in changes:
         lines.append(t("• Chi tiết: {new}", new=changes["details"]))
     if "requires" in changes:
-        lines.append(t("• Cần nộp: {old} → {new}", old=t(REQUIRES_TEXT[assignment.requires]),
-                       new=t(REQUIRES_TEXT[changes["requires"]])))
+        lines.append(t("• Cần nộp: {old} → {new}",
+                       old=t(REQUIRES_TEXT[Requires(assignment.requires)]),
+                       new=t(REQUIRES_TEXT[Requires(changes["requires"])])))
     return lines
 
 
@@ -353,32 +356,30 @@ async def _send(ctx: Context, draft: dict) -> None:
         if target.state == TargetState.EXCUSED or not _told(t, assignment, changes, target):
             continue  # an excused unit owes nothing; units added or taken off change no one else
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
-            ctx.send(member, lambda tr, target=target: "\n".join([
-                tr("✏️ Nhiệm vụ {task} đã được sửa:", task=task_line(tr, assignment)),
-                *_told(tr, assignment, changes, target)]),
-                priority=1, target_id=target.id, assignment_id=assignment.id)
+            ctx.send(member, partial(_edited_text, assignment=assignment, changes=changes,
+                                     target=target),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
             told += 1
     for unit in removed:
-        target = by_unit[unit.id]  # type: ignore[index]
+        target = by_unit[ident(unit)]
         await targets.remove(ctx.session, target)
         await unplan_target(ctx, target)
-        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, unit=unit: tr(
-                "ℹ️ {unit} không còn phải nộp nhiệm vụ {task}; các bài đơn vị đã nộp vẫn được "
-                "lưu.", unit=unit.name, task=task_line(tr, assignment)),
-                priority=1, target_id=by_unit[unit.id].id, assignment_id=assignment.id)  # type: ignore[index]
+        for member in await members_with_role(ctx, ident(unit), "reporter"):
+            ctx.send(member, partial(_taken_off_text, assignment=assignment, unit=unit),
+                     priority=1, target_id=by_unit[ident(unit)].id, assignment_id=assignment.id)
             told += 1
     if added:
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
             if assignment.file_id else None
-        offices = await units_with_units_below(ctx, [u.id for u in added])  # type: ignore[misc]
+        offices = await units_with_units_below(ctx, [ident(u) for u in added])
         for unit in added:
-            target = by_unit.get(unit.id)  # type: ignore[arg-type]
-            if target is None:
+            taken_off = by_unit.get(ident(unit))
+            if taken_off is None:
                 target = await targets.add(ctx.session, Target(
-                    assignment_id=assignment.id, unit_id=unit.id,  # type: ignore[arg-type]
+                    assignment_id=ident(assignment), unit_id=ident(unit),
                     period=assignment.period, deadline=due))
             else:  # taken off earlier and added again: it owes the task anew
+                target = taken_off
                 await targets.owe_again(ctx.session, target, due)
             plan_target(ctx, target, assignment)
             told += await announce(ctx, assignment, target, unit,
@@ -395,6 +396,16 @@ async def _send(ctx: Context, draft: dict) -> None:
               assignment_id=assignment.id)
 
 
+def _edited_text(tr: Translator, assignment: Assignment, changes: dict, target: Target) -> str:
+    return "\n".join([tr("✏️ Nhiệm vụ {task} đã được sửa:", task=task_line(tr, assignment)),
+                      *_told(tr, assignment, changes, target)])
+
+
+def _taken_off_text(tr: Translator, assignment: Assignment, unit: Unit) -> str:
+    return tr("ℹ️ {unit} không còn phải nộp nhiệm vụ {task}; các bài đơn vị đã nộp vẫn được "
+              "lưu.", unit=unit.name, task=task_line(tr, assignment))
+
+
 def _told(t: Translator, assignment: Assignment, changes: dict, target: Target) -> list[str]:
     """What a unit still on the task is told: its deadline, title, details, what to submit."""
     lines = []
@@ -405,5 +416,5 @@ def _told(t: Translator, assignment: Assignment, changes: dict, target: Target) 
     if "details" in changes:
         lines.append(t("Chi tiết: {details}", details=assignment.details))
     if "requires" in changes:
-        lines.append(t("Cần nộp: {what}", what=t(REQUIRES_TEXT[assignment.requires])))
+        lines.append(t("Cần nộp: {what}", what=t(REQUIRES_TEXT[Requires(assignment.requires)])))
     return lines

@@ -7,6 +7,7 @@ gets no more reminders and counts as «miễn», outside the expected figure."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from core import roles
 from core.callbacks import ExcuseDecision
@@ -33,7 +34,7 @@ from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
 from services import targets
 from storage import requests, submissions
-from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit
+from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit, ident
 from storage.queries import ROW_LOCK
 
 # `/mien #N <units> | bỏ` takes an excuse back: only when the whole text after "|" is one of
@@ -61,7 +62,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task), target_id=target.id)
         return
-    excuse = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+    excuse = ExcuseRequest(target_id=ident(target), member_id=ident(ctx.member),
                            reason=reason, created_at=ctx.now)
     ctx.session.add(excuse)
     await ctx.session.flush()
@@ -80,8 +81,8 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
 
     if staff is not None:
         ctx.send(staff, render, lambda tr: [
-            Button(tr("Đồng ý"), ExcuseDecision(excuse.id, True).pack()),
-            Button(tr("Từ chối"), ExcuseDecision(excuse.id, False).pack())],
+            Button(tr("Đồng ý"), ExcuseDecision(ident(excuse), True).pack()),
+            Button(tr("Từ chối"), ExcuseDecision(ident(excuse), False).pack())],
                  target_id=target.id, assignment_id=assignment.id)
     ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
     ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
@@ -225,26 +226,23 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    done = [u for u in units if owed[u.id].state == TargetState.SUBMITTED]  # type: ignore[index]
-    already = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
-    excused = [u for u in units if owed[u.id].state in OPEN_TARGET_STATES]  # type: ignore[index]
+    done = [u for u in units if owed[ident(u)].state == TargetState.SUBMITTED]
+    already = [u for u in units if owed[ident(u)].state == TargetState.EXCUSED]
+    excused = [u for u in units if owed[ident(u)].state in OPEN_TARGET_STATES]
     for unit in excused:
-        target = owed[unit.id]  # type: ignore[index]
+        target = owed[ident(unit)]
         pending = await requests.pending_excuse(ctx.session, target.id)
-        excuse = pending or ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+        excuse = pending or ExcuseRequest(target_id=ident(target), member_id=ident(ctx.member),
                                           reason=reason, created_at=ctx.now)
         if reason:
             excuse.reason = reason
         _decided(ctx, excuse, RequestState.GRANTED)
         await _excuse(ctx, target)
         shown = excuse.reason
-        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, unit=unit, shown=shown, target=target: "\n".join(
-                [tr("✅ {unit} được miễn nộp nhiệm vụ {task}{period}; bot sẽ không nhắc việc này "
-                    "nữa.", unit=unit.name, task=task_line(tr, assignment),
-                    period=period_words(tr, target))]
-                + ([tr("Lý do: {reason}", reason=shown)] if shown else [])),
-                priority=1, target_id=target.id, assignment_id=assignment.id)
+        for member in await members_with_role(ctx, ident(unit), "reporter"):
+            ctx.send(member, partial(_excused_text, assignment=assignment, target=target,
+                                     unit=unit, reason=shown),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
     if excused:
         ctx.audit("excuse", assignment.id, number=assignment.number,
                   units=[u.code for u in excused], reason=reason)
@@ -261,25 +259,34 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
     ctx.reply("\n".join(lines))
 
 
+def _excused_text(tr: Translator, assignment: Assignment, target: Target, unit: Unit,
+                  reason: str) -> str:
+    """What a unit is told when staff excuse it, with the reason when there is one."""
+    return "\n".join(
+        [tr("✅ {unit} được miễn nộp nhiệm vụ {task}{period}; bot sẽ không nhắc việc này nữa.",
+            unit=unit.name, task=task_line(tr, assignment), period=period_words(tr, target))]
+        + ([tr("Lý do: {reason}", reason=reason)] if reason else []))
+
+
 async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
                     owed: dict[int, Target]) -> None:
     t = ctx.t
     assert ctx.member is not None
     task = task_line(t, assignment)
-    back = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
-    others = [u for u in units if owed[u.id].state != TargetState.EXCUSED]  # type: ignore[index]
+    back = [u for u in units if owed[ident(u)].state == TargetState.EXCUSED]
+    others = [u for u in units if owed[ident(u)].state != TargetState.EXCUSED]
     for unit in back:
-        target = owed[unit.id]  # type: ignore[index]
+        target = owed[ident(unit)]
         progress = await submissions.latest_progress(ctx.session, target.id)
         await targets.take_back_excuse(ctx.session, target, progress)  # as before the excuse
-        record = ExcuseRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+        record = ExcuseRequest(target_id=ident(target), member_id=ident(ctx.member),
                                created_at=ctx.now)
         _decided(ctx, record, RequestState.WITHDRAWN)
         await replan_target(ctx, target, assignment)
-        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, target=target, unit=unit: _taken_back(
-                tr, ctx, assignment, target, unit),
-                priority=1, target_id=target.id, assignment_id=assignment.id)
+        for member in await members_with_role(ctx, ident(unit), "reporter"):
+            ctx.send(member, partial(_taken_back, ctx=ctx, assignment=assignment, target=target,
+                                     unit=unit),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
     if back:
         ctx.audit("excuse_withdrawn", assignment.id, number=assignment.number,
                   units=[u.code for u in back])

@@ -5,6 +5,7 @@ moves that target's deadline and re-plans its reminders."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from core import roles
 from core.callbacks import ExtensionDecision
@@ -28,7 +29,7 @@ from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
 from services import targets
 from storage import requests
-from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target
+from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target, ident
 from storage.queries import ROW_LOCK
 from storage.repositories import bot_message
 
@@ -46,7 +47,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
                     "lời.", task=task_line(t, assignment)))
         return
-    ext = ExtensionRequest(target_id=target.id, member_id=ctx.member.id,  # type: ignore[arg-type]
+    ext = ExtensionRequest(target_id=ident(target), member_id=ident(ctx.member),
                            requested_until=until, reason=reason, created_at=ctx.now)
     ctx.session.add(ext)
     await ctx.session.flush()
@@ -67,8 +68,8 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
 
     if staff is not None:
         ctx.send(staff, render, lambda tr: [
-            Button(tr("Đồng ý"), ExtensionDecision(ext.id, True).pack()),
-            Button(tr("Từ chối"), ExtensionDecision(ext.id, False).pack())],
+            Button(tr("Đồng ý"), ExtensionDecision(ident(ext), True).pack()),
+            Button(tr("Từ chối"), ExtensionDecision(ident(ext), False).pack())],
                  target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
     ctx.audit("extension_request", assignment.id, target=target.id, until=until)
     ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
@@ -184,21 +185,20 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
                     task=task_line(t, assignment), units=", ".join(u.name for u in outside)))
         return
-    early = [u for u in units if until <= owed[u.id].deadline]  # type: ignore[index]
+    early = [u for u in units if until <= owed[ident(u)].deadline]
     if early:
         ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
                     "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
         return
-    excused = [u for u in units if owed[u.id].state == TargetState.EXCUSED]  # type: ignore[index]
+    excused = [u for u in units if owed[ident(u)].state == TargetState.EXCUSED]
     extended = [u for u in units if u not in excused]
     for unit in extended:
-        target = owed[unit.id]  # type: ignore[index]
+        target = owed[ident(unit)]
         await extend(ctx, target, assignment, until)
-        for member in await members_with_role(ctx, unit.id, "reporter"):  # type: ignore[arg-type]
-            ctx.send(member, lambda tr, unit=unit: tr(
-                "✅ Văn phòng gia hạn nhiệm vụ {task} cho {unit} đến {until}.",
-                task=task_line(tr, assignment), unit=unit.name, until=tr.moment(until)),
-                priority=1, target_id=target.id, assignment_id=assignment.id)
+        for member in await members_with_role(ctx, ident(unit), "reporter"):
+            ctx.send(member, partial(_extended_text, assignment=assignment, unit=unit.name,
+                                     until=until),
+                     priority=1, target_id=target.id, assignment_id=assignment.id)
     if extended:
         ctx.audit("extension_granted", assignment.id, number=assignment.number,
                   units=[u.code for u in extended], until=until)
@@ -214,6 +214,11 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         lines.append(t("Đã được miễn, không cần gia hạn: {units}.",
                        units=", ".join(u.name for u in excused)))
     ctx.reply("\n".join(lines))
+
+
+def _extended_text(tr: Translator, assignment: Assignment, unit: str, until: datetime) -> str:
+    return tr("✅ Văn phòng gia hạn nhiệm vụ {task} cho {unit} đến {until}.",
+              task=task_line(tr, assignment), unit=unit, until=tr.moment(until))
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:

@@ -25,7 +25,7 @@ from handlers import giao, plans
 from handlers.common import calendar_of
 from handlers.context import Context
 from services.scope import assignable_units
-from storage.models import Dialogue, Outbox, PlanDraft
+from storage.models import Dialogue, Outbox, PlanDraft, ident
 from storage.units import group_names, unit_ids_within, units_within
 
 PASTED = N_("nội dung dán vào")
@@ -130,7 +130,7 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
     rows = [_duty_row(duty, _audience_units(ctx, duty.audience, units, office))
             for duty in duties]
     assert ctx.member is not None
-    plan = PlanDraft(member_id=ctx.member.id, file_id=stored.id if stored else None,  # type: ignore[arg-type]
+    plan = PlanDraft(member_id=ident(ctx.member), file_id=stored.id if stored else None,
                      name=name[:255], duties=json.dumps(rows, ensure_ascii=False),
                      created_at=ctx.now)
     ctx.session.add(plan)
@@ -146,8 +146,8 @@ async def _scope_units(ctx: Context) -> list[UnitView]:
     groups: dict[int, list[str]] = {}
     for unit_id, group in await group_names(ctx.session, allowed):
         groups.setdefault(unit_id, []).append(group)
-    return [UnitView(id=u.id, code=u.code, name=u.name, kind=u.kind,  # type: ignore[arg-type]
-                     groups=tuple(groups.get(u.id, ())), parent_id=u.parent_id)  # type: ignore[arg-type]
+    return [UnitView(id=ident(u), code=u.code, name=u.name, kind=u.kind,
+                     groups=tuple(groups.get(ident(u), ())), parent_id=u.parent_id)
             for u in units]
 
 

@@ -17,6 +17,7 @@ from handlers.common import (
 from handlers.context import Context
 from handlers.reminders import replan_target, send_reminder
 from storage import tasks
+from storage.models import ident
 
 
 async def handle_command(ctx: Context, args: str) -> None:
@@ -34,7 +35,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     targets = await in_current_period(ctx, await tasks.open_targets(
-        ctx.session, assignment.id))  # type: ignore[arg-type]
+        ctx.session, ident(assignment)))
     if rest.strip():
         offsets = parse_offsets(rest)
         if offsets is None:

@@ -10,6 +10,7 @@ from core.text import excerpt
 from handlers.common import task_line, task_to_change
 from handlers.context import Context
 from storage import tasks
+from storage.models import ident
 
 SHOWN = 30
 ACTIONS = {
@@ -55,7 +56,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
     if assignment is None:
         return
-    rows = await tasks.latest_audit_entries(ctx.session, assignment.id,  # type: ignore[arg-type]
+    rows = await tasks.latest_audit_entries(ctx.session, ident(assignment),
                                             SHOWN)
     lines = [t("Nhật ký nhiệm vụ {task}:", task=task_line(t, assignment))]
     for row in rows:

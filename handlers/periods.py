@@ -7,8 +7,10 @@ reminders take over, so a unit gets at most one reminder a day for the task."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from core.deadlines import Recurrence
+from core.i18n import Translator
 from core.periods import current_period, next_opening
 from core.states import AssignmentState
 from handlers.context import Context
@@ -16,7 +18,7 @@ from handlers.giao import open_targets, task_line
 from services import targets
 from storage import reminders as reminder_rows
 from storage import tasks
-from storage.models import Assignment, Member, StoredFile
+from storage.models import Assignment, Member, StoredFile, ident
 from storage.units import units_by_id
 
 
@@ -45,7 +47,7 @@ async def roll_over(ctx: Context, now: datetime) -> int:
             continue
         # The units of the current period: those added since come along, those taken off
         # (`/sua`) do not.
-        unit_ids = await tasks.unit_ids_on_task(ctx.session, assignment.id,  # type: ignore[arg-type]
+        unit_ids = await tasks.unit_ids_on_task(ctx.session, ident(assignment),
                                                 assignment.period)
         units = await units_by_id(ctx.session, unit_ids)
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
@@ -55,24 +57,30 @@ async def roll_over(ctx: Context, now: datetime) -> int:
                                            plan.original_name if plan else None, rolled=True)
         staff = await ctx.session.get(Member, assignment.assigned_by)
         if staff is not None:
-            ctx.send(staff, lambda t, a=assignment, p=period, d=due, n=len(units), r=recipients: t(
-                "🔁 Đã mở kỳ {period} của nhiệm vụ {task}: hạn {deadline}, {units} đơn vị "
-                "({people} người nhận).", period=p, task=task_line(t, a), deadline=t.moment(d),
-                units=n, people=r), priority=1, assignment_id=assignment.id)
+            ctx.send(staff, partial(_opened_text, assignment=assignment, period=period,
+                                    deadline=due, units=len(units), people=recipients),
+                     priority=1, assignment_id=assignment.id)
         ctx.audit("roll_over", assignment.id, number=assignment.number, period=period,
                   units=len(units))
         opened += 1
     return opened
 
 
+def _opened_text(t: Translator, assignment: Assignment, period: str, deadline: datetime,
+                 units: int, people: int) -> str:
+    return t("🔁 Đã mở kỳ {period} của nhiệm vụ {task}: hạn {deadline}, {units} đơn vị "
+             "({people} người nhận).", period=period, task=task_line(t, assignment),
+             deadline=t.moment(deadline), units=units, people=people)
+
+
 async def _opened(ctx: Context, assignment: Assignment, period: str) -> bool:
-    return await tasks.period_opened(ctx.session, assignment.id, period)  # type: ignore[arg-type]
+    return await tasks.period_opened(ctx.session, ident(assignment), period)
 
 
 async def _withdraw_past_reminders(ctx: Context, assignment: Assignment, period: str) -> None:
     """Past periods' reminders stop, but for targets whose (extended) deadline is still
     ahead: those are chased until it."""
-    await reminder_rows.skip_past_periods(ctx.session, assignment.id,  # type: ignore[arg-type]
+    await reminder_rows.skip_past_periods(ctx.session, ident(assignment),
                                           period, ctx.now)
 
 

@@ -11,7 +11,7 @@ from core.callbacks import PlanDuty
 from core.i18n import Translator
 from core.messages import Button
 from handlers.context import Context
-from storage.models import PlanDraft
+from storage.models import PlanDraft, ident
 
 
 def button_label(t: Translator, number: int, row: dict) -> str:
@@ -23,7 +23,7 @@ def button_label(t: Translator, number: int, row: dict) -> str:
 
 def duty_buttons(t: Translator, plan: PlanDraft, only_open: bool = False) -> list[Button]:
     rows, sent = json.loads(plan.duties), json.loads(plan.sent)
-    return [Button(button_label(t, i, row), PlanDuty(plan.id, i).pack())
+    return [Button(button_label(t, i, row), PlanDuty(ident(plan), i).pack())
             for i, row in enumerate(rows, 1) if not (only_open and str(i) in sent)]
 
 

@@ -6,6 +6,8 @@ supergroup) keeps its messages under the new id."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from core.i18n import N_, Translator
 from handlers.common import members_with_role
 from handlers.context import Context
@@ -65,8 +67,8 @@ async def refused(ctx: Context, member_id: int, kind: str) -> None:
     names = ", ".join(u.name for u in units)
     code = units[0].code if len(units) == 1 else None
     for staff_id, owed in told.items():
-        ctx.send(people[staff_id], lambda t, owed=owed: unreachable_text(
-            t, member, names, code, owed), priority=1)
+        ctx.send(people[staff_id], partial(unreachable_text, member=member, units=names,
+                                           code=code, tasks=owed), priority=1)
 
 
 def unreachable_text(t: Translator, member: Member, units: str, code: str | None,

@@ -11,7 +11,7 @@ from core.i18n import LANGUAGES, N_, Translator
 from handlers.context import Context
 from storage import members
 from storage.db import Session
-from storage.models import Member, Membership, Unit
+from storage.models import Member, Membership, Unit, ident
 
 ROLE_NAMES = {
     "admin": N_("quản trị"),
@@ -185,12 +185,12 @@ async def handle_start(ctx: Context, args: str) -> None:
     if existing:
         ctx.reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=unit.name))
         return
-    ctx.session.add(Membership(member_id=member.id, unit_id=unit.id, role=invite.role))
+    ctx.session.add(Membership(member_id=ident(member), unit_id=unit.id, role=invite.role))
     invite.uses_left -= 1
     ctx.session.add(invite)
     ctx.roles.add(invite.role)
     if invite.role == "reporter":
-        ctx.unit_ids.add(unit.id)  # type: ignore[arg-type]
+        ctx.unit_ids.add(ident(unit))
     ctx.audit("join", unit=unit.code, role=invite.role, invite=invite.code)
     ctx.reply(t("Chào mừng {name}! Bạn đã tham gia {unit} với vai trò {role}.",
                 name=member.display_name, unit=unit.name, role=role)

@@ -11,6 +11,8 @@ carries the view.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from core.callbacks import ProgressPage, ReportFile
 from core.i18n import Translator
 from core.messages import Button
@@ -39,7 +41,7 @@ from storage.figures import (
     unit_task_count,
     unit_task_page,
 )
-from storage.models import Outbox, Unit
+from storage.models import Outbox, Unit, ident
 from storage.queries import subtree
 from storage.units import (
     any_of,
@@ -143,7 +145,7 @@ def _nothing(scope: Scope | None) -> bool:
     return scope is not None and not scope.offices and not scope.reporting
 
 
-def _reporter_only(scope: Scope | None) -> bool:
+def _reporter_only(scope: Scope | None) -> TypeGuard[Scope]:
     """Sees only the units they report for (no office): the group views are not theirs."""
     return scope is not None and not scope.offices
 
@@ -244,15 +246,16 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         return
     # The current period is the one opened last (an extension may move one of its deadlines
     # past the next period's); the earlier ones follow by deadline.
-    period = (await current_periods(ctx, {assignment.id})).get(assignment.id, "")  # type: ignore[arg-type]
+    period = (await current_periods(ctx, {ident(assignment)})).get(ident(assignment), "")
     if period not in by_period:  # a reporter's unit may have no target in it
         period = max(by_period, key=lambda k: by_period[k].earliest)
     periods = [*sorted((k for k in by_period if k != period),
                        key=lambda k: by_period[k].earliest), period]
     current = by_period[period]
     f = current.figures
-    state = {AssignmentState.CANCELLED: t(" (đã huỷ)"),
-             AssignmentState.CLOSED: t(" (đã đóng)")}.get(assignment.state, "")
+    state_words: dict[str, str] = {AssignmentState.CANCELLED: t(" (đã huỷ)"),
+                                   AssignmentState.CLOSED: t(" (đã đóng)")}
+    state = state_words.get(assignment.state, "")
     lines = [t("Nhiệm vụ {task}{state}", task=task_line(t, assignment), state=state)]
     if period:
         lines.append(t("Kỳ báo cáo: {period}", period=period))
@@ -277,7 +280,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
         return
     page = _clamp(page, f.missing)
     if f.missing:
-        rows = await missing_page(ctx.session, assignment.id, period, seen,  # type: ignore[arg-type]
+        rows = await missing_page(ctx.session, ident(assignment), period, seen,
                                   (page - 1) * PAGE_SIZE, PAGE_SIZE)
         offices = await units_with_units_below(ctx, [row[5] for row in rows]) if downs \
             else set()
@@ -299,7 +302,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
             lines.append(f"• {name}{extra}")
         lines += _page_line(t, page, f.missing)
     if f.late and page == 1:
-        names = await late_names(ctx.session, assignment.id, period, seen,  # type: ignore[arg-type]
+        names = await late_names(ctx.session, ident(assignment), period, seen,
                                  PAGE_SIZE)
         text = t("Nộp muộn ({n}): {names}", n=t.number(f.late), names=", ".join(names))
         if f.late > len(names):
@@ -409,17 +412,18 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
                     "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=excerpt(ref)))
         return
-    if _reporter_only(scope) and unit.id not in scope.reporting:  # type: ignore[union-attr]
+    if _reporter_only(scope) and unit.id not in scope.reporting:
         ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
         return
-    total = await unit_task_count(ctx.session, unit.id)  # type: ignore[arg-type]
+    total = await unit_task_count(ctx.session, ident(unit))
     page = _clamp(page, total)
-    rows = await unit_task_page(ctx.session, unit.id,  # type: ignore[arg-type]
+    rows = await unit_task_page(ctx.session, ident(unit),
                                 (page - 1) * PAGE_SIZE, PAGE_SIZE)
     lines = [t("Tiến độ của {unit} ({code}):", unit=unit.name, code=unit.code)]
-    names = {TargetState.PENDING: t("chưa nộp"), TargetState.IN_PROGRESS: t("đang làm"),
-             TargetState.EXCUSED: t("được miễn"),
-             TargetState.REMOVED: t("không còn thuộc nhiệm vụ")}
+    names: dict[str, str] = {TargetState.PENDING: t("chưa nộp"),
+                             TargetState.IN_PROGRESS: t("đang làm"),
+                             TargetState.EXCUSED: t("được miễn"),
+                             TargetState.REMOVED: t("không còn thuộc nhiệm vụ")}
     for target, assignment in rows:
         if target.state == TargetState.SUBMITTED:
             state = t("đã nộp đúng hạn") if target.on_time else t("đã nộp muộn")

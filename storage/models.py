@@ -4,6 +4,7 @@ in Asia/Ho_Chi_Minh."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Boolean, Column, Double, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
@@ -20,6 +21,19 @@ from core.states import (
 
 # Owed and not yet reported (`OPEN_TARGET_STATES`), as SQL for the partial index.
 OPEN_TARGET = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_TARGET_STATES))
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def ident(row: _Row) -> int:
+    """The id of a row read from the database (or flushed): the tables type `id` as
+    optional only because a new row has none until it is written."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it was never written")
+    return row.id
 
 
 class Unit(SQLModel, table=True):
