@@ -16,10 +16,9 @@ from channels.host import Menu, Reserve, SentMessage, Uploader
 from channels.host import Replies as HostReplies
 from core.files import FileProblem
 from core.i18n import Translator
-from core.messages import Incoming
+from core.messages import Incoming, buttons_from_json
 from handlers import router, start
 from handlers.common import task_line
-from handlers.context import buttons_of
 from handlers.dispatcher import Dispatcher, Replies
 from handlers.files import problem_text
 from storage import chats, repositories
@@ -88,7 +87,7 @@ class HostSide:
             row = await chats.latest_delivered(session, channel, chat_id, with_buttons)
         if row is None or row.platform_message_id is None:
             return None
-        return SentMessage(row.platform_message_id, tuple(buttons_of(row)))
+        return SentMessage(row.platform_message_id, tuple(buttons_from_json(row.buttons)))
 
     # --- the console runs the clock
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from core import commands
 from core.callbacks import Suggested
-from core.messages import Button
+from core.messages import Button, buttons_from_json
 from core.roles import invite_code
 from handlers import (
     answers,
@@ -27,7 +27,7 @@ from handlers import (
     start,
     tiendo,
 )
-from handlers.context import Context, buttons_of
+from handlers.context import Context
 from storage.models import Dialogue, Outbox
 from storage.repositories import bot_message
 
@@ -173,7 +173,7 @@ async def press(ctx: Context, payload: str) -> None:
     assert event is not None
     source = await bot_message(ctx.session, event.channel, event.chat_id,
                                event.button_message_id or "", lock=True)
-    labels = {b.payload: b.label for b in buttons_of(source)} if source else {}
+    labels = {b.payload: b.label for b in buttons_from_json(source.buttons)} if source else {}
     if source is None or payload not in labels:
         ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return

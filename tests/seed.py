@@ -16,8 +16,7 @@ from app.cli import invoke
 from app.config import Settings
 from bench.wave import Recorder
 from channels.sender import Sender
-from core.messages import Incoming
-from handlers.context import buttons_of
+from core.messages import Incoming, buttons_from_json
 from storage.models import Outbox
 
 
@@ -39,8 +38,8 @@ class Bot:
         async with self.runtime.sessions() as session:
             rows = (await session.exec(select(Outbox).where(Outbox.chat_id == user)
                                        .order_by(col(Outbox.id).desc()))).all()
-        source, payload = next((row, b.payload) for row in rows for b in buttons_of(row)
-                               if b.label == label)
+        source, payload = next((row, b.payload) for row in rows
+                               for b in buttons_from_json(row.buttons) if b.label == label)
         await self.runtime.dispatcher.handle(Incoming(
             "console", user, user, button=payload,
             button_message_id=source.platform_message_id), now)

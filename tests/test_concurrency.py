@@ -17,8 +17,7 @@ from sqlmodel import col, func, select
 from app.bootstrap import Runtime
 from app.config import Settings
 from core.clock import LOCAL_TZ
-from core.messages import Incoming
-from handlers.context import buttons_of
+from core.messages import Incoming, buttons_from_json
 from storage import tally
 from storage.models import Assignment, Invite, Membership, Outbox, Submission, Target
 from tests.seed import Bot, seeded_bot
@@ -52,7 +51,7 @@ async def button(bot: Bot, user: str, label: str) -> tuple[str, str]:
         rows = (await session.exec(select(Outbox).where(Outbox.chat_id == user)
                                    .order_by(col(Outbox.id).desc()))).all()
     return next((b.payload, row.platform_message_id or "") for row in rows
-                for b in buttons_of(row) if b.label == label)
+                for b in buttons_from_json(row.buttons) if b.label == label)
 
 
 def press(user: str, payload: str, message_id: str, tap: str) -> Incoming:

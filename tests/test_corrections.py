@@ -10,8 +10,7 @@ from sqlmodel import col, select
 
 from app.config import Settings
 from core.clock import LOCAL_TZ
-from core.messages import Incoming, IncomingFile
-from handlers.context import buttons_of
+from core.messages import Incoming, IncomingFile, buttons_from_json
 from storage import tally
 from storage.models import Assignment, Outbox, ProgressTally, Submission, Target, UnitTally
 from tests.seed import Bot, seeded_bot
@@ -29,7 +28,7 @@ async def last_buttons(bot: Bot, user: str) -> list[str]:
     async with bot.runtime.sessions() as session:
         row = (await session.exec(select(Outbox).where(Outbox.chat_id == user).order_by(
             col(Outbox.id).desc()))).first()
-    return [b.label for b in buttons_of(row)] if row else []
+    return [b.label for b in buttons_from_json(row.buttons)] if row else []
 
 
 async def newest(bot: Bot, chat: str, n: int) -> list[str]:
