@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import GroupUnit, Unit, UnitGroup
-from storage.queries import CHUNK
+from storage.queries import CHUNK, dialect_of, one_of
 
 UNIT_OBJECTS: tuple[Any, ...] = (Unit,)
 UNIT_COLUMNS: tuple[Any, ...] = (Unit.id, Unit.code, Unit.name, Unit.name_key)
@@ -188,9 +188,9 @@ async def first_codes_and_names(session: AsyncSession, ids: Collection[int], lim
 async def units_with_units_below(session: AsyncSession, unit_ids: list[int]) -> set[int]:
     """Those of `unit_ids` that have units below them."""
     found: set[int] = set()
-    for start in range(0, len(unit_ids), CHUNK):
+    for below in one_of(col(Unit.parent_id), unit_ids, dialect_of(session)):
         found.update((await session.exec(select(Unit.parent_id).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])).distinct())).all())  # type: ignore[arg-type]
+            below).distinct())).all())  # type: ignore[arg-type]
     return found
 
 
