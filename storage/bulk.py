@@ -10,6 +10,7 @@ UTC...), so both ways store the same values."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -35,11 +36,22 @@ async def insert_rows(connection: AsyncConnection, table: Table,
 async def _copy(connection: AsyncConnection, driver: Any, table: Table,
                 rows: Sequence[dict[str, Any]]) -> None:
     names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(connection.dialect)
-                  for name in names]
-    records = [tuple(value if process is None else process(value)
-                     for value, process in zip((row[name] for name in names), processors,
-                                               strict=True))
-               for row in rows]
-    await driver.copy_records_to_table(table.name, records=records, columns=names,
-                                       schema_name=table.schema)
+    values_of = itemgetter(*names)
+    processed = [(index, process) for index, name in enumerate(names)
+                 if (process := table.c[name].type._cached_bind_processor(connection.dialect))]
+    done: list[dict[Any, Any]] = [{} for _ in processed]  # the rows of one event share
+    # most such values (its moment), each processed once
+
+    def record(row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(values_of(row)) if len(names) > 1 else [values_of(row)]
+        for (index, process), seen in zip(processed, done, strict=True):
+            value = values[index]
+            try:
+                values[index] = seen[value] if value in seen else seen.setdefault(
+                    value, process(value))
+            except TypeError:  # not hashable
+                values[index] = process(value)
+        return tuple(values)
+
+    await driver.copy_records_to_table(table.name, records=[record(row) for row in rows],
+                                       columns=names, schema_name=table.schema)
