@@ -20,6 +20,7 @@ from core.states import (
 
 # Owed and not yet reported (`OPEN_TARGET_STATES`), as SQL for the partial index.
 OPEN_TARGET = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_TARGET_STATES))
+SENT = "platform_message_id IS NOT NULL"  # an outbox row the platform took (partial index)
 
 
 class Unit(SQLModel, table=True):
@@ -152,7 +153,8 @@ class Target(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    # No index of its own: the unique key and ix_target_progress begin with it.
+    assignment_id: int = Field(foreign_key="assignment.id")
     unit_id: int = Field(foreign_key="unit.id", index=True)
     period: str = Field(default="", max_length=32)
     deadline: datetime  # moved by a granted extension, never by the calendar
@@ -270,7 +272,12 @@ class Outbox(SQLModel, table=True):
     """A message to a member, rendered in their language, written in the same transaction
     as the change that caused it and drained by the sender."""
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "priority", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "priority", "id"),
+        # The rows sent only: not the 100,000 of a national task as they are written.
+        Index("ix_outbox_platform_message_id", "platform_message_id",
+              sqlite_where=text(SENT), postgresql_where=text(SENT)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # The member, target, task and reminder a message is about: ids without foreign keys,
@@ -300,7 +307,7 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = None
-    platform_message_id: str | None = Field(default=None, index=True, max_length=64)
+    platform_message_id: str | None = Field(default=None, max_length=64)
     pressed: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON
     error: str | None = Field(default=None, max_length=500)
 

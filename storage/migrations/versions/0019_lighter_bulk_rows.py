@@ -3,12 +3,15 @@ task and reminder, and the reminder's target. On PostgreSQL each key is checked 
 per row (a task to 50,000 units writes 100,000 messages and 250,000 reminders: most of the
 time of [Gửi]); the rows they point to are never deleted (members are marked removed,
 targets and tasks stay as history, only planned reminders are withdrawn, and those have no
-message yet).
+message yet). Two indexes that every such row fed for nothing: the targets' by task alone
+(the unique key and ix_target_progress begin with the task), and the outbox's platform
+message ids, now of the rows that have one (those sent).
 
 Revision ID: 0019
 Revises: 0014
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
@@ -28,7 +31,14 @@ def _tables() -> list[str]:
     return list(dict.fromkeys(table for table, _, _ in LINKS))
 
 
+SENT = sa.text("platform_message_id IS NOT NULL")
+
+
 def upgrade() -> None:
+    op.drop_index("ix_target_assignment_id", table_name="target")
+    op.drop_index("ix_outbox_platform_message_id", table_name="outbox")
+    op.create_index("ix_outbox_platform_message_id", "outbox", ["platform_message_id"],
+                    sqlite_where=SENT, postgresql_where=SENT)
     if op.get_bind().dialect.name == "sqlite":
         for table in _tables():  # a copy of the table without them
             with op.batch_alter_table(table, recreate="always",
@@ -48,6 +58,9 @@ def downgrade() -> None:
                     if t == table:
                         batch_op.create_foreign_key(f"fk_{t}_{column}_{referred}", referred,
                                                     [column], ["id"])
-        return
-    for table, column, referred in LINKS:
-        op.create_foreign_key(f"{table}_{column}_fkey", table, referred, [column], ["id"])
+    else:
+        for table, column, referred in LINKS:
+            op.create_foreign_key(f"{table}_{column}_fkey", table, referred, [column], ["id"])
+    op.drop_index("ix_outbox_platform_message_id", table_name="outbox")
+    op.create_index("ix_outbox_platform_message_id", "outbox", ["platform_message_id"])
+    op.create_index("ix_target_assignment_id", "target", ["assignment_id"])
