@@ -41,17 +41,27 @@ def dialect_of(session: Any) -> str:
     return str(session.bind.dialect.name)
 
 
-def one_of(column: Any, ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> Iterator[Any]:
-    """Conditions that together select the rows whose `column` is one of `ids`, to be run
-    one statement each: on PostgreSQL one `column = ANY(:ids)`, the ids in a single array
-    parameter that the server looks up in a hash of them (one scan of the table for the
-    50,000 units of a national task, where lists of 500 scan it 100 times); on SQLite
-    `column IN (...)` per `chunk` ids, a bounded number of parameters per statement.
-    Nothing for no ids."""
-    if not ids:
-        return
+def chunks_of(ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> list[list[Any]]:
+    """`ids` in lists for one statement each: all of them at once on PostgreSQL, where
+    `in_ids` passes them as one array parameter (looked up by the server in a hash of
+    them: one scan of the table for the 50,000 units of a national task, where lists of
+    500 scan it 100 times); `chunk` at a time on SQLite, a bounded number of parameters
+    per statement. No list for no ids."""
     if dialect == "postgresql":
-        yield column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
-        return
-    for start in range(0, len(ids), chunk):
-        yield column.in_(ids[start:start + chunk])
+        return [list(ids)] if ids else []
+    return [list(ids[start:start + chunk]) for start in range(0, len(ids), chunk)]
+
+
+def in_ids(column: Any, ids: Sequence[Any], dialect: str) -> Any:
+    """`column` is one of `ids` (a list of `chunks_of`): `= ANY(:ids)` on PostgreSQL,
+    `IN (...)` on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
+    return column.in_(ids)
+
+
+def one_of(column: Any, ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> Iterator[Any]:
+    """Conditions that together select the rows whose `column` is one of `ids`, one
+    statement each (`chunks_of`)."""
+    for these in chunks_of(ids, dialect, chunk):
+        yield in_ids(column, these, dialect)
