@@ -11,7 +11,6 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +21,7 @@ from core.messages import Button, Incoming
 from core.scope import Scope
 from core.workcal import WorkCalendar
 from services.scope import load_scope
+from storage import bulk
 from storage.filestore import FileStore
 from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
 from storage.queries import ROW_LOCK
@@ -148,9 +148,8 @@ class Context:
         """Write the messages of `send_bulk` (before the commit; the dispatcher calls it)."""
         rows, self.queued = self.queued, []
         self.bulk_written += len(rows)
-        if rows:  # one executemany, sent by the driver in batches of rows
-            await (await self.session.connection()).execute(
-                insert(Outbox.__table__), rows)  # type: ignore[attr-defined]
+        await bulk.insert_rows(await self.session.connection(),
+                               Outbox.__table__, rows)  # type: ignore[attr-defined]
 
     def _message(self, member: Member | Recipient, render: Render, buttons: RenderButtons | None, *,
                  priority: int = 0, file_id: int | None = None, file_name: str | None = None,

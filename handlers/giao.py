@@ -44,6 +44,7 @@ from services.scope import (
 )
 from storage import assigning
 from storage.models import Assignment, Dialogue, Outbox, Target, Unit
+from storage.queries import chunks_of, dialect_of
 from storage.units import (
     UNIT_COLUMNS,
     UNIT_OBJECTS,
@@ -243,14 +244,14 @@ class UnitRef(NamedTuple):
 
 
 async def _draft_units(ctx: Context, unit_ids: list[int]) -> list[UnitRef]:
-    """The draft's units by code, read in chunks (PostgreSQL takes at most 32,767
-    parameters a statement)."""
+    """The draft's units by code, read in chunks on SQLite (a bounded number of parameters
+    a statement; PostgreSQL takes them as one array, `storage.queries.chunks_of`)."""
     if len(unit_ids) <= ID_CHUNK:  # in the database's order of codes, as always
         return [UnitRef(*row) for row in await code_and_name_rows(ctx.session, unit_ids)]
     units: list[UnitRef] = []
-    for start in range(0, len(unit_ids), ID_CHUNK):
+    for drafted in chunks_of(unit_ids, dialect_of(ctx.session), ID_CHUNK):
         units += [UnitRef(*row) for row in await code_and_name_rows(
-            ctx.session, unit_ids[start:start + ID_CHUNK], by_code=False)]
+            ctx.session, drafted, by_code=False)]
     return sorted(units, key=lambda u: u.code)
 
 
@@ -643,9 +644,8 @@ async def _send(ctx: Context, draft: dict) -> None:
     allowed = assignable_units(ctx.scope)
     if allowed is not None:  # the scope may have changed since the preview
         inside: set[int] = set()
-        for start in range(0, len(draft["unit_ids"]), ID_CHUNK):
-            inside.update(await unit_ids_within(
-                ctx.session, draft["unit_ids"][start:start + ID_CHUNK], allowed))
+        for drafted in chunks_of(draft["unit_ids"], dialect_of(ctx.session), ID_CHUNK):
+            inside.update(await unit_ids_within(ctx.session, drafted, allowed))
         if len(inside) < len(units):
             draft["editing"] = True
             await ask(ctx, draft, "units", t(

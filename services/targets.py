@@ -29,9 +29,9 @@ from core import transitions
 from core.states import TargetState
 from storage import tally
 from storage.models import Assignment, Submission, Target, Unit
-from storage.queries import ROW_LOCK, for_change
+from storage.queries import ROW_LOCK, for_change, one_of
 
-ID_CHUNK = 5000  # ids per IN (...) list (PostgreSQL takes at most 32,767 parameters)
+ID_CHUNK = 5000  # ids per IN (...) list on SQLite (PostgreSQL gets them as one array)
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,15 @@ async def add_all(session: AsyncSession, assignment_id: int, unit_ids: Sequence[
                   period: str, deadline: datetime) -> list[int]:
     """New targets of one task's `period`, one per unit of `unit_ids`, all due at `deadline`,
     counted together; returns their ids in the order of `unit_ids` (units of the registry,
-    by code). Written by an INSERT ... SELECT from the units per chunk of ids and read back
-    by (task, unit, period), with one move of the counters: no row passes through Python
-    on the way in, and no ORM object is built (50,000 of them cost seconds)."""
+    by code). Written by an INSERT ... SELECT from the units (per chunk of ids on SQLite)
+    and read back by (task, unit, period), with one move of the counters: no row passes
+    through Python on the way in, and no ORM object is built (50,000 of them cost seconds)."""
     if not unit_ids:
         return []
     table = Target.__table__  # type: ignore[attr-defined]
     unit = Unit.__table__.c  # type: ignore[attr-defined]
     connection = await session.connection()
-    for start in range(0, len(unit_ids), ID_CHUNK):
+    for of_units in one_of(unit.id, unit_ids, connection.dialect.name, ID_CHUNK):
         await connection.execute(insert(table).from_select(
             ["assignment_id", "unit_id", "period", "deadline", "state", "percent",
              "submitted_at", "on_time", "nil_report", "extension_granted"],
@@ -131,7 +131,7 @@ async def add_all(session: AsyncSession, assignment_id: int, unit_ids: Sequence[
                         literal(deadline, table.c.deadline.type),
                         literal(TargetState.PENDING.value), null(),
                         null(), null(), false(), false())
-            .where(unit.id.in_(unit_ids[start:start + ID_CHUNK]))
+            .where(of_units)
             .order_by(unit.code)))  # the ids in the order of codes, as the units come
     ids: dict[int, int] = dict((await connection.execute(core_select(
         table.c.unit_id, table.c.id).where(

@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Invite, Member, Membership, Outbox, Unit
-from storage.queries import CHUNK, for_change
+from storage.queries import CHUNK, dialect_of, for_change, one_of
 
 # --- who reports for or staffs a unit ------------------------------------------------------
 
@@ -31,15 +31,15 @@ async def members_with_role(session: AsyncSession, unit_id: int, role: str) -> l
 async def role_holders_in(session: AsyncSession, unit_ids: list[int], role: str
                           ) -> list[tuple[int, int, str, str, str]]:
     """(unit id, member id, channel, chat id, language) of the members who have `role` in
-    any of `unit_ids`: plain rows, by member id within each chunk of units."""
+    any of `unit_ids`: plain rows, by member id within each chunk of units (all of them at
+    once on PostgreSQL, `one_of`)."""
     rows: list[tuple[int, int, str, str, str]] = []
-    for start in range(0, len(unit_ids), CHUNK):
+    for of_units in one_of(col(Membership.unit_id), unit_ids, dialect_of(session)):
         rows.extend((await session.exec(
             select(Membership.unit_id, Member.id, Member.channel,  # type: ignore[call-overload]
                    Member.chat_id, Member.language)
             .join(Member, col(Membership.member_id) == col(Member.id))
-            .where(col(Membership.unit_id).in_(unit_ids[start:start + CHUNK]),
-                   Membership.role == role)
+            .where(of_units, Membership.role == role)
             .order_by(col(Member.id)))).all())
     return rows
 

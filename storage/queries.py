@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from storage.models import Unit
@@ -31,3 +34,34 @@ def for_change(query: Any) -> Any:
     """`query` with its rows locked until the commit and read afresh (not from the session):
     a change is decided on the committed values, never on values read earlier."""
     return query.with_for_update(**ROW_LOCK).execution_options(populate_existing=True)
+
+
+def dialect_of(session: Any) -> str:
+    """The backend of `session` ("sqlite", "postgresql")."""
+    return str(session.bind.dialect.name)
+
+
+def chunks_of(ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> list[list[Any]]:
+    """`ids` in lists for one statement each: all of them at once on PostgreSQL, where
+    `in_ids` passes them as one array parameter (looked up by the server in a hash of
+    them: one scan of the table for the 50,000 units of a national task, where lists of
+    500 scan it 100 times); `chunk` at a time on SQLite, a bounded number of parameters
+    per statement. No list for no ids."""
+    if dialect == "postgresql":
+        return [list(ids)] if ids else []
+    return [list(ids[start:start + chunk]) for start in range(0, len(ids), chunk)]
+
+
+def in_ids(column: Any, ids: Sequence[Any], dialect: str) -> Any:
+    """`column` is one of `ids` (a list of `chunks_of`): `= ANY(:ids)` on PostgreSQL,
+    `IN (...)` on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
+    return column.in_(ids)
+
+
+def one_of(column: Any, ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> Iterator[Any]:
+    """Conditions that together select the rows whose `column` is one of `ids`, one
+    statement each (`chunks_of`)."""
+    for these in chunks_of(ids, dialect, chunk):
+        yield in_ids(column, these, dialect)

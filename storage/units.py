@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import GroupUnit, Unit, UnitGroup
-from storage.queries import CHUNK
+from storage.queries import CHUNK, dialect_of, in_ids, one_of
 
 UNIT_OBJECTS: tuple[Any, ...] = (Unit,)
 UNIT_COLUMNS: tuple[Any, ...] = (Unit.id, Unit.code, Unit.name, Unit.name_key)
@@ -153,13 +153,14 @@ async def unit_ids_within(session: AsyncSession, ids: Collection[int], within: A
                           ) -> Sequence[int]:
     """Those of the units `ids` that are among `within` (that still exist, for None)."""
     return (await session.exec(select(Unit.id).where(  # type: ignore[return-value]
-        col(Unit.id).in_(ids), *_among(within)))).all()
+        in_ids(col(Unit.id), list(ids), dialect_of(session)), *_among(within)))).all()
 
 
 async def code_and_name_rows(session: AsyncSession, ids: Collection[int], by_code: bool = True
                              ) -> Sequence[tuple[int, str, str]]:
     """(id, code, name) of the units `ids`, by code unless `by_code` is False."""
-    query = select(Unit.id, Unit.code, Unit.name).where(col(Unit.id).in_(ids))
+    query = select(Unit.id, Unit.code, Unit.name).where(
+        in_ids(col(Unit.id), list(ids), dialect_of(session)))
     return (await session.exec(  # type: ignore[return-value]
         query.order_by(col(Unit.code)) if by_code else query)).all()
 
@@ -188,9 +189,9 @@ async def first_codes_and_names(session: AsyncSession, ids: Collection[int], lim
 async def units_with_units_below(session: AsyncSession, unit_ids: list[int]) -> set[int]:
     """Those of `unit_ids` that have units below them."""
     found: set[int] = set()
-    for start in range(0, len(unit_ids), CHUNK):
+    for below in one_of(col(Unit.parent_id), unit_ids, dialect_of(session)):
         found.update((await session.exec(select(Unit.parent_id).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])).distinct())).all())  # type: ignore[arg-type]
+            below).distinct())).all())  # type: ignore[arg-type]
     return found
 
 

@@ -1,0 +1,57 @@
+"""Many rows of one table written at once: the messages of a task sent to every unit, of a
+reminder wave.
+
+On PostgreSQL they go by COPY (asyncpg's `copy_records_to_table`) inside the open
+transaction: one stream instead of one INSERT per row, which is what a prepared statement run
+by `executemany` still is on the server. SQLite keeps the `executemany`, which is its fastest
+way in. The values pass through the columns' own bind processing first (aware datetimes in
+UTC...), so both ways store the same values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def insert_rows(connection: AsyncConnection, table: Table,
+                      rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` (plain values by column name, all with the same keys) into `table`;
+    the columns left out take their server defaults (null when there is none)."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        driver = (await connection.get_raw_connection()).driver_connection
+        # Only inside the transaction of the statements before it (always so for a message
+        # written by an event): COPY on an idle connection would commit on its own.
+        if driver is not None and driver.is_in_transaction():
+            await _copy(connection, driver, table, rows)
+            return
+    await connection.execute(insert(table), list(rows))
+
+
+async def _copy(connection: AsyncConnection, driver: Any, table: Table,
+                rows: Sequence[dict[str, Any]]) -> None:
+    names = list(rows[0])
+    values_of = itemgetter(*names)
+    processed = [(index, process) for index, name in enumerate(names)
+                 if (process := table.c[name].type._cached_bind_processor(connection.dialect))]
+    done: list[dict[Any, Any]] = [{} for _ in processed]  # the rows of one event share
+    # most such values (its moment), each processed once
+
+    def record(row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(values_of(row)) if len(names) > 1 else [values_of(row)]
+        for (index, process), seen in zip(processed, done, strict=True):
+            value = values[index]
+            try:
+                values[index] = seen[value] if value in seen else seen.setdefault(
+                    value, process(value))
+            except TypeError:  # not hashable
+                values[index] = process(value)
+        return tuple(values)
+
+    await driver.copy_records_to_table(table.name, records=[record(row) for row in rows],
+                                       columns=names, schema_name=table.schema)
