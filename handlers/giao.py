@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from core import roles
@@ -175,7 +176,7 @@ async def _resolve(ctx: Context, spec: str, entity: tuple[Any, ...]) -> tuple[li
                                 t("Không tìm thấy đơn vị «{name}».", name=token))
                 continue
         for unit in units:
-            found.setdefault(unit.id, unit)  # type: ignore[arg-type]
+            found.setdefault(unit.id, unit)
     return list(found.values()), problems
 
 
@@ -551,7 +552,7 @@ def _task_parts(t: Translator, ctx: Context, assignment: Assignment, deadline: d
     if period:
         after.append(t("Kỳ báo cáo: {period}", period=period))
     after += [
-        t("Cần nộp: {what}", what=t(REQUIRES_TEXT[assignment.requires])),
+        t("Cần nộp: {what}", what=t(REQUIRES_TEXT[Requires(assignment.requires)])),
         t("Trả lời tin này kèm tệp báo cáo, hoặc bấm một nút bên dưới."),
     ]
     return "\n".join(before), "\n".join(after)
@@ -593,7 +594,7 @@ async def open_targets(ctx: Context, assignment: Assignment, units: Sequence[Uni
         reporter_ids = {m.id for m in reporters}
         staff_ids = {m.id for m in staff}
         for member in reporters + [m for m in staff if m.id not in reporter_ids]:
-            ctx.send_bulk(member, lambda tr, name=unit.name: render(tr, name),
+            ctx.send_bulk(member, partial(render, unit=unit.name),
                           _task_buttons(target_id, member.id in reporter_ids,
                                         member.id in staff_ids),
                           priority=1, file_id=assignment.file_id, file_name=file_name,

@@ -4,6 +4,7 @@ sweep turns the due ones into outbox messages in the same transaction."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from core import policy as reminder_policy
 from core.clock import to_local
@@ -29,7 +30,7 @@ from storage import reminders as reminder_rows
 from storage import tasks
 from storage.db import Session
 from storage.figures import aware
-from storage.models import Assignment, AuditLog, Member, Reminder, Target
+from storage.models import Assignment, AuditLog, Member, Reminder, Target, ident
 from storage.units import unit_names
 
 STALE_AFTER = timedelta(days=1)  # a reminder missed by longer is not sent late
@@ -49,7 +50,7 @@ def plan_target(ctx: Context, target: Target, assignment: Assignment) -> None:
     if assignment.reminders_paused:
         return
     for item in _planned(ctx, target.deadline, assignment):
-        ctx.session.add(Reminder(target_id=target.id, due_at=item.due_at, kind=item.kind))
+        ctx.session.add(Reminder(target_id=ident(target), due_at=item.due_at, kind=item.kind))
 
 
 async def plan_period(ctx: Context, assignment: Assignment, deadline: datetime) -> None:
@@ -131,7 +132,7 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
     by_id = await tasks.targets_by_id(ctx.session, ids)
     unit_ids = sorted({t.unit_id for t in by_id.values()})
     names = await unit_names(ctx.session, unit_ids)
-    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")  # type: ignore[arg-type]
+    reporters_of = await members_with_role_in(ctx, unit_ids, "reporter")
     sent = 0
     for reminder in due:
         reminder.state = ReminderState.SKIPPED
@@ -145,9 +146,9 @@ async def sweep(ctx: Context, now: datetime, limit: int | None = None) -> tuple[
                 reporters = [] if stale else reporters_of.get(target.unit_id, [])
                 unit = names.get(target.unit_id, "?")
                 for member in reporters:
-                    ctx.send_bulk(member, lambda t, target=target, assignment=assignment,
-                                  unit=unit: reminder_text(t, ctx, assignment, target, unit),
-                                  status_buttons(target.id), priority=1,  # type: ignore[arg-type]
+                    ctx.send_bulk(member, partial(reminder_text, ctx=ctx, assignment=assignment,
+                                                  target=target, unit=unit),
+                                  status_buttons(ident(target)), priority=1,
                                   target_id=target.id, assignment_id=assignment.id,
                                   reminder_id=reminder.id)
                 if reporters:
@@ -170,7 +171,7 @@ async def _plan_next_overdue(ctx: Context, target: Target, assignment: Assignmen
                                           policy_of(ctx.settings, assignment),
                                           calendar_of(ctx.settings))
     if follow:
-        ctx.session.add(Reminder(target_id=target.id, due_at=follow.due_at,
+        ctx.session.add(Reminder(target_id=ident(target), due_at=follow.due_at,
                                  kind=ReminderKind.OVERDUE))
     return count
 
