@@ -11,21 +11,17 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from app.config import Settings
 from core import policy as bulk_policy
 from core.i18n import Translator
 from core.messages import Button, Incoming
 from core.scope import Scope
 from core.workcal import WorkCalendar
-from services.scope import load_scope
-from storage import bulk
+from services.scope import scope_from
+from storage import events, outbox
+from storage.db import Session
 from storage.filestore import FileStore
-from storage.models import AuditLog, Dialogue, Member, Membership, Outbox
-from storage.queries import ROW_LOCK
-from storage.repositories import member_by_identity
+from storage.models import AuditLog, Dialogue, Member, Outbox
 
 Render = Callable[[Translator], str]
 
@@ -65,14 +61,14 @@ class Later:
     a short read-only transaction, `build` in a worker thread with no transaction open, and
     `finish` in the write transaction that marks the event handled (`Dispatcher.handle`)."""
 
-    read: Callable[[AsyncSession], Awaitable[Any]]
+    read: Callable[[Session], Awaitable[Any]]
     build: Callable[[Any], Any]  # what `read` returned -> what `finish` gets
     finish: Callable[[Context, Any], Awaitable[None]]
 
 
 @dataclass
 class Context:
-    session: AsyncSession
+    session: Session
     now: datetime
     settings: Settings
     files: FileStore
@@ -85,6 +81,10 @@ class Context:
     pending: Later | None = None  # the work to run after this transaction (`later`)
     written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
     bulk_written: int = 0  # the messages `write_queued` wrote
+    # The member's dialogue as read under its lock in this transaction (`dialogue`), by
+    # member id: once locked, nobody else changes it until the commit.
+    _dialogues: dict[int, Dialogue | None] = field(default_factory=dict, init=False,
+                                                   repr=False)
 
     @property
     def t(self) -> Translator:
@@ -92,21 +92,18 @@ class Context:
         return Translator(language)
 
     async def load_member(self) -> None:
-        """Find the sender among the members and read their roles."""
+        """Find the sender among the members and read their roles and scope (one query)."""
         assert self.event is not None
-        self.member = await member_by_identity(self.session, self.event.channel,
-                                               self.event.user_id)
+        self.member, held = await events.member_with_memberships(
+            self.session, self.event.channel, self.event.user_id)
         if self.member is None:
             return
         if self.member.chat_id != self.event.chat_id and not self.event.is_group:
             self.member.chat_id = self.event.chat_id
             self.session.add(self.member)
-        query = select(Membership).where(Membership.member_id == self.member.id)
-        rows = (await self.session.exec(query)).all()
-        self.roles = {row.role for row in rows}
-        self.unit_ids = {row.unit_id for row in rows if row.role == "reporter" and row.unit_id}
-        self.scope = await load_scope(self.session, self.member.id,  # type: ignore[arg-type]
-                                      self.settings.department_kinds)
+        self.roles = {row.role for row in held}
+        self.unit_ids = {row.unit_id for row in held if row.role == "reporter" and row.unit_id}
+        self.scope = scope_from(held, self.settings.department_kinds)
 
     def send(
         self,
@@ -148,8 +145,7 @@ class Context:
         """Write the messages of `send_bulk` (before the commit; the dispatcher calls it)."""
         rows, self.queued = self.queued, []
         self.bulk_written += len(rows)
-        await bulk.insert_rows(await self.session.connection(),
-                               Outbox.__table__, rows)  # type: ignore[attr-defined]
+        await outbox.write_queued(self.session, rows)
 
     def _message(self, member: Member | Recipient, render: Render, buttons: RenderButtons | None, *,
                  priority: int = 0, file_id: int | None = None, file_name: str | None = None,
@@ -223,12 +219,15 @@ class Context:
     # Dialogue state lives in the database so that a restart loses nothing.
     async def dialogue(self) -> Dialogue | None:
         """The member's open dialogue, its row locked: two events of one member at the same
-        moment (two devices, two workers) take turns on it rather than both acting on it."""
-        if self.member is None:
+        moment (two devices, two workers) take turns on it rather than both acting on it.
+        Read once per transaction: the lock keeps it as read, and this context's own changes
+        (`set_dialogue`, `clear_dialogue`) keep the copy up to date."""
+        if self.member is None or self.member.id is None:
             return None
-        await self.session.flush()  # its changes not yet written are not lost to the re-read
-        return await self.session.get(Dialogue, self.member.id, with_for_update=ROW_LOCK,
-                                      populate_existing=True)
+        if self.member.id not in self._dialogues:
+            self._dialogues[self.member.id] = await events.locked_dialogue(self.session,
+                                                                           self.member.id)
+        return self._dialogues[self.member.id]
 
     async def set_dialogue(self, kind: str, data: dict) -> None:
         assert self.member is not None and self.member.id is not None
@@ -239,12 +238,14 @@ class Context:
         row.data = json.dumps(data, ensure_ascii=False)
         row.updated_at = self.now
         self.session.add(row)
+        self._dialogues[self.member.id] = row
 
     async def clear_dialogue(self) -> bool:
         row = await self.dialogue()
         if row is None:
             return False
         await self.session.delete(row)
+        self._dialogues[row.member_id] = None
         return True
 
 

@@ -32,22 +32,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, delete, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from app.config import Settings
 from core.i18n import Translator
 from core.messages import Incoming
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context, Later
-from storage import inbox
-from storage.db import read_only
+from storage import events, inbox, outbox
+from storage.db import Session, Sessions, read_only
 from storage.figures import aware
 from storage.filestore import FileStore
-from storage.models import Member, Outbox, SeenEvent
+from storage.models import Member, Outbox
 from storage.repositories import bot_message
 
 log = logging.getLogger(__name__)
@@ -56,7 +51,7 @@ SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit
 
 # The sender's part of a handled event's transaction: give its replies their sending slots;
 # returns those that got one, each with its slot (the others wait for the normal drain).
-Reserve = Callable[[AsyncSession, list[Outbox]], Awaitable[list[tuple[Outbox, float]]]]
+Reserve = Callable[[Session, list[Outbox]], Awaitable[list[tuple[Outbox, float]]]]
 
 
 @dataclass
@@ -102,7 +97,7 @@ class Dispatcher:
     def __init__(
         self,
         settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         files: FileStore,
     ) -> None:
         self.settings = settings
@@ -114,7 +109,7 @@ class Dispatcher:
         self.in_background: Callable[[], Awaitable[object]] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
-    def context(self, session: AsyncSession, now: datetime, event: Incoming | None = None):
+    def context(self, session: Session, now: datetime, event: Incoming | None = None):
         return Context(session=session, now=now, settings=self.settings, files=self.files,
                        event=event)
 
@@ -284,39 +279,31 @@ class Dispatcher:
         async with self.sessions() as session:
             due = await reminders.next_due(session)
             opening = await periods.next_opening_after(self.context(session, after), after)
-            waiting = (await session.exec(select(func.min(Outbox.not_before)).where(
-                col(Outbox.sent_at).is_(None), col(Outbox.not_before) > after))).first()
+            waiting = await outbox.earliest_waiting(session, after)
         return min((aware(m) for m in (due, opening, waiting) if m is not None), default=None)
 
     def translator(self, language: str | None = None) -> Translator:
         return Translator(language or self.settings.default_language)
 
 
-async def _not_yet(session: AsyncSession, event: Incoming) -> None:
+async def _not_yet(session: Session, event: Incoming) -> None:
     """Undo `_first_time` in the current transaction, for an event whose handling goes on
     after it (`Context.later`)."""
     if event.inbox_id is not None:
         await inbox.unmark_handled(session, event.inbox_id)
     elif event.once_key is not None:
-        await session.exec(delete(SeenEvent).where(
-            SeenEvent.channel == event.channel, SeenEvent.key == event.once_key[:128]))
+        await events.forget_once(session, event.channel, event.once_key)
 
 
-async def _first_time(session: AsyncSession, event: Incoming, now: datetime) -> bool:
+async def _first_time(session: Session, event: Incoming, now: datetime) -> bool:
     """Mark the event's recorded update handled, or record its `once_key`, in the current
     transaction; False if it was handled before."""
     if event.inbox_id is not None:
         return await inbox.mark_handled(session, event.inbox_id, now)
     if event.once_key is None:
         return True
-    key = (event.once_key or "")[:128]
-    seen = (await session.exec(select(SeenEvent).where(
-        SeenEvent.channel == event.channel, SeenEvent.key == key))).first()
-    if seen is not None:
-        return False
     try:
-        async with session.begin_nested():
-            session.add(SeenEvent(channel=event.channel, key=key, seen_at=now))
-    except IntegrityError:  # the same update handled concurrently by another worker
+        await events.record_once(session, event.channel, event.once_key, now)
+    except events.AlreadySeen:
         return False
     return True

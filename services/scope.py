@@ -7,8 +7,10 @@ Every read of a task's targets by staff, leaders and reporters goes through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, union
@@ -17,7 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.scope import OFFICE_ROLES, Scope, scope_of
 from core.text import fold
-from storage.models import Assignment, Membership, Target, Unit
+from storage import events
+from storage.events import Held
+from storage.models import Assignment, Target, Unit
 from storage.queries import subtree
 from storage.repositories import task_by_ref
 
@@ -25,17 +29,23 @@ from storage.repositories import task_by_ref
 async def load_scope(session: AsyncSession, member_id: int,
                      department_kinds: tuple[str, ...]) -> Scope:
     """The scope of member `member_id`, from their memberships."""
-    rows = (await session.exec(select(Membership.role, Membership.unit_id).where(
-        Membership.member_id == member_id))).all()
-    office_units = {unit_id for role, unit_id in rows if role in OFFICE_ROLES and unit_id}
-    office_of: dict[int, int] = {}
-    if office_units:
-        kinds = {fold(kind) for kind in department_kinds}
-        for unit in (await session.exec(select(Unit).where(
-                col(Unit.id).in_(office_units)))).all():
-            if unit.parent_id is not None and fold(unit.kind) in kinds:
-                office_of[unit.id] = unit.parent_id  # type: ignore[index]
-    return scope_of(rows, office_of)
+    return scope_from(await events.memberships_of(session, member_id), department_kinds)
+
+
+def scope_from(held: Iterable[Held], department_kinds: tuple[str, ...]) -> Scope:
+    """The scope of a member who holds `held` (`storage.events`): a staff or leader
+    membership of a department counts for the office above it."""
+    held = list(held)
+    kinds = _folded(department_kinds)
+    office_of = {row.unit_id: row.unit_parent_id for row in held
+                 if row.role in OFFICE_ROLES and row.unit_id and row.unit_parent_id is not None
+                 and fold(row.unit_kind or "") in kinds}
+    return scope_of([(row.role, row.unit_id) for row in held], office_of)
+
+
+@cache
+def _folded(kinds: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fold(kind) for kind in kinds)
 
 
 def visible_units(scope: Scope) -> Any:

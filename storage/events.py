@@ -1,0 +1,95 @@
+"""The queries of an event's own bookkeeping: whether it was handled before (`once_key`s), who
+sent it (the member, their memberships and the units they hold them in, read together), and
+their open dialogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Dialogue, Member, Membership, SeenEvent, Unit
+from storage.queries import ROW_LOCK
+
+KEY_LENGTH = 128  # `SeenEvent.key`
+
+
+@dataclass(frozen=True)
+class Held:
+    """A membership as the member's load reads it, with its unit's kind and parent (None
+    for a membership of the whole registry): enough to know their scope."""
+
+    role: str
+    unit_id: int | None
+    unit_kind: str | None = None
+    unit_parent_id: int | None = None
+
+
+class AlreadySeen(Exception):
+    """The event's `once_key` is recorded already: it was handled before (or is being
+    handled right now by another worker)."""
+
+
+async def record_once(session: AsyncSession, channel: str, key: str, now: datetime) -> None:
+    """Record the `once_key` of an event in the current transaction; raises `AlreadySeen`
+    if it was recorded before, or is by a concurrent transaction (the unique key)."""
+    key = key[:KEY_LENGTH]
+    seen = (await session.exec(select(SeenEvent).where(
+        SeenEvent.channel == channel, SeenEvent.key == key))).first()
+    if seen is not None:
+        raise AlreadySeen(key)
+    try:
+        async with session.begin_nested():
+            session.add(SeenEvent(channel=channel, key=key, seen_at=now))
+    except IntegrityError as exc:  # the same update handled concurrently by another worker
+        raise AlreadySeen(key) from exc
+
+
+async def forget_once(session: AsyncSession, channel: str, key: str) -> None:
+    """Undo `record_once` in the current transaction."""
+    await session.exec(delete(SeenEvent).where(
+        col(SeenEvent.channel) == channel, col(SeenEvent.key) == key[:KEY_LENGTH]))
+
+
+def _with_units(query: Any) -> Any:
+    """`query` of memberships with the kind and parent of each one's unit."""
+    return query.outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
+
+
+async def member_with_memberships(session: AsyncSession, channel: str, user_id: str
+                                  ) -> tuple[Member | None, list[Held]]:
+    """The member who is `user_id` on `channel` (one account per person and channel) and
+    what they hold, in one query."""
+    rows = (await session.exec(_with_units(
+        select(Member, Membership.role, Membership.unit_id, Unit.kind,  # type: ignore[call-overload]
+               Unit.parent_id)
+        .outerjoin(Membership, col(Membership.member_id) == col(Member.id)))
+        .where(Member.channel == channel, Member.channel_user_id == user_id))).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [Held(role, unit_id, kind, parent)
+                        for _, role, unit_id, kind, parent in rows if role is not None]
+
+
+async def memberships_of(session: AsyncSession, member_id: int) -> list[Held]:
+    """What member `member_id` holds."""
+    rows = (await session.exec(_with_units(
+        select(Membership.role, Membership.unit_id, Unit.kind, Unit.parent_id))
+        .where(Membership.member_id == member_id))).all()
+    return [Held(*row) for row in rows]
+
+
+async def locked_dialogue(session: AsyncSession, member_id: int) -> Dialogue | None:
+    """The member's open dialogue, its row locked and read afresh (after a flush, so its
+    changes not yet written are not lost to the re-read)."""
+    await session.flush()
+    return await session.get(Dialogue, member_id, with_for_update=ROW_LOCK,
+                             populate_existing=True)
+
+
+__all__ = ["AlreadySeen", "Held", "forget_once", "locked_dialogue",
+           "member_with_memberships", "memberships_of", "record_once"]
