@@ -106,8 +106,14 @@ async def in_current_period(ctx: Context, targets: list[Target]) -> list[Target]
     whose deadline an extension moved past the next period's opening is still owed until
     that deadline, so it stays."""
     current = await current_periods(ctx, {t.assignment_id for t in targets})
-    return [t for t in targets if current.get(t.assignment_id) == t.period
-            or (t.state in OPEN_TARGET_STATES and t.deadline >= ctx.now)]
+    return [t for t in targets if _owed_now(ctx, t, current)]
+
+
+def _owed_now(ctx: Context, target: Target, current: dict[int, str]) -> bool:
+    """Whether `target` belongs to its task's current period (`current`: task id → period)
+    or is still owed (`in_current_period`)."""
+    return current.get(target.assignment_id) == target.period or (
+        target.state in OPEN_TARGET_STATES and target.deadline >= ctx.now)
 
 
 async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
@@ -115,8 +121,8 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     if not unit_ids:
         return []
     rows = await submissions.open_targets_of(ctx.session, unit_ids)
-    current = set(map(id, await in_current_period(ctx, [t for t, _ in rows])))
-    return [(t, a) for t, a in rows if id(t) in current]
+    current = {a.id: a.period for _, a in rows}  # read with them: no second query
+    return [(t, a) for t, a in rows if _owed_now(ctx, t, current)]  # type: ignore[misc]
 
 
 async def task_to_change(ctx: Context, ref: str, unknown: str) -> Assignment | None:

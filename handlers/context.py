@@ -77,6 +77,8 @@ class Context:
     roles: set[str] = field(default_factory=set)
     unit_ids: set[int] = field(default_factory=set)  # units where this member reports
     scope: Scope = field(default_factory=Scope)  # what they may see and change
+    # Their memberships with their units (kept: the units are read by id with no query).
+    held: list[events.Held] = field(default_factory=list)
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
     pending: Later | None = None  # the work to run after this transaction (`later`)
     written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
@@ -92,12 +94,17 @@ class Context:
         return Translator(language)
 
     async def load_member(self) -> None:
-        """Find the sender among the members and read their roles and scope (one query)."""
+        """Find the sender among the members and read their roles and scope, and whether
+        they have a dialogue open (one query)."""
         assert self.event is not None
-        self.member, held = await events.member_with_memberships(
-            self.session, self.event.channel, self.event.user_id)
+        load = await events.member_with_memberships(self.session, self.event.channel,
+                                                    self.event.user_id)
+        self.member, self.held = load.member, load.held
+        held = self.held
         if self.member is None:
             return
+        if not load.in_dialogue:  # none to lock: `dialogue` need not look again
+            self._dialogues[self.member.id] = None  # type: ignore[index]
         if self.member.chat_id != self.event.chat_id and not self.event.is_group:
             self.member.chat_id = self.event.chat_id
             self.session.add(self.member)
@@ -221,7 +228,9 @@ class Context:
         """The member's open dialogue, its row locked: two events of one member at the same
         moment (two devices, two workers) take turns on it rather than both acting on it.
         Read once per transaction: the lock keeps it as read, and this context's own changes
-        (`set_dialogue`, `clear_dialogue`) keep the copy up to date."""
+        (`set_dialogue`, `clear_dialogue`) keep the copy up to date. A member who had none
+        when `load_member` looked has none to lock: one another event of theirs opens at
+        this moment counts as opened after this one."""
         if self.member is None or self.member.id is None:
             return None
         if self.member.id not in self._dialogues:

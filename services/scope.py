@@ -37,9 +37,9 @@ def scope_from(held: Iterable[Held], department_kinds: tuple[str, ...]) -> Scope
     membership of a department counts for the office above it."""
     held = list(held)
     kinds = _folded(department_kinds)
-    office_of = {row.unit_id: row.unit_parent_id for row in held
-                 if row.role in OFFICE_ROLES and row.unit_id and row.unit_parent_id is not None
-                 and fold(row.unit_kind or "") in kinds}
+    office_of = {row.unit.id: row.unit.parent_id for row in held
+                 if row.role in OFFICE_ROLES and row.unit is not None and row.unit.id
+                 and row.unit.parent_id is not None and fold(row.unit.kind) in kinds}
     return scope_of([(row.role, row.unit_id) for row in held], office_of)
 
 

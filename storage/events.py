@@ -1,12 +1,11 @@
 """The queries of an event's own bookkeeping: whether it was handled before (`once_key`s), who
-sent it (the member, their memberships and the units they hold them in, read together), and
-their open dialogue."""
+sent it (the member, their memberships, the units they hold them in and whether they have a
+dialogue open, read together), and their dialogue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
@@ -20,13 +19,15 @@ KEY_LENGTH = 128  # `SeenEvent.key`
 
 @dataclass(frozen=True)
 class Held:
-    """A membership as the member's load reads it, with its unit's kind and parent (None
-    for a membership of the whole registry): enough to know their scope."""
+    """A membership as the member's load reads it: the role and its unit (None for a
+    membership of the whole registry), whose kind and parent tell their scope."""
 
     role: str
-    unit_id: int | None
-    unit_kind: str | None = None
-    unit_parent_id: int | None = None
+    unit: Unit | None
+
+    @property
+    def unit_id(self) -> int | None:
+        return self.unit.id if self.unit is not None else None
 
 
 class AlreadySeen(Exception):
@@ -55,32 +56,39 @@ async def forget_once(session: AsyncSession, channel: str, key: str) -> None:
         col(SeenEvent.channel) == channel, col(SeenEvent.key) == key[:KEY_LENGTH]))
 
 
-def _with_units(query: Any) -> Any:
-    """`query` of memberships with the kind and parent of each one's unit."""
-    return query.outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
+@dataclass(frozen=True)
+class MemberLoad:
+    """Who sent an event, as `member_with_memberships` reads it."""
+
+    member: Member | None
+    held: list[Held]
+    in_dialogue: bool  # a dialogue row existed when read (not locked: `locked_dialogue`)
 
 
 async def member_with_memberships(session: AsyncSession, channel: str, user_id: str
-                                  ) -> tuple[Member | None, list[Held]]:
-    """The member who is `user_id` on `channel` (one account per person and channel) and
-    what they hold, in one query."""
-    rows = (await session.exec(_with_units(
-        select(Member, Membership.role, Membership.unit_id, Unit.kind,  # type: ignore[call-overload]
-               Unit.parent_id)
-        .outerjoin(Membership, col(Membership.member_id) == col(Member.id)))
+                                  ) -> MemberLoad:
+    """The member who is `user_id` on `channel` (one account per person and channel), what
+    they hold and whether they have a dialogue open, in one query. While `held` is kept,
+    its units are in the session: a reporter's answer names its unit with no query."""
+    rows = (await session.exec(
+        select(Member, Membership.role, Unit, Dialogue.member_id)
+        .outerjoin(Membership, col(Membership.member_id) == col(Member.id))
+        .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
+        .outerjoin(Dialogue, col(Dialogue.member_id) == col(Member.id))
         .where(Member.channel == channel, Member.channel_user_id == user_id))).all()
     if not rows:
-        return None, []
-    return rows[0][0], [Held(role, unit_id, kind, parent)
-                        for _, role, unit_id, kind, parent in rows if role is not None]
+        return MemberLoad(None, [], False)
+    held = [Held(role, unit) for _, role, unit, _ in rows if role is not None]
+    return MemberLoad(rows[0][0], held, rows[0][3] is not None)
 
 
 async def memberships_of(session: AsyncSession, member_id: int) -> list[Held]:
     """What member `member_id` holds."""
-    rows = (await session.exec(_with_units(
-        select(Membership.role, Membership.unit_id, Unit.kind, Unit.parent_id))
+    rows = (await session.exec(
+        select(Membership.role, Unit)
+        .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
         .where(Membership.member_id == member_id))).all()
-    return [Held(*row) for row in rows]
+    return [Held(role, unit) for role, unit in rows]
 
 
 async def locked_dialogue(session: AsyncSession, member_id: int) -> Dialogue | None:
@@ -91,5 +99,5 @@ async def locked_dialogue(session: AsyncSession, member_id: int) -> Dialogue | N
                              populate_existing=True)
 
 
-__all__ = ["AlreadySeen", "Held", "forget_once", "locked_dialogue",
+__all__ = ["AlreadySeen", "Held", "MemberLoad", "forget_once", "locked_dialogue",
            "member_with_memberships", "memberships_of", "record_once"]
