@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -13,6 +14,8 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import sqlite_driver
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
@@ -51,7 +54,10 @@ def create_engine(url: str) -> AsyncEngine:
             except OSError as exc:
                 raise DatabaseUnreachable(f"{make_url(url).render_as_string()}: cannot create "
                                           f"the folder {folder} ({reason(exc)})") from exc
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One trip to the connection's thread per statement (`storage.sqlite_driver`).
+        engine = create_async_engine(url, async_creator=partial(
+            sqlite_driver.connect, database or ":memory:", timeout=30,
+            check_same_thread=False))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
