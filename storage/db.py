@@ -77,7 +77,7 @@ def create_engine(url: str) -> AsyncEngine:
             if connection.get_execution_options().get(READ_ONLY):
                 connection.exec_driver_sql("BEGIN")
             else:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                connection.exec_driver_sql(sqlite_driver.WRITE_BEGIN)  # in turns (the driver)
 
         return engine
     # No JIT: the bot's queries are short, and the row estimates of the recursive unit-tree
