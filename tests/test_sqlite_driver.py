@@ -1,0 +1,70 @@
+"""The SQLite driver of `storage.sqlite_driver`: one trip per statement, write turns."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import text
+
+from storage import db
+
+
+async def test_statements_rows_counts_and_ids_come_back_as_from_aiosqlite(tmp_path: Path
+                                                                          ) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+            await connection.execute(text("INSERT INTO t (v) VALUES (:v)"),
+                                     [{"v": "a"}, {"v": "b"}, {"v": "c"}])
+            one = await connection.execute(text("INSERT INTO t (v) VALUES ('d')"))
+            assert one.lastrowid == 4
+            changed = await connection.execute(text("UPDATE t SET v = 'x' WHERE id > 2"))
+            assert changed.rowcount == 2
+            back = await connection.execute(text("INSERT INTO t (v) VALUES ('e') RETURNING id"))
+            assert back.scalar_one() == 5
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "x"), (4, "x"),
+                                                (5, "e")]
+            assert (await connection.execute(text("SELECT v FROM t WHERE id = 9"))).first() \
+                is None
+    finally:
+        await engine.dispose()
+
+
+async def test_write_transactions_of_one_process_take_turns(tmp_path: Path) -> None:
+    """The second writer begins when the first commits (no busy wait, no "locked"), and a
+    failed transaction gives its turn back."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    sessions = db.session_factory(engine)
+    order: list[str] = []
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+
+        async def write(name: str, hold: float, fail: bool = False) -> None:
+            try:
+                async with sessions() as session, session.begin():
+                    await (await session.connection()).execute(
+                        text("INSERT INTO t (v) VALUES (:v)"), {"v": name})
+                    order.append(f"{name} in")
+                    await asyncio.sleep(hold)
+                    order.append(f"{name} out")
+                    if fail:
+                        raise RuntimeError(name)
+            except RuntimeError:
+                pass
+
+        first = asyncio.create_task(write("a", 0.2, fail=True))
+        await asyncio.sleep(0.05)  # a holds its turn
+        await asyncio.gather(first, write("b", 0.0), write("c", 0.0))
+        assert order[:2] == ["a in", "a out"]  # the others waited for it
+        assert sorted(zip(order[2::2], order[3::2], strict=True)) == [("b in", "b out"),
+                                                                      ("c in", "c out")]
+        async with engine.connect() as connection:
+            values = (await connection.execute(text("SELECT v FROM t ORDER BY v"))).scalars()
+            assert list(values) == ["b", "c"]
+    finally:
+        await engine.dispose()
