@@ -25,13 +25,13 @@ TEST_WORKERS ?= 2
 
 test: install
 	$(PY) -m ruff check .
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m mypy
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0 --durations=15
 
 lint: install
 	$(PY) -m ruff check .
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install
 	$(PY) bench/units_import.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -73,6 +74,13 @@ class Queued:
     file_name: str | None
     error: str | None
     priority: int
+
+
+def buttons_to_json(buttons: Sequence[Button]) -> str:
+    """Buttons as a queued message keeps them: JSON `[[label, payload], ...]`, "" for none."""
+    if not buttons:
+        return ""
+    return json.dumps([[b.label, b.payload] for b in buttons], ensure_ascii=False)
 
 
 def buttons_from_json(text: str | None) -> tuple[Button, ...]:

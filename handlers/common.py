@@ -121,8 +121,8 @@ async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target
     if not unit_ids:
         return []
     rows = await submissions.open_targets_of(ctx.session, unit_ids)
-    current = {a.id: a.period for _, a in rows}  # read with them: no second query
-    return [(t, a) for t, a in rows if _owed_now(ctx, t, current)]  # type: ignore[misc]
+    current = {ident(a): a.period for _, a in rows}  # read with them: no second query
+    return [(t, a) for t, a in rows if _owed_now(ctx, t, current)]
 
 
 async def task_to_change(ctx: Context, ref: str, unknown: str) -> Assignment | None:

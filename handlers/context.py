@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from app.config import Settings
 from core import policy as bulk_policy
 from core.i18n import Translator
-from core.messages import Button, Incoming
+from core.messages import Button, Incoming, buttons_to_json
 from core.scope import Scope
 from core.workcal import WorkCalendar
 from services.scope import scope_from
@@ -164,7 +164,7 @@ class Context:
             channel=member.channel,
             chat_id=member.chat_id,
             text=render(t),
-            buttons=_buttons_json(buttons(t) if buttons else ()),
+            buttons=buttons_to_json(buttons(t) if buttons else ()),
             file_id=file_id,
             file_name=file_name,
             target_id=target_id,
@@ -193,7 +193,7 @@ class Context:
             chat_id=self.event.chat_id,
             is_group=self.event.is_group,
             text=text,
-            buttons=_buttons_json(buttons),
+            buttons=buttons_to_json(buttons),
             priority=0,
             created_at=self.now,
             **links,  # type: ignore[arg-type]
@@ -256,18 +256,6 @@ class Context:
         await self.session.delete(row)
         self._dialogues[row.member_id] = None
         return True
-
-
-def _buttons_json(buttons: Sequence[Button]) -> str:
-    if not buttons:
-        return ""
-    return json.dumps([[b.label, b.payload] for b in buttons], ensure_ascii=False)
-
-
-def buttons_of(row: Outbox) -> list[Button]:
-    if not row.buttons:
-        return []
-    return [Button(label, payload) for label, payload in json.loads(row.buttons)]
 
 
 def dialogue_data(row: Dialogue) -> dict:
