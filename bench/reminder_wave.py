@@ -70,7 +70,7 @@ async def bulk_outbox(runtime: Runtime, units: int, now: datetime) -> list[str]:
     text = "⏰ Nhắc việc #1 «Báo cáo đợt»\nHạn nộp: ...\n" + "x" * 200
     async with runtime.sessions() as session, session.begin():
         for start in range(0, units, 5000):
-            await session.exec(insert(Outbox).values([  # type: ignore[call-overload]
+            await session.exec(insert(Outbox).values([
                 {"channel": "telegram", "chat_id": chat, "text": text, "priority": 1,
                  "created_at": now, "buttons": "", "pressed": "", "attempts": 0}
                 for chat in chats[start:start + 5000]]))

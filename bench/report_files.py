@@ -135,7 +135,7 @@ async def run(label: str, settings: Settings, units: int, runs: int) -> None:
         for name, work in (("build .xlsx", excel), ("draw chart .png", chart)):
             times, cpu, data = await timed(runs, work)
             target = (f"   (target < {WORKBOOK_TARGET_S:.0f} s)" if work is excel else "")
-            print("  " + summary(name, times, cpu) + f"   {len(data) / 1024:,.0f} KB"  # type: ignore[arg-type]
+            print("  " + summary(name, times, cpu) + f"   {len(data) / 1024:,.0f} KB"
                   + target)
         print(f"  {load_average()}")
     finally:

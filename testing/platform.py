@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from channels.base import Watcher
 from channels.console import Delivered, find_button, run_script
 from core.clock import utc_now
-from core.messages import Button
+from core.messages import Button, Incoming
 
 if TYPE_CHECKING:
     from app.bootstrap import Runtime
@@ -78,6 +78,10 @@ class PlatformSession:
 
     def collect(self) -> None:
         """Print the bot's new messages as the console shows them."""
+        raise NotImplementedError
+
+    async def send(self, event: Incoming) -> None:
+        """Play a console user's action as the platform's app would."""
         raise NotImplementedError
 
     async def settle(self, updates: int = 1, limit_s: float = 15.0) -> None:

@@ -64,7 +64,7 @@ def parse(text: str) -> StatusAnswer | None:
 def test_sent_another_way(text: str, route: str) -> None:
     for form in variants(text):
         answer = parse(form)
-        assert answer == StatusAnswer("done", note=form.strip(), route=route), form  # type: ignore[arg-type]
+        assert answer == StatusAnswer("done", note=form.strip(), route=route), form
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_late_by_weeks_or_months(text: str, count: int, unit: str, note: str) ->
 )
 def test_late_until_counts_from_the_deadline(deadline: datetime, count: int, unit: str,
                                              until: datetime) -> None:
-    assert late_until(deadline, count, unit, MondayToSaturday()) == until  # type: ignore[arg-type]
+    assert late_until(deadline, count, unit, MondayToSaturday()) == until
 
 
 def test_late_until_skips_holidays_of_the_work_calendar() -> None:
@@ -226,7 +226,7 @@ def test_not_a_bare_percent(text: str) -> None:
 def test_any_text_gives_an_answer_or_none(text: str) -> None:
     answer = parse_status(text, NOW)
     assert answer is None or isinstance(answer, StatusAnswer)
-    assert parse_percent(text) is None or 0 <= parse_percent(text) <= 100  # type: ignore[operator]
+    assert parse_percent(text) is None or 0 <= parse_percent(text) <= 100
 
 
 _PIECES = (

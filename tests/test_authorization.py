@@ -209,7 +209,7 @@ class Matrix:
     async def send(self, actor: str, **event: object) -> list:
         start = len(self.bot.recorder.sent)
         await self.bot.runtime.dispatcher.handle(Incoming("console", actor, actor, **event),
-                                                 self.now)  # type: ignore[arg-type]
+                                                 self.now)
         await self.bot.sender.drain(self.now)
         return self.bot.recorder.sent[start:]
 

@@ -152,7 +152,7 @@ def test_file_types_come_from_content_not_name() -> None:
     assert sniff_type(b"%PDF-1.7 ...") == "application/pdf"
     assert sniff_type(b"\x89PNG\r\n\x1a\n....") == "image/png"
     assert sniff_type(b"MZ\x90\x00\x03") == "application/octet-stream"
-    assert check_file(b"", 100)[1].code == "empty"  # type: ignore[union-attr]
-    assert check_file(b"%PDF-" + b"x" * 200, 100)[1].code == "too_large"  # type: ignore[union-attr]
-    assert check_file(b"MZ\x90\x00\x03\x00", 100)[1].code == "bad_type"  # type: ignore[union-attr]
+    assert check_file(b"", 100)[1].code == "empty"
+    assert check_file(b"%PDF-" + b"x" * 200, 100)[1].code == "too_large"
+    assert check_file(b"MZ\x90\x00\x03\x00", 100)[1].code == "bad_type"
     assert check_file(b"%PDF-1.7", 100)[1] is None

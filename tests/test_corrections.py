@@ -145,8 +145,8 @@ async def test_wrong_presses_are_refused(settings: Settings) -> None:
                           files=bot.runtime.files,
                           event=Incoming("console", "ht_b", "ht_b", text=""))
             await ctx.load_member()
-            await corrections.on_button(ctx, [str(sub.id)], None)  # type: ignore[arg-type]
-            await corrections.on_button(ctx, [str(sub.id), "back", "x"], None)  # type: ignore[arg-type]
+            await corrections.on_button(ctx, [str(sub.id)], None)
+            await corrections.on_button(ctx, [str(sub.id), "back", "x"], None)
         texts = await newest(bot, "ht_b", 2)
         assert texts == ["Nút này không dành cho đơn vị bạn.",
                          "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."]
@@ -155,9 +155,9 @@ async def test_wrong_presses_are_refused(settings: Settings) -> None:
                           files=bot.runtime.files,
                           event=Incoming("console", "ht_a", "ht_a", text=""))
             await ctx.load_member()
-            await corrections.on_button(ctx, [str(sub.id), str(targets[(1, 2)])], None)  # type: ignore[arg-type]
-            await corrections.on_button(ctx, [str(sub.id), "back"], None)  # type: ignore[arg-type]
-            await corrections.on_button(ctx, [str(sub.id), "back"], None)  # type: ignore[arg-type]
+            await corrections.on_button(ctx, [str(sub.id), str(targets[(1, 2)])], None)
+            await corrections.on_button(ctx, [str(sub.id), "back"], None)
+            await corrections.on_button(ctx, [str(sub.id), "back"], None)
         texts = await newest(bot, "ht_a", 3)
         assert texts[0] == "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."
         assert "Đã rút lại" in texts[1]

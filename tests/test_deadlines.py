@@ -838,7 +838,7 @@ def _valid_recurrence(
     kind: str, month: int | None, day: int | None, weekday: int | None, at_: time
 ) -> Recurrence | None:
     try:
-        return Recurrence(kind, month=month, day=day, weekday=weekday, at=at_)  # type: ignore[arg-type]
+        return Recurrence(kind, month=month, day=day, weekday=weekday, at=at_)
     except ValueError:
         return None
 

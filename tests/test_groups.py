@@ -17,7 +17,7 @@ GROUP = "-100200"
 async def in_group(bot: Bot, user: str, **event: object) -> list:
     start = len(bot.recorder.sent)
     await bot.runtime.dispatcher.handle(Incoming("console", user, GROUP, is_group=True,
-                                                 **event), NOW)  # type: ignore[arg-type]
+                                                 **event), NOW)
     await bot.sender.drain(NOW)
     return bot.recorder.sent[start:]
 

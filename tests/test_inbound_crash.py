@@ -106,7 +106,7 @@ class Case:
         return path
 
     def calls_since(self, since: float, method: str) -> bool:
-        calls = self.telegram.calls if self.telegram is not None else self.zalo.calls  # type: ignore[union-attr]
+        calls = self.telegram.calls if self.telegram is not None else self.zalo.calls
         return any(c.method == method and c.time >= since for c in calls)
 
     async def answer(self, chat: str) -> None:

@@ -66,7 +66,7 @@ async def test_claims_are_disjoint_and_marking_handled_happens_once(settings: Se
             held = await inbox.claim(one, "zalo", "a", NOW, LEASE, limit=4)
             async with runtime.sessions() as two, two.begin():
                 rest = await inbox.claim(two, "zalo", "b", NOW, LEASE) if \
-                    one.bind.dialect.name == "postgresql" else []  # type: ignore[union-attr]
+                    one.bind.dialect.name == "postgresql" else []
         if not rest:  # SQLite: one writer at a time, so the second claim comes after
             async with runtime.sessions() as two, two.begin():
                 rest = await inbox.claim(two, "zalo", "b", NOW, LEASE)

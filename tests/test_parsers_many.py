@@ -166,7 +166,7 @@ def _rule(kind: str, month: int, day: int, weekday: int, at: time) -> Recurrence
     span = {"yearly": 12, "school_year": 12, "half_yearly": 6, "semester": 6, "quarterly": 3}
     try:
         if kind in span:
-            return Recurrence(kind, month=(month - 1) % span[kind] + 1, day=day, at=at)  # type: ignore[arg-type]
+            return Recurrence(kind, month=(month - 1) % span[kind] + 1, day=day, at=at)
         if kind == "monthly":
             return Recurrence("monthly", day=day, at=at)
         return Recurrence("weekly", weekday=weekday, at=at)
@@ -194,7 +194,7 @@ def test_periods_and_days_late(rule: Recurrence, minutes: int, days: int, lead_d
                                count: int, unit: str, calendar: WorkCalendar) -> None:
     """Recurrences and their periods; and «xin gửi muộn N ngày/tuần/tháng» after a deadline."""
     start = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
-    until = late_until(start, count, unit, calendar)  # type: ignore[arg-type]
+    until = late_until(start, count, unit, calendar)
     assert until > start and not calendar.is_day_off(until.date())
     local = start.astimezone(LOCAL_TZ)
     assert until.astimezone(LOCAL_TZ).time() == local.time()

@@ -126,9 +126,9 @@ async def seed(runtime: Runtime) -> None:
                         parent_id=ids[parent] if parent else None)
             session.add(unit)
             await session.flush()
-            ids[code] = unit.id  # type: ignore[assignment]
+            ids[code] = unit.id
             for group in groups:
-                session.add(UnitGroup(unit_id=unit.id, name=group, key=group.lower()))  # type: ignore[arg-type]
+                session.add(UnitGroup(unit_id=unit.id, name=group, key=group.lower()))
         await session.flush()
         await session.run_sync(lambda sync: tally.regroup(sync.connection()))  # as the import
         people = [("lanhdao", "leader", None), ("ht_a", "reporter", "TH-A"),
@@ -140,7 +140,7 @@ async def seed(runtime: Runtime) -> None:
             session.add(member)
             await session.flush()
             members[name] = member.id
-            session.add(Membership(member_id=member.id, role=role,  # type: ignore[arg-type]
+            session.add(Membership(member_id=member.id, role=role,
                                    unit_id=ids[unit_code] if unit_code else None))
         tasks = [(1, "Báo cáo NQ29", D1, "active", TASK1),
                  (2, "Thống kê đầu năm", D2, "closed", TASK2),
@@ -152,7 +152,7 @@ async def seed(runtime: Runtime) -> None:
             session.add(assignment)
             await session.flush()
             for code, fields in targets.items():
-                await add_target(session, Target(assignment_id=assignment.id, unit_id=ids[code],  # type: ignore[arg-type]
+                await add_target(session, Target(assignment_id=assignment.id, unit_id=ids[code],
                                    **{"deadline": deadline, **fields}))
 
 
@@ -316,7 +316,7 @@ async def test_long_lists_are_paged(bot) -> None:
             unit = Unit(code=f"MN-{i:02d}", name=f"Mầm non {i:02d}", name_key=f"mam non {i:02d}")
             session.add(unit)
             await session.flush()
-            await add_target(session, Target(assignment_id=4, unit_id=unit.id, deadline=D4))  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=4, unit_id=unit.id, deadline=D4))
     first = await ask(bot, "lanhdao", "/tiendo #4")
     assert "Chưa nộp (47):" in first.text and "Trang 1/3" in first.text
     assert "• Mầm non 19" in first.text and "Mầm non 20" not in first.text
@@ -342,7 +342,7 @@ async def test_a_group_with_many_open_tasks_is_paged_under_its_name(bot) -> None
                               assigned_by=1, created_at=NOW - DAY)
             session.add(task)
             await session.flush()
-            await add_target(session, Target(assignment_id=task.id, unit_id=4, deadline=D4))  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=task.id, unit_id=4, deadline=D4))
     first = await ask(bot, "lanhdao", "/tiendo @th")
     assert first.text.startswith("Tiến độ của nhóm @th (3 đơn vị):") and "Trang 1/2" in first.text
     second = await press(bot, "lanhdao", first, "Trang sau")
@@ -386,7 +386,7 @@ async def test_a_recurring_task_shows_its_latest_period_and_the_earlier_ones(bot
         for unit_id, period, deadline, fields in (
                 (4, "04/2023", D2, submitted(D2 - DAY, D2)), (5, "04/2023", D2, {}),
                 (4, "05/2023", D1, submitted(D1 + DAY)), (5, "05/2023", D1, {})):
-            await add_target(session, Target(assignment_id=task.id, unit_id=unit_id, period=period,  # type: ignore[arg-type]
+            await add_target(session, Target(assignment_id=task.id, unit_id=unit_id, period=period,
                                **{"deadline": deadline, **fields}))
     text = (await ask(bot, "lanhdao", "/tiendo #5")).text
     assert "Kỳ báo cáo: 05/2023" in text and "Hoàn thành 50% (1/2), đúng hạn 0% (0/2)" in text

@@ -66,7 +66,7 @@ class Bot:
                      lambda t: [Button("Biểu đồ", f"r:chart:{number}"),
                                 Button("Excel", f"r:xlsx:{number}")])
         await self.session.drain()
-        return self.session.last_message_to(user)  # type: ignore[return-value]
+        return self.session.last_message_to(user)
 
     async def press(self, user: str, message: Delivered, payload: str) -> list[Delivered]:
         return await self.say(user, button=payload, button_message_id=message.message_id)

@@ -64,7 +64,7 @@ async def test_stopping_lets_a_tick_end_its_batch_instead_of_cancelling_it(tmp_p
         finished.set()
         return sent
 
-    runtime.dispatcher.sweep = held  # type: ignore[method-assign]
+    runtime.dispatcher.sweep = held
     service = ReminderScheduler(runtime.dispatcher, runtime.sender({"console": Recorder()}))
     try:
         service.start()

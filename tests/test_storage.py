@@ -46,7 +46,7 @@ async def test_migrations_build_the_schema_the_models_declare(settings) -> None:
     try:
         await db.upgrade(engine)
 
-        def differences(connection) -> list:  # type: ignore[no-untyped-def]
+        def differences(connection) -> list:
             context = MigrationContext.configure(connection, opts={
                 "compare_type": True, "compare_server_default": True})
             return compare_metadata(context, SQLModel.metadata)
@@ -155,7 +155,7 @@ async def test_migration_0018_reads_the_route_of_earlier_answers_again(settings)
         await db.upgrade(runtime.engine)
         async with runtime.sessions() as session:
             routes = [s.route for s in (await session.exec(
-                select(Submission).order_by(Submission.id))).all()]  # type: ignore[arg-type]
+                select(Submission).order_by(Submission.id))).all()]
         assert routes == ["paper", None, None, "eoffice", "email"]
     finally:
         await runtime.close()

@@ -176,15 +176,15 @@ async def regroup(session: AsyncSession, unit_ids: list[int], moved: int, parent
     unit = await session.get(Unit, unit_ids[moved])
     above, new_parent = unit_ids[parent], unit_ids[parent]
     while above is not None:
-        if above == unit.id:  # type: ignore[union-attr]
+        if above == unit.id:
             new_parent = None
             break
-        above = (await session.get(Unit, above)).parent_id  # type: ignore[union-attr]
-    unit.parent_id = new_parent  # type: ignore[union-attr]
+        above = (await session.get(Unit, above)).parent_id
+    unit.parent_id = new_parent
     member = (await session.exec(select(UnitGroup).where(
-        UnitGroup.unit_id == unit.id, UnitGroup.key == group))).first()  # type: ignore[union-attr]
+        UnitGroup.unit_id == unit.id, UnitGroup.key == group))).first()
     if member is None:
-        session.add(UnitGroup(unit_id=unit.id, name=group, key=group))  # type: ignore[arg-type, union-attr]
+        session.add(UnitGroup(unit_id=unit.id, name=group, key=group))
     else:
         await session.delete(member)
     await session.flush()
@@ -209,10 +209,10 @@ async def play(runtime: Runtime, member_id: int, unit_ids: list[int], events: li
                                         assigned_by=member_id, created_at=now)
                 session.add(assignment)
                 await session.flush()
-                tasks.append(assignment.id)  # type: ignore[arg-type]
+                tasks.append(assignment.id)
                 for i in sorted(a):
                     await changes.add(session, Target(
-                        assignment_id=assignment.id, unit_id=unit_ids[i], deadline=deadline))  # type: ignore[arg-type]
+                        assignment_id=assignment.id, unit_id=unit_ids[i], deadline=deadline))
             elif kind == "advance":
                 now += a * HOUR
             elif kind == "regroup":
@@ -256,11 +256,11 @@ async def test_random_events_keep_the_counters_exact(settings, events: list) -> 
             await session.flush()
             unit_ids = [u.id for u in units]
             units[1].parent_id = units[0].id
-            session.add_all([UnitGroup(unit_id=unit_ids[i], name=key, key=key)  # type: ignore[arg-type]
+            session.add_all([UnitGroup(unit_id=unit_ids[i], name=key, key=key)
                              for i, key in ((0, f"ga{run}"), (2, f"ga{run}"), (3, f"gb{run}"))])
             await session.flush()
             await session.run_sync(lambda sync: tally.regroup(sync.connection()))
-        await play(runtime, member.id, unit_ids, events, f"gb{run}")  # type: ignore[arg-type]
+        await play(runtime, member.id, unit_ids, events, f"gb{run}")
     finally:
         await runtime.close()
 
@@ -278,8 +278,8 @@ def rounded(rows: Iterable) -> dict:
 async def recount(runtime: Runtime) -> tuple[dict, dict]:
     """(the counters, the same counted from every target of tasks not cancelled)."""
     async with runtime.sessions() as session:
-        dialect = session.bind.dialect.name  # type: ignore[union-attr]
-        full_count = (await session.exec(  # type: ignore[call-overload]
+        dialect = session.bind.dialect.name
+        full_count = (await session.exec(
             select(Target.unit_id, *sums(dialect)).join(
                 Assignment, col(Assignment.id) == col(Target.assignment_id))
             .where(Assignment.state != "cancelled").group_by(col(Target.unit_id)))).all()

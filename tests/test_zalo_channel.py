@@ -566,7 +566,7 @@ async def test_stopping_finishes_the_update_being_handled() -> None:
             await release.wait()
             return await handle(event, now, *rest)
 
-        runtime.dispatcher.handle = held  # type: ignore[method-assign]
+        runtime.dispatcher.handle = held
         await session.emulator.inject_text(session.user_id("ht_lhp"), "/help")
         await asyncio.wait_for(entered.wait(), 10)
         stopping = asyncio.ensure_future(session.adapter.stop())

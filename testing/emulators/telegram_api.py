@@ -1426,7 +1426,7 @@ class TelegramEmulator:
         width, height = max(width, 1), max(height, 1)
         longest = max(width, height)
         targets = [t for t in (90, 320, 800) if t < longest] + [min(longest, 1280)]
-        sizes = []
+        sizes: list[JSONDict] = []
         for target in targets:
             scale = target / longest
             stored = self._store_file(data, "photo", ".jpg")
@@ -1467,13 +1467,14 @@ class TelegramEmulator:
             self._blocked.discard(user_id)
             self._never_started.discard(user_id)
         else:
-            chat = self._chats.get(chat_id)
-            if chat is None:
+            known = self._chats.get(chat_id)
+            if known is None:
                 if chat_type == "private" and chat_id > 0:
                     raise ValueError("a private chat's id is the user's id")
                 kind = chat_type if chat_type in ("group", "supergroup") else "group"
-                chat = {"id": chat_id, "type": kind, "title": f"Group {chat_id}"}
-                self._chats[chat_id] = chat
+                known = {"id": chat_id, "type": kind, "title": f"Group {chat_id}"}
+                self._chats[chat_id] = known
+            chat = known
         target = chat["id"]
         message: JSONDict = {
             "message_id": self._next_message_id(target),
