@@ -3,7 +3,7 @@ so an adapter is handed the runtime and sees only the protocol it declares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -73,6 +73,16 @@ class HostSide:
                                                              MENU_PAGE)
             menus += page
         return menus
+
+    async def claim_menus(self, channel: str, menus: Sequence[Menu]) -> list[Menu]:
+        wanted = {chat: f"{language}:{','.join(names)}" for chat, language, names in menus}
+        async with self.sessions() as session, session.begin():
+            claimed = await chats.claim_menus(session, channel, wanted)
+        return [menu for menu in menus if menu[0] in claimed]
+
+    async def forget_menu(self, channel: str, chat_id: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await chats.forget_menu(session, channel, chat_id)
 
     def keeps_buttons(self, payload: str) -> bool:
         return router.keeps_buttons(payload)

@@ -91,6 +91,15 @@ class Host(Protocol):
         """The chats (all, or only `chat_id`) whose members' roles call for their own menu."""
         ...
 
+    async def claim_menus(self, channel: str, menus: Sequence[Menu]) -> list[Menu]:
+        """Those of `menus` not published as they are now: recorded as published, so that
+        no other process (and no restart) publishes them again."""
+        ...
+
+    async def forget_menu(self, channel: str, chat_id: str) -> None:
+        """A claimed menu the platform refused: to be published at the next look."""
+        ...
+
     def keeps_buttons(self, payload: str) -> bool:
         """Whether a pressed button leaves its message's buttons in place."""
         ...

@@ -60,6 +60,8 @@ POLL_SECONDS = 10  # the long poll of getUpdates
 # The chats' menus are published a moment after the start: reading them (150,000 members at
 # national size) took the event loop from the first updates' replies for about a second.
 MENUS_AFTER = 3.0
+MENUS_PER_SECOND = 20  # chats' own menus published at start (a national registry: 50,000)
+MENUS_PER_CLAIM = 20  # ... claimed from the database this many at a time
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 T = TypeVar("T")
 
@@ -156,7 +158,7 @@ class TelegramAdapter:
         self._dispatched = False  # it reached the dispatcher, which marked it handled
         self._inbox_started = False
         self._running = False
-        self._menus: dict[str, tuple[str, ...]] = {}  # chat id → menu published there
+        self._looked_up: set[str] = set()  # private chats whose menu this process checked
         self._publishing: asyncio.Task | None = None  # the chats' menus, after the start
 
     # ------------------------------------------------------------------ lifecycle
@@ -318,18 +320,24 @@ class TelegramAdapter:
 
     async def publish_menus(self, chat_id: str | None = None) -> None:
         """Publish the menu of every member whose roles differ from a reporter's (or of the
-        member in `chat_id`), for their chat alone."""
-        menus = await self.host.special_menus(CHANNEL, chat_id)
-        for chat, language, names in menus:
-            if self._menus.get(chat) == names or not chat.lstrip("-").isdigit():
-                continue
-            try:
-                await self.app.bot.set_my_commands(self._menu(names, language),
-                                                   scope=BotCommandScopeChat(int(chat)))
-            except TelegramError as exc:
-                log.warning("could not publish the command menu of chat %s: %s", chat, exc)
-                continue
-            self._menus[chat] = names
+        member in `chat_id`), for their chat alone: only the menus not published as they are
+        now (by this process, another one or before a restart), claimed a page at a time and
+        sent at `MENUS_PER_SECOND`, beside the messages, which matter more. A process that
+        dies in the middle leaves at most a page recorded but not published; those chats keep
+        the reporters' menu until their roles change (typed commands still work)."""
+        menus = [menu for menu in await self.host.special_menus(CHANNEL, chat_id)
+                 if menu[0].lstrip("-").isdigit()]
+        pause = 0.0 if chat_id is not None else 1 / MENUS_PER_SECOND
+        for start in range(0, len(menus), MENUS_PER_CLAIM):
+            for chat, language, names in await self.host.claim_menus(
+                    CHANNEL, menus[start:start + MENUS_PER_CLAIM]):
+                try:
+                    await self.app.bot.set_my_commands(self._menu(names, language),
+                                                       scope=BotCommandScopeChat(int(chat)))
+                except TelegramError as exc:
+                    log.warning("could not publish the command menu of chat %s: %s", chat, exc)
+                    await self.host.forget_menu(CHANNEL, chat)
+                await asyncio.sleep(pause)
 
     async def drain(self, now: datetime | None = None) -> int:
         """Send the waiting outbox; the sender waits out a 429 and sends the row again."""
@@ -356,8 +364,8 @@ class TelegramAdapter:
         sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) if replies.rows else 0
         if replies.rest or sent < len(replies.rows):
             await self.drain()
-        if not event.is_group and event.chat_id not in self._menus:
-            self._menus[event.chat_id] = ()  # looked up once per chat and process
+        if not event.is_group and event.chat_id not in self._looked_up:
+            self._looked_up.add(event.chat_id)  # looked up once per chat and process
             await self.publish_menus(event.chat_id)
         return True
 

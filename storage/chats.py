@@ -1,14 +1,18 @@
 """What the channels ask the bot about a chat (through `channels.host`): who writes, whether
 they are in a guided conversation, the bot's latest message delivered there, what a message
-was about, whether a one-time link was used."""
+was about, whether a one-time link was used, which command menus are to be published."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import repositories
-from storage.models import Assignment, Dialogue, Outbox, SeenEvent, Target
+from storage.models import Assignment, Dialogue, Outbox, PublishedMenu, SeenEvent, Target
 
 
 async def in_dialogue(session: AsyncSession, channel: str, user_id: str) -> bool:
@@ -44,3 +48,26 @@ async def once_used(session: AsyncSession, channel: str, key: str) -> bool:
 async def assignment_of(session: AsyncSession, target_id: int) -> Assignment | None:
     target = await session.get(Target, target_id)
     return await session.get(Assignment, target.assignment_id) if target is not None else None
+
+
+async def claim_menus(session: AsyncSession, channel: str, menus: Mapping[str, str]) -> set[str]:
+    """Of `menus` (chat id → menu), the chats whose published menu is another: recorded as
+    published in this transaction, so that no other process publishes them too; the caller
+    publishes them (and `forget_menu`s one the platform refuses)."""
+    if not menus:
+        return set()
+    dialect = session.bind.dialect.name  # type: ignore[union-attr]
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PublishedMenu)
+    statement = insert.values([{"channel": channel, "chat_id": chat, "menu": menu}
+                               for chat, menu in sorted(menus.items())])
+    changed = statement.on_conflict_do_update(
+        index_elements=["channel", "chat_id"], set_={"menu": statement.excluded.menu},
+        where=col(PublishedMenu.menu) != statement.excluded.menu,
+    ).returning(col(PublishedMenu.chat_id))
+    return {chat for chat, in (await session.exec(changed)).all()}
+
+
+async def forget_menu(session: AsyncSession, channel: str, chat_id: str) -> None:
+    """The menu of `chat_id` was not published after all: the next look publishes it."""
+    await session.exec(delete(PublishedMenu).where(
+        col(PublishedMenu.channel) == channel, col(PublishedMenu.chat_id) == chat_id))

@@ -401,6 +401,18 @@ class SeenEvent(SQLModel, table=True):
     seen_at: datetime
 
 
+class PublishedMenu(SQLModel, table=True):
+    """The command menu last published in a chat of its own (a member whose roles call for
+    more than a reporter's menu): a restart, or a second bot process, publishes only the
+    menus that changed, each once (`storage.chats.claim_menus`)."""
+
+    __tablename__ = "published_menu"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=64)
+    menu: str = Field(max_length=1000)  # its language and commands: "vi:giao,tiendo,..."
+
+
 class RateLimit(SQLModel, table=True):
     """The sending limiter shared by every bot process: for each key (a channel overall,
     one chat) the wall-clock moment (Unix seconds) when its next message may go out."""

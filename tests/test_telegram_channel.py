@@ -295,6 +295,33 @@ async def test_every_special_menu_is_published_a_page_at_a_time(monkeypatch) -> 
         assert published["ht_lhp"] == published["ht_nt"] == []  # the default applies
 
 
+async def test_a_menu_is_published_once_across_processes_and_again_when_it_changes() -> None:
+    async with telegram_bot() as (session, _):
+        run_admin = admin_runner(session.runtime.settings)
+        assert session.adapter is not None
+        emu = session.emulator
+
+        def chat_menus() -> list[str]:
+            return [str(c.params.get("scope")) for c in emu.calls
+                    if c.method == "setMyCommands" and "chat_id" in str(c.params.get("scope"))]
+
+        await session.adapter.publish_menus()
+        first = len(chat_menus())
+        assert first >= 1  # vp_so's staff menu
+        await session.adapter.publish_menus()  # a restart, or a second process on the database
+        assert len(chat_menus()) == first
+        # Recorded in the database, not in the adapter: another process claims none of them.
+        menus = await session.runtime.special_menus("telegram")
+        assert menus and await session.runtime.claim_menus("telegram", menus) == []
+        code, output = await run_admin(session.rewrite_admin(
+            ["members", "add", "ht_lhp", "--channel", "console", "--role", "leader", "--unit",
+             "THPT-LHP"]), EXAMPLES, session.now)
+        assert code == 0, output
+        await session.adapter.publish_menus()  # only the menu that changed goes out
+        assert len(chat_menus()) == first + 1
+        assert str(session.user_id("ht_lhp")) in chat_menus()[-1]
+
+
 async def test_a_long_text_is_split_with_the_buttons_on_the_last_piece() -> None:
     async with telegram_bot() as (session, _):
         uid = session.user_id("ht_lhp")
@@ -452,6 +479,12 @@ class StandIn:
 
     async def special_menus(self, channel: str, chat_id: str | None = None) -> list[Any]:
         return []
+
+    async def claim_menus(self, channel: str, menus: Any) -> list[Any]:
+        return list(menus)
+
+    async def forget_menu(self, channel: str, chat_id: str) -> None:
+        return None
 
     def keeps_buttons(self, payload: str) -> bool:
         return False
