@@ -48,9 +48,6 @@ class HostSide:
     def replies(self, worker: str, reserve: Reserve) -> Replies:
         return self.dispatcher.replies(worker, reserve)
 
-    async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        return await self.dispatcher.claim_once(event, now)
-
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:
         return await self.dispatcher.reply_once(event, render, now)

@@ -74,11 +74,6 @@ class Host(Protocol):
 
     def replies(self, worker: str, reserve: Reserve) -> Replies: ...
 
-    async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        """Mark the event's update handled without running it (the adapter answered it
-        itself); False when it was handled before."""
-        ...
-
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:
         """Answer the event with the adapter's own words, rendered in the sender's language,

@@ -241,6 +241,9 @@ class Context:
     async def set_dialogue(self, kind: str, data: dict) -> None:
         assert self.member is not None and self.member.id is not None
         row = await self.dialogue()
+        if row is None:  # none when looked: read afresh and locked, in case another event
+            # of theirs has opened one since (an insert would then clash with it)
+            row = await events.locked_dialogue(self.session, self.member.id)
         if row is None:
             row = Dialogue(member_id=self.member.id, kind=kind, data="{}", updated_at=self.now)
         row.kind = kind

@@ -223,12 +223,6 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             await reach.chat_moved(self.context(session, now), channel, old, new)
 
-    async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        """For an event a channel answers itself: mark its recorded update handled (or
-        record its `once_key`) in a commit of its own; False if it was handled before."""
-        async with self.sessions() as session, session.begin():
-            return await _first_time(session, event, now)
-
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:
         """For an event a channel answers with words of its own (a file over the platform's

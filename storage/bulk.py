@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 
 async def insert_rows(connection: AsyncConnection, table: Table,
                       rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (plain values by column name, all with the same keys) into `table`;
-    the columns left out take their server defaults (null when there is none)."""
+    the columns left out take their defaults, on both databases: the column's own (a
+    constant), else the server's (null when there is none)."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
@@ -53,5 +55,13 @@ async def _copy(connection: AsyncConnection, driver: Any, table: Table,
                 values[index] = process(value)
         return tuple(values)
 
-    await driver.copy_records_to_table(table.name, records=[record(row) for row in rows],
-                                       columns=names, schema_name=table.schema)
+    # The columns left out with a constant default of their own: `executemany` fills them
+    # in, so COPY does too (converted once).
+    fixed = {column.name: column.default.arg for column in table.columns
+             if column.name not in rows[0]
+             and isinstance(column.default, ScalarElementColumnDefault)}
+    extra = tuple(process(value) if (process := table.c[name].type._cached_bind_processor(
+        connection.dialect)) else value for name, value in fixed.items())
+    await driver.copy_records_to_table(
+        table.name, records=[record(row) + extra for row in rows],
+        columns=names + list(fixed), schema_name=table.schema)

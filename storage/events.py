@@ -23,11 +23,8 @@ class Held:
     membership of the whole registry), whose kind and parent tell their scope."""
 
     role: str
+    unit_id: int | None  # the membership's own (None: the whole registry)
     unit: Unit | None
-
-    @property
-    def unit_id(self) -> int | None:
-        return self.unit.id if self.unit is not None else None
 
 
 class AlreadySeen(Exception):
@@ -71,24 +68,25 @@ async def member_with_memberships(session: AsyncSession, channel: str, user_id: 
     they hold and whether they have a dialogue open, in one query. While `held` is kept,
     its units are in the session: a reporter's answer names its unit with no query."""
     rows = (await session.exec(
-        select(Member, Membership.role, Unit, Dialogue.member_id)
+        select(Member, Membership.role, Membership.unit_id, Unit,  # type: ignore[call-overload]
+               Dialogue.member_id)
         .outerjoin(Membership, col(Membership.member_id) == col(Member.id))
         .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
         .outerjoin(Dialogue, col(Dialogue.member_id) == col(Member.id))
         .where(Member.channel == channel, Member.channel_user_id == user_id))).all()
     if not rows:
         return MemberLoad(None, [], False)
-    held = [Held(role, unit) for _, role, unit, _ in rows if role is not None]
-    return MemberLoad(rows[0][0], held, rows[0][3] is not None)
+    held = [Held(role, unit_id, unit) for _, role, unit_id, unit, _ in rows if role is not None]
+    return MemberLoad(rows[0][0], held, rows[0][4] is not None)
 
 
 async def memberships_of(session: AsyncSession, member_id: int) -> list[Held]:
     """What member `member_id` holds."""
     rows = (await session.exec(
-        select(Membership.role, Unit)
+        select(Membership.role, Membership.unit_id, Unit)
         .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
         .where(Membership.member_id == member_id))).all()
-    return [Held(role, unit) for role, unit in rows]
+    return [Held(role, unit_id, unit) for role, unit_id, unit in rows]
 
 
 async def locked_dialogue(session: AsyncSession, member_id: int) -> Dialogue | None:

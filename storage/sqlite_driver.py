@@ -63,13 +63,12 @@ class OneTripCursor(aiosqlite.Cursor):
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None
                       ) -> OneTripCursor:
         conn: OneTripConnection = self._conn  # type: ignore[assignment]
-        if sql == WRITE_BEGIN:
-            await conn.take_turn()
+        took = await conn.take_turn() if sql == WRITE_BEGIN else False
         try:
             self._cursor, rows = await conn._execute(self._run, False, sql,
                                                      [] if parameters is None else parameters)
         except BaseException:
-            if sql == WRITE_BEGIN:
+            if took:  # a BEGIN that failed gives back only a turn it took itself
                 conn.end_turn()
             raise
         self._rows = rows
@@ -117,15 +116,17 @@ class OneTripConnection(aiosqlite.Connection):
         self._database = database
         self._timeout = timeout
         self._turn: asyncio.Lock | None = None  # the process's write lock, while held
+        self._turn_loop: asyncio.AbstractEventLoop | None = None  # ... and its event loop
 
     @contextmanager
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
-    async def take_turn(self) -> None:
-        """Wait for the other write transactions of this process on the database."""
-        if self._turn is not None:  # SQLite itself refuses a transaction in a transaction
-            return
+    async def take_turn(self) -> bool:
+        """Wait for the other write transactions of this process on the database; False
+        when this connection holds the turn already (SQLite then refuses the BEGIN)."""
+        if self._turn is not None:
+            return False
         lock = _write_lock(self._database)
         if lock.locked():
             try:
@@ -134,12 +135,24 @@ class OneTripConnection(aiosqlite.Connection):
                 raise sqlite3.OperationalError("database is locked") from None
         else:
             await lock.acquire()
-        self._turn = lock
+        self._turn, self._turn_loop = lock, asyncio.get_running_loop()
+        return True
 
     def end_turn(self) -> None:
-        lock, self._turn = self._turn, None
-        if lock is not None:
+        """Give the turn back, from the loop that took it or, when the connection is closed
+        from another thread (a connection collected by the garbage collector), through
+        that loop: an asyncio lock is not released safely from another thread."""
+        lock, loop, self._turn, self._turn_loop = self._turn, self._turn_loop, None, None
+        if lock is None:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
             lock.release()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(lock.release)
 
     async def commit(self) -> None:
         try:

@@ -68,3 +68,26 @@ async def test_write_transactions_of_one_process_take_turns(tmp_path: Path) -> N
             assert list(values) == ["b", "c"]
     finally:
         await engine.dispose()
+
+
+async def test_a_begin_refused_inside_a_transaction_keeps_the_turn(tmp_path: Path) -> None:
+    """SQLite refuses a BEGIN in a transaction: the turn stays with the transaction that
+    took it, so another writer of the process still waits for its commit."""
+    from storage import sqlite_driver
+
+    connection = sqlite_driver.connect(str(tmp_path / "d.sqlite3"), timeout=5)
+    await connection
+    try:
+        cursor = await connection.cursor()
+        await cursor.execute(sqlite_driver.WRITE_BEGIN)
+        try:
+            await cursor.execute(sqlite_driver.WRITE_BEGIN)
+        except Exception as exc:  # sqlite3.OperationalError: within a transaction
+            assert "within a transaction" in str(exc)
+        else:
+            raise AssertionError("SQLite began a transaction within a transaction")
+        assert sqlite_driver._write_lock(str(tmp_path / "d.sqlite3")).locked()
+        await connection.commit()
+        assert not sqlite_driver._write_lock(str(tmp_path / "d.sqlite3")).locked()
+    finally:
+        await connection.close()

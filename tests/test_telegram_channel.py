@@ -471,9 +471,6 @@ class StandIn:
         self.events += 1
         return True
 
-    async def claim_once(self, event: Incoming, now: datetime) -> bool:
-        return True
-
     async def chat_moved(self, channel: str, old: str, new: str, now: datetime) -> None:
         return None
 
