@@ -1,4 +1,4 @@
-"""the rows written by the ten thousand lose their foreign keys: the outbox's member, target,
+"""rows written by the tens of thousands lose their foreign keys: the outbox's member, target,
 task and reminder, and the reminder's target. On PostgreSQL each key is checked by a query
 per row (a task to 50,000 units writes 100,000 messages and 250,000 reminders: most of the
 time of [Gửi]); the rows they point to are never deleted (members are marked removed,
