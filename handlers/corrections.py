@@ -17,7 +17,7 @@ from handlers.common import task_line, unit_name
 from handlers.context import Context
 from handlers.reminders import replan_target
 from services import targets
-from storage import submissions
+from storage import tasks
 from storage.models import Assignment, Outbox, StoredFile, Submission, Target, ident
 
 STALE = "Nút này không còn hiệu lực. Gõ /help để xem các lệnh."
@@ -115,7 +115,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
         return
     # Both targets locked (in id order) and read again, the submission too: a change made
     # meanwhile by another worker is seen before anything is decided.
-    await targets.lock_all(ctx.session, submissions.targets_by_ids([source.id, other.id]))
+    await tasks.locked_targets_by_id(ctx.session, [source.id, other.id])
     await ctx.session.refresh(submission)
     fresh = await ctx.session.get(Assignment, source.assignment_id, populate_existing=True)
     destination = await ctx.session.get(Assignment, other.assignment_id,

@@ -33,7 +33,7 @@ from handlers.context import Context
 from handlers.giao import resolve_units
 from handlers.reminders import replan_target, unplan_target
 from services import targets
-from storage import requests, submissions
+from storage import requests, submissions, tasks
 from storage.models import Assignment, ExcuseRequest, Member, Outbox, Target, Unit, ident
 from storage.queries import ROW_LOCK
 
@@ -207,9 +207,8 @@ async def handle_command(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    owed = {target.unit_id: target for target in await targets.lock_all(
-        ctx.session, requests.current_targets_of_units(
-            assignment.id, assignment.period, [unit.id for unit in units]))}
+    owed = {target.unit_id: target for target in await tasks.locked_targets_of_units(
+        ctx.session, assignment.id, assignment.period, [unit.id for unit in units])}
     outside = [unit for unit in units if unit.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,

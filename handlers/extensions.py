@@ -28,7 +28,7 @@ from handlers.context import Context
 from handlers.giao import deadline_error_text, resolve_units
 from handlers.reminders import replan_target
 from services import targets
-from storage import requests
+from storage import requests, tasks
 from storage.models import Assignment, ExtensionRequest, Member, Outbox, Target, ident
 from storage.queries import ROW_LOCK
 from storage.repositories import bot_message
@@ -177,9 +177,8 @@ async def handle_giahan(ctx: Context, args: str) -> None:
     if problems:
         ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
-    owed = {tg.unit_id: tg for tg in await targets.lock_all(
-        ctx.session, requests.current_targets_of_units(
-            assignment.id, assignment.period, [u.id for u in units]))}
+    owed = {tg.unit_id: tg for tg in await tasks.locked_targets_of_units(
+        ctx.session, assignment.id, assignment.period, [u.id for u in units])}
     outside = [u for u in units if u.id not in owed]
     if outside:
         ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",

@@ -27,9 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import transitions
 from core.states import TargetState
-from storage import tally
+from storage import tally, tasks
 from storage.models import Assignment, Submission, Target, Unit
-from storage.queries import ROW_LOCK, for_change, one_of
+from storage.queries import ROW_LOCK, one_of
 
 ID_CHUNK = 5000  # ids per IN (...) list on SQLite (PostgreSQL gets them as one array)
 
@@ -86,12 +86,6 @@ async def lock(session: AsyncSession, target: Target) -> Assignment:
     assignment = await session.get(Assignment, target.assignment_id, populate_existing=True)
     assert assignment is not None
     return assignment
-
-
-async def lock_all(session: AsyncSession, query: Any) -> list[Target]:
-    """The targets `query` selects, their rows locked (in id order, as every lock of several
-    targets is taken) and read afresh."""
-    return list((await session.exec(for_change(query.order_by(col(Target.id))))).all())
 
 
 async def change(session: AsyncSession, target: Target, **values: Any) -> None:
@@ -228,7 +222,7 @@ async def set_task_state(session: AsyncSession, assignment: Assignment, state: s
     sign = transitions.history_move(was, state)
     if not sign:
         return
-    await lock_all(session, select(Target).where(Target.assignment_id == assignment.id))
+    await tasks.locked_targets(session, Target.assignment_id == assignment.id)
     await session.flush()
     await session.run_sync(lambda sync: tally.move_task(sync.connection(),
                                                         assignment.id, sign))  # type: ignore[arg-type]

@@ -1,13 +1,12 @@
-"""Excuse and extension requests, and the targets that `/mien` and `/giahan` decide on."""
+"""Excuse and extension requests waiting for a decision."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
-from core.states import RequestState, TargetState
-from storage.models import ExcuseRequest, ExtensionRequest, Target
+from core.states import RequestState
+from storage.models import ExcuseRequest, ExtensionRequest
 
 
 async def pending_excuse(session: AsyncSession, target_id: int | None) -> ExcuseRequest | None:
@@ -24,11 +23,3 @@ async def pending_extension(session: AsyncSession, target_id: int | None
         ExtensionRequest.target_id == target_id,
         ExtensionRequest.state == RequestState.PENDING))).first()
 
-
-def current_targets_of_units(assignment_id: int | None, period: str,
-                             unit_ids: list[int | None]) -> SelectOfScalar[Target]:
-    """The query of the task's targets of `period` for `unit_ids`, but those taken off the
-    task, for `services.targets.lock_all`."""
-    return select(Target).where(Target.assignment_id == assignment_id, Target.period == period,
-                                Target.state != TargetState.REMOVED,
-                                col(Target.unit_id).in_(unit_ids))

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from core.states import OPEN_TARGET_STATES, AssignmentState, SubmissionKind, TargetState
 from storage.models import Assignment, Submission, Target
@@ -76,7 +75,3 @@ async def latest_progress(session: AsyncSession, target_id: int | None) -> int |
         Submission.target_id == target_id, Submission.kind == SubmissionKind.PROGRESS)
         .order_by(col(Submission.id).desc()))).first()
 
-
-def targets_by_ids(target_ids: list[int | None]) -> SelectOfScalar[Target]:
-    """The query of the targets `target_ids`, for `services.targets.lock_all`."""
-    return select(Target).where(col(Target.id).in_(target_ids))

@@ -23,15 +23,38 @@ TargetCondition = ColumnElement[bool]
 # --- targets and their units ---------------------------------------------------------------
 
 
+async def locked_targets(session: AsyncSession, *conditions: Any) -> list[Target]:
+    """The targets that meet `conditions`, their rows locked and read afresh, in id order:
+    every lock of several targets is taken in that order, so two workers never wait for
+    each other crosswise."""
+    return list((await session.exec(for_change(
+        select(Target).where(*conditions).order_by(col(Target.id))))).all())
+
+
+async def locked_targets_by_id(session: AsyncSession, ids: Sequence[int | None]
+                               ) -> list[Target]:
+    """`locked_targets` of the targets `ids`."""
+    return await locked_targets(session, col(Target.id).in_(ids))
+
+
+async def locked_targets_of_units(session: AsyncSession, assignment_id: int | None,
+                                  period: str, unit_ids: Sequence[int | None]) -> list[Target]:
+    """`locked_targets` of the task's `period` for `unit_ids`, but those taken off the task
+    (what `/mien` and `/giahan` decide on)."""
+    return await locked_targets(session, Target.assignment_id == assignment_id,
+                                Target.period == period, Target.state != TargetState.REMOVED,
+                                col(Target.unit_id).in_(unit_ids))
+
+
 async def period_targets(session: AsyncSession, assignment_id: int, period: str, *,
                          lock: bool = False) -> list[Target]:
     """The targets of a task's `period`, those taken off included, by id; with `lock`, their
     rows locked and read afresh (before they are changed)."""
-    query = select(Target).where(Target.assignment_id == assignment_id,
-                                 Target.period == period).order_by(col(Target.id))
+    conditions = (Target.assignment_id == assignment_id, Target.period == period)
     if lock:
-        query = for_change(query)
-    return list((await session.exec(query)).all())
+        return await locked_targets(session, *conditions)
+    return list((await session.exec(select(Target).where(*conditions)
+                                    .order_by(col(Target.id)))).all())
 
 
 async def open_targets(session: AsyncSession, assignment_id: int,
@@ -53,6 +76,7 @@ async def first_target_of(session: AsyncSession, assignment_id: int, period: str
 
 
 async def targets_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Target]:
+    """The targets `ids`, by id (not locked: `locked_targets_by_id`)."""
     return {t.id: t for t in (await session.exec(  # type: ignore[misc]
         select(Target).where(col(Target.id).in_(ids)))).all()}
 
