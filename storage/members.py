@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Invite, Member, Membership, Outbox, Unit
-from storage.queries import CHUNK, dialect_of, for_change, one_of
+from storage.queries import dialect_of, for_change, one_of
 
 # --- who reports for or staffs a unit ------------------------------------------------------
 
@@ -45,14 +45,14 @@ async def role_holders_in(session: AsyncSession, unit_ids: list[int], role: str
 
 
 async def staff_in(session: AsyncSession, unit_ids: list[int]) -> list[tuple[int, Member]]:
-    """(unit id, member) of the staff attached to any of `unit_ids`."""
+    """(unit id, member) of the staff attached to any of `unit_ids` (the ids in chunks on
+    SQLite, at once on PostgreSQL, `one_of`)."""
     rows: list[tuple[int, Member]] = []
-    for start in range(0, len(unit_ids), CHUNK):
+    for of_units in one_of(col(Membership.unit_id), unit_ids, dialect_of(session)):
         rows.extend((await session.exec(
             select(Membership.unit_id, Member)
             .join(Member, col(Membership.member_id) == col(Member.id))
-            .where(col(Membership.unit_id).in_(unit_ids[start:start + CHUNK]),
-                   Membership.role == "staff"))).all())  # type: ignore[arg-type]
+            .where(of_units, Membership.role == "staff"))).all())  # type: ignore[arg-type]
     return rows
 
 

@@ -26,9 +26,8 @@ from sqlalchemy.engine import Connection
 from core.progress import SUBMITTED, History, history_of  # SUBMITTED: once per target
 from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
 from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
-from storage.queries import one_of
+from storage.queries import CHUNK, one_of
 
-CHUNK = 500
 T = Target.__table__.c  # type: ignore[attr-defined]
 A = Assignment.__table__.c  # type: ignore[attr-defined]
 P = ProgressTally.__table__.c  # type: ignore[attr-defined]
@@ -113,7 +112,7 @@ def _group_sizes(conn: Connection, unit_ids: list[int]) -> dict[str, int]:
     """How many of `unit_ids` each group holds (counted by the database: a national task's
     50,000 units are in 250,000 (group, unit) pairs)."""
     sizes: dict[str, int] = defaultdict(int)
-    for of_units in one_of(G.unit_id, unit_ids, conn.dialect.name, CHUNK):
+    for of_units in one_of(G.unit_id, unit_ids, conn.dialect.name):
         for key, n in conn.execute(select(G.key, func.count()).where(of_units)
                                    .group_by(G.key)):
             sizes[key] += n
@@ -168,7 +167,7 @@ def _apply(conn: Connection, delta: dict[int, History]) -> None:
     table = UnitTally.__table__  # type: ignore[attr-defined]
     unit = Unit.__table__.c  # type: ignore[attr-defined]
     for h, unit_ids in units.items():
-        for these in one_of(unit.id, unit_ids, conn.dialect.name, CHUNK):
+        for these in one_of(unit.id, unit_ids, conn.dialect.name):
             statement = insert(table).from_select(
                 ["unit_id", *History._fields],
                 select(unit.id, *(literal(value) for value in h)).where(these))

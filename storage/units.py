@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import GroupUnit, Unit, UnitGroup
-from storage.queries import CHUNK, dialect_of, in_ids, one_of
+from storage.queries import dialect_of, in_ids, one_of
 
 UNIT_OBJECTS: tuple[Any, ...] = (Unit,)
 UNIT_COLUMNS: tuple[Any, ...] = (Unit.id, Unit.code, Unit.name, Unit.name_key)
@@ -199,9 +199,9 @@ async def units_below_of(session: AsyncSession, unit_ids: list[int]
                          ) -> list[tuple[int, int, str]]:
     """(unit id, parent id, kind) of the units right below any of `unit_ids`."""
     rows: list[tuple[int, int, str]] = []
-    for start in range(0, len(unit_ids), CHUNK):
+    for below in one_of(col(Unit.parent_id), unit_ids, dialect_of(session)):
         rows.extend((await session.exec(select(Unit.id, Unit.parent_id, Unit.kind).where(
-            col(Unit.parent_id).in_(unit_ids[start:start + CHUNK])))).all())  # type: ignore[arg-type]
+            below))).all())  # type: ignore[arg-type]
     return rows
 
 
