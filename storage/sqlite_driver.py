@@ -20,6 +20,7 @@ would ("database is locked").
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterable
@@ -36,8 +37,10 @@ _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.L
 
 
 def _write_lock(database: str) -> asyncio.Lock:
+    """The lock of the file `database` however its path is written."""
     locks = _locks.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault(database, asyncio.Lock())
+    key = database if database == ":memory:" else os.path.realpath(database)
+    return locks.setdefault(key, asyncio.Lock())
 
 
 class OneTripCursor(aiosqlite.Cursor):
