@@ -180,3 +180,21 @@ async def test_adding_a_telegram_member_says_they_must_open_the_bot(settings: Se
         assert "bot.py invites create --unit A" in out
     finally:
         await bot.runtime.close()
+
+
+async def test_forged_draft_and_report_file_buttons_are_refused(settings: Settings) -> None:
+    """Payloads the bot never builds under a /giao draft or /tiendo (an unknown part to
+    change, an unknown action, a task number that is no number) change nothing and say so."""
+    bot = await seeded_bot(settings, NOW)
+    try:
+        await bot.say("staff", NOW, "/giao Thi đua | hạn 08/05/2023 | đơn vị A")
+        for payload in ("g:field:nope", "g:ok", "g:send:now", "r:xlsx:abc", "r:pdf:1"):
+            await bot.runtime.dispatcher.handle(Incoming(
+                "console", "staff", "staff", button=payload), NOW)
+            await bot.sender.drain(NOW)
+            last = [m.text for m in bot.recorder.sent if m.chat_id == "staff"][-1]
+            assert last.startswith("Nút này không còn hiệu lực"), (payload, last)
+        async with bot.runtime.sessions() as session:
+            assert (await session.exec(select(Assignment.id))).first() is None  # nothing sent
+    finally:
+        await bot.runtime.close()
