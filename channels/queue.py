@@ -87,6 +87,10 @@ class Queue(Protocol):
         """Give a claimed row back to the queue; `failed` counts an attempt."""
         ...
 
+    async def release_all(self, row_ids: list[int]) -> None:
+        """Give claimed rows back to the queue as they were (their slots were missed)."""
+        ...
+
     async def give_up(self, row_id: int, error: str) -> None:
         """Never send the row again."""
         ...

@@ -19,6 +19,7 @@ between the acknowledgement and that commit is the only way a message goes out t
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import os
 import socket
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 
 from channels.base import ChannelAdapter, ChatMoved, RetryLater, Unreachable
 from channels.queue import Addressed, Claiming, Queue
-from channels.ratelimit import HORIZON, Limits, chat_key
+from channels.ratelimit import HORIZON, Limits, chat_key, lane_key
 from core.messages import Outgoing, Queued
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,13 @@ CONCURRENCY = 8  # calls in flight per batch at least (they still start at their
 IN_FLIGHT = 0.05  # ... and this many seconds of the channel's rate (a call's round trip)
 FIRST_CLAIM = 50  # rows in a process's first claim of a paced channel; it grows from there
 CLAIM_AHEAD = 0.3  # seconds before a batch's last slot when the next claim is made
+CLAIM_LEAD = 0.03  # seconds from the reservation to a claim's first slot at the soonest
+# A call this late after its slot is not made (the row goes back to the queue): a process
+# that paused (a full collection, a long claim) and then caught up would put its calls beside
+# the other processes' at the platform. Each sliding second then holds the slots of at most
+# 1 + LATE_CALL seconds, plus one per lane: inside `HEADROOM` at 1,000/s (970 × 1.02 + 8).
+LATE_CALL = 0.02
+LATE_SHARE = 0.1  # a claim with more of its rows late had too many lanes
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
@@ -98,6 +106,9 @@ class AckWindows:
 class Claim:
     rows: list[tuple[Queued, float]]  # each row with its send slot (Unix seconds)
     wait: float | None = None  # rows wait but none may go yet: seconds until one may
+    bounded: bool = False  # the claim's slots or size ran out before the rows waiting did
+    lanes: int = 0  # the lanes of the channel's limit it took its slots from
+    languages: dict[int, str] = field(default_factory=dict)  # of its rows' members
     wall: float = 0.0  # when the claim was made (Unix seconds)
 
 
@@ -155,6 +166,7 @@ class Sender:
         self._windows: dict[str, _Window] = {}
         self._acknowledged: list[tuple[int, str, datetime, float]] = []
         self._claim_size: dict[str, int] = {}  # channel → rows of this process's next claim
+        self._lanes: dict[str, int] = {}  # channel → lanes of its limit the next claim takes
         self._reply_languages: dict[int, str] = {}  # id(row) → language, for `send_claimed`
         self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
         self._recording = asyncio.Lock()
@@ -164,70 +176,95 @@ class Sender:
         limits = self.limits.get(channel)
         async with self.queue.claiming(channel) as tx:
             channel_next = await tx.channel_next() if limits else 0.0
-            if limits is not None:  # enough rows for a claim's slots, some chats busy
-                limit = max(limit, 2 * self._size(channel, limits))
+            lanes = self._lanes.get(channel, limits.lanes) if limits else 0
+            size = self._size(channel, limits, lanes) if limits else 0
+            limit = max(limit, 2 * size)  # enough rows for a claim's slots, some chats busy
             rows = await tx.waiting(now, now - self.lease, limit, skip)
+            # Read here, before the slots are given: a read after the claim made its first
+            # rows miss their slots.
+            languages = await self._languages(rows, tx)
             wall = self.wall()
             if limits is None:
                 claim = Claim([(row, wall) for row in rows])
             else:
                 claim = Claim(*await self._reserve(tx, channel, limits, channel_next, rows,
-                                                   wall, self._size(channel, limits)))
-            claim.wall = wall
+                                                   wall, size, lanes))
+            claim.wall, claim.lanes, claim.languages = wall, lanes, languages
             if claim.rows:
                 await tx.mark([row.id for row, _ in claim.rows], self.worker, now)
-            return claim
+        return claim
 
-    def _size(self, channel: str, limits: Limits) -> int:
+    def _size(self, channel: str, limits: Limits, lanes: int | None = None) -> int:
         """Rows of the next claim: about `HORIZON` seconds of what this process achieves, at
-        most a `HORIZON` of the channel's limit. A process that reserved a second of slots at
-        the configured rate but sends at a fraction of it held rows (and slots) for seconds,
-        and took as long to stop."""
-        return self._claim_size.get(channel, min(FIRST_CLAIM, limits.batch_size(FIRST_CLAIM)))
+        most a `HORIZON` of its lanes' share of the limit. A process that reserved a second
+        of slots at the configured rate but sends at a fraction of it held rows (and slots)
+        for seconds, and took as long to stop."""
+        size = self._claim_size.get(channel, min(FIRST_CLAIM, limits.batch_size(FIRST_CLAIM)))
+        if lanes is None:
+            return size
+        return min(size, lanes * (int(HORIZON / limits.lane_interval) + 1))
 
-    def _achieved(self, channel: str, limits: Limits, rows: int, seconds: float) -> None:
-        """Size the next claim from this one: `rows` went out in `seconds` (from the first
-        slot to the last answer). Quicker than `HORIZON`: twice the size (or the rate reached,
-        if more); slower: `HORIZON` of the rate reached."""
+    def _achieved(self, channel: str, limits: Limits, claim: Claim, sent: int, late: int,
+                  seconds: float) -> None:
+        """Size the next claim from this one: `sent` rows went out in `seconds` (from the
+        first slot to the last answer), `late` rows missed their slots.
+
+        Its rows: quicker than `HORIZON`, twice as many (or the rate reached, if more);
+        slower, `HORIZON` of the rate reached. Its lanes: one fewer when many rows missed
+        their slots; one more when few did and the slots ran out before the rows."""
+        if late > LATE_SHARE * len(claim.rows):  # not a pause of the process: too many lanes
+            self._lanes[channel] = max(1, claim.lanes - 1)
+        elif late <= LATE_SHARE / 3 * len(claim.rows) and claim.bounded:
+            self._lanes[channel] = min(limits.lanes, claim.lanes + 1)
+        if sent < self._size(channel, limits, claim.lanes):  # a short claim (the backlog's
+            return  # end, busy chats) says little
+        rate = sent / max(seconds, 1e-3)
         size = self._size(channel, limits)
-        if rows < size:  # a short claim (the backlog's end, busy chats) says little
-            return
-        rate = rows / max(seconds, 1e-3)
         grown = max(2 * size, int(rate * HORIZON)) if seconds < HORIZON else int(rate * HORIZON)
         self._claim_size[channel] = max(1, limits.batch_size(grown))
 
     async def _reserve(self, tx: Claiming, channel: str, limits: Limits,
-                       channel_next: float, rows: list[Row], wall: float,
-                       size: int) -> tuple[list[tuple[Row, float]], float | None]:
-        """Give at most `size` rows consecutive slots of the channel, at most `HORIZON`
-        ahead; a row whose chat is not free at its slot waits for a later claim. Returns
-        the rows that got a slot, and when none did but some wait, the seconds until one
-        may go."""
-        start = max(channel_next, wall)
-        chat_next = await tx.next_free(sorted({chat_key(channel, row.chat_id) for row in rows}))
+                       channel_next: float, rows: list[Row], wall: float, size: int,
+                       lanes: int) -> tuple[list[tuple[Row, float]], float | None, bool]:
+        """Give at most `size` rows slots of the channel, at most `HORIZON` ahead, from the
+        `lanes` lanes free soonest (`channels.ratelimit`): each row the soonest slot of
+        those. A row whose chat is not free at its slot waits for a later claim. Returns
+        the rows that got a slot; when none did but some wait, the seconds until one may
+        go; and whether the slots or `size` ran out before the rows did."""
+        # A 429 moves the channel's key: every lane waits. The first slot leaves the claim
+        # time to commit.
+        floor = max(channel_next, wall + CLAIM_LEAD)
+        keys = [lane_key(channel, lane) for lane in range(limits.lanes)]
+        free = await tx.next_free(sorted({chat_key(channel, row.chat_id) for row in rows}
+                                         | set(keys)))
+        slots = sorted((max(free.get(key, 0.0), floor), key) for key in keys)[:lanes]
         moved: dict[str, float] = {}
         chosen: list[tuple[Row, float]] = []
         later: list[float] = []
         waiting: set[str] = set()  # chats with a row left for later: their next rows wait too
+        bounded = False
         for row in rows:
-            if len(chosen) >= size or start > wall + HORIZON:
+            at, lane = slots[0]  # a sorted list is a heap
+            if len(chosen) >= size or at > wall + HORIZON:
+                bounded = True
                 break
             key = chat_key(channel, row.chat_id)
-            if key in waiting or chat_next.get(key, 0.0) > start:
+            if key in waiting or free.get(key, 0.0) > at:
                 waiting.add(key)
-                later.append(chat_next.get(key, start))
+                later.append(free.get(key, at))
                 continue
-            chosen.append((row, start))
+            chosen.append((row, at))
             interval = limits.chat_interval(row.chat_id, row.is_group)
             if interval:
-                chat_next[key] = moved[key] = start + interval
-            start += limits.interval
-        moved[channel] = start
+                free[key] = moved[key] = at + interval
+            heapq.heapreplace(slots, (at + limits.lane_interval, lane))
+            moved[lane] = at + limits.lane_interval
         await tx.store(moved)
         if chosen or not rows:
-            return chosen, None
-        free_at = min(later) if start <= wall + HORIZON else start - HORIZON
-        return [], max(0.01, free_at - wall)
+            return chosen, None, bounded
+        soonest = slots[0][0]
+        free_at = min(later) if soonest <= wall + HORIZON else soonest - HORIZON
+        return [], max(0.01, free_at - wall), bounded
 
     async def reserve(self, session: Any, rows: list[Any]) -> list[tuple[Any, float]]:
         """The slots of a handled event's replies (`handlers.dispatcher.Replies`: its outbox
@@ -242,9 +279,9 @@ class Sender:
             chosen = [(row, wall) for row in rows]
         else:
             channel_next = await tx.channel_next()
-            chosen, _ = await self._reserve(tx, channel, limits, channel_next, rows, wall,
-                                            len(rows))
-        languages = await self._languages(chosen, tx)
+            chosen, _, _ = await self._reserve(tx, channel, limits, channel_next, rows,
+                                               wall, len(rows), limits.lanes)
+        languages = await self._languages([row for row, _ in chosen], tx)
         for row, _ in chosen:
             if row.member_id in languages:
                 self._reply_languages[id(row)] = languages[row.member_id]
@@ -285,11 +322,11 @@ class Sender:
         """Release the claims of processes of this host that died (e.g. killed)."""
         await self.queue.recover(lambda worker: worker != self.worker and is_gone(worker))
 
-    async def _languages(self, rows: Sequence[tuple[Addressed, float]],
+    async def _languages(self, rows: Sequence[Addressed],
                          tx: Claiming | None = None) -> dict[int, str]:
         """The languages of the members the claimed rows with buttons go to, in one query
         (their choices may be written out in words), not one per message."""
-        ids = sorted({row.member_id for row, _ in rows if row.buttons and row.member_id})
+        ids = sorted({row.member_id for row in rows if row.buttons and row.member_id})
         if not ids:
             return {}
         if tx is not None:
@@ -360,21 +397,24 @@ class Sender:
     async def _send_batch(self, channel: str, claim: Claim, now: datetime,
                           failed: set[int]) -> int:
         """Send a claim's rows; the time they took sizes the next claim."""
-        sent = await self._send(channel, claim.rows, now, failed)
+        late: list[int] = []
+        sent = await self._send(channel, claim.rows, now, failed, claim.languages, late=late)
         limits = self.limits.get(channel)
         if limits is not None:
             first = max(claim.rows[0][1], claim.wall)
-            self._achieved(channel, limits, sent, self.wall() - first)
+            self._achieved(channel, limits, claim, sent, len(late), self.wall() - first)
         return sent
 
     async def _send(self, channel: str, rows: list[tuple[Queued, float]], now: datetime,
                     failed: set[int], languages: dict[int, str] | None = None,
-                    recorded: bool = True) -> int:
+                    recorded: bool = True, late: list[int] | None = None) -> int:
         """Send the claimed rows, each at its slot; returns how many went out (and were
-        recorded as sent, unless not `recorded`: then they are being recorded)."""
+        recorded as sent, unless not `recorded`: then they are being recorded). With
+        `late`, a row that could not go within `LATE_CALL` of its slot is given back to the
+        queue and its id put there."""
         adapter = self.adapters[channel]
         if languages is None:
-            languages = await self._languages(rows)
+            languages = await self._languages([row for row, _ in rows])
         # Start no call after half the lease, so no other worker can take the row meanwhile.
         deadline = self.wall() + self.lease.total_seconds() / 2
         limits = self.limits.get(channel)
@@ -389,7 +429,12 @@ class Sender:
             delay = max(slot, self._chat_free.get(key, 0.0)) - self.wall()
             if delay > 0:
                 await asyncio.sleep(delay)
-            async with calls, self._paced(channel):
+            latest = slot + LATE_CALL if late is not None else None
+            async with calls, self._paced(channel, latest) as go:
+                if not go:
+                    assert late is not None
+                    late.append(row.id)
+                    return 0
                 if self.wall() > deadline or self.wall() < paused["until"]:
                     await self._release(row, row.error, failed=False)
                     return 0
@@ -440,7 +485,10 @@ class Sender:
         async def chain(items: list[tuple[Queued, float]]) -> int:
             return sum([await one(row, slot) for row, slot in items])
 
-        return sum(await asyncio.gather(*(chain(items) for items in chains.values())))
+        sent = sum(await asyncio.gather(*(chain(items) for items in chains.values())))
+        if late:
+            await self.queue.release_all(late)
+        return sent
 
     async def _record(self, row_id: int, message_id: str, now: datetime) -> None:
         """Record a message as sent, right after the platform's acknowledgement. Group
@@ -460,20 +508,24 @@ class Sender:
                 self.acks.add(committed - acknowledged)
 
     @asynccontextmanager
-    async def _paced(self, channel: str) -> AsyncIterator[None]:
+    async def _paced(self, channel: str, latest: float | None) -> AsyncIterator[bool]:
         """Around one call: keep this process's calls at least one interval apart even
-        when some woke up late (a busy event loop), and inside the per-second window."""
+        when some woke up late (a busy event loop), and inside the per-second window.
+        Yields whether the call may go: not when it would start after `latest`."""
         limits = self.limits.get(channel)
         if limits is None or not limits.interval:
-            yield
+            yield True
             return
         at = max(self.wall(), self._last_call.get(channel, 0.0) + limits.interval)
+        if latest is not None and at > latest:
+            yield False
+            return
         self._last_call[channel] = at
         if at > self.wall():
             await asyncio.sleep(at - self.wall())
         window = self._windows.setdefault(channel, _Window(limits.per_second, self.wall))
         async with window:
-            yield
+            yield True
 
     async def _pause(self, channel: str, chat_id: str, until: float) -> None:
         await self.queue.pause(channel, {channel: until, chat_key(channel, chat_id): until})

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -77,6 +78,11 @@ def queued(row: Outbox) -> Queued:
                   file_name=row.file_name, error=row.error, priority=row.priority)
 
 
+_QUEUED = [Outbox.__table__.c[name] for name in (  # type: ignore[attr-defined]
+    "id", "chat_id", "is_group", "member_id", "text", "buttons", "file_id", "file_name",
+    "error", "priority")]  # the columns of `Queued`, in its order
+
+
 async def _languages(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
     query = select(Member.id, Member.language).where(col(Member.id).in_(member_ids))
     return dict((await session.exec(query)).all())  # type: ignore[arg-type]
@@ -94,10 +100,12 @@ class Claiming:
 
     async def waiting(self, now: datetime, expired: datetime, limit: int,
                       skip: Collection[int]) -> list[Queued]:
-        query = select(Outbox).where(
+        # Plain columns, not ORM objects: a claim holds the channel's key (and on SQLite the
+        # database's write lock) while it reads, and a national claim reads 1,000 rows.
+        query = select_columns(*_QUEUED).where(
             col(Outbox.sent_at).is_(None),
-            Outbox.channel == self.channel,
-            Outbox.attempts < MAX_ATTEMPTS,
+            col(Outbox.channel) == self.channel,
+            col(Outbox.attempts) < MAX_ATTEMPTS,
             or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
             or_(col(Outbox.claimed_by).is_(None), col(Outbox.claimed_at) < expired),
             # A member the platform refuses gets nothing until they write again (a group
@@ -111,7 +119,11 @@ class Claiming:
         query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
         if _is_postgresql(self.session):
             query = query.with_for_update(skip_locked=True)
-        return [queued(row) for row in (await self.session.exec(query)).all()]
+        return [Queued(id=id, channel=self.channel, chat_id=chat_id, is_group=is_group,
+                       member_id=member_id, text=text, buttons=buttons_from_json(buttons),
+                       file_id=file_id, file_name=file_name, error=error, priority=priority)
+                for id, chat_id, is_group, member_id, text, buttons, file_id, file_name, error,
+                priority in await (await self.session.connection()).execute(query)]
 
     async def next_free(self, keys: list[str]) -> dict[str, float]:
         return await next_free(self.session, keys)
@@ -164,6 +176,11 @@ class OutboxQueue:
             values["attempts"] = Outbox.attempts + 1
         async with self.sessions() as session, session.begin():
             await session.exec(update(Outbox).where(col(Outbox.id) == row_id).values(**values))
+
+    async def release_all(self, row_ids: list[int]) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.exec(update(Outbox).where(col(Outbox.id).in_(row_ids))
+                               .values(claimed_by=None))
 
     async def give_up(self, row_id: int, error: str) -> None:
         async with self.sessions() as session, session.begin():

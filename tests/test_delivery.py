@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from app.bootstrap import Runtime
@@ -26,7 +29,7 @@ from app.config import Settings
 from bench.wave import build_wave
 from channels.base import RetryLater
 from channels.ratelimit import HEADROOM, Limits, chat_key
-from channels.sender import Sender
+from channels.sender import CLAIM_LEAD, LATE_CALL, Sender
 from core.clock import utc_now
 from core.messages import Outgoing
 from handlers import reminders
@@ -82,9 +85,11 @@ async def test_two_senders_reserve_disjoint_slots_within_the_limits(settings: Se
         b = sender(runtime, Recorder(), "b", lambda: clock["now"])
         interval = Limits(30, 1, 20).interval
         first = await a._claim("telegram", NOW, 100, set())
-        # The interactive reply goes first; one second of slots at 30/s with headroom.
-        assert first.rows[0][0].chat_id == "7" and first.rows[0][1] == T0
-        assert len(first.rows) == int(1 / interval) + 1 and first.rows[-1][1] <= T0 + 1.0
+        # The interactive reply goes first, once the claim has had time to commit; then the
+        # rest of a second of slots at 30/s with headroom.
+        assert first.rows[0][0].chat_id == "7" and first.rows[0][1] == T0 + CLAIM_LEAD
+        assert len(first.rows) == int((1 - CLAIM_LEAD) / interval) + 1
+        assert first.rows[-1][1] <= T0 + 1.0
         early = await b._claim("telegram", NOW, 100, set())
         assert early.rows == [] and 0 < early.wait < 0.05  # A holds the next second
         clock["now"] = T0 + 0.5
@@ -100,6 +105,125 @@ async def test_two_senders_reserve_disjoint_slots_within_the_limits(settings: Se
         last = await a._claim("telegram", NOW, 100, set())
         assert last.rows == []
         assert last.wait == pytest.approx(by_chat["-5"][0] + 3 / HEADROOM - clock["now"])
+    finally:
+        await runtime.close()
+
+
+def test_a_fast_limit_is_split_into_lanes_a_slow_one_is_not() -> None:
+    assert [Limits(rate).lanes for rate in (0, 1, 20, 30, 34, 100, 300, 1000, 5000)] == [
+        1, 1, 1, 1, 1, 3, 8, 8, 8]
+    assert Limits(1000).lane_interval == pytest.approx(8 / (1000 * HEADROOM))
+
+
+class Keys:
+    """The rate-limit keys of one database, in memory: what `_reserve` reads and moves."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def next_free(self, keys: list[str]) -> dict[str, float]:
+        return {key: self.at[key] for key in keys if key in self.at}
+
+    async def store(self, moved: dict[str, float]) -> None:
+        for key, at in moved.items():
+            self.at[key] = max(self.at.get(key, 0.0), at)
+
+
+@dataclass(frozen=True)
+class Row:
+    chat_id: str
+    is_group: bool = False
+    member_id: int | None = None
+    buttons: tuple = ()
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 8), st.integers(1, 600),
+                          st.floats(0, 0.4)), min_size=1, max_size=40))
+def test_the_lanes_of_any_claims_keep_every_sliding_second_within_the_limit(
+        claims: list[tuple[int, int, int, float]]) -> None:
+    """Senders (0-2) claim in turn, each from as many lanes as it chooses, as many rows as
+    it likes, a moment after the last claim: the slots of all of them together never put
+    more than the limit in a second (the headroom takes a message per lane)."""
+    limits = Limits(1000, 0, 0)
+    senders = [Sender(None, {}, worker=str(n), limits={"telegram": limits})  # type: ignore[arg-type]
+               for n in range(3)]
+    keys = Keys()
+    wall, slots, chat = T0, [], 0
+
+    async def play() -> None:
+        nonlocal wall, chat
+        for who, lanes, size, pause in claims:
+            wall += pause
+            rows = [Row(str(chat + i)) for i in range(size)]
+            chat += size
+            chosen, _, _ = await senders[who]._reserve(
+                keys, "telegram", limits, 0.0, rows, wall, size, lanes)  # type: ignore[arg-type]
+            assert all(slot >= wall + CLAIM_LEAD for _, slot in chosen)
+            assert all(slot <= wall + 1.0 + 1e-9 for _, slot in chosen)
+            slots.extend(slot for _, slot in chosen)
+
+    asyncio.run(play())
+    slots.sort()
+    ahead = 0
+    for start, slot in enumerate(slots):  # the second that starts at each slot
+        ahead = max(ahead, start)
+        while ahead < len(slots) and slots[ahead] < slot + 1.0:
+            ahead += 1
+        assert ahead - start <= 1000
+
+
+async def test_two_senders_on_half_the_lanes_each_send_side_by_side(settings: Settings) -> None:
+    """At 1,000/s two processes that each keep up with half the limit hold half the lanes:
+    their slots run in the same second, not one second after the other."""
+    runtime = await Runtime.open(settings)
+    clock = {"now": T0}
+    limits = Limits(1000, 1, 20)
+    try:
+        await queue(runtime, *[(str(1000 + i), 1) for i in range(1200)])
+        a = sender(runtime, Recorder(), "a", lambda: clock["now"], limits)
+        b = sender(runtime, Recorder(), "b", lambda: clock["now"], limits)
+        for one in (a, b):
+            one._lanes["telegram"] = limits.lanes // 2
+            one._claim_size["telegram"] = 1000
+        first = await a._claim("telegram", NOW, 100, set())
+        second = await b._claim("telegram", NOW, 100, set())
+        share = limits.lanes // 2 * (int((1 - CLAIM_LEAD) / limits.lane_interval) + 1)
+        assert len(first.rows) == len(second.rows) == share  # about 470 each
+        assert {row.id for row, _ in first.rows}.isdisjoint(row.id for row, _ in second.rows)
+        for claim in (first, second):
+            assert claim.rows[0][1] == pytest.approx(T0 + CLAIM_LEAD)
+            assert claim.rows[-1][1] <= T0 + 1.0
+        both = sorted(slot for _, slot in first.rows + second.rows)
+        assert len(set(both)) < len(both)  # side by side: lanes of either start together
+        assert len(both) <= 1000
+    finally:
+        await runtime.close()
+
+
+async def test_a_call_that_would_go_late_is_not_made_and_its_row_goes_back(
+        settings: Settings) -> None:
+    """A process that paused past a row's slot (a full collection, a long claim) must not
+    catch up: its calls would meet the other processes' at the platform. The row is given
+    back as it was and goes in the next claim."""
+    runtime = await Runtime.open(settings)
+    clock = {"now": T0}
+    try:
+        await queue(runtime, ("100", 1), ("101", 1))
+        adapter = Recorder()
+        a = sender(runtime, adapter, "a", lambda: clock["now"])
+        claim = await a._claim("telegram", NOW, 100, set())
+        assert len(claim.rows) == 2
+        clock["now"] = claim.rows[-1][1] + LATE_CALL + 0.01  # both slots are past
+        assert await a._send_batch("telegram", claim, NOW, set()) == 0
+        assert adapter.sent == []
+        async with runtime.sessions() as session:
+            rows = (await session.exec(select(Outbox))).all()
+        assert [(row.claimed_by, row.sent_at, row.attempts, row.error) for row in rows] == [
+            (None, None, 0, None)] * 2
+        clock["now"] += 2.0  # the chats' keys moved with the missed slots
+        again = await a._claim("telegram", NOW, 100, set())
+        assert [row.chat_id for row, _ in again.rows] == ["100", "101"]
     finally:
         await runtime.close()
 
