@@ -8,11 +8,12 @@ all processes are serialised."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -51,22 +52,48 @@ async def next_free(session: AsyncSession, keys: list[str]) -> dict[str, float]:
     return {row.key: row.next_at for row in rows.all()}
 
 
+# Moving the keys of a claim (a lane's, and one per chat: 1,000 at national size) is one
+# statement of one shape whatever their number: the rows go as one parameter. A VALUES list
+# compiled anew for each count, and every count was kept in the statement cache, its
+# parameters objects that each full pass of the collector walked.
+_STORE = {
+    "postgresql": text(
+        "INSERT INTO rate_limit (key, next_at) "
+        "SELECT * FROM unnest(CAST(:keys AS VARCHAR[]), CAST(:ats AS DOUBLE PRECISION[])) "
+        "ON CONFLICT (key) DO UPDATE "
+        "SET next_at = greatest(rate_limit.next_at, excluded.next_at)"),
+    "sqlite": text(
+        "INSERT INTO rate_limit (key, next_at) "
+        "SELECT value ->> 0, value ->> 1 FROM json_each(:rows) WHERE true "
+        "ON CONFLICT (key) DO UPDATE SET next_at = max(rate_limit.next_at, excluded.next_at)"),
+}
+
+
+_SENT_AT = bindparam("at", type_=Outbox.__table__.c.sent_at.type)  # type: ignore[attr-defined]
+_RECORD = {
+    "postgresql": text(
+        "UPDATE outbox SET sent_at = :at, error = NULL, platform_message_id = m.message_id "
+        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:message_ids AS VARCHAR[])) "
+        "AS m(id, message_id) WHERE outbox.id = m.id").bindparams(_SENT_AT),
+    "sqlite": text(
+        "UPDATE outbox SET sent_at = :at, error = NULL, platform_message_id = m.value ->> 1 "
+        "FROM json_each(:rows) AS m WHERE outbox.id = m.value ->> 0").bindparams(_SENT_AT),
+}
+
+
 async def store(session: AsyncSession, values: Mapping[str, float]) -> None:
     """Set keys to these moments (a key only moves forward)."""
     if not values:
         return
-    insert = _insert(session)
-    rows = [{"key": key, "next_at": at} for key, at in sorted(values.items())]
-    statement = insert.values(rows)
-    await session.exec(statement.on_conflict_do_update(
-        index_elements=["key"],
-        set_={"next_at": _greatest(session, statement.excluded.next_at)},
-    ))
-
-
-def _greatest(session: AsyncSession, new):
-    pick = func.greatest if _is_postgresql(session) else func.max
-    return pick(RateLimit.__table__.c.next_at, new)  # type: ignore[attr-defined]
+    items = sorted(values.items())
+    if _is_postgresql(session):
+        params: dict[str, object] = {"keys": [key for key, _ in items],
+                                     "ats": [at for _, at in items]}
+        statement = _STORE["postgresql"]
+    else:
+        params = {"rows": json.dumps(items)}
+        statement = _STORE["sqlite"]
+    await session.exec(statement, params=params)  # type: ignore[call-overload]
 
 
 def queued(row: Outbox) -> Queued:
@@ -161,14 +188,19 @@ class OutboxQueue:
         return [queued(row) for row in rows]
 
     async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:
-        table = Outbox.__table__  # type: ignore[attr-defined]
         async with self.sessions() as session, session.begin():
-            # One statement per moment, not one per row: SQLite's driver steps each row of an
-            # executemany with the GIL taken again, slow in a busy process.
+            # One statement per moment, not one per row (SQLite's driver steps each row of an
+            # executemany with the GIL taken again, slow in a busy process), and of one shape
+            # whatever the number of rows (`_STORE`).
+            postgresql = _is_postgresql(session)
             for at, messages in sent.items():
-                await session.exec(table.update().where(table.c.id.in_(messages)).values(
-                    sent_at=at, error=None,
-                    platform_message_id=case(dict(messages), value=table.c.id)))
+                if postgresql:
+                    params: dict[str, object] = {"ids": list(messages),
+                                                 "message_ids": list(messages.values())}
+                else:
+                    params = {"rows": json.dumps(list(messages.items()))}
+                await session.exec(_RECORD["postgresql" if postgresql else "sqlite"],
+                                   params={"at": at, **params})  # type: ignore[call-overload]
 
     async def release(self, row_id: int, error: str | None, failed: bool) -> None:
         values: dict[str, object] = {"claimed_by": None, "error": error}

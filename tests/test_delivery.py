@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.bootstrap import Runtime
 from app.config import Settings
@@ -224,6 +224,33 @@ async def test_a_call_that_would_go_late_is_not_made_and_its_row_goes_back(
         clock["now"] += 2.0  # the chats' keys moved with the missed slots
         again = await a._claim("telegram", NOW, 100, set())
         assert [row.chat_id for row, _ in again.rows] == ["100", "101"]
+    finally:
+        await runtime.close()
+
+
+async def test_keys_only_move_forward_and_sent_rows_keep_their_moment_and_message_id(
+        settings: Settings) -> None:
+    """The claim's keys and the acknowledgements go as one parameter each (`storage.sending`
+    `_STORE`, `_RECORD`): what they write reads back as the ORM wrote it."""
+    runtime = await Runtime.open(settings)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await sending.store(session, {"telegram#0": T0 + 5, "telegram:1": T0})
+        async with runtime.sessions() as session, session.begin():
+            await sending.store(session, {"telegram#0": T0 + 3, "telegram#1": T0 + 2})
+            assert await sending.next_free(session, ["telegram#0", "telegram#1", "telegram:1",
+                                                     "telegram:2"]) == {
+                "telegram#0": T0 + 5, "telegram#1": T0 + 2, "telegram:1": T0}
+        await queue(runtime, ("100", 1), ("101", 1), ("102", 1))
+        async with runtime.sessions() as session:
+            ids = [row.id for row in (await session.exec(select(Outbox))).all()]
+        later = NOW.replace(microsecond=250_000)
+        await OutboxQueue(runtime.sessions, runtime.files).record(
+            {NOW: {ids[0]: "7", ids[2]: "9"}, later: {ids[1]: "8"}})
+        async with runtime.sessions() as session:
+            rows = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+        assert [(row.platform_message_id, row.sent_at, row.error) for row in rows] == [
+            ("7", NOW, None), ("8", later, None), ("9", NOW, None)]
     finally:
         await runtime.close()
 
