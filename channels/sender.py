@@ -225,15 +225,16 @@ class Sender:
 
     async def _reserve(self, tx: Claiming, channel: str, limits: Limits,
                        channel_next: float, rows: list[Row], wall: float, size: int,
-                       lanes: int) -> tuple[list[tuple[Row, float]], float | None, bool]:
+                       lanes: int, lead: float = CLAIM_LEAD
+                       ) -> tuple[list[tuple[Row, float]], float | None, bool]:
         """Give at most `size` rows slots of the channel, at most `HORIZON` ahead, from the
         `lanes` lanes free soonest (`channels.ratelimit`): each row the soonest slot of
         those. A row whose chat is not free at its slot waits for a later claim. Returns
         the rows that got a slot; when none did but some wait, the seconds until one may
         go; and whether the slots or `size` ran out before the rows did."""
         # A 429 moves the channel's key: every lane waits. The first slot leaves the claim
-        # time to commit.
-        floor = max(channel_next, wall + CLAIM_LEAD)
+        # `lead` seconds to commit.
+        floor = max(channel_next, wall + lead)
         keys = [lane_key(channel, lane) for lane in range(limits.lanes)]
         free = await tx.next_free(sorted({chat_key(channel, row.chat_id) for row in rows}
                                          | set(keys)))
@@ -279,8 +280,9 @@ class Sender:
             chosen = [(row, wall) for row in rows]
         else:
             channel_next = await tx.channel_next()
+            # A reply goes as soon as its event commits (never skipped as late): no lead.
             chosen, _, _ = await self._reserve(tx, channel, limits, channel_next, rows,
-                                               wall, len(rows), limits.lanes)
+                                               wall, len(rows), limits.lanes, lead=0.0)
         languages = await self._languages([row for row, _ in chosen], tx)
         for row, _ in chosen:
             if row.member_id in languages:
