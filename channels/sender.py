@@ -178,7 +178,7 @@ class Sender:
             channel_next = await tx.channel_next() if limits else 0.0
             lanes = self._lanes.get(channel, limits.lanes) if limits else 0
             size = self._size(channel, limits, lanes) if limits else 0
-            limit = max(limit, 2 * size)  # enough rows for a claim's slots, some chats busy
+            limit = max(limit, size + size // 2)  # enough rows for its slots, some chats busy
             rows = await tx.waiting(now, now - self.lease, limit, skip)
             # Read here, before the slots are given: a read after the claim made its first
             # rows miss their slots.
