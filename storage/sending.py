@@ -192,14 +192,14 @@ class OutboxQueue:
             # One statement per moment, not one per row (SQLite's driver steps each row of an
             # executemany with the GIL taken again, slow in a busy process), and of one shape
             # whatever the number of rows (`_STORE`).
-            postgresql = _is_postgresql(session)
+            on_postgresql = _is_postgresql(session)
             for at, messages in sent.items():
-                if postgresql:
+                if on_postgresql:
                     params: dict[str, object] = {"ids": list(messages),
                                                  "message_ids": list(messages.values())}
                 else:
                     params = {"rows": json.dumps(list(messages.items()))}
-                await session.exec(_RECORD["postgresql" if postgresql else "sqlite"],
+                await session.exec(_RECORD["postgresql" if on_postgresql else "sqlite"],
                                    params={"at": at, **params})  # type: ignore[call-overload]
 
     async def release(self, row_id: int, error: str | None, failed: bool) -> None:
