@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy import select as select_columns
@@ -96,8 +97,8 @@ async def store(session: AsyncSession, values: Mapping[str, float]) -> None:
     await session.exec(statement, params=params)  # type: ignore[call-overload]
 
 
-def queued(row: Outbox) -> Queued:
-    """The sender's view of an outbox row."""
+def queued(row: Any) -> Queued:
+    """The sender's view of an outbox row: the ORM object, or its `_QUEUED` columns."""
     assert row.id is not None
     return Queued(id=row.id, channel=row.channel, chat_id=row.chat_id, is_group=row.is_group,
                   member_id=row.member_id, text=row.text,
@@ -106,8 +107,8 @@ def queued(row: Outbox) -> Queued:
 
 
 _QUEUED = [Outbox.__table__.c[name] for name in (  # type: ignore[attr-defined]
-    "id", "chat_id", "is_group", "member_id", "text", "buttons", "file_id", "file_name",
-    "error", "priority")]  # the columns of `Queued`, in its order
+    "id", "channel", "chat_id", "is_group", "member_id", "text", "buttons", "file_id",
+    "file_name", "error", "priority")]  # the columns `queued` reads
 
 
 async def _languages(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
@@ -146,11 +147,7 @@ class Claiming:
         query = query.order_by(col(Outbox.priority), col(Outbox.id)).limit(limit)
         if _is_postgresql(self.session):
             query = query.with_for_update(skip_locked=True)
-        return [Queued(id=id, channel=self.channel, chat_id=chat_id, is_group=is_group,
-                       member_id=member_id, text=text, buttons=buttons_from_json(buttons),
-                       file_id=file_id, file_name=file_name, error=error, priority=priority)
-                for id, chat_id, is_group, member_id, text, buttons, file_id, file_name, error,
-                priority in await (await self.session.connection()).execute(query)]
+        return [queued(row) for row in await (await self.session.connection()).execute(query)]
 
     async def next_free(self, keys: list[str]) -> dict[str, float]:
         return await next_free(self.session, keys)
