@@ -12,8 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.admin import add_member
 from app.config import Settings
-from channels.host import Menu, Reserve, SentMessage, Uploader
+from channels.host import Menu, SentMessage, Uploader
 from channels.host import Replies as HostReplies
+from channels.sender import Sender
 from core.files import FileProblem
 from core.i18n import Translator
 from core.messages import Incoming, buttons_from_json
@@ -45,8 +46,8 @@ class HostSide:
         assert replies is None or isinstance(replies, Replies)  # made by `replies` below
         return await self.dispatcher.handle(event, now, replies)
 
-    def replies(self, worker: str, reserve: Reserve) -> Replies:
-        return self.dispatcher.replies(worker, reserve)
+    def replies(self, sender: Sender) -> Replies:
+        return self.dispatcher.replies(sender)
 
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:

@@ -41,11 +41,6 @@ class Inbox(Protocol):
     async def stop(self) -> None: ...
 
 
-# The sender's part of a handled event's transaction (`Sender.reserve`): (session, outbox
-# rows) -> the rows that got a sending slot, each with its slot.
-Reserve = Callable[[Any, list[Any]], Awaitable[list[tuple[Any, float]]]]
-
-
 class Replies(Protocol):
     """An event's replies handed to this process's sender (`Host.replies`): claimed in the
     event's transaction with their slots (`rows`), sent right after its commit; `rest`: other
@@ -72,7 +67,9 @@ class Host(Protocol):
         With `replies` (from `replies`), its replies are handed to the caller's sender."""
         ...
 
-    def replies(self, worker: str, reserve: Reserve) -> Replies: ...
+    def replies(self, sender: Sender) -> Replies:
+        """A hand-off of an event's replies to `sender` for `handle`."""
+        ...
 
     async def reply_once(self, event: Incoming, render: Callable[[Translator], str],
                          now: datetime) -> bool:

@@ -10,7 +10,9 @@ this host and is gone. The sender builds no SQL: the queue's statements are
 `storage.sending`'s.
 
 Exactly once: a message is recorded as sent right after the platform's acknowledgement
-(group commit: one statement records every acknowledgement that arrived meanwhile). A crash
+(group commit: one statement records every acknowledgement that arrived meanwhile; a handled
+event's reply is recorded by the transaction of the next event this process handles, or on
+its own after `ACK_HOLD`). A crash
 before the acknowledgement leaves the row unsent (it is sent later, never lost); a crash
 between the acknowledgement and that commit is the only way a message goes out twice.
 `Sender.acks` measures that window.
@@ -51,6 +53,9 @@ CLAIM_LEAD = 0.03  # seconds from the reservation to a claim's first slot at the
 LATE_CALL = 0.02
 LATE_SHARE = 0.1  # a claim with more of its rows late had too many lanes
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
+# A handled event's reply, acknowledged, waits this long for the next event's transaction to
+# record it (`record_within`): in a burst of updates the reply costs no transaction of its own.
+ACK_HOLD = 0.05
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
 
@@ -61,6 +66,14 @@ OnRefused = Callable[[int, str, datetime], Awaitable[None]]
 OnMoved = Callable[[str, str, str, datetime], Awaitable[None]]
 # A row to give a slot: a queued one, or a handled event's reply (`Sender.reserve`).
 Row = TypeVar("Row", bound=Addressed)
+# An acknowledgement waiting to be recorded: row id, message id, now, when it came (perf).
+Ack = tuple[int, str, datetime, float]
+# Told whether the transaction that recorded acknowledgements committed (`record_within`).
+Settle = Callable[[bool], None]
+
+
+def _settled(committed: bool) -> None:
+    """`record_within`'s answer when it recorded nothing."""
 
 
 def worker_name() -> str:
@@ -164,7 +177,9 @@ class Sender:
         self._last_call: dict[str, float] = {}
         self._chat_free: dict[str, float] = {}  # chat key → when its next call may start
         self._windows: dict[str, _Window] = {}
-        self._acknowledged: list[tuple[int, str, datetime, float]] = []
+        self._acknowledged: list[Ack] = []  # of `_record`'s group commit
+        self._held: list[Ack] = []  # replies' acknowledgements: see `_record_later`
+        self._hold: asyncio.Future[None] | None = None  # commits `_held` after `ACK_HOLD`
         self._claim_size: dict[str, int] = {}  # channel → rows of this process's next claim
         self._lanes: dict[str, int] = {}  # channel → lanes of its limit the next claim takes
         self._reply_languages: dict[int, str] = {}  # id(row) → language, for `send_claimed`
@@ -302,23 +317,69 @@ class Sender:
 
     async def recorded(self) -> None:
         """Wait until every acknowledgement of `send_claimed` is committed (before the
-        process closes its database)."""
+        process closes its database, or reads which message a reply names)."""
+        if self._hold is not None:  # no need to wait for an event's transaction
+            self._hold.cancel()
+            self._hold = None
+            held, self._held = self._held, []
+            if held:
+                self._later(self._record(held))
         while self._recording_later:
             await asyncio.wait(set(self._recording_later))
 
     def _record_later(self, row_id: int, message_id: str, now: datetime) -> None:
         """`_record` without waiting for the commit: the handling process goes on with the
-        next update while the reply's acknowledgement is written (at once, as any other)."""
-        task = asyncio.ensure_future(self._record(row_id, message_id, now))
+        next update, whose transaction records the acknowledgement (`record_within`); one
+        that no handled event takes within `ACK_HOLD` is committed on its own."""
+        self._held.append((row_id, message_id, now, time.perf_counter()))
+        self._hold_for(ACK_HOLD)
+
+    def _hold_for(self, seconds: float) -> None:
+        if self._hold is None and self._held:
+            self._hold = self._later(self._commit_held(seconds))
+
+    async def _commit_held(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._hold = None
+        held, self._held = self._held, []
+        if held:
+            await self._record(held)
+
+    async def record_within(self, session: Any) -> Settle:
+        """Record the replies' acknowledgements held so far in a handled event's
+        transaction (`session`, `handlers.dispatcher.Replies`). The answer must be told
+        whether it committed: if not, they are held again."""
+        held, self._held = self._held, []
+        if not held:
+            return _settled
+        if self._hold is not None:  # the next reply's acknowledgement holds anew
+            self._hold.cancel()
+            self._hold = None
+        await self.queue.record(_by_moment(held), within=session)
+
+        def settle(committed: bool) -> None:
+            if committed:
+                done = time.perf_counter()
+                for *_, acknowledged in held:
+                    self.acks.add(done - acknowledged)
+            else:
+                self._held[:0] = held
+                self._hold_for(0.0)
+
+        return settle
+
+    def _later(self, work: Awaitable[None]) -> asyncio.Future[None]:
+        """Run `work` beside what comes next; `recorded` waits for it."""
+        task = asyncio.ensure_future(work)
         self._recording_later.add(task)
 
         def done(task: asyncio.Future[None]) -> None:
             self._recording_later.discard(task)
             if not task.cancelled() and task.exception() is not None:
-                log.error("recording outbox row %s as sent failed", row_id,
-                          exc_info=task.exception())
+                log.error("recording outbox rows as sent failed", exc_info=task.exception())
 
         task.add_done_callback(done)
+        return task
 
     async def _recover(self) -> None:
         """Release the claims of processes of this host that died (e.g. killed)."""
@@ -471,7 +532,7 @@ class Sender:
                     return 0
             # outside the call's slot: the next call need not wait for this commit
             if recorded:
-                await self._record(row.id, message_id, now)
+                await self._record([(row.id, message_id, now, time.perf_counter())])
             else:
                 self._record_later(row.id, message_id, now)
             return 1
@@ -492,19 +553,16 @@ class Sender:
             await self.queue.release_all(late)
         return sent
 
-    async def _record(self, row_id: int, message_id: str, now: datetime) -> None:
-        """Record a message as sent, right after the platform's acknowledgement. Group
+    async def _record(self, acks: list[Ack]) -> None:
+        """Record messages as sent, right after the platform's acknowledgement. Group
         commit: whoever holds the lock writes every acknowledgement waiting so far, so the
         process's connections never queue for the database's write lock one by one."""
-        self._acknowledged.append((row_id, message_id, now, time.perf_counter()))
+        self._acknowledged.extend(acks)
         async with self._recording:
             if not self._acknowledged:
                 return  # an earlier holder committed ours too
             batch, self._acknowledged = self._acknowledged, []
-            by_moment: dict[datetime, dict[int, str]] = {}
-            for row_id, message_id, at, _ in batch:
-                by_moment.setdefault(at, {})[row_id] = message_id
-            await self.queue.record(by_moment)
+            await self.queue.record(_by_moment(batch))
             committed = time.perf_counter()
             for *_, acknowledged in batch:
                 self.acks.add(committed - acknowledged)
@@ -554,3 +612,10 @@ class Sender:
 
     async def _release(self, row: Queued, error: str | None, failed: bool) -> None:
         await self.queue.release(row.id, error, failed)
+
+
+def _by_moment(acks: Sequence[Ack]) -> dict[datetime, dict[int, str]]:
+    by_moment: dict[datetime, dict[int, str]] = {}
+    for row_id, message_id, at, _ in acks:
+        by_moment.setdefault(at, {})[row_id] = message_id
+    return by_moment

@@ -356,7 +356,7 @@ class TelegramAdapter:
         if event.button or event.reply_to:  # it names a message: its id must be recorded
             await self.sender.recorded()
         now = self.clock()
-        replies = self.host.replies(self.sender.worker, self.sender.reserve)
+        replies = self.host.replies(self.sender)
         handled = await self.host.handle(event, now, replies)
         self._dispatched = True
         if not handled:

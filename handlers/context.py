@@ -83,6 +83,9 @@ class Context:
     pending: Later | None = None  # the work to run after this transaction (`later`)
     written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
     bulk_written: int = 0  # the messages `write_queued` wrote
+    # The worker that sends the event's replies right after its commit
+    # (`handlers.dispatcher.Replies`): they are written claimed by it (`at_once`).
+    claimer: str | None = None
     # The member's dialogue as read under its lock in this transaction (`dialogue`), by
     # member id: once locked, nobody else changes it until the commit.
     _dialogues: dict[int, Dialogue | None] = field(default_factory=dict, init=False,
@@ -134,8 +137,7 @@ class Context:
                                      file_id=file_id, file_name=file_name,
                                      target_id=target_id, assignment_id=assignment_id,
                                      extension_id=extension_id, reminder_id=reminder_id))
-        self.session.add(row)
-        self.written.append(row)
+        self._write(row)
         return row
 
     def send_bulk(self, member: Member | Recipient, render: Render,
@@ -198,9 +200,20 @@ class Context:
             created_at=self.now,
             **links,  # type: ignore[arg-type]
         )
+        self._write(row)
+        return row
+
+    def at_once(self, row: Outbox) -> bool:
+        """Whether `row` is one the event's `claimer` sends right after the commit: not
+        bulk, not held back, on the event's channel."""
+        return (self.event is not None and row.priority == 0 and row.not_before is None
+                and row.channel == self.event.channel)
+
+    def _write(self, row: Outbox) -> None:
+        if self.claimer is not None and self.at_once(row):  # inserted claimed, not updated
+            row.claimed_by, row.claimed_at = self.claimer, self.now
         self.session.add(row)
         self.written.append(row)
-        return row
 
     def audit(self, action: str, assignment_id: int | None = None, **detail: object) -> None:
         """Record a change: who, when, what, from which channel, and the task it concerns."""

@@ -31,6 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from app.config import Settings
 from core.i18n import Translator
@@ -49,36 +50,57 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
 
 
-# The sender's part of a handled event's transaction: give its replies their sending slots;
-# returns those that got one, each with its slot (the others wait for the normal drain).
-Reserve = Callable[[Session, list[Outbox]], Awaitable[list[tuple[Outbox, float]]]]
+class ReplySender(Protocol):
+    """The sender's part of a handled event's transaction (`channels.sender.Sender`)."""
+
+    @property
+    def worker(self) -> str: ...
+
+    async def reserve(self, session: Session, rows: list[Outbox]
+                      ) -> list[tuple[Outbox, float]]:
+        """Give the replies their sending slots; returns those that got one, each with its
+        slot (the others wait for the normal drain)."""
+        ...
+
+    async def record_within(self, session: Session) -> Callable[[bool], None]:
+        """Record the earlier replies' acknowledgements; the answer is told whether the
+        transaction committed."""
+        ...
 
 
 @dataclass
 class Replies:
     """Asks `Dispatcher.handle` to hand the event's replies (its own chat's and others' at
     once, not bulk nor held back) to this process's sender: in the event's transaction they
-    are claimed by `worker` and given their slots (`reserve`), so right after the commit
-    they go out with no claim of their own. A crash in between loses nothing: the claims of
-    a process that is gone are taken over by the normal sender."""
+    are claimed by the sender's worker and given their slots, so right after the commit
+    they go out with no claim of their own; the same transaction records the earlier
+    replies the platform acknowledged meanwhile. A crash in between loses nothing: the
+    claims of a process that is gone are taken over by the normal sender."""
 
-    worker: str
-    reserve: Reserve
+    sender: ReplySender
     rows: list[tuple[Outbox, float]] = field(default_factory=list)  # to send, with slots
     rest: bool = False  # other messages were queued or freed: the normal drain sends them
+    _settle: Callable[[bool], None] | None = None
 
     async def take(self, ctx: Context, freed: bool) -> None:
         """Claim the event's replies; `freed`: rows of the member's that waited may go."""
-        channel = ctx.event.channel if ctx.event else ""
-        mine = [row for row in ctx.written if row.priority == 0 and row.not_before is None
-                and row.channel == channel]
+        self._settle = await self.sender.record_within(ctx.session)
+        mine = [row for row in ctx.written if ctx.at_once(row)]  # written claimed
         self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
         if not mine:
             return
-        self.rows = await self.reserve(ctx.session, mine)
+        self.rows = await self.sender.reserve(ctx.session, mine)
         self.rest = self.rest or len(self.rows) < len(mine)
-        for row, _ in self.rows:
-            row.claimed_by, row.claimed_at = self.worker, ctx.now
+        chosen = {id(row) for row, _ in self.rows}
+        for row in mine:
+            if id(row) not in chosen:  # its chat is busy: it waits for the normal drain
+                row.claimed_by = row.claimed_at = None
+
+    def settle(self, committed: bool) -> None:
+        """Tell the sender whether the transaction of `take` committed."""
+        settle, self._settle = self._settle, None
+        if settle is not None:
+            settle(committed)
 
 
 def cleaned(event: Incoming) -> Incoming:
@@ -113,9 +135,9 @@ class Dispatcher:
         return Context(session=session, now=now, settings=self.settings, files=self.files,
                        event=event)
 
-    def replies(self, worker: str, reserve: Reserve) -> Replies:
+    def replies(self, sender: ReplySender) -> Replies:
         """A hand-off of replies for `handle`, for a channel (which imports no handler)."""
-        return Replies(worker, reserve)
+        return Replies(sender)
 
     async def handle(self, event: Incoming, now: datetime, replies: Replies | None = None
                      ) -> bool:
@@ -129,6 +151,7 @@ class Dispatcher:
                 if not await _first_time(session, event, now):
                     return False
                 ctx = self.context(session, now, event)
+                ctx.claimer = replies.sender.worker if replies is not None else None
                 await ctx.load_member()
                 freed = ctx.member is not None and ctx.member.unreachable_since is not None
                 await reach.welcome_back(ctx)
@@ -139,6 +162,8 @@ class Dispatcher:
                 if replies is not None:
                     await replies.take(ctx, freed)
                     replies.rest = replies.rest or work is not None  # its replies come later
+            if replies is not None:
+                replies.settle(True)
             if work is not None and self.in_background is not None:
                 task = asyncio.create_task(self._later_in_background(event, now, work,
                                                                      self.in_background))
@@ -149,6 +174,7 @@ class Dispatcher:
         except Exception:
             log.exception("handling %s failed", event)
             if replies is not None:  # nothing of it was written: the apology is drained
+                replies.settle(False)
                 replies.rows, replies.rest = [], True
             return await self._apologise(event, now)
         return True

@@ -97,6 +97,22 @@ async def store(session: AsyncSession, values: Mapping[str, float]) -> None:
     await session.exec(statement, params=params)  # type: ignore[call-overload]
 
 
+async def record(session: AsyncSession, sent: Mapping[datetime, Mapping[int, str]]) -> None:
+    """Record rows as sent (at each moment, row id → the platform's message id)."""
+    # One statement per moment, not one per row (SQLite's driver steps each row of an
+    # executemany with the GIL taken again, slow in a busy process), and of one shape
+    # whatever the number of rows (`_STORE`).
+    on_postgresql = _is_postgresql(session)
+    for at, messages in sent.items():
+        if on_postgresql:
+            params: dict[str, object] = {"ids": list(messages),
+                                         "message_ids": list(messages.values())}
+        else:
+            params = {"rows": json.dumps(list(messages.items()))}
+        await session.exec(_RECORD["postgresql" if on_postgresql else "sqlite"],
+                           params={"at": at, **params})  # type: ignore[call-overload]
+
+
 def queued(row: Any) -> Queued:
     """The sender's view of an outbox row: the ORM object, or its `_QUEUED` columns."""
     assert row.id is not None
@@ -184,20 +200,13 @@ class OutboxQueue:
     def queued(self, rows: Sequence[Outbox]) -> list[Queued]:
         return [queued(row) for row in rows]
 
-    async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:
+    async def record(self, sent: Mapping[datetime, Mapping[int, str]],
+                     within: AsyncSession | None = None) -> None:
+        if within is not None:
+            await record(within, sent)
+            return
         async with self.sessions() as session, session.begin():
-            # One statement per moment, not one per row (SQLite's driver steps each row of an
-            # executemany with the GIL taken again, slow in a busy process), and of one shape
-            # whatever the number of rows (`_STORE`).
-            on_postgresql = _is_postgresql(session)
-            for at, messages in sent.items():
-                if on_postgresql:
-                    params: dict[str, object] = {"ids": list(messages),
-                                                 "message_ids": list(messages.values())}
-                else:
-                    params = {"rows": json.dumps(list(messages.items()))}
-                await session.exec(_RECORD["postgresql" if on_postgresql else "sqlite"],
-                                   params={"at": at, **params})  # type: ignore[call-overload]
+            await record(session, sent)
 
     async def release(self, row_id: int, error: str | None, failed: bool) -> None:
         values: dict[str, object] = {"claimed_by": None, "error": error}

@@ -17,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import host as app_host
 from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import ChannelSettings, Settings
 from app.scratch import isolated_settings
+from channels import sender as sender_module
 from channels.console import user_event
 from channels.telegram import TelegramAdapter, keyboard
 from core.messages import Button, Incoming, Outgoing
@@ -423,6 +424,62 @@ async def test_kehoach_sent_as_a_reply_to_a_plan_file_reads_that_file() -> None:
         assert "2 đơn vị (Các trường THPT)" in answer
 
 
+async def sent_rows(runtime: Runtime) -> list[tuple[str | None, bool]]:
+    """Each outbox row's message id and whether it is recorded as sent, in order."""
+    async with runtime.sessions() as s:
+        rows = (await s.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+    return [(row.platform_message_id, row.sent_at is not None) for row in rows]
+
+
+async def test_a_replys_acknowledgement_is_recorded_by_the_next_updates_transaction(
+        monkeypatch) -> None:
+    """In a burst of updates a reply costs no transaction of its own: the platform's
+    acknowledgement is recorded in the transaction of the next update the process handles,
+    and the last one on its own when nothing else comes (`ACK_HOLD`, here an hour, so only
+    `recorded` commits it)."""
+    monkeypatch.setattr(sender_module, "ACK_HOLD", 3600.0)
+    async with telegram_bot() as (session, runtime):
+        before = len(await sent_rows(runtime))
+        await session.send(user_event("ht_lhp", text="/help"))
+        assert (await sent_rows(runtime))[before:] == [(None, False)]  # sent, held
+        await session.send(user_event("ht_lhp", text="/help"))
+        first, second = (m.message_id for m in session.delivered[-2:])
+        assert (await sent_rows(runtime))[before:] == [(first, True), (None, False)]
+        assert session.adapter is not None
+        await session.adapter.sender.recorded()
+        assert (await sent_rows(runtime))[before:] == [(first, True), (second, True)]
+
+
+async def test_an_acknowledgement_in_a_transaction_that_fails_is_recorded_all_the_same(
+        monkeypatch) -> None:
+    """The update whose transaction carried the earlier reply's acknowledgement fails: the
+    acknowledgement is held again and committed on its own, so the reply is never sent
+    twice; the failed update is answered with the apology."""
+    from handlers import dispatcher
+
+    take = dispatcher.Replies.take
+    calls = {"n": 0}
+
+    async def fails_the_second_time(self: Any, ctx: Any, freed: bool) -> None:
+        await take(self, ctx, freed)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(dispatcher.Replies, "take", fails_the_second_time)
+    monkeypatch.setattr(sender_module, "ACK_HOLD", 3600.0)
+    async with telegram_bot() as (session, runtime):
+        before = len(await sent_rows(runtime))
+        await session.send(user_event("ht_lhp", text="/help"))
+        await session.send(user_event("ht_lhp", text="/help"))
+        assert session.adapter is not None
+        await session.adapter.sender.recorded()
+        rows = (await sent_rows(runtime))[before:]
+        assert rows == [(m.message_id, True) for m in session.delivered[-2:]]
+        assert "đã có lỗi khi xử lý tin nhắn này" in texts(session, "ht_lhp")[-1]
+        assert session.adapter.sender.acks.count >= 2
+
+
 def test_the_senders_record_of_acknowledgements_stays_bounded() -> None:
     """A bot running for months sends millions of messages: of the windows between an
     acknowledgement and its commit, the sender keeps the figures and the newest samples."""
@@ -461,7 +518,7 @@ class StandIn:
     async def recorded(self) -> None:
         return None
 
-    def replies(self, worker: str, reserve: Any) -> Any:
+    def replies(self, sender: Any) -> Any:
         return types.SimpleNamespace(rows=[], rest=False)
 
     def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any) -> Any:
