@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, bindparam, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -33,17 +33,22 @@ def _dialect(session: AsyncSession) -> str:
 async def record(session: AsyncSession, channel: str, updates: Sequence[tuple[str, Any]],
                  now: datetime, worker: str) -> list[int | None]:
     """Record `updates` (key, JSON-able payload) claimed by `worker`; returns the id of
-    each, None for one recorded before (it records nothing)."""
-    ids: list[int | None] = []
+    each, None for one recorded before (it records nothing). One statement for the batch
+    (a getUpdates answer holds up to 100): it holds the write lock the updates' handling
+    waits for."""
+    keys = [key[:KEY_LENGTH] for key, _ in updates]
+    rows = [dict(channel=channel, key=key, received_at=now, attempts=0,
+                 payload=json.dumps(payload, ensure_ascii=False), claimed_by=worker,
+                 claimed_at=now) for key, (_, payload) in zip(keys, updates, strict=True)]
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    for key, payload in updates:
-        statement = insert(InboundUpdate).values(
-            channel=channel, key=key[:KEY_LENGTH], received_at=now, attempts=0,
-            payload=json.dumps(payload, ensure_ascii=False), claimed_by=worker, claimed_at=now,
-        ).on_conflict_do_nothing(index_elements=["channel", "key"]).returning(
-            col(InboundUpdate.id))
-        row = (await session.exec(statement)).first()
-        ids.append(None if row is None else int(row[0]))
+    table = InboundUpdate.__table__  # type: ignore[attr-defined]
+    statement = insert(table).on_conflict_do_nothing(index_elements=["channel", "key"]
+                                                     ).returning(table.c.key, table.c.id)
+    connection = await session.connection()
+    new: dict[str, int] = dict((await connection.execute(statement, rows)).all())
+    ids: list[int | None] = []
+    for key in keys:  # a key twice in one batch: the second is a duplicate too
+        ids.append(new.pop(key, None))
     return ids
 
 
@@ -74,13 +79,19 @@ async def claim(session: AsyncSession, channel: str, worker: str, now: datetime,
     return list(rows)
 
 
+# Built once: it runs for every update (an ORM update statement is built, keyed for the
+# statement cache and evaluated against the session each time).
+_TABLE = InboundUpdate.__table__  # type: ignore[attr-defined]
+_MARK_HANDLED = (update(_TABLE)
+                 .where(_TABLE.c.id == bindparam("update_id"), _TABLE.c.handled_at.is_(None))
+                 .values(handled_at=bindparam("now", type_=_TABLE.c.handled_at.type)))
+
+
 async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Mark the update handled in the current transaction; False if it was already (on
     PostgreSQL a second transaction waits here for the first one's commit)."""
-    result = await session.exec(
-        update(InboundUpdate)
-        .where(col(InboundUpdate.id) == update_id, col(InboundUpdate.handled_at).is_(None))
-        .values(handled_at=now))
+    connection = await session.connection()
+    result = await connection.execute(_MARK_HANDLED, {"update_id": update_id, "now": now})
     return bool(result.rowcount)
 
 

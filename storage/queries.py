@@ -41,6 +41,14 @@ def dialect_of(session: Any) -> str:
     return str(session.bind.dialect.name)
 
 
+def reads_as_committed(session: Any) -> bool:
+    """Whether what `session`'s write transaction read is as committed and stays so until
+    it ends: on SQLite it holds the database's write lock from its first statement (`BEGIN
+    IMMEDIATE`, `storage.db`), so no other transaction commits meanwhile. A row it read
+    need not be read again under a row lock."""
+    return dialect_of(session) == "sqlite"
+
+
 def chunks_of(ids: Sequence[Any], dialect: str, chunk: int = CHUNK) -> list[list[Any]]:
     """`ids` in lists for one statement each: all of them at once on PostgreSQL, where
     `in_ids` passes them as one array parameter (looked up by the server in a hash of

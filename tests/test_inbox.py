@@ -45,12 +45,16 @@ async def test_an_update_is_recorded_once_per_channel_and_key(settings: Settings
             again = await inbox.record(session, "telegram", [("2", {"b": 2}), ("3", {})],
                                        NOW, "w2")
             other = await inbox.record(session, "zalo", [("1", {})], NOW, "w2")
+            # One batch of one statement: a key twice in it is recorded once, in its order.
+            twice = await inbox.record(session, "zalo", [("2", {}), ("3", {}), ("2", {})],
+                                       NOW, "w2")
         assert None not in first and again[0] is None and again[1] is not None
         assert other[0] is not None
+        assert twice[0] is not None and twice[1] == twice[0] + 1 and twice[2] is None
         stored = await rows(runtime)
         assert [(r.channel, r.key, r.claimed_by) for r in stored] == [
             ("telegram", "1", "w1"), ("telegram", "2", "w1"), ("telegram", "3", "w2"),
-            ("zalo", "1", "w2")]
+            ("zalo", "1", "w2"), ("zalo", "2", "w2"), ("zalo", "3", "w2")]
     finally:
         await runtime.close()
 
