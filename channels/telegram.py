@@ -38,7 +38,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from channels.base import ChannelSettings, ChatMoved, RetryLater, Unreachable, Watcher, split_text
 from channels.bot_api_http import AiohttpRequest
-from channels.host import Host
+from channels.host import Host, Replies
 from channels.ratelimit import Limits
 from channels.sender import Sender
 from core import roles
@@ -160,6 +160,8 @@ class TelegramAdapter:
         self._running = False
         self._looked_up: set[str] = set()  # private chats whose menu this process checked
         self._publishing: asyncio.Task | None = None  # the chats' menus, after the start
+        # The last handled update's replies going out, beside the next update's handling.
+        self._replying: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -207,6 +209,7 @@ class TelegramAdapter:
         if self._inbox_started:
             self._inbox_started = False
             await self.inbox.stop()
+        await self._replied()
         await self.sender.recorded()
         if self.app.running:
             await self.app.stop()
@@ -351,9 +354,11 @@ class TelegramAdapter:
     async def _run(self, event: Incoming) -> bool:
         """Handle the event (False if its update was handled before) and send the replies:
         handed over by the dispatcher, claimed in the event's transaction; the sender's
-        normal drain only when the event queued more."""
+        normal drain only when the event queued more. They go out beside the next
+        update's handling (`_reply`)."""
         event = dataclasses.replace(event, inbox_id=self._inbox_id)
         if event.button or event.reply_to:  # it names a message: its id must be recorded
+            await self._replied()
             await self.sender.recorded()
         now = self.clock()
         replies = self.host.replies(self.sender)
@@ -361,13 +366,40 @@ class TelegramAdapter:
         self._dispatched = True
         if not handled:
             return False
-        sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) if replies.rows else 0
-        if replies.rest or sent < len(replies.rows):
-            await self.drain()
+        if replies.rows or replies.rest:
+            self._replying = asyncio.create_task(self._reply(replies, now, self._replying))
         if not event.is_group and event.chat_id not in self._looked_up:
             self._looked_up.add(event.chat_id)  # looked up once per chat and process
             await self.publish_menus(event.chat_id)
         return True
+
+    async def _reply(self, replies: Replies, now: datetime,
+                     before: asyncio.Task[None] | None) -> None:
+        """Send a handled update's replies once the previous update's went out (so a chat's
+        messages keep their order), while the next update is handled. A reply not sent
+        now (a 429, a failure) was released by the sender for the normal drain."""
+        if before is not None:
+            await asyncio.wait({before})
+        try:
+            sent = await self.sender.send_claimed(CHANNEL, replies.rows, now) \
+                if replies.rows else 0
+            if replies.rest or sent < len(replies.rows):
+                await self.drain()
+        except Exception:  # the next drain sends what is left
+            log.exception("sending the replies of a telegram update failed")
+
+    async def _replied(self) -> None:
+        """Wait until the replies of the updates handled so far went out."""
+        if self._replying is not None:
+            await asyncio.wait({self._replying})
+
+    def _when_replied(self, then: Callable[[], None]) -> None:
+        """Call `then` once the replies of the updates handled so far went out."""
+        replying = self._replying
+        if replying is None or replying.done():
+            then()
+        else:
+            replying.add_done_callback(lambda _: then())
 
     def _mentions_bot(self, message: Message) -> bool:
         username = (self.app.bot.username or "").lower()
@@ -394,7 +426,7 @@ class TelegramAdapter:
             if event is not None:
                 await self._run(event)
         finally:
-            self.watcher.handled()
+            self._when_replied(self.watcher.handled)
 
     async def _moved(self, message: Message) -> None:
         """A group upgraded to a supergroup: its messages live on under the new id (Telegram
@@ -495,7 +527,7 @@ class TelegramAdapter:
         except Exception:  # a button press must never leave the query unanswered or crash
             log.exception("callback query failed")
         finally:
-            self.watcher.handled()
+            self._when_replied(self.watcher.handled)
 
     async def _mark_chosen(self, message: Message, label: str) -> None:
         """Take the keyboard off the pressed message and show what was chosen."""

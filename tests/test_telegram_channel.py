@@ -29,7 +29,7 @@ from channels.console import user_event
 from channels.telegram import TelegramAdapter, keyboard
 from core.messages import Button, Incoming, Outgoing
 from scheduler.service import ReminderScheduler
-from storage.models import Assignment, Outbox
+from storage.models import Assignment, InboundUpdate, Outbox
 from testing.emulators.telegram_api import TelegramEmulator
 from testing.platform import Notes
 from testing.telegram_session import TelegramSession
@@ -478,6 +478,31 @@ async def test_an_acknowledgement_in_a_transaction_that_fails_is_recorded_all_th
         assert rows == [(m.message_id, True) for m in session.delivered[-2:]]
         assert "đã có lỗi khi xử lý tin nhắn này" in texts(session, "ht_lhp")[-1]
         assert session.adapter.sender.acks.count >= 2
+
+
+async def test_the_next_update_is_handled_while_a_reply_is_still_going_out() -> None:
+    """A reply goes out beside the next update's handling: the platform slow to take one
+    reply does not hold up the next update, and the chat's replies keep their order."""
+    async with telegram_bot() as (session, runtime):
+        uid = session.user_id("ht_lhp")
+        emu = session.emulator
+        emu.fail_next("sendMessage", "slow", delay=0.5)
+        sent_before = sum(c.method == "sendMessage" and c.ok for c in emu.calls)
+        await emu.inject_text(uid, "/help")
+        await emu.inject_text(uid, "/ngonngu en")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            async with runtime.sessions() as s:
+                handled = (await s.exec(select(InboundUpdate).where(
+                    col(InboundUpdate.handled_at).is_not(None)))).all()
+            if len(handled) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(handled) == 2  # both handled ...
+        assert sum(c.method == "sendMessage" and c.ok for c in emu.calls) == sent_before
+        await session.settle(2)  # ... while the first reply was still going out
+        first, second = texts(session, "ht_lhp")[-2:]
+        assert first.startswith("Bạn có thể dùng:") and second == "Switched to English."
 
 
 def test_the_senders_record_of_acknowledgements_stays_bounded() -> None:
