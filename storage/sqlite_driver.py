@@ -15,6 +15,14 @@ the last commits, instead of sleeping in SQLite's busy handler (1, 2, 5, 10... m
 while it handles an update beside the sender recording what it sent. Other processes are
 still waited for by the busy timeout; a turn not come within that timeout fails as SQLite
 would ("database is locked").
+
+A write transaction runs on the event loop's own thread once it has its turn: its BEGIN is
+tried there without waiting (it goes to the connection's thread to wait when another
+process holds the lock), then none of its statements nor its COMMIT waits for another
+connection (WAL), each takes tens of microseconds, and the two thread switches per
+statement cost more than that: an update's handling makes about ten, and a busy loop made
+each switch wait for the interpreter. A read-only transaction (`storage.db.read_only`: a
+report, the rows of an Excel file) still reads on the connection's thread, beside the loop.
 """
 
 from __future__ import annotations
@@ -66,7 +74,14 @@ class OneTripCursor(aiosqlite.Cursor):
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None
                       ) -> OneTripCursor:
         conn: OneTripConnection = self._conn  # type: ignore[assignment]
+        if conn.writing and sql != WRITE_BEGIN:
+            self._cursor, self._rows = self._run(False, sql,
+                                                 [] if parameters is None else parameters)
+            return self
         took = await conn.take_turn() if sql == WRITE_BEGIN else False
+        if took and conn.begin_at_once():
+            self._cursor, self._rows = None, []  # type: ignore[assignment]
+            return self
         try:
             self._cursor, rows = await conn._execute(self._run, False, sql,
                                                      [] if parameters is None else parameters)
@@ -79,7 +94,11 @@ class OneTripCursor(aiosqlite.Cursor):
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]
                           ) -> OneTripCursor:
-        self._cursor, self._rows = await self._conn._execute(self._run, True, sql, parameters)
+        conn: OneTripConnection = self._conn  # type: ignore[assignment]
+        if conn.writing:
+            self._cursor, self._rows = self._run(True, sql, parameters)
+        else:
+            self._cursor, self._rows = await conn._execute(self._run, True, sql, parameters)
         return self
 
     async def executescript(self, sql_script: str) -> OneTripCursor:
@@ -115,6 +134,7 @@ class OneTripCursor(aiosqlite.Cursor):
 
 class OneTripConnection(aiosqlite.Connection):
     def __init__(self, database: str, timeout: float, **kwargs: Any) -> None:
+        kwargs["check_same_thread"] = False  # write transactions run on the loop's thread
         super().__init__(lambda: sqlite3.connect(database, timeout=timeout, **kwargs), 64)
         self._database = database
         self._timeout = timeout
@@ -124,6 +144,25 @@ class OneTripConnection(aiosqlite.Connection):
     @contextmanager
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    @property
+    def writing(self) -> bool:
+        """Whether this connection is in a write transaction whose BEGIN went through: it
+        holds the database's write lock, so its statements wait for nobody."""
+        return self._turn is not None and self.in_transaction
+
+    def begin_at_once(self) -> bool:
+        """BEGIN IMMEDIATE on this thread if no other process holds the write lock (no busy
+        wait); False when one does, and nothing was begun."""
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute(WRITE_BEGIN)
+        except sqlite3.OperationalError:  # locked by another process: wait on the thread
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        return True
 
     async def take_turn(self) -> bool:
         """Wait for the other write transactions of this process on the database; False
@@ -159,13 +198,19 @@ class OneTripConnection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         try:
-            await super().commit()
+            if self.writing:
+                self._conn.commit()
+            else:
+                await super().commit()
         finally:
             self.end_turn()
 
     async def rollback(self) -> None:
         try:
-            await super().rollback()
+            if self.writing:
+                self._conn.rollback()
+            else:
+                await super().rollback()
         finally:
             self.end_turn()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
@@ -91,3 +93,64 @@ async def test_a_begin_refused_inside_a_transaction_keeps_the_turn(tmp_path: Pat
         assert not sqlite_driver._write_lock(str(tmp_path / "d.sqlite3")).locked()
     finally:
         await connection.close()
+
+
+async def test_a_write_transaction_runs_on_the_loops_thread_and_reads_on_their_own(
+        tmp_path: Path) -> None:
+    """Once a write transaction has its turn, its statements and its commit run on the
+    event loop's thread (no thread switch per statement); a read-only transaction (long
+    reads: reports, a national task's figures) still reads on the connection's thread."""
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    threads: list[str] = []
+    try:
+        async with engine.begin() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.create_function(  # type: ignore[union-attr]
+                "where_am_i", 1, lambda tag: threads.append(
+                    f"{tag} {'loop' if threading.get_ident() == LOOP_THREAD else 'other'}"))
+            await connection.execute(text("SELECT where_am_i('write')"))
+            await connection.execute(text("CREATE TABLE t (v TEXT)"))
+            await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        async with db.session_factory(engine)() as session, db.read_only(session):
+            connection = await session.connection()
+            await connection.execute(text("SELECT where_am_i('read')"))
+            assert (await connection.execute(text("SELECT v FROM t"))).scalar_one() == "a"
+        assert threads == ["write loop", "read other"]
+    finally:
+        await engine.dispose()
+
+
+LOOP_THREAD = threading.get_ident()  # pytest-asyncio runs the tests' loop on this thread
+
+
+async def test_a_begin_while_another_process_writes_waits_off_the_loop(tmp_path: Path
+                                                                       ) -> None:
+    """Another process holds the write lock: the BEGIN waits for it on the connection's
+    thread, so the event loop goes on meanwhile, and the busy timeout is as before."""
+    path = tmp_path / "d.sqlite3"
+    engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (v TEXT)"))
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (v) VALUES ('other')")
+
+        async def write() -> list[str]:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t (v) VALUES ('ours')"))
+                timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+                values = (await connection.execute(text("SELECT v FROM t"))).scalars()
+                return [*values, str(timeout)]
+
+        writing = asyncio.create_task(write())
+        ticks = 0
+        while ticks < 20:  # the loop runs while the BEGIN waits
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not writing.done()
+        other.commit()
+        assert await writing == ["other", "ours", "30000"]
+    finally:
+        other.close()
+        await engine.dispose()
