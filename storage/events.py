@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,18 +63,25 @@ class MemberLoad:
     in_dialogue: bool  # a dialogue row existed when read (not locked: `locked_dialogue`)
 
 
+# Built once, with bind parameters: it runs for every event (a statement built anew is keyed
+# for the statement cache each time).
+_MEMBER_LOAD = (
+    select(Member, Membership.role, Membership.unit_id, Unit,  # type: ignore[call-overload]
+           Dialogue.member_id)
+    .outerjoin(Membership, col(Membership.member_id) == col(Member.id))
+    .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
+    .outerjoin(Dialogue, col(Dialogue.member_id) == col(Member.id))
+    .where(col(Member.channel) == bindparam("channel"),
+           col(Member.channel_user_id) == bindparam("user_id")))
+
+
 async def member_with_memberships(session: AsyncSession, channel: str, user_id: str
                                   ) -> MemberLoad:
     """The member who is `user_id` on `channel` (one account per person and channel), what
     they hold and whether they have a dialogue open, in one query. While `held` is kept,
     its units are in the session: a reporter's answer names its unit with no query."""
-    rows = (await session.exec(
-        select(Member, Membership.role, Membership.unit_id, Unit,  # type: ignore[call-overload]
-               Dialogue.member_id)
-        .outerjoin(Membership, col(Membership.member_id) == col(Member.id))
-        .outerjoin(Unit, col(Unit.id) == col(Membership.unit_id))
-        .outerjoin(Dialogue, col(Dialogue.member_id) == col(Member.id))
-        .where(Member.channel == channel, Member.channel_user_id == user_id))).all()
+    rows = (await session.exec(_MEMBER_LOAD, params={
+        "channel": channel, "user_id": user_id})).all()
     if not rows:
         return MemberLoad(None, [], False)
     held = [Held(role, unit_id, unit) for _, role, unit_id, unit, _ in rows if role is not None]

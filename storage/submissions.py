@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,18 +20,23 @@ async def current_periods(session: AsyncSession, assignment_ids: Iterable[int]
         col(Assignment.id).in_(assignment_ids)))).all())  # type: ignore[arg-type]
 
 
+# Built once, with bind parameters: every answer reads it (see `storage.events`).
+_OPEN_TARGETS = (
+    select(Target, Assignment)
+    .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
+    .where(col(Target.unit_id).in_(bindparam("unit_ids", expanding=True)),
+           col(Target.state).in_(OPEN_TARGET_STATES),
+           Assignment.state == AssignmentState.ACTIVE)
+    .order_by(col(Target.deadline), col(Assignment.number))
+)
+
+
 async def open_targets_of(session: AsyncSession, unit_ids: Iterable[int]
                           ) -> list[tuple[Target, Assignment]]:
     """The open targets of active tasks of `unit_ids`, of every period, the earliest
     deadline first."""
-    query = (
-        select(Target, Assignment)
-        .join(Assignment, col(Assignment.id) == col(Target.assignment_id))
-        .where(col(Target.unit_id).in_(unit_ids), col(Target.state).in_(OPEN_TARGET_STATES),
-               Assignment.state == AssignmentState.ACTIVE)
-        .order_by(col(Target.deadline), col(Assignment.number))
-    )
-    return [(t, a) for t, a in (await session.exec(query)).all()]
+    rows = await session.exec(_OPEN_TARGETS, params={"unit_ids": list(unit_ids)})
+    return [(t, a) for t, a in rows.all()]
 
 
 async def submitted_targets_of(session: AsyncSession, unit_ids: Iterable[int]
