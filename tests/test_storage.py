@@ -21,8 +21,8 @@ async def table_names(engine) -> set[str]:
         return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
 
 
-async def test_migrations_upgrade_downgrade_upgrade(settings) -> None:
-    engine = db.create_engine(settings.database_url)
+async def test_migrations_upgrade_downgrade_upgrade(empty_settings) -> None:
+    engine = db.create_engine(empty_settings.database_url)
     try:
         await db.upgrade(engine)
         assert {"unit", "member", "assignment", "target", "outbox", "reminder"} <= \
@@ -35,14 +35,14 @@ async def test_migrations_upgrade_downgrade_upgrade(settings) -> None:
         await engine.dispose()
 
 
-async def test_migrations_build_the_schema_the_models_declare(settings) -> None:
+async def test_migrations_build_the_schema_the_models_declare(empty_settings) -> None:
     """Tables, columns, types, server defaults, indexes and keys: what the migrations create
     is what `storage.models` describes, on both backends."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(empty_settings.database_url)
     try:
         await db.upgrade(engine)
 
