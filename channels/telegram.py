@@ -95,6 +95,16 @@ UNSUPPORTED_KINDS = (
 )
 
 
+class _Polled(dict):
+    """A polled update's payload, recorded as it is, that keeps the update as parsed."""
+
+    __slots__ = ("parsed",)
+
+    def __init__(self, update: Update) -> None:
+        super().__init__(update.to_dict())
+        self.parsed = update
+
+
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """One row of buttons, or two rows when there are more than three."""
     if not buttons:
@@ -240,7 +250,7 @@ class TelegramAdapter:
             if not updates:
                 continue
             try:
-                await self._receive([(str(u.update_id), u.to_dict()) for u in updates])
+                await self._receive([(str(u.update_id), _Polled(u)) for u in updates])
             except Exception:  # not recorded, so not confirmed: Telegram sends them again
                 log.exception("recording %d telegram update(s) failed", len(updates))
                 await asyncio.sleep(self.retry_seconds)
@@ -284,7 +294,9 @@ class TelegramAdapter:
     async def _handle_recorded(self, inbox_id: int, payload: Any) -> bool:
         """The inbox's callback: one recorded update through the Application's handlers;
         True when it reached the dispatcher (which marked it handled)."""
-        update = Update.de_json(payload, self.app.bot)
+        # Polled by this process: handled as parsed then, not read again from the payload.
+        update = payload.parsed if isinstance(payload, _Polled) else Update.de_json(
+            payload, self.app.bot)
         self._inbox_id, self._failed, self._dispatched = inbox_id, None, False
         try:
             await self.app.process_update(update)

@@ -28,6 +28,7 @@ report, the rows of an Excel file) still reads on the connection's thread, besid
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import weakref
@@ -47,8 +48,12 @@ _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.L
 def _write_lock(database: str) -> asyncio.Lock:
     """The lock of the file `database` however its path is written."""
     locks = _locks.setdefault(asyncio.get_running_loop(), {})
-    key = database if database == ":memory:" else os.path.realpath(database)
-    return locks.setdefault(key, asyncio.Lock())
+    return locks.setdefault(_file_of(database), asyncio.Lock())
+
+
+@functools.lru_cache(maxsize=64)
+def _file_of(database: str) -> str:
+    return database if database == ":memory:" else os.path.realpath(database)
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -207,7 +212,7 @@ class OneTripConnection(aiosqlite.Connection):
 
     async def rollback(self) -> None:
         try:
-            if self.writing:
+            if self.writing or not self.in_transaction:  # the pool's reset after a commit
                 self._conn.rollback()
             else:
                 await super().rollback()
