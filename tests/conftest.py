@@ -205,4 +205,16 @@ async def empty_settings(request, tmp_path: Path) -> AsyncIterator[Settings]:
         yield dataclasses.replace(base, database_url=url)
 
 
+@pytest.fixture(scope="session")
+def console_outputs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """`tests.transcripts.ConsoleOutputs` in a folder of this run that every pytest-xdist
+    worker of it shares."""
+    from tests.transcripts import ConsoleOutputs
+
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "console-outputs"
+    folder.mkdir(exist_ok=True)
+    return ConsoleOutputs(folder)
+
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -35,7 +35,7 @@ from testing.platform import Notes
 from testing.telegram_session import TelegramSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
-from tests.transcripts import give_task, platform_bot, play
+from tests.transcripts import ConsoleOutputs, give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 
@@ -53,10 +53,11 @@ async def play_on_telegram(path: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-async def test_example_on_telegram_prints_what_the_console_prints(script: Path) -> None:
+async def test_example_on_telegram_prints_what_the_console_prints(
+        script: Path, console_outputs: ConsoleOutputs) -> None:
     code, out = await play_on_telegram(script)
     assert code == 0, out
-    _, console = await play(script)
+    _, console = await console_outputs.get(script)
     # Only the admin command's own echo names the channel the members were added on.
     assert out.replace(" (telegram) as ", " (console) as ") == console
 

@@ -17,40 +17,38 @@ from app.bootstrap import Runtime
 from app.cli import admin_runner
 from app.config import Settings
 from app.scratch import isolated_settings
-from channels.console import play_script, user_event
+from channels.console import user_event
 from core.messages import IncomingFile
 from storage.models import InboundUpdate, Outbox, SeenEvent, Submission
 from testing.platform import Notes
 from testing.zalo_session import ZaloSession
 from tests.conftest import EXAMPLES
 from tests.ports import on_free_port
-from tests.transcripts import give_task, platform_bot
+from tests.transcripts import ConsoleOutputs, give_task, platform_bot
 
 SCRIPTS = sorted(EXAMPLES.glob("*.chat"))
 NOW = datetime(2023, 5, 2, 1, 0, tzinfo=UTC)
 PLAN = (EXAMPLES / "files" / "ke-hoach-nq29.pdf").read_bytes()
 
 
-async def play(path: Path, channel: str) -> tuple[int, str]:
-    """Play a transcript on a fresh database, on the console or through Zalo."""
+async def play_on_zalo(path: Path) -> tuple[int, str]:
+    """Play a transcript through Zalo on a fresh database."""
     out = io.StringIO()
     with isolated_settings(Settings()) as settings:
         runtime = await Runtime.open(settings, migrate=True)
         try:
-            if channel == "zalo":
-                code = await ZaloSession.play(runtime, path, out, admin_runner(settings))
-            else:
-                code = await play_script(runtime, path, out, admin_runner(settings))
+            code = await ZaloSession.play(runtime, path, out, admin_runner(settings))
         finally:
             await runtime.close()
     return code, out.getvalue()
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-async def test_example_on_zalo_prints_what_the_console_prints(script: Path) -> None:
-    code, out = await play(script, "zalo")
+async def test_example_on_zalo_prints_what_the_console_prints(
+        script: Path, console_outputs: ConsoleOutputs) -> None:
+    code, out = await play_on_zalo(script)
     assert code == 0, out
-    _, console = await play(script, "console")
+    _, console = await console_outputs.get(script)
     # Only the admin command's own echo names the channel the members were added on.
     assert out.replace(" (zalo) as ", " (console) as ") == console
 

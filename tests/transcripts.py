@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -50,6 +53,38 @@ async def play_text(tmp_path: Path, text: str, name: str = "t.chat") -> tuple[in
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return await play(path)
+
+
+class ConsoleOutputs:
+    """What `play(script)` gives for each example transcript, kept for the rest of the test
+    run in `folder` (shared by the pytest-xdist workers): test_examples plays every example
+    on the console, and the Telegram and Zalo tests compare their own play of it with that.
+    Each play starts on a fresh copy of the migrated database at the script's own `@now`,
+    so a second play in the same run would print the same again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _file(self, script: Path) -> Path:
+        digest = hashlib.sha256(script.read_bytes()).hexdigest()[:16]
+        return self.folder / f"{script.stem}-{digest}.json"
+
+    async def play(self, script: Path) -> tuple[int, str]:
+        """Play `script` on the console and keep what it gave."""
+        code, out = await play(script)
+        path = self._file(script)
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
+        part.write_text(json.dumps({"code": code, "out": out}), encoding="utf-8")
+        os.replace(part, path)  # whole or not at all, for the other worker
+        return code, out
+
+    async def get(self, script: Path) -> tuple[int, str]:
+        """What the console gave for `script` in this run, played now if it was not yet."""
+        try:
+            kept = json.loads(self._file(script).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return await self.play(script)
+        return kept["code"], kept["out"]
 
 
 @asynccontextmanager
