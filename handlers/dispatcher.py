@@ -40,7 +40,7 @@ from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context, Later
 from storage import events, inbox, outbox
-from storage.db import Session, Sessions, read_only
+from storage.db import Session, Sessions, read_only, short
 from storage.figures import aware
 from storage.filestore import FileStore
 from storage.models import Member, Outbox
@@ -147,7 +147,7 @@ class Dispatcher:
         returns False. With `replies`, the replies are handed to the caller's sender."""
         event = cleaned(event)
         try:
-            async with self.sessions() as session, session.begin():
+            async with self.sessions() as session, short(session):
                 if not await _first_time(session, event, now):
                     return False
                 ctx = self.context(session, now, event)
@@ -182,7 +182,7 @@ class Dispatcher:
     async def _apologise(self, event: Incoming, now: datetime) -> bool:
         """The event failed: mark it handled with a short apology (False: another worker
         handled it meanwhile)."""
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             if event.inbox_id is not None and not await inbox.mark_handled(
                     session, event.inbox_id, now):
                 return False
@@ -257,7 +257,7 @@ class Dispatcher:
         before. The answer is about the task of the bot message the event replies to, so
         that on Zalo (where the latest message is the one replied to) the member's next
         message still answers that task."""
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             if not await _first_time(session, event, now):
                 return False
             ctx = self.context(session, now, event)

@@ -23,6 +23,7 @@ from typing import Any
 
 from handlers.dispatcher import Dispatcher
 from storage import inbox
+from storage.db import short
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Inbox:
         many were new."""
         if not updates:
             return 0
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             ids = await inbox.record(session, self.channel, updates, self.clock(), self.worker)
         for row_id, (_, payload) in zip(ids, updates, strict=True):
             if row_id is None:
@@ -153,18 +154,18 @@ class Inbox:
         except Exception:
             log.exception("%s: update %d failed; it will be tried again", self.channel, row_id)
             with contextlib.suppress(Exception):
-                async with self.sessions() as session, session.begin():
+                async with self.sessions() as session, short(session):
                     await inbox.release(session, [row_id], self.worker, failed=True)
             return
         if dispatched:
             return
         try:
-            async with self.sessions() as session, session.begin():
+            async with self.sessions() as session, short(session):
                 await inbox.mark_handled(session, row_id, self.clock())
         except Exception:  # left unhandled: the next look takes it again
             log.exception("%s: marking update %d handled failed", self.channel, row_id)
             with contextlib.suppress(Exception):
-                async with self.sessions() as session, session.begin():
+                async with self.sessions() as session, short(session):
                     await inbox.release(session, [row_id], self.worker, failed=True)
 
 

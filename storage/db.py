@@ -19,6 +19,7 @@ from storage import sqlite_driver
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
+SHORT = "bot_short"  # execution option of the connection of a `short` transaction
 
 # A database session and a factory of them, by the names the layers above use: they build no
 # SQL (`.importlinter`), so they need not import SQLAlchemy to name its types.
@@ -74,8 +75,11 @@ def create_engine(url: str) -> AsyncEngine:
         def _sqlite_begin(connection: Connection) -> None:
             # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that deadlock. A read-only
             # transaction begins deferred: a snapshot from its first read, no write lock.
-            if connection.get_execution_options().get(READ_ONLY):
+            options = connection.get_execution_options()
+            if options.get(READ_ONLY):
                 connection.exec_driver_sql("BEGIN")
+            elif options.get(SHORT):  # in turns, and on the loop's thread (the driver)
+                connection.exec_driver_sql(sqlite_driver.SHORT_BEGIN)
             else:
                 connection.exec_driver_sql(sqlite_driver.WRITE_BEGIN)  # in turns (the driver)
 
@@ -98,6 +102,17 @@ async def read_only(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     async with session.begin():
         await session.connection(execution_options={READ_ONLY: True,
                                                     "postgresql_readonly": True})
+        yield session
+
+
+@asynccontextmanager
+async def short(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A write transaction of `session` that is short: an update's handling, the record of
+    what was sent. On SQLite its statements run on the event loop's thread, without two
+    thread switches each (`storage.sqlite_driver`); a long one (a claim of a thousand rows,
+    a sweep) would hold up the loop meanwhile, and belongs in `session.begin()`."""
+    async with session.begin():
+        await session.connection(execution_options={SHORT: True})
         yield session
 
 

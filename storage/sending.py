@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.messages import OutgoingFile, Queued, buttons_from_json
-from storage.db import Sessions
+from storage.db import Sessions, short
 from storage.filestore import FileStore
 from storage.models import Member, Outbox, RateLimit, StoredFile
 
@@ -205,23 +205,23 @@ class OutboxQueue:
         if within is not None:
             await record(within, sent)
             return
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             await record(session, sent)
 
     async def release(self, row_id: int, error: str | None, failed: bool) -> None:
         values: dict[str, object] = {"claimed_by": None, "error": error}
         if failed:
             values["attempts"] = Outbox.attempts + 1
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             await session.exec(update(Outbox).where(col(Outbox.id) == row_id).values(**values))
 
     async def release_all(self, row_ids: list[int]) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             await session.exec(update(Outbox).where(col(Outbox.id).in_(row_ids))
                                .values(claimed_by=None))
 
     async def give_up(self, row_id: int, error: str) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, short(session):
             await session.exec(update(Outbox).where(col(Outbox.id) == row_id).values(
                 claimed_by=None, error=error, attempts=MAX_ATTEMPTS))
 

@@ -16,13 +16,15 @@ while it handles an update beside the sender recording what it sent. Other proce
 still waited for by the busy timeout; a turn not come within that timeout fails as SQLite
 would ("database is locked").
 
-A write transaction runs on the event loop's own thread once it has its turn: its BEGIN is
+A short write transaction (`SHORT_BEGIN`, `storage.db.short`: an update's handling, an
+acknowledgement) runs on the event loop's own thread once it has its turn: its BEGIN is
 tried there without waiting (it goes to the connection's thread to wait when another
 process holds the lock), then none of its statements nor its COMMIT waits for another
 connection (WAL), each takes tens of microseconds, and the two thread switches per
 statement cost more than that: an update's handling makes about ten, and a busy loop made
-each switch wait for the interpreter. A read-only transaction (`storage.db.read_only`: a
-report, the rows of an Excel file) still reads on the connection's thread, beside the loop.
+each switch wait for the interpreter. Other transactions (a claim of a thousand outbox rows,
+a sweep, a report's reads) run on the connection's thread, beside the loop: on it they
+would hold up the messages it is sending.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import aiosqlite
 from aiosqlite.context import contextmanager
 
 WRITE_BEGIN = "BEGIN IMMEDIATE"
+SHORT_BEGIN = "BEGIN IMMEDIATE -- short"  # a short one: on the loop's thread
 
 # The write lock of each database file, per event loop (a lock belongs to one loop).
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
@@ -79,12 +82,12 @@ class OneTripCursor(aiosqlite.Cursor):
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None
                       ) -> OneTripCursor:
         conn: OneTripConnection = self._conn  # type: ignore[assignment]
-        if conn.writing and sql != WRITE_BEGIN:
+        if conn.writing:
             self._cursor, self._rows = self._run(False, sql,
                                                  [] if parameters is None else parameters)
             return self
-        took = await conn.take_turn() if sql == WRITE_BEGIN else False
-        if took and conn.begin_at_once():
+        took = await conn.take_turn() if sql in (WRITE_BEGIN, SHORT_BEGIN) else False
+        if took and sql == SHORT_BEGIN and conn.begin_at_once():
             self._cursor, self._rows = None, []  # type: ignore[assignment]
             return self
         try:
@@ -95,6 +98,8 @@ class OneTripCursor(aiosqlite.Cursor):
                 conn.end_turn()
             raise
         self._rows = rows
+        if took and sql == SHORT_BEGIN:  # begun after another process's commit
+            conn._short = True
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]
@@ -145,6 +150,7 @@ class OneTripConnection(aiosqlite.Connection):
         self._timeout = timeout
         self._turn: asyncio.Lock | None = None  # the process's write lock, while held
         self._turn_loop: asyncio.AbstractEventLoop | None = None  # ... and its event loop
+        self._short = False  # in a short write transaction (`SHORT_BEGIN`), on the loop
 
     @contextmanager
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
@@ -152,21 +158,22 @@ class OneTripConnection(aiosqlite.Connection):
 
     @property
     def writing(self) -> bool:
-        """Whether this connection is in a write transaction whose BEGIN went through: it
-        holds the database's write lock, so its statements wait for nobody."""
-        return self._turn is not None and self.in_transaction
+        """Whether this connection is in a short write transaction whose BEGIN went
+        through: it holds the database's write lock, so its statements wait for nobody."""
+        return self._short and self.in_transaction
 
     def begin_at_once(self) -> bool:
-        """BEGIN IMMEDIATE on this thread if no other process holds the write lock (no busy
-        wait); False when one does, and nothing was begun."""
+        """A short write transaction's BEGIN on this thread if no other process holds the
+        write lock (no busy wait); False when one does, and nothing was begun."""
         conn = self._conn
         conn.execute("PRAGMA busy_timeout = 0")
         try:
-            conn.execute(WRITE_BEGIN)
+            conn.execute(SHORT_BEGIN)
         except sqlite3.OperationalError:  # locked by another process: wait on the thread
             return False
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        self._short = True
         return True
 
     async def take_turn(self) -> bool:
@@ -189,6 +196,7 @@ class OneTripConnection(aiosqlite.Connection):
         """Give the turn back, from the loop that took it or, when the connection is closed
         from another thread (a connection collected by the garbage collector), through
         that loop: an asyncio lock is not released safely from another thread."""
+        self._short = False
         lock, loop, self._turn, self._turn_loop = self._turn, self._turn_loop, None, None
         if lock is None:
             return

@@ -95,12 +95,13 @@ async def test_a_begin_refused_inside_a_transaction_keeps_the_turn(tmp_path: Pat
         await connection.close()
 
 
-async def test_a_write_transaction_runs_on_the_loops_thread_and_reads_on_their_own(
+async def test_a_short_write_transaction_runs_on_the_loops_thread_and_others_beside_it(
         tmp_path: Path) -> None:
-    """Once a write transaction has its turn, its statements and its commit run on the
-    event loop's thread (no thread switch per statement); a read-only transaction (long
-    reads: reports, a national task's figures) still reads on the connection's thread."""
+    """Once a short write transaction (`db.short`) has its turn, its statements and its
+    commit run on the event loop's thread (no thread switch per statement); any other
+    transaction (a claim, a sweep, a report's reads) runs on the connection's thread."""
     engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    sessions = db.session_factory(engine)
     threads: list[str] = []
     try:
         async with engine.begin() as connection:
@@ -108,14 +109,17 @@ async def test_a_write_transaction_runs_on_the_loops_thread_and_reads_on_their_o
             await raw.driver_connection.create_function(  # type: ignore[union-attr]
                 "where_am_i", 1, lambda tag: threads.append(
                     f"{tag} {'loop' if threading.get_ident() == LOOP_THREAD else 'other'}"))
-            await connection.execute(text("SELECT where_am_i('write')"))
             await connection.execute(text("CREATE TABLE t (v TEXT)"))
+            await connection.execute(text("SELECT where_am_i('write')"))
+        async with sessions() as session, db.short(session):
+            connection = await session.connection()
+            await connection.execute(text("SELECT where_am_i('short')"))
             await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
-        async with db.session_factory(engine)() as session, db.read_only(session):
+        async with sessions() as session, db.read_only(session):
             connection = await session.connection()
             await connection.execute(text("SELECT where_am_i('read')"))
             assert (await connection.execute(text("SELECT v FROM t"))).scalar_one() == "a"
-        assert threads == ["write loop", "read other"]
+        assert threads == ["write other", "short loop", "read other"]
     finally:
         await engine.dispose()
 
@@ -123,12 +127,14 @@ async def test_a_write_transaction_runs_on_the_loops_thread_and_reads_on_their_o
 LOOP_THREAD = threading.get_ident()  # pytest-asyncio runs the tests' loop on this thread
 
 
-async def test_a_begin_while_another_process_writes_waits_off_the_loop(tmp_path: Path
-                                                                       ) -> None:
-    """Another process holds the write lock: the BEGIN waits for it on the connection's
-    thread, so the event loop goes on meanwhile, and the busy timeout is as before."""
+async def test_a_short_begin_while_another_process_writes_waits_off_the_loop(
+        tmp_path: Path) -> None:
+    """Another process holds the write lock: the short transaction's BEGIN waits for it on
+    the connection's thread, so the event loop goes on meanwhile; then the transaction
+    runs as any short one, and the busy timeout is as before."""
     path = tmp_path / "d.sqlite3"
     engine = db.create_engine(f"sqlite+aiosqlite:///{path}")
+    sessions = db.session_factory(engine)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         async with engine.begin() as connection:
@@ -137,7 +143,8 @@ async def test_a_begin_while_another_process_writes_waits_off_the_loop(tmp_path:
         other.execute("INSERT INTO t (v) VALUES ('other')")
 
         async def write() -> list[str]:
-            async with engine.begin() as connection:
+            async with sessions() as session, db.short(session):
+                connection = await session.connection()
                 await connection.execute(text("INSERT INTO t (v) VALUES ('ours')"))
                 timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
                 values = (await connection.execute(text("SELECT v FROM t"))).scalars()
