@@ -21,7 +21,8 @@ from openpyxl import load_workbook
 
 from app.config import Settings
 from core.clock import LOCAL_TZ
-from core.messages import Incoming, IncomingFile
+from core.messages import Incoming, IncomingFile, Outgoing
+from tests.databases import seeded_copy
 from tests.seed import Bot
 
 NOW = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
@@ -264,13 +265,25 @@ async def seeded(settings: Settings) -> Matrix:
     return matrix
 
 
+async def seed(settings: Settings) -> list[Outgoing]:
+    """`seeded`, closed: what it sent."""
+    m = await seeded(settings)
+    await m.bot.runtime.close()
+    return m.bot.recorder.sent
+
+
 @pytest.fixture
 async def matrix(settings: Settings):
-    m = await seeded(settings)
-    try:
-        yield m
-    finally:
-        await m.bot.runtime.close()
+    """The seeded bot, on a copy of the database `seed` made once per test process."""
+    from app.bootstrap import Runtime
+
+    async with seeded_copy(settings, "authorization", seed) as (copied, sent):
+        m = Matrix(Bot(await Runtime.open(copied)))
+        m.bot.recorder.sent = sent
+        try:
+            yield m
+        finally:
+            await m.bot.runtime.close()
 
 
 async def _play(matrix: Matrix, rows: list[tuple[str, dict[str, str]]]) -> None:

@@ -11,7 +11,9 @@ from sqlmodel import col, select
 from app.bootstrap import Runtime
 from app.config import Settings
 from core.clock import LOCAL_TZ
+from core.messages import Outgoing
 from storage.models import Assignment, Target
+from tests.databases import seeded_copy
 from tests.seed import Bot
 
 NOW = datetime(2023, 5, 2, 8, 0, tzinfo=LOCAL_TZ)
@@ -41,22 +43,35 @@ def last(bot: Bot, user: str) -> str:
     return texts(bot, user)[-1]
 
 
-@pytest.fixture
-async def bot(settings: Settings):
+async def seed(settings: Settings) -> list[Outgoing]:
+    """The units and people, and the Sở's task to the district offices; what was sent."""
     runtime = await Runtime.open(settings)
-    b = Bot(runtime)
-    folder = settings.files_dir.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "units.csv").write_text(UNITS, encoding="utf-8")
-    await b.admin(NOW, "units", "import", str(folder / "units.csv"))
-    for name, role, unit in PEOPLE:
-        await b.admin(NOW, "members", "add", name, "--role", role, "--unit", unit)
-    await b.say("so", NOW, "/giao Báo cáo năm học | hạn 20/05/2023 | đơn vị @PGD")
-    await b.press("so", NOW, "Gửi")
     try:
-        yield b
+        b = Bot(runtime)
+        folder = settings.files_dir.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "units.csv").write_text(UNITS, encoding="utf-8")
+        await b.admin(NOW, "units", "import", str(folder / "units.csv"))
+        for name, role, unit in PEOPLE:
+            await b.admin(NOW, "members", "add", name, "--role", role, "--unit", unit)
+        await b.say("so", NOW, "/giao Báo cáo năm học | hạn 20/05/2023 | đơn vị @PGD")
+        await b.press("so", NOW, "Gửi")
+        return b.recorder.sent
     finally:
         await runtime.close()
+
+
+@pytest.fixture
+async def bot(settings: Settings):
+    """The seeded bot, on a copy of the database `seed` made once per test process."""
+    async with seeded_copy(settings, "cascade", seed) as (copied, sent):
+        runtime = await Runtime.open(copied)
+        b = Bot(runtime)
+        b.recorder.sent = sent
+        try:
+            yield b
+        finally:
+            await runtime.close()
 
 
 async def hand_down(bot: Bot, user: str, line: str) -> None:
