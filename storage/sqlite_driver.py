@@ -87,9 +87,15 @@ class OneTripCursor(aiosqlite.Cursor):
                                                  [] if parameters is None else parameters)
             return self
         took = await conn.take_turn() if sql in (WRITE_BEGIN, SHORT_BEGIN) else False
-        if took and sql == SHORT_BEGIN and conn.begin_at_once():
-            self._cursor, self._rows = None, []  # type: ignore[assignment]
-            return self
+        if took and sql == SHORT_BEGIN:
+            try:
+                began = conn.begin_at_once()
+            except BaseException:
+                conn.end_turn()
+                raise
+            if began:
+                self._cursor, self._rows = None, []  # type: ignore[assignment]
+                return self
         try:
             self._cursor, rows = await conn._execute(self._run, False, sql,
                                                      [] if parameters is None else parameters)
