@@ -355,7 +355,6 @@ class Sender:
         if self._hold is not None:  # the next reply's acknowledgement holds anew
             self._hold.cancel()
             self._hold = None
-        await self.queue.record(_by_moment(held), within=session)
 
         def settle(committed: bool) -> None:
             if committed:
@@ -366,6 +365,11 @@ class Sender:
                 self._held[:0] = held
                 self._hold_for(0.0)
 
+        try:
+            await self.queue.record(_by_moment(held), within=session)
+        except BaseException:
+            settle(False)
+            raise
         return settle
 
     def _later(self, work: Awaitable[None]) -> asyncio.Future[None]:
