@@ -5,6 +5,7 @@ channel so that buttons are pressed on the message that carried them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,19 +61,24 @@ class Bot:
         return await asyncio.to_thread(invoke, list(args), settings,
                                        settings.files_dir.parent, now)
 
+    async def register(self, now: datetime, units_csv: str,
+                       people: Iterable[tuple[str, str, str | None]]) -> None:
+        """Import the units of `units_csv` and add each (name, role, unit or None) through
+        the admin command line."""
+        folder: Path = self.runtime.settings.files_dir.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "units.csv").write_text(units_csv, encoding="utf-8")
+        await self.admin(now, "units", "import", str(folder / "units.csv"))
+        for name, role, unit in people:
+            await self.admin(now, "members", "add", name, "--role", role,
+                             *(("--unit", unit) if unit else ()))
+
 
 async def seeded_bot(settings: Settings, now: datetime) -> Bot:
-    runtime = await Runtime.open(settings)
-    bot = Bot(runtime)
-    folder: Path = settings.files_dir.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "u.csv").write_text("code,name\nA,Trường A\nB,Trường B\n", encoding="utf-8")
-    await bot.admin(now, "units", "import", str(folder / "u.csv"))
+    bot = Bot(await Runtime.open(settings))
     # The staff member and `lanhdao` work for the whole registry (no office: the units have
     # no parent); `ld_a` leads school A and sees only A.
-    for name, role, unit in (("staff", "staff", None), ("ht_a", "reporter", "A"),
-                             ("ht_b", "reporter", "B"), ("ld_a", "leader", "A"),
-                             ("lanhdao", "leader", None)):
-        await bot.admin(now, "members", "add", name, "--role", role,
-                        *(("--unit", unit) if unit else ()))
+    await bot.register(now, "code,name\nA,Trường A\nB,Trường B\n", (
+        ("staff", "staff", None), ("ht_a", "reporter", "A"), ("ht_b", "reporter", "B"),
+        ("ld_a", "leader", "A"), ("lanhdao", "leader", None)))
     return bot

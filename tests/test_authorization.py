@@ -242,13 +242,7 @@ async def seeded(settings: Settings) -> Matrix:
 
     runtime = await Runtime.open(settings)
     bot = Bot(runtime)
-    folder = settings.files_dir.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "units.csv").write_text(UNITS, encoding="utf-8")
-    await bot.admin(NOW, "units", "import", str(folder / "units.csv"))
-    for name, role, unit in PEOPLE:
-        await bot.admin(NOW, "members", "add", name, "--role", role,
-                        *(("--unit", unit) if unit else ()))
+    await bot.register(NOW, UNITS, PEOPLE)
     matrix = Matrix(bot)
     for staff, line in (
             ("so_staff", "Báo cáo Sở | hạn 20/05/2023 | đơn vị PGD-A, PGD-B, TH-A1, TH-B1"),

@@ -48,12 +48,7 @@ async def seed(settings: Settings) -> list[Outgoing]:
     runtime = await Runtime.open(settings)
     try:
         b = Bot(runtime)
-        folder = settings.files_dir.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "units.csv").write_text(UNITS, encoding="utf-8")
-        await b.admin(NOW, "units", "import", str(folder / "units.csv"))
-        for name, role, unit in PEOPLE:
-            await b.admin(NOW, "members", "add", name, "--role", role, "--unit", unit)
+        await b.register(NOW, UNITS, PEOPLE)
         await b.say("so", NOW, "/giao Báo cáo năm học | hạn 20/05/2023 | đơn vị @PGD")
         await b.press("so", NOW, "Gửi")
         return b.recorder.sent
