@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from testing.emulators.telegram_api import TelegramEmulator
+from testing.emulators.telegram_api import RecordedCall, TelegramEmulator
 from tests.ports import listening_socket, port_of
 
 TOKEN = "123456:TEST-token"
@@ -269,6 +269,34 @@ async def test_faults_surface_as_ptb_errors(emu: TelegramEmulator, bot: Bot) -> 
     statuses = [c.status for c in emu.calls if c.method == "sendMessage"]
     assert statuses == [429, 500, 200, 200]
     assert [m["text"] for m in emu.bot_messages(USER)] == ["d"]  # failed calls had no effect
+
+
+async def test_wait_for_call_hands_out_each_successful_call_once(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    emu.fail_next("sendMessage", "500")
+    with pytest.raises(NetworkError):
+        await bot.send_message(USER, "lỗi")
+    for text in ("một", "hai", "ba"):
+        await bot.send_message(USER, text)
+    await bot.get_me()
+
+    def text_of(call: RecordedCall) -> str:
+        return str(call.params["text"])
+
+    assert text_of(await emu.wait_for_call("sendMessage", lambda c: c.params["text"] == "hai")) \
+        == "hai"
+    assert [text_of(await emu.wait_for_call("sendMessage")) for _ in range(2)] == ["một", "ba"]
+    assert (await emu.wait_for_call("getMe")).method == "getMe"
+    with pytest.raises(TimeoutError):
+        await emu.wait_for_call("sendMessage", timeout=0.05)  # the failed call is not one
+
+    task = asyncio.create_task(bot.send_message(USER, "bốn"))  # made while the wait waits
+    assert text_of(await emu.wait_for_call("sendMessage")) == "bốn"
+    await task
+    emu.clear_calls()
+    await bot.send_message(USER, "năm")
+    assert text_of(await emu.wait_for_call("sendMessage")) == "năm"
 
 
 @pytest.mark.xdist_group("serial")  # the second send must come within the limit's second

@@ -831,6 +831,11 @@ class TelegramEmulator:
         self._last_activity = time.monotonic()
         self._changed = _Signal()
         self._waited: set[int] = set()
+        # Per method, the indices of its calls and how many of the first ones are settled
+        # (returned by a wait, or failed), so that a wait skips them: a bench waits for
+        # thousands of calls, and rescanning every recorded call made each wait cost O(n).
+        self._calls_of: dict[str, list[int]] = {}
+        self._settled_of: dict[str, int] = {}
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
@@ -1179,6 +1184,8 @@ class TelegramEmulator:
         """Forget the recorded calls."""
         self.calls.clear()
         self._waited.clear()
+        self._calls_of.clear()
+        self._settled_of.clear()
 
     async def wait_for_call(
         self,
@@ -1196,8 +1203,14 @@ class TelegramEmulator:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            for index, call in enumerate(self.calls):
-                if index in self._waited or call.method != name or not call.ok:
+            indices = self._calls_of.get(name, [])
+            first = self._settled_of.get(name, 0)
+            while first < len(indices) and self._settled(indices[first]):
+                first += 1
+            self._settled_of[name] = first
+            for index in indices[first:]:
+                call = self.calls[index]
+                if index in self._waited or not call.ok:
                     continue
                 if predicate is None or predicate(call):
                     self._waited.add(index)
@@ -1206,6 +1219,10 @@ class TelegramEmulator:
             if remaining <= 0:
                 raise TimeoutError(f"no successful {name} call within {timeout} s")
             await self._changed.wait(remaining)
+
+    def _settled(self, index: int) -> bool:
+        call = self.calls[index]
+        return index in self._waited or (call.status is not None and not call.ok)
 
     async def wait_idle(
         self,
@@ -1311,6 +1328,7 @@ class TelegramEmulator:
         except _ApiError as exc:
             return _error_response(exc)
         call = RecordedCall(name, values, {k: u.data for k, u in uploads.items()}, self._clock())
+        self._calls_of.setdefault(name, []).append(len(self.calls))
         self.calls.append(call)
         counted = name != "getUpdates"
         if counted:
