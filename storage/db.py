@@ -6,20 +6,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_driver
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "bot_read_only"  # execution option of the connection of a `read_only` transaction
 SHORT = "bot_short"  # execution option of the connection of a `short` transaction
+# The newest migration. A database already there is not handed to Alembic at start-up:
+# importing it and reading its scripts is a sixth of `bot.py run`'s start (tests/test_storage
+# checks that this is the head of `migrations/versions`).
+HEAD_REVISION = "0021"
 
 # A database session and a factory of them, by the names the layers above use: they build no
 # SQL (`.importlinter`), so they need not import SQLAlchemy to name its types.
@@ -121,6 +132,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url)
@@ -128,9 +141,10 @@ def alembic_config(url: str) -> Config:
 
 
 async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
-    config = alembic_config(str(engine.url))
-
     def run(sync_connection: Connection) -> None:
+        from alembic import command
+
+        config = alembic_config(str(engine.url))
         config.attributes["connection"] = sync_connection
         getattr(command, action)(config, revision)
 
@@ -142,12 +156,25 @@ async def _run_alembic(engine: AsyncEngine, action: str, revision: str) -> None:
     except Exception as exc:  # driver errors differ per backend; name the database
         raise DatabaseUnreachable(f"{name}: {reason(exc)}") from exc
     try:
+        if action == "upgrade" and revision == "head" and await _at_head(connection):
+            return
         async with connection.begin():
             await connection.run_sync(run)
     except (TimeoutError, OSError) as exc:
         raise DatabaseUnreachable(f"{name}: {reason(exc)}") from exc
     finally:
         await connection.close()
+
+
+async def _at_head(connection: AsyncConnection) -> bool:
+    """Whether the database is at `HEAD_REVISION` (its version table says so alone)."""
+    try:
+        versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))
+                    ).scalars().all()
+    except DBAPIError:  # no version table yet (a new database): Alembic creates it
+        versions = []
+    await connection.rollback()
+    return versions == [HEAD_REVISION]
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
@@ -31,6 +31,41 @@ async def test_migrations_upgrade_downgrade_upgrade(empty_settings) -> None:
         assert await table_names(engine) <= {"alembic_version"}
         await db.upgrade(engine)
         assert "submission" in await table_names(engine)
+    finally:
+        await engine.dispose()
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert scripts.get_heads() == [db.HEAD_REVISION], \
+        "a migration was added: set storage.db.HEAD_REVISION to its revision"
+
+
+async def test_a_database_at_head_is_not_handed_to_alembic(empty_settings, monkeypatch) -> None:
+    import alembic.command
+
+    runs: list[str] = []
+    real_upgrade = alembic.command.upgrade
+
+    def upgrade(config, revision, **kwargs) -> None:
+        runs.append(revision)
+        real_upgrade(config, revision, **kwargs)
+
+    monkeypatch.setattr(alembic.command, "upgrade", upgrade)
+    engine = db.create_engine(empty_settings.database_url)
+    try:
+        await db.upgrade(engine)  # a new database
+        await db.upgrade(engine)  # at head: only its version was read
+        assert runs == ["head"]
+        await db.downgrade(engine, "0020")
+        await db.upgrade(engine)  # one behind: migrated again
+        assert runs == ["head", "head"]
+        async with engine.connect() as connection:
+            versions = (await connection.execute(text("SELECT version_num FROM alembic_version")
+                                                 )).scalars().all()
+        assert versions == [db.HEAD_REVISION]
     finally:
         await engine.dispose()
 
