@@ -18,6 +18,10 @@ run: install
 	$(PY) bot.py db upgrade
 	$(PY) bot.py run
 
+# Python's default: modules compiled once, into __pycache__ (ignored by git). Where the
+# environment says otherwise, every bot.py process a test starts would compile them again.
+unexport PYTHONDONTWRITEBYTECODE
+
 # pytest-xdist workers, one per core here. `--dist loadgroup` runs the tests marked
 # xdist_group("serial") on one worker, one after another. A worker ended by pytest-timeout
 # ends the run: loadgroup would hand the hung test to every replacement worker in turn.

@@ -771,6 +771,12 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
     limits = {name: Limits.of(getattr(settings, name)) for name in adapters}
     scheduler = ReminderScheduler(runtime.dispatcher, runtime.sender(adapters, limits),
                                   max(1, settings.reminders.sweep_seconds))
+    if signals:  # `bot.py run`: what the start-up built (modules, mappings) lives as long
+        # as the process, kept out of the collector's full passes, which paused a national
+        # sender for 50-150 ms every second or two. Before the channels start: a collection
+        # once polling runs would hold up the first update.
+        gc.collect()
+        gc.freeze()
     try:
         for name, adapter in adapters.items():
             started.append(adapter)  # stopped below even when it starts only half-way
@@ -782,11 +788,6 @@ async def serve_channels(runtime: Runtime, stop: asyncio.Event | None = None) ->
                     raise
                 raise failure from exc
         scheduler.start()
-        if signals:  # `bot.py run`: what the start-up built (modules, mappings, the
-            # channels) lives as long as the process, kept out of the collector's full
-            # passes, which paused a national sender for 50-150 ms every second or two
-            gc.collect()
-            gc.freeze()
         await stop.wait()
     finally:
         # The reminder tick and the sender finish what they hold (nothing claimed is left
