@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -31,6 +32,8 @@ SHORT = "bot_short"  # execution option of the connection of a `short` transacti
 # importing it and reading its scripts is a sixth of `bot.py run`'s start (tests/test_storage
 # checks that this is the head of `migrations/versions`).
 HEAD_REVISION = "0021"
+IDLE_PING = 1.0  # seconds idle after which a pooled PostgreSQL connection is checked first
+_IDLE_SINCE = "bot_idle_since"  # in a pooled connection's `info`
 
 # A database session and a factory of them, by the names the layers above use: they build no
 # SQL (`.importlinter`), so they need not import SQLAlchemy to name its types.
@@ -100,8 +103,34 @@ def create_engine(url: str) -> AsyncEngine:
     # Custom plans: the prepared statements' generic plans read a group's targets 2-3 times
     # slower (bench/progress.py, `/tiendo @group`).
     settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
-    return create_async_engine(url, pool_pre_ping=True,
-                               connect_args={"server_settings": settings})
+    engine = create_async_engine(url, connect_args={"server_settings": settings})
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use when it sat idle for `IDLE_PING` seconds: one
+    the server dropped meanwhile (a restart, an idle timeout) is replaced, unseen. A pre-ping
+    at every checkout cost asyncpg three round trips (a transaction around `;`), a fifth of
+    an update's; a connection used a moment ago is alive but for a crash in between, which
+    the statements then in flight would meet anyway."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < IDLE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it with a new connection
+            raise DisconnectionError(reason(exc)) from exc
 
 
 @asynccontextmanager

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
 from app.bootstrap import Runtime
@@ -201,3 +203,43 @@ async def test_unreachable_database_is_named() -> None:
     with pytest.raises(db.DatabaseUnreachable, match="127.0.0.1:1"):
         await db.upgrade(engine)
     await engine.dispose()
+
+
+async def _drop_connection(url: str, pid: int) -> None:
+    """The server ends the connection `pid`, as a restart would (asked from another one)."""
+    other = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with other.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await other.dispose()
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_unseen(empty_settings,
+                                                                  monkeypatch) -> None:
+    """PostgreSQL: a pooled connection idle for `IDLE_PING` is checked at its checkout, so
+    a server restart between two quiet moments costs no statement; one in use a moment
+    ago is not checked (no three round trips per update), and the statement that meets a
+    dropped connection fails once, its pool renewed for the next."""
+    if not empty_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps no connection a server can drop")
+    engine = db.create_engine(empty_settings.database_url)
+
+    async def backend() -> int:
+        async with engine.connect() as connection:
+            return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+    try:
+        first = await backend()
+        monkeypatch.setattr(db, "IDLE_PING", 0.0)  # every pooled connection counts as idle
+        await _drop_connection(empty_settings.database_url, first)
+        second = await backend()  # pinged, replaced
+        assert second != first
+        monkeypatch.setattr(db, "IDLE_PING", 3600.0)  # none counts as idle: no ping
+        await _drop_connection(empty_settings.database_url, second)
+        with pytest.raises(DBAPIError) as failed:
+            await backend()
+        assert failed.value.connection_invalidated
+        assert await backend() not in (first, second)
+    finally:
+        await engine.dispose()
