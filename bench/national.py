@@ -29,6 +29,7 @@ import asyncio
 import compileall
 import dataclasses
 import gc
+import json
 import os
 import sys
 import tempfile
@@ -54,7 +55,7 @@ from bench.wave import Recorder  # noqa: E402
 from core.clock import to_local, utc_now  # noqa: E402
 from core.messages import Incoming  # noqa: E402
 from storage.models import Outbox, Reminder, Target  # noqa: E402
-from testing.emulators.telegram_api import TelegramEmulator  # noqa: E402
+from testing.emulators.telegram_api import RecordedCall, TelegramEmulator  # noqa: E402
 
 STAFF = "vp_national"
 FIRST_CHAT = 10_000_000
@@ -344,7 +345,8 @@ async def _workers(args: argparse.Namespace, folder: Path, url: str, chats: list
                 process.kill()
                 await process.wait()
         refused = emulator.rejected_429
-        ceiling = await bare_senders(args, folder, emulator, chats)
+        sample = next(c for c in reversed(emulator.calls) if c.method == "sendMessage" and c.ok)
+        ceiling = await bare_senders(args, folder, emulator, chats, sample)
     finally:
         for process in processes:
             if process.returncode is None:
@@ -386,20 +388,26 @@ BARE = "bare "  # the text of the ceiling's messages starts so
 
 
 async def bare_senders(args: argparse.Namespace, folder: Path, emulator: TelegramEmulator,
-                       chats: list[int]) -> float:
+                       chats: list[int], sample: RecordedCall) -> float:
     """The sending ceiling of this machine: two bare python-telegram-bot processes
     (`bench/bare_sender.py`), each at half the configured rate, for as long as the workers
-    sent; returns the rate the platform accepted from them together (per second)."""
+    sent, each message of the shape of `sample` (the workers' last: its text, format and
+    buttons, which the emulator parses and stores as it would the bot's); returns the rate
+    the platform accepted from them together (per second)."""
     files = []
     for half in (0, 1):
         path = folder / f"bare-chats-{half}.txt"
         path.write_text("\n".join(str(c) for c in chats[half::2]), encoding="utf-8")
         files.append(path)
+    shape = folder / "bare-message.json"
+    shape.write_text(json.dumps({key: sample.params[key] for key in
+                                 ("text", "parse_mode", "reply_markup") if key in sample.params},
+                                ensure_ascii=False), encoding="utf-8")
     mark = len(emulator.calls)
     senders = [await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "bench" / "bare_sender.py"), emulator.base_url,
-        emulator.token, str(args.rate / 2), str(args.send_seconds), str(path), cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL) for path in files]
+        emulator.token, str(args.rate / 2), str(args.send_seconds), str(path), str(shape),
+        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL) for path in files]
     for sender in senders:
         await sender.wait()
     times = sorted(c.time for c in emulator.calls[mark:] if c.method == "sendMessage" and c.ok
