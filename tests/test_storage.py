@@ -14,6 +14,7 @@ from sqlmodel import select
 from app.bootstrap import Runtime
 from storage import db
 from storage.models import Assignment, Member, Submission, Target, Unit
+from tests.databases import fresh_pg_database
 
 NOW = datetime(2023, 5, 1, 1, 0, tzinfo=UTC)
 
@@ -215,31 +216,29 @@ async def _drop_connection(url: str, pid: int) -> None:
         await other.dispose()
 
 
-async def test_a_connection_dropped_while_idle_is_replaced_unseen(empty_settings,
-                                                                  monkeypatch) -> None:
+async def test_a_connection_dropped_while_idle_is_replaced_unseen(monkeypatch) -> None:
     """PostgreSQL: a pooled connection idle for `IDLE_PING` is checked at its checkout, so
     a server restart between two quiet moments costs no statement; one in use a moment
     ago is not checked (no three round trips per update), and the statement that meets a
     dropped connection fails once, its pool renewed for the next."""
-    if not empty_settings.database_url.startswith("postgresql"):
-        pytest.skip("SQLite keeps no connection a server can drop")
-    engine = db.create_engine(empty_settings.database_url)
+    async with fresh_pg_database() as url:
+        engine = db.create_engine(url)
 
-    async def backend() -> int:
-        async with engine.connect() as connection:
-            return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async def backend() -> int:
+            async with engine.connect() as connection:
+                return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
-    try:
-        first = await backend()
-        monkeypatch.setattr(db, "IDLE_PING", 0.0)  # every pooled connection counts as idle
-        await _drop_connection(empty_settings.database_url, first)
-        second = await backend()  # pinged, replaced
-        assert second != first
-        monkeypatch.setattr(db, "IDLE_PING", 3600.0)  # none counts as idle: no ping
-        await _drop_connection(empty_settings.database_url, second)
-        with pytest.raises(DBAPIError) as failed:
-            await backend()
-        assert failed.value.connection_invalidated
-        assert await backend() not in (first, second)
-    finally:
-        await engine.dispose()
+        try:
+            first = await backend()
+            monkeypatch.setattr(db, "IDLE_PING", 0.0)  # every pooled connection counts as idle
+            await _drop_connection(url, first)
+            second = await backend()  # pinged, replaced
+            assert second != first
+            monkeypatch.setattr(db, "IDLE_PING", 3600.0)  # none counts as idle: no ping
+            await _drop_connection(url, second)
+            with pytest.raises(DBAPIError) as failed:
+                await backend()
+            assert failed.value.connection_invalidated
+            assert await backend() not in (first, second)
+        finally:
+            await engine.dispose()
