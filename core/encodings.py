@@ -13,8 +13,6 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
-
 # The five Vietnamese tones, as combining marks; a syllable carries at most one.
 TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 # Letters of the Vietnamese alphabet beyond ASCII, without their tone.
@@ -71,6 +69,8 @@ def decode_table(raw: bytes) -> Decoded:
     candidates: list[str] = ["utf_16_le", "utf_16_be"] if _looks_like_utf16(raw) else []
     # charset-normalizer's guesses, among the encodings Vietnamese offices' files come in
     # (a Central European reading of a VNI file is no reading).
+    from charset_normalizer import from_bytes  # imported by the first guess, not at start-up
+
     guesses = [match.encoding for match in from_bytes(raw[:200_000])]
     candidates += [*(g for g in guesses if g in ACCEPTED), *LEGACY]
     best: tuple[int, int, str, str] | None = None

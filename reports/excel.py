@@ -12,16 +12,17 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from io import BytesIO
-
-from xlsxwriter import Workbook
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from core.clock import to_local
 from core.i18n import N_, Translator
 from core.progress import figures
 from core.states import AssignmentState
 from reports.rows import TaskReport
+
+if TYPE_CHECKING:
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 PERCENT_FORMAT = "0.0%"
@@ -139,6 +140,8 @@ class _Sheet:
 
 class _Book:
     def __init__(self, output: BytesIO) -> None:
+        from xlsxwriter import Workbook  # imported by the first file, not at start-up
+
         self.workbook = Workbook(output, {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False,
                                           "strings_to_numbers": False})

@@ -14,8 +14,6 @@ from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 
-import segno
-
 from core.i18n import Translator
 from core.roles import invite_link
 from storage.models import Invite, Unit
@@ -46,6 +44,8 @@ def shown_code(code: str) -> str:
 
 def qr_png(card: InviteCard, scale: int = 10) -> bytes:
     """The QR code of the card's Telegram link (or of the code alone without a link)."""
+    import segno  # imported by the first card, not at start-up
+
     out = BytesIO()
     segno.make(card.link or card.code, error="m").save(out, kind="png", scale=scale, border=2)
     return out.getvalue()
@@ -194,6 +194,8 @@ def _card(pdf, t: Translator, card: InviteCard, x: float, y: float,
 def qr_runs(card: InviteCard) -> tuple[int, list[tuple[int, int, int]]]:
     """The QR code of the card as (modules a side, [(row, first column, length)]): each
     horizontal run of dark modules, drawn as one rectangle."""
+    import segno
+
     matrix = segno.make(card.link or card.code, error="m").matrix
     runs = []
     for row, cells in enumerate(matrix):
