@@ -102,20 +102,19 @@ async def assign_one_task(emu: TelegramEmulator) -> None:
     await emu.wait_for_call("sendMessage", lambda c: "#1" in str(c.params.get("text", "")))
 
 
-def unlimited(emu: TelegramEmulator) -> ChannelSettings:
-    """The emulator's channel with no sending limits: the figure is the bot's own cost."""
-    return ChannelSettings(token=emu.token, base_url=emu.base_url,
-                           base_file_url=emu.base_file_url, messages_per_second=0,
-                           per_chat_per_second=0, per_group_per_minute=0)
-
-
 async def bot_rates(emu: TelegramEmulator, runtime: Runtime, users: list[int],
-                    per_user: int) -> dict[str, float]:
-    """The bot's two workloads, polling as `bot.py run` does; stopped after them, so that
-    the echo bot can poll next."""
-    adapter = TelegramAdapter(runtime, unlimited(emu))
+                    per_user: int, first: bool) -> dict[str, float]:
+    """The bot's two workloads, polling as `bot.py run` does, with no sending limits (the
+    figure is the bot's own cost); the `first` round assigns the task answered. Stopped
+    after them, so that the echo bot can poll next."""
+    channel = ChannelSettings(token=emu.token, base_url=emu.base_url,
+                              base_file_url=emu.base_file_url, messages_per_second=0,
+                              per_chat_per_second=0, per_group_per_minute=0)
+    adapter = TelegramAdapter(runtime, channel)
     await adapter.start()
     try:
+        if first:
+            await assign_one_task(emu)
         await emu.wait_idle()
         return {
             "/help": await wave(emu, users, per_user, "/help"),
@@ -148,9 +147,7 @@ async def main() -> None:
             try:
                 for number in range(1, rounds + 1):
                     ceiling = await echo_ceiling(emu, users, per_user)
-                    if number == 1:
-                        await first_task(emu, runtime)
-                    rates = await bot_rates(emu, runtime, users, per_user)
+                    rates = await bot_rates(emu, runtime, users, per_user, number == 1)
                     print(f"round {number}: {'bare PTB echo bot (ceiling)':30} "
                           f"{ceiling:8.1f} updates/s")
                     for workload, rate in rates.items():
@@ -162,17 +159,6 @@ async def main() -> None:
     for workload, values in ratios.items():
         print(f"{'bot: ' + workload:36} median {statistics.median(values):5.1f} % of the "
               f"ceiling (rounds: {', '.join(f'{v:.1f}' for v in values)})")
-
-
-async def first_task(emu: TelegramEmulator, runtime: Runtime) -> None:
-    """The one open task the status answers are recorded against."""
-    adapter = TelegramAdapter(runtime, unlimited(emu))
-    await adapter.start()
-    try:
-        await assign_one_task(emu)
-        await emu.wait_idle()
-    finally:
-        await adapter.stop()
 
 
 if __name__ == "__main__":
