@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, func
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +46,7 @@ from storage.models import (
     Unit,
     UnitGroup,
 )
+from storage.units import add_groups, add_units, set_parents, unit_ids_by_code
 
 Progress = Callable[[int, int], None]
 
@@ -174,36 +176,48 @@ async def import_units(
     for group in (await session.exec(select(UnitGroup))).all():
         groups.setdefault(group.unit_id, set()).add(group.name)
     report = ImportReport([], [], [])
-    units: dict[str, Unit] = {}
+    unit_ids: dict[str, int] = {}  # code (upper case) → unit id, of every unit in the file
+    created: list[dict[str, str]] = []
     for row in rows:
         unit = existing.get(row.code.upper())
         if unit is None:
-            unit = Unit(code=row.code, name=row.name, name_key=fold(row.name), kind=row.kind)
+            created.append({"code": row.code, "name": row.name, "name_key": fold(row.name),
+                            "kind": row.kind})
             report.created.append(row)
-        elif (unit.name, unit.kind) != (row.name, row.kind) or groups.get(unit.id, set()) != set(
+            continue
+        if (unit.name, unit.kind) != (row.name, row.kind) or groups.get(unit.id, set()) != set(
             row.groups
         ):
             unit.name, unit.name_key, unit.kind = row.name, fold(row.name), row.kind
             report.updated.append(row)
         else:
             report.unchanged.append(row)
-        session.add(unit)
-        units[row.code.upper()] = unit
+        assert unit.id is not None
+        unit_ids[row.code.upper()] = unit.id
     await session.flush()
+    # New units are written as rows (COPY on PostgreSQL) and their ids read back: an object
+    # per unit of a national registry cost seconds to build and to flush.
+    await add_units(session, created)
+    unit_ids.update(await unit_ids_by_code(session, [unit["code"] for unit in created]))
     regrouped: dict[int, list[str]] = {}  # unit id → its new groups
     moved: list[UnitRow] = []
+    new_parents: dict[int, int | None] = {}  # unit id → its new parent's
     for done, row in enumerate(rows, start=1):
-        unit = units[row.code.upper()]
-        assert unit.id is not None
-        parent = units.get(row.parent.upper()) or existing.get(row.parent.upper())
-        new_parent = parent.id if parent else None
-        if unit.parent_id != new_parent:
+        unit_id = unit_ids[row.code.upper()]
+        parent = row.parent.upper()
+        new_parent = unit_ids.get(parent) or (existing[parent].id if parent in existing else None)
+        old = existing.get(row.code.upper())
+        if (old.parent_id if old else None) != new_parent:
             moved.append(row)
-            unit.parent_id = new_parent
-        if groups.get(unit.id, set()) != set(row.groups):
-            regrouped[unit.id] = list(dict.fromkeys(row.groups))
+            new_parents[unit_id] = new_parent
+        if groups.get(unit_id, set()) != set(row.groups):
+            regrouped[unit_id] = list(dict.fromkeys(row.groups))
         if progress:
             progress(done, len(rows))
+    await set_parents(session, new_parents)  # one statement, not an UPDATE per unit
+    for unit in existing.values():
+        if unit.id in new_parents:
+            set_committed_value(unit, "parent_id", new_parents[unit.id])
     if moved:  # a unit whose only change is its parent is updated, not unchanged
         moved_codes = {row.code.upper() for row in moved}
         report.updated.extend(r for r in report.unchanged if r.code.upper() in moved_codes)
@@ -214,13 +228,10 @@ async def import_units(
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id).in_(chunk)))
-    # Written as rows by one executemany: an object per group (100,000 for a national
-    # registry) cost seconds to build and to flush.
-    new_groups = [{"unit_id": unit_id, "name": name, "key": fold(name)}
-                  for unit_id, names in regrouped.items() for name in names]
-    if new_groups:
-        await (await session.connection()).execute(
-            insert(UnitGroup.__table__), new_groups)  # type: ignore[attr-defined]
+    # Written as rows in bulk: an object per group (100,000 for a national registry) cost
+    # seconds to build and to flush.
+    await add_groups(session, [{"unit_id": unit_id, "name": name, "key": fold(name)}
+                               for unit_id, names in regrouped.items() for name in names])
     if moved or regrouped:  # the groups' units (with the units below them) and their counters
         await session.flush()
         await session.run_sync(lambda sync: tally.regroup(sync.connection()))

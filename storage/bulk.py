@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -30,17 +30,32 @@ async def insert_rows(connection: AsyncConnection, table: Table,
         # Only inside the transaction of the statements before it (always so for a message
         # written by an event): COPY on an idle connection would commit on its own.
         if driver is not None and driver.is_in_transaction():
-            await _copy(connection, driver, table, rows)
+            await _copy(connection.dialect, driver, table, rows)
             return
     await connection.execute(insert(table), list(rows))
 
 
-async def _copy(connection: AsyncConnection, driver: Any, table: Table,
+def insert_rows_sync(connection: Connection, table: Table,
+                     rows: Sequence[dict[str, Any]]) -> None:
+    """`insert_rows` for code that runs on the synchronous face of an asyncio connection
+    (`AsyncSession.run_sync`): the COPY is awaited through the driver's adapter."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        adapted: Any = connection.connection.dbapi_connection
+        driver = connection.connection.driver_connection
+        if adapted is not None and driver is not None and driver.is_in_transaction():
+            adapted.run_async(lambda driver: _copy(connection.dialect, driver, table, rows))
+            return
+    connection.execute(insert(table), list(rows))
+
+
+async def _copy(dialect: Dialect, driver: Any, table: Table,
                 rows: Sequence[dict[str, Any]]) -> None:
     names = list(rows[0])
     values_of = itemgetter(*names)
     processed = [(index, process) for index, name in enumerate(names)
-                 if (process := table.c[name].type._cached_bind_processor(connection.dialect))]
+                 if (process := table.c[name].type._cached_bind_processor(dialect))]
     done: list[dict[Any, Any]] = [{} for _ in processed]  # the rows of one event share
     # most such values (its moment), each processed once
 
@@ -61,7 +76,7 @@ async def _copy(connection: AsyncConnection, driver: Any, table: Table,
              if column.name not in rows[0]
              and isinstance(column.default, ScalarElementColumnDefault)}
     extra = tuple(process(value) if (process := table.c[name].type._cached_bind_processor(
-        connection.dialect)) else value for name, value in fixed.items())
+        dialect)) else value for name, value in fixed.items())
     await driver.copy_records_to_table(
         table.name, records=[record(row) + extra for row in rows],
         columns=names + list(fixed), schema_name=table.schema)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from core.progress import SUBMITTED, History, history_of  # SUBMITTED: once per target
 from core.states import OPEN_TARGET_STATES, AssignmentState, TargetState
+from storage import bulk
 from storage.models import Assignment, GroupUnit, ProgressTally, Target, Unit, UnitGroup, UnitTally
 from storage.queries import CHUNK, one_of
 
@@ -212,8 +213,9 @@ def regroup(conn: Connection) -> int:
     if removed:
         conn.execute(table.delete().where(G.key == bindparam("k"), G.unit_id == bindparam("u")),
                      [{"k": key, "u": unit_id} for key, unit_id in removed])
-    if added:
-        conn.execute(table.insert(), [{"key": key, "unit_id": unit_id} for key, unit_id in added])
+    # COPY on PostgreSQL: a national registry's 100,000 pairs by `executemany` took 5.6 s
+    bulk.insert_rows_sync(conn, table, [{"key": key, "unit_id": unit_id}
+                                        for key, unit_id in added])
     keys: dict[int, list[tuple[str, int]]] = defaultdict(list)  # unit → (group, ±1)
     for pairs, sign in ((removed, -1), (added, 1)):
         for key, unit_id in pairs:
@@ -245,9 +247,8 @@ def _rebuild_progress(conn: Connection) -> None:
     conn.execute(GroupUnit.__table__.delete())  # type: ignore[attr-defined]
     conn.execute(ProgressTally.__table__.delete())  # type: ignore[attr-defined]
     pairs = sorted(group_closure(conn))
-    if pairs:
-        conn.execute(GroupUnit.__table__.insert(), [  # type: ignore[attr-defined]
-            {"key": key, "unit_id": unit_id} for key, unit_id in pairs])
+    bulk.insert_rows_sync(conn, GroupUnit.__table__, [  # type: ignore[attr-defined]
+        {"key": key, "unit_id": unit_id} for key, unit_id in pairs])
     on_time = (T.state == TargetState.SUBMITTED) & T.on_time.is_(True)
     fields = (T.assignment_id, T.period, T.state, on_time, T.extension_granted, T.nil_report,
               T.deadline)

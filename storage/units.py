@@ -8,14 +8,16 @@ units are read at once (`/giao ... | đơn vị tất cả` at national size).""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import bulk
 from storage.models import GroupUnit, Unit, UnitGroup
 from storage.queries import dialect_of, in_ids, one_of
 
@@ -214,3 +216,55 @@ async def unit_ids_below(session: AsyncSession, office_id: int) -> list[int]:
     """The units directly below an office, by code."""
     return list((await session.exec(select(Unit.id).where(
         Unit.parent_id == office_id).order_by(col(Unit.code)))).all())  # type: ignore[arg-type]
+
+
+# --- a registry's import -------------------------------------------------------------------
+
+# The parents of a whole registry in one statement (50,000 UPDATEs by `executemany` took 3.3 s
+# on PostgreSQL), the pairs as one parameter, as `storage.sending` records messages.
+_SET_PARENTS = {
+    "postgresql": text(
+        "UPDATE unit SET parent_id = m.parent_id "
+        "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:parents AS INTEGER[])) AS m(id, parent_id) "
+        "WHERE unit.id = m.id"),
+    "sqlite": text(
+        "UPDATE unit SET parent_id = m.value ->> 1 "
+        "FROM json_each(:rows) AS m WHERE unit.id = m.value ->> 0"),
+}
+
+
+async def set_parents(session: AsyncSession, parents: Mapping[int, int | None]) -> None:
+    """Set the parent of each unit (unit id → the parent's id, None for a root) in the
+    database. The session's `Unit` objects are not told: the caller sets theirs as loaded."""
+    if not parents:
+        return
+    if dialect_of(session) == "postgresql":
+        params: dict[str, Any] = {"ids": list(parents), "parents": list(parents.values())}
+        statement = _SET_PARENTS["postgresql"]
+    else:
+        params = {"rows": json.dumps(list(parents.items()))}
+        statement = _SET_PARENTS["sqlite"]
+    await session.exec(statement, params=params)  # type: ignore[call-overload]
+
+
+async def add_units(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write new units given as rows (`code`, `name`, `name_key`, `kind`; no parent yet)."""
+    await bulk.insert_rows(await session.connection(),
+                           Unit.__table__, rows)  # type: ignore[attr-defined]
+
+
+async def unit_ids_by_code(session: AsyncSession, codes: Collection[str]) -> dict[str, int]:
+    """The ids of the units of these codes, by code in upper case (as an import matches)."""
+    if not codes:
+        return {}
+    wanted = {code.upper() for code in codes}
+    rows = await session.exec(select(Unit.code, Unit.id))
+    return {code.upper(): unit_id for code, unit_id in rows.all()  # type: ignore[misc]
+            if code.upper() in wanted}
+
+
+async def add_groups(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write units' groups given as rows (`unit_id`, `name`, `key`): COPY on PostgreSQL (a
+    national registry's 100,000 by `executemany` took 4.2 s), one `executemany` on SQLite."""
+    await bulk.insert_rows(await session.connection(),
+                           UnitGroup.__table__, rows)  # type: ignore[attr-defined]

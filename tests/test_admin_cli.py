@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -82,6 +83,28 @@ def test_reimport_moves_units_and_replaces_their_groups(run, tmp_path: Path) -> 
     assert "B\tTrường B\t\tP1\tTH\n" in listed
     in_thcs = run("units", "list", "--group", "THCS")[1]
     assert "Trường A" in in_thcs and "Trường B" not in in_thcs
+
+
+async def test_reimport_under_new_units_on_both_databases(settings, tmp_path: Path) -> None:
+    """New units are written in bulk and their parents set by one statement: a unit can move
+    under a unit of the same file, itself new, on SQLite and PostgreSQL alike."""
+
+    def run(*args: str) -> tuple[int, str]:
+        return invoke(list(args), settings, tmp_path, NOW)
+
+    write(tmp_path / "a.csv", "code,name,parent,groups\nP1,Phòng 1,,PGD\nA,Trường A,P1,THCS\n")
+    assert (await asyncio.to_thread(run, "units", "import", "a.csv"))[0] == 0
+    write(tmp_path / "a.csv", "code,name,parent,groups\nP1,Phòng 1,,PGD\nA,Trường A,P2,THCS\n"
+                              "P2,Phòng 2,,PGD\nC,Trường C,A,TH\n")
+    code, out = await asyncio.to_thread(run, "units", "import", "a.csv")
+    assert code == 0 and "2 created, 1 updated, 1 unchanged" in out, out
+    listed = (await asyncio.to_thread(run, "units", "list"))[1]
+    for line in ("A\tTrường A\t\tP2\tTHCS", "C\tTrường C\t\tA\tTH", "P2\tPhòng 2\t\t\tPGD"):
+        assert line in listed, listed
+    in_pgd = (await asyncio.to_thread(run, "units", "list", "--group", "PGD"))[1]
+    assert "Phòng 1" in in_pgd and "Phòng 2" in in_pgd and "Trường" not in in_pgd
+    code, out = await asyncio.to_thread(run, "units", "import", "a.csv")
+    assert "0 created, 0 updated, 4 unchanged" in out, out
 
 
 @pytest.mark.parametrize(
