@@ -31,13 +31,14 @@ from handlers.context import Context
 from handlers.reminders import replan_target
 from services import invites
 from services.scope import load_scope
-from storage import repositories, tally
+from storage import bulk, repositories, tally
 from storage.filestore import FileStore
 from storage.models import (
     CHANNELS,
     Assignment,
     AuditLog,
     Dialogue,
+    GroupUnit,
     Invite,
     Member,
     Membership,
@@ -49,6 +50,9 @@ from storage.models import (
 from storage.units import add_groups, add_units, set_parents, unit_ids_by_code
 
 Progress = Callable[[int, int], None]
+# Rows written by an import from which the tables' statistics are refreshed at its end
+# (`storage.bulk.refresh_statistics`): a registry's import, not a correction of a few rows.
+BULK_LOAD = 1_000
 
 
 class AdminError(Exception):
@@ -235,6 +239,9 @@ async def import_units(
     if moved or regrouped:  # the groups' units (with the units below them) and their counters
         await session.flush()
         await session.run_sync(lambda sync: tally.regroup(sync.connection()))
+    if len(created) + len(moved) + len(regrouped) >= BULK_LOAD:
+        await bulk.refresh_statistics(session, *(model.__table__  # type: ignore[union-attr]
+                                                 for model in (Unit, UnitGroup, GroupUnit)))
     return report
 
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.admin import AdminError, Table, audit
+from app.admin import BULK_LOAD, AdminError, Table, audit
 from core.member_rows import MemberProblem, MemberRow, header_map, to_row, validate
 from core.roles import CHANNELS, ROLES
+from storage import bulk
 from storage.models import Member, Membership, Unit
 
 Progress = Callable[[int, int], None]
@@ -95,7 +95,7 @@ async def import_members(session: AsyncSession, rows: list[MemberRow], now: date
     done = 0
     batch = list(new.items())
     for start in range(0, len(batch), CHUNK):
-        await connection.execute(insert(Member), [
+        await bulk.insert_rows(connection, Member.__table__, [  # type: ignore[attr-defined]
             {"display_name": row.name, "channel": channel, "channel_user_id": user_id,
              "chat_id": user_id, "language": language, "created_at": now}
             for (channel, user_id), row in batch[start:start + CHUNK]])
@@ -118,12 +118,15 @@ async def import_members(session: AsyncSession, rows: list[MemberRow], now: date
     total = len(new) + len(memberships)
     for start in range(0, len(memberships), CHUNK):
         chunk = memberships[start:start + CHUNK]
-        await connection.execute(insert(Membership), chunk)
+        await bulk.insert_rows(connection, Membership.__table__, chunk)  # type: ignore[attr-defined]
         done += len(chunk)
         if progress:
             progress(done, total)
     report = MembersReport(len(rows), len(new), len(updated), len(memberships),
                            len(rows) - len(memberships))
+    if len(new) + len(memberships) >= BULK_LOAD:
+        await bulk.refresh_statistics(session, Member.__table__,  # type: ignore[attr-defined]
+                                      Membership.__table__)  # type: ignore[attr-defined]
     if report.roles:  # a file imported again changes nothing, and logs nothing
         audit(session, now, "members_import", file=source, rows=report.rows,
               added=report.added, updated=report.updated, roles=report.roles,

@@ -446,7 +446,8 @@ def _report(profile) -> None:  # noqa: ANN001
     import pstats
 
     profile.disable()
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(50)
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 async def insert_rows(connection: AsyncConnection, table: Table,
@@ -48,6 +49,19 @@ def insert_rows_sync(connection: Connection, table: Table,
             adapted.run_async(lambda driver: _copy(connection.dialect, driver, table, rows))
             return
     connection.execute(insert(table), list(rows))
+
+
+async def refresh_statistics(session: AsyncSession, *tables: Table) -> None:
+    """After a bulk load into `tables` (a registry's import), refresh PostgreSQL's statistics
+    of them in the same transaction, as its documentation advises for a table just populated.
+    Autovacuum would do it some time later, or never where it is turned off, and meanwhile
+    the planner guesses: a claim of the outbox read every member to leave out the few the
+    platform refuses (14 ms instead of 0.01). SQLite plans well without statistics."""
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        return
+    quote = session.bind.dialect.identifier_preparer.quote  # type: ignore[union-attr]
+    await session.exec(text(  # type: ignore[call-overload]
+        "ANALYZE " + ", ".join(quote(table.name) for table in tables)))
 
 
 async def _copy(dialect: Dialect, driver: Any, table: Table,

@@ -31,7 +31,7 @@ SHORT = "bot_short"  # execution option of the connection of a `short` transacti
 # The newest migration. A database already there is not handed to Alembic at start-up:
 # importing it and reading its scripts cost about 0.2 s of `bot.py run`'s 1.8 s start
 # (tests/test_storage checks that this is the head of `migrations/versions`).
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0022"
 IDLE_PING = 1.0  # seconds idle after which a pooled PostgreSQL connection is checked first
 _IDLE_SINCE = "bot_idle_since"  # in a pooled connection's `info`
 

@@ -22,6 +22,7 @@ from core.states import (
 # Owed and not yet reported (`OPEN_TARGET_STATES`), as SQL for the partial index.
 OPEN_TARGET = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_TARGET_STATES))
 SENT = "platform_message_id IS NOT NULL"  # an outbox row the platform took (partial index)
+WAITING = "sent_at IS NULL"  # an outbox row not sent yet (partial index)
 UNREACHABLE = "unreachable_since IS NOT NULL"  # a member the platform refuses (partial index)
 
 
@@ -294,7 +295,10 @@ class Outbox(SQLModel, table=True):
     as the change that caused it and drained by the sender."""
 
     __table_args__ = (
-        Index("ix_outbox_pending", "sent_at", "priority", "id"),
+        # The rows waiting, in the order a claim takes them: a claim reads its first rows
+        # and stops, and a row leaves the index once sent.
+        Index("ix_outbox_waiting", "channel", "priority", "id",
+              sqlite_where=text(WAITING), postgresql_where=text(WAITING)),
         # The rows sent only: not the 100,000 of a national task as they are written.
         Index("ix_outbox_platform_message_id", "platform_message_id",
               sqlite_where=text(SENT), postgresql_where=text(SENT)),
