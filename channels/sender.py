@@ -51,7 +51,12 @@ CLAIM_LEAD = 0.03  # seconds from the reservation to a claim's first slot at the
 # the other processes' at the platform. Each sliding second then holds the slots of at most
 # 1 + LATE_CALL seconds, plus one per lane: inside `HEADROOM` at 1,000/s (970 × 1.02 + 8).
 LATE_CALL = 0.02
-LATE_SHARE = 0.1  # a claim with more of its rows late had too many lanes
+# A claim with more of its rows late than this had too many lanes: the process did not keep
+# up with them. Fewer late rows are the machine's jitter (a busy event loop, or no free core,
+# wakes a call 20-40 ms late), which as many come with one lane as with eight; giving up a
+# lane for them ratcheted two national workers down to a lane each (380/s instead of 770/s).
+OVERLOADED = 0.5
+LATE_SHARE = 0.1  # ... and with at most a third of this many late, it may take one more
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 # A handled event's reply, acknowledged, waits this long for the next event's transaction to
 # record it (`record_within`): in a burst of updates the reply costs no transaction of its own.
@@ -225,9 +230,10 @@ class Sender:
         first slot to the last answer), `late` rows missed their slots.
 
         Its rows: quicker than `HORIZON`, twice as many (or the rate reached, if more);
-        slower, `HORIZON` of the rate reached. Its lanes: one fewer when many rows missed
-        their slots; one more when few did and the slots ran out before the rows."""
-        if late > LATE_SHARE * len(claim.rows):  # not a pause of the process: too many lanes
+        slower, `HORIZON` of the rate reached. Its lanes: one fewer when most rows missed
+        their slots (`OVERLOADED`); one more when few did and the slots ran out before the
+        rows."""
+        if late > OVERLOADED * len(claim.rows):  # not a pause of the process: too many lanes
             self._lanes[channel] = max(1, claim.lanes - 1)
         elif late <= LATE_SHARE / 3 * len(claim.rows) and claim.bounded:
             self._lanes[channel] = min(limits.lanes, claim.lanes + 1)

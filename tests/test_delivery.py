@@ -29,7 +29,7 @@ from app.config import Settings
 from bench.wave import build_wave
 from channels.base import RetryLater
 from channels.ratelimit import HEADROOM, Limits, chat_key
-from channels.sender import CLAIM_LEAD, LATE_CALL, Sender
+from channels.sender import CLAIM_LEAD, LATE_CALL, Claim, Sender
 from core.clock import utc_now
 from core.messages import Outgoing
 from handlers import reminders
@@ -171,6 +171,24 @@ def test_the_lanes_of_any_claims_keep_every_sliding_second_within_the_limit(
         while ahead < len(slots) and slots[ahead] < slot + 1.0:
             ahead += 1
         assert ahead - start <= 1000
+
+
+@pytest.mark.parametrize(("late", "bounded", "lanes"), [
+    (0, True, 5),  # all on time, and more rows waited than the lanes' slots: one more lane
+    (1, True, 5),
+    (1, False, 4),  # on time, but the rows ran out first: more lanes would not have helped
+    (25, True, 4),  # a quarter late (jitter: a busy machine wakes calls late) keeps its lanes
+    (50, True, 4),
+    (51, True, 3),  # most of them late: this process did not keep up with four lanes
+])
+def test_a_sender_gives_up_a_lane_only_when_it_did_not_keep_up(late: int, bounded: bool,
+                                                                  lanes: int) -> None:
+    limits = Limits(1000, 1, 20)
+    one = Sender(None, {}, worker="a", limits={"telegram": limits})  # type: ignore[arg-type]
+    one._lanes["telegram"] = 4
+    claim = Claim([(Row(str(n)), T0 + n / 100) for n in range(100)], bounded=bounded, lanes=4)
+    one._achieved("telegram", limits, claim, 100 - late, late, 1.0)
+    assert one._lanes["telegram"] == lanes
 
 
 async def test_two_senders_on_half_the_lanes_each_send_side_by_side(settings: Settings) -> None:
