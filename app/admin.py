@@ -47,7 +47,7 @@ from storage.models import (
     Unit,
     UnitGroup,
 )
-from storage.units import add_groups, add_units, set_parents, unit_ids_by_code
+from storage.units import set_parents, unit_ids_by_code
 
 Progress = Callable[[int, int], None]
 # Rows written by an import from which the tables' statistics are refreshed at its end
@@ -201,7 +201,8 @@ async def import_units(
     await session.flush()
     # New units are written as rows (COPY on PostgreSQL) and their ids read back: an object
     # per unit of a national registry cost seconds to build and to flush.
-    await add_units(session, created)
+    await bulk.insert_rows(await session.connection(),
+                           Unit.__table__, created)  # type: ignore[attr-defined]
     unit_ids.update(await unit_ids_by_code(session, [unit["code"] for unit in created]))
     regrouped: dict[int, list[str]] = {}  # unit id → its new groups
     moved: list[UnitRow] = []
@@ -232,10 +233,11 @@ async def import_units(
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         await session.exec(delete(UnitGroup).where(col(UnitGroup.unit_id).in_(chunk)))
-    # Written as rows in bulk: an object per group (100,000 for a national registry) cost
-    # seconds to build and to flush.
-    await add_groups(session, [{"unit_id": unit_id, "name": name, "key": fold(name)}
-                               for unit_id, names in regrouped.items() for name in names])
+    # Written as rows in bulk (COPY on PostgreSQL): an object per group (100,000 for a
+    # national registry) cost seconds to build and to flush, an INSERT per row 4.2 s more.
+    await bulk.insert_rows(await session.connection(), UnitGroup.__table__, [  # type: ignore[attr-defined]
+        {"unit_id": unit_id, "name": name, "key": fold(name)}
+        for unit_id, names in regrouped.items() for name in names])
     if moved or regrouped:  # the groups' units (with the units below them) and their counters
         await session.flush()
         await session.run_sync(lambda sync: tally.regroup(sync.connection()))

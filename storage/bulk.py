@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.queries import dialect_of
+
 
 async def insert_rows(connection: AsyncConnection, table: Table,
                       rows: Sequence[dict[str, Any]]) -> None:
@@ -57,7 +59,7 @@ async def refresh_statistics(session: AsyncSession, *tables: Table) -> None:
     Autovacuum would do it some time later, or never where it is turned off, and meanwhile
     the planner guesses: a claim of the outbox read every member to leave out the few the
     platform refuses (14 ms instead of 0.01). SQLite plans well without statistics."""
-    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+    if dialect_of(session) != "postgresql":
         return
     quote = session.bind.dialect.identifier_preparer.quote  # type: ignore[union-attr]
     await session.exec(text(  # type: ignore[call-overload]

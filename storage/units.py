@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import bulk
 from storage.models import GroupUnit, Unit, UnitGroup
 from storage.queries import dialect_of, in_ids, one_of
 
@@ -247,12 +246,6 @@ async def set_parents(session: AsyncSession, parents: Mapping[int, int | None]) 
     await session.exec(statement, params=params)  # type: ignore[call-overload]
 
 
-async def add_units(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write new units given as rows (`code`, `name`, `name_key`, `kind`; no parent yet)."""
-    await bulk.insert_rows(await session.connection(),
-                           Unit.__table__, rows)  # type: ignore[attr-defined]
-
-
 async def unit_ids_by_code(session: AsyncSession, codes: Collection[str]) -> dict[str, int]:
     """The ids of the units of these codes, by code in upper case (as an import matches)."""
     if not codes:
@@ -262,9 +255,3 @@ async def unit_ids_by_code(session: AsyncSession, codes: Collection[str]) -> dic
     return {code.upper(): unit_id for code, unit_id in rows.all()  # type: ignore[misc]
             if code.upper() in wanted}
 
-
-async def add_groups(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write units' groups given as rows (`unit_id`, `name`, `key`): COPY on PostgreSQL (a
-    national registry's 100,000 by `executemany` took 4.2 s), one `executemany` on SQLite."""
-    await bulk.insert_rows(await session.connection(),
-                           UnitGroup.__table__, rows)  # type: ignore[attr-defined]
