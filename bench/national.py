@@ -172,6 +172,19 @@ def rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (`/proc/PID/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the machine so far (`/proc/stat`)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def imports(args: argparse.Namespace, folder: Path, url: str, table: Table) -> list[int]:
     """Steps 1 and 2 through the command line (which runs its own event loop); returns the
     reporters' Telegram chat ids."""
@@ -304,16 +317,14 @@ async def _workers(args: argparse.Namespace, folder: Path, url: str, chats: list
     processes = []
     compiled()
     try:
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), time.time()  # the emulator's clock
         processes.append(await start_worker(folder, path, "one"))
         await emulator.inject_text(asker, "/trogiup")
-        polling = handled = answered = None
+        handled = answered = None
         settings = dataclasses.replace(Settings(), database_url=url, files_dir=folder / "files")
         runtime = await Runtime.open(settings, migrate=False)
         try:
             while time.perf_counter() - started < 120 and answered is None:
-                if polling is None and any(c.method == "getUpdates" for c in emulator.calls):
-                    polling = time.perf_counter() - started
                 if handled is None:
                     async with runtime.sessions() as session:
                         if (await session.exec(select(Outbox.id).where(
@@ -328,6 +339,10 @@ async def _workers(args: argparse.Namespace, folder: Path, url: str, chats: list
             # Committed and sent between two looks at the outbox (the handling process sends
             # its replies at once): the time at the platform bounds it from above.
             handled = answered
+        # From the call's own time: a look between two others would miss a first poll that
+        # came, and was answered, while the outbox was being read.
+        first_poll = next((c for c in emulator.calls if c.method == "getUpdates"), None)
+        polling = first_poll.time - started_wall if first_poll is not None else None
 
         def seconds(value: float | None) -> str:
             return f"{value:.2f} s" if value is not None else "not in 120 s"
@@ -338,7 +353,12 @@ async def _workers(args: argparse.Namespace, folder: Path, url: str, chats: list
         table.add("  ... and to that reply at the platform", seconds(answered), "", None)
         processes.append(await start_worker(folder, path, "two"))
         mark = len(emulator.calls)
-        await asyncio.sleep(args.send_seconds)
+        # Where the CPU goes while both send, once the second has started (a few seconds).
+        settle = min(5.0, args.send_seconds / 3)
+        await asyncio.sleep(settle)
+        before = ([cpu_seconds(p.pid) for p in processes], machine_ticks(), len(emulator.calls))
+        await asyncio.sleep(args.send_seconds - settle)
+        after = ([cpu_seconds(p.pid) for p in processes], machine_ticks(), len(emulator.calls))
         peak = max(rss_peak_mb(p.pid) for p in processes)
         table.add("resident memory of a worker (peak, registry loaded, sending)",
                   f"{peak:.0f} MB", "< 200 MB", peak < 200)
@@ -385,6 +405,16 @@ async def _workers(args: argparse.Namespace, folder: Path, url: str, chats: list
     if ceiling:
         table.add("  the workers' rate as a share of that ceiling", f"{rate / ceiling:.0%}",
                   "", None)
+    sent_then = sum(1 for c in emulator.calls[before[2]:after[2]]
+                    if c.method == "sendMessage" and c.ok)
+    workers_cpu = [b - a for a, b in zip(before[0], after[0], strict=True)]
+    busy = (after[1][0] - before[1][0]) / max(1, after[1][1] - before[1][1])
+    shares = "+".join(f"{c / (args.send_seconds - settle):.0%}" for c in workers_cpu)
+    per_message = (f"{sum(workers_cpu) * 1000 / sent_then:.2f} ms ({shares})" if sent_then
+                   else "— (the wave ended first)")
+    table.add("  workers' CPU per message (each worker's share of a core)", per_message, "",
+              None)
+    table.add("  the machine's cores busy meanwhile", f"{busy:.0%}", "", None)
     table.add("  429 answers to the workers", f"{refused}", "0", refused == 0)
     table.add("  duplicates / lost (recorded as sent, never arrived)",
               f"{duplicates} / {lost}", "0 / 0", duplicates == 0 and lost == 0)

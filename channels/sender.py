@@ -10,12 +10,13 @@ this host and is gone. The sender builds no SQL: the queue's statements are
 `storage.sending`'s.
 
 Exactly once: a message is recorded as sent right after the platform's acknowledgement
-(group commit: one statement records every acknowledgement that arrived meanwhile; a handled
-event's reply is recorded by the transaction of the next event this process handles, or on
-its own after `ACK_HOLD`). A crash
-before the acknowledgement leaves the row unsent (it is sent later, never lost); a crash
-between the acknowledgement and that commit is the only way a message goes out twice.
-`Sender.acks` measures that window.
+(group commit: one statement records every acknowledgement that arrived meanwhile; on a paced
+channel the commits of a process are at least `ACK_SPACING` apart, so that a wave's commits
+each record a few dozen; a handled event's reply is recorded by the transaction of the next
+event this process handles, or on its own after `ACK_HOLD`). A crash before the
+acknowledgement leaves the row unsent (it is sent later, never lost); a crash between the
+acknowledgement and that commit is the only way a message goes out twice. `Sender.acks`
+measures that window.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 # A handled event's reply, acknowledged, waits this long for the next event's transaction to
 # record it (`record_within`): in a burst of updates the reply costs no transaction of its own.
 ACK_HOLD = 0.05
+# On a paced channel, the least time between two acknowledgement commits of a process. At
+# 500 messages a second a commit per acknowledgement or two was an eighth of a national
+# worker's CPU (and its server's); held this long, each commit records about ten. It widens
+# the window in which a crash sends a message twice by as much.
+ACK_SPACING = 0.02
 RECOVER_EVERY = 5.0  # seconds between two looks for claims of dead local processes
 
 
@@ -190,6 +196,7 @@ class Sender:
         self._reply_languages: dict[int, str] = {}  # id(row) → language, for `send_claimed`
         self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
         self._recording = asyncio.Lock()
+        self._recorded_at = 0.0  # perf_counter of `_record`'s last commit
 
     async def _claim(self, channel: str, now: datetime, limit: int, skip: set[int]) -> Claim:
         """Claim rows of `channel` (interactive replies first) and reserve their slots."""
@@ -542,7 +549,8 @@ class Sender:
                     return 0
             # outside the call's slot: the next call need not wait for this commit
             if recorded:
-                await self._record([(row.id, message_id, now, time.perf_counter())])
+                await self._record([(row.id, message_id, now, time.perf_counter())],
+                                   ACK_SPACING if limits is not None else 0.0)
             else:
                 self._record_later(row.id, message_id, now)
             return 1
@@ -563,17 +571,21 @@ class Sender:
             await self.queue.release_all(late)
         return sent
 
-    async def _record(self, acks: list[Ack]) -> None:
+    async def _record(self, acks: list[Ack], spacing: float = 0.0) -> None:
         """Record messages as sent, right after the platform's acknowledgement. Group
         commit: whoever holds the lock writes every acknowledgement waiting so far, so the
-        process's connections never queue for the database's write lock one by one."""
+        process's connections never queue for the database's write lock one by one; with
+        `spacing`, not sooner than that many seconds after the previous commit."""
         self._acknowledged.extend(acks)
         async with self._recording:
             if not self._acknowledged:
                 return  # an earlier holder committed ours too
+            wait = self._recorded_at + spacing - time.perf_counter()
+            if wait > 0:  # the acknowledgements that arrive meanwhile join this commit
+                await asyncio.sleep(wait)
             batch, self._acknowledged = self._acknowledged, []
             await self.queue.record(_by_moment(batch))
-            committed = time.perf_counter()
+            committed = self._recorded_at = time.perf_counter()
             for *_, acknowledged in batch:
                 self.acks.add(committed - acknowledged)
 

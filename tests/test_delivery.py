@@ -29,7 +29,7 @@ from app.config import Settings
 from bench.wave import build_wave
 from channels.base import RetryLater
 from channels.ratelimit import HEADROOM, Limits, chat_key
-from channels.sender import CLAIM_LEAD, LATE_CALL, Claim, Sender
+from channels.sender import ACK_SPACING, CLAIM_LEAD, LATE_CALL, Claim, Sender
 from core.clock import utc_now
 from core.messages import Outgoing
 from handlers import reminders
@@ -244,6 +244,39 @@ async def test_a_call_that_would_go_late_is_not_made_and_its_row_goes_back(
         assert [row.chat_id for row, _ in again.rows] == ["100", "101"]
     finally:
         await runtime.close()
+
+
+class Commits:
+    """A queue that records nothing but when each acknowledgement commit came, and its rows."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[float, list[int]]] = []
+
+    async def record(self, sent: dict[datetime, dict[int, str]]) -> None:
+        await asyncio.sleep(0.001)  # a commit's round trip
+        self.commits.append((time.perf_counter(), sorted(i for m in sent.values() for i in m)))
+
+
+@pytest.mark.parametrize("spacing", [0.0, ACK_SPACING])
+async def test_acknowledgements_are_committed_in_groups_spaced_on_a_paced_channel(
+        spacing: float) -> None:
+    """Forty acknowledgements over 60 ms: each is recorded once; spaced, the commits are at
+    least `ACK_SPACING` apart (a handful, not one or two per acknowledgement)."""
+    commits = Commits()
+    one = Sender(commits, {"telegram": Recorder()}, worker="a")  # type: ignore[arg-type]
+
+    async def ack(row_id: int) -> None:
+        await asyncio.sleep(row_id * 0.0015)
+        await one._record([(row_id, str(row_id), NOW, time.perf_counter())], spacing)
+
+    await asyncio.gather(*(ack(i) for i in range(40)))
+    assert sorted(i for _, rows in commits.commits for i in rows) == list(range(40))
+    assert one.acks.count == 40
+    gaps = [b - a for (a, _), (b, _) in zip(commits.commits, commits.commits[1:], strict=False)]
+    if spacing:
+        assert all(gap >= ACK_SPACING - 0.002 for gap in gaps) and len(commits.commits) <= 5
+    else:
+        assert len(commits.commits) > 5
 
 
 async def test_keys_only_move_forward_and_sent_rows_keep_their_moment_and_message_id(
