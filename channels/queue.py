@@ -79,10 +79,8 @@ class Queue(Protocol):
         """The sender's view of a handled event's replies, once committed."""
         ...
 
-    async def record(self, sent: Mapping[datetime, Mapping[int, str]],
-                     within: Any = None) -> None:
-        """Record rows as sent, in one transaction (or in the transaction of the session
-        `within`): at each moment, row id → message id."""
+    async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:
+        """Record rows as sent, in one transaction: at each moment, row id → message id."""
         ...
 
     async def release(self, row_id: int, error: str | None, failed: bool) -> None:

@@ -60,7 +60,7 @@ OVERLOADED = 0.5
 LATE_SHARE = 0.1  # ... and with at most a third of this many late, it may take one more
 MAX_WAIT = 30.0  # a longer pause (429) ends this drain; the next tick resumes
 # A handled event's reply, acknowledged, waits this long for the next event's transaction to
-# record it (`record_within`): in a burst of updates the reply costs no transaction of its own.
+# record it (`take_acknowledged`): in a burst of updates the reply costs no transaction of its own.
 ACK_HOLD = 0.05
 # On a paced channel, the least time between two acknowledgement commits of a process. At
 # 500 messages a second a commit per acknowledgement or two was an eighth of a national
@@ -79,12 +79,12 @@ OnMoved = Callable[[str, str, str, datetime], Awaitable[None]]
 Row = TypeVar("Row", bound=Addressed)
 # An acknowledgement waiting to be recorded: row id, message id, now, when it came (perf).
 Ack = tuple[int, str, datetime, float]
-# Told whether the transaction that recorded acknowledgements committed (`record_within`).
+# Told whether the transaction that recorded acknowledgements committed (`take_acknowledged`).
 Settle = Callable[[bool], None]
 
 
 def _settled(committed: bool) -> None:
-    """`record_within`'s answer when it recorded nothing."""
+    """`take_acknowledged`'s answer when it had nothing."""
 
 
 def worker_name() -> str:
@@ -342,7 +342,7 @@ class Sender:
 
     def _record_later(self, row_id: int, message_id: str, now: datetime) -> None:
         """`_record` without waiting for the commit: the handling process goes on with the
-        next update, whose transaction records the acknowledgement (`record_within`); one
+        next update, whose transaction records the acknowledgement (`take_acknowledged`); one
         that no handled event takes within `ACK_HOLD` is committed on its own."""
         self._held.append((row_id, message_id, now, time.perf_counter()))
         self._hold_for(ACK_HOLD)
@@ -358,13 +358,14 @@ class Sender:
         if held:
             await self._record(held)
 
-    async def record_within(self, session: Any) -> Settle:
-        """Record the replies' acknowledgements held so far in a handled event's
-        transaction (`session`, `handlers.dispatcher.Replies`). The answer must be told
-        whether it committed: if not, they are held again."""
+    def take_acknowledged(self) -> tuple[dict[datetime, dict[int, str]], Settle]:
+        """The replies' acknowledgements held so far, for a handled event's transaction to
+        record (`handlers.dispatcher.Replies`: with the event's mark as handled), by
+        moment: row id → message id. The answer must be told whether it committed: if not,
+        they are held again."""
         held, self._held = self._held, []
         if not held:
-            return _settled
+            return {}, _settled
         if self._hold is not None:  # the next reply's acknowledgement holds anew
             self._hold.cancel()
             self._hold = None
@@ -378,12 +379,7 @@ class Sender:
                 self._held[:0] = held
                 self._hold_for(0.0)
 
-        try:
-            await self.queue.record(_by_moment(held), within=session)
-        except BaseException:
-            settle(False)
-            raise
-        return settle
+        return _by_moment(held), settle
 
     def _later(self, work: Awaitable[None]) -> asyncio.Future[None]:
         """Run `work` beside what comes next; `recorded` waits for it."""

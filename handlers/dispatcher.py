@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,7 +39,7 @@ from core.messages import Incoming
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context, Later
-from storage import events, inbox, outbox
+from storage import events, inbox, outbox, sending
 from storage.db import Session, Sessions, read_only, short
 from storage.figures import aware
 from storage.filestore import FileStore
@@ -47,6 +47,8 @@ from storage.models import Member, Outbox
 from storage.repositories import bot_message
 
 log = logging.getLogger(__name__)
+# Outbox rows the platform acknowledged, to record as sent: by moment, row id → message id.
+Sent = Mapping[datetime, Mapping[int, str]]
 SWEEP_BATCH = 200  # targets per sweep transaction (short, so senders can commit between)
 
 
@@ -62,9 +64,9 @@ class ReplySender(Protocol):
         slot (the others wait for the normal drain)."""
         ...
 
-    async def record_within(self, session: Session) -> Callable[[bool], None]:
-        """Record the earlier replies' acknowledgements; the answer is told whether the
-        transaction committed."""
+    def take_acknowledged(self) -> tuple[Sent, Callable[[bool], None]]:
+        """The earlier replies' acknowledgements, for the event's transaction to record;
+        the answer is told whether it committed."""
         ...
 
 
@@ -82,9 +84,14 @@ class Replies:
     rest: bool = False  # other messages were queued or freed: the normal drain sends them
     _settle: Callable[[bool], None] | None = None
 
+    def acknowledged(self) -> Sent:
+        """The earlier replies' acknowledgements, for the event's transaction to record
+        with its mark as handled (one statement on PostgreSQL)."""
+        sent, self._settle = self.sender.take_acknowledged()
+        return sent
+
     async def take(self, ctx: Context, freed: bool) -> None:
         """Claim the event's replies; `freed`: rows of the member's that waited may go."""
-        self._settle = await self.sender.record_within(ctx.session)
         mine = [row for row in ctx.written if ctx.at_once(row)]  # written claimed
         self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
         if not mine:
@@ -148,22 +155,13 @@ class Dispatcher:
         event = cleaned(event)
         try:
             async with self.sessions() as session, short(session):
-                if not await _first_time(session, event, now):
-                    return False
-                ctx = self.context(session, now, event)
-                ctx.claimer = replies.sender.worker if replies is not None else None
-                await ctx.load_member()
-                freed = ctx.member is not None and ctx.member.unreachable_since is not None
-                await reach.welcome_back(ctx)
-                await router.route(ctx)
-                work = ctx.pending
-                if work is not None:
-                    await _not_yet(session, event)
-                if replies is not None:
-                    await replies.take(ctx, freed)
-                    replies.rest = replies.rest or work is not None  # its replies come later
+                sent = replies.acknowledged() if replies is not None else {}
+                first = await _first_time(session, event, now, sent)  # `sent` commits anyway
+                work = await self._route(session, event, now, replies) if first else None
             if replies is not None:
                 replies.settle(True)
+            if not first:
+                return False
             if work is not None and self.in_background is not None:
                 task = asyncio.create_task(self._later_in_background(event, now, work,
                                                                      self.in_background))
@@ -178,6 +176,23 @@ class Dispatcher:
                 replies.rows, replies.rest = [], True
             return await self._apologise(event, now)
         return True
+
+    async def _route(self, session: Session, event: Incoming, now: datetime,
+                     replies: Replies | None) -> Later | None:
+        """The event's handling in its transaction; returns the work it asked for `later`."""
+        ctx = self.context(session, now, event)
+        ctx.claimer = replies.sender.worker if replies is not None else None
+        await ctx.load_member()
+        freed = ctx.member is not None and ctx.member.unreachable_since is not None
+        await reach.welcome_back(ctx)
+        await router.route(ctx)
+        work = ctx.pending
+        if work is not None:
+            await _not_yet(session, event)
+        if replies is not None:
+            await replies.take(ctx, freed)
+            replies.rest = replies.rest or work is not None  # its replies come later
+        return work
 
     async def _apologise(self, event: Incoming, now: datetime) -> bool:
         """The event failed: mark it handled with a short apology (False: another worker
@@ -315,11 +330,14 @@ async def _not_yet(session: Session, event: Incoming) -> None:
         await events.forget_once(session, event.channel, event.once_key)
 
 
-async def _first_time(session: Session, event: Incoming, now: datetime) -> bool:
+async def _first_time(session: Session, event: Incoming, now: datetime,
+                      sent: Sent | None = None) -> bool:
     """Mark the event's recorded update handled, or record its `once_key`, in the current
-    transaction; False if it was handled before."""
+    transaction; False if it was handled before. `sent`: outbox rows to record as sent."""
     if event.inbox_id is not None:
-        return await inbox.mark_handled(session, event.inbox_id, now)
+        return await inbox.mark_handled(session, event.inbox_id, now, sent)
+    if sent:
+        await sending.record(session, sent)
     if event.once_key is None:
         return True
     try:

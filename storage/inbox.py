@@ -10,16 +10,17 @@ transaction of its effects, so an update is handled once even if two workers got
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, update
+from sqlalchemy import and_, bindparam, delete, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sending
 from storage.models import InboundUpdate
 
 MAX_ATTEMPTS = 5  # failed handlings of one update before it is given up
@@ -87,10 +88,30 @@ _MARK_HANDLED = (update(_TABLE)
                  .values(handled_at=bindparam("now", type_=_TABLE.c.handled_at.type)))
 
 
-async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> bool:
+# On PostgreSQL, with the acknowledgements of the replies sent meanwhile (one moment's):
+# one statement, not two, in every handled update's transaction.
+_MARK_HANDLED_RECORDING = text(
+    f"WITH recorded AS ({sending.RECORD_POSTGRESQL}) "
+    "UPDATE inbound_update SET handled_at = :now "
+    "WHERE inbound_update.id = :update_id AND inbound_update.handled_at IS NULL").bindparams(
+        bindparam("at", type_=_TABLE.c.handled_at.type),
+        bindparam("now", type_=_TABLE.c.handled_at.type))
+
+
+async def mark_handled(session: AsyncSession, update_id: int, now: datetime,
+                       sent: Mapping[datetime, Mapping[int, str]] | None = None) -> bool:
     """Mark the update handled in the current transaction; False if it was already (on
-    PostgreSQL a second transaction waits here for the first one's commit)."""
+    PostgreSQL a second transaction waits here for the first one's commit). `sent`: outbox
+    rows to record as sent in the same transaction (`sending.record`)."""
     connection = await session.connection()
+    if sent and len(sent) == 1 and _dialect(session) == "postgresql":
+        [(at, messages)] = sent.items()
+        result = await connection.execute(_MARK_HANDLED_RECORDING, {
+            "update_id": update_id, "now": now, "at": at, "ids": list(messages),
+            "message_ids": list(messages.values())})
+        return bool(result.rowcount)
+    if sent:
+        await sending.record(session, sent)
     result = await connection.execute(_MARK_HANDLED, {"update_id": update_id, "now": now})
     return bool(result.rowcount)
 

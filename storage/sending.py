@@ -71,11 +71,12 @@ _STORE = {
 
 
 _SENT_AT = bindparam("at", type_=Outbox.__table__.c.sent_at.type)  # type: ignore[attr-defined]
+RECORD_POSTGRESQL = (  # `storage.inbox` runs it with an update's mark as handled
+    "UPDATE outbox SET sent_at = :at, error = NULL, platform_message_id = m.message_id "
+    "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:message_ids AS VARCHAR[])) "
+    "AS m(id, message_id) WHERE outbox.id = m.id")
 _RECORD = {
-    "postgresql": text(
-        "UPDATE outbox SET sent_at = :at, error = NULL, platform_message_id = m.message_id "
-        "FROM unnest(CAST(:ids AS BIGINT[]), CAST(:message_ids AS VARCHAR[])) "
-        "AS m(id, message_id) WHERE outbox.id = m.id").bindparams(_SENT_AT),
+    "postgresql": text(RECORD_POSTGRESQL).bindparams(_SENT_AT),
     "sqlite": text(
         "UPDATE outbox SET sent_at = :at, error = NULL, platform_message_id = m.value ->> 1 "
         "FROM json_each(:rows) AS m WHERE outbox.id = m.value ->> 0").bindparams(_SENT_AT),
@@ -200,11 +201,7 @@ class OutboxQueue:
     def queued(self, rows: Sequence[Outbox]) -> list[Queued]:
         return [queued(row) for row in rows]
 
-    async def record(self, sent: Mapping[datetime, Mapping[int, str]],
-                     within: AsyncSession | None = None) -> None:
-        if within is not None:
-            await record(within, sent)
-            return
+    async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:
         async with self.sessions() as session, short(session):
             await record(session, sent)
 

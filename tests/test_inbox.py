@@ -90,6 +90,38 @@ async def test_claims_are_disjoint_and_marking_handled_happens_once(settings: Se
         await runtime.close()
 
 
+async def test_marking_handled_records_the_replies_acknowledged_meanwhile(
+        settings: Settings) -> None:
+    """The acknowledgements of the replies sent while an update waited go with its mark as
+    handled (one statement on PostgreSQL); they are recorded even when the update was
+    handled before, and two moments are recorded each with its own."""
+    runtime = await Runtime.open(settings)
+    later = NOW + timedelta(seconds=1)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            [update_id] = await inbox.record(session, "telegram", [("1", {})], NOW, "a")
+            replies = [Outbox(channel="telegram", chat_id=str(i), text="x", created_at=NOW)
+                       for i in range(3)]
+            session.add_all(replies)
+            await session.flush()
+            ids = [row.id for row in replies]
+        assert update_id is not None and None not in ids
+        async with runtime.sessions() as session, session.begin():
+            assert await inbox.mark_handled(session, update_id, NOW,
+                                            {NOW: {ids[0]: "m0"}}) is True
+        async with runtime.sessions() as session, session.begin():
+            assert await inbox.mark_handled(session, update_id, later, {
+                later: {ids[1]: "m1"}, NOW: {ids[2]: "m2"}}) is False
+        async with runtime.sessions() as session:
+            sent = (await session.exec(select(Outbox).order_by(Outbox.id))).all()
+        [row] = await rows(runtime)
+        assert [(r.platform_message_id, r.sent_at) for r in sent] == [
+            ("m0", NOW), ("m1", later), ("m2", NOW)]
+        assert row.handled_at == NOW
+    finally:
+        await runtime.close()
+
+
 async def test_updates_of_a_worker_that_is_gone_are_handled_in_order(settings: Settings) -> None:
     runtime = await Runtime.open(settings)
     gone = await asyncio.create_subprocess_exec("true")
