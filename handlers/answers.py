@@ -337,7 +337,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     again = await targets.submit(ctx.session, target, ctx.now)
     if not again:
         await after_answer(ctx, target)
-    ctx.audit("submit_file", assignment.id, target=target.id, file=stored.sha256)
+    await ctx.audit("submit_file", assignment.id, target=target.id, file=stored.sha256)
     text = t("✅ Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task} — nộp {timing}.",
              name=name, size=size, unit=unit, task=task_line(t, assignment),
              timing=_timing(ctx, target))
@@ -368,12 +368,12 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     task = task_line(t, assignment)
     unit = await unit_name(ctx, target.unit_id)
 
-    def record(kind: SubmissionKind, text: str = "", percent: int | None = None,
-               route: str | None = None) -> Submission:
+    async def record(kind: SubmissionKind, text: str = "", percent: int | None = None,
+                     route: str | None = None) -> Submission:
         row = Submission(target_id=ident(target), member_id=ident(member), kind=kind,
                          percent=percent, text=text, route=route, created_at=ctx.now)
         ctx.session.add(row)
-        ctx.audit(f"status_{kind}", assignment.id, target=target.id)
+        await ctx.audit(f"status_{kind}", assignment.id, target=target.id)
         return row
 
     if status.kind == "done":
@@ -383,7 +383,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
                         "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
-        submission = record(SubmissionKind.DONE, text=status.note, route=status.route)
+        submission = await record(SubmissionKind.DONE, text=status.note, route=status.route)
         again = await targets.submit(ctx.session, target, ctx.now)
         if not again:
             await after_answer(ctx, target)
@@ -399,7 +399,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         await ctx.session.flush()
         ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
-        submission = record(SubmissionKind.NIL, text=status.note)
+        submission = await record(SubmissionKind.NIL, text=status.note)
         if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
         await ctx.session.flush()
@@ -408,7 +408,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                     timing=_timing(ctx, target)),
                   await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
-        record(SubmissionKind.PROGRESS, percent=status.percent)
+        await record(SubmissionKind.PROGRESS, percent=status.percent)
         await targets.progress(ctx.session, target, status.percent)
         if status.percent is None:
             await ctx.set_dialogue("answer", {"expect": "percent", "target_id": target.id})
@@ -421,7 +421,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                     "đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.", unit=unit,
                     task=task, shown=shown), target_id=target.id)
     elif status.kind == "not_started":
-        record(SubmissionKind.NOT_STARTED)
+        await record(SubmissionKind.NOT_STARTED)
         ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: {deadline}. "
                     "Cần giúp gì, hãy gõ «cần hỗ trợ: ...».", unit=unit, task=task,
                     deadline=t.moment(target.deadline)), target_id=target.id)
@@ -431,7 +431,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             ctx.reply(t("Bạn cần hỗ trợ gì về nhiệm vụ {task}? Hãy gõ nội dung.", task=task),
                       target_id=target.id)
             return
-        record(SubmissionKind.HELP, text=status.note)
+        await record(SubmissionKind.HELP, text=status.note)
         staff = await ctx.session.get(Member, assignment.assigned_by)
         if staff is not None:
             ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): {note}",

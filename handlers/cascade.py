@@ -211,7 +211,7 @@ async def cancel_children(ctx: Context, parent: Assignment) -> int:
     for child in children:
         told += await giao.cancel_task(ctx, child)
         told += await cancel_children(ctx, child)  # and theirs, level after level
-        ctx.audit("cancel", child.id, number=child.number, because=f"#{parent.number}")
+        await ctx.audit("cancel", child.id, number=child.number, because=f"#{parent.number}")
         staff = await ctx.session.get(Member, child.assigned_by)
         if staff is not None and (ctx.member is None or staff.id != ctx.member.id):
             ctx.send(staff, partial(_cancelled_text, parent=parent, child=child), priority=1,

@@ -56,13 +56,13 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
         else:
             await replan_target(ctx, target, assignment)
     if closing:
-        ctx.audit("close", assignment.id, number=assignment.number, still_open=len(owed))
+        await ctx.audit("close", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã đóng nhiệm vụ."))
         ctx.reply(t("Đã đóng nhiệm vụ {task}: bot thôi nhắc {n} đơn vị chưa nộp; bài nộp muộn "
                     "vẫn được ghi nhận. Mở lại bằng /mo #{number}.", task=task, n=len(owed),
                     number=assignment.number))
     else:
-        ctx.audit("reopen", assignment.id, number=assignment.number, still_open=len(owed))
+        await ctx.audit("reopen", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã mở lại nhiệm vụ."))
         ctx.reply(t("Đã mở lại nhiệm vụ {task}; đã lập lại lịch nhắc cho {n} đơn vị chưa nộp "
                     "từ bây giờ.", task=task, n=len(owed)))

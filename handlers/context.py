@@ -18,10 +18,10 @@ from core.messages import Button, Incoming, buttons_to_json
 from core.scope import Scope
 from core.workcal import WorkCalendar
 from services.scope import scope_from
-from storage import events, outbox
+from storage import events, outbox, tasks
 from storage.db import Session
 from storage.filestore import FileStore
-from storage.models import AuditLog, Dialogue, Member, Outbox
+from storage.models import Dialogue, Member, Outbox
 
 Render = Callable[[Translator], str]
 
@@ -215,19 +215,19 @@ class Context:
         self.session.add(row)
         self.written.append(row)
 
-    def audit(self, action: str, assignment_id: int | None = None, **detail: object) -> None:
-        """Record a change: who, when, what, from which channel, and the task it concerns."""
-        self.session.add(
-            AuditLog(
-                at=self.now,
-                member_id=self.member.id if self.member else None,
-                actor=self.member.display_name if self.member else "system",
-                channel=self.event.channel if self.event else "",
-                assignment_id=assignment_id,
-                action=action,
-                detail=json.dumps(detail, ensure_ascii=False, default=str),
-            )
-        )
+    async def audit(self, action: str, assignment_id: int | None = None,
+                    **detail: object) -> None:
+        """Record a change: who, when, what, from which channel, and the task it concerns
+        (written at once)."""
+        await tasks.write_audit(self.session, {
+            "at": self.now,
+            "member_id": self.member.id if self.member else None,
+            "actor": self.member.display_name if self.member else "system",
+            "channel": self.event.channel if self.event else "",
+            "assignment_id": assignment_id,
+            "action": action,
+            "detail": json.dumps(detail, ensure_ascii=False, default=str),
+        })
 
     def later(self, work: Later) -> None:
         """Run `work` after this transaction commits, and finish the event only then. What

@@ -93,7 +93,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         ctx.session.add(submission)
         await ctx.session.flush()
         await recount(ctx, target, assignment)
-        ctx.audit("submission_withdrawn", assignment.id, target=target.id,
+        await ctx.audit("submission_withdrawn", assignment.id, target=target.id,
                   submission=submission.id)
         ctx.reply(t("↩️ Đã rút lại {what} của {unit} cho nhiệm vụ {task}; bản đã rút vẫn được "
                     "lưu trong lịch sử. Nhiệm vụ {task}: {state}.", what=shown,
@@ -147,7 +147,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     if other.state == TargetState.SUBMITTED:
         await after_answer(ctx, other)
     for task in {assignment.id, destination.id}:  # in the log of both tasks
-        ctx.audit("submission_moved", task, submission=submission.id, to=moved.id,
+        await ctx.audit("submission_moved", task, submission=submission.id, to=moved.id,
                   from_task=assignment.number, to_task=destination.number)
     if other.state == TargetState.SUBMITTED:
         at = other.submitted_at

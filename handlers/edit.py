@@ -384,7 +384,7 @@ async def _send(ctx: Context, draft: dict) -> None:
             plan_target(ctx, target, assignment)
             told += await announce(ctx, assignment, target, unit,
                                    plan.original_name if plan else None, unit.id in offices)
-    ctx.audit("edit", assignment.id, number=assignment.number,
+    await ctx.audit("edit", assignment.id, number=assignment.number,
               **{k: v for k, v in changes.items() if k not in ("add", "remove")},
               **({"added": [u.code for u in added]} if added else {}),
               **({"removed": [u.code for u in removed]} if removed else {}))

@@ -84,7 +84,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
             Button(tr("Đồng ý"), ExcuseDecision(ident(excuse), True).pack()),
             Button(tr("Từ chối"), ExcuseDecision(ident(excuse), False).pack())],
                  target_id=target.id, assignment_id=assignment.id)
-    ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
+    await ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
     ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
                 "vẫn nhắc hạn nộp. Bot sẽ báo khi có trả lời.", task=task), target_id=target.id)
 
@@ -128,7 +128,7 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     _decided(ctx, excuse, RequestState.GRANTED if grant else RequestState.REFUSED)
     if grant:
         await _excuse(ctx, target)
-    ctx.audit("excuse_" + excuse.state, assignment.id, target=target.id)
+    await ctx.audit("excuse_" + excuse.state, assignment.id, target=target.id)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
             ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task}{period} "
@@ -243,7 +243,7 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
                                      unit=unit, reason=shown),
                      priority=1, target_id=target.id, assignment_id=assignment.id)
     if excused:
-        ctx.audit("excuse", assignment.id, number=assignment.number,
+        await ctx.audit("excuse", assignment.id, number=assignment.number,
                   units=[u.code for u in excused], reason=reason)
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "miễn nộp cho {units}.", units=", ".join(u.code for u in excused)))
@@ -287,7 +287,7 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
                                      unit=unit),
                      priority=1, target_id=target.id, assignment_id=assignment.id)
     if back:
-        ctx.audit("excuse_withdrawn", assignment.id, number=assignment.number,
+        await ctx.audit("excuse_withdrawn", assignment.id, number=assignment.number,
                   units=[u.code for u in back])
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "bỏ miễn nộp cho {units}.", units=", ".join(u.code for u in back)))

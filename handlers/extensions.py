@@ -71,7 +71,7 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
             Button(tr("Đồng ý"), ExtensionDecision(ident(ext), True).pack()),
             Button(tr("Từ chối"), ExtensionDecision(ident(ext), False).pack())],
                  target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
-    ctx.audit("extension_request", assignment.id, target=target.id, until=until)
+    await ctx.audit("extension_request", assignment.id, target=target.id, until=until)
     ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
                 "báo khi có trả lời.", task=task_line(t, assignment), until=t.moment(until)),
               target_id=target.id)
@@ -111,7 +111,8 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
         ext.granted_until = until
         await extend(ctx, target, assignment, until)
     ctx.session.add(ext)
-    ctx.audit("extension_" + ext.state, assignment.id, target=target.id, until=ext.granted_until)
+    await ctx.audit("extension_" + ext.state, assignment.id, target=target.id,
+                    until=ext.granted_until)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
             ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý gia hạn nhiệm vụ {task} cho {unit} "
@@ -199,7 +200,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
                                      until=until),
                      priority=1, target_id=target.id, assignment_id=assignment.id)
     if extended:
-        ctx.audit("extension_granted", assignment.id, number=assignment.number,
+        await ctx.audit("extension_granted", assignment.id, number=assignment.number,
                   units=[u.code for u in extended], until=until)
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "gia hạn cho {units} đến {until}.", units=", ".join(u.code for u in extended),

@@ -683,7 +683,8 @@ async def _send(ctx: Context, draft: dict) -> None:
                                                    number)
                           if draft.get("plan_id") else ("", []))
     await ctx.clear_dialogue()
-    ctx.audit("assign", assignment.id, number=number, title=assignment.title, units=len(units))
+    await ctx.audit("assign", assignment.id, number=number, title=assignment.title,
+                    units=len(units))
     lines = [t("✅ Đã giao nhiệm vụ #{number} «{title}» cho {units} đơn vị ({people} người nhận).",
                number=number, title=assignment.title, units=len(units), people=recipients),
              t("Hạn nộp: {deadline}. Xem tiến độ: /tiendo #{number}",
@@ -730,7 +731,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     from handlers.cascade import cancel_children  # the cascade builds on /giao
 
     notified += await cancel_children(ctx, assignment)
-    ctx.audit("cancel", assignment.id, number=assignment.number)
+    await ctx.audit("cancel", assignment.id, number=assignment.number)
     await tell_assigner(ctx, assignment, lambda tr: tr("đã huỷ nhiệm vụ."))
     ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
                 task=task_line(t, assignment), n=notified))

@@ -61,5 +61,5 @@ async def handle_command(ctx: Context, args: str) -> None:
         caption += "\n" + "\n".join(f"• {card.unit_name}: {shown_code(card.code)}"
                                     for card in cards)
     ctx.reply(caption, file_id=stored.id, file_name=name)
-    ctx.audit("invites_create", role="reporter", uses=DEFAULT_USES, units=len(units),
+    await ctx.audit("invites_create", role="reporter", uses=DEFAULT_USES, units=len(units),
               codes=[unit.code for unit in units[:20]])

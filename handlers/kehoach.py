@@ -135,7 +135,7 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
                      created_at=ctx.now)
     ctx.session.add(plan)
     await ctx.session.flush()
-    ctx.audit("plan_read", name=name, duties=len(rows))
+    await ctx.audit("plan_read", name=name, duties=len(rows))
     ctx.reply(list_text(t, ctx.now, name, rows), plans.duty_buttons(t, plan))
 
 

@@ -49,7 +49,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         ctx.session.add(assignment)
         for target in targets:
             await replan_target(ctx, target, assignment)
-        ctx.audit("reminder_policy", assignment.id, number=assignment.number, offsets=offsets)
+        await ctx.audit("reminder_policy", assignment.id, number=assignment.number, offsets=offsets)
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "lịch nhắc mới {days} ngày trước hạn.", days=", ".join(map(str, offsets)) or "0"))
         ctx.reply(t("Đã đổi lịch nhắc nhiệm vụ {task}: {days} ngày trước hạn, lúc 08:00; đã "
@@ -59,7 +59,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     nudged = 0
     for target in targets:
         nudged += int(await send_reminder(ctx, target, assignment, None) > 0)
-    ctx.audit("nudge", assignment.id, number=assignment.number, units=nudged)
+    await ctx.audit("nudge", assignment.id, number=assignment.number, units=nudged)
     if nudged:
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "đã nhắc ngay {n} đơn vị chưa nộp.", n=nudged))

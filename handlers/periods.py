@@ -60,7 +60,7 @@ async def roll_over(ctx: Context, now: datetime) -> int:
             ctx.send(staff, partial(_opened_text, assignment=assignment, period=period,
                                     deadline=due, units=len(units), people=recipients),
                      priority=1, assignment_id=assignment.id)
-        ctx.audit("roll_over", assignment.id, number=assignment.number, period=period,
+        await ctx.audit("roll_over", assignment.id, number=assignment.number, period=period,
                   units=len(units))
         opened += 1
     return opened

@@ -53,7 +53,7 @@ async def refused(ctx: Context, member_id: int, kind: str) -> None:
     member.unreachable_since = ctx.now
     member.unreachable_reason = kind if kind in WHY else "gone"
     ctx.session.add(member)
-    ctx.audit("unreachable", member=member.display_name, channel=member.channel, kind=kind)
+    await ctx.audit("unreachable", member=member.display_name, channel=member.channel, kind=kind)
     units = await reporter_units(ctx, member)
     tasks = await _owed_tasks(ctx, [u.id for u in units if u.id is not None])
     told: dict[int, list[Assignment]] = {}
@@ -99,7 +99,7 @@ async def welcome_back(ctx: Context) -> None:
     member.unreachable_since = None
     member.unreachable_reason = ""
     ctx.session.add(member)
-    ctx.audit("reachable", member=member.display_name, channel=member.channel)
+    await ctx.audit("reachable", member=member.display_name, channel=member.channel)
     waiting = await members.waiting_reminders(ctx.session, member.id)
     latest = {target: row_id for row_id, target in waiting}
     stale = [row_id for row_id, target in waiting if latest[target] != row_id]

@@ -110,7 +110,7 @@ async def _finish(ctx: Context, outcome: Outcome) -> None:
     for made in outcome.made:
         stored = await files.record(ctx, made.sha256, made.size, made.name, made.mime)
         ctx.reply(made.caption, file_id=stored.id, file_name=made.name)
-        ctx.audit("report_file", task=outcome.number, name=made.name, size=made.size)
+        await ctx.audit("report_file", task=outcome.number, name=made.name, size=made.size)
 
 
 async def send_chart(ctx: Context, ref: str) -> None:

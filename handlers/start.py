@@ -191,7 +191,7 @@ async def handle_start(ctx: Context, args: str) -> None:
     ctx.roles.add(invite.role)
     if invite.role == "reporter":
         ctx.unit_ids.add(ident(unit))
-    ctx.audit("join", unit=unit.code, role=invite.role, invite=invite.code)
+    await ctx.audit("join", unit=unit.code, role=invite.role, invite=invite.code)
     ctx.reply(t("Chào mừng {name}! Bạn đã tham gia {unit} với vai trò {role}.",
                 name=member.display_name, unit=unit.name, role=role)
               + "\n\n" + help_text(t, ctx.roles))

@@ -197,6 +197,16 @@ async def logged(session: AsyncSession, action: str, detail: str) -> bool:
         AuditLog.action == action, AuditLog.detail == detail))).first() is not None
 
 
+_WRITE_AUDIT = AuditLog.__table__.insert()  # type: ignore[attr-defined]
+
+
+async def write_audit(session: AsyncSession, row: dict[str, Any]) -> None:
+    """One audit log entry (its columns), as a Core statement: every answer writes one, and
+    an ORM object would cost it a flush of its own."""
+    connection = await session.connection()
+    await connection.execute(_WRITE_AUDIT, row)
+
+
 async def latest_audit_entries(session: AsyncSession, assignment_id: int,
                                limit: int) -> list[AuditLog]:
     """The latest `limit` audit log entries of a task, oldest first."""
