@@ -168,8 +168,8 @@ async def handle_free(ctx: Context) -> None:
                         "hoặc gửi tệp báo cáo.",
                         text=excerpt(event.text)))
             return
-    if picked is None:
-        rows = await open_targets_of(ctx, ctx.unit_ids)
+    if picked is None:  # the answer's target is locked as it is read (one statement)
+        rows = await open_targets_of(ctx, ctx.unit_ids, locked=True)
         if not rows and (event.file is not None
                          or (status and status.kind in (SubmissionKind.DONE, SubmissionKind.NIL))):
             # A re-submission without a reply: the task already submitted, if only one is.

@@ -116,11 +116,13 @@ def _owed_now(ctx: Context, target: Target, current: dict[int, str]) -> bool:
         target.state in OPEN_TARGET_STATES and target.deadline >= ctx.now)
 
 
-async def open_targets_of(ctx: Context, unit_ids: set[int]) -> list[tuple[Target, Assignment]]:
-    """The open targets of the current periods of active tasks of `unit_ids`."""
+async def open_targets_of(ctx: Context, unit_ids: set[int], locked: bool = False
+                          ) -> list[tuple[Target, Assignment]]:
+    """The open targets of the current periods of active tasks of `unit_ids` (`locked`: for
+    an answer to one of them, see `storage.submissions.open_targets_of`)."""
     if not unit_ids:
         return []
-    rows = await submissions.open_targets_of(ctx.session, unit_ids)
+    rows = await submissions.open_targets_of(ctx.session, unit_ids, locked)
     current = {ident(a): a.period for _, a in rows}  # read with them: no second query
     return [(t, a) for t, a in rows if _owed_now(ctx, t, current)]
 

@@ -28,8 +28,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core import transitions
 from core.states import TargetState
 from storage import tally, tasks
-from storage.models import Assignment, Submission, Target, Unit
-from storage.queries import ROW_LOCK, one_of, reads_as_committed
+from storage.models import Assignment, Submission, Target, Unit, ident
+from storage.queries import ROW_LOCK, locked, one_of, reads_as_committed
 
 ID_CHUNK = 5000  # ids per IN (...) list on SQLite (PostgreSQL gets them as one array)
 
@@ -82,12 +82,14 @@ async def get(session: AsyncSession, target_id: int) -> Target | None:
 async def lock(session: AsyncSession, target: Target) -> Assignment:
     """Lock `target`'s row and read it again, then its task: a change decided from them
     sees every change committed before it. Returns the task. `target` was read in this
-    transaction: where that read is as committed (SQLite), neither is read again."""
+    transaction: where that read is as committed (SQLite), neither is read again; where it
+    was read under its lock (`storage.queries.note_locked`), only the task is, after it."""
     if reads_as_committed(session):
         assignment = await session.get(Assignment, target.assignment_id)
         assert assignment is not None
         return assignment
-    await get(session, target.id)  # type: ignore[arg-type]
+    if not locked(session, "target", ident(target)):
+        await get(session, ident(target))
     assignment = await session.get(Assignment, target.assignment_id, populate_existing=True)
     assert assignment is not None
     return assignment

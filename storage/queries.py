@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import any_, bindparam
@@ -28,6 +28,26 @@ def subtree(roots: Any) -> Any:
 # insert rows that refer to it (a reminder's message, a submission), which a plain FOR UPDATE
 # would hold up.
 ROW_LOCK: dict[str, Any] = {"key_share": True}
+_LOCKED = "locked rows"  # `Session.info` key: see `note_locked`
+
+
+def note_locked(session: Any, table: str, ids: Iterable[int]) -> None:
+    """Remember that the current transaction of `session` read these rows of `table` under
+    `ROW_LOCK`, afresh (`for_change`): `locked` answers for them until it ends, and a change
+    need not read them again. (Not for rows locked inside a savepoint: rolling it back
+    releases their locks.)"""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, {})
+    held[1].setdefault(table, set()).update(ids)
+
+
+def locked(session: Any, table: str, row_id: int) -> bool:
+    """Whether the current transaction of `session` holds the row's lock (`note_locked`)."""
+    held = session.info.get(_LOCKED)
+    return (held is not None and held[0] is session.sync_session.get_transaction()
+            and row_id in held[1].get(table, ()))
 
 
 def for_change(query: Any) -> Any:

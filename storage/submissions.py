@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.states import OPEN_TARGET_STATES, AssignmentState, SubmissionKind, TargetState
-from storage.models import Assignment, Submission, Target
+from storage.models import Assignment, Submission, Target, ident
+from storage.queries import ROW_LOCK, note_locked, reads_as_committed
 
 
 async def current_periods(session: AsyncSession, assignment_ids: Iterable[int]
@@ -31,12 +32,24 @@ _OPEN_TARGETS = (
 )
 
 
-async def open_targets_of(session: AsyncSession, unit_ids: Iterable[int]
+# ... with the targets' rows locked and read afresh (not their tasks': every answer to a
+# national task would take turns on its row).
+_OPEN_TARGETS_LOCKED = _OPEN_TARGETS.with_for_update(of=Target, **ROW_LOCK).execution_options(
+    populate_existing=True)
+
+
+async def open_targets_of(session: AsyncSession, unit_ids: Iterable[int], locked: bool = False
                           ) -> list[tuple[Target, Assignment]]:
     """The open targets of active tasks of `unit_ids`, of every period, the earliest
-    deadline first."""
-    rows = await session.exec(_OPEN_TARGETS, params={"unit_ids": list(unit_ids)})
-    return [(t, a) for t, a in rows.all()]
+    deadline first. `locked`: their rows locked for a change (an answer to one of them), so
+    that `services.targets.lock` need not read them again."""
+    if locked and not reads_as_committed(session):
+        rows = (await session.exec(_OPEN_TARGETS_LOCKED,
+                                   params={"unit_ids": list(unit_ids)})).all()
+        note_locked(session, "target", [ident(t) for t, _ in rows])
+    else:
+        rows = (await session.exec(_OPEN_TARGETS, params={"unit_ids": list(unit_ids)})).all()
+    return [(t, a) for t, a in rows]
 
 
 async def submitted_targets_of(session: AsyncSession, unit_ids: Iterable[int]

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
 from sqlmodel import col, func, select
 
 from app.bootstrap import Runtime
@@ -212,6 +213,38 @@ async def test_answers_racing_a_cancel_keep_the_counters(settings: Settings) -> 
         await assert_rebuilt_alike(bot)
     finally:
         await other.close()
+        await bot.runtime.close()
+
+
+async def test_an_answer_reads_its_target_once_locked_and_its_task_after_the_lock(
+        settings: Settings) -> None:
+    """The unit's open targets are read with their rows locked (PostgreSQL), so the target
+    an answer changes is not read a second time; the task is read again after the lock
+    (a cancel committed meanwhile is seen). SQLite holds the write lock from BEGIN: the
+    rows read are as committed, and the task comes from the first read."""
+    bot = await seeded_bot(settings, NOW)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = bot.runtime.engine.sync_engine
+    try:
+        await bot.assign(NOW, "Báo cáo | hạn 20/05/2023 | đơn vị A")
+        event.listen(engine, "before_cursor_execute", seen)
+        await bot.runtime.dispatcher.handle(
+            Incoming("console", "ht_a", "ht_a", text="đang làm 40%"), NOW)
+        event.remove(engine, "before_cursor_execute", seen)
+        targets = [s for s in statements if s.startswith("SELECT target.id")]
+        tasks = [s for s in statements if s.startswith("SELECT assignment.id")]
+        if settings.database_url.startswith("postgresql"):
+            assert len(targets) == 1 and targets[0].endswith("FOR NO KEY UPDATE OF target")
+            assert len(tasks) == 1 and statements.index(tasks[0]) > statements.index(targets[0])
+        else:
+            assert len(targets) == 1 and "FOR" not in targets[0] and not tasks
+        await bot.sender.drain(NOW)
+        assert "đang làm nhiệm vụ" in texts(bot, "ht_a")[-1]
+    finally:
         await bot.runtime.close()
 
 
