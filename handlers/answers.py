@@ -370,9 +370,9 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
 
     async def record(kind: SubmissionKind, text: str = "", percent: int | None = None,
                      route: str | None = None) -> Submission:
-        row = Submission(target_id=ident(target), member_id=ident(member), kind=kind,
-                         percent=percent, text=text, route=route, created_at=ctx.now)
-        ctx.session.add(row)
+        row = await submissions.write(ctx.session, Submission(
+            target_id=ident(target), member_id=ident(member), kind=kind, percent=percent,
+            text=text, route=route, created_at=ctx.now))
         await ctx.audit(f"status_{kind}", assignment.id, target=target.id)
         return row
 

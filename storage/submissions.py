@@ -81,6 +81,19 @@ async def unit_targets_of_task(session: AsyncSession, assignment_id: int | None,
         Target.state != TargetState.REMOVED))).all())
 
 
+_WRITE = Submission.__table__.insert().returning(  # type: ignore[attr-defined]
+    Submission.__table__.c.id)  # type: ignore[attr-defined]
+
+
+async def write(session: AsyncSession, row: Submission) -> Submission:
+    """Write a new submission as a Core statement (every status answer writes one; an ORM
+    object would cost it a flush of its own); returns it with its id, outside the session."""
+    connection = await session.connection()
+    values = row.model_dump(exclude={"id"})
+    row.id = (await connection.execute(_WRITE, values)).scalar_one()
+    return row
+
+
 async def live_submissions(session: AsyncSession, target_id: int | None) -> list[Submission]:
     """The submissions of the target that were not withdrawn (nor moved)."""
     return list((await session.exec(select(Submission).where(
