@@ -320,11 +320,9 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
-    submission = Submission(target_id=ident(target), member_id=ident(ctx.member),
-                            kind=SubmissionKind.FILE, file_id=stored.id, text=caption,
-                            created_at=ctx.now)
-    ctx.session.add(submission)
-    await ctx.session.flush()
+    submission = await submissions.write(ctx.session, Submission(
+        target_id=ident(target), member_id=ident(ctx.member), kind=SubmissionKind.FILE,
+        file_id=ident(stored), text=caption, created_at=ctx.now))
     unit = await unit_name(ctx, target.unit_id)
     size = t.number(round(stored.size / 1024, 1))
     if assignment.requires == Requires.BOTH and not await _has(ctx, target, SubmissionKind.DONE):
@@ -396,13 +394,11 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                      task=task, timing=_timing(ctx, target))
         if again:
             text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
-        await ctx.session.flush()
         ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
         submission = await record(SubmissionKind.NIL, text=status.note)
         if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
-        await ctx.session.flush()
         ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
                     "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
                     timing=_timing(ctx, target)),
