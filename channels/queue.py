@@ -8,7 +8,7 @@ handled event's replies get their slots the same way inside the event's own tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -73,10 +73,6 @@ class Queue(Protocol):
 
     def within(self, session: Any, channel: str) -> Claiming:
         """The same steps inside a handled event's transaction (`session`)."""
-        ...
-
-    def queued(self, rows: Sequence[Any]) -> list[Queued]:
-        """The sender's view of a handled event's replies, once committed."""
         ...
 
     async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:

@@ -193,7 +193,7 @@ class Sender:
         self._hold: asyncio.Future[None] | None = None  # commits `_held` after `ACK_HOLD`
         self._claim_size: dict[str, int] = {}  # channel → rows of this process's next claim
         self._lanes: dict[str, int] = {}  # channel → lanes of its limit the next claim takes
-        self._reply_languages: dict[int, str] = {}  # id(row) → language, for `send_claimed`
+        self._reply_languages: dict[int, str] = {}  # row id → language, for `send_claimed`
         self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
         self._recording = asyncio.Lock()
         self._recorded_at = 0.0  # perf_counter of `_record`'s last commit
@@ -295,7 +295,7 @@ class Sender:
         free_at = min(later) if soonest <= wall + HORIZON else soonest - HORIZON
         return [], max(0.01, free_at - wall), bounded
 
-    async def reserve(self, session: Any, rows: list[Any]) -> list[tuple[Any, float]]:
+    async def reserve(self, session: Any, rows: list[Queued]) -> list[tuple[Queued, float]]:
         """The slots of a handled event's replies (`handlers.dispatcher.Replies`: its outbox
         rows, not yet committed), in its transaction `session`; returns the rows that got
         one (a busy chat's wait for a claim). The languages of their members are read here
@@ -314,19 +314,17 @@ class Sender:
         languages = await self._languages([row for row, _ in chosen], tx)
         for row, _ in chosen:
             if row.member_id in languages:
-                self._reply_languages[id(row)] = languages[row.member_id]
+                self._reply_languages[row.id] = languages[row.member_id]
         return chosen
 
-    async def send_claimed(self, channel: str, rows: list[tuple[Any, float]],
+    async def send_claimed(self, channel: str, rows: list[tuple[Queued, float]],
                            now: datetime) -> int:
         """Send rows this process claimed already (`reserve`'s, once their transaction
         committed); returns how many went out. One that did not (a 429, a failure) is
         released for the normal drain."""
-        languages = {row.member_id: self._reply_languages.pop(id(row))
-                     for row, _ in rows if id(row) in self._reply_languages}
-        queued = self.queue.queued([row for row, _ in rows])
-        return await self._send(channel, [(row, slot) for row, (_, slot) in zip(
-            queued, rows, strict=True)], now, set(), languages, recorded=False)
+        languages = {row.member_id: self._reply_languages.pop(row.id) for row, _ in rows
+                     if row.member_id is not None and row.id in self._reply_languages}
+        return await self._send(channel, rows, now, set(), languages, recorded=False)
 
     async def recorded(self) -> None:
         """Wait until every acknowledgement of `send_claimed` is committed (before the

@@ -47,12 +47,12 @@ from storage.units import unit_names
 async def handle_viec(ctx: Context, _args: str) -> None:
     t = ctx.t
     if not ctx.unit_ids:
-        ctx.reply(t("Bạn không phải đầu mối báo cáo của đơn vị nào nên không có việc phải nộp. "
-                    "Gõ /tiendo để xem tiến độ."))
+        await ctx.reply(t("Bạn không phải đầu mối báo cáo của đơn vị nào nên không có việc phải "
+                          "nộp. Gõ /tiendo để xem tiến độ."))
         return
     rows = await open_targets_of(ctx, ctx.unit_ids)
     if not rows:
-        ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào phải nộp. 👍"))
+        await ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào phải nộp. 👍"))
         return
     lines = [t("Nhiệm vụ còn mở của đơn vị bạn:")]
     apart = await _apart(ctx, rows)
@@ -68,7 +68,7 @@ async def handle_viec(ctx: Context, _args: str) -> None:
                        left=t.time_left(ctx.now, target.deadline), state=state))
     lines.append(t("Trả lời tin nhắn giao việc kèm tệp, hoặc gõ trạng thái (đã xong, đang làm "
                    "60%...)."))
-    ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(lines))
 
 
 # --- finding the target of an answer -----------------------------------------------------
@@ -149,11 +149,11 @@ async def handle_free(ctx: Context) -> None:
     if not ctx.unit_ids:
         if await extensions.handle_staff_reply(ctx):
             return
-        ctx.reply(t("Chưa hiểu tin nhắn này. Gõ /help để xem các lệnh."))
+        await ctx.reply(t("Chưa hiểu tin nhắn này. Gõ /help để xem các lệnh."))
         return
     picked = await _target_of_reply(ctx)
     if isinstance(picked, str):
-        ctx.reply(picked)
+        await ctx.reply(picked)
         return
     status = read_status(ctx, event.text) if event.text and not event.file else None
     if event.file is None and status is None and picked is None:
@@ -163,10 +163,10 @@ async def handle_free(ctx: Context) -> None:
         if len(rows) == 1:
             picked = rows[0]
         else:
-            ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
-                        "xin gia hạn đến 12/5 vì ..., không có số liệu, xin miễn nộp vì ...; "
-                        "hoặc gửi tệp báo cáo.",
-                        text=excerpt(event.text)))
+            await ctx.reply(t("Chưa hiểu «{text}». Hãy gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
+                              "xin gia hạn đến 12/5 vì ..., không có số liệu, xin miễn nộp vì ...; "
+                              "hoặc gửi tệp báo cáo.",
+                              text=excerpt(event.text)))
             return
     if picked is None:  # the answer's target is locked as it is read (one statement)
         rows = await open_targets_of(ctx, ctx.unit_ids, locked=True)
@@ -180,8 +180,8 @@ async def handle_free(ctx: Context) -> None:
                     "nào?"))
                 return
         if not rows:
-            ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào đang mở, nên chưa ghi nhận gì. "
-                        "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
+            await ctx.reply(t("Đơn vị bạn không còn nhiệm vụ nào đang mở, nên chưa ghi nhận gì. "
+                              "Nếu muốn nộp lại, hãy trả lời đúng tin nhắn giao việc."))
             return
         if len(rows) > 1:
             await _ask_which(ctx, rows, lambda tr: tr(
@@ -199,7 +199,7 @@ async def handle_free(ctx: Context) -> None:
         await submit_file(ctx, target, assignment, event.file.name, None)
         return
     if status is None:
-        _ask_back(ctx, target, assignment, event.text)
+        await _ask_back(ctx, target, assignment, event.text)
         return
     await apply_status(ctx, target, assignment, status)
 
@@ -214,12 +214,12 @@ async def _ask_which(ctx: Context, rows: list[tuple[Target, Assignment]],
     if event.file is not None:
         stored, problem = await file_intake.store(ctx, event.file)
         if problem:
-            ctx.reply(problem)
+            await ctx.reply(problem)
             return
         assert stored is not None
         pending.update(file_id=stored.id, file_name=event.file.name)
     await ctx.set_dialogue("answer", {"expect": "pick", "pending": pending})
-    ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
+    await ctx.send(ctx.member, question, _pick_buttons(rows, await _apart(ctx, rows)))
 
 
 RESUBMIT_CHOICES = 5
@@ -257,13 +257,13 @@ async def _period_named(ctx: Context, target: Target, assignment: Assignment,
     return target
 
 
-def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
+async def _ask_back(ctx: Context, target: Target, assignment: Assignment, text: str) -> None:
     assert ctx.member is not None
-    ctx.send(ctx.member, lambda t: t("Chưa hiểu «{text}» cho nhiệm vụ {task}. Hãy chọn một nút, "
-                                     "hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., xin gia "
-                                     "hạn đến 12/5 vì ..., không có số liệu.",
-                                     text=excerpt(text), task=task_line(t, assignment)),
-             status_buttons(ident(target)), target_id=target.id, assignment_id=assignment.id)
+    await ctx.send(ctx.member, lambda t: t("Chưa hiểu «{text}» cho nhiệm vụ {task}. Hãy chọn một "
+                                           "nút, hoặc gõ: đã xong, đang làm 60%, cần hỗ trợ: ..., "
+                                           "xin gia hạn đến 12/5 vì ..., không có số liệu.",
+                                           text=excerpt(text), task=task_line(t, assignment)),
+                   status_buttons(ident(target)), target_id=target.id, assignment_id=assignment.id)
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -306,17 +306,18 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     await targets.lock(ctx.session, target)  # decided on the row as committed, locked
     closed = _closed_reason(ctx, assignment, target)
     if closed:
-        ctx.reply(closed)
+        await ctx.reply(closed)
         return
     if assignment.requires == Requires.STATUS:
-        ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không cần gửi tệp; tệp chưa được "
-                    "ghi nhận. Hãy gõ «đã xong» hoặc bấm Đã nộp.", task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không cần gửi tệp; tệp chưa "
+                          "được ghi nhận. Hãy gõ «đã xong» hoặc bấm Đã nộp.",
+                          task=task_line(t, assignment)))
         return
     if stored is None:
         assert ctx.event is not None and ctx.event.file is not None
         stored, problem = await file_intake.store(ctx, ctx.event.file)
         if problem:
-            ctx.reply(problem)
+            await ctx.reply(problem)
             return
     assert stored is not None
     caption = ctx.event.text.strip() if ctx.event and ctx.event.file else ""
@@ -326,10 +327,10 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
     unit = await unit_name(ctx, target.unit_id)
     size = t.number(round(stored.size / 1024, 1))
     if assignment.requires == Requires.BOTH and not await _has(ctx, target, SubmissionKind.DONE):
-        ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi báo "
-                    "cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
-                    task=task_line(t, assignment)),
-                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
+        await ctx.reply(t("📥 Đã nhận tệp «{name}» ({size} KB) của {unit} cho nhiệm vụ {task}. Khi "
+                          "báo cáo đã hoàn tất, hãy gõ «đã xong».", name=name, size=size, unit=unit,
+                          task=task_line(t, assignment)),
+                        await misfiled_buttons(ctx, submission, target), target_id=target.id)
         await _clear_answer_dialogue(ctx)
         return
     again = await targets.submit(ctx.session, target, ctx.now)
@@ -343,7 +344,7 @@ async def submit_file(ctx: Context, target: Target, assignment: Assignment, name
         text += "\n" + t("Kỳ báo cáo: {period}", period=target.period)
     if again:
         text += "\n" + t("Đây là bản nộp lại; bản trước vẫn được lưu.")
-    ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
+    await ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     await _clear_answer_dialogue(ctx)
 
 
@@ -360,7 +361,7 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
     await targets.lock(ctx.session, target)  # decided on the row as committed, locked
     closed = _closed_reason(ctx, assignment, target)
     if closed:
-        ctx.reply(closed)
+        await ctx.reply(closed)
         return
     member = ctx.member
     task = task_line(t, assignment)
@@ -378,8 +379,8 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
         if status.route is None and assignment.requires in (Requires.FILE, Requires.BOTH) \
                 and not await _has(ctx, target, SubmissionKind.FILE):
             await ctx.set_dialogue("answer", {"expect": "file", "target_id": target.id})
-            ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm tệp); "
-                        "chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
+            await ctx.reply(t("Nhiệm vụ {task} cần tệp báo cáo. Hãy gửi tệp (trả lời tin này kèm "
+                              "tệp); chưa ghi nhận là đã nộp.", task=task), target_id=target.id)
             return
         submission = await record(SubmissionKind.DONE, text=status.note, route=status.route)
         again = await targets.submit(ctx.session, target, ctx.now)
@@ -394,51 +395,52 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
                      task=task, timing=_timing(ctx, target))
         if again:
             text += "\n" + t("Đây là lần báo nộp lại; lần trước vẫn được lưu.")
-        ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
+        await ctx.reply(text, await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "nil":
         submission = await record(SubmissionKind.NIL, text=status.note)
         if not await targets.submit(ctx.session, target, ctx.now, nil=True):
             await after_answer(ctx, target)
-        ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
-                    "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
-                    timing=_timing(ctx, target)),
-                  await misfiled_buttons(ctx, submission, target), target_id=target.id)
+        await ctx.reply(t("✅ Đã ghi nhận: {unit} không có số liệu để báo cáo cho nhiệm vụ {task} "
+                          "(báo cáo không phát sinh) — {timing}.", unit=unit, task=task,
+                          timing=_timing(ctx, target)),
+                        await misfiled_buttons(ctx, submission, target), target_id=target.id)
     elif status.kind == "progress":
         await record(SubmissionKind.PROGRESS, percent=status.percent)
         await targets.progress(ctx.session, target, status.percent)
         if status.percent is None:
             await ctx.set_dialogue("answer", {"expect": "percent", "target_id": target.id})
-            ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task}. Đã làm được bao nhiêu "
-                        "phần trăm? Gõ một con số, ví dụ 40. Bot vẫn sẽ nhắc đến khi đơn vị "
-                        "nộp.", unit=unit, task=task), target_id=target.id)
+            await ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task}. Đã làm được bao "
+                              "nhiêu phần trăm? Gõ một con số, ví dụ 40. Bot vẫn sẽ nhắc đến khi "
+                              "đơn vị nộp.", unit=unit, task=task), target_id=target.id)
             return
         shown = t("{percent}%", percent=status.percent)
-        ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task} {shown}. Bot vẫn sẽ nhắc "
-                    "đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.", unit=unit,
-                    task=task, shown=shown), target_id=target.id)
+        await ctx.reply(t("📝 Đã ghi nhận: {unit} đang làm nhiệm vụ {task} {shown}. Bot vẫn sẽ "
+                          "nhắc đến khi đơn vị nộp; gõ «đang làm 60%» để cập nhật tiến độ.",
+                          unit=unit, task=task, shown=shown), target_id=target.id)
     elif status.kind == "not_started":
         await record(SubmissionKind.NOT_STARTED)
-        ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: {deadline}. "
-                    "Cần giúp gì, hãy gõ «cần hỗ trợ: ...».", unit=unit, task=task,
-                    deadline=t.moment(target.deadline)), target_id=target.id)
+        await ctx.reply(t("📝 Đã ghi nhận: {unit} chưa làm được nhiệm vụ {task}. Hạn nộp: "
+                          "{deadline}. Cần giúp gì, hãy gõ «cần hỗ trợ: "
+                          "...».", unit=unit, task=task,
+                          deadline=t.moment(target.deadline)), target_id=target.id)
     elif status.kind == "help":
         if not status.note:
             await ctx.set_dialogue("answer", {"expect": "help", "target_id": target.id})
-            ctx.reply(t("Bạn cần hỗ trợ gì về nhiệm vụ {task}? Hãy gõ nội dung.", task=task),
-                      target_id=target.id)
+            await ctx.reply(t("Bạn cần hỗ trợ gì về nhiệm vụ {task}? Hãy gõ nội dung.", task=task),
+                            target_id=target.id)
             return
         await record(SubmissionKind.HELP, text=status.note)
         staff = await ctx.session.get(Member, assignment.assigned_by)
         if staff is not None:
-            ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): {note}",
-                                          unit=unit, task=task_line(tr, assignment),
-                                          who=member.display_name, note=status.note),
-                     target_id=target.id)
-        ctx.reply(t("📨 Đã chuyển yêu cầu hỗ trợ về nhiệm vụ {task} tới văn phòng.", task=task),
-                  target_id=target.id)
+            await ctx.send(staff, lambda tr: tr("🆘 {unit} cần hỗ trợ về nhiệm vụ {task} ({who}): "
+                                                "{note}", unit=unit, task=task_line(tr, assignment),
+                                                who=member.display_name, note=status.note),
+                           target_id=target.id)
+        await ctx.reply(t("📨 Đã chuyển yêu cầu hỗ trợ về nhiệm vụ {task} tới văn phòng.",
+                          task=task), target_id=target.id)
     elif status.kind == "extension":
         if status.until_error is not None:
-            ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
+            await ctx.reply(_extension_date_problem(t, status.until_error), target_id=target.id)
             return
         if status.late_count is not None:
             until = late_until(target.deadline, status.late_count, status.late_unit,
@@ -448,16 +450,16 @@ async def apply_status(ctx: Context, target: Target, assignment: Assignment,
             return
         if status.until is None:
             await ctx.set_dialogue("answer", {"expect": "ext", "target_id": target.id})
-            ctx.reply(t("Xin gia hạn nhiệm vụ {task} đến ngày nào, vì sao? Ví dụ: đến 12/5 vì "
-                        "chờ số liệu.", task=task), target_id=target.id)
+            await ctx.reply(t("Xin gia hạn nhiệm vụ {task} đến ngày nào, vì sao? Ví dụ: đến 12/5 "
+                              "vì chờ số liệu.", task=task), target_id=target.id)
             return
         await extensions.request(ctx, target, assignment, status.until.due, status.note)
         return
     elif status.kind == "excuse":
         if not status.note:
             await ctx.set_dialogue("answer", {"expect": "excuse", "target_id": target.id})
-            ctx.reply(t("Vì sao đơn vị xin miễn nộp nhiệm vụ {task}? Hãy gõ lý do.", task=task),
-                      target_id=target.id)
+            await ctx.reply(t("Vì sao đơn vị xin miễn nộp nhiệm vụ {task}? Hãy gõ lý do.",
+                              task=task), target_id=target.id)
             return
         await excuses.request(ctx, target, assignment, status.note)
     await _clear_answer_dialogue(ctx)
@@ -515,13 +517,13 @@ def move_label(t: Translator, other: Target, assignment: Assignment, source: Tar
 async def _own_target(ctx: Context, target_id: int) -> tuple[Target, Assignment] | None:
     target = await ctx.session.get(Target, target_id)
     if target is None or target.unit_id not in ctx.unit_ids:
-        ctx.reply(ctx.t("Nút này không dành cho đơn vị bạn."))
+        await ctx.reply(ctx.t("Nút này không dành cho đơn vị bạn."))
         return None
     assignment = await ctx.session.get(Assignment, target.assignment_id)
     assert assignment is not None
     closed = _closed_reason(ctx, assignment, target)
     if closed:
-        ctx.reply(closed)
+        await ctx.reply(closed)
         return None
     return target, assignment
 
@@ -529,7 +531,7 @@ async def _own_target(ctx: Context, target_id: int) -> tuple[Target, Assignment]
 async def on_status_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     press = StatusPress.from_parts(parts)
     if press is None:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     owned = await _own_target(ctx, press.target_id)
     if owned is None:
@@ -551,7 +553,7 @@ async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None
     data = dialogue_data(dialogue) if dialogue and dialogue.kind == "answer" else {}
     press = Pick.from_parts(parts)
     if data.get("expect") != "pick" or press is None:
-        ctx.reply(ctx.t("Câu trả lời này đã được xử lý rồi."))
+        await ctx.reply(ctx.t("Câu trả lời này đã được xử lý rồi."))
         return
     owned = await _own_target(ctx, press.target_id)
     if owned is None:
@@ -565,7 +567,7 @@ async def on_pick_button(ctx: Context, parts: list[str], source: Outbox) -> None
         return
     status = read_status(ctx, pending.get("text", ""))
     if status is None:
-        _ask_back(ctx, target, assignment, pending.get("text", ""))
+        await _ask_back(ctx, target, assignment, pending.get("text", ""))
         return
     await apply_status(ctx, target, assignment, status)
 
@@ -613,7 +615,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     if expect == "excuse" and (status is None or status.kind == "excuse"):
         note = status.note if status else text
         if not fold(note):
-            ctx.reply(ctx.t("Hãy gõ lý do xin miễn nộp (hoặc /huy để thôi)."))
+            await ctx.reply(ctx.t("Hãy gõ lý do xin miễn nộp (hoặc /huy để thôi)."))
             return
         await ctx.clear_dialogue()
         await apply_status(ctx, target, assignment, StatusAnswer("excuse", note=note))
@@ -622,7 +624,7 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         if status is None:
             status = read_status(ctx, f"xin gia hạn {text}")
         if status is None or (status.until is None and status.until_error is None):
-            ctx.reply(ctx.t("Chưa đọc được ngày. Hãy gõ, ví dụ: đến 12/5 vì chờ số liệu "
+            await ctx.reply(ctx.t("Chưa đọc được ngày. Hãy gõ, ví dụ: đến 12/5 vì chờ số liệu "
                             "(hoặc /huy để thôi)."))
             return
         if status.until_error is None:
@@ -633,5 +635,5 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     if status is not None:
         await apply_status(ctx, target, assignment, status)
     elif fold(text):
-        _ask_back(ctx, target, assignment, text)
+        await _ask_back(ctx, target, assignment, text)
 

@@ -60,23 +60,24 @@ async def child_of(ctx: Context, target_id: int) -> Assignment | None:
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới giao tiếp được nhiệm vụ."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới giao tiếp được nhiệm vụ."))
         return
     ref, _, rest = args.strip().partition("|")
     ref = ref.strip()
     if not ref:
-        ctx.reply(t(USAGE))
+        await ctx.reply(t(USAGE))
         return
     parent = await find_task(ctx.session, ctx.scope, ref)
     if parent is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(ref)))
+        await ctx.reply(t("Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.",
+                          ref=excerpt(ref)))
         return
     offices = sorted(ctx.scope.staff_offices)
     target = await tasks.first_target_of(ctx.session, ident(parent),
                                          parent.period, offices) if offices else None
     if target is None:
-        ctx.reply(t("Nhiệm vụ {task} không giao cho đơn vị của bạn; chỉ đơn vị nhận nhiệm vụ "
-                    "mới giao tiếp được cho các đơn vị cấp dưới.", task=task_line(t, parent)))
+        await ctx.reply(t("Nhiệm vụ {task} không giao cho đơn vị của bạn; chỉ đơn vị nhận nhiệm vụ "
+                          "mới giao tiếp được cho các đơn vị cấp dưới.", task=task_line(t, parent)))
         return
     await _open(ctx, parent, target, ("| " + rest) if rest.strip() else "")
 
@@ -93,11 +94,11 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     target = await ctx.session.get(Target, press.target_id) if press else None
     parent = await ctx.session.get(Assignment, target.assignment_id) if target else None
     if target is None or parent is None:
-        ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     if not roles.can_assign(ctx.roles) or not (
             ctx.scope.is_admin or target.unit_id in ctx.scope.staff_offices):
-        ctx.reply(t("Chỉ chuyên viên của đơn vị nhận nhiệm vụ mới giao tiếp được."))
+        await ctx.reply(t("Chỉ chuyên viên của đơn vị nhận nhiệm vụ mới giao tiếp được."))
         return
     await _open(ctx, parent, target, "")
 
@@ -105,12 +106,13 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> None:
     t = ctx.t
     if parent.state != AssignmentState.ACTIVE:
-        ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, parent)))
+        await ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, parent)))
         return
     existing = await child_of(ctx, ident(target))
     if existing is not None:
-        ctx.reply(t("Đơn vị đã giao tiếp nhiệm vụ {task} thành nhiệm vụ #{number}; xem tiến độ: "
-                    "/tiendo #{number}.", task=task_line(t, parent), number=existing.number))
+        await ctx.reply(t("Đơn vị đã giao tiếp nhiệm vụ {task} thành nhiệm vụ #{number}; xem "
+                          "tiến độ: /tiendo #{number}.", task=task_line(t, parent),
+                          number=existing.number))
         return
     office = await ctx.session.get(Unit, target.unit_id)
     assert office is not None
@@ -132,8 +134,8 @@ async def _open(ctx: Context, parent: Assignment, target: Target, rest: str) -> 
     if rest:
         line = parse_giao_line(rest)
         if line.unknown:
-            ctx.reply(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, chi tiết.",
-                        part=excerpt(" | ".join(line.unknown))))
+            await ctx.reply(t("Không hiểu phần «{part}»; các phần là: hạn, đơn vị, chi tiết.",
+                              part=excerpt(" | ".join(line.unknown))))
             return
         if line.details:
             draft["details"] = line.details
@@ -200,7 +202,7 @@ async def _tell_office(ctx: Context, child: Assignment, news: Callable[[Translat
                             deadline=tr.moment(office_target.deadline)))
         return "\n".join(lines)
 
-    ctx.send(staff, render, priority=1, assignment_id=child.id)
+    await ctx.send(staff, render, priority=1, assignment_id=child.id)
 
 
 async def cancel_children(ctx: Context, parent: Assignment) -> int:
@@ -214,8 +216,8 @@ async def cancel_children(ctx: Context, parent: Assignment) -> int:
         await ctx.audit("cancel", child.id, number=child.number, because=f"#{parent.number}")
         staff = await ctx.session.get(Member, child.assigned_by)
         if staff is not None and (ctx.member is None or staff.id != ctx.member.id):
-            ctx.send(staff, partial(_cancelled_text, parent=parent, child=child), priority=1,
-                     assignment_id=child.id)
+            await ctx.send(staff, partial(_cancelled_text, parent=parent, child=child), priority=1,
+                           assignment_id=child.id)
     return told
 
 
@@ -233,7 +235,7 @@ async def after_extension(ctx: Context, target: Target, parent: Assignment) -> N
     if child is None or staff is None:
         return
     child_due = await tasks.earliest_deadline(ctx.session, ident(child))
-    ctx.send(staff, lambda tr: tr(
+    await ctx.send(staff, lambda tr: tr(
         "ℹ️ Nhiệm vụ {parent} được gia hạn cho đơn vị đến {until}. Nhiệm vụ giao tiếp {task} "
         "vẫn giữ hạn {deadline}; có thể gia hạn cho các đơn vị nếu cần.",
         parent=task_line(tr, parent), until=tr.moment(target.deadline),
@@ -249,12 +251,12 @@ async def after_excuse(ctx: Context, target: Target) -> None:
     parent = await ctx.session.get(Assignment, target.assignment_id)
     if child is None or staff is None or parent is None or child.state != AssignmentState.ACTIVE:
         return
-    ctx.send(staff, lambda tr: tr(
+    await ctx.send(staff, lambda tr: tr(
         "ℹ️ Đơn vị được miễn nộp nhiệm vụ {parent}. Nhiệm vụ giao tiếp {task} còn cần không? "
         "Bấm «Huỷ #{number}» để huỷ và báo các đơn vị; nếu vẫn cần thì không phải làm gì.",
         parent=task_line(tr, parent), task=task_line(tr, child), number=child.number),
         lambda tr: [Button(tr("Huỷ #{number}", number=child.number),
-                           CancelHandDown(child.number).pack())],
+                                 CancelHandDown(child.number).pack())],
         priority=1, assignment_id=child.id)
 
 

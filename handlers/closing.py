@@ -27,10 +27,10 @@ async def handle_reopen(ctx: Context, args: str) -> None:
 async def _set(ctx: Context, args: str, closing: bool) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới đóng hoặc mở lại được nhiệm vụ."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới đóng hoặc mở lại được nhiệm vụ."))
         return
     if not args.strip():
-        ctx.reply(t("Gõ /dong #số để đóng một nhiệm vụ (thôi nhắc), /mo #số để mở lại."))
+        await ctx.reply(t("Gõ /dong #số để đóng một nhiệm vụ (thôi nhắc), /mo #số để mở lại."))
         return
     assignment = await task_to_change(ctx, args, t(
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
@@ -41,11 +41,11 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
     state = AssignmentState.CLOSED if closing else AssignmentState.ACTIVE
     refusal = transitions.task_refusal(assignment.state, state)
     if refusal == transitions.TaskRefusal.CANCELLED:
-        ctx.reply(t("Nhiệm vụ {task} đã được huỷ.", task=task))
+        await ctx.reply(t("Nhiệm vụ {task} đã được huỷ.", task=task))
         return
     if refusal == transitions.TaskRefusal.ALREADY:
-        ctx.reply(t("Nhiệm vụ {task} đã đóng rồi.", task=task) if closing
-                  else t("Nhiệm vụ {task} đang mở.", task=task))
+        await ctx.reply(t("Nhiệm vụ {task} đã đóng rồi.", task=task) if closing
+                        else t("Nhiệm vụ {task} đang mở.", task=task))
         return
     await targets.set_task_state(ctx.session, assignment, state)
     owed = await tasks.open_targets(ctx.session, ident(assignment),
@@ -58,11 +58,11 @@ async def _set(ctx: Context, args: str, closing: bool) -> None:
     if closing:
         await ctx.audit("close", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã đóng nhiệm vụ."))
-        ctx.reply(t("Đã đóng nhiệm vụ {task}: bot thôi nhắc {n} đơn vị chưa nộp; bài nộp muộn "
-                    "vẫn được ghi nhận. Mở lại bằng /mo #{number}.", task=task, n=len(owed),
-                    number=assignment.number))
+        await ctx.reply(t("Đã đóng nhiệm vụ {task}: bot thôi nhắc {n} đơn vị chưa nộp; bài nộp "
+                          "muộn vẫn được ghi nhận. Mở lại bằng /mo #{number}.", task=task,
+                          n=len(owed), number=assignment.number))
     else:
         await ctx.audit("reopen", assignment.id, number=assignment.number, still_open=len(owed))
         await tell_assigner(ctx, assignment, lambda tr: tr("đã mở lại nhiệm vụ."))
-        ctx.reply(t("Đã mở lại nhiệm vụ {task}; đã lập lại lịch nhắc cho {n} đơn vị chưa nộp "
-                    "từ bây giờ.", task=task, n=len(owed)))
+        await ctx.reply(t("Đã mở lại nhiệm vụ {task}; đã lập lại lịch nhắc cho {n} đơn vị chưa nộp "
+                          "từ bây giờ.", task=task, n=len(owed)))

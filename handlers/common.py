@@ -132,7 +132,7 @@ async def task_to_change(ctx: Context, ref: str, unknown: str) -> Assignment | N
     `unknown` (no such task, or none they can see) or with the office that owns it."""
     assignment = await task_by_ref(ctx.session, ref)
     if assignment is None:
-        ctx.reply(unknown)
+        await ctx.reply(unknown)
         return None
     return assignment if await may_change(ctx, assignment, unknown) else None
 
@@ -143,13 +143,13 @@ async def may_change(ctx: Context, assignment: Assignment, unknown: str) -> bool
     t = ctx.t
     check = await check_change(ctx.session, ctx.scope, assignment)
     if check.access is Access.UNKNOWN:
-        ctx.reply(unknown)
+        await ctx.reply(unknown)
     elif check.access is Access.NOT_OWNER:
-        ctx.reply(t("Nhiệm vụ {task} do {office} giao; chỉ chuyên viên của {office} mới thay "
-                    "đổi được nhiệm vụ này.", task=task_line(t, assignment),
-                    office=check.office) if check.office else
-                  t("Nhiệm vụ {task} là nhiệm vụ chung của toàn hệ thống; chỉ quản trị viên "
-                    "mới thay đổi được nhiệm vụ này.", task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} do {office} giao; chỉ chuyên viên của {office} mới thay "
+                          "đổi được nhiệm vụ này.", task=task_line(t, assignment),
+                          office=check.office) if check.office else
+                        t("Nhiệm vụ {task} là nhiệm vụ chung của toàn hệ thống; chỉ quản trị viên "
+                          "mới thay đổi được nhiệm vụ này.", task=task_line(t, assignment)))
     return check.access is Access.ALLOWED
 
 
@@ -163,9 +163,10 @@ async def tell_assigner(ctx: Context, assignment: Assignment, change: Callable[[
     if assigner is None:
         return
     who = ctx.member.display_name
-    ctx.send(assigner, lambda tr: tr("ℹ️ {who} đã thay đổi nhiệm vụ {task} do bạn giao: {change}",
-                                     who=who, task=task_line(tr, assignment), change=change(tr)),
-             assignment_id=assignment.id)
+    await ctx.send(assigner, lambda tr: tr("ℹ️ {who} đã thay đổi nhiệm vụ {task} do bạn giao: "
+                                           "{change}", who=who, task=task_line(tr, assignment),
+                                           change=change(tr)),
+                   assignment_id=assignment.id)
 
 
 # --- offices that hand tasks down (cascade) ----------------------------------------------

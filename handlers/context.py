@@ -14,14 +14,14 @@ from typing import Any, NamedTuple
 from app.config import Settings
 from core import policy as bulk_policy
 from core.i18n import Translator
-from core.messages import Button, Incoming, buttons_to_json
+from core.messages import Button, Incoming, Queued, buttons_to_json
 from core.scope import Scope
 from core.workcal import WorkCalendar
 from services.scope import scope_from
 from storage import events, outbox, tasks
 from storage.db import Session
 from storage.filestore import FileStore
-from storage.models import Dialogue, Member, Outbox
+from storage.models import Dialogue, Member
 
 Render = Callable[[Translator], str]
 
@@ -81,10 +81,11 @@ class Context:
     held: list[events.Held] = field(default_factory=list)
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
     pending: Later | None = None  # the work to run after this transaction (`later`)
-    written: list[Outbox] = field(default_factory=list)  # the messages of `send` and `reply`
+    written: list[Queued] = field(default_factory=list)  # the messages of `send` and `reply`
+    claimed: list[Queued] = field(default_factory=list)  # those of them written claimed
     bulk_written: int = 0  # the messages `write_queued` wrote
     # The worker that sends the event's replies right after its commit
-    # (`handlers.dispatcher.Replies`): they are written claimed by it (`at_once`).
+    # (`handlers.dispatcher.Replies`): they are written claimed by it (`_write`).
     claimer: str | None = None
     # The member's dialogue as read under its lock in this transaction (`dialogue`), by
     # member id: once locked, nobody else changes it until the commit.
@@ -115,7 +116,7 @@ class Context:
         self.unit_ids = {row.unit_id for row in held if row.role == "reporter" and row.unit_id}
         self.scope = scope_from(held, self.settings.department_kinds)
 
-    def send(
+    async def send(
         self,
         member: Member,
         render: Render,
@@ -128,17 +129,15 @@ class Context:
         assignment_id: int | None = None,
         extension_id: int | None = None,
         reminder_id: int | None = None,
-    ) -> Outbox:
+    ) -> None:
         """Queue a message to `member`, rendered now in their language, in their private
         chat (never a group: `Member.chat_id` follows private messages only). Bulk
         (`priority` 1: it answers nobody) written in quiet hours or on a day off waits,
         but for a scheduled reminder, which the reminder policy placed."""
-        row = Outbox(**self._message(member, render, buttons, priority=priority,
-                                     file_id=file_id, file_name=file_name,
-                                     target_id=target_id, assignment_id=assignment_id,
-                                     extension_id=extension_id, reminder_id=reminder_id))
-        self._write(row)
-        return row
+        await self._write(self._message(member, render, buttons, priority=priority,
+                                        file_id=file_id, file_name=file_name,
+                                        target_id=target_id, assignment_id=assignment_id,
+                                        extension_id=extension_id, reminder_id=reminder_id))
 
     def send_bulk(self, member: Member | Recipient, render: Render,
                   buttons: RenderButtons | None = None, **links: int | str | None) -> None:
@@ -183,13 +182,13 @@ class Context:
     def _bulk_wait(self) -> datetime | None:
         return bulk_wait(self.settings, self.now)
 
-    def reply(
+    async def reply(
         self, text: str, buttons: Sequence[Button] = (), **links: int | str | None
-    ) -> Outbox:
+    ) -> None:
         """Answer the sender of the current event in the chat it came from (members or
         strangers), a group if it came from one."""
         assert self.event is not None
-        row = Outbox(
+        await self._write(dict(
             member_id=self.member.id if self.member else None,
             channel=self.event.channel,
             chat_id=self.event.chat_id,
@@ -198,22 +197,22 @@ class Context:
             buttons=buttons_to_json(buttons),
             priority=0,
             created_at=self.now,
-            **links,  # type: ignore[arg-type]
-        )
-        self._write(row)
-        return row
+            **links,
+        ))
 
-    def at_once(self, row: Outbox) -> bool:
-        """Whether `row` is one the event's `claimer` sends right after the commit: not
-        bulk, not held back, on the event's channel."""
-        return (self.event is not None and row.priority == 0 and row.not_before is None
-                and row.channel == self.event.channel)
-
-    def _write(self, row: Outbox) -> None:
-        if self.claimer is not None and self.at_once(row):  # inserted claimed, not updated
-            row.claimed_by, row.claimed_at = self.claimer, self.now
-        self.session.add(row)
+    async def _write(self, values: dict[str, Any]) -> None:
+        """Write one outbox row at once (a Core insert: an ORM object per message costs more
+        than its statement). A reply the event's `claimer` sends right after the commit (not
+        bulk, not held back, on the event's channel) is written claimed by it."""
+        event = self.event
+        claimed = (self.claimer is not None and event is not None and not values["priority"]
+                   and values.get("not_before") is None and values["channel"] == event.channel)
+        if claimed:
+            values.update(claimed_by=self.claimer, claimed_at=self.now)
+        row = await outbox.write(self.session, values)
         self.written.append(row)
+        if claimed:
+            self.claimed.append(row)
 
     async def audit(self, action: str, assignment_id: int | None = None,
                     **detail: object) -> None:

@@ -58,13 +58,13 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     submission = await ctx.session.get(Submission, press.submission_id) if press else None
     target = await ctx.session.get(Target, submission.target_id) if submission else None
     if press is None or submission is None or target is None:
-        ctx.reply(t(STALE))
+        await ctx.reply(t(STALE))
         return
     if target.unit_id not in ctx.unit_ids:
-        ctx.reply(t("Nút này không dành cho đơn vị bạn."))
+        await ctx.reply(t("Nút này không dành cho đơn vị bạn."))
         return
     if submission.withdrawn_at is not None:
-        ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
+        await ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
     assignment = await ctx.session.get(Assignment, target.assignment_id)
     assert assignment is not None
@@ -77,17 +77,18 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
                           Misfiled(ident(submission), ident(other)).pack())
                    for other, a in options]
         buttons.append(Button(t("Rút lại"), Misfiled(ident(submission), withdraw=True).pack()))
-        ctx.reply(t("Bài nộp {what} đang ở nhiệm vụ {task}. Chuyển sang nhiệm vụ nào, hay rút "
-                    "lại?", what=shown, task=task_line(t, assignment)) if options else
-                  t("Bài nộp {what} đang ở nhiệm vụ {task}; đơn vị không còn nhiệm vụ nào khác "
-                    "đang mở. Rút lại bài nộp này?", what=shown, task=task_line(t, assignment)),
-                  buttons, target_id=target.id)
+        await ctx.reply(t("Bài nộp {what} đang ở nhiệm vụ {task}. Chuyển sang nhiệm vụ nào, hay "
+                          "rút lại?", what=shown, task=task_line(t, assignment)) if options else
+                        t("Bài nộp {what} đang ở nhiệm vụ {task}; đơn vị không còn nhiệm vụ nào "
+                          "khác đang mở. Rút lại bài nộp này?", what=shown,
+                          task=task_line(t, assignment)),
+                        buttons, target_id=target.id)
         return
     if press.withdraw:
         assignment = await targets.lock(ctx.session, target)
         await ctx.session.refresh(submission)  # a withdrawal committed meanwhile is seen
         if submission.withdrawn_at is not None:
-            ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
+            await ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
             return
         submission.withdrawn_at = ctx.now
         ctx.session.add(submission)
@@ -95,10 +96,10 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         await recount(ctx, target, assignment)
         await ctx.audit("submission_withdrawn", assignment.id, target=target.id,
                   submission=submission.id)
-        ctx.reply(t("↩️ Đã rút lại {what} của {unit} cho nhiệm vụ {task}; bản đã rút vẫn được "
-                    "lưu trong lịch sử. Nhiệm vụ {task}: {state}.", what=shown,
-                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment),
-                    state=state_words(t, target)), target_id=target.id)
+        await ctx.reply(t("↩️ Đã rút lại {what} của {unit} cho nhiệm vụ {task}; bản đã rút vẫn được "
+                          "lưu trong lịch sử. Nhiệm vụ {task}: {state}.", what=shown,
+                          unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment),
+                          state=state_words(t, target)), target_id=target.id)
         return
     assert press.to is not None
     await _move(ctx, submission, target, assignment, press.to, shown)
@@ -111,7 +112,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     destination = await ctx.session.get(Assignment, other.assignment_id) if other else None
     if other is None or destination is None or other.unit_id not in ctx.unit_ids \
             or other.id == source.id:
-        ctx.reply(t(STALE))
+        await ctx.reply(t(STALE))
         return
     # Both targets locked (in id order) and read again, the submission too: a change made
     # meanwhile by another worker is seen before anything is decided.
@@ -123,15 +124,15 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
     assert fresh is not None and destination is not None
     assignment = fresh
     if submission.withdrawn_at is not None:
-        ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
+        await ctx.reply(t("Bài nộp này đã được chuyển hoặc rút lại rồi."))
         return
     if other.state not in OPEN_TARGET_STATES or destination.state != AssignmentState.ACTIVE:
-        ctx.reply(t("Nhiệm vụ {task} không còn chờ đơn vị nộp; chưa chuyển gì.",
-                    task=task_line(t, destination)))
+        await ctx.reply(t("Nhiệm vụ {task} không còn chờ đơn vị nộp; chưa chuyển gì.",
+                          task=task_line(t, destination)))
         return
     if submission.kind == SubmissionKind.FILE and destination.requires == Requires.STATUS:
-        ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không nhận tệp; chưa chuyển gì.",
-                    task=task_line(t, destination)))
+        await ctx.reply(t("Nhiệm vụ {task} chỉ cần báo trạng thái, không nhận tệp; chưa chuyển gì.",
+                          task=task_line(t, destination)))
         return
     moved = Submission(target_id=ident(other), member_id=submission.member_id,
                        kind=submission.kind, percent=submission.percent, text=submission.text,
@@ -156,7 +157,7 @@ async def _move(ctx: Context, submission: Submission, source: Target, assignment
             "nộp muộn, {late}", late=t.time_left(at, other.deadline))
     else:
         timing = t("nhiệm vụ cần thêm «đã xong» để tính là đã nộp")
-    ctx.reply("\n".join([
+    await ctx.reply("\n".join([
         t("↪️ Đã chuyển {what} của {unit} từ nhiệm vụ {source} sang nhiệm vụ {task} — {timing}.",
           what=shown, unit=await unit_name(ctx, other.unit_id),
           source=task_line(t, assignment), task=task_line(t, destination), timing=timing),

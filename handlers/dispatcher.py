@@ -35,7 +35,7 @@ from typing import Protocol
 
 from app.config import Settings
 from core.i18n import Translator
-from core.messages import Incoming
+from core.messages import Incoming, Queued
 from core.text import clean_name, clean_text
 from handlers import cascade, periods, reach, reminders, router
 from handlers.context import Context, Later
@@ -43,7 +43,7 @@ from storage import events, inbox, outbox, sending
 from storage.db import Session, Sessions, read_only, short
 from storage.figures import aware
 from storage.filestore import FileStore
-from storage.models import Member, Outbox
+from storage.models import Member
 from storage.repositories import bot_message
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class ReplySender(Protocol):
     @property
     def worker(self) -> str: ...
 
-    async def reserve(self, session: Session, rows: list[Outbox]
-                      ) -> list[tuple[Outbox, float]]:
+    async def reserve(self, session: Session, rows: list[Queued]
+                      ) -> list[tuple[Queued, float]]:
         """Give the replies their sending slots; returns those that got one, each with its
         slot (the others wait for the normal drain)."""
         ...
@@ -80,7 +80,7 @@ class Replies:
     claims of a process that is gone are taken over by the normal sender."""
 
     sender: ReplySender
-    rows: list[tuple[Outbox, float]] = field(default_factory=list)  # to send, with slots
+    rows: list[tuple[Queued, float]] = field(default_factory=list)  # to send, with slots
     rest: bool = False  # other messages were queued or freed: the normal drain sends them
     _settle: Callable[[bool], None] | None = None
 
@@ -92,16 +92,15 @@ class Replies:
 
     async def take(self, ctx: Context, freed: bool) -> None:
         """Claim the event's replies; `freed`: rows of the member's that waited may go."""
-        mine = [row for row in ctx.written if ctx.at_once(row)]  # written claimed
+        mine = ctx.claimed  # written claimed (`Context._write`)
         self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
         if not mine:
             return
         self.rows = await self.sender.reserve(ctx.session, mine)
         self.rest = self.rest or len(self.rows) < len(mine)
-        chosen = {id(row) for row, _ in self.rows}
-        for row in mine:
-            if id(row) not in chosen:  # its chat is busy: it waits for the normal drain
-                row.claimed_by = row.claimed_at = None
+        chosen = {row.id for row, _ in self.rows}
+        # Those whose chat is busy wait for the normal drain.
+        await outbox.unclaim(ctx.session, [row.id for row in mine if row.id not in chosen])
 
     def settle(self, committed: bool) -> None:
         """Tell the sender whether the transaction of `take` committed."""
@@ -203,17 +202,8 @@ class Dispatcher:
                 return False
             ctx = self.context(session, now, event)
             await ctx.load_member()
-            session.add(
-                Outbox(
-                    member_id=ctx.member.id if ctx.member else None,
-                    channel=event.channel,
-                    chat_id=event.chat_id,
-                    is_group=event.is_group,
-                    text=ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
-                               "ghi lại. Vui lòng thử lại sau."),
-                    created_at=now,
-                )
-            )
+            await ctx.reply(ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
+                                        "ghi lại. Vui lòng thử lại sau."))
         return True
 
     async def _finish_later(self, event: Incoming, now: datetime, work: Later) -> bool:
@@ -279,8 +269,8 @@ class Dispatcher:
             await ctx.load_member()
             source = await bot_message(session, event.channel, event.chat_id, event.reply_to) \
                 if event.reply_to else None
-            ctx.reply(render(ctx.t), target_id=source.target_id if source else None,
-                      assignment_id=source.assignment_id if source else None)
+            await ctx.reply(render(ctx.t), target_id=source.target_id if source else None,
+                            assignment_id=source.assignment_id if source else None)
         return True
 
     async def tell(self, member_id: int, text: str, now: datetime) -> None:
@@ -288,7 +278,7 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             member = await session.get(Member, member_id)
             if member is not None:
-                self.context(session, now).send(member, lambda _t: text)
+                await self.context(session, now).send(member, lambda _t: text)
 
     async def sweep(self, now: datetime, stop: asyncio.Event | None = None) -> int:
         """Open the recurring tasks' periods that have come, then send every reminder due

@@ -172,12 +172,12 @@ async def _task(ctx: Context, ref: str) -> Assignment | None:
     if assignment is None:
         return None
     if assignment.state == AssignmentState.CANCELLED:
-        ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không sửa được.",
-                    task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không sửa được.",
+                          task=task_line(t, assignment)))
         return None
     if assignment.state == AssignmentState.CLOSED:
-        ctx.reply(t("Nhiệm vụ {task} đã đóng; mở lại bằng /mo #{number} rồi sửa.",
-                    task=task_line(t, assignment), number=assignment.number))
+        await ctx.reply(t("Nhiệm vụ {task} đã đóng; mở lại bằng /mo #{number} rồi sửa.",
+                          task=task_line(t, assignment), number=assignment.number))
         return None
     return assignment
 
@@ -185,11 +185,11 @@ async def _task(ctx: Context, ref: str) -> Assignment | None:
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới sửa được nhiệm vụ."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới sửa được nhiệm vụ."))
         return
     line: EditLine = parse_edit_line(args)
     if not line.reference:
-        ctx.reply(t(USAGE))
+        await ctx.reply(t(USAGE))
         return
     assignment = await _task(ctx, line.reference)
     if assignment is None:
@@ -198,8 +198,9 @@ async def handle_command(ctx: Context, args: str) -> None:
     draft = {"assignment_id": assignment.id, "changes": changes, "step": "choose"}
     if not line.parts and not line.unknown:
         await ctx.set_dialogue("sua", draft)
-        ctx.reply(t("Sửa gì ở nhiệm vụ {task}?", task=task_line(t, assignment)),
-                  [Button(t(label), EditPress("field", name).pack()) for name, label in FIELDS])
+        await ctx.reply(t("Sửa gì ở nhiệm vụ {task}?", task=task_line(t, assignment)),
+                        [Button(t(label), EditPress("field", name).pack())
+                         for name, label in FIELDS])
         return
     problems = [t("Không hiểu phần «{part}»; các phần là: hạn, thêm, bớt, tên, chi tiết, nộp.",
                   part=" | ".join(line.unknown))] if line.unknown else []
@@ -209,7 +210,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         if problem:
             problems.append(problem)
     if problems:
-        ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+        await ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
     await preview(ctx, assignment, draft)
 
@@ -225,18 +226,18 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         await ctx.clear_dialogue()
         return
     if step == "confirm":
-        ctx.reply(t("Bản sửa đang chờ xác nhận: bấm Gửi hoặc Huỷ ở tin nhắn trên (hoặc gõ "
-                    "/huy)."))
+        await ctx.reply(t("Bản sửa đang chờ xác nhận: bấm Gửi hoặc Huỷ ở tin nhắn trên (hoặc gõ "
+                          "/huy)."))
         return
     if step not in PROMPTS:
-        ctx.reply(t("Hãy chọn phần cần sửa ở tin nhắn trên (hoặc gõ /huy)."))
+        await ctx.reply(t("Hãy chọn phần cần sửa ở tin nhắn trên (hoặc gõ /huy)."))
         return
     if event.file is not None:
-        ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
+        await ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
         return
     problem = await apply_part(ctx, assignment, draft["changes"], step, event.text)
     if problem:
-        ctx.reply(problem)
+        await ctx.reply(problem)
         return
     await preview(ctx, assignment, draft)
 
@@ -245,23 +246,23 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     t = ctx.t
     dialogue = await ctx.dialogue()
     if dialogue is None or dialogue.kind != "sua":
-        ctx.reply(t("Bản sửa này không còn nữa (đã gửi hoặc đã huỷ). Gõ /sua #N để sửa nhiệm "
-                    "vụ."))
+        await ctx.reply(t("Bản sửa này không còn nữa (đã gửi hoặc đã huỷ). Gõ /sua #N để sửa nhiệm "
+                          "vụ."))
         return
     draft = dialogue_data(dialogue)
     press = EditPress.from_parts(parts)
     action = press.action if press else ""
     if action == "cancel":
         await ctx.clear_dialogue()
-        ctx.reply(t("Đã huỷ bản sửa; nhiệm vụ vẫn như cũ."))
+        await ctx.reply(t("Đã huỷ bản sửa; nhiệm vụ vẫn như cũ."))
     elif press is not None and action == "field" and press.field in PROMPTS:
         draft["step"] = press.field
         await ctx.set_dialogue("sua", draft)
-        ctx.reply(t(PROMPTS[press.field]))
+        await ctx.reply(t(PROMPTS[press.field]))
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:
-        ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
 
 
 # --- the preview and the change ----------------------------------------------------------
@@ -301,8 +302,8 @@ async def preview(ctx: Context, assignment: Assignment, draft: dict) -> None:
     await ctx.set_dialogue("sua", draft)
     lines = [t("Xin xác nhận sửa nhiệm vụ {task}:", task=task_line(t, assignment)),
              *await _change_lines(ctx, t, assignment, draft["changes"], before)]
-    ctx.reply("\n".join(lines), [Button(t("Gửi"), EditPress("send").pack()),
-                                 Button(t("Huỷ"), EditPress("cancel").pack())])
+    await ctx.reply("\n".join(lines), [Button(t("Gửi"), EditPress("send").pack()),
+                                       Button(t("Huỷ"), EditPress("cancel").pack())])
 
 
 async def _send(ctx: Context, draft: dict) -> None:
@@ -316,22 +317,22 @@ async def _send(ctx: Context, draft: dict) -> None:
     # hand is counted before the change, and one that waited sees the task as changed.
     assignment = await targets.lock_task(ctx.session, assignment)
     if assignment.state != AssignmentState.ACTIVE:
-        ctx.reply(t("Nhiệm vụ {task} không còn mở; chưa thay đổi gì.",
-                    task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} không còn mở; chưa thay đổi gì.",
+                          task=task_line(t, assignment)))
         return
     changes = draft["changes"]
     owed = await _targets(ctx, assignment, locked=True)
     before = common_deadline(assignment, owed)
     due = datetime.fromisoformat(changes["deadline"]) if "deadline" in changes else before
     if due <= ctx.now:
-        ctx.reply(t("Hạn {due} đã qua trong lúc chờ xác nhận; chưa thay đổi gì.",
-                    due=t.moment(due)))
+        await ctx.reply(t("Hạn {due} đã qua trong lúc chờ xác nhận; chưa thay đổi gì.",
+                          due=t.moment(due)))
         return
     added = await _units(ctx, changes.get("add", []))
     if added:  # the scope may have changed since the preview
         _, problems = await resolve_units(ctx, ", ".join(u.code for u in added))
         if problems:
-            ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+            await ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
             return
     removed = await _units(ctx, changes.get("remove", []))
     # Told before the task changes, in each reader's language (the old title and deadline).
@@ -356,17 +357,18 @@ async def _send(ctx: Context, draft: dict) -> None:
         if target.state == TargetState.EXCUSED or not _told(t, assignment, changes, target):
             continue  # an excused unit owes nothing; units added or taken off change no one else
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
-            ctx.send(member, partial(_edited_text, assignment=assignment, changes=changes,
-                                     target=target),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, partial(_edited_text, assignment=assignment, changes=changes,
+                                           target=target),
+                           priority=1, target_id=target.id, assignment_id=assignment.id)
             told += 1
     for unit in removed:
         target = by_unit[ident(unit)]
         await targets.remove(ctx.session, target)
         await unplan_target(ctx, target)
         for member in await members_with_role(ctx, ident(unit), "reporter"):
-            ctx.send(member, partial(_taken_off_text, assignment=assignment, unit=unit),
-                     priority=1, target_id=by_unit[ident(unit)].id, assignment_id=assignment.id)
+            await ctx.send(member, partial(_taken_off_text, assignment=assignment, unit=unit),
+                           priority=1, target_id=by_unit[ident(unit)].id,
+                           assignment_id=assignment.id)
             told += 1
     if added:
         plan = await ctx.session.get(StoredFile, assignment.file_id) \
@@ -390,10 +392,10 @@ async def _send(ctx: Context, draft: dict) -> None:
               **({"removed": [u.code for u in removed]} if removed else {}))
     await tell_assigner(ctx, assignment, lambda tr: "\n" + "\n".join(
         summary.get(tr.language, summary["vi"])))
-    ctx.reply("\n".join([t("✅ Đã sửa nhiệm vụ {task}; đã báo cho {n} người nhận.",
-                           task=task_line(t, assignment), n=told),
-                         *summary.get(t.language, summary["vi"])]),
-              assignment_id=assignment.id)
+    await ctx.reply("\n".join([t("✅ Đã sửa nhiệm vụ {task}; đã báo cho {n} người nhận.",
+                                 task=task_line(t, assignment), n=told),
+                               *summary.get(t.language, summary["vi"])]),
+                    assignment_id=assignment.id)
 
 
 def _edited_text(tr: Translator, assignment: Assignment, changes: dict, target: Target) -> str:

@@ -54,13 +54,13 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
     assert ctx.member is not None
     task = task_line(t, assignment)
     if target.state == TargetState.SUBMITTED:
-        ctx.reply(t("Đơn vị đã nộp nhiệm vụ {task}; không cần xin miễn nữa.", task=task),
-                  target_id=target.id)
+        await ctx.reply(t("Đơn vị đã nộp nhiệm vụ {task}; không cần xin miễn nữa.", task=task),
+                        target_id=target.id)
         return
     pending = await requests.pending_excuse(ctx.session, target.id)
     if pending is not None:
-        ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng trả "
-                    "lời.", task=task), target_id=target.id)
+        await ctx.reply(t("Đơn vị đã có một đề nghị miễn nộp nhiệm vụ {task} đang chờ văn phòng "
+                          "trả lời.", task=task), target_id=target.id)
         return
     excuse = ExcuseRequest(target_id=ident(target), member_id=ident(ctx.member),
                            reason=reason, created_at=ctx.now)
@@ -80,24 +80,25 @@ async def request(ctx: Context, target: Target, assignment: Assignment, reason: 
         ])
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [
+        await ctx.send(staff, render, lambda tr: [
             Button(tr("Đồng ý"), ExcuseDecision(ident(excuse), True).pack()),
             Button(tr("Từ chối"), ExcuseDecision(ident(excuse), False).pack())],
-                 target_id=target.id, assignment_id=assignment.id)
+                       target_id=target.id, assignment_id=assignment.id)
     await ctx.audit("excuse_request", assignment.id, target=target.id, reason=reason)
-    ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, bot "
-                "vẫn nhắc hạn nộp. Bot sẽ báo khi có trả lời.", task=task), target_id=target.id)
+    await ctx.reply(t("📨 Đã gửi đề nghị miễn nộp nhiệm vụ {task} tới văn phòng; trong khi chờ, "
+                      "bot vẫn nhắc hạn nộp. Bot sẽ báo khi có trả lời.", task=task),
+                    target_id=target.id)
 
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_excuse(ctx.roles):
-        ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
+        await ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được đề nghị miễn nộp."))
         return
     press = ExcuseDecision.from_parts(parts)
     excuse = await ctx.session.get(ExcuseRequest, press.request_id, with_for_update=ROW_LOCK,
                                    populate_existing=True) if press else None
     if press is None or excuse is None:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     await decide(ctx, excuse, press.grant)
 
@@ -105,7 +106,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
 async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     t = ctx.t
     if excuse.state != RequestState.PENDING:
-        ctx.reply(t("Đề nghị miễn nộp này đã được trả lời rồi."))
+        await ctx.reply(t("Đề nghị miễn nộp này đã được trả lời rồi."))
         return
     target = await targets.get(ctx.session, excuse.target_id)
     assignment = await targets.lock(ctx.session, target) if target else None
@@ -115,15 +116,16 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
         return
     task, unit = task_line(t, assignment), await unit_name(ctx, target.unit_id)
     if assignment.state == AssignmentState.CANCELLED:
-        ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
+        await ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nữa.", task=task))
         return
     if target.state not in OPEN_TARGET_STATES:  # reported (or excused) meanwhile: nothing to decide
         _decided(ctx, excuse, RequestState.WITHDRAWN)
-        ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit, task=task)
-                  if target.state == TargetState.SUBMITTED else
-                  t("{unit} không còn thuộc nhiệm vụ {task}.", unit=unit, task=task)
-                  if target.state == TargetState.REMOVED else
-                  t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
+        await ctx.reply(t("{unit} đã nộp nhiệm vụ {task}; không cần miễn nữa.", unit=unit,
+                          task=task)
+                        if target.state == TargetState.SUBMITTED else
+                        t("{unit} không còn thuộc nhiệm vụ {task}.", unit=unit, task=task)
+                        if target.state == TargetState.REMOVED else
+                        t("{unit} đã được miễn nộp nhiệm vụ {task} rồi.", unit=unit, task=task))
         return
     _decided(ctx, excuse, RequestState.GRANTED if grant else RequestState.REFUSED)
     if grant:
@@ -131,23 +133,24 @@ async def decide(ctx: Context, excuse: ExcuseRequest, grant: bool) -> None:
     await ctx.audit("excuse_" + excuse.state, assignment.id, target=target.id)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
-            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ {task}{period} "
-                                           "cho {unit}; bot sẽ không nhắc việc này nữa.",
-                                           task=task_line(tr, assignment), unit=unit,
-                                           period=period_words(tr, target)),
-                     target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý miễn nộp nhiệm vụ "
+                                                 "{task}{period} cho {unit}; bot sẽ không nhắc "
+                                                 "việc này nữa.",
+                                                 task=task_line(tr, assignment), unit=unit,
+                                                 period=period_words(tr, target)),
+                           target_id=target.id, assignment_id=assignment.id)
         else:
-            ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý miễn nộp nhiệm vụ {task}; "
-                                           "đơn vị vẫn nộp trước {deadline}.",
-                                           task=task_line(tr, assignment),
-                                           deadline=tr.moment(target.deadline)),
-                     target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý miễn nộp nhiệm vụ "
+                                                 "{task}; đơn vị vẫn nộp trước {deadline}.",
+                                                 task=task_line(tr, assignment),
+                                                 deadline=tr.moment(target.deadline)),
+                           target_id=target.id, assignment_id=assignment.id)
     if grant:
-        ctx.reply(t("Đã miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.", task=task,
-                    unit=unit))
+        await ctx.reply(t("Đã miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.", task=task,
+                          unit=unit))
     else:
-        ctx.reply(t("Đã từ chối miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
-                    task=task, unit=unit))
+        await ctx.reply(t("Đã từ chối miễn nộp nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
+                          task=task, unit=unit))
 
 
 def _decided(ctx: Context, excuse: ExcuseRequest, state: str) -> None:
@@ -187,13 +190,13 @@ async def handle_command(ctx: Context, args: str) -> None:
     task's units; units already in the asked state are only mentioned."""
     t = ctx.t
     if not roles.can_excuse(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới miễn nộp được cho đơn vị."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới miễn nộp được cho đơn vị."))
         return
     head, _, reason = args.partition("|")
     reason = reason.strip()
     reference, _, spec = head.strip().partition(" ")
     if not reference or not spec.strip():
-        ctx.reply(usage(t))
+        await ctx.reply(usage(t))
         return
     assignment = await task_to_change(ctx, reference, t(
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
@@ -201,18 +204,18 @@ async def handle_command(ctx: Context, args: str) -> None:
         return
     task = task_line(t, assignment)
     if assignment.state == AssignmentState.CANCELLED:
-        ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nào.", task=task))
+        await ctx.reply(t("Nhiệm vụ {task} đã được huỷ; không cần miễn cho đơn vị nào.", task=task))
         return
     units, problems = await resolve_units(ctx, spec)
     if problems:
-        ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+        await ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
     owed = {target.unit_id: target for target in await tasks.locked_targets_of_units(
         ctx.session, assignment.id, assignment.period, [unit.id for unit in units])}
     outside = [unit for unit in units if unit.id not in owed]
     if outside:
-        ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
-                    units=_names(t, outside)))
+        await ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.", task=task,
+                          units=_names(t, outside)))
         return
     if is_withdrawal(reason):
         await _withdraw(ctx, assignment, units, owed)
@@ -239,9 +242,9 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
         await _excuse(ctx, target)
         shown = excuse.reason
         for member in await members_with_role(ctx, ident(unit), "reporter"):
-            ctx.send(member, partial(_excused_text, assignment=assignment, target=target,
-                                     unit=unit, reason=shown),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, partial(_excused_text, assignment=assignment, target=target,
+                                           unit=unit, reason=shown),
+                           priority=1, target_id=target.id, assignment_id=assignment.id)
     if excused:
         await ctx.audit("excuse", assignment.id, number=assignment.number,
                   units=[u.code for u in excused], reason=reason)
@@ -255,7 +258,7 @@ async def _grant(ctx: Context, assignment: Assignment, units: list[Unit],
         lines.append(t("Đã được miễn từ trước: {units}.", units=_names(t, already)))
     if done:
         lines.append(t("Đã nộp, không miễn: {units}.", units=_names(t, done)))
-    ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(lines))
 
 
 def _excused_text(tr: Translator, assignment: Assignment, target: Target, unit: Unit,
@@ -283,9 +286,9 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
         _decided(ctx, record, RequestState.WITHDRAWN)
         await replan_target(ctx, target, assignment)
         for member in await members_with_role(ctx, ident(unit), "reporter"):
-            ctx.send(member, partial(_taken_back, ctx=ctx, assignment=assignment, target=target,
-                                     unit=unit),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, partial(_taken_back, ctx=ctx, assignment=assignment,
+                                           target=target, unit=unit),
+                           priority=1, target_id=target.id, assignment_id=assignment.id)
     if back:
         await ctx.audit("excuse_withdrawn", assignment.id, number=assignment.number,
                   units=[u.code for u in back])
@@ -297,7 +300,7 @@ async def _withdraw(ctx: Context, assignment: Assignment, units: list[Unit],
                        "được báo.", task=task, n=len(back), units=_names(t, back)))
     if others:
         lines.append(t("Không được miễn nên không cần bỏ: {units}.", units=_names(t, others)))
-    ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(lines))
 
 
 def _taken_back(tr: Translator, ctx: Context, assignment: Assignment, target: Target,

@@ -39,13 +39,13 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
     t = ctx.t
     assert ctx.member is not None
     if until <= target.deadline:
-        ctx.reply(t("Ngày xin gia hạn ({until}) không sau hạn hiện tại ({deadline}).",
-                    until=t.moment(until), deadline=t.moment(target.deadline)))
+        await ctx.reply(t("Ngày xin gia hạn ({until}) không sau hạn hiện tại ({deadline}).",
+                          until=t.moment(until), deadline=t.moment(target.deadline)))
         return
     pending = await requests.pending_extension(ctx.session, target.id)
     if pending is not None:
-        ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
-                    "lời.", task=task_line(t, assignment)))
+        await ctx.reply(t("Đơn vị đã có một đề nghị gia hạn nhiệm vụ {task} đang chờ văn phòng trả "
+                          "lời.", task=task_line(t, assignment)))
         return
     ext = ExtensionRequest(target_id=ident(target), member_id=ident(ctx.member),
                            requested_until=until, reason=reason, created_at=ctx.now)
@@ -67,21 +67,21 @@ async def request(ctx: Context, target: Target, assignment: Assignment, until: d
         return "\n".join(lines)
 
     if staff is not None:
-        ctx.send(staff, render, lambda tr: [
+        await ctx.send(staff, render, lambda tr: [
             Button(tr("Đồng ý"), ExtensionDecision(ident(ext), True).pack()),
             Button(tr("Từ chối"), ExtensionDecision(ident(ext), False).pack())],
-                 target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
+                       target_id=target.id, extension_id=ext.id, assignment_id=assignment.id)
     await ctx.audit("extension_request", assignment.id, target=target.id, until=until)
-    ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
-                "báo khi có trả lời.", task=task_line(t, assignment), until=t.moment(until)),
-              target_id=target.id)
+    await ctx.reply(t("📨 Đã gửi đề nghị gia hạn nhiệm vụ {task} đến {until} tới văn phòng; bot sẽ "
+                      "báo khi có trả lời.", task=task_line(t, assignment), until=t.moment(until)),
+                    target_id=target.id)
 
 
 async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                  until: datetime | None = None) -> None:
     t = ctx.t
     if ext.state != RequestState.PENDING:
-        ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
+        await ctx.reply(t("Đề nghị gia hạn này đã được trả lời rồi."))
         return
     target = await targets.get(ctx.session, ext.target_id)
     assignment = await targets.lock(ctx.session, target) if target else None
@@ -90,18 +90,18 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                                                 "các lệnh.")):
         return
     if target.state == TargetState.EXCUSED:  # excused meanwhile: it owes nothing to extend
-        ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
-                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
+        await ctx.reply(t("{unit} đã được miễn nộp nhiệm vụ {task}; không cần gia hạn.",
+                          unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
     if target.state == TargetState.REMOVED:  # taken off the task meanwhile (/sua)
-        ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
-                    unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
+        await ctx.reply(t("{unit} không còn thuộc nhiệm vụ {task}; không cần gia hạn.",
+                          unit=await unit_name(ctx, target.unit_id), task=task_line(t, assignment)))
         return
     until = until or ext.requested_until
     if grant and until <= target.deadline:
-        ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời bằng "
-                    "một ngày sau hạn đó, hoặc bấm Từ chối.", until=t.moment(until),
-                    deadline=t.moment(target.deadline)))
+        await ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại ({deadline}). Trả lời "
+                          "bằng một ngày sau hạn đó, hoặc bấm Từ chối.", until=t.moment(until),
+                          deadline=t.moment(target.deadline)))
         return
     ext.state = RequestState.GRANTED if grant else RequestState.REFUSED
     ext.decided_by = ctx.member.id if ctx.member else None
@@ -115,22 +115,24 @@ async def decide(ctx: Context, ext: ExtensionRequest, grant: bool,
                     until=ext.granted_until)
     for member in await members_with_role(ctx, target.unit_id, "reporter"):
         if grant:
-            ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý gia hạn nhiệm vụ {task} cho {unit} "
-                                           "đến {until}.", task=task_line(tr, assignment),
-                                           unit=unit, until=tr.moment(target.deadline)),
-                     target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, lambda tr: tr("✅ Văn phòng đồng ý gia hạn nhiệm vụ {task} cho "
+                                                 "{unit} đến {until}.",
+                                                 task=task_line(tr, assignment), unit=unit,
+                                                 until=tr.moment(target.deadline)),
+                           target_id=target.id, assignment_id=assignment.id)
         else:
-            ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý gia hạn nhiệm vụ {task}; hạn "
-                                           "nộp vẫn là {deadline}.", task=task_line(tr, assignment),
-                                           deadline=tr.moment(target.deadline)),
-                     target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, lambda tr: tr("❌ Văn phòng không đồng ý gia hạn nhiệm vụ "
+                                                 "{task}; hạn nộp vẫn là {deadline}.",
+                                                 task=task_line(tr, assignment),
+                                                 deadline=tr.moment(target.deadline)),
+                           target_id=target.id, assignment_id=assignment.id)
     if grant:
-        ctx.reply(t("Đã đồng ý gia hạn nhiệm vụ {task} cho {unit} đến {until}; đơn vị đã được "
-                    "báo.", task=task_line(t, assignment), unit=unit,
-                    until=t.moment(target.deadline)))
+        await ctx.reply(t("Đã đồng ý gia hạn nhiệm vụ {task} cho {unit} đến {until}; đơn vị đã "
+                          "được báo.", task=task_line(t, assignment), unit=unit,
+                          until=t.moment(target.deadline)))
     else:
-        ctx.reply(t("Đã từ chối gia hạn nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
-                    task=task_line(t, assignment), unit=unit))
+        await ctx.reply(t("Đã từ chối gia hạn nhiệm vụ {task} cho {unit}; đơn vị đã được báo.",
+                          task=task_line(t, assignment), unit=unit))
 
 
 async def extend(ctx: Context, target: Target, assignment: Assignment, until: datetime) -> None:
@@ -149,7 +151,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
     usage = t("Cách dùng: /giahan #N <đơn vị> | đến <ngày> — gia hạn cho các đơn vị (mã, tên "
               "hoặc @nhóm), ví dụ: /giahan #3 THPT-LHP | đến 12/05/2023")
     if not roles.can_decide_extensions(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới gia hạn được."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới gia hạn được."))
         return
     head, _, when = args.partition("|")
     reference, _, spec = head.strip().partition(" ")
@@ -159,36 +161,37 @@ async def handle_giahan(ctx: Context, args: str) -> None:
             when = when[len(word):].strip()
             break
     if not reference or not spec.strip() or not when:
-        ctx.reply(usage)
+        await ctx.reply(usage)
         return
     assignment = await task_to_change(ctx, reference, t(
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(reference)))
     if assignment is None:
         return
     if assignment.state != AssignmentState.ACTIVE:
-        ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     try:
         until = parse_deadline(when, ctx.now, ctx.settings.default_deadline_time,
                                calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError as error:
-        ctx.reply(deadline_error_text(t, error))
+        await ctx.reply(deadline_error_text(t, error))
         return
     units, problems = await resolve_units(ctx, spec)
     if problems:
-        ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
+        await ctx.reply("\n".join([*problems, t("Chưa thay đổi gì.")]))
         return
     owed = {tg.unit_id: tg for tg in await tasks.locked_targets_of_units(
         ctx.session, assignment.id, assignment.period, [u.id for u in units])}
     outside = [u for u in units if u.id not in owed]
     if outside:
-        ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
-                    task=task_line(t, assignment), units=", ".join(u.name for u in outside)))
+        await ctx.reply(t("Không thuộc nhiệm vụ {task}: {units}. Chưa thay đổi gì.",
+                          task=task_line(t, assignment), units=", ".join(u.name for u in outside)))
         return
     early = [u for u in units if until <= owed[ident(u)].deadline]
     if early:
-        ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay đổi "
-                    "gì.", until=t.moment(until), units=", ".join(u.name for u in early)))
+        await ctx.reply(t("Ngày gia hạn ({until}) không sau hạn hiện tại của {units}. Chưa thay "
+                          "đổi gì.", until=t.moment(until),
+                          units=", ".join(u.name for u in early)))
         return
     excused = [u for u in units if owed[ident(u)].state == TargetState.EXCUSED]
     extended = [u for u in units if u not in excused]
@@ -196,9 +199,9 @@ async def handle_giahan(ctx: Context, args: str) -> None:
         target = owed[ident(unit)]
         await extend(ctx, target, assignment, until)
         for member in await members_with_role(ctx, ident(unit), "reporter"):
-            ctx.send(member, partial(_extended_text, assignment=assignment, unit=unit.name,
-                                     until=until),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, partial(_extended_text, assignment=assignment, unit=unit.name,
+                                           until=until),
+                           priority=1, target_id=target.id, assignment_id=assignment.id)
     if extended:
         await ctx.audit("extension_granted", assignment.id, number=assignment.number,
                   units=[u.code for u in extended], until=until)
@@ -213,7 +216,7 @@ async def handle_giahan(ctx: Context, args: str) -> None:
     if excused:
         lines.append(t("Đã được miễn, không cần gia hạn: {units}.",
                        units=", ".join(u.name for u in excused)))
-    ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(lines))
 
 
 def _extended_text(tr: Translator, assignment: Assignment, unit: str, until: datetime) -> str:
@@ -223,13 +226,13 @@ def _extended_text(tr: Translator, assignment: Assignment, unit: str, until: dat
 
 async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     if not roles.can_decide_extensions(ctx.roles):
-        ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
+        await ctx.reply(ctx.t("Chỉ chuyên viên văn phòng mới duyệt được gia hạn."))
         return
     press = ExtensionDecision.from_parts(parts)
     ext = await ctx.session.get(ExtensionRequest, press.request_id, with_for_update=ROW_LOCK,
                                 populate_existing=True) if press else None
     if press is None or ext is None:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     await decide(ctx, ext, press.grant)
 
@@ -263,7 +266,7 @@ async def handle_staff_reply(ctx: Context) -> bool:
         until = parse_deadline(date_text, ctx.now, ctx.settings.default_deadline_time,
                                calendar_of(ctx.settings), ctx.settings.school_year_end).due
     except DeadlineError:
-        ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
+        await ctx.reply(ctx.t("Chưa hiểu. Trả lời «đồng ý», «từ chối» hoặc một ngày, ví dụ 10/5."))
         return True
     await decide(ctx, ext, True, until)
     return True

@@ -215,7 +215,7 @@ async def _save(ctx: Context, draft: dict) -> None:
 async def ask(ctx: Context, draft: dict, step: str, before: str = "") -> None:
     draft["step"] = step
     await _save(ctx, draft)
-    ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
+    await ctx.reply((before + "\n" if before else "") + ctx.t(PROMPTS[step]))
 
 
 async def next_step(ctx: Context, draft: dict, before: str = "") -> None:
@@ -314,7 +314,7 @@ async def preview(ctx: Context, draft: dict, before: str = "") -> None:
     buttons = [Button(t("Gửi"), GiaoPress("send").pack()),
                Button(t("Sửa"), GiaoPress("edit").pack()),
                Button(t("Huỷ"), GiaoPress("cancel").pack())]
-    ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
+    await ctx.reply((before + "\n" if before else "") + "\n".join(lines), buttons)
 
 
 def waiting_words(t: Translator, waits: datetime) -> str:
@@ -386,8 +386,8 @@ async def apply_units(ctx: Context, draft: dict, text: str) -> str | None:
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới giao được nhiệm vụ. Bạn có thể xem việc của "
-                    "mình bằng /viec."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới giao được nhiệm vụ. Bạn có thể xem việc "
+                          "của mình bằng /viec."))
         return
     draft = new_draft()
     event = ctx.event
@@ -395,7 +395,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     if event.file is not None:
         stored, problem = await file_intake.store(ctx, event.file)
         if problem:
-            ctx.reply(problem)
+            await ctx.reply(problem)
             return
         draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
     if not args.strip():
@@ -424,7 +424,7 @@ async def handle_command(ctx: Context, args: str) -> None:
         else:
             draft["offsets"] = offsets
     if problems:
-        ctx.reply("\n".join(problems))
+        await ctx.reply("\n".join(problems))
         return
     missing = [name for name in line.missing if name != "title"]
     if len(line.title) > MAX_TITLE:
@@ -460,14 +460,14 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     step = draft["step"]
     t = ctx.t
     if step == "confirm":
-        ctx.reply(t("Bản nháp đang chờ xác nhận: bấm Gửi, Sửa hoặc Huỷ ở tin nhắn trên "
-                    "(hoặc gõ /huy)."))
+        await ctx.reply(t("Bản nháp đang chờ xác nhận: bấm Gửi, Sửa hoặc Huỷ ở tin nhắn trên "
+                          "(hoặc gõ /huy)."))
         return
     if step == "details":
         if event.file is not None:
             stored, problem = await file_intake.store(ctx, event.file)
             if problem:
-                ctx.reply(problem)
+                await ctx.reply(problem)
                 return
             draft["file_id"], draft["file_name"] = stored.id, event.file.name  # type: ignore[union-attr]
         if text and fold(text) not in ("bo qua", "khong", "skip", "-"):
@@ -476,25 +476,25 @@ async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
         await next_step(ctx, draft)
         return
     if event.file is not None:
-        ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
+        await ctx.reply(t("Bước này cần một dòng chữ, không phải tệp.") + "\n" + t(PROMPTS[step]))
         return
     if not text:
-        ctx.reply(t(PROMPTS[step]))
+        await ctx.reply(t(PROMPTS[step]))
         return
     if step == "title":
         if len(text) > MAX_TITLE:
-            ctx.reply(title_too_long(t, text))
+            await ctx.reply(title_too_long(t, text))
             return
         draft["title"] = text
     elif step == "deadline":
         problem = apply_deadline(ctx, draft, text)
         if problem:
-            ctx.reply(problem)
+            await ctx.reply(problem)
             return
     elif step == "units":
         problem = await apply_units(ctx, draft, text)
         if problem:
-            ctx.reply(problem)
+            await ctx.reply(problem)
             return
     await next_step(ctx, draft)
 
@@ -503,8 +503,8 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     t = ctx.t
     dialogue = await ctx.dialogue()
     if dialogue is None or dialogue.kind != "giao":
-        ctx.reply(t("Bản nháp này không còn nữa (đã gửi hoặc đã huỷ). Gõ /giao để giao nhiệm vụ "
-                    "mới."))
+        await ctx.reply(t("Bản nháp này không còn nữa (đã gửi hoặc đã huỷ). Gõ /giao để giao nhiệm "
+                          "vụ mới."))
         return
     draft = dialogue_data(dialogue)
     press = GiaoPress.from_parts(parts)
@@ -513,20 +513,21 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         await ctx.clear_dialogue()
         rest, plan_buttons = (await plans.rest_of_plan(ctx, draft["plan_id"])
                               if draft.get("plan_id") else ("", []))
-        ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào.") + (f"\n{rest}" if rest else ""),
-                  plan_buttons)
+        await ctx.reply(t("Đã huỷ bản nháp; chưa gửi gì cho đơn vị nào.")
+                        + (f"\n{rest}" if rest else ""), plan_buttons)
     elif action == "edit":
         draft["step"] = "choose_edit"
         await _save(ctx, draft)
-        ctx.reply(t("Sửa phần nào?"),
-                  [Button(t(label), GiaoPress("field", name).pack()) for name, label in EDITABLE])
+        await ctx.reply(t("Sửa phần nào?"),
+                        [Button(t(label), GiaoPress("field", name).pack())
+                         for name, label in EDITABLE])
     elif press is not None and action == "field" and press.field in PROMPTS:
         draft["editing"] = True
         await ask(ctx, draft, press.field)
     elif action == "send" and draft.get("step") == "confirm":
         await _send(ctx, draft)
     else:
-        ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -613,11 +614,11 @@ async def announce(ctx: Context, assignment: Assignment, target: Target, unit: U
     staff_ids = {m.id for m in staff}
     told = 0
     for member in reporters + [m for m in staff if m.id not in {r.id for r in reporters}]:
-        ctx.send(member, lambda tr: task_text(tr, ctx, assignment, target, unit, rolled),
-                 _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
-                               member.id in staff_ids),
-                 priority=1, file_id=assignment.file_id, file_name=file_name,
-                 target_id=target.id, assignment_id=assignment.id)
+        await ctx.send(member, lambda tr: task_text(tr, ctx, assignment, target, unit, rolled),
+                       _task_buttons(target.id, member in reporters,  # type: ignore[arg-type]
+                                     member.id in staff_ids),
+                       priority=1, file_id=assignment.file_id, file_name=file_name,
+                       target_id=target.id, assignment_id=assignment.id)
         told += 1
     return told
 
@@ -660,9 +661,9 @@ async def _send(ctx: Context, draft: dict) -> None:
         existing = await assigning.hand_down_number(ctx.session, draft["parent_target_id"])
         if existing is not None:
             await ctx.clear_dialogue()
-            ctx.reply(t("Nhiệm vụ #{parent} đã được giao tiếp thành nhiệm vụ #{number}; bản "
-                        "nháp này không được gửi.", parent=draft["parent_number"],
-                        number=existing))
+            await ctx.reply(t("Nhiệm vụ #{parent} đã được giao tiếp thành nhiệm vụ #{number}; bản "
+                              "nháp này không được gửi.", parent=draft["parent_number"],
+                              number=existing))
             return
     offsets = draft["offsets"] if draft["offsets"] is not None else list(
         ctx.settings.reminders.offsets_days)
@@ -698,7 +699,7 @@ async def _send(ctx: Context, draft: dict) -> None:
                        "này.", n=len(silent), names=names))
     if rest:
         lines.append(rest)
-    ctx.reply("\n".join(lines), plan_buttons, assignment_id=assignment.id)
+    await ctx.reply("\n".join(lines), plan_buttons, assignment_id=assignment.id)
 
 
 async def _numbered(ctx: Context, build: Callable[[int], Assignment]) -> Assignment:
@@ -712,12 +713,12 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     t = ctx.t
     if not args.strip():
         if await ctx.clear_dialogue():
-            ctx.reply(t("Đã dừng thao tác đang làm dở."))
+            await ctx.reply(t("Đã dừng thao tác đang làm dở."))
         else:
-            ctx.reply(t("Không có thao tác nào đang làm dở."))
+            await ctx.reply(t("Không có thao tác nào đang làm dở."))
         return
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới huỷ được nhiệm vụ."))
         return
     assignment = await task_to_change(ctx, args, t(
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
@@ -725,7 +726,7 @@ async def handle_cancel(ctx: Context, args: str) -> None:
         return
     await targets.lock_task(ctx.session, assignment)  # decided on the row as committed
     if assignment.state == AssignmentState.CANCELLED:
-        ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} đã được huỷ trước đó.", task=task_line(t, assignment)))
         return
     notified = await cancel_task(ctx, assignment)
     from handlers.cascade import cancel_children  # the cascade builds on /giao
@@ -733,8 +734,8 @@ async def handle_cancel(ctx: Context, args: str) -> None:
     notified += await cancel_children(ctx, assignment)
     await ctx.audit("cancel", assignment.id, number=assignment.number)
     await tell_assigner(ctx, assignment, lambda tr: tr("đã huỷ nhiệm vụ."))
-    ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
-                task=task_line(t, assignment), n=notified))
+    await ctx.reply(t("Đã huỷ nhiệm vụ {task}; đã báo cho {n} người nhận.",
+                      task=task_line(t, assignment), n=notified))
 
 
 
@@ -751,8 +752,8 @@ async def cancel_task(ctx: Context, assignment: Assignment) -> int:
         if target.state in SETTLED_TARGET_STATES:
             continue
         for member in await members_with_role(ctx, target.unit_id, "reporter"):
-            ctx.send(member, lambda tr: tr("Nhiệm vụ {task} đã được huỷ; đơn vị không cần nộp "
-                                           "nữa.", task=task_line(tr, assignment)),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            await ctx.send(member, lambda tr: tr("Nhiệm vụ {task} đã được huỷ; đơn vị không cần "
+                                                 "nộp nữa.", task=task_line(tr, assignment)),
+                           priority=1, target_id=target.id, assignment_id=assignment.id)
             notified += 1
     return notified

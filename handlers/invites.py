@@ -22,29 +22,29 @@ async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     assert ctx.event is not None
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên của văn phòng mới tạo được mã mời. Hãy nhờ văn phòng "
-                    "Sở/Phòng cấp mã mời cho đơn vị."))
+        await ctx.reply(t("Chỉ chuyên viên của văn phòng mới tạo được mã mời. Hãy nhờ văn phòng "
+                          "Sở/Phòng cấp mã mời cho đơn vị."))
         return
     if ctx.event.is_group:  # every member of the group would read the codes
-        ctx.reply(t("Mã mời chỉ gửi trong tin nhắn riêng với bot, không gửi vào nhóm. Hãy nhắn "
-                    "riêng cho bot: /moi ..."))
+        await ctx.reply(t("Mã mời chỉ gửi trong tin nhắn riêng với bot, không gửi vào nhóm. Hãy "
+                          "nhắn riêng cho bot: /moi ..."))
         return
     if not args.strip():
-        ctx.reply(t("Gõ /moi kèm đơn vị cần mời, ví dụ: /moi @THCS hoặc /moi TH-YENTHO, "
-                    "THCS-NAMHONG. Bot gửi lại tệp PDF các thẻ mời (mã mời, mã QR, cách tham gia "
-                    "trên Telegram và Zalo) để in hoặc chuyển cho đơn vị."))
+        await ctx.reply(t("Gõ /moi kèm đơn vị cần mời, ví dụ: /moi @THCS hoặc /moi TH-YENTHO, "
+                          "THCS-NAMHONG. Bot gửi lại tệp PDF các thẻ mời (mã mời, mã QR, cách tham "
+                          "gia trên Telegram và Zalo) để in hoặc chuyển cho đơn vị."))
         return
     units, problems = await resolve_units(ctx, args)
     if problems:
-        ctx.reply("\n".join(problems) + "\n" + t("Chưa tạo mã mời nào."))
+        await ctx.reply("\n".join(problems) + "\n" + t("Chưa tạo mã mời nào."))
         return
     if not units:
-        ctx.reply(t("Không có đơn vị nào để mời. Chưa tạo mã mời nào."))
+        await ctx.reply(t("Không có đơn vị nào để mời. Chưa tạo mã mời nào."))
         return
     if len(units) > MAX_UNITS:
-        ctx.reply(t("{n} đơn vị là quá nhiều cho một lần (tối đa {limit}). Hãy mời theo từng "
-                    "nhóm nhỏ hơn, hoặc nhờ quản trị dùng lệnh bot.py invites export.",
-                    n=t.number(len(units)), limit=t.number(MAX_UNITS)))
+        await ctx.reply(t("{n} đơn vị là quá nhiều cho một lần (tối đa {limit}). Hãy mời theo từng "
+                          "nhóm nhỏ hơn, hoặc nhờ quản trị dùng lệnh bot.py invites export.",
+                          n=t.number(len(units)), limit=t.number(MAX_UNITS)))
         return
     created = create_invites(ctx.session, units, "reporter", ctx.now, DEFAULT_LIFETIME,
                              DEFAULT_USES)
@@ -60,6 +60,6 @@ async def handle_command(ctx: Context, args: str) -> None:
     if len(cards) <= LISTED:
         caption += "\n" + "\n".join(f"• {card.unit_name}: {shown_code(card.code)}"
                                     for card in cards)
-    ctx.reply(caption, file_id=stored.id, file_name=name)
+    await ctx.reply(caption, file_id=stored.id, file_name=name)
     await ctx.audit("invites_create", role="reporter", uses=DEFAULT_USES, units=len(units),
               codes=[unit.code for unit in units[:20]])

@@ -78,7 +78,7 @@ def read_file(ctx: Context, file: IncomingFile) -> tuple[str, str] | str:
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới dùng /kehoach để giao việc từ kế hoạch."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới dùng /kehoach để giao việc từ kế hoạch."))
         return
     event = ctx.event
     assert event is not None
@@ -88,14 +88,14 @@ async def handle_command(ctx: Context, args: str) -> None:
         await _read(ctx, None, args)
     else:
         await ctx.set_dialogue("kehoach", {"step": "plan"})
-        ctx.reply(t(PROMPT))
+        await ctx.reply(t(PROMPT))
 
 
 async def on_dialogue(ctx: Context, dialogue: Dialogue) -> None:
     event = ctx.event
     assert event is not None
     if event.file is None and not event.text.strip():
-        ctx.reply(ctx.t(PROMPT))
+        await ctx.reply(ctx.t(PROMPT))
         return
     await ctx.clear_dialogue()
     await _read(ctx, event.file, None if event.file else event.text)
@@ -107,20 +107,22 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
     if file is not None:
         read = read_file(ctx, file)
         if isinstance(read, str):
-            ctx.reply(read)
+            await ctx.reply(read)
             return
         (text, mime), name = read, file.name
     else:
         text, name = pasted or "", t(PASTED)
     if len(text) > MAX_PLAN_CHARS:
-        ctx.reply(t("Nội dung dài {n} ký tự, quá giới hạn {limit}. Hãy gửi phần kế hoạch có các "
-                    "việc cần báo cáo.", n=t.number(len(text)), limit=t.number(MAX_PLAN_CHARS)))
+        await ctx.reply(t("Nội dung dài {n} ký tự, quá giới hạn {limit}. Hãy gửi phần kế hoạch "
+                          "có các việc cần báo cáo.", n=t.number(len(text)),
+                          limit=t.number(MAX_PLAN_CHARS)))
         return
     duties = extract_duties(text, now=ctx.now, calendar=calendar_of(ctx.settings),
                             synonyms=dict(ctx.settings.plan_kinds))
     if not duties:
-        ctx.reply(t("Không tìm thấy việc nào cần báo cáo trong «{name}». Bạn có thể giao "
-                    "bằng /giao, ví dụ: /giao Tên | hạn 08/05/2023 | đơn vị @THCS", name=name))
+        await ctx.reply(t("Không tìm thấy việc nào cần báo cáo trong «{name}». Bạn có thể giao "
+                          "bằng /giao, ví dụ: /giao Tên | hạn 08/05/2023 | đơn vị @THCS",
+                          name=name))
         return
     units = await _scope_units(ctx)
     office = ctx.scope.office_for_new_task()
@@ -136,7 +138,7 @@ async def _read(ctx: Context, file: IncomingFile | None, pasted: str | None) -> 
     ctx.session.add(plan)
     await ctx.session.flush()
     await ctx.audit("plan_read", name=name, duties=len(rows))
-    ctx.reply(list_text(t, ctx.now, name, rows), plans.duty_buttons(t, plan))
+    await ctx.reply(list_text(t, ctx.now, name, rows), plans.duty_buttons(t, plan))
 
 
 async def _scope_units(ctx: Context) -> list[UnitView]:
@@ -221,12 +223,12 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     rows = json.loads(plan.duties) if plan else []
     if (plan is None or ctx.member is None or plan.member_id != ctx.member.id
             or not 1 <= index <= len(rows) or not roles.can_assign(ctx.roles)):
-        ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     sent = json.loads(plan.sent)
     if str(index) in sent:
-        ctx.reply(t("Việc {n} đã được giao thành nhiệm vụ #{number}. Xem tiến độ: "
-                    "/tiendo #{number}", n=index, number=sent[str(index)]))
+        await ctx.reply(t("Việc {n} đã được giao thành nhiệm vụ #{number}. Xem tiến độ: "
+                          "/tiendo #{number}", n=index, number=sent[str(index)]))
         return
     row = rows[index - 1]
     draft = giao.new_draft()

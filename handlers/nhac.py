@@ -23,7 +23,7 @@ from storage.models import ident
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Chỉ chuyên viên văn phòng mới nhắc việc được."))
+        await ctx.reply(t("Chỉ chuyên viên văn phòng mới nhắc việc được."))
         return
     ref, _, rest = args.strip().partition(" ")
     assignment = await task_to_change(ctx, ref, t(
@@ -32,18 +32,19 @@ async def handle_command(ctx: Context, args: str) -> None:
     if assignment is None:
         return
     if assignment.state != AssignmentState.ACTIVE:
-        ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
+        await ctx.reply(t("Nhiệm vụ {task} không còn mở.", task=task_line(t, assignment)))
         return
     targets = await in_current_period(ctx, await tasks.open_targets(
         ctx.session, ident(assignment)))
     if rest.strip():
         offsets = parse_offsets(rest)
         if offsets is None:
-            ctx.reply(t("Chưa hiểu lịch nhắc «{text}». Ghi các số ngày trước hạn, ví dụ: "
-                        "/nhac #{number} 7,3,1.", text=excerpt(rest), number=assignment.number))
+            await ctx.reply(t("Chưa hiểu lịch nhắc «{text}». Ghi các số ngày trước hạn, ví dụ: "
+                              "/nhac #{number} 7,3,1.", text=excerpt(rest),
+                              number=assignment.number))
             return
         if repeated_offsets(rest):
-            ctx.reply(repeated_offsets_text(t, rest))
+            await ctx.reply(repeated_offsets_text(t, rest))
             return
         assignment.reminder_offsets = ",".join(map(str, offsets))
         ctx.session.add(assignment)
@@ -52,9 +53,9 @@ async def handle_command(ctx: Context, args: str) -> None:
         await ctx.audit("reminder_policy", assignment.id, number=assignment.number, offsets=offsets)
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "lịch nhắc mới {days} ngày trước hạn.", days=", ".join(map(str, offsets)) or "0"))
-        ctx.reply(t("Đã đổi lịch nhắc nhiệm vụ {task}: {days} ngày trước hạn, lúc 08:00; đã "
-                    "lập lại lịch cho {n} đơn vị chưa nộp.", task=task_line(t, assignment),
-                    days=", ".join(map(str, offsets)) or "0", n=len(targets)))
+        await ctx.reply(t("Đã đổi lịch nhắc nhiệm vụ {task}: {days} ngày trước hạn, lúc 08:00; đã "
+                          "lập lại lịch cho {n} đơn vị chưa nộp.", task=task_line(t, assignment),
+                          days=", ".join(map(str, offsets)) or "0", n=len(targets)))
         return
     nudged = 0
     for target in targets:
@@ -64,8 +65,8 @@ async def handle_command(ctx: Context, args: str) -> None:
         await tell_assigner(ctx, assignment, lambda tr: tr(
             "đã nhắc ngay {n} đơn vị chưa nộp.", n=nudged))
     if not targets:
-        ctx.reply(t("Mọi đơn vị đã trả lời nhiệm vụ {task}; không cần nhắc.",
-                    task=task_line(t, assignment)))
+        await ctx.reply(t("Mọi đơn vị đã trả lời nhiệm vụ {task}; không cần nhắc.",
+                          task=task_line(t, assignment)))
         return
-    ctx.reply(t("Đã nhắc ngay {n} đơn vị chưa nộp nhiệm vụ {task}.", n=nudged,
-                task=task_line(t, assignment)))
+    await ctx.reply(t("Đã nhắc ngay {n} đơn vị chưa nộp nhiệm vụ {task}.", n=nudged,
+                      task=task_line(t, assignment)))

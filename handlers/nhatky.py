@@ -46,11 +46,11 @@ ACTIONS = {
 async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     if not roles.can_assign(ctx.roles):
-        ctx.reply(t("Nhật ký thay đổi của nhiệm vụ chỉ dành cho chuyên viên của đơn vị giao "
-                    "nhiệm vụ."))
+        await ctx.reply(t("Nhật ký thay đổi của nhiệm vụ chỉ dành cho chuyên viên của đơn vị giao "
+                          "nhiệm vụ."))
         return
     if not args.strip():
-        ctx.reply(t("Gõ /nhatky #số để xem ai đã thay đổi gì ở nhiệm vụ, ví dụ: /nhatky #1."))
+        await ctx.reply(t("Gõ /nhatky #số để xem ai đã thay đổi gì ở nhiệm vụ, ví dụ: /nhatky #1."))
         return
     assignment = await task_to_change(ctx, args, t(
         "Không có nhiệm vụ «{ref}». Xem danh sách bằng /tiendo.", ref=excerpt(args)))
@@ -66,4 +66,4 @@ async def handle_command(ctx: Context, args: str) -> None:
                        action=action))
     if not rows:
         lines.append(t("Chưa có thay đổi nào được ghi."))
-    ctx.reply("\n".join(lines), assignment_id=assignment.id)
+    await ctx.reply("\n".join(lines), assignment_id=assignment.id)

@@ -57,9 +57,9 @@ async def roll_over(ctx: Context, now: datetime) -> int:
                                            plan.original_name if plan else None, rolled=True)
         staff = await ctx.session.get(Member, assignment.assigned_by)
         if staff is not None:
-            ctx.send(staff, partial(_opened_text, assignment=assignment, period=period,
-                                    deadline=due, units=len(units), people=recipients),
-                     priority=1, assignment_id=assignment.id)
+            await ctx.send(staff, partial(_opened_text, assignment=assignment, period=period,
+                                          deadline=due, units=len(units), people=recipients),
+                           priority=1, assignment_id=assignment.id)
         await ctx.audit("roll_over", assignment.id, number=assignment.number, period=period,
                   units=len(units))
         opened += 1

@@ -67,8 +67,8 @@ async def refused(ctx: Context, member_id: int, kind: str) -> None:
     names = ", ".join(u.name for u in units)
     code = units[0].code if len(units) == 1 else None
     for staff_id, owed in told.items():
-        ctx.send(people[staff_id], partial(unreachable_text, member=member, units=names,
-                                           code=code, tasks=owed), priority=1)
+        await ctx.send(people[staff_id], partial(unreachable_text, member=member, units=names,
+                                                 code=code, tasks=owed), priority=1)
 
 
 def unreachable_text(t: Translator, member: Member, units: str, code: str | None,

@@ -105,9 +105,9 @@ async def send_reminder(ctx: Context, target: Target, assignment: Assignment,
     unit = await unit_name(ctx, target.unit_id)
     reporters = await members_with_role(ctx, target.unit_id, "reporter")
     for member in reporters:
-        ctx.send(member, lambda t: reminder_text(t, ctx, assignment, target, unit),
-                 status_buttons(target.id), priority=1, target_id=target.id,  # type: ignore[arg-type]
-                 assignment_id=assignment.id, reminder_id=reminder_id)
+        await ctx.send(member, lambda t: reminder_text(t, ctx, assignment, target, unit),
+                       status_buttons(target.id), priority=1, target_id=target.id,  # type: ignore[arg-type]
+                       assignment_id=assignment.id, reminder_id=reminder_id)
     return len(reporters)
 
 
@@ -186,11 +186,12 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     unit = await unit_name(ctx, target.unit_id)
     if count == LEADER_AFTER:
         for leader in await members_with_role(ctx, target.unit_id, "leader"):
-            ctx.send(leader, lambda t: t("⚠️ {unit} chưa nộp nhiệm vụ {task}; hạn là {deadline} "
-                                         "({left}).", unit=unit, task=task_line(t, assignment),
-                                         deadline=t.moment(target.deadline),
-                                         left=t.time_left(ctx.now, target.deadline)),
-                     priority=1, target_id=target.id, assignment_id=assignment.id)
+            ctx.send_bulk(leader, lambda t: t("⚠️ {unit} chưa nộp nhiệm vụ {task}; hạn là "
+                                              "{deadline} ({left}).", unit=unit,
+                                              task=task_line(t, assignment),
+                                              deadline=t.moment(target.deadline),
+                                              left=t.time_left(ctx.now, target.deadline)),
+                          priority=1, target_id=target.id, assignment_id=assignment.id)
     if count != STAFF_AFTER:
         return
     day = to_local(ctx.now).date().isoformat()
@@ -203,8 +204,8 @@ async def _escalate(ctx: Context, target: Target, assignment: Assignment, count:
     missing = await tasks.units_missing(ctx.session, assignment.id,  # type: ignore[arg-type]
                                         target.period, ctx.now)
     names = "\n".join(f"• {u.name}" for u in missing[:30])
-    ctx.send(staff, lambda t: t("⚠️ Nhiệm vụ {task} đã quá hạn 3 ngày làm việc; {n} đơn vị vẫn "
-                                "chưa nộp:\n{names}\nNhắc ngay: /nhac #{number}",
-                                task=task_line(t, assignment), n=len(missing), names=names,
-                                number=assignment.number),
-             priority=1, assignment_id=assignment.id)
+    ctx.send_bulk(staff, lambda t: t("⚠️ Nhiệm vụ {task} đã quá hạn 3 ngày làm việc; {n} đơn vị vẫn "
+                                     "chưa nộp:\n{names}\nNhắc ngay: /nhac #{number}",
+                                     task=task_line(t, assignment), n=len(missing), names=names,
+                                     number=assignment.number),
+                  priority=1, assignment_id=assignment.id)

@@ -58,13 +58,13 @@ class Outcome:
 Maker = Callable[[TaskReport], list[tuple[str, bytes, str, str]] | str]
 
 
-def _allowed(ctx: Context) -> bool:
+async def _allowed(ctx: Context) -> bool:
     if not ctx.scope.sees_offices:
-        ctx.reply(ctx.t("Biểu đồ, tệp Excel và tệp nén bài nộp chỉ dành cho cán bộ và lãnh "
+        await ctx.reply(ctx.t("Biểu đồ, tệp Excel và tệp nén bài nộp chỉ dành cho cán bộ và lãnh "
                         "đạo. Gõ /tiendo để xem tiến độ của đơn vị mình."))
         return False
     if ctx.event is not None and ctx.event.is_group:  # every member of the group would see
-        ctx.reply(ctx.t("Biểu đồ, tệp Excel và bài nộp của các đơn vị chỉ gửi trong tin nhắn "
+        await ctx.reply(ctx.t("Biểu đồ, tệp Excel và bài nộp của các đơn vị chỉ gửi trong tin nhắn "
                         "riêng với bot, không gửi vào nhóm. Hãy nhắn riêng cho bot."))
         return False
     return True
@@ -74,15 +74,15 @@ async def _send_later(ctx: Context, ref: str, make: Maker) -> None:
     """Find the task `#N` the reader may see (or tell them what is wrong), then have its
     report read and its files made by `make` after this transaction."""
     t = ctx.t
-    if not _allowed(ctx):
+    if not await _allowed(ctx):
         return
     if not ref.strip():
-        ctx.reply(t("Gõ /tainop #số để tải các tệp đơn vị đã nộp, ví dụ: /tainop #1."))
+        await ctx.reply(t("Gõ /tainop #số để tải các tệp đơn vị đã nộp, ví dụ: /tainop #1."))
         return
     assignment = await find_task(ctx.session, ctx.scope, ref)
     if assignment is None:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
-                    ref=excerpt(ref)))
+        await ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
+                          ref=excerpt(ref)))
         return
     seen = await task_target_filter(ctx.session, ctx.scope, assignment)
     ctx.later(Later(read=lambda session: task_report(session, assignment, seen),
@@ -105,11 +105,11 @@ def _build(report: TaskReport, make: Maker, store: FileStore, t: Translator) -> 
 async def _finish(ctx: Context, outcome: Outcome) -> None:
     """In the last transaction: record the files, queue the replies, audit."""
     if outcome.text:
-        ctx.reply(outcome.text)
+        await ctx.reply(outcome.text)
         return
     for made in outcome.made:
         stored = await files.record(ctx, made.sha256, made.size, made.name, made.mime)
-        ctx.reply(made.caption, file_id=stored.id, file_name=made.name)
+        await ctx.reply(made.caption, file_id=stored.id, file_name=made.name)
         await ctx.audit("report_file", task=outcome.number, name=made.name, size=made.size)
 
 
@@ -167,4 +167,4 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     elif press is not None:
         await send_workbook(ctx, str(press.number))
     else:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))

@@ -101,8 +101,8 @@ async def route(ctx: Context) -> None:
     command = (parsed.name, parsed.args) if isinstance(parsed, commands.Command) else None
     if command and command[0] == "start":
         if event.is_group:  # joining binds a person's chat: never a group's
-            ctx.reply(ctx.t("Hãy gửi /start kèm mã mời trong tin nhắn riêng với bot, không gửi "
-                            "trong nhóm."))
+            await ctx.reply(ctx.t("Hãy gửi /start kèm mã mời trong tin nhắn riêng với bot, không "
+                            "gửi trong nhóm."))
             return
         await start.handle_start(ctx, command[1])
         return
@@ -111,15 +111,15 @@ async def route(ctx: Context) -> None:
         await start.handle_start(ctx, code)  # a code typed without /start joins too
         return
     if ctx.member is None or not ctx.roles:
-        ctx.reply(start.help_text(ctx.t, set()))
+        await ctx.reply(start.help_text(ctx.t, set()))
         return
     if event.unsupported:
-        ctx.reply(ctx.t("Bot chưa đọc được loại tin nhắn này ({kind}). Hãy gửi tệp báo cáo "
+        await ctx.reply(ctx.t("Bot chưa đọc được loại tin nhắn này ({kind}). Hãy gửi tệp báo cáo "
                         "(PDF, Word, Excel, ảnh) hoặc gõ trạng thái, ví dụ: đã xong.",
                         kind=event.unsupported))
         return
     if isinstance(parsed, commands.Suggestion):
-        suggest(ctx, parsed)
+        await suggest(ctx, parsed)
         return
     if command:
         await run_command(ctx, *command)
@@ -134,17 +134,17 @@ async def route(ctx: Context) -> None:
     await answers.handle_free(ctx)
 
 
-def suggest(ctx: Context, typed: commands.Suggestion) -> None:
+async def suggest(ctx: Context, typed: commands.Suggestion) -> None:
     """An unknown command: the nearest one with a button that runs it, or the help."""
     t = ctx.t
     if not typed.name or typed.name not in COMMANDS:
-        ctx.reply(t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=typed.typed))
+        await ctx.reply(t("Không có lệnh /{name}. Gõ /help để xem các lệnh.", name=typed.typed))
         return
     payload = Suggested(typed.name, typed.args).pack()
     if len(payload.encode()) > MAX_PAYLOAD:  # Telegram keeps at most 64 bytes per button
         payload = Suggested(typed.name).pack()
-    ctx.reply(t("Không có lệnh /{name}. Ý bạn là /{command}?", name=typed.typed,
-                command=typed.name), [Button(f"/{typed.name}", payload)])
+    await ctx.reply(t("Không có lệnh /{name}. Ý bạn là /{command}?", name=typed.typed,
+                      command=typed.name), [Button(f"/{typed.name}", payload)])
 
 
 async def run_command(ctx: Context, name: str, args: str) -> None:
@@ -159,7 +159,7 @@ async def _on_suggested(ctx: Context, parts: list[str], source: Outbox) -> None:
     """`c:<command>:<args>`: the command a suggestion offered."""
     press = Suggested.from_parts(parts)
     if press is None or press.command not in COMMANDS:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     await run_command(ctx, press.command, press.args)
 
@@ -175,17 +175,18 @@ async def press(ctx: Context, payload: str) -> None:
                                event.button_message_id or "", lock=True)
     labels = {b.payload: b.label for b in buttons_from_json(source.buttons)} if source else {}
     if source is None or payload not in labels:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     pressed = json.loads(source.pressed) if source.pressed else []
     if event.is_group and not keeps_buttons(payload) and (
             ctx.member is None or source.member_id != ctx.member.id):
         # A decision in a group belongs to whoever the message answered; the message stays.
-        ctx.reply(ctx.t("Nút «{label}» dành cho người đã gửi lệnh này.", label=labels[payload]))
+        await ctx.reply(ctx.t("Nút «{label}» dành cho người đã gửi lệnh này.",
+                              label=labels[payload]))
         return
     if not keeps_buttons(payload):
         if payload in pressed:
-            ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",
+            await ctx.reply(ctx.t("Bạn đã bấm «{label}» ở tin nhắn này rồi; không cần bấm lại.",
                             label=labels[payload]))
             return
         source.pressed = json.dumps([*pressed, payload])
@@ -193,7 +194,7 @@ async def press(ctx: Context, payload: str) -> None:
     prefix, *parts = payload.split(":")
     handler = BUTTONS.get(prefix)
     if handler is None:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     await handler(ctx, parts, source)
 

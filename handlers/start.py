@@ -134,7 +134,7 @@ def help_text(t: Translator, roles: set[str]) -> str:
 
 
 async def handle_help(ctx: Context, _args: str) -> None:
-    ctx.reply(help_text(ctx.t, ctx.roles))
+    await ctx.reply(help_text(ctx.t, ctx.roles))
 
 
 async def is_invite(ctx: Context, code: str) -> bool:
@@ -147,23 +147,23 @@ async def handle_start(ctx: Context, args: str) -> None:
     code = role_rules.invite_code(args) or (args.strip().split()[0].upper() if args.strip()
                                             else "")
     if not code:
-        ctx.reply(help_text(ctx.t, ctx.roles))
+        await ctx.reply(help_text(ctx.t, ctx.roles))
         return
     # Locked and read afresh: two people joining with a single-use code at the same moment
     # take turns, and the second finds it used.
     invite = await members.invite_to_use(ctx.session, code)
     t = ctx.t
     if invite is None:
-        ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
-                    "hoặc liên hệ văn phòng để được cấp mã mới.", code=code))
+        await ctx.reply(t("Mã mời «{code}» không đúng. Hãy kiểm tra lại mã văn phòng đã gửi, "
+                          "hoặc liên hệ văn phòng để được cấp mã mới.", code=code))
         return
     if invite.expires_at is not None and invite.expires_at <= ctx.now:
-        ctx.reply(t("Mã mời «{code}» đã hết hạn. Hãy liên hệ văn phòng để được cấp mã mới.",
-                    code=code))
+        await ctx.reply(t("Mã mời «{code}» đã hết hạn. Hãy liên hệ văn phòng để được cấp mã mới.",
+                          code=code))
         return
     if invite.uses_left <= 0:
-        ctx.reply(t("Mã mời «{code}» đã được dùng hết lượt. Hãy liên hệ văn phòng để được cấp "
-                    "mã mới.", code=code))
+        await ctx.reply(t("Mã mời «{code}» đã được dùng hết lượt. Hãy liên hệ văn phòng để được "
+                          "cấp mã mới.", code=code))
         return
     unit = await ctx.session.get(Unit, invite.unit_id)
     assert unit is not None
@@ -183,7 +183,7 @@ async def handle_start(ctx: Context, args: str) -> None:
     existing = await members.membership(ctx.session, member.id, unit.id, invite.role)
     role = t(ROLE_NAMES.get(invite.role, invite.role))
     if existing:
-        ctx.reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=unit.name))
+        await ctx.reply(t("Bạn đã là {role} của {unit} rồi.", role=role, unit=unit.name))
         return
     ctx.session.add(Membership(member_id=ident(member), unit_id=unit.id, role=invite.role))
     invite.uses_left -= 1
@@ -192,17 +192,18 @@ async def handle_start(ctx: Context, args: str) -> None:
     if invite.role == "reporter":
         ctx.unit_ids.add(ident(unit))
     await ctx.audit("join", unit=unit.code, role=invite.role, invite=invite.code)
-    ctx.reply(t("Chào mừng {name}! Bạn đã tham gia {unit} với vai trò {role}.",
-                name=member.display_name, unit=unit.name, role=role)
-              + "\n\n" + help_text(t, ctx.roles))
+    await ctx.reply(t("Chào mừng {name}! Bạn đã tham gia {unit} với vai trò {role}.",
+                      name=member.display_name, unit=unit.name, role=role)
+                    + "\n\n" + help_text(t, ctx.roles))
 
 
 async def handle_language(ctx: Context, args: str) -> None:
     assert ctx.member is not None
     choice = args.strip().lower()[:2]
     if choice not in LANGUAGES:
-        ctx.reply(ctx.t("Chọn ngôn ngữ: /ngonngu vi (Tiếng Việt) hoặc /ngonngu en (English)."))
+        await ctx.reply(ctx.t("Chọn ngôn ngữ: /ngonngu vi (Tiếng Việt) hoặc /ngonngu en "
+                              "(English)."))
         return
     ctx.member.language = choice
     ctx.session.add(ctx.member)
-    ctx.reply(ctx.t("Đã chuyển sang Tiếng Việt."))
+    await ctx.reply(ctx.t("Đã chuyển sang Tiếng Việt."))

@@ -154,7 +154,7 @@ async def handle_command(ctx: Context, args: str) -> None:
     t = ctx.t
     scope = _scope(ctx)
     if _nothing(scope):
-        ctx.reply(t("Bạn chưa có quyền xem tiến độ."))
+        await ctx.reply(t("Bạn chưa có quyền xem tiến độ."))
         return
     arg = args.strip()
     if not arg:
@@ -177,7 +177,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
     press = ProgressPage.from_parts(parts)
     scope = _scope(ctx)
     if press is None or _nothing(scope):
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
         return
     view, page, arg = press.view, press.page, press.arg
     if view == "o":
@@ -193,7 +193,7 @@ async def on_button(ctx: Context, parts: list[str], source: Outbox) -> None:
         unit = await ctx.session.get(Unit, int(arg))
         await _unit(ctx, unit.code if unit else "", scope, page)
     else:
-        ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
+        await ctx.reply(ctx.t("Nút này không còn hiệu lực. Gõ /help để xem các lệnh."))
 
 
 # --- views -------------------------------------------------------------------------------
@@ -227,9 +227,9 @@ async def _task_lines(ctx: Context, units: Units, page: int, view: str, arg: str
 async def _overview(ctx: Context, scope: Scope | None, page: int) -> None:
     lines, buttons = await _task_lines(ctx, _units(scope), page, "o")
     if not lines:
-        ctx.reply(ctx.t("Không có nhiệm vụ nào đang mở."))
+        await ctx.reply(ctx.t("Không có nhiệm vụ nào đang mở."))
         return
-    ctx.reply("\n".join([ctx.t("Tiến độ các nhiệm vụ đang mở:"), *lines]), buttons)
+    await ctx.reply("\n".join([ctx.t("Tiến độ các nhiệm vụ đang mở:"), *lines]), buttons)
 
 
 async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
@@ -241,8 +241,8 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     by_period = ({period: item for (_, period), item in (await tallies(
         ctx.session, ctx.now, units, assignment_id=assignment.id)).items()} if assignment else {})
     if assignment is None or not by_period:
-        ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
-                    ref=excerpt(ref)))
+        await ctx.reply(t("Không có nhiệm vụ «{ref}». Gõ /tiendo để xem các nhiệm vụ đang mở.",
+                          ref=excerpt(ref)))
         return
     # The current period is the one opened last (an extension may move one of its deadlines
     # past the next period's); the earlier ones follow by deadline.
@@ -276,7 +276,7 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     if assignment.state == AssignmentState.CANCELLED:  # nobody owes it: no list of units to chase
         lines.append(t("Nhiệm vụ đã được huỷ nên các đơn vị không cần nộp nữa; số liệu trên là "
                        "những gì đã nộp trước khi huỷ."))
-        ctx.reply("\n".join(lines), assignment_id=assignment.id)
+        await ctx.reply("\n".join(lines), assignment_id=assignment.id)
         return
     page = _clamp(page, f.missing)
     if f.missing:
@@ -312,22 +312,22 @@ async def _one_task(ctx: Context, ref: str, scope: Scope | None, page: int) -> N
     if ctx.scope.sees_offices and not (ctx.event and ctx.event.is_group):  # private only
         buttons += [Button(t("Biểu đồ"), ReportFile("chart", assignment.number).pack()),
                     Button("Excel", ReportFile("xlsx", assignment.number).pack())]
-    ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
+    await ctx.reply("\n".join(lines), buttons, assignment_id=assignment.id)
 
 
 async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> None:
     """A group's units and those below them; for an office, only those in its scope."""
     t = ctx.t
     if _reporter_only(scope):
-        ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
+        await ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
     key = fold(name)
     within = None if scope is None else visible_units(scope)
     roots, members = group_roots(key, within), group_units(key, within)
     count = await count_of(ctx.session, roots)
     if not count:
-        ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
-                    group=excerpt(f"@{name}")))
+        await ctx.reply(t("Không có nhóm «{group}». Các nhóm được đặt khi nhập danh sách đơn vị.",
+                          group=excerpt(f"@{name}")))
         return
     units = Units(group=key) if scope is None else Units.given(members)
     size = await count_of(ctx.session, members)
@@ -340,7 +340,7 @@ async def _group(ctx: Context, name: str, scope: Scope | None, page: int) -> Non
     if page == 1:
         lines += await _over_time(ctx, units, t("cả nhóm"))
         lines += await _most_late(ctx, units)
-    ctx.reply("\n".join(lines), buttons)
+    await ctx.reply("\n".join(lines), buttons)
 
 
 async def _over_time(ctx: Context, units: Units, who: str) -> list[str]:
@@ -403,17 +403,17 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
     if unit is None:
         candidates = await _units_named(ctx, ref, scope)
         if len(candidates) > 1:
-            ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=excerpt(ref)),
-                      [Button(u.name, ProgressPage("u", 1, str(u.id)).pack())
-                       for u in candidates[:CHOICES]])
+            await ctx.reply(t("«{ref}» khớp với nhiều đơn vị; chọn một:", ref=excerpt(ref)),
+                            [Button(u.name, ProgressPage("u", 1, str(u.id)).pack())
+                             for u in candidates[:CHOICES]])
             return
         unit = candidates[0] if candidates else None
     if unit is None:
-        ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
-                    "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=excerpt(ref)))
+        await ctx.reply(t("Không có đơn vị hay nhiệm vụ «{ref}». Gõ /tiendo, /tiendo #số, "
+                          "/tiendo @nhóm hoặc /tiendo mã-đơn-vị.", ref=excerpt(ref)))
         return
     if _reporter_only(scope) and unit.id not in scope.reporting:
-        ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
+        await ctx.reply(t("Bạn chỉ xem được tiến độ của đơn vị mình."))
         return
     total = await unit_task_count(ctx.session, ident(unit))
     page = _clamp(page, total)
@@ -443,7 +443,7 @@ async def _unit(ctx: Context, ref: str, scope: Scope | None, page: int) -> None:
         if size > 1:
             lines += await _over_time(ctx, Units.given(tree), t(
                 "tính cả {n} đơn vị trực thuộc", n=t.number(size - 1)))
-    ctx.reply("\n".join(lines), _page_buttons(t, "u", page, total, str(unit.id)))
+    await ctx.reply("\n".join(lines), _page_buttons(t, "u", page, total, str(unit.id)))
 
 
 async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
@@ -452,7 +452,7 @@ async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
     units = _units(scope)
     total, rows = await late_page(ctx.session, ctx.now, units, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     if not total:
-        ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
+        await ctx.reply(t("Không có đơn vị nào trễ hạn ở các nhiệm vụ đang mở."))
         return
     if page != _clamp(page, total):  # a page button of a list that has shrunk since
         page = _clamp(page, total)
@@ -469,14 +469,14 @@ async def _late(ctx: Context, scope: Scope | None, page: int) -> None:
             if target.period else f"#{assignment.number}"
         lines.append(t("• {task} — {unit}: {state}", task=number, unit=name, state=state))
     lines += _page_line(t, page, total)
-    ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
+    await ctx.reply("\n".join(lines), _page_buttons(t, "l", page, total))
 
 
 async def _most_late_view(ctx: Context, scope: Scope | None) -> None:
     """`/tiendo hay-tre`: the units most often late over time, among the units in scope."""
     if _reporter_only(scope):
-        ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
+        await ctx.reply(ctx.t("Bạn chỉ xem được tiến độ của đơn vị mình: gõ /tiendo."))
         return
     lines = await _most_late(ctx, EVERY_UNIT if scope is None
                              else Units.given(visible_units(scope)))
-    ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))
+    await ctx.reply("\n".join(lines) if lines else ctx.t("Chưa có đơn vị nào trễ hạn."))

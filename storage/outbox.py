@@ -7,11 +7,35 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.messages import Queued, buttons_from_json
 from storage import bulk
 from storage.models import Outbox
+
+_TABLE = Outbox.__table__  # type: ignore[attr-defined]
+_WRITE = insert(_TABLE).returning(_TABLE.c.id)
+
+
+async def write(session: AsyncSession, values: dict[str, Any]) -> Queued:
+    """Write one outbox row (a Core INSERT ... RETURNING id: no ORM object, no flush) and
+    return it as the sender sees it."""
+    connection = await session.connection()
+    row_id = (await connection.execute(_WRITE, values)).scalar_one()
+    return Queued(id=row_id, channel=values["channel"], chat_id=values["chat_id"],
+                  is_group=values.get("is_group", False), member_id=values.get("member_id"),
+                  text=values["text"], buttons=buttons_from_json(values.get("buttons", "")),
+                  file_id=values.get("file_id"), file_name=values.get("file_name"),
+                  error=None, priority=values.get("priority", 0))
+
+
+async def unclaim(session: AsyncSession, row_ids: Sequence[int]) -> None:
+    """Give rows written claimed (`write`) back to the normal drain, in their transaction."""
+    if row_ids:
+        await session.exec(update(Outbox).where(col(Outbox.id).in_(row_ids))
+                           .values(claimed_by=None, claimed_at=None))
 
 
 async def write_queued(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ all processes are serialised."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -197,9 +197,6 @@ class OutboxQueue:
 
     def within(self, session: AsyncSession, channel: str) -> Claiming:
         return Claiming(session, channel)
-
-    def queued(self, rows: Sequence[Outbox]) -> list[Queued]:
-        return [queued(row) for row in rows]
 
     async def record(self, sent: Mapping[datetime, Mapping[int, str]]) -> None:
         async with self.sessions() as session, short(session):

@@ -62,9 +62,9 @@ class Bot:
         async with self.runtime.sessions() as s, s.begin():
             ctx = self.runtime.dispatcher.context(s, self.session.now)
             member = (await s.exec(select(Member).where(Member.display_name == user))).one()
-            ctx.send(member, lambda t: t("Nhiệm vụ {task}", task=f"#{number}"),
-                     lambda t: [Button("Biểu đồ", f"r:chart:{number}"),
-                                Button("Excel", f"r:xlsx:{number}")])
+            await ctx.send(member, lambda t: t("Nhiệm vụ {task}", task=f"#{number}"),
+                           lambda t: [Button("Biểu đồ", f"r:chart:{number}"),
+                                      Button("Excel", f"r:xlsx:{number}")])
         await self.session.drain()
         return self.session.last_message_to(user)
 
@@ -445,7 +445,7 @@ async def test_on_telegram_the_chart_is_a_photo_and_the_workbook_a_document() ->
             async with runtime.sessions() as s, s.begin():
                 ctx = runtime.dispatcher.context(s, session.now)
                 vp = (await s.exec(select(Member).where(Member.display_name == "vp_so"))).one()
-                ctx.send(vp, lambda t: "#1", lambda t, p=payload: [Button("Tệp", p)])
+                await ctx.send(vp, lambda t: "#1", lambda t, p=payload: [Button("Tệp", p)])
             await session.drain()
             message = session.last_message_to("vp_so")
             assert message is not None
