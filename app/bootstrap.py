@@ -16,7 +16,7 @@ from channels.base import ChannelAdapter
 from channels.ratelimit import Limits
 from channels.sender import Sender, is_gone, worker_name
 from handlers.dispatcher import Dispatcher
-from handlers.inbox import Handle, Inbox
+from handlers.inbox import LANES, ChatOf, Handle, Inbox
 from storage import db
 from storage.filestore import FileStore
 from storage.sending import OutboxQueue
@@ -44,9 +44,14 @@ class Runtime(HostSide):
         return Sender(OutboxQueue(self.sessions, self.files), adapters, limits=limits,
                       on_refused=self.dispatcher.refused, on_moved=self.dispatcher.chat_moved)
 
-    def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime]) -> Inbox:
-        """The inbox of `channel` in this process; `handle` is its adapter's callback."""
-        return Inbox(self.dispatcher, channel, handle, worker_name(), is_gone, clock)
+    def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime],
+              chat_of: ChatOf | None = None) -> Inbox:
+        """The inbox of `channel` in this process; `handle` is its adapter's callback. On
+        PostgreSQL, given `chat_of`, it handles `LANES` chats' updates at once; SQLite has
+        one writer, so there one update is handled at a time."""
+        lanes = LANES if self.engine.dialect.name == "postgresql" else 1
+        return Inbox(self.dispatcher, channel, handle, worker_name(), is_gone, clock,
+                     chat_of=chat_of, lanes=lanes)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -19,6 +19,7 @@ from core.messages import Button, Incoming
 # The adapter's callback for a recorded update: True when the update went through the
 # dispatcher (which marked it handled with its effects).
 Handle = Callable[[int, Any], Awaitable[bool]]
+ChatOf = Callable[[Any], str]  # the chat of an update's payload: its updates keep their order
 # (chat id, language, command names) of a chat whose menu is not the default one.
 Menu = tuple[str, str, tuple[str, ...]]
 
@@ -59,7 +60,11 @@ class Host(Protocol):
     def sender(self, adapters: Mapping[str, ChannelAdapter],
                limits: Mapping[str, Limits] | None = None) -> Sender: ...
 
-    def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime]) -> Inbox: ...
+    def inbox(self, channel: str, handle: Handle, clock: Callable[[], datetime],
+              chat_of: ChatOf | None = None) -> Inbox:
+        """The channel's inbox; with `chat_of`, updates of different chats may be handled
+        side by side (`handle` must then keep no state of one update on the adapter)."""
+        ...
 
     async def handle(self, event: Incoming, now: datetime,
                      replies: Replies | None = None) -> bool:

@@ -367,8 +367,14 @@ class Sender:
         if self._hold is not None:  # the next reply's acknowledgement holds anew
             self._hold.cancel()
             self._hold = None
+        # `recorded` waits for them too (another update's transaction may hold them).
+        taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._recording_later.add(taken)
+        taken.add_done_callback(self._recording_later.discard)
 
         def settle(committed: bool) -> None:
+            if taken.done():
+                return
             if committed:
                 done = time.perf_counter()
                 for *_, acknowledged in held:
@@ -376,6 +382,7 @@ class Sender:
             else:
                 self._held[:0] = held
                 self._hold_for(0.0)
+            taken.set_result(None)
 
         return _by_moment(held), settle
 

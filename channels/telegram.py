@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import hmac
 import json
@@ -95,6 +96,42 @@ UNSUPPORTED_KINDS = (
 )
 
 
+@dataclasses.dataclass
+class _InHand:
+    """The recorded update being handled. Kept per task, not on the adapter: updates of
+    different chats are handled side by side (`chat_of`)."""
+
+    inbox_id: int
+    failed: Exception | None = None  # its translation failed: tried again later
+    dispatched: bool = False  # it reached the dispatcher, which marked it handled
+
+
+_IN_HAND: contextvars.ContextVar[_InHand | None] = contextvars.ContextVar(
+    "telegram_update_in_hand", default=None)
+
+
+def _inbox_id() -> int | None:
+    in_hand = _IN_HAND.get()
+    return in_hand.inbox_id if in_hand is not None else None
+
+
+def chat_of(payload: Any) -> str:
+    """The chat of an update's payload (as recorded: the Bot API's JSON); "" if it names
+    none. The inbox handles one chat's updates one after another."""
+    for kind in ("message", "edited_message", "callback_query", "my_chat_member",
+                 "chat_member"):
+        part = payload.get(kind)
+        if not isinstance(part, dict):
+            continue
+        if kind == "callback_query":  # pressed on a message in a chat, or inline
+            message = part.get("message")
+            part = message if isinstance(message, dict) else {"chat": part.get("from")}
+        chat = part.get("chat")
+        if isinstance(chat, dict) and chat.get("id") is not None:
+            return str(chat["id"])
+    return ""
+
+
 class _Polled(dict):
     """A polled update's payload, recorded as it is, that keeps the update as parsed."""
 
@@ -157,15 +194,12 @@ class TelegramAdapter:
         self.app.add_error_handler(self._on_error)
         self.sender: Sender = host.sender({CHANNEL: self}, {CHANNEL: Limits.of(settings)})
         self.watcher: Watcher = Watcher()  # the transcript sessions put theirs here
-        self.inbox = host.inbox(CHANNEL, self._handle_recorded, clock)
+        self.inbox = host.inbox(CHANNEL, self._handle_recorded, clock, chat_of=chat_of)
         self.poll_seconds = POLL_SECONDS
         self.retry_seconds = 1.0  # pause after a failed getUpdates
         self._poller: asyncio.Task[None] | None = None
         self._waiting_for_updates = False  # the poller is in a long poll, safe to cancel
         self._webhook: web.AppRunner | None = None
-        self._inbox_id: int | None = None  # the recorded update being handled
-        self._failed: Exception | None = None  # its translation failed: tried again later
-        self._dispatched = False  # it reached the dispatcher, which marked it handled
         self._inbox_started = False
         self._running = False
         self._looked_up: set[str] = set()  # private chats whose menu this process checked
@@ -297,14 +331,15 @@ class TelegramAdapter:
         # Polled by this process: handled as parsed then, not read again from the payload.
         update = payload.parsed if isinstance(payload, _Polled) else Update.de_json(
             payload, self.app.bot)
-        self._inbox_id, self._failed, self._dispatched = inbox_id, None, False
+        in_hand = _InHand(inbox_id)
+        token = _IN_HAND.set(in_hand)
         try:
             await self.app.process_update(update)
         finally:
-            self._inbox_id = None
-        if self._failed is not None:
-            raise self._failed
-        return self._dispatched
+            _IN_HAND.reset(token)
+        if in_hand.failed is not None:
+            raise in_hand.failed
+        return in_hand.dispatched
 
     @staticmethod
     def _menu(names: Sequence[str], language: str) -> list[BotCommand]:
@@ -368,14 +403,16 @@ class TelegramAdapter:
         handed over by the dispatcher, claimed in the event's transaction; the sender's
         normal drain only when the event queued more. They go out beside the next
         update's handling (`_reply`)."""
-        event = dataclasses.replace(event, inbox_id=self._inbox_id)
+        in_hand = _IN_HAND.get()
+        event = dataclasses.replace(event, inbox_id=in_hand.inbox_id if in_hand else None)
         if event.button or event.reply_to:  # it names a message: its id must be recorded
             await self._replied()
             await self.sender.recorded()
         now = self.clock()
         replies = self.host.replies(self.sender)
         handled = await self.host.handle(event, now, replies)
-        self._dispatched = True
+        if in_hand is not None:
+            in_hand.dispatched = True
         if not handled:
             return False
         if replies.rows or replies.rest:
@@ -433,7 +470,8 @@ class TelegramAdapter:
             try:
                 event = await self.incoming(message)
             except Exception as exc:  # e.g. the file could not be downloaded
-                self._failed = exc
+                if (in_hand := _IN_HAND.get()) is not None:
+                    in_hand.failed = exc
                 raise
             if event is not None:
                 await self._run(event)
@@ -491,7 +529,7 @@ class TelegramAdapter:
                     text = t(TOO_LARGE, name=name, size=t.number(round(size / 1048576, 1)))
                     return f"{text}\n{offer.text}" if offer else text
 
-                if await self.host.reply_once(dataclasses.replace(base, inbox_id=self._inbox_id),
+                if await self.host.reply_once(dataclasses.replace(base, inbox_id=_inbox_id()),
                                               too_large, self.clock()):
                     await self.drain()
                 return None

@@ -18,8 +18,8 @@ twice (a dialogue closed, a chat id, a member reachable again). If step 2 or 3 f
 rolled back and the user gets the usual apology, written with the event's mark.
 
 In `bot.py run` (`in_background`), `handle` returns after step 1 and steps 2 and 3 run as a
-task of their own that then sends what it queued, so the next updates of the channel
-(handled one after another) are not held up behind a build; at shutdown that task is
+task of their own that then sends what it queued, so the next updates of the chat (handled
+one after another) are not held up behind a build; at shutdown that task is
 cancelled and its update stays unhandled.
 """
 
@@ -132,7 +132,7 @@ class Dispatcher:
         self.sessions = sessions
         self.files = files
         # Set by `bot.py run`: steps 2 and 3 of `later` work run beside the updates that come
-        # next (a channel's updates are handled one after another) instead of before them,
+        # next (a chat's updates are handled one after another) instead of before them,
         # then this sends what they queued (the channels send after each update they handle).
         self.in_background: Callable[[], Awaitable[object]] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -174,6 +174,9 @@ class Dispatcher:
                 replies.settle(False)
                 replies.rows, replies.rest = [], True
             return await self._apologise(event, now)
+        finally:
+            if replies is not None:  # cancelled (a shutdown): held again, recorded later
+                replies.settle(False)
         return True
 
     async def _route(self, session: Session, event: Incoming, now: datetime,

@@ -1,5 +1,5 @@
 """Durable inbound: a channel's updates are recorded before the platform is told they
-arrived, then handled one after another by the process that recorded them.
+arrived, then handled by the process that recorded them.
 
 `Inbox.receive` records a batch in one commit (Telegram confirms the polling offset, a
 webhook answers 200, only after it returns) and queues the new updates; an update recorded
@@ -7,7 +7,12 @@ before (the platform delivered it twice) records nothing and is not queued. The 
 callback translates an update and runs it through the dispatcher with the update's
 `inbox_id`, which marks it handled in the transaction of its effects: a process killed in
 between leaves it unhandled, and the next process (or another worker, once the claim is
-released or its lease runs out) handles it. Updates are handled in the order received.
+released or its lease runs out) handles it.
+
+Updates are handled in the order received, one chat's one after another. Given `chat_of`
+(the chat of an update's payload) and `lanes` > 1, updates of different chats are handled
+side by side, up to `lanes` at once: on PostgreSQL one update's statements wait for the
+database while another's run. (On SQLite, with its one writer, `bot.py` keeps one lane.)
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,10 +36,12 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # a claim older than this is taken by any worker
 RECOVER_EVERY = 5.0  # seconds between two looks for updates nobody handles
 KEEP = timedelta(days=7)  # handled updates are kept this long (re-deliveries come sooner)
+LANES = 4  # updates of different chats in hand at once, where the database allows it
 
 # The adapter's callback: True when the update went through the dispatcher (which marked it
 # handled with its effects).
 Handle = Callable[[int, Any], Awaitable[bool]]
+ChatOf = Callable[[Any], str]  # the chat of an update's payload (its updates keep their order)
 
 
 class Inbox:
@@ -42,7 +50,8 @@ class Inbox:
 
     def __init__(self, dispatcher: Dispatcher, channel: str, handle: Handle, worker: str,
                  is_gone: Callable[[str], bool], clock: Callable[[], datetime],
-                 lease: timedelta = LEASE, recover_every: float = RECOVER_EVERY) -> None:
+                 lease: timedelta = LEASE, recover_every: float = RECOVER_EVERY,
+                 chat_of: ChatOf | None = None, lanes: int = 1) -> None:
         self.dispatcher = dispatcher
         self.channel = channel
         self.handle = handle
@@ -51,12 +60,17 @@ class Inbox:
         self.clock = clock
         self.lease = lease
         self.recover_every = recover_every
+        self.chat_of = chat_of
+        self.lanes = lanes if chat_of is not None else 1
         self.duplicates = 0  # updates the platform delivered again (recorded nothing)
-        self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._idle = True  # waiting for work, safe to cancel
+        self._waiting: deque[tuple[int, Any, str]] = deque()  # (id, payload, chat)
+        self._in_hand: dict[int, str] = {}  # updates being handled: id → chat
+        self._changed = asyncio.Event()  # an update was queued or finished, or stopping
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._quiet = asyncio.Event()  # nothing queued and nothing in hand
         self._quiet.set()
+        self._recovering = False
         self._last_recovery = 0.0
         self._last_forget = 0.0
 
@@ -75,26 +89,32 @@ class Inbox:
             if row_id is None:
                 self.duplicates += 1
             else:
-                self._queue.put_nowait((row_id, payload))
-                self._quiet.clear()
+                self._put(row_id, payload)
         return sum(row_id is not None for row_id in ids)
+
+    def _put(self, row_id: int, payload: Any) -> None:
+        chat = self.chat_of(payload) if self.chat_of is not None else ""
+        self._waiting.append((row_id, payload, chat))
+        self._quiet.clear()
+        self._changed.set()
 
     async def start(self) -> None:
         """Queue what earlier processes left unhandled, then start handling."""
         await self.recover()
-        self._task = asyncio.create_task(self._work(), name=f"{self.channel}-inbox")
+        self._stopping = False
+        self._tasks = [asyncio.create_task(self._work(), name=f"{self.channel}-inbox-{lane}")
+                       for lane in range(self.lanes)]
 
     async def stop(self) -> None:
-        """Stop after the update in hand; the queued ones are given back (recorded, they are
+        """Stop after the updates in hand; the queued ones are given back (recorded, they are
         handled by the next process or another worker)."""
-        task, self._task = self._task, None
-        if task is not None:
-            if self._idle:
-                task.cancel()
-            await asyncio.wait({task})
-        left = []
-        while not self._queue.empty():
-            left.append(self._queue.get_nowait()[0])
+        tasks, self._tasks = self._tasks, []
+        self._stopping = True
+        self._changed.set()
+        if tasks:
+            await asyncio.wait(tasks)
+        left = [row_id for row_id, _, _ in self._waiting]
+        self._waiting.clear()
         if left:
             async with self.sessions() as session, session.begin():
                 await inbox.release(session, left, self.worker)
@@ -115,35 +135,49 @@ class Inbox:
             if time.monotonic() - self._last_forget > 3600:
                 self._last_forget = time.monotonic()
                 await inbox.forget(session, now - KEEP)
+        in_hand = {row_id for row_id, _, _ in self._waiting} | set(self._in_hand)
+        rows = [row for row in rows if row.id not in in_hand]  # claimed by this worker
         for row in rows:
             assert row.id is not None
-            self._queue.put_nowait((row.id, json.loads(row.payload)))
-            self._quiet.clear()
+            self._put(row.id, json.loads(row.payload))
         if rows:
             log.info("%s: %d update(s) left unhandled are handled now", self.channel, len(rows))
         return len(rows)
 
+    def _take(self) -> tuple[int, Any, str] | None:
+        """The first queued update whose chat has none in hand."""
+        busy = set(self._in_hand.values())
+        for index, item in enumerate(self._waiting):
+            if item[2] not in busy:
+                del self._waiting[index]
+                self._in_hand[item[0]] = item[2]
+                return item
+        return None
+
     async def _work(self) -> None:
-        while self._task is not None:
-            self._idle = True
-            try:
-                item = await asyncio.wait_for(self._queue.get(), self.recover_every)
-            except TimeoutError:
-                item = None
-            self._idle = False
-            if self._task is None:  # stopping: what was just taken is given back too
-                if item is not None:
-                    self._queue.put_nowait(item)
-                return
-            if item is not None:
-                await self._one(*item)
-            if self._queue.empty():
+        while not self._stopping:
+            item = self._take()
+            if item is None:
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), self.recover_every)
+            else:
+                try:
+                    await self._one(item[0], item[1])
+                finally:
+                    del self._in_hand[item[0]]
+                    self._changed.set()
+            if not self._waiting and not self._in_hand:
                 self._quiet.set()
-            if time.monotonic() - self._last_recovery > self.recover_every:
+            if time.monotonic() - self._last_recovery > self.recover_every \
+                    and not self._recovering and not self._stopping:
+                self._recovering = True
                 try:
                     await self.recover()
                 except Exception:  # the database away for a moment: look again later
                     log.exception("%s: looking for unhandled updates failed", self.channel)
+                finally:
+                    self._recovering = False
 
     async def _one(self, row_id: int, payload: Any) -> None:
         """Handle one update; one the adapter answered without the dispatcher (or not at

@@ -279,6 +279,26 @@ async def test_acknowledgements_are_committed_in_groups_spaced_on_a_paced_channe
         assert len(commits.commits) > 5
 
 
+@pytest.mark.parametrize("committed", [True, False])
+async def test_recorded_waits_for_acknowledgements_an_event_transaction_holds(
+        committed: bool) -> None:
+    """Acknowledgements taken by one update's transaction (`take_acknowledged`) are not
+    recorded yet: `recorded` (before another update reads which message a reply names)
+    waits until that transaction settles; one that did not commit records them itself."""
+    commits = Commits()
+    one = Sender(commits, {"telegram": Recorder()}, worker="a")  # type: ignore[arg-type]
+    one._record_later(7, "70", NOW)
+    sent, settle = one.take_acknowledged()
+    assert sent == {NOW: {7: "70"}}
+    waiting = asyncio.create_task(one.recorded())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    settle(committed)
+    settle(committed)  # told twice (a cancelled handling's `finally`): the first answer counts
+    await asyncio.wait_for(waiting, 1)
+    assert [rows for _, rows in commits.commits] == ([] if committed else [[7]])
+
+
 async def test_keys_only_move_forward_and_sent_rows_keep_their_moment_and_message_id(
         settings: Settings) -> None:
     """The claim's keys and the acknowledgements go as one parameter each (`storage.sending`

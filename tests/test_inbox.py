@@ -153,6 +153,53 @@ async def test_updates_of_a_worker_that_is_gone_are_handled_in_order(settings: S
         await runtime.close()
 
 
+async def test_updates_of_different_chats_are_handled_side_by_side_in_order_per_chat(
+        settings: Settings) -> None:
+    """With `chat_of` and three lanes: three chats' updates are in hand at once, never two
+    of one chat, and each chat's are handled in the order received; a stop lets the updates
+    in hand finish and gives the queued ones back, unhandled, for the next process."""
+    runtime = await Runtime.open(settings)
+    in_hand: set[str] = set()
+    most = 0
+    order: dict[str, list[int]] = {}
+    release = asyncio.Event()
+
+    async def handle(row_id: int, payload: Any) -> bool:
+        nonlocal most
+        chat = payload["chat"]
+        assert chat not in in_hand
+        in_hand.add(chat)
+        most = max(most, len(in_hand))
+        await (release.wait() if payload["n"] >= 12 else asyncio.sleep(0.005))
+        order.setdefault(chat, []).append(payload["n"])
+        in_hand.discard(chat)
+        return False
+
+    try:
+        box = Inbox(runtime.dispatcher, "zalo", handle, "me:1", lambda worker: False,
+                    lambda: NOW, chat_of=lambda payload: payload["chat"], lanes=3)
+        await box.start()
+        chats = "abcabcabcaaa"
+        await box.receive([(f"u{n}", {"chat": chat, "n": n}) for n, chat in enumerate(chats)])
+        await asyncio.wait_for(box.settled(), 10)
+        assert most == 3
+        assert order == {"a": [0, 3, 6, 9, 10, 11], "b": [1, 4, 7], "c": [2, 5, 8]}
+        # Two updates in hand (12 of «a», 13 of «b») and one of «a» queued behind 12.
+        await box.receive([("u12", {"chat": "a", "n": 12}), ("u13", {"chat": "b", "n": 13}),
+                           ("u14", {"chat": "a", "n": 14})])
+        await asyncio.sleep(0.05)
+        stopping = asyncio.create_task(box.stop())
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # waits for the two in hand
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert order["a"][-1] == 12 and order["b"][-1] == 13
+        states = {r.key: (r.handled_at is not None, r.claimed_by) for r in await rows(runtime)}
+        assert states["u14"] == (False, None) and states["u13"] == (True, "me:1")
+    finally:
+        await runtime.close()
+
+
 async def test_an_event_of_a_handled_update_is_skipped(settings: Settings) -> None:
     runtime = await Runtime.open(settings)
     try:
@@ -220,3 +267,56 @@ async def test_a_telegram_update_delivered_twice_is_handled_once_on_postgresql(
         tmp_path: Path) -> None:
     async with fresh_pg_database() as url:
         await _webhook_twice(dataclasses.replace(sqlite_settings(tmp_path), database_url=url))
+
+
+async def test_telegram_updates_of_several_chats_are_handled_side_by_side_on_postgresql(
+        settings: Settings) -> None:
+    """Four users send five messages each at once, polled as `bot.py run` polls: on
+    PostgreSQL several chats' updates are in the dispatcher together (on SQLite, with its one
+    writer, one at a time); each chat's are handled in the order sent, and every message gets
+    its one answer."""
+    users = [1001, 1002, 1003, 1004]
+    async with TelegramEmulator() as emu:
+        runtime = await Runtime.open(settings)
+        async with runtime.sessions() as session, session.begin():
+            for uid in users:
+                emu.add_user(uid, f"ht{uid}")
+                await add_member(session, f"ht{uid}", "telegram", "staff", NOW, str(uid))
+        handled: dict[str, list[str]] = {}
+        in_dispatcher, most = 0, 0
+        real = runtime.dispatcher.handle
+
+        async def handle(event: Incoming, now: datetime, replies: Any = None) -> bool:
+            nonlocal in_dispatcher, most
+            in_dispatcher += 1
+            most = max(most, in_dispatcher)
+            try:
+                return await real(event, now, replies)
+            finally:
+                in_dispatcher -= 1
+                handled.setdefault(event.chat_id, []).append(event.text)
+
+        runtime.dispatcher.handle = handle  # type: ignore[method-assign]
+        adapter = TelegramAdapter(runtime, ChannelSettings(
+            token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
+            per_chat_per_second=0, messages_per_second=0))
+        await adapter.start()
+        try:
+            for n in range(5):
+                for uid in users:
+                    await emu.inject_text(uid, f"/help {n}")
+            for _ in range(40):
+                if sum(map(len, handled.values())) == 20:
+                    break
+                await asyncio.sleep(0.25)
+            await asyncio.wait_for(adapter.inbox.settled(), 10)
+            await emu.wait_idle()
+        finally:
+            await adapter.stop()
+            await runtime.close()
+    assert handled == {str(uid): [f"/help {n}" for n in range(5)] for uid in users}
+    assert all(len(emu.bot_messages(uid)) == 5 for uid in users)
+    if settings.database_url.startswith("postgresql"):
+        assert most > 1
+    else:
+        assert most == 1

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from app import host as app_host
@@ -26,7 +28,7 @@ from app.config import ChannelSettings, Settings
 from app.scratch import isolated_settings
 from channels import sender as sender_module
 from channels.console import user_event
-from channels.telegram import TelegramAdapter, keyboard
+from channels.telegram import TelegramAdapter, chat_of, keyboard
 from core.messages import Button, Incoming, Outgoing
 from scheduler.service import ReminderScheduler
 from storage.models import Assignment, InboundUpdate, Outbox
@@ -547,7 +549,8 @@ class StandIn:
     def replies(self, sender: Any) -> Any:
         return types.SimpleNamespace(rows=[], rest=False)
 
-    def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any) -> Any:
+    def inbox(self, channel: str, handle: Callable[[int, Any], Any], clock: Any,
+              chat_of: Any = None) -> Any:
         return Straight(handle)
 
     async def handle(self, event: Incoming, now: datetime, replies: Any = None) -> bool:
@@ -648,3 +651,31 @@ async def test_ten_thousand_updates_leave_nothing_behind_in_the_telegram_adapter
             assert long_containers(adapter, limit=1_000) == []
         finally:
             await adapter.stop()
+
+
+def test_an_update_belongs_to_the_chat_it_was_written_or_pressed_in() -> None:
+    """`chat_of`: the inbox keeps one chat's updates in order by it (and handles other
+    chats' beside them on PostgreSQL)."""
+    private = {"chat": {"id": 42, "type": "private"}, "from": {"id": 42}}
+    group = {"chat": {"id": -100, "type": "group"}, "from": {"id": 42}}
+    assert chat_of({"update_id": 1, "message": private}) == "42"
+    assert chat_of({"update_id": 2, "edited_message": group}) == "-100"
+    assert chat_of({"update_id": 3, "callback_query": {"from": {"id": 42},
+                                                       "message": group}}) == "-100"
+    assert chat_of({"update_id": 4, "callback_query": {"from": {"id": 42}}}) == "42"
+    assert chat_of({"update_id": 5, "my_chat_member": {"chat": {"id": 7}}}) == "7"
+    assert chat_of({"update_id": 6, "poll": {"id": "p"}}) == ""
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["chat", "id", "message", "from",
+                                                        "callback_query", "edited_message"]),
+                                       inner, max_size=3), max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from(["update_id", "message", "callback_query",
+                                        "edited_message", "my_chat_member", "chat_member"]),
+                       _JSON, max_size=4))
+def test_any_payload_names_a_chat_or_none_without_failing(payload: dict[str, Any]) -> None:
+    assert isinstance(chat_of(payload), str)
