@@ -206,7 +206,7 @@ class Dispatcher:
             ctx = self.context(session, now, event)
             await ctx.load_member()
             await ctx.reply(ctx.t("Xin lỗi, đã có lỗi khi xử lý tin nhắn này; chưa có gì được "
-                                        "ghi lại. Vui lòng thử lại sau."))
+                                  "ghi lại. Vui lòng thử lại sau."))
         return True
 
     async def _finish_later(self, event: Incoming, now: datetime, work: Later) -> bool:
