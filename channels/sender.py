@@ -194,7 +194,9 @@ class Sender:
         self._claim_size: dict[str, int] = {}  # channel → rows of this process's next claim
         self._lanes: dict[str, int] = {}  # channel → lanes of its limit the next claim takes
         self._reply_languages: dict[int, str] = {}  # row id → language, for `send_claimed`
-        self._recording_later: set[asyncio.Future[None]] = set()  # see `_record_later`
+        # Acknowledgements being recorded, or held by an update's transaction (its future
+        # answers whether that committed): see `_record_later` and `take_acknowledged`.
+        self._recording_later: set[asyncio.Future[Any]] = set()
         self._recording = asyncio.Lock()
         self._recorded_at = 0.0  # perf_counter of `_record`'s last commit
 
@@ -327,16 +329,25 @@ class Sender:
         return await self._send(channel, rows, now, set(), languages, recorded=False)
 
     async def recorded(self) -> None:
-        """Wait until every acknowledgement of `send_claimed` is committed (before the
-        process closes its database, or reads which message a reply names)."""
-        if self._hold is not None:  # no need to wait for an event's transaction
-            self._hold.cancel()
-            self._hold = None
-            held, self._held = self._held, []
-            if held:
-                self._later(self._record(held))
-        while self._recording_later:
-            await asyncio.wait(set(self._recording_later))
+        """Wait until every acknowledgement of `send_claimed` so far is committed (before
+        the process closes its database, or reads which message a reply names). Those
+        acknowledged later are not waited for: other chats' updates, handled meanwhile,
+        take new ones all the time."""
+        while True:
+            if self._hold is not None:  # no need to wait for an event's transaction
+                self._hold.cancel()
+                self._hold = None
+                held, self._held = self._held, []
+                if held:
+                    self._later(self._record(held))
+            pending = set(self._recording_later)
+            if not pending:
+                return
+            await asyncio.wait(pending)
+            # An update's transaction that did not commit held its acknowledgements again.
+            if not any(not future.cancelled() and future.exception() is None
+                       and future.result() is False for future in pending):
+                return
 
     def _record_later(self, row_id: int, message_id: str, now: datetime) -> None:
         """`_record` without waiting for the commit: the handling process goes on with the
@@ -368,7 +379,7 @@ class Sender:
             self._hold.cancel()
             self._hold = None
         # `recorded` waits for them too (another update's transaction may hold them).
-        taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        taken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._recording_later.add(taken)
         taken.add_done_callback(self._recording_later.discard)
 
@@ -382,7 +393,7 @@ class Sender:
             else:
                 self._held[:0] = held
                 self._hold_for(0.0)
-            taken.set_result(None)
+            taken.set_result(committed)
 
         return _by_moment(held), settle
 

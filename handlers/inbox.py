@@ -135,8 +135,8 @@ class Inbox:
             if time.monotonic() - self._last_forget > 3600:
                 self._last_forget = time.monotonic()
                 await inbox.forget(session, now - KEEP)
-        in_hand = {row_id for row_id, _, _ in self._waiting} | set(self._in_hand)
-        rows = [row for row in rows if row.id not in in_hand]  # claimed by this worker
+        # Never one this worker holds (`inbox.claim`), but maybe one it gave back while still
+        # in hand (its handling failed): queued again, it waits behind it for its chat.
         for row in rows:
             assert row.id is not None
             self._put(row.id, json.loads(row.payload))

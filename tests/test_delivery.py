@@ -299,6 +299,22 @@ async def test_recorded_waits_for_acknowledgements_an_event_transaction_holds(
     assert [rows for _, rows in commits.commits] == ([] if committed else [[7]])
 
 
+async def test_recorded_does_not_wait_for_acknowledgements_taken_after_it_began() -> None:
+    """Other chats' updates keep taking acknowledgements while one waits in `recorded`: it
+    waits for those taken before it began, not for every later one."""
+    commits = Commits()
+    one = Sender(commits, {"telegram": Recorder()}, worker="a")  # type: ignore[arg-type]
+    one._record_later(7, "70", NOW)
+    _, first = one.take_acknowledged()
+    waiting = asyncio.create_task(one.recorded())
+    await asyncio.sleep(0.01)
+    one._record_later(8, "80", NOW)
+    _, second = one.take_acknowledged()  # another update's transaction, still open
+    first(True)
+    await asyncio.wait_for(waiting, 1)
+    second(True)
+
+
 async def test_keys_only_move_forward_and_sent_rows_keep_their_moment_and_message_id(
         settings: Settings) -> None:
     """The claim's keys and the acknowledgements go as one parameter each (`storage.sending`

@@ -200,6 +200,49 @@ async def test_updates_of_different_chats_are_handled_side_by_side_in_order_per_
         await runtime.close()
 
 
+class _SlowToLeave(Inbox):
+    """An inbox whose lane lingers after its update 0 (given back, failed) before it leaves
+    its hands: another lane's look for unhandled updates comes in between."""
+
+    async def _one(self, row_id: int, payload: Any) -> None:
+        await super()._one(row_id, payload)
+        if payload["n"] == 0:
+            await asyncio.sleep(0.3)
+
+
+async def test_an_update_given_back_while_in_hand_is_tried_again(settings: Settings) -> None:
+    """A failed update is given back at once; taken again by another lane while still in
+    hand, it is queued behind itself (its chat is busy) and tried again, not stranded."""
+    runtime = await Runtime.open(settings)
+    calls: list[int] = []
+
+    async def handle(row_id: int, payload: Any) -> bool:
+        calls.append(payload["n"])
+        if payload["n"] == 0 and calls.count(0) == 1:
+            raise RuntimeError("the first try fails")
+        await asyncio.sleep(0.02)
+        return False
+
+    try:
+        box = _SlowToLeave(runtime.dispatcher, "zalo", handle, "me:1", lambda worker: False,
+                           lambda: NOW, recover_every=0.05,
+                           chat_of=lambda payload: payload["chat"], lanes=2)
+        await box.start()
+        await box.receive([("u0", {"chat": "a", "n": 0})]
+                          + [(f"v{i}", {"chat": "b", "n": 100 + i}) for i in range(20)])
+        for _ in range(100):
+            if calls.count(0) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(box.settled(), 10)
+        await box.stop()
+        assert calls.count(0) == 2
+        states = {r.key: (r.handled_at is not None, r.attempts) for r in await rows(runtime)}
+        assert states["u0"] == (True, 1)
+    finally:
+        await runtime.close()
+
+
 async def test_an_event_of_a_handled_update_is_skipped(settings: Settings) -> None:
     runtime = await Runtime.open(settings)
     try:

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
@@ -674,6 +675,7 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_siz
                                        inner, max_size=3), max_leaves=12)
 
 
+@hypothesis_settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(["update_id", "message", "callback_query",
                                         "edited_message", "my_chat_member", "chat_member"]),
                        _JSON, max_size=4))
