@@ -81,8 +81,8 @@ class Context:
     held: list[events.Held] = field(default_factory=list)
     queued: list[dict] = field(default_factory=list)  # bulk messages not yet written
     pending: Later | None = None  # the work to run after this transaction (`later`)
-    written: list[Queued] = field(default_factory=list)  # the messages of `send` and `reply`
-    claimed: list[Queued] = field(default_factory=list)  # those of them written claimed
+    claimed: list[Queued] = field(default_factory=list)  # `send`/`reply` rows written claimed
+    unclaimed_written: int = 0  # the other rows of `send`/`reply`: left to the normal drain
     bulk_written: int = 0  # the messages `write_queued` wrote
     # The worker that sends the event's replies right after its commit
     # (`handlers.dispatcher.Replies`): they are written claimed by it (`_write`).
@@ -210,9 +210,10 @@ class Context:
         if claimed:
             values.update(claimed_by=self.claimer, claimed_at=self.now)
         row = await outbox.write(self.session, values)
-        self.written.append(row)
         if claimed:
             self.claimed.append(row)
+        else:
+            self.unclaimed_written += 1
 
     async def audit(self, action: str, assignment_id: int | None = None,
                     **detail: object) -> None:

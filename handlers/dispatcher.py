@@ -93,7 +93,7 @@ class Replies:
     async def take(self, ctx: Context, freed: bool) -> None:
         """Claim the event's replies; `freed`: rows of the member's that waited may go."""
         mine = ctx.claimed  # written claimed (`Context._write`)
-        self.rest = freed or bool(ctx.bulk_written) or len(mine) < len(ctx.written)
+        self.rest = freed or bool(ctx.bulk_written) or bool(ctx.unclaimed_written)
         if not mine:
             return
         self.rows = await self.sender.reserve(ctx.session, mine)
